@@ -1,0 +1,34 @@
+# `make run` starts the service (with a simulated cluster unless CEPH_CONF names a real one);
+# `make test` runs the whole test suite. Both create .venv/ on first use.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SIM ?= hosts=5,osds=30,pools=4,pgs=1024,seed=7,churn=0.01
+DATA ?= ./var
+
+$(BIN)/calamari-server: setup.py
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/python scripts/link_rados.py $(VENV) || true
+	touch $@
+
+venv: $(BIN)/calamari-server
+
+run: venv
+	@if [ -n "$$CEPH_CONF" ]; then \
+	  echo "real cluster: $$CEPH_CONF"; \
+	  $(BIN)/calamari-server --data-dir $(DATA) & srv=$$!; \
+	  $(BIN)/calamari-collector --server tcp://127.0.0.1:5560 --ceph-conf $$CEPH_CONF; kill $$srv; \
+	else \
+	  $(BIN)/calamari-server --data-dir $(DATA) --simulate $(SIM); \
+	fi
+
+test: venv
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests; rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
+
+bench: venv
+	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+.PHONY: venv run test bench

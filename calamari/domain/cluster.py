@@ -1,0 +1,159 @@
+"""The cluster aggregate: cluster-wide state of one Ceph cluster (fsid): flags, health, monitors,
+PG state counts, CRUSH, file systems, configuration, contact."""
+
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from calamari.domain.base import CalamariAggregate
+
+
+class Cluster(CalamariAggregate):
+    class ClusterDiscovered(Aggregate.Created):
+        fsid: str
+        name: str
+
+    def __init__(self, fsid: str, name: str) -> None:
+        self.fsid = fsid
+        self.name = name
+        self.flags: list[str] = []
+        self.health_status: str | None = None
+        self.health_checks: dict[str, dict[str, Any]] = {}
+        self.mons: list[dict[str, Any]] = []
+        self.mon_map_epoch = 0
+        self.quorum: list[str] = []
+        self.election_epoch = 0
+        self.pg_by_state: dict[str, int] = {}
+        self.pg_by_pool: dict[str, dict[str, int]] = {}
+        self.pgmap_version = 0
+        self.crush: dict[str, Any] = {}
+        self.crush_version = 0
+        self.filesystems: list[dict[str, Any]] = []
+        self.fs_map_epoch = 0
+        self.config: dict[str, str] = {}
+        self.ratios: dict[str, Any] = {}
+        self.stale = False
+
+    class ClusterFlagsChanged(Aggregate.Event):
+        epoch: int
+        flags: list[str]
+        set: list[str]
+        unset: list[str]
+
+        def apply(self, cluster: "Cluster") -> None:
+            cluster.flags = self.flags
+
+    class ClusterSettingsChanged(Aggregate.Event):
+        """OSD map settings: full ratios, required releases."""
+
+        epoch: int
+        ratios: dict[str, Any]
+
+        def apply(self, cluster: "Cluster") -> None:
+            cluster.ratios = self.ratios
+
+    class HealthChanged(Aggregate.Event):
+        status: str
+        previous: str | None
+
+        def apply(self, cluster: "Cluster") -> None:
+            cluster.health_status = self.status
+
+    class HealthCheckRaised(Aggregate.Event):
+        code: str
+        severity: str
+        message: str
+        count: int
+
+        def apply(self, cluster: "Cluster") -> None:
+            cluster.health_checks = {
+                **cluster.health_checks,
+                self.code: {"severity": self.severity, "message": self.message, "count": self.count},
+            }
+
+    class HealthCheckUpdated(Aggregate.Event):
+        code: str
+        severity: str
+        message: str
+        count: int
+
+        def apply(self, cluster: "Cluster") -> None:
+            cluster.health_checks = {
+                **cluster.health_checks,
+                self.code: {"severity": self.severity, "message": self.message, "count": self.count},
+            }
+
+    class HealthCheckCleared(Aggregate.Event):
+        code: str
+
+        def apply(self, cluster: "Cluster") -> None:
+            checks = dict(cluster.health_checks)
+            checks.pop(self.code, None)
+            cluster.health_checks = checks
+
+    class MonMapChanged(Aggregate.Event):
+        epoch: int
+        mons: list[dict[str, Any]]
+
+        def apply(self, cluster: "Cluster") -> None:
+            cluster.mons, cluster.mon_map_epoch = self.mons, self.epoch
+
+    class MonQuorumChanged(Aggregate.Event):
+        election_epoch: int
+        quorum: list[str]
+        joined: list[str]
+        left: list[str]
+
+        def apply(self, cluster: "Cluster") -> None:
+            cluster.quorum, cluster.election_epoch = self.quorum, self.election_epoch
+
+    class PgStatesChanged(Aggregate.Event):
+        """PG counts by state changed; `by_pool` holds only the pools whose counts changed."""
+
+        version: int
+        by_state: dict[str, int]
+        by_pool: dict[str, dict[str, int]]
+        pools_gone: list[str]
+
+        def apply(self, cluster: "Cluster") -> None:
+            by_pool = {**cluster.pg_by_pool, **self.by_pool}
+            for pool in self.pools_gone:
+                by_pool.pop(pool, None)
+            cluster.pg_by_state, cluster.pg_by_pool = self.by_state, by_pool
+            cluster.pgmap_version = self.version
+
+    class CrushMapChanged(Aggregate.Event):
+        version: int
+        crush: dict[str, Any]
+
+        def apply(self, cluster: "Cluster") -> None:
+            cluster.crush, cluster.crush_version = self.crush, self.version
+
+    class FsMapChanged(Aggregate.Event):
+        epoch: int
+        filesystems: list[dict[str, Any]]
+
+        def apply(self, cluster: "Cluster") -> None:
+            cluster.filesystems, cluster.fs_map_epoch = self.filesystems, self.epoch
+
+    class ConfigChanged(Aggregate.Event):
+        changed: dict[str, str]
+        removed: list[str]
+
+        def apply(self, cluster: "Cluster") -> None:
+            config = {**cluster.config, **self.changed}
+            for key in self.removed:
+                config.pop(key, None)
+            cluster.config = config
+
+    class ClusterContactLost(Aggregate.Event):
+        """No collector of this cluster has been heard from for longer than the timeout."""
+
+        last_contact: float
+
+        def apply(self, cluster: "Cluster") -> None:
+            cluster.stale = True
+
+    class ClusterContactRegained(Aggregate.Event):
+        def apply(self, cluster: "Cluster") -> None:
+            cluster.stale = False

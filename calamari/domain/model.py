@@ -1,0 +1,634 @@
+"""The cluster model: every aggregate of every cluster, and the diffing of incoming sync objects
+(Ceph maps) into fine-grained events.
+
+Pure: callers pass the time of each change. `ingest()` validates a whole document before it
+changes anything, so a bad map leaves the model as it was. `apply()` folds a stored event back
+in (replay); live ingest and replay go through the same event `apply` methods, so they agree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from calamari.domain import ids
+from calamari.domain.base import CalamariAggregate
+from calamari.domain.cluster import Cluster
+from calamari.domain.maps import (
+    ConfigEntry,
+    CrushMap,
+    FsMap,
+    Health,
+    InvalidMap,
+    MonMap,
+    MonStatus,
+    OsdEntry,
+    OsdMapHeader,
+    OsdMetadataEntry,
+    PgSummary,
+    PoolEntry,
+    validate,
+    validate_list,
+)
+from calamari.domain.osd import Osd
+from calamari.domain.pool import POOL_SETTINGS, Pool
+from calamari.domain.server import Server
+from calamari.domain.user_request import COMPLETE, UserRequest
+
+SyncVersion = int | str
+
+# Sync objects versioned by a number that only grows; the others carry a content hash.
+NUMERIC_VERSIONS = {"osd_map", "mon_map", "mon_status", "fs_map", "pg_summary", "df", "crush_map"}
+SYNC_OBJECTS = NUMERIC_VERSIONS | {"health", "config", "osd_metadata"}
+
+# OSD map header fields kept as cluster settings.
+RATIO_FIELDS = ("full_ratio", "backfillfull_ratio", "nearfull_ratio", "require_osd_release")
+
+# `ceph osd metadata` fields worth keeping on the OSD.
+METADATA_FIELDS = (
+    "hostname",
+    "ceph_version",
+    "ceph_version_short",
+    "osd_objectstore",
+    "osd_data",
+    "devices",
+    "arch",
+    "kernel_version",
+    "distro_description",
+    "front_addr",
+    "back_addr",
+    "front_iface",
+    "back_iface",
+    "rotational",
+)
+
+POOL_TYPES = {1: "replicated", 3: "erasure"}
+
+
+def is_newer(name: str, version: SyncVersion, held: SyncVersion | None) -> bool:
+    """Numeric versions must grow; a content hash only has to differ."""
+    if held is None:
+        return True
+    if name in NUMERIC_VERSIONS:
+        return isinstance(version, int) and isinstance(held, int) and version > held
+    return version != held
+
+
+def pool_settings(entry: PoolEntry) -> dict[str, Any]:
+    flags = [f for f in entry.flags_names.split(",") if f]
+    return {
+        "type": POOL_TYPES.get(entry.type, str(entry.type)),
+        "size": entry.size,
+        "min_size": entry.min_size,
+        "pg_num": entry.pg_num,
+        "pgp_num": entry.pg_placement_num,
+        "crush_rule": entry.crush_rule,
+        "erasure_code_profile": entry.erasure_code_profile,
+        "hashpspool": "hashpspool" in flags,
+        "full": "full" in flags or "full_quota" in flags,
+        "pg_autoscale_mode": entry.pg_autoscale_mode,
+        "application": sorted(entry.application_metadata),
+        "target_max_bytes": entry.target_max_bytes,
+        "target_max_objects": entry.target_max_objects,
+    }
+
+
+class ClusterModel:
+    """All aggregates, indexed by natural keys, plus the newest sync object of each kind (the
+    input the events were derived from; kept to diff the next one and to serve it raw)."""
+
+    def __init__(self) -> None:
+        self.aggregates: dict[UUID, CalamariAggregate] = {}
+        self.clusters: dict[str, Cluster] = {}
+        self.osds: dict[str, dict[int, Osd]] = {}
+        self.pools: dict[str, dict[int, Pool]] = {}
+        self.servers: dict[str, Server] = {}
+        self.requests: dict[str, UserRequest] = {}
+        self.held: dict[str, dict[str, tuple[SyncVersion, Any]]] = {}
+        self.last_contact: dict[str, float] = {}
+        self.last_contact_host: dict[str, float] = {}
+        # The raw OSD and pool entries of the newest OSD map, to skip unchanged ones cheaply.
+        self._osd_entries: dict[str, dict[int, Any]] = {}
+        self._pool_entries: dict[str, dict[int, Any]] = {}
+        self.received_at: dict[str, dict[str, float]] = {}
+        self._touched: list[CalamariAggregate] = []
+        self._new: list[Aggregate.Event] = []
+
+    # ---------------------------------------------------------------- registry and replay
+
+    def _register(self, agg: CalamariAggregate) -> None:
+        self.aggregates[agg.id] = agg
+        if isinstance(agg, Osd):
+            self.osds.setdefault(agg.fsid, {})[agg.osd_id] = agg
+        elif isinstance(agg, Pool):
+            self.pools.setdefault(agg.fsid, {})[agg.pool_id] = agg
+        elif isinstance(agg, Cluster):
+            self.clusters[agg.fsid] = agg
+        elif isinstance(agg, Server):
+            self.servers[agg.fqdn] = agg
+        elif isinstance(agg, UserRequest):
+            self.requests[agg.request_id] = agg
+
+    def apply(self, event: Aggregate.Event) -> None:
+        """Fold one stored event into the model (replay)."""
+        if isinstance(event, Aggregate.Created):
+            agg = event.mutate(None)
+            self._register(agg)
+        else:
+            event.mutate(self.aggregates[event.originator_id])
+
+    def load(self, aggregates: Iterable[CalamariAggregate]) -> None:
+        """Install aggregates restored from a snapshot."""
+        for agg in aggregates:
+            self._register(agg)
+
+    def _create(self, cls: type[CalamariAggregate], created: type, agg_id: UUID, at: datetime,
+                **fields: Any) -> Any:
+        agg = cls._create(created, id=agg_id, timestamp=at, **fields)
+        self._register(agg)
+        self._touched.append(agg)
+        self._new.append(agg.pending_events[-1])
+        return agg
+
+    def _emit(self, agg: CalamariAggregate, event_class: type, at: datetime, **fields: Any) -> None:
+        agg.emit(event_class, at, **fields)
+        self._touched.append(agg)
+        self._new.append(agg.pending_events[-1])
+
+    def drain(self) -> list[Aggregate.Event]:
+        """The events produced since the last drain, in the order they were made."""
+        for agg in self._touched:
+            agg.pending_events.clear()
+        self._touched.clear()
+        events, self._new = self._new, []
+        return events
+
+    # ---------------------------------------------------------------- ingest
+
+    def ingest(self, fsid: str, name: str, version: SyncVersion, data: Any, at: datetime) -> bool:
+        """Diff a sync object into events. False (and no change) when it is not newer than the one
+        held. Raises InvalidMap, with nothing changed, when it is malformed."""
+        if name not in SYNC_OBJECTS:
+            raise InvalidMap(name, "name", "unknown sync object")
+        if not isinstance(version, int | str) or isinstance(version, bool):
+            raise InvalidMap(name, "version", "must be an integer or a string")
+        if name in NUMERIC_VERSIONS and not isinstance(version, int):
+            raise InvalidMap(name, "version", "must be an integer")
+        held = self.held.get(fsid, {}).get(name)
+        if not is_newer(name, version, held[0] if held else None):
+            return False
+        handler = getattr(self, f"_ingest_{name}")
+        apply_changes = handler(fsid, version, data, at)  # validates; returns the change to make
+        cluster = self._cluster(fsid, at)
+        apply_changes(cluster)
+        self.held.setdefault(fsid, {})[name] = (version, data)
+        self.received_at.setdefault(fsid, {})[name] = at.timestamp()
+        self._complete_awaiting(fsid, name, version, at)
+        return True
+
+    def _cluster(self, fsid: str, at: datetime) -> Cluster:
+        cluster = self.clusters.get(fsid)
+        if cluster is None:
+            cluster = self._create(Cluster, Cluster.ClusterDiscovered, ids.cluster_id(fsid), at,
+                                   fsid=fsid, name="ceph")
+        return cluster
+
+    # Each _ingest_X validates everything first and returns a closure that makes the changes.
+
+    def _ingest_osd_map(self, fsid: str, epoch: int, data: Any, at: datetime):
+        if not isinstance(data, dict):
+            raise InvalidMap("osd_map", "(document)", "must be an object")
+        head = {k: v for k, v in data.items() if k not in ("osds", "pools")}
+        head["osds"], head["pools"] = [], []
+        header = validate("osd_map", OsdMapHeader, head)
+        if header.fsid != fsid:
+            raise InvalidMap("osd_map", "fsid", f"is {header.fsid}, expected {fsid}")
+        if header.epoch != epoch:
+            raise InvalidMap("osd_map", "epoch", f"is {header.epoch}, the version says {epoch}")
+        osd_changes, osd_entries = _changed_entries(
+            "osd_map", "osds", "osd", OsdEntry, data.get("osds"), self._osd_entries.get(fsid, {}))
+        pool_changes, pool_entries = _changed_entries(
+            "osd_map", "pools", "pool", PoolEntry, data.get("pools"), self._pool_entries.get(fsid, {}))
+        prev_osd_keys = self._osd_entries.get(fsid, {}).keys()
+        prev_pool_keys = self._pool_entries.get(fsid, {}).keys()
+
+        def change(cluster: Cluster) -> None:
+            flags = sorted(f for f in header.flags.split(",") if f)
+            if flags != cluster.flags:
+                old = set(cluster.flags)
+                self._emit(cluster, Cluster.ClusterFlagsChanged, at, epoch=epoch, flags=flags,
+                           set=sorted(set(flags) - old), unset=sorted(old - set(flags)))
+            ratios = {k: getattr(header, k) for k in RATIO_FIELDS}
+            if ratios != cluster.ratios:
+                self._emit(cluster, Cluster.ClusterSettingsChanged, at, epoch=epoch, ratios=ratios)
+            osds = self.osds.setdefault(fsid, {})
+            for entry in osd_changes:
+                self._diff_osd(fsid, osds.get(entry.osd), entry, epoch, at)
+            if not prev_osd_keys or prev_osd_keys != osd_entries.keys():
+                for osd_id, osd in osds.items():
+                    if not osd.removed and osd_id not in osd_entries:
+                        self._emit(osd, Osd.OsdRemoved, at, epoch=epoch)
+            pools = self.pools.setdefault(fsid, {})
+            for entry in pool_changes:
+                self._diff_pool(fsid, pools.get(entry.pool), entry, epoch, at)
+            if not prev_pool_keys or prev_pool_keys != pool_entries.keys():
+                for pool_id, pool in pools.items():
+                    if not pool.deleted and pool_id not in pool_entries:
+                        self._emit(pool, Pool.PoolDeleted, at, epoch=epoch)
+            self._osd_entries[fsid] = osd_entries
+            self._pool_entries[fsid] = pool_entries
+
+        return change
+
+    def _diff_osd(self, fsid: str, osd: Osd | None, e: OsdEntry, epoch: int, at: datetime) -> None:
+        up, in_ = bool(e.up), bool(e.in_)
+        if osd is None:
+            osd = self._create(Osd, Osd.OsdAdded, ids.osd_id(fsid, e.osd), at, fsid=fsid, osd_id=e.osd,
+                               uuid=e.uuid, up=up, in_=in_, reweight=e.weight,
+                               primary_affinity=e.primary_affinity, public_addr=e.public_addr,
+                               cluster_addr=e.cluster_addr, epoch=epoch)
+            self._place_new_osd(fsid, osd, at)
+            return
+        if osd.removed or osd.uuid != e.uuid:
+            self._emit(osd, Osd.OsdReadded, at, uuid=e.uuid, up=up, in_=in_, reweight=e.weight,
+                       primary_affinity=e.primary_affinity, public_addr=e.public_addr,
+                       cluster_addr=e.cluster_addr, epoch=epoch)
+            return
+        if up != osd.up:
+            self._emit(osd, Osd.OsdMarkedUp if up else Osd.OsdMarkedDown, at, epoch=epoch)
+        if in_ != osd.in_:
+            self._emit(osd, Osd.OsdMarkedIn if in_ else Osd.OsdMarkedOut, at, epoch=epoch, reweight=e.weight)
+        elif e.weight != osd.reweight:
+            self._emit(osd, Osd.OsdReweighted, at, epoch=epoch, reweight=e.weight, previous=osd.reweight)
+        if e.primary_affinity != osd.primary_affinity:
+            self._emit(osd, Osd.OsdPrimaryAffinityChanged, at, epoch=epoch,
+                       primary_affinity=e.primary_affinity, previous=osd.primary_affinity)
+        if (e.public_addr, e.cluster_addr) != (osd.public_addr, osd.cluster_addr):
+            self._emit(osd, Osd.OsdAddressChanged, at, epoch=epoch, public_addr=e.public_addr,
+                       cluster_addr=e.cluster_addr)
+
+    def _place_new_osd(self, fsid: str, osd: Osd, at: datetime) -> None:
+        """A new OSD takes its CRUSH place and metadata from the maps already held."""
+        held = self.held.get(fsid, {})
+        if "crush_map" in held:
+            version, crush = held["crush_map"]
+            placement = crush_placement(crush)
+            if osd.osd_id in placement:
+                self._diff_osd_placement(osd, placement[osd.osd_id], version, at)
+        if "osd_metadata" in held:
+            for entry in held["osd_metadata"][1]:
+                if entry.get("id") == osd.osd_id:
+                    self._diff_osd_metadata(osd, entry, at)
+
+    def _diff_pool(self, fsid: str, pool: Pool | None, e: PoolEntry, epoch: int, at: datetime) -> None:
+        settings = pool_settings(e)
+        if pool is None or pool.deleted:
+            # Ceph never reuses pool ids; a deleted one coming back means a replayed old map.
+            if pool is None:
+                self._create(Pool, Pool.PoolCreated, ids.pool_id(fsid, e.pool), at, fsid=fsid,
+                             pool_id=e.pool, name=e.pool_name, settings=settings,
+                             quota_max_bytes=e.quota_max_bytes, quota_max_objects=e.quota_max_objects,
+                             epoch=epoch)
+            return
+        if e.pool_name != pool.name:
+            self._emit(pool, Pool.PoolRenamed, at, epoch=epoch, name=e.pool_name, previous=pool.name)
+        changes = {k: [pool.settings.get(k), settings[k]] for k in POOL_SETTINGS
+                   if pool.settings.get(k) != settings[k]}
+        if changes:
+            self._emit(pool, Pool.PoolSettingsChanged, at, epoch=epoch, changes=changes)
+        if (e.quota_max_bytes, e.quota_max_objects) != (pool.quota_max_bytes, pool.quota_max_objects):
+            self._emit(pool, Pool.PoolQuotaChanged, at, epoch=epoch, quota_max_bytes=e.quota_max_bytes,
+                       quota_max_objects=e.quota_max_objects)
+
+    def _ingest_health(self, fsid: str, version: str, data: Any, at: datetime):
+        health = validate("health", Health, data)
+
+        def change(cluster: Cluster) -> None:
+            checks = {code: {"severity": c.severity, "message": c.summary.message, "count": c.summary.count}
+                      for code, c in health.checks.items()}
+            for code, check in checks.items():
+                old = cluster.health_checks.get(code)
+                if old is None:
+                    self._emit(cluster, Cluster.HealthCheckRaised, at, code=code, **check)
+                elif (old["severity"], old["count"]) != (check["severity"], check["count"]):
+                    # Messages carry ages ("blocked for 43 sec") that change on every poll: only a
+                    # change of severity or count is news.
+                    self._emit(cluster, Cluster.HealthCheckUpdated, at, code=code, **check)
+            for code in cluster.health_checks:
+                if code not in checks:
+                    self._emit(cluster, Cluster.HealthCheckCleared, at, code=code)
+            if health.status != cluster.health_status:
+                self._emit(cluster, Cluster.HealthChanged, at, status=health.status,
+                           previous=cluster.health_status)
+
+        return change
+
+    def _ingest_mon_map(self, fsid: str, epoch: int, data: Any, at: datetime):
+        monmap = validate("mon_map", MonMap, data)
+
+        def change(cluster: Cluster) -> None:
+            mons = [{"name": m.name, "rank": m.rank, "addr": m.public_addr or m.addr}
+                    for m in sorted(monmap.mons, key=lambda m: m.rank)]
+            if mons != cluster.mons:
+                self._emit(cluster, Cluster.MonMapChanged, at, epoch=epoch, mons=mons)
+
+        return change
+
+    def _ingest_mon_status(self, fsid: str, election_epoch: int, data: Any, at: datetime):
+        status = validate("mon_status", MonStatus, data)
+        names = {m.rank: m.name for m in status.monmap.mons}
+        unknown = [r for r in status.quorum if r not in names]
+        if unknown:
+            raise InvalidMap("mon_status", "quorum", f"ranks {unknown} are not in the monmap")
+
+        def change(cluster: Cluster) -> None:
+            quorum = sorted(names[r] for r in status.quorum)
+            if quorum != cluster.quorum:
+                old = set(cluster.quorum)
+                self._emit(cluster, Cluster.MonQuorumChanged, at, election_epoch=election_epoch,
+                           quorum=quorum, joined=sorted(set(quorum) - old), left=sorted(old - set(quorum)))
+
+        return change
+
+    def _ingest_pg_summary(self, fsid: str, version: int, data: Any, at: datetime):
+        summary = validate("pg_summary", PgSummary, data)
+
+        def change(cluster: Cluster) -> None:
+            by_pool = {p: s for p, s in summary.by_pool.items() if cluster.pg_by_pool.get(p) != s}
+            gone = sorted(p for p in cluster.pg_by_pool if p not in summary.by_pool)
+            if summary.by_state != cluster.pg_by_state or by_pool or gone:
+                self._emit(cluster, Cluster.PgStatesChanged, at, version=version,
+                           by_state=summary.by_state, by_pool=by_pool, pools_gone=gone)
+
+        return change
+
+    def _ingest_df(self, fsid: str, version: int, data: Any, at: datetime):
+        # Usage is a time series, not events; the newest df is only held (for the API).
+        if not isinstance(data, dict) or not isinstance(data.get("stats"), dict):
+            raise InvalidMap("df", "stats", "must be an object")
+        return lambda cluster: None
+
+    def _ingest_crush_map(self, fsid: str, version: int, data: Any, at: datetime):
+        crush = validate("crush_map", CrushMap, data)
+        reduced = {
+            "types": data["types"],
+            "buckets": [b.model_dump(by_alias=True) for b in crush.buckets],
+            "rules": data["rules"],
+        }
+
+        def change(cluster: Cluster) -> None:
+            if reduced != cluster.crush:
+                self._emit(cluster, Cluster.CrushMapChanged, at, version=version, crush=reduced)
+            placement = crush_placement(data)
+            for osd_id, osd in self.osds.get(fsid, {}).items():
+                if osd_id in placement:
+                    self._diff_osd_placement(osd, placement[osd_id], version, at)
+
+        return change
+
+    def _diff_osd_placement(self, osd: Osd, place: dict[str, Any], version: int, at: datetime) -> None:
+        if (place["host"], place["ancestry"]) != (osd.host, osd.crush_ancestry):
+            self._emit(osd, Osd.OsdMovedInCrush, at, crush_version=version, host=place["host"],
+                       ancestry=place["ancestry"], previous_host=osd.host)
+        if (place["crush_weight"], place["device_class"]) != (osd.crush_weight, osd.device_class):
+            self._emit(osd, Osd.OsdCrushWeightChanged, at, crush_version=version,
+                       crush_weight=place["crush_weight"], device_class=place["device_class"])
+
+    def _ingest_fs_map(self, fsid: str, epoch: int, data: Any, at: datetime):
+        fsmap = validate("fs_map", FsMap, data)
+
+        def change(cluster: Cluster) -> None:
+            filesystems = [
+                {
+                    "id": fs.id,
+                    "name": fs.mdsmap.get("fs_name", ""),
+                    "max_mds": fs.mdsmap.get("max_mds", 0),
+                    "metadata_pool": fs.mdsmap.get("metadata_pool"),
+                    "data_pools": list(fs.mdsmap.get("data_pools", [])),
+                    "up": len(fs.mdsmap.get("up", {})),
+                }
+                for fs in fsmap.filesystems
+            ]
+            if filesystems != cluster.filesystems:
+                self._emit(cluster, Cluster.FsMapChanged, at, epoch=epoch, filesystems=filesystems)
+
+        return change
+
+    def _ingest_config(self, fsid: str, version: str, data: Any, at: datetime):
+        entries = validate_list("config", ConfigEntry, data, "")
+
+        def change(cluster: Cluster) -> None:
+            config = {(e.name if e.section == "global" else f"{e.section}/{e.name}"): e.value
+                      for e in entries}
+            changed = {k: v for k, v in config.items() if cluster.config.get(k) != v}
+            removed = sorted(k for k in cluster.config if k not in config)
+            if changed or removed:
+                self._emit(cluster, Cluster.ConfigChanged, at, changed=changed, removed=removed)
+
+        return change
+
+    def _ingest_osd_metadata(self, fsid: str, version: str, data: Any, at: datetime):
+        entries = validate_list("osd_metadata", OsdMetadataEntry, data, "")
+
+        def change(cluster: Cluster) -> None:
+            osds = self.osds.get(fsid, {})
+            hosts: dict[str, list[int]] = {}
+            for raw, entry in zip(data, entries, strict=True):
+                if entry.hostname:
+                    hosts.setdefault(entry.hostname, []).append(entry.id)
+                osd = osds.get(entry.id)
+                if osd is not None:
+                    self._diff_osd_metadata(osd, raw, at)
+            self._diff_osd_services(fsid, hosts, at)
+
+        return change
+
+    def _diff_osd_metadata(self, osd: Osd, raw: dict[str, Any], at: datetime) -> None:
+        metadata = {k: raw[k] for k in METADATA_FIELDS if k in raw}
+        if metadata != osd.metadata:
+            self._emit(osd, Osd.OsdMetadataChanged, at, metadata=metadata)
+
+    def _diff_osd_services(self, fsid: str, hosts: dict[str, list[int]], at: datetime) -> None:
+        """Keep each server's list of this cluster's OSD services as the metadata says."""
+        for fqdn in set(hosts) | {s.fqdn for s in self.servers.values()}:
+            server = self.servers.get(fqdn)
+            wanted = [{"fsid": fsid, "type": "osd", "id": str(i), "running": None, "version": None}
+                      for i in sorted(hosts.get(fqdn, []))]
+            if server is None:
+                if not wanted:
+                    continue
+                server = self._create(Server, Server.ServerDiscovered, ids.server_id(fqdn), at,
+                                      fqdn=fqdn, hostname=fqdn.split(".")[0])
+            others = [s for s in server.services if not (s["fsid"] == fsid and s["type"] == "osd")]
+            known = {(s["fsid"], s["type"], s["id"]): s for s in server.services}
+            # Keep what the host itself reported (running, version) for OSDs it still has.
+            merged = [known.get((fsid, "osd", w["id"]), w) for w in wanted]
+            self._set_services(server, others + merged, at)
+
+    def _set_services(self, server: Server, services: list[dict[str, Any]], at: datetime) -> None:
+        services = sorted(services, key=lambda s: (s["fsid"], s["type"], _id_order(s["id"])))
+        if services != server.services:
+            def key(s: dict[str, Any]) -> str:
+                return f"{s['type']}.{s['id']}"
+            old = {key(s) for s in server.services}
+            new = {key(s) for s in services}
+            self._emit(server, Server.ServerServicesChanged, at, services=services,
+                       added=sorted(new - old), removed=sorted(old - new))
+
+    # ---------------------------------------------------------------- hosts and contact
+
+    def server_facts(self, fsid: str | None, facts: dict[str, Any], at: datetime) -> None:
+        fqdn = facts.get("fqdn") or facts.get("hostname")
+        if not isinstance(fqdn, str) or not fqdn:
+            raise InvalidMap("server_facts", "fqdn", "missing")
+        services = facts.get("services", [])
+        if not isinstance(services, list) or not all(
+            isinstance(s, dict) and isinstance(s.get("type"), str) and s.get("id") is not None
+            for s in services
+        ):
+            raise InvalidMap("server_facts", "services", "must be a list of {type, id, ...}")
+        server = self.servers.get(fqdn)
+        if server is None:
+            server = self._create(Server, Server.ServerDiscovered, ids.server_id(fqdn), at, fqdn=fqdn,
+                                  hostname=str(facts.get("hostname") or fqdn.split(".")[0]))
+        kept = {k: facts[k] for k in ("hostname", "boot_time", "kernel", "cpu_count", "mem_total",
+                                      "frontend_addr", "backend_addr", "frontend_iface",
+                                      "backend_iface") if k in facts}
+        if kept != server.facts:
+            self._emit(server, Server.ServerFactsChanged, at, facts=kept)
+        reported = [{"fsid": s.get("fsid") or fsid, "type": s["type"], "id": str(s["id"]),
+                     "running": bool(s.get("running", True)), "version": s.get("version")}
+                    for s in services]
+        reported_fsids = {s["fsid"] for s in reported} | ({fsid} if fsid else set())
+        others = [s for s in server.services if s["fsid"] not in reported_fsids]
+        self._set_services(server, others + reported, at)
+        self.heartbeat(fsid, fqdn, at)
+
+    def heartbeat(self, fsid: str | None, host: str, at: datetime) -> None:
+        ts = at.timestamp()
+        if fsid:
+            self.last_contact[fsid] = ts
+            cluster = self.clusters.get(fsid)
+            if cluster is not None and cluster.stale:
+                self._emit(cluster, Cluster.ClusterContactRegained, at)
+        self.last_contact_host[host] = ts
+        server = self.servers.get(host)
+        if server is not None and server.contact_lost:
+            self._emit(server, Server.ServerContactRegained, at)
+
+    def check_contact(self, now: datetime, timeout_s: float) -> None:
+        limit = now.timestamp() - timeout_s
+        for fsid, last in self.last_contact.items():
+            cluster = self.clusters.get(fsid)
+            if cluster is not None and not cluster.stale and last < limit:
+                self._emit(cluster, Cluster.ClusterContactLost, now, last_contact=last)
+        for host, last in self.last_contact_host.items():
+            server = self.servers.get(host)
+            if server is not None and server.managed and not server.contact_lost and last < limit:
+                self._emit(server, Server.ServerContactLost, now, last_contact=last)
+
+    # ---------------------------------------------------------------- user requests
+
+    def submit_request(self, request_id: str, fsid: str, username: str, kind: str, target: str,
+                       headline: str, body: dict[str, Any], commands: list[dict[str, Any]],
+                       at: datetime) -> UserRequest:
+        return self._create(UserRequest, UserRequest.UserRequestSubmitted, ids.user_request_id(request_id),
+                            at, request_id=request_id, fsid=fsid, username=username, kind=kind,
+                            target=target, headline=headline, body=body, commands=commands)
+
+    def request_executing(self, request_id: str, status: str, at: datetime) -> None:
+        self._emit(self.requests[request_id], UserRequest.UserRequestExecuting, at, status=status)
+
+    def request_command_succeeded(self, request_id: str, index: int, output: Any,
+                                  awaiting: dict[str, Any], at: datetime) -> None:
+        """A command ran. `awaiting` names the sync object and the version beyond which its effect
+        must show ({"name": "osd_map", "after": 41}); an empty dict completes at once."""
+        req = self.requests[request_id]
+        status = (f"Waiting for {awaiting['name'].replace('_', ' ')} version > {awaiting['after']}"
+                  if awaiting else "Command completed")
+        self._emit(req, UserRequest.UserRequestCommandSucceeded, at, index=index, output=output,
+                   status=status, awaiting=awaiting)
+        if not awaiting:
+            self._emit(req, UserRequest.UserRequestCompleted, at, status="Completed")
+        else:
+            held = self.held.get(req.fsid, {}).get(awaiting["name"])
+            if held is not None and _past(held[0], awaiting["after"]):
+                self._emit(req, UserRequest.UserRequestCompleted, at, status="Completed")
+
+    def request_failed(self, request_id: str, error_message: str, at: datetime) -> None:
+        req = self.requests[request_id]
+        if req.state != COMPLETE:
+            self._emit(req, UserRequest.UserRequestFailed, at, error_message=error_message)
+
+    def _complete_awaiting(self, fsid: str, name: str, version: SyncVersion, at: datetime) -> None:
+        for req in self.requests.values():
+            if (req.state != COMPLETE and req.fsid == fsid and req.awaiting.get("name") == name
+                    and _past(version, req.awaiting["after"])):
+                self._emit(req, UserRequest.UserRequestCompleted, at, status="Completed")
+
+
+def _past(version: SyncVersion, after: SyncVersion) -> bool:
+    if isinstance(version, int) and isinstance(after, int):
+        return version > after
+    return version != after
+
+
+def _id_order(value: str) -> tuple[int, str]:
+    return (int(value), "") if value.isdigit() else (1 << 62, value)
+
+
+def _changed_entries(name: str, field: str, key: str, model: type, items: Any,
+                     previous: dict[int, Any]) -> tuple[list[Any], dict[int, Any]]:
+    """Validate the entries that differ from the previous map's (the same object or an equal dict
+    is unchanged), and index all raw entries by id."""
+    if not isinstance(items, list):
+        raise InvalidMap(name, field, "must be a list")
+    changed: list[Any] = []
+    entries: dict[int, Any] = {}
+    for i, raw in enumerate(items):
+        if not isinstance(raw, dict):
+            raise InvalidMap(name, f"{field}.{i}", "must be an object")
+        entry_id = raw.get(key)
+        prev = previous.get(entry_id) if type(entry_id) is int else None
+        if prev is not None and (prev is raw or prev == raw):
+            entries[entry_id] = raw
+            continue
+        entry = validate(name, model, raw, f"{field}.{i}.")
+        if getattr(entry, key) in entries:
+            raise InvalidMap(name, f"{field}.{i}.{key}", "duplicate id")
+        entries[getattr(entry, key)] = raw
+        changed.append(entry)
+    return changed, entries
+
+
+def crush_placement(crush: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """Each OSD's host bucket, ancestry (root first) and CRUSH weight, ignoring the per-class
+    shadow trees (names with '~')."""
+    buckets = {b["id"]: b for b in crush.get("buckets", []) if "~" not in b.get("name", "~")}
+    parent: dict[int, int] = {}
+    weight: dict[int, float] = {}
+    for bucket in buckets.values():
+        for item in bucket.get("items", []):
+            parent.setdefault(item["id"], bucket["id"])
+            if item["id"] >= 0:
+                weight.setdefault(item["id"], round(item["weight"] / 0x10000, 5))
+    classes = {d["id"]: d.get("class") for d in crush.get("devices", [])}
+    result: dict[int, dict[str, Any]] = {}
+    for device in crush.get("devices", []):
+        osd = device["id"]
+        chain: list[dict[str, Any]] = []
+        node = parent.get(osd)
+        while node is not None and len(chain) < 32:
+            chain.append(buckets[node])
+            node = parent.get(node)
+        host = next((b["name"] for b in chain if b.get("type_name") == "host"), None)
+        result[osd] = {
+            "host": host,
+            "ancestry": [b["name"] for b in reversed(chain)],
+            "crush_weight": weight.get(osd),
+            "device_class": classes.get(osd),
+        }
+    return result

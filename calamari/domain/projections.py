@@ -1,0 +1,195 @@
+"""Read-side projections for the API: rows shaped like Calamari's v2 resources, and counters,
+kept up to date as each event is applied. A row is re-rendered from the aggregate the event
+changed, so the projection never folds events a second way."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from calamari.domain.cluster import Cluster
+from calamari.domain.model import ClusterModel
+from calamari.domain.osd import Osd
+from calamari.domain.pool import Pool
+from calamari.domain.server import Server
+from calamari.domain.user_request import UserRequest
+
+
+def osd_row(osd: Osd) -> dict[str, Any]:
+    md = osd.metadata
+    return {
+        "id": osd.osd_id,
+        "uuid": osd.uuid,
+        "up": osd.up,
+        "in": osd.in_,
+        "reweight": osd.reweight,
+        "primary_affinity": osd.primary_affinity,
+        "crush_weight": osd.crush_weight,
+        "device_class": osd.device_class,
+        "server": md.get("hostname") or osd.host,
+        "crush_host": osd.host,
+        "crush_node_ancestry": osd.crush_ancestry,
+        "public_addr": osd.public_addr,
+        "cluster_addr": osd.cluster_addr,
+        "osd_data": md.get("osd_data"),
+        "backend_device_node": md.get("devices") or None,
+        "objectstore": md.get("osd_objectstore"),
+        "ceph_version": md.get("ceph_version_short"),
+        "epoch": osd.epoch,
+    }
+
+
+def pool_row(pool: Pool) -> dict[str, Any]:
+    s = pool.settings
+    return {
+        "id": pool.pool_id,
+        "name": pool.name,
+        "type": s.get("type"),
+        "size": s.get("size"),
+        "min_size": s.get("min_size"),
+        "pg_num": s.get("pg_num"),
+        "pgp_num": s.get("pgp_num"),
+        "crush_ruleset": s.get("crush_rule"),
+        "crush_rule": s.get("crush_rule"),
+        "crash_replay_interval": 0,
+        "hashpspool": s.get("hashpspool"),
+        "full": s.get("full"),
+        "erasure_code_profile": s.get("erasure_code_profile") or None,
+        "pg_autoscale_mode": s.get("pg_autoscale_mode"),
+        "application": s.get("application", []),
+        "quota_max_objects": pool.quota_max_objects,
+        "quota_max_bytes": pool.quota_max_bytes,
+        "epoch": pool.epoch,
+    }
+
+
+def cluster_row(cluster: Cluster) -> dict[str, Any]:
+    return {
+        "id": cluster.fsid,
+        "name": cluster.name,
+        "update_time": cluster.modified_on.isoformat(),
+        "health": {"status": cluster.health_status, "checks": cluster.health_checks},
+        "flags": cluster.flags,
+        "mons": cluster.mons,
+        "quorum": cluster.quorum,
+        "election_epoch": cluster.election_epoch,
+        "pg_by_state": cluster.pg_by_state,
+        "pgmap_version": cluster.pgmap_version,
+        "filesystems": cluster.filesystems,
+        "stale": cluster.stale,
+    }
+
+
+def server_row(server: Server) -> dict[str, Any]:
+    f = server.facts
+    return {
+        "fqdn": server.fqdn,
+        "hostname": server.hostname,
+        "managed": server.managed,
+        "contact_lost": server.contact_lost,
+        "last_contact": server.modified_on.isoformat(),
+        "boot_time": f.get("boot_time"),
+        "kernel": f.get("kernel"),
+        "cpu_count": f.get("cpu_count"),
+        "mem_total": f.get("mem_total"),
+        "frontend_addr": f.get("frontend_addr"),
+        "backend_addr": f.get("backend_addr"),
+        "frontend_iface": f.get("frontend_iface"),
+        "backend_iface": f.get("backend_iface"),
+        "services": server.services,
+    }
+
+
+def request_row(req: UserRequest) -> dict[str, Any]:
+    return {
+        "id": req.request_id,
+        "fsid": req.fsid,
+        "username": req.username,
+        "kind": req.kind,
+        "target": req.target,
+        "headline": req.headline,
+        "state": req.state,
+        "status": req.status,
+        "error": req.error,
+        "error_message": req.error_message,
+        "requested_at": req.created_on.isoformat(),
+        "completed_at": req.modified_on.isoformat() if req.state == "complete" else None,
+        "body": req.body,
+    }
+
+
+def osd_state_key(row: dict[str, Any]) -> str:
+    return ("up" if row["up"] else "down") + "_" + ("in" if row["in"] else "out")
+
+
+class ReadModel:
+    """Rows per resource, by cluster, plus OSD counters by state."""
+
+    def __init__(self) -> None:
+        self.clusters: dict[str, dict[str, Any]] = {}
+        self.osds: dict[str, dict[int, dict[str, Any]]] = {}
+        self.pools: dict[str, dict[int, dict[str, Any]]] = {}
+        self.servers: dict[str, dict[str, Any]] = {}
+        self.requests: dict[str, dict[str, Any]] = {}
+        self.osd_counts: dict[str, Counter[str]] = {}
+        self.position = 0
+
+    def apply(self, event: Aggregate.Event, model: ClusterModel) -> None:
+        """Re-render what `event` (already applied to `model`) changed."""
+        self.refresh(model.aggregates[event.originator_id])
+
+    def refresh(self, agg: Any) -> None:
+        if isinstance(agg, Osd):
+            self._put_osd(agg)
+        elif isinstance(agg, Pool):
+            rows = self.pools.setdefault(agg.fsid, {})
+            if agg.deleted:
+                rows.pop(agg.pool_id, None)
+            else:
+                rows[agg.pool_id] = pool_row(agg)
+        elif isinstance(agg, Cluster):
+            self.clusters[agg.fsid] = cluster_row(agg)
+            self.osd_counts.setdefault(agg.fsid, Counter())
+        elif isinstance(agg, Server):
+            self.servers[agg.fqdn] = server_row(agg)
+        elif isinstance(agg, UserRequest):
+            self.requests[agg.request_id] = request_row(agg)
+
+    def _put_osd(self, osd: Osd) -> None:
+        rows = self.osds.setdefault(osd.fsid, {})
+        counts = self.osd_counts.setdefault(osd.fsid, Counter())
+        old = rows.get(osd.osd_id)
+        if old is not None:
+            counts[osd_state_key(old)] -= 1
+        if osd.removed:
+            rows.pop(osd.osd_id, None)
+        else:
+            row = osd_row(osd)
+            rows[osd.osd_id] = row
+            counts[osd_state_key(row)] += 1
+
+    def rebuild(self, model: ClusterModel) -> None:
+        """Render every row from the model (after loading a snapshot)."""
+        for agg in model.aggregates.values():
+            self.refresh(agg)
+
+    def counters(self, fsid: str) -> dict[str, Any]:
+        counts = self.osd_counts.get(fsid, Counter())
+        cluster = self.clusters.get(fsid, {})
+        osd = {k: counts.get(k, 0) for k in ("up_in", "up_out", "down_in", "down_out")}
+        osd["total"] = sum(osd.values())
+        return {"osd": osd, "pg": dict(cluster.get("pg_by_state", {}))}
+
+    def as_dict(self) -> dict[str, Any]:
+        """Everything, for comparisons (replay == live)."""
+        return {
+            "clusters": self.clusters,
+            "osds": self.osds,
+            "pools": self.pools,
+            "servers": self.servers,
+            "requests": self.requests,
+            "osd_counts": {f: {k: v for k, v in c.items() if v} for f, c in self.osd_counts.items()},
+        }
+

@@ -1,0 +1,67 @@
+"""`calamari-ctl`: administration on a data dir (works whether or not the server is running)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+import orjson
+
+from calamari.adapters.event_store import EventStore, event_record
+from calamari.adapters.snapshots import load_model, write_snapshot
+from calamari.service.model import ServiceConfig
+
+
+def _config(args: argparse.Namespace) -> ServiceConfig:
+    return ServiceConfig(data_dir=args.data_dir, event_store_url=args.event_store)
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    store = EventStore(_config(args).store_url)
+    out = sys.stdout.buffer
+    for position, event in store.read(after=args.since):
+        out.write(orjson.dumps(event_record(position, event)) + b"\n")
+    out.flush()
+    return 0
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    config = _config(args)
+    store = EventStore(config.store_url)
+    model, position = load_model(config.snapshot_dir, store)
+    path = write_snapshot(config.snapshot_dir, position, model)
+    print(f"snapshot at position {position}: {path}")
+    return 0
+
+
+COMMANDS: dict[str, Any] = {"events": cmd_events, "snapshot": cmd_snapshot}
+EXTENSIONS: list[Any] = []  # later parts register sub-commands here: fn(subparsers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="calamari-ctl", description="calamari administration")
+    parser.add_argument("--data-dir", default=os.environ.get("CALAMARI_DATA_DIR", "./var"))
+    parser.add_argument("--event-store", default=None, help="event store URL (default: sqlite in data dir)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    events = sub.add_parser("events", help="print stored events as JSON lines")
+    events.add_argument("--since", type=int, default=0, help="only events after this position")
+    events.set_defaults(func=cmd_events)
+    snap = sub.add_parser("snapshot", help="write a snapshot of the model now")
+    snap.set_defaults(func=cmd_snapshot)
+    for extend in EXTENSIONS:
+        extend(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not os.path.isdir(args.data_dir) and args.event_store is None:
+        print(f"calamari-ctl: no data dir {args.data_dir!r}", file=sys.stderr)
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""`calamari-server`: collector bus + event-sourced model + REST API in one process."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from calamari.service.model import ModelService, ServiceConfig
+
+log = logging.getLogger("calamari.server")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="calamari-server", description=__doc__)
+    p.add_argument("--data-dir", default="./var")
+    p.add_argument("--api", default="127.0.0.1:8002", help="HOST:PORT of the REST API")
+    p.add_argument("--bus", default="tcp://127.0.0.1:5560", help="ZeroMQ endpoint collectors connect to")
+    p.add_argument("--simulate", default=None, metavar="SPEC", help="also run a simulated cluster in-process")
+    p.add_argument("--event-store", default=None, help="event store URL (default sqlite in the data dir)")
+    p.add_argument("--snapshot-every-events", type=int, default=20_000)
+    p.add_argument("--snapshot-every-seconds", type=float, default=300.0)
+    p.add_argument("--threads", type=int, default=8, help="API worker threads")
+    p.add_argument("--log-level", default="INFO")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = ServiceConfig(data_dir=args.data_dir, event_store_url=args.event_store,
+                           snapshot_every_events=args.snapshot_every_events,
+                           snapshot_every_seconds=args.snapshot_every_seconds)
+    service = ModelService(config)
+    log.info("model restored at position %d", service.restored_position)
+
+    from waitress import create_server
+
+    from calamari.api.app import create_app
+
+    host, _, port = args.api.rpartition(":")
+    http = create_server(create_app(service), host=host or "127.0.0.1", port=int(port), threads=args.threads)
+    stop = threading.Event()
+
+    def shutdown(*_: object) -> None:
+        stop.set()
+        http.close()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    log.info("API on http://%s:%s/api/v2/", host, port)
+    try:
+        http.run()
+    except (OSError, ValueError):
+        if not stop.is_set():
+            raise
+    finally:
+        service.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

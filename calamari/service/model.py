@@ -1,0 +1,156 @@
+"""The model service: the in-memory cluster model and its projections, fed by the bus, persisted
+by the background event writer and snapshot writer. One lock orders all changes; readers of the
+projections take plain dict reads (rows are replaced, never mutated in place)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from calamari.adapters.event_store import EventStore
+from calamari.adapters.event_writer import EventWriter, Submission
+from calamari.adapters.snapshots import SnapshotWriter, load_model
+from calamari.domain.maps import InvalidMap
+from calamari.domain.model import SyncVersion
+from calamari.domain.projections import ReadModel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceConfig:
+    data_dir: str = "./var"
+    event_store_url: str | None = None
+    snapshot_every_events: int = 20_000
+    snapshot_every_seconds: float = 300.0
+    write_batch: int = 5000
+    durable_timeout: float = 30.0
+
+    @property
+    def store_url(self) -> str:
+        return self.event_store_url or f"sqlite:///{os.path.abspath(self.data_dir)}/events.db"
+
+    @property
+    def snapshot_dir(self) -> str:
+        return os.path.join(self.data_dir, "snapshots")
+
+
+class NotPersisted(RuntimeError):
+    """A durable change could not be written in time."""
+
+
+class ModelService:
+    """Implements calamari.service.sink.ClusterSink, and the operations of user requests."""
+
+    def __init__(self, config: ServiceConfig | None = None) -> None:
+        self.config = config or ServiceConfig()
+        os.makedirs(self.config.data_dir, exist_ok=True)
+        self.store = EventStore(self.config.store_url)
+        self.lock = threading.RLock()
+        self.model, position = load_model(self.config.snapshot_dir, self.store)
+        self.restored_position = position
+        self.view = ReadModel()
+        self.view.rebuild(self.model)
+        self.snapshots = SnapshotWriter(self.config.snapshot_dir, self.store,
+                                        self.config.snapshot_every_events, self.config.snapshot_every_seconds)
+        self.writer = EventWriter(self.store, self.config.write_batch, on_persisted=self.snapshots.persisted)
+        self.rejected = 0
+        self.cluster_log: dict[str, list[dict[str, Any]]] = {}  # newest lines, not evented
+        self.snapshots.start(position)
+        self.writer.start()
+
+    def close(self) -> None:
+        self.writer.stop()
+        self.snapshots.stop()
+
+    # ------------------------------------------------------------------ commit
+
+    def _commit(self) -> Submission:
+        """Project and hand over the events the model made (call with the lock held)."""
+        events = self.model.drain()
+        for event in events:
+            self.view.apply(event, self.model)
+        return self.writer.submit(events)
+
+    def _commit_durable(self) -> None:
+        sub = self._commit()
+        if not sub.wait(self.config.durable_timeout):
+            raise NotPersisted("the event store did not confirm the write in time")
+
+    # ------------------------------------------------------------------ ClusterSink
+
+    def on_sync_object(self, fsid: str, name: str, version: SyncVersion, data: Any, at: datetime,
+                       host: str = "") -> bool:
+        with self.lock:
+            try:
+                changed = self.model.ingest(fsid, name, version, data, at)
+            except InvalidMap as err:
+                self.rejected += 1
+                log.warning("rejected %s v%s of %s from %s: %s", name, version, fsid, host or "?", err)
+                self.model.drain()  # nothing is made before validation passes; keep it that way
+                raise
+            self._commit()
+            return changed
+
+    def sync_versions(self, fsid: str) -> dict[str, SyncVersion]:
+        with self.lock:
+            return {name: held[0] for name, held in self.model.held.get(fsid, {}).items()}
+
+    def sync_object(self, fsid: str, name: str) -> tuple[SyncVersion, Any] | None:
+        with self.lock:
+            return self.model.held.get(fsid, {}).get(name)
+
+    def on_server_facts(self, fsid: str | None, facts: dict[str, Any], at: datetime) -> None:
+        with self.lock:
+            try:
+                self.model.server_facts(fsid, facts, at)
+            except InvalidMap as err:
+                self.rejected += 1
+                log.warning("rejected server facts: %s", err)
+                self.model.drain()
+                raise
+            self._commit()
+
+    def on_heartbeat(self, fsid: str | None, host: str, at: datetime) -> None:
+        with self.lock:
+            self.model.heartbeat(fsid, host, at)
+            self._commit()
+
+    def check_contact(self, now: datetime, timeout_s: float) -> None:
+        with self.lock:
+            self.model.check_contact(now, timeout_s)
+            self._commit()
+
+    def on_command_result(self, request_id: str, rc: int, out: Any, err: str, at: datetime) -> None:
+        """Default handling: a failed command fails its request; a successful one completes it
+        once the next OSD map arrives. The request layer may replace this with finer rules."""
+        with self.lock:
+            req = self.model.requests.get(request_id)
+            if req is None or req.state == "complete":
+                return
+            if rc != 0:
+                self.model.request_failed(request_id, err or f"command failed with rc={rc}", at)
+            else:
+                held = self.model.held.get(req.fsid, {}).get("osd_map")
+                awaiting = {"name": "osd_map", "after": held[0]} if held else {}
+                self.model.request_command_succeeded(request_id, len(req.results), out, awaiting, at)
+            self._commit_durable()
+
+    def on_cluster_log(self, fsid: str, lines: list[dict[str, Any]], at: datetime) -> None:
+        with self.lock:
+            log_lines = self.cluster_log.setdefault(fsid, [])
+            log_lines.extend(lines)
+            del log_lines[:-1000]
+
+    # ------------------------------------------------------------------ maintenance
+
+    def snapshot(self, timeout: float = 60.0) -> int | None:
+        """Force a snapshot of everything written so far; returns its position."""
+        self.writer.flush(timeout)
+        if not self.snapshots.request().wait(timeout):
+            return None
+        return self.snapshots.last_written

@@ -1,0 +1,39 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="calamari",
+    version="0.1.0",
+    description="Management and monitoring service for Ceph storage clusters",
+    python_requires=">=3.11",
+    packages=find_packages(include=["calamari", "calamari.*", "collector", "collector.*"]),
+    include_package_data=True,
+    install_requires=[
+        "eventsourcing==9.5.6",
+        "msgpack==1.2.4",
+        "pyzmq==27.3.0",
+        "Flask==3.1.3",
+        "Werkzeug==3.1.9",
+        "waitress==3.0.2",
+        "orjson==3.13.0",
+        "pydantic==2.14.4",
+        "argon2-cffi==25.1.0",
+        "whisper==1.1.10",
+        "psutil==7.2.2",
+        "hypothesis==6.170.17",
+    ],
+    extras_require={
+        "test": [
+            "pytest==9.2.0",
+            "ruff==0.17.6",
+            "prometheus-client==0.26.0",
+            "schemathesis==4.32.5",
+        ],
+    },
+    entry_points={
+        "console_scripts": [
+            "calamari-server=calamari.service.main:main",
+            "calamari-collector=collector.main:main",
+            "calamari-ctl=calamari.service.ctl:main",
+        ],
+    },
+)
