@@ -1,0 +1,425 @@
+"""The server end of the collector bus: a ZeroMQ ROUTER served by one thread.
+
+Every frame is validated (calamari.protocol) before anything reaches the model; sync objects go to
+the ClusterSink (deltas are rebuilt into full maps first), stats to a time-series callable, command
+results are acknowledged. Nothing a collector sends can stop the thread: bad frames are logged,
+counted per collector and dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import zmq
+
+from calamari import protocol
+from calamari.protocol import (
+    ACK,
+    CLUSTER_LOG,
+    COMMAND,
+    COMMAND_RESULT,
+    HEARTBEAT,
+    HELLO,
+    HELLO_REQUEST,
+    RESYNC,
+    SERVER_FACTS,
+    STATS,
+    SYNC_OBJECT,
+    UPSTREAM_TYPES,
+    DeltaError,
+    Envelope,
+    ProtocolError,
+)
+from calamari.service.sink import ClusterSink, InvalidMap
+
+log = logging.getLogger("calamari.bus")
+
+StatsSink = Callable[[str | None, str, list[list[Any]]], None]
+
+
+def _discard_stats(fsid: str | None, host: str, points: list[list[Any]]) -> None:
+    return None
+
+
+@dataclass
+class CollectorSession:
+    """What the bus knows about one connected collector (one ROUTER identity)."""
+
+    identity: bytes
+    hello: bool = False
+    fsid: str | None = None
+    host: str = ""
+    collector_version: str = ""
+    messages: int = 0
+    bytes: int = 0
+    rejects: int = 0
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+    resyncs: int = 0
+    last_seen: float = 0.0
+    last_warning: float = 0.0
+    last_hello_request: float = 0.0
+
+
+class CollectorBus:
+    """ROUTER adapter. `start()` binds and serves in a daemon thread; `stop()` ends it."""
+
+    def __init__(
+        self,
+        sink: ClusterSink,
+        endpoint: str = protocol.DEFAULT_BUS_ENDPOINT,
+        *,
+        stats_sink: StatsSink | None = None,
+        max_message_bytes: int = protocol.DEFAULT_MAX_MESSAGE_BYTES,
+        contact_timeout_s: float = 30.0,
+        contact_check_interval_s: float = 5.0,
+        context: zmq.Context | None = None,
+    ) -> None:
+        self.sink = sink
+        self.endpoint = endpoint
+        self.stats_sink: StatsSink = stats_sink or _discard_stats
+        self.max_message_bytes = max_message_bytes
+        self.contact_timeout_s = contact_timeout_s
+        self.contact_check_interval_s = contact_check_interval_s
+        self._context = context or zmq.Context.instance()
+        self._router: zmq.Socket | None = None
+        self._wake_rx: zmq.Socket | None = None
+        self._wake_tx: zmq.Socket | None = None
+        self._wake_lock = threading.Lock()
+        self._outbox: deque[tuple[bytes, bytes]] = deque()
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._sessions: dict[bytes, CollectorSession] = {}
+        self._identity_by_fsid: dict[str, bytes] = {}
+        self._sessions_lock = threading.Lock()
+        self._delivered_results: OrderedDict[str, None] = OrderedDict()
+        self._seq = 0
+        self._host = socket.gethostname()
+        self.bound_endpoint: str | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Bind (errors such as a busy port are raised here) and start serving."""
+        router = self._context.socket(zmq.ROUTER)
+        router.setsockopt(zmq.LINGER, 0)
+        router.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
+        router.setsockopt(zmq.RCVHWM, 100_000)
+        router.setsockopt(zmq.SNDHWM, 100_000)
+        router.bind(self.endpoint)
+        self.bound_endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
+        wake_address = f"inproc://calamari-bus-wake-{id(self)}"
+        self._wake_rx = self._context.socket(zmq.PAIR)
+        self._wake_rx.bind(wake_address)
+        self._wake_tx = self._context.socket(zmq.PAIR)
+        self._wake_tx.setsockopt(zmq.LINGER, 0)
+        self._wake_tx.connect(wake_address)
+        self._router = router
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._serve, name="calamari-bus", daemon=True)
+        self._thread.start()
+        log.info("collector bus listening on %s", self.bound_endpoint)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        self._wake()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        with self._wake_lock:
+            if self._wake_tx is not None:
+                self._wake_tx.close(0)
+                self._wake_tx = None
+
+    def __enter__(self) -> CollectorBus:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- API for the service --------------------------------------------------------------------
+    def send_command(
+        self,
+        fsid: str,
+        request_id: str,
+        prefix: str,
+        args: dict[str, Any] | None = None,
+        target: str = "mon",
+    ) -> bool:
+        """Queue a Ceph command for the collector of `fsid`. False when no collector of that
+        cluster has said hello (the caller should fail the request)."""
+        if target not in protocol.envelope.COMMAND_TARGETS:
+            raise ValueError(f"target must be mon or mgr, not {target!r}")
+        with self._sessions_lock:
+            identity = self._identity_by_fsid.get(fsid)
+        if identity is None:
+            return False
+        body = {"request_id": request_id, "prefix": prefix, "args": dict(args or {}), "target": target}
+        self._outbox.append((identity, self._encode(COMMAND, body, fsid)))
+        self._wake()
+        return True
+
+    def connected_fsids(self) -> list[str]:
+        with self._sessions_lock:
+            return list(self._identity_by_fsid)
+
+    def counters(self) -> dict[str, dict[str, Any]]:
+        """Per collector (keyed by host and routing id) messages, bytes and rejects."""
+        with self._sessions_lock:
+            sessions = list(self._sessions.values())
+        result: dict[str, dict[str, Any]] = {}
+        for session in sessions:
+            key = f"{session.host or '?'}/{session.identity.hex()}"
+            result[key] = {
+                "fsid": session.fsid,
+                "host": session.host,
+                "messages": session.messages,
+                "bytes": session.bytes,
+                "rejects": session.rejects,
+                "reject_reasons": dict(session.reject_reasons),
+                "resyncs": session.resyncs,
+                "last_seen": session.last_seen,
+            }
+        return result
+
+    def totals(self) -> dict[str, int]:
+        counters = self.counters().values()
+        return {
+            "collectors": len(counters),
+            "messages": sum(c["messages"] for c in counters),
+            "bytes": sum(c["bytes"] for c in counters),
+            "rejects": sum(c["rejects"] for c in counters),
+            "resyncs": sum(c["resyncs"] for c in counters),
+        }
+
+    # -- the serving thread ---------------------------------------------------------------------
+    def _wake(self) -> None:
+        with self._wake_lock:
+            if self._wake_tx is not None:
+                try:
+                    self._wake_tx.send(b"", zmq.NOBLOCK)
+                except zmq.Again:
+                    pass  # a wake-up is already pending
+
+    def _serve(self) -> None:
+        router, wake_rx = self._router, self._wake_rx
+        assert router is not None and wake_rx is not None
+        poller = zmq.Poller()
+        poller.register(router, zmq.POLLIN)
+        poller.register(wake_rx, zmq.POLLIN)
+        next_contact_check = time.monotonic() + self.contact_check_interval_s
+        try:
+            while not self._stopping.is_set():
+                timeout_ms = max(0, int((next_contact_check - time.monotonic()) * 1000))
+                events = dict(poller.poll(min(timeout_ms, 500)))
+                if wake_rx in events:
+                    while True:
+                        try:
+                            wake_rx.recv(zmq.NOBLOCK)
+                        except zmq.Again:
+                            break
+                self._flush_outbox(router)
+                if router in events:
+                    # Drain a bounded batch so commands and contact checks are not starved.
+                    for _ in range(1000):
+                        try:
+                            frames = router.recv_multipart(zmq.NOBLOCK, copy=True)
+                        except zmq.Again:
+                            break
+                        self._handle_frames(router, frames)
+                    self._flush_outbox(router)
+                if time.monotonic() >= next_contact_check:
+                    next_contact_check = time.monotonic() + self.contact_check_interval_s
+                    self._check_contact()
+        finally:
+            router.close(0)
+            wake_rx.close(0)
+            self._router = None
+            self._wake_rx = None
+
+    def _flush_outbox(self, router: zmq.Socket) -> None:
+        while self._outbox:
+            identity, frame = self._outbox.popleft()
+            try:
+                router.send_multipart([identity, frame], zmq.NOBLOCK)
+            except zmq.ZMQError as exc:
+                log.warning("could not send to collector %s: %s", identity.hex(), exc)
+
+    def _check_contact(self) -> None:
+        try:
+            self.sink.check_contact(datetime.now(UTC), self.contact_timeout_s)
+        except Exception:
+            log.exception("sink.check_contact failed")
+
+    def _session(self, identity: bytes) -> CollectorSession:
+        session = self._sessions.get(identity)
+        if session is None:
+            with self._sessions_lock:
+                session = self._sessions[identity] = CollectorSession(identity)
+        return session
+
+    def _handle_frames(self, router: zmq.Socket, frames: list[bytes]) -> None:
+        if len(frames) < 2:
+            return
+        identity = frames[0]
+        session = self._session(identity)
+        session.messages += 1
+        session.last_seen = time.time()
+        payload_size = sum(len(frame) for frame in frames[1:])
+        session.bytes += payload_size
+        if len(frames) != 2:
+            self._reject(session, "multipart", f"{len(frames) - 1} frames")
+            return
+        try:
+            envelope = protocol.decode(
+                frames[1], max_bytes=self.max_message_bytes, allowed_types=UPSTREAM_TYPES
+            )
+        except ProtocolError as exc:
+            self._reject(session, exc.reason, exc.detail)
+            return
+        try:
+            self._route(router, session, envelope)
+        except ProtocolError as exc:
+            self._reject(session, exc.reason, exc.detail)
+        except InvalidMap as exc:
+            self._reject(session, "invalid_map", str(exc))
+        except Exception:
+            # A bug in the model must not take the bus down with it.
+            log.exception("handling %s from %s failed", envelope.type, session.host or identity.hex())
+            self._count_reason(session, "sink_error")
+
+    def _count_reason(self, session: CollectorSession, reason: str) -> None:
+        session.rejects += 1
+        session.reject_reasons[reason] = session.reject_reasons.get(reason, 0) + 1
+
+    def _reject(self, session: CollectorSession, reason: str, detail: str) -> None:
+        self._count_reason(session, reason)
+        now = time.monotonic()
+        # Rate-limited so that a misbehaving collector cannot flood the log.
+        if now - session.last_warning > 5.0:
+            session.last_warning = now
+            log.warning(
+                "rejected message from collector %s (%s): %s %s (%d rejected so far)",
+                session.host or "?",
+                session.identity.hex(),
+                reason,
+                detail[:200],
+                session.rejects,
+            )
+        else:
+            log.debug("rejected message from %s: %s %s", session.identity.hex(), reason, detail[:200])
+
+    def _reply(self, session: CollectorSession, msg_type: str, body: dict[str, Any]) -> None:
+        self._outbox.append((session.identity, self._encode(msg_type, body, session.fsid)))
+
+    def _encode(self, msg_type: str, body: dict[str, Any], fsid: str | None) -> bytes:
+        self._seq += 1
+        return protocol.encode(msg_type, body, fsid=fsid, host=self._host, seq=self._seq)
+
+    # -- routing --------------------------------------------------------------------------------
+    def _route(self, router: zmq.Socket, session: CollectorSession, envelope: Envelope) -> None:
+        if envelope.type == HELLO:
+            self._on_hello(session, envelope)
+            return
+        if not session.hello:
+            # E.g. the server restarted under a connected collector: ask it to introduce itself.
+            now = time.monotonic()
+            if now - session.last_hello_request > 1.0:
+                session.last_hello_request = now
+                self._reply(session, HELLO_REQUEST, {})
+            raise ProtocolError("no_hello", envelope.type)
+        if envelope.fsid != session.fsid:
+            raise ProtocolError("fsid_mismatch", f"{envelope.fsid} != hello {session.fsid}")
+        at = datetime.fromtimestamp(envelope.ts, UTC)
+        body = envelope.body
+        if envelope.type == SYNC_OBJECT:
+            self._on_sync_object(session, envelope, at)
+        elif envelope.type == HEARTBEAT:
+            self.sink.on_heartbeat(envelope.fsid, envelope.host, datetime.now(UTC))
+            self._resync_stale(session, body["versions"])
+        elif envelope.type == SERVER_FACTS:
+            self.sink.on_server_facts(envelope.fsid, body, at)
+        elif envelope.type == STATS:
+            self.stats_sink(envelope.fsid, envelope.host, body["points"])
+        elif envelope.type == CLUSTER_LOG:
+            if envelope.fsid is None:
+                raise ProtocolError("no_fsid", CLUSTER_LOG)
+            self.sink.on_cluster_log(envelope.fsid, body["lines"], at)
+        elif envelope.type == COMMAND_RESULT:
+            self._on_command_result(session, body, at)
+
+    def _on_hello(self, session: CollectorSession, envelope: Envelope) -> None:
+        fsid = envelope.body.get("fsid")
+        if envelope.fsid != fsid:
+            raise ProtocolError("fsid_mismatch", f"envelope {envelope.fsid} != hello {fsid}")
+        if session.hello and session.fsid != fsid:
+            raise ProtocolError("fsid_mismatch", f"hello for {fsid} after hello for {session.fsid}")
+        with self._sessions_lock:
+            session.hello = True
+            session.fsid = fsid
+            session.host = envelope.body["hostname"] or envelope.host
+            session.collector_version = envelope.body["collector_version"]
+            if fsid is not None:
+                self._identity_by_fsid[fsid] = session.identity
+        log.info("collector %s (%s) says hello for cluster %s", session.host, session.identity.hex(), fsid)
+
+    def _resync_stale(self, session: CollectorSession, versions: dict[str, Any]) -> None:
+        if session.fsid is None or not versions:
+            return
+        held = self.sink.sync_versions(session.fsid)
+        stale = [
+            name
+            for name, version in versions.items()
+            if name in protocol.SYNC_NAMES and protocol.version_is_newer(version, held.get(name))
+        ]
+        if stale:
+            session.resyncs += 1
+            self._reply(session, RESYNC, {"names": stale})
+
+    def _on_sync_object(self, session: CollectorSession, envelope: Envelope, at: datetime) -> None:
+        fsid = envelope.fsid
+        if fsid is None:
+            raise ProtocolError("no_fsid", SYNC_OBJECT)
+        body = envelope.body
+        name, version = body["name"], body["version"]
+        if "delta" in body:
+            held = self.sink.sync_object(fsid, name)
+            if held is None or held[0] != body["delta_from"] or not isinstance(held[1], dict):
+                session.resyncs += 1
+                self._reply(session, RESYNC, {"names": [name]})
+                return
+            if not protocol.supports_delta(name):
+                raise ProtocolError("bad_body", f"no delta for {name}")
+            try:
+                data = protocol.apply_delta(name, held[1], body["delta"])
+            except DeltaError as exc:
+                session.resyncs += 1
+                self._reply(session, RESYNC, {"names": [name]})
+                raise ProtocolError("bad_delta", str(exc)) from None
+        else:
+            data = body["data"]
+        applied = self.sink.on_sync_object(fsid, name, version, data, at, envelope.host)
+        if applied:
+            self._reply(session, ACK, {"sync": {name: version}})
+        else:
+            held_version = self.sink.sync_versions(fsid).get(name)
+            if held_version is not None:
+                self._reply(session, ACK, {"sync": {name: held_version}})
+
+    def _on_command_result(self, session: CollectorSession, body: dict[str, Any], at: datetime) -> None:
+        request_id = body["request_id"]
+        # Always acknowledge (the collector resends until it hears this); deliver only once.
+        self._reply(session, ACK, {"command_result": request_id})
+        if request_id in self._delivered_results:
+            return
+        self._delivered_results[request_id] = None
+        if len(self._delivered_results) > 10_000:
+            self._delivered_results.popitem(last=False)
+        self.sink.on_command_result(request_id, body["rc"], body["out"], body["err"], at)

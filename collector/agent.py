@@ -1,0 +1,302 @@
+"""The collector agent: polls a cluster source and speaks the bus protocol over a ZeroMQ DEALER.
+
+One thread owns the socket (ZeroMQ sockets are not thread-safe); it polls the source about once a
+second, sends heartbeats, stats and server facts on their own intervals, executes commands from
+the server and resends their results until the server acknowledges them. ZeroMQ reconnects by
+itself; when the server has forgotten us (it restarted) it asks for a new hello.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import zmq
+
+from calamari import protocol
+from calamari.protocol import (
+    ACK,
+    CLUSTER_LOG,
+    COMMAND,
+    COMMAND_RESULT,
+    HEARTBEAT,
+    HELLO,
+    HELLO_REQUEST,
+    RESYNC,
+    SERVER_FACTS,
+    STATS,
+    SYNC_OBJECT,
+    ProtocolError,
+)
+from collector.source import ClusterSource
+
+log = logging.getLogger("calamari.collector")
+
+COLLECTOR_VERSION = "0.1.0"
+MAX_POINTS_PER_MESSAGE = 20_000
+MAX_LOG_LINES_PER_MESSAGE = 1_000
+
+
+class Collector:
+    """Runs `source` against the server bus at `server_endpoint`.
+
+    `start()` runs in a daemon thread (what `calamari-server --simulate` uses); `run()` blocks
+    (what the `calamari-collector` command uses); `stop()` ends either."""
+
+    def __init__(
+        self,
+        source: ClusterSource,
+        server_endpoint: str = protocol.DEFAULT_BUS_ENDPOINT,
+        *,
+        poll_interval: float = 1.0,
+        heartbeat_interval: float = 5.0,
+        stats_interval: float = 10.0,
+        result_resend_interval: float = 2.0,
+        context: zmq.Context | None = None,
+    ) -> None:
+        self.source = source
+        self.server_endpoint = server_endpoint
+        self.poll_interval = poll_interval
+        self.heartbeat_interval = heartbeat_interval
+        self.stats_interval = stats_interval
+        self.result_resend_interval = result_resend_interval
+        self._context = context or zmq.Context.instance()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._socket: zmq.Socket | None = None
+        self._seq = 0
+        self._sent: dict[str, tuple[Any, Any]] = {}  # name -> (version, data) last sent
+        self._held: dict[str, tuple[Any, Any]] = {}  # name -> newest (version, data) from the source
+        self._needs_full: set[str] = set()
+        self._acked: dict[str, Any] = {}
+        self._hello_acked = False
+        # request_id -> [body, last sent monotonic time, acknowledged]
+        self._results: dict[str, list[Any]] = {}
+        self.counters: dict[str, int] = {
+            "messages_sent": 0,
+            "bytes_sent": 0,
+            "send_dropped": 0,
+            "messages_received": 0,
+            "rejected_received": 0,
+            "syncs_full": 0,
+            "syncs_delta": 0,
+            "resyncs": 0,
+            "commands": 0,
+            "source_errors": 0,
+        }
+        self.polls = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self.run, name="calamari-collector", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def run(self) -> None:
+        sock = self._context.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 1000)
+        sock.setsockopt(zmq.SNDHWM, 10_000)
+        sock.setsockopt(zmq.RECONNECT_IVL, 200)
+        sock.setsockopt(zmq.RECONNECT_IVL_MAX, 5000)
+        sock.connect(self.server_endpoint)
+        self._socket = sock
+        log.info("collector for %s connected to %s", self.source.fsid, self.server_endpoint)
+        try:
+            self._send_hello()
+            now = time.monotonic()
+            next_poll = now
+            next_heartbeat = now + self.heartbeat_interval
+            next_stats = now + min(1.0, self.stats_interval)
+            while not self._stopping.is_set():
+                timeout = max(0.0, min(next_poll, next_heartbeat, next_stats) - time.monotonic())
+                if sock.poll(int(min(timeout, 0.25) * 1000), zmq.POLLIN):
+                    self._receive_all(sock)
+                now = time.monotonic()
+                if now >= next_poll:
+                    next_poll = now + self.poll_interval
+                    self._poll_source()
+                if now >= next_heartbeat:
+                    next_heartbeat = now + self.heartbeat_interval
+                    if not self._hello_acked:
+                        self._send_hello()
+                    self._send_heartbeats()
+                if now >= next_stats:
+                    next_stats = now + self.stats_interval
+                    self._send_facts_and_stats()
+                self._resend_results(now)
+        finally:
+            sock.close()
+            self._socket = None
+
+    # -- sending --------------------------------------------------------------------------------
+    def _send(self, msg_type: str, body: dict[str, Any], host: str | None = None) -> None:
+        sock = self._socket
+        if sock is None:
+            return
+        self._seq += 1
+        frame = protocol.encode(
+            msg_type, body, fsid=self.source.fsid, host=host or self.source.hostname, seq=self._seq
+        )
+        try:
+            sock.send(frame, zmq.NOBLOCK)
+        except zmq.Again:
+            # Server unreachable and the queue is full: heartbeats and resyncs repair the loss.
+            self.counters["send_dropped"] += 1
+            return
+        self.counters["messages_sent"] += 1
+        self.counters["bytes_sent"] += len(frame)
+
+    def _send_hello(self) -> None:
+        self._send(
+            HELLO,
+            {"collector_version": COLLECTOR_VERSION, "fsid": self.source.fsid, "hostname": self.source.hostname},
+        )
+
+    def _send_heartbeats(self) -> None:
+        versions = {name: version for name, (version, _) in self._held.items()}
+        self._send(HEARTBEAT, {"versions": versions})
+        for host in self.source.reporting_hosts():
+            if host != self.source.hostname:
+                self._send(HEARTBEAT, {"versions": {}}, host=host)
+
+    def send_sync(self, name: str, version: Any, data: Any, *, full: bool = False) -> None:
+        self._held[name] = (version, data)
+        previous = self._sent.get(name)
+        if (
+            not full
+            and name not in self._needs_full
+            and previous is not None
+            and protocol.supports_delta(name)
+            and isinstance(previous[1], dict)
+            and isinstance(data, dict)
+        ):
+            delta = protocol.make_delta(name, previous[1], data)
+            body = {"name": name, "version": version, "delta_from": previous[0], "delta": delta}
+            self.counters["syncs_delta"] += 1
+        else:
+            body = {"name": name, "version": version, "data": data}
+            self.counters["syncs_full"] += 1
+            self._needs_full.discard(name)
+        self._sent[name] = (version, data)
+        self._send(SYNC_OBJECT, body)
+
+    def _poll_source(self) -> None:
+        try:
+            changed = self.source.poll()
+            lines = self.source.cluster_log()
+        except Exception:
+            self.counters["source_errors"] += 1
+            log.exception("polling the cluster failed")
+            return
+        self.polls += 1
+        for name, (version, data) in changed.items():
+            self.send_sync(name, version, data)
+        for start in range(0, len(lines), MAX_LOG_LINES_PER_MESSAGE):
+            self._send(CLUSTER_LOG, {"lines": lines[start : start + MAX_LOG_LINES_PER_MESSAGE]})
+
+    def _send_facts_and_stats(self) -> None:
+        try:
+            facts = self.source.server_facts()
+            stats = self.source.stats()
+        except Exception:
+            self.counters["source_errors"] += 1
+            log.exception("collecting facts and stats failed")
+            return
+        for host, host_facts in facts:
+            self._send(SERVER_FACTS, host_facts, host=host)
+        for host, points in stats:
+            for start in range(0, len(points), MAX_POINTS_PER_MESSAGE):
+                self._send(STATS, {"points": points[start : start + MAX_POINTS_PER_MESSAGE]}, host=host)
+
+    def _resend_results(self, now: float) -> None:
+        for entry in list(self._results.values()):
+            body, last_sent, acknowledged = entry
+            if acknowledged:
+                continue
+            if now - last_sent >= self.result_resend_interval:
+                entry[1] = now
+                self._send(COMMAND_RESULT, body)
+        # keep the ids of old, acknowledged results only as long as needed to ignore duplicates
+        if len(self._results) > 1000:
+            for request_id in [rid for rid, entry in self._results.items() if entry[2]][:500]:
+                del self._results[request_id]
+
+    # -- receiving ------------------------------------------------------------------------------
+    def _receive_all(self, sock: zmq.Socket) -> None:
+        while True:
+            try:
+                frame = sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self.counters["messages_received"] += 1
+            try:
+                envelope = protocol.decode(frame, allowed_types=protocol.DOWNSTREAM_TYPES)
+            except ProtocolError as exc:
+                self.counters["rejected_received"] += 1
+                log.warning("ignoring a bad message from the server: %s", exc)
+                continue
+            self._handle(envelope)
+
+    def _handle(self, envelope: protocol.Envelope) -> None:
+        body = envelope.body
+        if envelope.type == ACK:
+            if "command_result" in body:
+                entry = self._results.get(body["command_result"])
+                if entry is not None:
+                    entry[2] = True
+            else:
+                self._hello_acked = True
+                self._acked.update(body["sync"])
+        elif envelope.type == RESYNC:
+            self.counters["resyncs"] += 1
+            for name in body["names"]:
+                self._resync(name)
+        elif envelope.type == HELLO_REQUEST:
+            self._hello_acked = False
+            self._send_hello()
+            self._send_heartbeats()
+        elif envelope.type == COMMAND:
+            self._run_command(body)
+
+    def _resync(self, name: str) -> None:
+        held = self._held.get(name)
+        if held is None:
+            try:
+                held = self.source.current(name)
+            except Exception:
+                log.exception("reading %s for a resync failed", name)
+                held = None
+        if held is None:
+            return
+        self.send_sync(name, held[0], held[1], full=True)
+
+    def _run_command(self, body: dict[str, Any]) -> None:
+        request_id = body["request_id"]
+        known = self._results.get(request_id)
+        if known is not None:
+            # A repeated command must not run twice; answer with the result we have.
+            known[2] = False
+            known[1] = 0.0
+            return
+        self.counters["commands"] += 1
+        prefix, args, target = body["prefix"], body.get("args", {}), body.get("target", "mon")
+        log.info("running command %s %s (request %s)", prefix, args, request_id)
+        try:
+            rc, out, err = self.source.execute(prefix, args, target)
+        except Exception as exc:
+            log.exception("command %s failed", prefix)
+            rc, out, err = -5, "", f"collector error: {exc}"
+        result = {"request_id": request_id, "rc": int(rc), "out": out, "err": str(err)}
+        self._results[request_id] = [result, time.monotonic(), False]
+        self._send(COMMAND_RESULT, result)
+        # The result goes first, then the map that shows the change (the server completes a
+        # request when a newer map arrives after the result).
+        self._poll_source()

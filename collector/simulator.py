@@ -1,0 +1,1406 @@
+"""A deterministic synthetic Ceph 16.2 cluster, emitting the same JSON shapes as a real one.
+
+Scale matters (10,000 OSDs, 1,000,000 PGs on a small machine), so per-PG state lives in flat
+arrays (`array`, `bytearray`) and the counts by state / pool / OSD are kept up to date
+incrementally when a PG changes state; nothing is computed per PG on a tick unless it changed.
+Map entries (one dict per OSD, per pool) are immutable once emitted: a change builds a new entry,
+so consumers can diff maps by identity cheaply.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import threading
+import time
+import uuid
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+CEPH_VERSION = "ceph version 16.2.15 (618f440892089921c3e944a991122ddc44e60516) pacific (stable)"
+CEPH_VERSION_SHORT = "16.2.15"
+OSD_FEATURES = 4540138314316775423
+OSD_BYTES = 4 * 1024**4  # every simulated OSD is a 4 TiB disk
+OBJECT_BYTES = 4 * 1024**2
+NO_OSD = -1
+
+# CEPH_OSDMAP_* flag bits, as `flags_num` reports them
+OSDMAP_FLAG_BITS = {
+    "pauserd": 1 << 2,
+    "pausewr": 1 << 3,
+    "pauserec": 1 << 4,
+    "noup": 1 << 5,
+    "nodown": 1 << 6,
+    "noout": 1 << 7,
+    "noin": 1 << 8,
+    "nobackfill": 1 << 9,
+    "norecover": 1 << 10,
+    "noscrub": 1 << 11,
+    "nodeep-scrub": 1 << 12,
+    "notieragent": 1 << 13,
+    "norebalance": 1 << 14,
+    "sortbitwise": 1 << 15,
+    "recovery_deletes": 1 << 19,
+    "purged_snapdirs": 1 << 20,
+    "nosnaptrim": 1 << 21,
+    "pglog_hardlimit": 1 << 22,
+}
+SETTABLE_FLAGS = frozenset(
+    {"pause", "noup", "nodown", "noout", "noin", "nobackfill", "norecover", "noscrub",
+     "nodeep-scrub", "notieragent", "norebalance", "nosnaptrim"}
+)
+DEFAULT_FLAGS = ("sortbitwise", "recovery_deletes", "purged_snapdirs", "pglog_hardlimit")
+
+EINVAL, ENOENT, EPERM, EEXIST, EBUSY = 22, 2, 1, 17, 16
+
+STATE_CLEAN = "active+clean"
+STATE_UNDERSIZED = "active+undersized+degraded"
+STATE_PEERED = "undersized+degraded+peered"
+STATE_STALE = "stale+active+clean"
+STATE_RECOVERING = "active+recovering+degraded"
+STATE_BACKFILL = "active+remapped+backfill_wait"
+STATE_SCRUBBING = "active+clean+scrubbing"
+STATE_DEEP_SCRUBBING = "active+clean+scrubbing+deep"
+STATE_REPAIR = "active+clean+scrubbing+deep+repair"
+STATE_CREATING = "creating+peering"
+STATE_DELETED = "(deleted)"  # tombstone of a PG whose pool is gone; never counted
+
+
+@dataclass(frozen=True)
+class SimSpec:
+    hosts: int = 3
+    osds: int = 9
+    pools: int = 2
+    pgs: int = 128
+    seed: int = 1
+    churn: float = 0.0
+    mons: int = 3
+
+    @classmethod
+    def parse(cls, spec: str) -> SimSpec:
+        """`hosts=50,osds=1000,pools=20,pgs=65536,seed=7,churn=0.01`."""
+        values: dict[str, Any] = {}
+        types = {"hosts": int, "osds": int, "pools": int, "pgs": int, "seed": int, "churn": float,
+                 "mons": int}
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            key, sep, raw = part.partition("=")
+            key = key.strip()
+            if not sep or key not in types:
+                raise ValueError(f"bad simulation spec item {part!r} (known: {', '.join(types)})")
+            try:
+                values[key] = types[key](raw.strip())
+            except ValueError:
+                raise ValueError(f"bad value for {key}: {raw!r}") from None
+        result = cls(**values)
+        if result.hosts < 1 or result.osds < 1 or result.pools < 0 or result.pgs < 0:
+            raise ValueError("hosts and osds must be >= 1, pools and pgs >= 0")
+        if result.osds < result.hosts:
+            raise ValueError("need at least one OSD per host")
+        if not 0.0 <= result.churn <= 1.0:
+            raise ValueError("churn must be within 0..1")
+        return result
+
+
+def ceph_stamp(ts: float) -> str:
+    """Ceph's time format: 2026-11-24T15:44:20.160379+0000."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+0000")
+
+
+def content_hash(data: Any) -> str:
+    return hashlib.sha1(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@dataclass
+class SimPool:
+    pool_id: int
+    name: str
+    pg_num: int
+    size: int
+    min_size: int
+    erasure: bool
+    crush_rule: int
+    create_time: str
+    last_change: int
+    pg_indexes: array  # global PG indexes, position = placement seed (ps)
+    erasure_code_profile: str = ""
+    quota_max_bytes: int = 0
+    quota_max_objects: int = 0
+    pg_autoscale_mode: str = "on"
+    application: str = "rbd"
+    stored_bytes: float = 0.0
+    write_rate: float = 0.0
+    num_read: int = 0
+    num_write: int = 0
+    num_read_kb: int = 0
+    num_write_kb: int = 0
+    read_bytes_sec: int = 0
+    write_bytes_sec: int = 0
+    read_op_per_sec: int = 0
+    write_op_per_sec: int = 0
+
+
+class SimulatedCluster:
+    """A cluster source for `collector.agent.Collector`; one call to `poll()` is one tick."""
+
+    max_acting = 3
+
+    def __init__(self, spec: SimSpec | str, clock: Callable[[], float] = time.time) -> None:
+        self.spec = SimSpec.parse(spec) if isinstance(spec, str) else spec
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._rng = random.Random(self.spec.seed)
+        self.fsid = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        self._created_ts = clock() - 86400
+        self.created = ceph_stamp(self._created_ts)
+        self.tick_count = 0
+        self.hosts = [f"node{i:04d}" for i in range(self.spec.hosts)]
+        self.hostname = self.hosts[0]
+        n = self.spec.osds
+        self.osd_host = [i * self.spec.hosts // n for i in range(n)]
+        self.host_osds: list[list[int]] = [[] for _ in self.hosts]
+        for osd_id, host_index in enumerate(self.osd_host):
+            self.host_osds[host_index].append(osd_id)
+        self.osd_up = bytearray(b"\x01" * n)
+        self.osd_in = bytearray(b"\x01" * n)
+        self.osd_exists = bytearray(b"\x01" * n)
+        self.osd_weight = [1.0] * n
+        self.osd_up_from = [5] * n
+        self.osd_down_at = [0] * n
+        self.osd_down_until: dict[int, int] = {}  # auto-recovering flaps: osd -> tick it returns
+        self.osd_uuid = [str(uuid.UUID(int=self._rng.getrandbits(128), version=4)) for _ in range(n)]
+        self.osd_nonce = [1000 + self._rng.randrange(100000) for _ in range(n)]
+        self.flags: set[str] = set(DEFAULT_FLAGS)
+        self.epoch = 10
+        self.crush_version = 7
+        self.last_up_change = self.created
+        self.last_in_change = self.created
+        self.modified = self.created
+        self.pool_max = 0
+        self.pools: dict[int, SimPool] = {}
+        self.erasure_code_profiles: dict[str, dict[str, str]] = {
+            "default": {"k": "2", "m": "2", "plugin": "jerasure", "technique": "reed_sol_van"},
+            "ec21": {"k": "2", "m": "1", "plugin": "jerasure", "technique": "reed_sol_van",
+                     "crush-failure-domain": "host", "crush-root": "default"},
+        }
+        # --- PG state: flat arrays indexed by global PG index --------------------------------
+        self.state_names: list[str] = []
+        self._state_code: dict[str, int] = {}
+        self.pg_pool = array("i")
+        self.pg_state = bytearray()
+        self.pg_down = bytearray()  # number of acting OSDs that are down
+        self.pg_acting = array("i")  # max_acting slots per PG, NO_OSD padded
+        self.osd_pgs: list[array] = [array("I") for _ in range(n)]
+        self.by_state: list[int] = []
+        self.by_pool: dict[int, list[int]] = {}
+        self.by_osd: list[dict[int, int]] = [{} for _ in range(n)]
+        self._dirty_osds: set[int] = set(range(n))
+        self._dirty_pools: set[int] = set()
+        self._transient: dict[int, int] = {}  # pg index -> tick its transient state ends
+        self._by_osd_view: dict[str, dict[str, int]] = {}
+        self._by_pool_view: dict[str, dict[str, int]] = {}
+        self.pg_version = 100
+        self.num_pgs = 0
+        for code_name in (STATE_CLEAN, STATE_DELETED):
+            self._code(code_name)
+        # --- cached outputs -----------------------------------------------------------------
+        self._osd_entries: list[dict[str, Any] | None] = [None] * n
+        self._xinfo_entries: list[dict[str, Any] | None] = [None] * n
+        self._pool_entries: dict[int, dict[str, Any]] = {}
+        self._osd_map: dict[str, Any] | None = None
+        self._crush_map: dict[str, Any] | None = None
+        self._osd_metadata: tuple[str, list[dict[str, Any]]] | None = None
+        self._log_seq = 0
+        self._pending_log: list[dict[str, Any]] = []
+        self._last_sent_versions: dict[str, Any] = {}
+        self._io_stamp = clock()
+        self._create_initial_pools()
+
+    # ---------------------------------------------------------------- PG state bookkeeping --
+    def _code(self, state: str) -> int:
+        code = self._state_code.get(state)
+        if code is None:
+            code = self._state_code[state] = len(self.state_names)
+            self.state_names.append(state)
+            self.by_state.append(0)
+            for counts in self.by_pool.values():
+                counts.append(0)
+        return code
+
+    def _add_pgs(self, pool: SimPool, count: int, state: str) -> None:
+        code = self._code(state)
+        size = pool.size
+        n_hosts = len(self.hosts)
+        pool_counts = self.by_pool.setdefault(pool.pool_id, [0] * len(self.state_names))
+        rng = self._rng
+        for _ in range(count):
+            index = len(self.pg_state)
+            ps = len(pool.pg_indexes)
+            pool.pg_indexes.append(index)
+            self.pg_pool.append(pool.pool_id)
+            # CRUSH-like placement: `size` distinct hosts (when there are enough), one OSD each
+            first_host = rng.randrange(n_hosts)
+            step = 1 + (ps % max(1, n_hosts - 1)) if n_hosts > 1 else 0
+            chosen: list[int] = []
+            for replica in range(self.max_acting):
+                if replica >= size:
+                    chosen.append(NO_OSD)
+                    continue
+                host_osds = self.host_osds[(first_host + replica * step) % n_hosts]
+                osd_id = host_osds[rng.randrange(len(host_osds))]
+                if osd_id in chosen:  # fewer hosts than replicas: pick any other OSD
+                    osd_id = (osd_id + 1 + replica) % len(self.osd_up)
+                chosen.append(osd_id)
+            down = 0
+            for osd_id in chosen:
+                if osd_id != NO_OSD:
+                    self.osd_pgs[osd_id].append(index)
+                    if not self.osd_up[osd_id]:
+                        down += 1
+            self.pg_acting.extend(chosen)
+            self.pg_down.append(down)
+            self.pg_state.append(code)
+            self.by_state[code] += 1
+            pool_counts[code] += 1
+            for osd_id in chosen:
+                if osd_id != NO_OSD:
+                    counts = self.by_osd[osd_id]
+                    counts[code] = counts.get(code, 0) + 1
+                    self._dirty_osds.add(osd_id)
+            if state == STATE_CREATING:
+                self._transient[index] = self.tick_count + 2
+        self.num_pgs += count
+        self._dirty_pools.add(pool.pool_id)
+
+    def _set_pg_state(self, index: int, code: int) -> None:
+        old = self.pg_state[index]
+        if old == code or old == self._state_code[STATE_DELETED]:
+            return
+        self.pg_state[index] = code
+        self.by_state[old] -= 1
+        self.by_state[code] += 1
+        pool_id = self.pg_pool[index]
+        pool_counts = self.by_pool[pool_id]
+        pool_counts[old] -= 1
+        pool_counts[code] += 1
+        self._dirty_pools.add(pool_id)
+        base = index * self.max_acting
+        for osd_id in self.pg_acting[base : base + self.max_acting]:
+            if osd_id == NO_OSD:
+                continue
+            counts = self.by_osd[osd_id]
+            remaining = counts[old] - 1
+            if remaining:
+                counts[old] = remaining
+            else:
+                del counts[old]
+            counts[code] = counts.get(code, 0) + 1
+            self._dirty_osds.add(osd_id)
+
+    def _base_state(self, index: int) -> str:
+        pool = self.pools.get(self.pg_pool[index])
+        if pool is None:
+            return STATE_DELETED
+        down = self.pg_down[index]
+        if down == 0:
+            return STATE_CLEAN
+        if down >= pool.size:
+            return STATE_STALE
+        if pool.size - down >= pool.min_size:
+            return STATE_UNDERSIZED
+        return STATE_PEERED
+
+    def _refresh_pg(self, index: int, transient: str | None = None, ticks: int = 2) -> None:
+        if transient is not None and self.pg_down[index] == 0:
+            self._transient[index] = self.tick_count + ticks
+            self._set_pg_state(index, self._code(transient))
+        else:
+            self._transient.pop(index, None)
+            self._set_pg_state(index, self._code(self._base_state(index)))
+
+    # ---------------------------------------------------------------------- construction --
+    def _create_initial_pools(self) -> None:
+        count = self.spec.pools
+        if count == 0:
+            return
+        base, extra = divmod(self.spec.pgs, count)
+        for i in range(count):
+            name = "rbd" if i == 0 else f"pool{i:04d}"
+            erasure = i % 5 == 4  # every fifth pool is erasure coded (k=2, m=1)
+            self._new_pool(name, base + (1 if i < extra else 0), erasure=erasure, initial=True)
+        # pre-existing data so usage graphs do not start at zero
+        for pool in self.pools.values():
+            pool.stored_bytes = float(self._rng.randrange(1, 64) * 1024**3)
+            pool.write_rate = float(self._rng.randrange(1, 50) * 1024**2)
+
+    def _new_pool(
+        self, name: str, pg_num: int, *, erasure: bool = False, initial: bool = False,
+        size: int | None = None,
+    ) -> SimPool:
+        self.pool_max += 1
+        replicas = size if size is not None else min(3, len(self.osd_up))
+        pool = SimPool(
+            pool_id=self.pool_max,
+            name=name,
+            pg_num=pg_num,
+            size=3 if erasure else replicas,
+            min_size=2 if erasure else max(1, replicas - 1),
+            erasure=erasure,
+            crush_rule=1 if erasure else 0,
+            create_time=ceph_stamp(self._clock()),
+            last_change=self.epoch,
+            pg_indexes=array("I"),
+            erasure_code_profile="ec21" if erasure else "",
+        )
+        self.pools[pool.pool_id] = pool
+        self._add_pgs(pool, pg_num, STATE_CLEAN if initial else STATE_CREATING)
+        return pool
+
+    # ------------------------------------------------------------------------------- ticks --
+    def tick(self) -> None:
+        """Advance the simulation by one step (OSD flaps, PG churn, IO and usage growth)."""
+        with self._lock:
+            self.tick_count += 1
+            now = self._clock()
+            changed_osds = False
+            # OSDs that flapped earlier come back (unless the operator set noup)
+            if "noup" not in self.flags:
+                for osd_id, until in list(self.osd_down_until.items()):
+                    if until <= self.tick_count:
+                        del self.osd_down_until[osd_id]
+                        self._mark_up(osd_id)
+                        changed_osds = True
+            churn = self.spec.churn
+            if churn > 0 and "nodown" not in self.flags:
+                expected = churn * len(self.osd_up)
+                flaps = int(expected) + (1 if self._rng.random() < expected - int(expected) else 0)
+                for _ in range(flaps):
+                    osd_id = self._rng.randrange(len(self.osd_up))
+                    if self.osd_up[osd_id] and self.osd_exists[osd_id]:
+                        self._mark_down(osd_id, f"osd.{osd_id} reported failed by osd peers")
+                        self.osd_down_until[osd_id] = self.tick_count + 2 + self._rng.randrange(3)
+                        changed_osds = True
+                # background scrubs, proportional to churn
+                if "noscrub" not in self.flags and self.num_pgs:
+                    for _ in range(max(1, int(self.num_pgs * churn * 0.01))):
+                        index = self._rng.randrange(len(self.pg_state))
+                        if self.pg_state[index] == self._state_code[STATE_CLEAN]:
+                            self._refresh_pg(index, STATE_SCRUBBING, 1 + self._rng.randrange(3))
+            for index, until in list(self._transient.items()):
+                if until <= self.tick_count:
+                    del self._transient[index]
+                    self._set_pg_state(index, self._code(self._base_state(index)))
+            if changed_osds:
+                self._bump_epoch()
+            self._grow_usage(now)
+            self.pg_version += 1
+
+    def _grow_usage(self, now: float) -> None:
+        elapsed = max(0.0, now - self._io_stamp)
+        self._io_stamp = now
+        rng = self._rng
+        for pool in self.pools.values():
+            # rates wobble around the pool's base write rate; reads are a fraction of writes
+            write_bps = int(pool.write_rate * (0.5 + rng.random()))
+            read_bps = int(write_bps * rng.random() * 0.5)
+            pool.write_bytes_sec = write_bps
+            pool.read_bytes_sec = read_bps
+            pool.write_op_per_sec = write_bps // (64 * 1024)
+            pool.read_op_per_sec = read_bps // (64 * 1024)
+            pool.stored_bytes += write_bps * elapsed * 0.1  # most writes overwrite
+            pool.num_write += int(pool.write_op_per_sec * elapsed)
+            pool.num_read += int(pool.read_op_per_sec * elapsed)
+            pool.num_write_kb += int(write_bps * elapsed / 1024)
+            pool.num_read_kb += int(read_bps * elapsed / 1024)
+
+    def _bump_epoch(self) -> None:
+        self.epoch += 1
+        self.modified = ceph_stamp(self._clock())
+        self._osd_map = None
+
+    def _log(self, message: str, priority: str = "[INF]", who: str = "mon.a") -> None:
+        self._log_seq += 1
+        self._pending_log.append({
+            "name": who,
+            "rank": who,
+            "addrs": {"addrvec": [{"type": "v2", "addr": "10.0.0.1:3300", "nonce": 0}]},
+            "stamp": ceph_stamp(self._clock()),
+            "seq": self._log_seq,
+            "channel": "cluster",
+            "priority": priority,
+            "message": message,
+        })
+
+    def _mark_down(self, osd_id: int, reason: str = "") -> None:
+        if not self.osd_up[osd_id]:
+            return
+        self.osd_up[osd_id] = 0
+        self.osd_down_at[osd_id] = self.epoch + 1
+        self.last_up_change = ceph_stamp(self._clock())
+        self._osd_entries[osd_id] = None
+        self._xinfo_entries[osd_id] = None
+        self._log(f"osd.{osd_id} marked down{': ' + reason if reason else ''}", "[WRN]")
+        for index in self.osd_pgs[osd_id]:
+            self.pg_down[index] += 1
+            self._refresh_pg(index)
+
+    def _mark_up(self, osd_id: int) -> None:
+        if self.osd_up[osd_id]:
+            return
+        self.osd_up[osd_id] = 1
+        self.osd_up_from[osd_id] = self.epoch + 1
+        self.last_up_change = ceph_stamp(self._clock())
+        self._osd_entries[osd_id] = None
+        self._xinfo_entries[osd_id] = None
+        self._log(f"osd.{osd_id} boot")
+        for index in self.osd_pgs[osd_id]:
+            if self.pg_down[index]:
+                self.pg_down[index] -= 1
+            self._refresh_pg(index, STATE_RECOVERING, 2 + self._rng.randrange(3))
+
+    # ---------------------------------------------------------------------- map builders --
+    def _osd_entry(self, osd_id: int) -> dict[str, Any]:
+        entry = self._osd_entries[osd_id]
+        if entry is not None:
+            return entry
+        host_index = self.osd_host[osd_id]
+        ip = f"10.{host_index // 250}.{host_index % 250}.{10}"
+        nonce = self.osd_nonce[osd_id]
+        port = 6800 + 8 * (osd_id - self.host_osds[host_index][0])
+
+        def addrs(offset: int) -> dict[str, Any]:
+            return {"addrvec": [
+                {"type": "v2", "addr": f"{ip}:{port + offset}", "nonce": nonce},
+                {"type": "v1", "addr": f"{ip}:{port + offset + 1}", "nonce": nonce},
+            ]}
+
+        up, in_ = self.osd_up[osd_id], self.osd_in[osd_id]
+        state = ["exists", "up"] if up else ["exists"]
+        entry = {
+            "osd": osd_id,
+            "uuid": self.osd_uuid[osd_id],
+            "up": int(up),
+            "in": int(in_),
+            "weight": self.osd_weight[osd_id] if in_ else 0,
+            "primary_affinity": 1,
+            "last_clean_begin": 0,
+            "last_clean_end": 0,
+            "up_from": self.osd_up_from[osd_id],
+            "up_thru": max(self.osd_up_from[osd_id], self.epoch - 1) if up else self.osd_down_at[osd_id] - 1,
+            "down_at": self.osd_down_at[osd_id],
+            "lost_at": 0,
+            "public_addrs": addrs(0),
+            "cluster_addrs": addrs(2),
+            "heartbeat_back_addrs": addrs(6),
+            "heartbeat_front_addrs": addrs(4),
+            "public_addr": f"{ip}:{port + 1}/{nonce}",
+            "cluster_addr": f"{ip}:{port + 3}/{nonce}",
+            "heartbeat_back_addr": f"{ip}:{port + 7}/{nonce}",
+            "heartbeat_front_addr": f"{ip}:{port + 5}/{nonce}",
+            "state": state,
+        }
+        self._osd_entries[osd_id] = entry
+        return entry
+
+    def _xinfo_entry(self, osd_id: int) -> dict[str, Any]:
+        entry = self._xinfo_entries[osd_id]
+        if entry is None:
+            entry = self._xinfo_entries[osd_id] = {
+                "osd": osd_id,
+                "down_stamp": "0.000000" if self.osd_up[osd_id] else f"{self._clock():.6f}",
+                "laggy_probability": 0,
+                "laggy_interval": 0,
+                "features": OSD_FEATURES,
+                "old_weight": 0,
+                "last_purged_snaps_scrub": self.created,
+                "dead_epoch": 0 if self.osd_up[osd_id] else self.osd_down_at[osd_id],
+            }
+        return entry
+
+    def _pool_entry(self, pool: SimPool) -> dict[str, Any]:
+        entry = self._pool_entries.get(pool.pool_id)
+        if entry is not None:
+            return entry
+        entry = {
+            "pool": pool.pool_id,
+            "pool_name": pool.name,
+            "create_time": pool.create_time,
+            "flags": 1,
+            "flags_names": "hashpspool",
+            "type": 3 if pool.erasure else 1,
+            "size": pool.size,
+            "min_size": pool.min_size,
+            "crush_rule": pool.crush_rule,
+            "peering_crush_bucket_count": 0,
+            "peering_crush_bucket_target": 0,
+            "peering_crush_bucket_barrier": 0,
+            "peering_crush_bucket_mandatory_member": 2147483647,
+            "object_hash": 2,
+            "pg_autoscale_mode": pool.pg_autoscale_mode,
+            "pg_num": pool.pg_num,
+            "pg_placement_num": pool.pg_num,
+            "pg_placement_num_target": pool.pg_num,
+            "pg_num_target": pool.pg_num,
+            "pg_num_pending": pool.pg_num,
+            "last_pg_merge_meta": {
+                "source_pgid": "0.0", "ready_epoch": 0, "last_epoch_started": 0,
+                "last_epoch_clean": 0, "source_version": "0'0", "target_version": "0'0",
+            },
+            "last_change": str(pool.last_change),
+            "last_force_op_resend": "0",
+            "last_force_op_resend_prenautilus": "0",
+            "last_force_op_resend_preluminous": "0",
+            "auid": 0,
+            "snap_mode": "selfmanaged",
+            "snap_seq": 0,
+            "snap_epoch": 0,
+            "pool_snaps": [],
+            "removed_snaps": "[]",
+            "quota_max_bytes": pool.quota_max_bytes,
+            "quota_max_objects": pool.quota_max_objects,
+            "tiers": [],
+            "tier_of": -1,
+            "read_tier": -1,
+            "write_tier": -1,
+            "cache_mode": "none",
+            "target_max_bytes": 0,
+            "target_max_objects": 0,
+            "cache_target_dirty_ratio_micro": 400000,
+            "cache_target_dirty_high_ratio_micro": 600000,
+            "cache_target_full_ratio_micro": 800000,
+            "cache_min_flush_age": 0,
+            "cache_min_evict_age": 0,
+            "erasure_code_profile": pool.erasure_code_profile,
+            "hit_set_params": {"type": "none"},
+            "hit_set_period": 0,
+            "hit_set_count": 0,
+            "use_gmt_hitset": True,
+            "min_read_recency_for_promote": 0,
+            "min_write_recency_for_promote": 0,
+            "hit_set_grade_decay_rate": 0,
+            "hit_set_search_last_n": 0,
+            "grade_table": [],
+            "stripe_width": 8192 if pool.erasure else 0,
+            "expected_num_objects": 0,
+            "fast_read": False,
+            "options": {},
+            "application_metadata": {pool.application: {}} if pool.application else {},
+        }
+        self._pool_entries[pool.pool_id] = entry
+        return entry
+
+    def _flags_string(self) -> tuple[str, int, list[str]]:
+        ordered = sorted(self.flags, key=lambda flag: OSDMAP_FLAG_BITS.get(flag, 1 << 30))
+        flags_num = sum(OSDMAP_FLAG_BITS.get(flag, 0) for flag in self.flags)
+        return ",".join(ordered), flags_num, sorted(self.flags)
+
+    def osd_map(self) -> dict[str, Any]:
+        with self._lock:
+            if self._osd_map is not None:
+                return self._osd_map
+            flags, flags_num, flags_set = self._flags_string()
+            n = len(self.osd_up)
+            self._osd_map = {
+                "epoch": self.epoch,
+                "fsid": self.fsid,
+                "created": self.created,
+                "modified": self.modified,
+                "last_up_change": self.last_up_change,
+                "last_in_change": self.last_in_change,
+                "flags": flags,
+                "flags_num": flags_num,
+                "flags_set": flags_set,
+                "crush_version": self.crush_version,
+                "full_ratio": 0.949999988079071,
+                "backfillfull_ratio": 0.8999999761581421,
+                "nearfull_ratio": 0.8500000238418579,
+                "cluster_snapshot": "",
+                "pool_max": self.pool_max,
+                "max_osd": n,
+                "require_min_compat_client": "luminous",
+                "min_compat_client": "jewel",
+                "require_osd_release": "pacific",
+                "pools": [self._pool_entry(pool) for pool in self.pools.values()],
+                "osds": [self._osd_entry(i) for i in range(n) if self.osd_exists[i]],
+                "osd_xinfo": [self._xinfo_entry(i) for i in range(n) if self.osd_exists[i]],
+                "pg_upmap": [],
+                "pg_upmap_items": [],
+                "pg_temp": [],
+                "primary_temp": [],
+                "blocklist": {},
+                "range_blocklist": {},
+                "erasure_code_profiles": self.erasure_code_profiles,
+                "removed_snaps_queue": [],
+                "new_removed_snaps": [],
+                "new_purged_snaps": [],
+                "crush_node_flags": {},
+                "device_class_flags": {},
+                "stretch_mode": {
+                    "stretch_mode_enabled": False, "stretch_bucket_count": 0,
+                    "degraded_stretch_mode": 0, "recovering_stretch_mode": 0, "stretch_mode_bucket": 0,
+                },
+            }
+            return self._osd_map
+
+    def _mon_hosts(self) -> list[str]:
+        return self.hosts[: max(1, min(self.spec.mons, len(self.hosts)))]
+
+    def _mons(self) -> list[dict[str, Any]]:
+        mons = []
+        for rank, host in enumerate(self._mon_hosts()):
+            ip = f"10.{self.hosts.index(host) // 250}.{self.hosts.index(host) % 250}.10"
+            mons.append({
+                "rank": rank,
+                "name": host,
+                "public_addrs": {"addrvec": [
+                    {"type": "v2", "addr": f"{ip}:3300", "nonce": 0},
+                    {"type": "v1", "addr": f"{ip}:6789", "nonce": 0},
+                ]},
+                "addr": f"{ip}:6789/0",
+                "public_addr": f"{ip}:6789/0",
+                "priority": 0,
+                "weight": 0,
+                "crush_location": "{}",
+            })
+        return mons
+
+    def _monmap_base(self) -> dict[str, Any]:
+        return {
+            "epoch": 1,
+            "fsid": self.fsid,
+            "modified": self.created.replace("+0000", "Z"),
+            "created": self.created.replace("+0000", "Z"),
+            "min_mon_release": 16,
+            "min_mon_release_name": "pacific",
+            "election_strategy": 1,
+            "disallowed_leaders: ": "",
+            "stretch_mode": False,
+            "tiebreaker_mon": "",
+            "removed_ranks: ": "",
+            "features": {
+                "persistent": ["kraken", "luminous", "mimic", "osdmap-prune", "nautilus", "octopus",
+                               "pacific", "elector-pinging"],
+                "optional": [],
+            },
+            "mons": self._mons(),
+        }
+
+    def mon_map(self) -> dict[str, Any]:
+        monmap = self._monmap_base()
+        monmap["quorum"] = list(range(len(monmap["mons"])))
+        return monmap
+
+    def mon_status(self) -> dict[str, Any]:
+        mons = self._mon_hosts()
+        return {
+            "election_epoch": 2 + len(mons),
+            "quorum": list(range(len(mons))),
+            "quorum_names": list(mons),
+            "quorum_leader_name": mons[0],
+            "quorum_age": int(self._clock() - self._created_ts),
+            "features": {
+                "quorum_con": "4540138314316775423",
+                "quorum_mon": ["kraken", "luminous", "mimic", "osdmap-prune", "nautilus", "octopus",
+                               "pacific", "elector-pinging"],
+            },
+            "monmap": self._monmap_base(),
+        }
+
+    def fs_map(self) -> dict[str, Any]:
+        return {
+            "epoch": 1,
+            "default_fscid": -1,
+            "compat": {"compat": {}, "ro_compat": {}, "incompat": {
+                "feature_1": "base v0.20", "feature_2": "client writeable ranges",
+                "feature_3": "default file layouts on dirs", "feature_4": "dir inode in separate object",
+                "feature_5": "mds uses versioned encoding", "feature_6": "dirfrag is stored in omap",
+                "feature_8": "no anchor table", "feature_9": "file layout v2", "feature_10": "snaprealm v2",
+            }},
+            "feature_flags": {"enable_multiple": True, "ever_enabled_multiple": True},
+            "standbys": [],
+            "filesystems": [],
+        }
+
+    def crush_map(self) -> dict[str, Any]:
+        with self._lock:
+            if self._crush_map is not None and self._crush_map["_version"] == self.crush_version:
+                return self._crush_map["map"]
+            types = ["osd", "host", "chassis", "rack", "row", "pdu", "pod", "room", "datacenter", "zone",
+                     "region", "root"]
+            buckets = []
+            shadow = []
+            host_items = []
+            shadow_items = []
+            for host_index, host in enumerate(self.hosts):
+                bucket_id = -3 - 2 * host_index
+                items = [
+                    {"id": osd_id, "weight": int(self.osd_weight[osd_id] * 0x10000 * 4), "pos": pos}
+                    for pos, osd_id in enumerate(self.host_osds[host_index])
+                ]
+                weight = sum(item["weight"] for item in items)
+                buckets.append({"id": bucket_id, "name": host, "type_id": 1, "type_name": "host",
+                                "weight": weight, "alg": "straw2", "hash": "rjenkins1", "items": items})
+                shadow.append({"id": bucket_id - 1, "name": f"{host}~hdd", "type_id": 1,
+                               "type_name": "host", "weight": weight, "alg": "straw2",
+                               "hash": "rjenkins1", "items": items})
+                host_items.append({"id": bucket_id, "weight": weight, "pos": host_index})
+                shadow_items.append({"id": bucket_id - 1, "weight": weight, "pos": host_index})
+            total = sum(item["weight"] for item in host_items)
+            root = {"id": -1, "name": "default", "type_id": 11, "type_name": "root", "weight": total,
+                    "alg": "straw2", "hash": "rjenkins1", "items": host_items}
+            shadow_root = {"id": -2, "name": "default~hdd", "type_id": 11, "type_name": "root",
+                           "weight": total, "alg": "straw2", "hash": "rjenkins1", "items": shadow_items}
+            crush = {
+                "devices": [{"id": i, "name": f"osd.{i}", "class": "hdd"} for i in range(len(self.osd_up))],
+                "types": [{"type_id": i, "name": name} for i, name in enumerate(types)],
+                "buckets": [root, shadow_root, *buckets, *shadow],
+                "rules": [
+                    {"rule_id": 0, "rule_name": "replicated_rule", "ruleset": 0, "type": 1, "min_size": 1,
+                     "max_size": 10, "steps": [
+                         {"op": "take", "item": -1, "item_name": "default"},
+                         {"op": "chooseleaf_firstn", "num": 0, "type": "host"},
+                         {"op": "emit"}]},
+                    {"rule_id": 1, "rule_name": "ec21", "ruleset": 1, "type": 3, "min_size": 3,
+                     "max_size": 3, "steps": [
+                         {"op": "set_chooseleaf_tries", "num": 5},
+                         {"op": "set_choose_tries", "num": 100},
+                         {"op": "take", "item": -1, "item_name": "default"},
+                         {"op": "chooseleaf_indep", "num": 0, "type": "host"},
+                         {"op": "emit"}]},
+                ],
+                "tunables": {
+                    "choose_local_tries": 0, "choose_local_fallback_tries": 0, "choose_total_tries": 50,
+                    "chooseleaf_descend_once": 1, "chooseleaf_vary_r": 1, "chooseleaf_stable": 1,
+                    "straw_calc_version": 1, "allowed_bucket_algs": 54, "profile": "jewel",
+                    "optimal_tunables": 1, "legacy_tunables": 0, "minimum_required_version": "jewel",
+                    "require_feature_tunables": 1, "require_feature_tunables2": 1,
+                    "has_v2_rules": 0, "require_feature_tunables3": 1, "has_v3_rules": 0,
+                    "has_v4_buckets": 1, "require_feature_tunables5": 1, "has_v5_rules": 0,
+                },
+                "choose_args": {},
+            }
+            self._crush_map = {"_version": self.crush_version, "map": crush}
+            return crush
+
+    def health(self) -> dict[str, Any]:
+        with self._lock:
+            checks: dict[str, Any] = {}
+            settable = sorted(self.flags & SETTABLE_FLAGS)
+            if settable:
+                checks["OSDMAP_FLAGS"] = {
+                    "severity": "HEALTH_WARN",
+                    "summary": {"message": f"{','.join(settable)} flag(s) set", "count": len(settable)},
+                    "detail": [], "muted": False,
+                }
+            down = [i for i in range(len(self.osd_up)) if self.osd_exists[i] and not self.osd_up[i]]
+            if down:
+                checks["OSD_DOWN"] = {
+                    "severity": "HEALTH_WARN",
+                    "summary": {"message": f"{len(down)} osds down", "count": len(down)},
+                    "detail": [{"message": f"osd.{i} (root=default,host={self.hosts[self.osd_host[i]]}) is down"}
+                               for i in down],
+                    "muted": False,
+                }
+            degraded = sum(
+                count for code, count in enumerate(self.by_state)
+                if "degraded" in self.state_names[code] or "stale" in self.state_names[code]
+            )
+            if degraded:
+                checks["PG_DEGRADED"] = {
+                    "severity": "HEALTH_WARN",
+                    "summary": {"message": f"Degraded data redundancy: {degraded} pgs degraded",
+                                "count": degraded},
+                    "detail": [], "muted": False,
+                }
+            for pool in self.pools.values():
+                if pool.quota_max_bytes and pool.stored_bytes >= pool.quota_max_bytes:
+                    checks.setdefault("POOL_FULL", {
+                        "severity": "HEALTH_WARN",
+                        "summary": {"message": "pool(s) full", "count": 0},
+                        "detail": [], "muted": False,
+                    })
+                    checks["POOL_FULL"]["summary"]["count"] += 1
+                    checks["POOL_FULL"]["detail"].append({"message": f"pool '{pool.name}' is full (running out of quota)"})
+            return {"status": "HEALTH_WARN" if checks else "HEALTH_OK", "checks": checks, "mutes": []}
+
+    def io(self) -> dict[str, int]:
+        return {
+            "read_bytes_sec": sum(p.read_bytes_sec for p in self.pools.values()),
+            "write_bytes_sec": sum(p.write_bytes_sec for p in self.pools.values()),
+            "read_op_per_sec": sum(p.read_op_per_sec for p in self.pools.values()),
+            "write_op_per_sec": sum(p.write_op_per_sec for p in self.pools.values()),
+        }
+
+    def pg_summary(self) -> dict[str, Any]:
+        with self._lock:
+            names = self.state_names
+            deleted = self._state_code[STATE_DELETED]
+            for osd_id in self._dirty_osds:
+                counts = self.by_osd[osd_id]
+                if counts:
+                    self._by_osd_view[str(osd_id)] = {names[c]: n for c, n in counts.items()}
+                else:
+                    self._by_osd_view.pop(str(osd_id), None)
+            self._dirty_osds.clear()
+            for pool_id in self._dirty_pools:
+                if pool_id in self.pools:
+                    counts = self.by_pool[pool_id]
+                    self._by_pool_view[str(pool_id)] = {
+                        names[c]: n for c, n in enumerate(counts) if n and c != deleted
+                    }
+                else:
+                    self._by_pool_view.pop(str(pool_id), None)
+            self._dirty_pools.clear()
+            return {
+                "version": self.pg_version,
+                "stamp": ceph_stamp(self._clock()),
+                "num_pgs": self.num_pgs,
+                "by_state": {names[c]: n for c, n in enumerate(self.by_state) if n and c != deleted},
+                "by_pool": dict(self._by_pool_view),
+                "by_osd": dict(self._by_osd_view),
+                "io": self.io(),
+            }
+
+    def _osd_used_bytes(self) -> list[int]:
+        raw = sum(p.stored_bytes * (1.5 if p.erasure else p.size) for p in self.pools.values())
+        in_osds = sum(1 for i in range(len(self.osd_in)) if self.osd_in[i] and self.osd_exists[i])
+        share = raw / max(1, in_osds)
+        return [
+            int(share * (0.9 + 0.2 * ((i * 2654435761) % 1000) / 1000)) + 64 * 1024**2
+            if self.osd_in[i] else 64 * 1024**2
+            for i in range(len(self.osd_in))
+        ]
+
+    def df(self) -> dict[str, Any]:
+        with self._lock:
+            total = OSD_BYTES * sum(self.osd_exists)
+            used = sum(self._osd_used_bytes())
+            avail = total - used
+            stats = {"total_bytes": total, "total_avail_bytes": avail, "total_used_bytes": used,
+                     "total_used_raw_bytes": used, "total_used_raw_ratio": used / total if total else 0}
+            pools = []
+            for pool in self.pools.values():
+                stored = int(pool.stored_bytes)
+                factor = 1.5 if pool.erasure else pool.size
+                bytes_used = int(stored * factor)
+                max_avail = int(avail / factor)
+                pools.append({"name": pool.name, "id": pool.pool_id, "stats": {
+                    "stored": stored, "stored_data": stored, "stored_omap": 0,
+                    "objects": stored // OBJECT_BYTES, "kb_used": bytes_used // 1024,
+                    "bytes_used": bytes_used, "data_bytes_used": bytes_used, "omap_bytes_used": 0,
+                    "percent_used": bytes_used / (bytes_used + max_avail) if bytes_used + max_avail else 0,
+                    "max_avail": max_avail, "quota_objects": pool.quota_max_objects,
+                    "quota_bytes": pool.quota_max_bytes, "dirty": stored // OBJECT_BYTES,
+                    "rd": pool.num_read, "rd_bytes": pool.num_read_kb * 1024,
+                    "wr": pool.num_write, "wr_bytes": pool.num_write_kb * 1024,
+                    "compress_bytes_used": 0, "compress_under_bytes": 0,
+                    "stored_raw": bytes_used, "avail_raw": avail,
+                }})
+            return {
+                "stats": {**stats, "num_osds": sum(self.osd_exists), "num_per_pool_osds": sum(self.osd_exists),
+                          "num_per_pool_omap_osds": sum(self.osd_exists)},
+                "stats_by_class": {"hdd": dict(stats)},
+                "pools": pools,
+            }
+
+    def config(self) -> list[dict[str, Any]]:
+        return [
+            {"section": "global", "name": "osd_pool_default_size", "value": "3", "level": "advanced",
+             "can_update_at_runtime": True, "mask": ""},
+            {"section": "mgr", "name": "mgr/dashboard/ssl", "value": "false", "level": "advanced",
+             "can_update_at_runtime": False, "mask": ""},
+        ]
+
+    def osd_metadata(self) -> tuple[str, list[dict[str, Any]]]:
+        with self._lock:
+            if self._osd_metadata is None:
+                entries = []
+                for osd_id in range(len(self.osd_up)):
+                    if not self.osd_exists[osd_id]:
+                        continue
+                    host_index = self.osd_host[osd_id]
+                    entry = self._osd_entry(osd_id)
+                    entries.append({
+                        "id": osd_id, "arch": "x86_64",
+                        "back_addr": _addrvec_string(entry["cluster_addrs"]),
+                        "back_iface": "eth1", "ceph_release": "pacific", "ceph_version": CEPH_VERSION,
+                        "ceph_version_short": CEPH_VERSION_SHORT, "ceph_version_when_created": CEPH_VERSION,
+                        "container_name": "", "cpu": "AMD EPYC", "created_at": self.created.replace("+0000", "Z"),
+                        "default_device_class": "hdd", "device_ids": "", "device_paths": "",
+                        "devices": f"sd{chr(97 + (osd_id - self.host_osds[host_index][0]) % 26)}",
+                        "distro": "debian", "distro_description": "Debian GNU/Linux 12 (bookworm)",
+                        "distro_version": "12", "front_addr": _addrvec_string(entry["public_addrs"]),
+                        "front_iface": "eth0",
+                        "hb_back_addr": _addrvec_string(entry["heartbeat_back_addrs"]),
+                        "hb_front_addr": _addrvec_string(entry["heartbeat_front_addrs"]),
+                        "hostname": self.hosts[host_index], "journal_rotational": "1",
+                        "kernel_description": "#1 SMP PREEMPT_DYNAMIC Debian 6.1.0-18", "kernel_version": "6.1.0-18-amd64",
+                        "mem_swap_kb": "0", "mem_total_kb": "131072000", "network_numa_unknown_ifaces": "",
+                        "os": "Linux", "osd_data": f"/var/lib/ceph/osd/ceph-{osd_id}",
+                        "osd_objectstore": "bluestore", "osdspec_affinity": "", "rotational": "1",
+                    })
+                self._osd_metadata = (content_hash(entries), entries)
+            return self._osd_metadata
+
+    # -------------------------------------------------------------------- source interface --
+    def sync_objects(self) -> dict[str, tuple[Any, Any]]:
+        """Every sync object, current: name -> (version, data)."""
+        with self._lock:
+            osd_map = self.osd_map()
+            summary = self.pg_summary()
+            health = self.health()
+            config = self.config()
+            metadata_hash, metadata = self.osd_metadata()
+            return {
+                "osd_map": (osd_map["epoch"], osd_map),
+                "mon_map": (1, self.mon_map()),
+                "mon_status": (2 + len(self._mon_hosts()), self.mon_status()),
+                "fs_map": (1, self.fs_map()),
+                "health": (content_hash(health), health),
+                "pg_summary": (summary["version"], summary),
+                "df": (self.pg_version, self.df()),
+                "crush_map": (self.crush_version, self.crush_map()),
+                "config": (content_hash(config), config),
+                "osd_metadata": (metadata_hash, metadata),
+            }
+
+    def poll(self) -> dict[str, tuple[Any, Any]]:
+        """One tick, then the sync objects whose version changed since the previous poll."""
+        with self._lock:
+            self.tick()
+            changed = {}
+            # Objects whose versions are cheap to know are only built when they changed.
+            versions = {
+                "osd_map": self.epoch, "mon_map": 1, "mon_status": 2 + len(self._mon_hosts()),
+                "fs_map": 1, "pg_summary": self.pg_version, "crush_map": self.crush_version,
+            }
+            for name, version in versions.items():
+                if self._last_sent_versions.get(name) != version:
+                    changed[name] = None
+            current: dict[str, tuple[Any, Any]] = {}
+            for name in changed:
+                current[name] = self._build(name)
+            if self.tick_count % 5 == 1:  # df and content-hashed objects every few ticks
+                for name in ("df", "health", "config", "osd_metadata"):
+                    current[name] = self._build(name)
+            elif "osd_map" in changed:
+                current["health"] = self._build("health")
+            result = {}
+            for name, (version, data) in current.items():
+                if self._last_sent_versions.get(name) != version:
+                    self._last_sent_versions[name] = version
+                    result[name] = (version, data)
+            return result
+
+    def _build(self, name: str) -> tuple[Any, Any]:
+        if name == "osd_map":
+            return self.epoch, self.osd_map()
+        if name == "mon_map":
+            return 1, self.mon_map()
+        if name == "mon_status":
+            return 2 + len(self._mon_hosts()), self.mon_status()
+        if name == "fs_map":
+            return 1, self.fs_map()
+        if name == "pg_summary":
+            summary = self.pg_summary()
+            return summary["version"], summary
+        if name == "crush_map":
+            return self.crush_version, self.crush_map()
+        if name == "df":
+            return self.pg_version, self.df()
+        if name == "health":
+            health = self.health()
+            return content_hash(health), health
+        if name == "config":
+            config = self.config()
+            return content_hash(config), config
+        if name == "osd_metadata":
+            return self.osd_metadata()
+        raise KeyError(name)
+
+    def current(self, name: str) -> tuple[Any, Any] | None:
+        with self._lock:
+            try:
+                return self._build(name)
+            except KeyError:
+                return None
+
+    def cluster_log(self) -> list[dict[str, Any]]:
+        with self._lock:
+            lines, self._pending_log = self._pending_log, []
+            return lines
+
+    def reporting_hosts(self) -> list[str]:
+        return list(self.hosts)
+
+    def server_facts(self) -> list[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            mon_hosts = set(self._mon_hosts())
+            boot_time = float(int(self._clock()) - 86400 * 30 - self.spec.seed)
+            facts = []
+            for host_index, host in enumerate(self.hosts):
+                services = [
+                    {"type": "osd", "id": str(osd_id), "fsid": self.fsid, "running": bool(self.osd_up[osd_id]),
+                     "version": CEPH_VERSION_SHORT}
+                    for osd_id in self.host_osds[host_index] if self.osd_exists[osd_id]
+                ]
+                if host in mon_hosts:
+                    services.append({"type": "mon", "id": host, "fsid": self.fsid, "running": True,
+                                     "version": CEPH_VERSION_SHORT})
+                if host_index == 0:
+                    services.append({"type": "mgr", "id": host, "fsid": self.fsid, "running": True,
+                                     "version": CEPH_VERSION_SHORT})
+                facts.append((host, {
+                    "hostname": host,
+                    "fqdn": f"{host}.ceph.example",
+                    "boot_time": boot_time,
+                    "kernel": "6.1.0-18-amd64",
+                    "cpu_count": 16,
+                    "mem_total": 128 * 1024**3,
+                    "services": services,
+                    "frontend_addr": f"10.{host_index // 250}.{host_index % 250}.10",
+                    "backend_addr": f"10.{100 + host_index // 250}.{host_index % 250}.10",
+                }))
+            return facts
+
+    def stats(self) -> list[tuple[str, list[list[Any]]]]:
+        """Points per reporting host; cluster-wide points are reported by the first host."""
+        with self._lock:
+            ts = float(int(self._clock()))
+            prefix = f"ceph.cluster.{self.fsid}"
+            df = self.df()
+            cluster: list[list[Any]] = [
+                [f"{prefix}.df.total_bytes", ts, df["stats"]["total_bytes"]],
+                [f"{prefix}.df.total_used_bytes", ts, df["stats"]["total_used_bytes"]],
+                [f"{prefix}.df.total_avail_bytes", ts, df["stats"]["total_avail_bytes"]],
+            ]
+            for key, value in self.io().items():
+                cluster.append([f"{prefix}.io.{key}", ts, value])
+            for pool in self.pools.values():
+                base = f"{prefix}.pool.{pool.pool_id}"
+                stored = int(pool.stored_bytes)
+                cluster += [
+                    [f"{base}.num_bytes", ts, stored], [f"{base}.num_objects", ts, stored // OBJECT_BYTES],
+                    [f"{base}.num_read", ts, pool.num_read], [f"{base}.num_write", ts, pool.num_write],
+                    [f"{base}.num_read_kb", ts, pool.num_read_kb], [f"{base}.num_write_kb", ts, pool.num_write_kb],
+                ]
+            used = self._osd_used_bytes()
+            for osd_id in range(len(self.osd_up)):
+                if not self.osd_exists[osd_id]:
+                    continue
+                base = f"{prefix}.osd.{osd_id}"
+                latency = 1 + (osd_id * 7 + self.tick_count) % 20 if self.osd_up[osd_id] else 0
+                cluster += [
+                    [f"{base}.kb_used", ts, used[osd_id] // 1024],
+                    [f"{base}.kb_avail", ts, (OSD_BYTES - used[osd_id]) // 1024],
+                    [f"{base}.apply_latency_ms", ts, latency],
+                    [f"{base}.commit_latency_ms", ts, latency],
+                ]
+            reports = []
+            for host_index, host in enumerate(self.hosts):
+                wobble = ((host_index * 31 + self.tick_count * 17) % 100) / 100
+                base = f"servers.{host}"
+                points: list[list[Any]] = [
+                    [f"{base}.cpu.total.user", ts, 10 + 20 * wobble],
+                    [f"{base}.cpu.total.system", ts, 5 + 5 * wobble],
+                    [f"{base}.cpu.total.idle", ts, 80 - 25 * wobble],
+                    [f"{base}.cpu.total.iowait", ts, 5.0],
+                    [f"{base}.memory.total", ts, 128 * 1024**3],
+                    [f"{base}.memory.available", ts, int((64 - 16 * wobble) * 1024**3)],
+                    [f"{base}.memory.used", ts, int((64 + 16 * wobble) * 1024**3)],
+                    [f"{base}.loadavg.1", ts, 2 * wobble], [f"{base}.loadavg.5", ts, 1.5 * wobble],
+                    [f"{base}.loadavg.15", ts, wobble],
+                    [f"{base}.network.eth0.rx_bytes", ts, self.tick_count * 1_000_000 * (host_index + 1)],
+                    [f"{base}.network.eth0.tx_bytes", ts, self.tick_count * 900_000 * (host_index + 1)],
+                ]
+                for position, osd_id in enumerate(self.host_osds[host_index]):
+                    device = f"sd{chr(97 + position % 26)}"
+                    points += [
+                        [f"{base}.disk.{device}.read_bytes", ts, self.tick_count * 100_000 * (osd_id + 1)],
+                        [f"{base}.disk.{device}.write_bytes", ts, self.tick_count * 300_000 * (osd_id + 1)],
+                    ]
+                if host_index == 0:
+                    points = cluster + points
+                reports.append((host, points))
+            return reports
+
+    def close(self) -> None:
+        return None
+
+    # -------------------------------------------------------------------------- commands --
+    def execute(self, prefix: str, args: dict[str, Any], target: str = "mon") -> tuple[int, Any, str]:
+        """Run a Ceph command the way the mon/mgr would; returns (rc, out, err)."""
+        handler = _COMMANDS.get(prefix)
+        if handler is None:
+            return -EINVAL, "", f"unrecognized command: {prefix!r}"
+        with self._lock:
+            try:
+                return handler(self, args)
+            except (KeyError, ValueError, TypeError) as exc:
+                return -EINVAL, "", f"invalid command arguments: {exc}"
+
+    def _pool_by_name(self, name: Any) -> SimPool | None:
+        for pool in self.pools.values():
+            if pool.name == name:
+                return pool
+        return None
+
+    def _pool_changed(self, pool: SimPool) -> None:
+        self._bump_epoch()
+        pool.last_change = self.epoch
+        self._pool_entries.pop(pool.pool_id, None)
+
+    def _osd_ids(self, args: dict[str, Any]) -> list[int]:
+        raw = args.get("ids", args.get("id"))
+        if raw is None:
+            raise ValueError("ids is required")
+        items = raw if isinstance(raw, list) else [raw]
+        ids = []
+        for item in items:
+            text = str(item)
+            text = text[4:] if text.startswith("osd.") else text
+            osd_id = int(text)
+            if not 0 <= osd_id < len(self.osd_up) or not self.osd_exists[osd_id]:
+                raise ValueError(f"osd.{osd_id} does not exist")
+            ids.append(osd_id)
+        return ids
+
+    def _cmd_pool_create(self, args: dict[str, Any]) -> tuple[int, Any, str]:
+        name = args["pool"]
+        if not isinstance(name, str) or not name:
+            return -EINVAL, "", "pool name must be a non-empty string"
+        if self._pool_by_name(name) is not None:
+            return 0, "", f"pool '{name}' already exists"
+        pg_num = int(args.get("pg_num", 32))
+        if not 1 <= pg_num <= 65536:
+            return -EINVAL, "", f"pg_num {pg_num} out of range"
+        erasure = args.get("pool_type", "replicated") == "erasure"
+        size = int(args["size"]) if "size" in args else None
+        pool = self._new_pool(name, pg_num, erasure=erasure, size=size)
+        self._bump_epoch()
+        pool.last_change = self.epoch
+        self._log(f"osd pool create {name} {pg_num}: pool '{name}' created")
+        return 0, "", f"pool '{name}' created"
+
+    def _cmd_pool_set(self, args: dict[str, Any]) -> tuple[int, Any, str]:
+        pool = self._pool_by_name(args["pool"])
+        if pool is None:
+            return -ENOENT, "", f"unrecognized pool '{args['pool']}'"
+        var, raw = args["var"], str(args["val"])
+        if var in ("size", "min_size", "pg_num", "pgp_num"):
+            value = int(raw)
+            if var == "size":
+                if not 1 <= value <= self.max_acting or value > len(self.osd_up):
+                    return -EINVAL, "", f"pool size {value} not supported by this simulation"
+                pool.size = value
+                pool.min_size = min(pool.min_size, value)
+            elif var == "min_size":
+                if not 1 <= value <= pool.size:
+                    return -EINVAL, "", "pool min_size must be between 1 and size"
+                pool.min_size = value
+            elif var in ("pg_num", "pgp_num"):
+                if not 1 <= value <= 65536:
+                    return -EINVAL, "", f"{var} {value} out of range"
+                if value > pool.pg_num:
+                    self._add_pgs(pool, value - pool.pg_num, STATE_CREATING)
+                elif value < pool.pg_num:
+                    self._remove_pgs(pool, pool.pg_num - value)
+                pool.pg_num = value
+        elif var == "crush_rule":
+            pool.crush_rule = 1 if str(raw) in ("1", "ec21") else 0
+        elif var == "pg_autoscale_mode":
+            if raw not in ("on", "off", "warn"):
+                return -EINVAL, "", "pg_autoscale_mode must be on, off or warn"
+            pool.pg_autoscale_mode = raw
+        else:
+            return -EINVAL, "", f"unrecognized variable '{var}'"
+        self._pool_changed(pool)
+        return 0, "", f"set pool {pool.pool_id} {var} to {raw}"
+
+    def _remove_pgs(self, pool: SimPool, count: int) -> None:
+        """Tombstone the highest PGs of a pool (pg_num decrease or pool deletion)."""
+        deleted = self._state_code[STATE_DELETED]
+        pool_counts = self.by_pool[pool.pool_id]
+        for _ in range(count):
+            index = pool.pg_indexes.pop()
+            self._transient.pop(index, None)
+            old = self.pg_state[index]
+            if old == deleted:
+                continue
+            self.pg_state[index] = deleted
+            self.by_state[old] -= 1
+            pool_counts[old] -= 1
+            base = index * self.max_acting
+            for osd_id in self.pg_acting[base : base + self.max_acting]:
+                if osd_id == NO_OSD:
+                    continue
+                counts = self.by_osd[osd_id]
+                remaining = counts[old] - 1
+                if remaining:
+                    counts[old] = remaining
+                else:
+                    del counts[old]
+                self._dirty_osds.add(osd_id)
+            self.num_pgs -= 1
+        self._dirty_pools.add(pool.pool_id)
+
+    def _cmd_pool_rename(self, args: dict[str, Any]) -> tuple[int, Any, str]:
+        source, destination = args["srcpool"], args["destpool"]
+        pool = self._pool_by_name(source)
+        if pool is None:
+            if self._pool_by_name(destination) is not None:
+                return 0, "", f"pool '{source}' does not exist; pool '{destination}' does already exist"
+            return -ENOENT, "", f"unrecognized pool '{source}'"
+        if self._pool_by_name(destination) is not None:
+            return -EEXIST, "", f"pool '{destination}' already exists"
+        pool.name = destination
+        self._pool_changed(pool)
+        return 0, "", f"pool '{source}' renamed to '{destination}'"
+
+    def _cmd_pool_delete(self, args: dict[str, Any]) -> tuple[int, Any, str]:
+        name = args["pool"]
+        pool = self._pool_by_name(name)
+        if pool is None:
+            return 0, "", f"pool '{name}' does not exist"
+        if args.get("pool2") != name or not args.get("yes_i_really_really_mean_it"):
+            return -EPERM, "", (
+                f"WARNING: this will *PERMANENTLY DESTROY* all data stored in pool {name}.  If you are "
+                "*ABSOLUTELY CERTAIN* that is what you want, pass the pool name *twice*, followed by "
+                "--yes-i-really-really-mean-it."
+            )
+        self._remove_pgs(pool, len(pool.pg_indexes))
+        del self.pools[pool.pool_id]
+        self._pool_entries.pop(pool.pool_id, None)
+        self._dirty_pools.add(pool.pool_id)
+        self._bump_epoch()
+        return 0, "", f"pool '{name}' removed"
+
+    def _cmd_pool_set_quota(self, args: dict[str, Any]) -> tuple[int, Any, str]:
+        pool = self._pool_by_name(args["pool"])
+        if pool is None:
+            return -ENOENT, "", f"unrecognized pool '{args['pool']}'"
+        field_name, value = args["field"], int(args["val"])
+        if value < 0:
+            return -EINVAL, "", "quota must be >= 0"
+        if field_name == "max_bytes":
+            pool.quota_max_bytes = value
+        elif field_name == "max_objects":
+            pool.quota_max_objects = value
+        else:
+            return -EINVAL, "", "field must be max_bytes or max_objects"
+        self._pool_changed(pool)
+        return 0, "", f"set-quota {field_name} = {value} for pool {pool.name}"
+
+    def _cmd_osd_out(self, args: dict[str, Any]) -> tuple[int, Any, str]:
+        changed = []
+        for osd_id in self._osd_ids(args):
+            if self.osd_in[osd_id]:
+                self.osd_in[osd_id] = 0
+                self._osd_entries[osd_id] = None
+                changed.append(osd_id)
+                for index in self.osd_pgs[osd_id]:
+                    self._refresh_pg(index, STATE_BACKFILL, 3)
+        if changed:
+            self.last_in_change = ceph_stamp(self._clock())
+            self._bump_epoch()
+        return 0, "", "".join(f"marked out osd.{i}. " for i in changed)
+
+    def _cmd_osd_in(self, args: dict[str, Any]) -> tuple[int, Any, str]:
+        changed = []
+        for osd_id in self._osd_ids(args):
+            if not self.osd_in[osd_id]:
+                self.osd_in[osd_id] = 1
+                self._osd_entries[osd_id] = None
+                changed.append(osd_id)
+                for index in self.osd_pgs[osd_id]:
+                    self._refresh_pg(index, STATE_BACKFILL, 3)
+        if changed:
+            self.last_in_change = ceph_stamp(self._clock())
+            self._bump_epoch()
+        return 0, "", "".join(f"marked in osd.{i}. " for i in changed)
+
+    def _cmd_osd_down(self, args: dict[str, Any]) -> tuple[int, Any, str]:
+        changed = []
+        for osd_id in self._osd_ids(args):
+            if self.osd_up[osd_id]:
+                self._mark_down(osd_id, "marked down by an operator")
+                # a healthy daemon that is marked down reasserts itself shortly after
+                self.osd_down_until[osd_id] = self.tick_count + 3
+                changed.append(osd_id)
+        if changed:
+            self._bump_epoch()
+        return 0, "", "".join(f"marked down osd.{i}. " for i in changed)
+
+    def _cmd_osd_reweight(self, args: dict[str, Any]) -> tuple[int, Any, str]:
+        (osd_id,) = self._osd_ids({"ids": [args["id"]]})
+        weight = float(args["weight"])
+        if not 0.0 <= weight <= 1.0:
+            return -EINVAL, "", f"weight {weight} must be in the range [0..1]"
+        self.osd_weight[osd_id] = weight
+        self._osd_entries[osd_id] = None
+        self._bump_epoch()
+        return 0, "", f"reweighted osd.{osd_id} to {weight} ({int(weight * 0x10000):x})"
+
+    def _cmd_flag(self, args: dict[str, Any], setting: bool) -> tuple[int, Any, str]:
+        key = args["key"]
+        if key not in SETTABLE_FLAGS:
+            return -EINVAL, "", f"unrecognized flag '{key}'"
+        flags = {"pauserd", "pausewr"} if key == "pause" else {key}
+        if setting:
+            self.flags |= flags
+        else:
+            self.flags -= flags
+        self._bump_epoch()
+        return 0, "", f"{key} is {'set' if setting else 'unset'}"
+
+    def _cmd_osd_scrub(self, args: dict[str, Any], state: str, verb: str) -> tuple[int, Any, str]:
+        who = str(args["who"])
+        ids = list(range(len(self.osd_up))) if who in ("*", "all", "any") else self._osd_ids({"ids": [who]})
+        for osd_id in ids:
+            for index in self.osd_pgs[osd_id]:
+                base = index * self.max_acting
+                if self.pg_acting[base] == osd_id:  # the primary scrubs
+                    self._refresh_pg(index, state, 2)
+        self.pg_version += 1
+        return 0, "", f"instructed osd(s) {','.join(map(str, ids))} to {verb}"
+
+    def _cmd_pg_scrub(self, args: dict[str, Any], state: str, verb: str) -> tuple[int, Any, str]:
+        pgid = str(args["pgid"])
+        pool_text, _, ps_text = pgid.partition(".")
+        pool = self.pools.get(int(pool_text))
+        ps = int(ps_text, 16)
+        if pool is None or not 0 <= ps < len(pool.pg_indexes):
+            return -ENOENT, "", f"pg {pgid} does not exist"
+        index = pool.pg_indexes[ps]
+        self._refresh_pg(index, state, 2)
+        self.pg_version += 1
+        return 0, "", f"instructing pg {pgid} on osd.{self.pg_acting[index * self.max_acting]} to {verb}"
+
+
+def _addrvec_string(addrs: dict[str, Any]) -> str:
+    return "[" + ",".join(f"{a['type']}:{a['addr']}/{a['nonce']}" for a in addrs["addrvec"]) + "]"
+
+
+_COMMANDS: dict[str, Callable[[SimulatedCluster, dict[str, Any]], tuple[int, Any, str]]] = {
+    "osd pool create": SimulatedCluster._cmd_pool_create,
+    "osd pool set": SimulatedCluster._cmd_pool_set,
+    "osd pool rename": SimulatedCluster._cmd_pool_rename,
+    "osd pool delete": SimulatedCluster._cmd_pool_delete,
+    "osd pool rm": SimulatedCluster._cmd_pool_delete,
+    "osd pool set-quota": SimulatedCluster._cmd_pool_set_quota,
+    "osd out": SimulatedCluster._cmd_osd_out,
+    "osd in": SimulatedCluster._cmd_osd_in,
+    "osd down": SimulatedCluster._cmd_osd_down,
+    "osd reweight": SimulatedCluster._cmd_osd_reweight,
+    "osd set": lambda sim, args: sim._cmd_flag(args, True),
+    "osd unset": lambda sim, args: sim._cmd_flag(args, False),
+    "osd scrub": lambda sim, args: sim._cmd_osd_scrub(args, STATE_SCRUBBING, "scrub"),
+    "osd deep-scrub": lambda sim, args: sim._cmd_osd_scrub(args, STATE_DEEP_SCRUBBING, "deep-scrub"),
+    "osd repair": lambda sim, args: sim._cmd_osd_scrub(args, STATE_REPAIR, "repair"),
+    "pg scrub": lambda sim, args: sim._cmd_pg_scrub(args, STATE_SCRUBBING, "scrub"),
+    "pg deep-scrub": lambda sim, args: sim._cmd_pg_scrub(args, STATE_DEEP_SCRUBBING, "deep-scrub"),
+    "pg repair": lambda sim, args: sim._cmd_pg_scrub(args, STATE_REPAIR, "repair"),
+}
