@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1
 KEEP = 3
+# Older snapshots also serve history queries (state at a past time): one is kept per
+# HISTORY_SPACING positions, up to HISTORY_KEEP of them, so a past state costs one snapshot load
+# plus at most about HISTORY_SPACING events of replay.
+HISTORY_SPACING = 20_000
+HISTORY_KEEP = 100
 
 
 def encode_aggregates(aggregates: Iterable[CalamariAggregate]) -> list[list[Any]]:
@@ -57,20 +62,39 @@ def write_snapshot(directory: str, position: int, model: ClusterModel) -> str:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)  # atomic: a reader sees a whole snapshot or none
-    for old in sorted(glob.glob(os.path.join(directory, "snapshot-*.msgpack")))[:-KEEP]:
-        os.remove(old)
+    prune_snapshots(directory)
     return path
 
 
-def newest_snapshot(directory: str, at_most: int | None = None) -> tuple[int, str] | None:
+def prune_snapshots(directory: str) -> None:
+    """Keep the newest KEEP snapshots, and older ones thinned to one per HISTORY_SPACING positions."""
+    found = sorted(_snapshots(directory), reverse=True)
+    kept_history, last_kept = 0, None
+    for i, (position, path) in enumerate(found):
+        if i < KEEP:
+            last_kept = position
+            continue
+        if kept_history < HISTORY_KEEP and last_kept is not None and last_kept - position >= HISTORY_SPACING:
+            kept_history, last_kept = kept_history + 1, position
+            continue
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
+
+
+def _snapshots(directory: str) -> list[tuple[int, str]]:
     found = []
     for path in glob.glob(os.path.join(directory, "snapshot-*.msgpack")):
         try:
-            position = int(os.path.basename(path)[len("snapshot-"):-len(".msgpack")])
+            found.append((int(os.path.basename(path)[len("snapshot-"):-len(".msgpack")]), path))
         except ValueError:
             continue
-        if at_most is None or position <= at_most:
-            found.append((position, path))
+    return found
+
+
+def newest_snapshot(directory: str, at_most: int | None = None) -> tuple[int, str] | None:
+    found = [(p, path) for p, path in _snapshots(directory) if at_most is None or p <= at_most]
     return max(found) if found else None
 
 

@@ -1,0 +1,219 @@
+"""History of a cluster, pure: the documents of a cluster as a model holds them (the same rows as
+the live resources), and the summary of what changed between two states with the events between.
+
+Callers fold the events into a model in order and hand each one here *after* applying it, with the
+aggregate it changed; the summary never folds events a second way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from calamari.domain.cluster import Cluster
+from calamari.domain.model import ClusterModel
+from calamari.domain.osd import Osd
+from calamari.domain.pool import Pool
+from calamari.domain.projections import ReadModel, osd_state_key, request_row
+from calamari.domain.server import Server
+from calamari.domain.user_request import UserRequest
+
+# Event fields never shown in history (credentials stay in the store only).
+SECRET_MARKERS = ("password", "token", "csrf", "secret")
+REDACTED = "(redacted)"
+# Row fields that change with every event of the object and say nothing on their own.
+NOISE_FIELDS = ("epoch", "update_time", "last_contact")
+
+
+def redact(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: (REDACTED if any(m in str(k).lower() for m in SECRET_MARKERS) else redact(v))
+                for k, v in data.items()}
+    if isinstance(data, list):
+        return [redact(v) for v in data]
+    return data
+
+
+def cluster_documents(model: ClusterModel, fsid: str) -> dict[str, Any] | None:
+    """The cluster's resources as the live API renders them (same row functions, through a
+    ReadModel), or None when the model has no such cluster."""
+    cluster = model.clusters.get(fsid)
+    if cluster is None:
+        return None
+    view = ReadModel()
+    view.refresh(cluster)
+    for osd in model.osds.get(fsid, {}).values():
+        view.refresh(osd)
+    for pool in model.pools.get(fsid, {}).values():
+        view.refresh(pool)
+    servers = [s for s in model.servers.values() if serves(s, fsid)]
+    for server in servers:
+        view.refresh(server)
+    row = view.clusters[fsid]
+    return {
+        "cluster": row,
+        "health": row["health"],
+        "osd": [r for _, r in sorted(view.osds.get(fsid, {}).items())],
+        "pool": [r for _, r in sorted(view.pools.get(fsid, {}).items())],
+        "server": [view.servers[s.fqdn] for s in sorted(servers, key=lambda s: s.fqdn)],
+        "counters": view.counters(fsid),
+    }
+
+
+def serves(server: Server, fsid: str) -> bool:
+    return any(s.get("fsid") == fsid for s in server.services)
+
+
+def is_cluster_object(agg: Any) -> bool:
+    return isinstance(agg, Cluster | Osd | Pool | Server | UserRequest)
+
+
+def belongs(agg: Any, fsid: str) -> bool:
+    """Whether an event of `agg` is part of this cluster's history. Aggregates that belong to no
+    cluster (users, roles, and whatever else is added later) are part of every cluster's audit."""
+    if isinstance(agg, Server):
+        return serves(agg, fsid)
+    owner = getattr(agg, "fsid", None)
+    if owner is not None:
+        return owner == fsid
+    return not is_cluster_object(agg)
+
+
+def actor(event: Aggregate.Event, agg: Any) -> str | None:
+    """Who made a change, when the event or its aggregate says."""
+    by = getattr(event, "by", None)
+    if isinstance(by, str):
+        return by
+    if isinstance(agg, UserRequest):
+        return agg.username
+    return None
+
+
+def _changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, list[Any]]:
+    if before is None or after is None:
+        return {}
+    return {k: [before.get(k), v] for k, v in after.items()
+            if k not in NOISE_FIELDS and before.get(k) != v}
+
+
+class ChangeSummary:
+    """Collects what happened to one cluster between two states, one event at a time."""
+
+    def __init__(self, fsid: str, before: dict[str, Any] | None) -> None:
+        self.fsid = fsid
+        self.before = before
+        self.osd_events: dict[int, dict[str, int]] = {}
+        self.pool_events: dict[int, dict[str, int]] = {}
+        self.flag_changes: list[dict[str, Any]] = []
+        self.health_transitions: list[dict[str, Any]] = []
+        self.requests: dict[str, dict[str, Any]] = {}
+        self.request_order: list[str] = []
+        self.users: list[dict[str, Any]] = []
+        self.event_types: dict[str, int] = {}
+
+    def add(self, position: int, event: Aggregate.Event, agg: Any) -> None:
+        """Record one event of this cluster, already applied to `agg`."""
+        kind = type(event).__name__
+        self.event_types[kind] = self.event_types.get(kind, 0) + 1
+        when = event.timestamp.isoformat()
+        if isinstance(agg, Osd):
+            counts = self.osd_events.setdefault(agg.osd_id, {})
+            counts[kind] = counts.get(kind, 0) + 1
+        elif isinstance(agg, Pool):
+            counts = self.pool_events.setdefault(agg.pool_id, {})
+            counts[kind] = counts.get(kind, 0) + 1
+        elif isinstance(event, Cluster.ClusterFlagsChanged):
+            self.flag_changes.append({"position": position, "time": when, "set": event.set, "unset": event.unset})
+        elif isinstance(event, Cluster.HealthChanged):
+            self.health_transitions.append({"position": position, "time": when, "from": event.previous,
+                                            "to": event.status})
+        elif isinstance(agg, UserRequest):
+            if agg.request_id not in self.requests:
+                self.request_order.append(agg.request_id)
+            entry = self.requests.setdefault(agg.request_id, {"events": []})
+            entry["events"].append({"position": position, "time": when, "type": kind})
+            entry["row"] = request_row(agg)
+        elif not is_cluster_object(agg):
+            data = {k: v for k, v in vars(event).items()
+                    if k not in ("originator_id", "originator_version", "timestamp", "originator_topic", "by")}
+            self.users.append({
+                "position": position,
+                "time": when,
+                "type": kind,
+                "aggregate": type(agg).__name__,
+                "username": getattr(agg, "username", None),
+                "by": actor(event, agg),
+                "data": redact(data),
+            })
+
+    def finish(self, after: dict[str, Any] | None) -> dict[str, Any]:
+        before_docs = self.before or {}
+        after_docs = after or {}
+        osds_before = {r["id"]: r for r in before_docs.get("osd", [])}
+        osds_after = {r["id"]: r for r in after_docs.get("osd", [])}
+        osds = []
+        for osd_id in sorted(self.osd_events):
+            b, a = osds_before.get(osd_id), osds_after.get(osd_id)
+            osds.append({
+                "id": osd_id,
+                "before": osd_state_key(b) if b else None,
+                "after": osd_state_key(a) if a else None,
+                "changes": _changes(b, a),
+                "events": self.osd_events[osd_id],
+            })
+        pools_before = {r["id"]: r for r in before_docs.get("pool", [])}
+        pools_after = {r["id"]: r for r in after_docs.get("pool", [])}
+        pools: dict[str, list[dict[str, Any]]] = {"created": [], "deleted": [], "changed": []}
+        for pool_id in sorted(self.pool_events):
+            b, a = pools_before.get(pool_id), pools_after.get(pool_id)
+            if b is None and a is not None:
+                pools["created"].append({"id": pool_id, "name": a["name"]})
+            elif b is not None and a is None:
+                pools["deleted"].append({"id": pool_id, "name": b["name"]})
+            elif b is not None and a is not None and _changes(b, a):
+                pools["changed"].append({"id": pool_id, "name": a["name"], "changes": _changes(b, a)})
+        cluster_before = before_docs.get("cluster") or {}
+        cluster_after = after_docs.get("cluster") or {}
+        flags_before, flags_after = cluster_before.get("flags", []), cluster_after.get("flags", [])
+        health_before = (cluster_before.get("health") or {}).get("status")
+        health_after = (cluster_after.get("health") or {}).get("status")
+        checks_before = set((cluster_before.get("health") or {}).get("checks", {}))
+        checks_after = set((cluster_after.get("health") or {}).get("checks", {}))
+        requests = []
+        for request_id in self.request_order:
+            entry = self.requests[request_id]
+            row = entry["row"]
+            requests.append({
+                "id": request_id,
+                "username": row["username"],
+                "kind": row["kind"],
+                "headline": row["headline"],
+                "body": row["body"],
+                "state": row["state"],
+                "outcome": _outcome(row),
+                "error_message": row["error_message"] or None,
+                "requested_at": row["requested_at"],
+                "completed_at": row["completed_at"],
+                "events": entry["events"],
+            })
+        return {
+            "osds": osds,
+            "pools": pools,
+            "flags": {"before": flags_before, "after": flags_after,
+                      "set": sorted(set(flags_after) - set(flags_before)),
+                      "unset": sorted(set(flags_before) - set(flags_after)),
+                      "changes": self.flag_changes},
+            "health": {"before": health_before, "after": health_after,
+                       "transitions": self.health_transitions,
+                       "checks_raised": sorted(checks_after - checks_before),
+                       "checks_cleared": sorted(checks_before - checks_after)},
+            "requests": requests,
+            "users": self.users,
+            "event_types": dict(sorted(self.event_types.items())),
+        }
+
+
+def _outcome(row: dict[str, Any]) -> str:
+    if row["state"] != "complete":
+        return "pending"
+    return "failed" if row["error"] else "succeeded"

@@ -1,0 +1,191 @@
+"""History queries over the event store: a cluster's resources as they were at a past time or
+position, and what changed between two of them. Shared by the REST API and `calamari-ctl`.
+
+A past state is the nearest snapshot at or before the position plus the events after it (the
+snapshot writer keeps older snapshots spaced out for this). A time maps to the last position whose
+event happened at or before it, found by binary search over single events of the store: event
+times are the times of the changes, which grow with the position (events are stored in the order
+they are made)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from calamari.adapters.event_store import EventStore, event_record
+from calamari.adapters.snapshots import load_model
+from calamari.domain.history import ChangeSummary, actor, belongs, cluster_documents, redact, serves
+from calamari.domain.model import ClusterModel
+from calamari.domain.server import Server
+
+DEFAULT_EVENT_LIMIT = 1000
+MAX_EVENT_LIMIT = 10_000
+_POSITION = re.compile(r"^\d{1,18}$")
+_TIME_CACHE_SIZE = 100_000
+
+
+class HistoryError(ValueError):
+    """Bad input to a history query; `field` names it (for a 400 or a CLI error)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class ClusterNotFound(LookupError):
+    """No such cluster in the history at that point."""
+
+
+@dataclass(frozen=True)
+class Point:
+    """A place in the history: a store position and the time of its event (None at 0)."""
+
+    position: int
+    time: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"position": self.position, "time": self.time.isoformat() if self.time else None}
+
+
+def parse_point(value: str | None, field: str) -> int | datetime:
+    """An event position (digits) or an ISO 8601 time; a time without a zone is taken as UTC."""
+    if value is None or not value.strip():
+        raise HistoryError(field, "required: an ISO 8601 time (2024-05-07T03:12:00Z) or an event position")
+    text = value.strip()
+    if _POSITION.match(text):
+        return int(text)
+    if text.startswith("-") and text[1:].isdigit():
+        raise HistoryError(field, "an event position cannot be negative")
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise HistoryError(field, f"{value!r} is neither an ISO 8601 time nor an event position") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def parse_limit(value: str | None) -> int:
+    if value is None or value == "":
+        return DEFAULT_EVENT_LIMIT
+    if not value.isdigit() or not 0 <= int(value) <= MAX_EVENT_LIMIT:
+        raise HistoryError("limit", f"must be an integer from 0 to {MAX_EVENT_LIMIT}")
+    return int(value)
+
+
+class History:
+    """Read-only queries on a store and its snapshot directory (safe beside a running server)."""
+
+    def __init__(self, store: EventStore, snapshot_dir: str) -> None:
+        self.store = store
+        self.snapshot_dir = snapshot_dir
+        self._times: dict[int, datetime] = {}  # stored events never change: cache their times
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ positions and times
+
+    def end(self) -> int:
+        return self.store.max_position()
+
+    def time_of(self, position: int) -> datetime | None:
+        if position <= 0:
+            return None
+        with self._lock:
+            cached = self._times.get(position)
+        if cached is not None:
+            return cached
+        found = next(iter(self.store.read(after=position - 1, until=position, batch=1)), None)
+        if found is None:
+            return None
+        with self._lock:
+            if len(self._times) >= _TIME_CACHE_SIZE:
+                self._times.clear()
+            self._times[position] = found[1].timestamp
+        return found[1].timestamp
+
+    def position_at(self, when: datetime, end: int | None = None) -> int:
+        """The last position whose event happened at or before `when` (0: none did)."""
+        low, high = 0, self.end() if end is None else end
+        while low < high:
+            mid = (low + high + 1) // 2
+            time = self.time_of(mid)
+            if time is not None and time <= when:
+                low = mid
+            else:
+                high = mid - 1
+        return low
+
+    def point(self, value: str | None, field: str, end: int | None = None) -> Point:
+        """Resolve a query value (position or time) against the store."""
+        end = self.end() if end is None else end
+        parsed = parse_point(value, field)
+        if isinstance(parsed, int):
+            if parsed > end:
+                raise HistoryError(field, f"position {parsed} is beyond the newest stored event ({end})")
+            position = parsed
+        else:
+            position = self.position_at(parsed, end)
+        return Point(position, self.time_of(position))
+
+    # ------------------------------------------------------------------ states
+
+    def model_at(self, position: int) -> ClusterModel:
+        model, _ = load_model(self.snapshot_dir, self.store, until=position)
+        return model
+
+    def clusters_at(self, position: int) -> list[str]:
+        return sorted(self.model_at(position).clusters)
+
+    def state(self, fsid: str, at: str | None) -> dict[str, Any]:
+        """The cluster's documents (cluster, health, osd, pool, server) as they were at `at`."""
+        point = self.point(at, "at")
+        docs = cluster_documents(self.model_at(point.position), fsid)
+        if docs is None:
+            raise ClusterNotFound(f"cluster {fsid} has no recorded state at position {point.position}"
+                                  + (f" ({point.time.isoformat()})" if point.time else ""))
+        return {"fsid": fsid, "at": at, **point.as_dict(), **docs}
+
+    def diff(self, fsid: str, start: str | None, stop: str | None, limit: int = DEFAULT_EVENT_LIMIT,
+             ) -> dict[str, Any]:
+        """The cluster's events in (from, to] (the first `limit` of them) and a summary of what
+        changed: `to` defaults to now."""
+        end = self.end()
+        first = self.point(start, "from", end)
+        last = self.point(stop, "to", end) if stop is not None else Point(end, self.time_of(end))
+        if first.position > last.position:
+            raise HistoryError("from", f"is after to (positions {first.position} > {last.position})")
+        model = self.model_at(first.position)
+        before = cluster_documents(model, fsid)
+        summary = ChangeSummary(fsid, before)
+        events: list[dict[str, Any]] = []
+        count = 0
+        for position, event in self.store.read(after=first.position, until=last.position):
+            prior = model.aggregates.get(event.originator_id)
+            # A server that stops serving this cluster still shows the change that made it so.
+            served = isinstance(prior, Server) and serves(prior, fsid)
+            model.apply(event)
+            agg = model.aggregates[event.originator_id]
+            if not (served or belongs(agg, fsid)):
+                continue
+            count += 1
+            summary.add(position, event, agg)
+            if len(events) < limit:
+                record = event_record(position, event)
+                record["data"] = redact(record["data"])
+                record["by"] = actor(event, agg)
+                events.append(record)
+        after = cluster_documents(model, fsid)
+        if before is None and after is None:
+            raise ClusterNotFound(f"cluster {fsid} has no recorded state between positions "
+                                  f"{first.position} and {last.position}")
+        return {
+            "fsid": fsid,
+            "from": first.as_dict(),
+            "to": last.as_dict(),
+            "event_count": count,
+            "events": events,
+            "truncated": count > len(events),
+            "summary": summary.finish(after),
+        }
