@@ -484,7 +484,8 @@ class SimulatedCluster:
             "uuid": self.osd_uuid[osd_id],
             "up": int(up),
             "in": int(in_),
-            "weight": self.osd_weight[osd_id] if in_ else 0,
+            # Ceph's JSON writer prints integral floats without a fraction ("weight": 1)
+            "weight": _json_number(self.osd_weight[osd_id]) if in_ else 0,
             "primary_affinity": 1,
             "last_clean_begin": 0,
             "last_clean_end": 0,
@@ -1378,6 +1379,10 @@ class SimulatedCluster:
         self._refresh_pg(index, state, 2)
         self.pg_version += 1
         return 0, "", f"instructing pg {pgid} on osd.{self.pg_acting[index * self.max_acting]} to {verb}"
+
+
+def _json_number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
 
 
 def _addrvec_string(addrs: dict[str, Any]) -> str:
