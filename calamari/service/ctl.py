@@ -11,6 +11,7 @@ import orjson
 
 from calamari.adapters.event_store import EventStore, event_record
 from calamari.adapters.snapshots import load_model, write_snapshot
+from calamari.service import history_cli
 from calamari.service.model import ServiceConfig
 
 
@@ -38,6 +39,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Any] = {"events": cmd_events, "snapshot": cmd_snapshot}
 EXTENSIONS: list[Any] = []  # later parts register sub-commands here: fn(subparsers)
+EXTENSIONS.append(history_cli.add_commands)  # history, diff, events export|import
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not os.path.isdir(args.data_dir) and args.event_store is None:
+    if not os.path.isdir(args.data_dir) and args.event_store is None and not getattr(args, "creates_data_dir", False):
         print(f"calamari-ctl: no data dir {args.data_dir!r}", file=sys.stderr)
         return 2
     return int(args.func(args) or 0)

@@ -1,0 +1,78 @@
+"""`GET /api/v2/cluster/<fsid>/history`: the cluster as it was (`?at=`) or what changed
+(`?from=&to=`). Translates HTTP to calamari.service.history and back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from flask import Blueprint, Response, current_app, request
+
+from calamari.service.history import ClusterNotFound, History, HistoryError, parse_limit
+
+blueprint = Blueprint("history", __name__)
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS), status=status,
+                    mimetype="application/json")
+
+
+def history_of(service: Any) -> History:
+    """One History per app (it caches event times), over the service's store and snapshots."""
+    history = current_app.extensions.get("calamari.history")
+    if history is None:
+        history = History(service.store, service.config.snapshot_dir)
+        current_app.extensions["calamari.history"] = history
+    return history
+
+
+@blueprint.get("/api/v2/cluster/<fsid>/history")
+def cluster_history(fsid: str) -> Response:
+    service = current_app.config["SERVICE"]
+    if fsid not in service.view.clusters:  # clusters are never forgotten by the model
+        return _json({"detail": f"no cluster {fsid}"}, 404)
+    args = request.args
+    try:
+        unknown = sorted(set(args) - {"at", "from", "to", "limit"})
+        if unknown:
+            raise HistoryError(unknown[0], "unknown parameter (use at, or from and to, and limit)")
+        if "at" in args:
+            if "from" in args or "to" in args:
+                raise HistoryError("at", "give either at, or from (and to), not both")
+            return _json(history_of(service).state(fsid, args["at"]))
+        if "from" not in args:
+            raise HistoryError("at", "required: at=<time or position>, or from=<...>&to=<...>")
+        return _json(history_of(service).diff(fsid, args["from"], args.get("to"), parse_limit(args.get("limit"))))
+    except HistoryError as err:
+        return _json({"detail": f"invalid {err.field}: {err.reason}", "errors": {err.field: err.reason}}, 400)
+    except ClusterNotFound as err:
+        return _json({"detail": str(err)}, 404)
+
+
+_POINT = {"type": "string", "description": "an ISO 8601 time (UTC when no zone is given) or an event position"}
+
+# For the OpenAPI document of the app.
+OPENAPI_PATHS: dict[str, Any] = {
+    "/api/v2/cluster/{fsid}/history": {
+        "get": {
+            "summary": "The cluster as it was at a time or event position (at), or the events and a "
+                       "summary of what changed between two of them (from, to)",
+            "parameters": [
+                {"name": "fsid", "in": "path", "required": True, "schema": {"type": "string"}},
+                {"name": "at", "in": "query", "schema": _POINT},
+                {"name": "from", "in": "query", "schema": _POINT},
+                {"name": "to", "in": "query", "schema": {**_POINT, "description": "default: now"}},
+                {"name": "limit", "in": "query",
+                 "schema": {"type": "integer", "minimum": 0, "maximum": 10_000, "default": 1000},
+                 "description": "at most this many events listed (the summary covers all)"},
+            ],
+            "responses": {
+                "200": {"description": "documents (cluster, health, osd, pool, server) or a diff",
+                        "content": {"application/json": {"schema": {"type": "object"}}}},
+                "400": {"description": "bad at, from, to or limit"},
+                "404": {"description": "unknown cluster, or none recorded at that point"},
+            },
+        }
+    }
+}
