@@ -1,0 +1,46 @@
+"""One real Ceph cluster per test session (scripts/ceph-dev-cluster.sh in a temporary directory)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "scripts" / "ceph-dev-cluster.sh"
+# the recording sink of the unit tests is shared with these tests
+sys.path.insert(0, str(REPO / "tests" / "unit"))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def ceph_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A running 3-OSD memstore cluster: {"conf", "dir"}. Stopped at the end of the session."""
+    missing = [tool for tool in ("ceph-mon", "ceph-osd", "ceph-mgr", "ceph") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"Ceph is not installed (missing {', '.join(missing)}); the real-cluster tests need "
+                    "Debian's ceph-mon ceph-osd ceph-mgr ceph-common")
+    cluster_dir = tmp_path_factory.mktemp("ceph")
+    env = dict(os.environ, CLUSTER_DIR=str(cluster_dir), MON_PORT=str(_free_port()), OSDS="3", HOSTS="1")
+    env.pop("CEPH_CONF", None)
+    try:
+        subprocess.run(["bash", str(SCRIPT), "up"], env=env, check=True, timeout=180,
+                       capture_output=True)
+    except subprocess.CalledProcessError as exc:
+        subprocess.run(["bash", str(SCRIPT), "down"], env=env, check=False, timeout=60)
+        pytest.fail(f"the test cluster did not start: {exc.stderr.decode(errors='replace')[-2000:]}")
+    try:
+        yield {"conf": str(cluster_dir / "ceph.conf"), "dir": str(cluster_dir)}
+    finally:
+        subprocess.run(["bash", str(SCRIPT), "down"], env=env, check=False, timeout=60)
