@@ -1,0 +1,320 @@
+"""Whisper storage of the collectors' metric points: a background writer fed by the bus (which
+only enqueues) and a reader for the render and stats APIs. A metric `a.b.c` lives in
+`<root>/a/b/c.wsp`; the retention schema is documented in docs/metrics.md."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import whisper
+
+from calamari.domain.series import ExpressionError, Series, is_glob, node_regex, split_path
+
+log = logging.getLogger(__name__)
+
+# 1 minute for a day, 5 minutes for a month, 1 hour for a year (see docs/metrics.md)
+DEFAULT_RETENTION = "1m:1d,5m:30d,1h:1y"
+# Counters keep their last value when rolled up, so derivatives over coarse archives stay right.
+COUNTER_RE = re.compile(r"\.(rx_bytes|tx_bytes|read_bytes|write_bytes|num_read|num_write|num_read_kb|num_write_kb)$")
+# One metric node: no dots, slashes or other characters a path or a glob could misread.
+NODE_RE = re.compile(r"^[A-Za-z0-9_\-:@%+~#]+$")
+MAX_METRIC_LENGTH = 512
+MAX_NODES = 32
+SUFFIX = ".wsp"
+
+
+class MetricNameError(ValueError):
+    """A metric name that cannot be stored safely; the message says why."""
+
+
+def metric_nodes(metric: str) -> list[str]:
+    """The nodes of a metric name, or MetricNameError when it could escape the store's directory
+    or collide with glob syntax."""
+    if not isinstance(metric, str) or not metric:
+        raise MetricNameError("empty metric name")
+    if len(metric) > MAX_METRIC_LENGTH:
+        raise MetricNameError(f"metric name longer than {MAX_METRIC_LENGTH} characters")
+    nodes = metric.split(".")
+    if len(nodes) > MAX_NODES:
+        raise MetricNameError(f"more than {MAX_NODES} nodes")
+    for node in nodes:
+        if not node:
+            raise MetricNameError("empty node (leading, trailing or doubled dot)")
+        if not NODE_RE.match(node):
+            raise MetricNameError(f"node {node!r} has characters other than letters, digits and _-:@%+~#")
+        if len(node) + len(SUFFIX) > 255:
+            raise MetricNameError(f"node {node[:20]!r}... is too long for a file name")
+    return nodes
+
+
+@dataclass(frozen=True)
+class MetricNode:
+    """One entry of a find: a metric (leaf) and/or a folder of metrics (branch)."""
+
+    path: str
+    leaf: bool
+    branch: bool
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit(".", 1)[-1]
+
+
+class WhisperStore:
+    """Whisper files under `root`; creates a file with the retention schema on the first point."""
+
+    def __init__(self, root: str, retention: str = DEFAULT_RETENTION, x_files_factor: float = 0.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.root = os.path.abspath(root)
+        os.makedirs(self.root, exist_ok=True)
+        self.archives = [whisper.parseRetentionDef(d) for d in retention.split(",")]
+        whisper.validateArchiveList(self.archives)
+        self.retention = retention
+        # 0: a rolled-up point is kept however few of its source points arrived (gaps stay visible
+        # in the fine archive; the coarse one keeps what it can)
+        self.x_files_factor = x_files_factor
+        self.clock = clock
+        # newest point per metric seen by the writer: lets /metrics show OSD usage without reading files
+        self.latest: dict[str, tuple[int, float]] = {}
+
+    # ------------------------------------------------------------------ paths
+
+    def file_path(self, metric: str) -> str:
+        return os.path.join(self.root, *metric_nodes(metric)) + SUFFIX
+
+    # ------------------------------------------------------------------ writing
+
+    def write(self, metric: str, points: list[tuple[int, float]], now: int | None = None) -> None:
+        """Store points of one metric (timestamp, value), creating its file when new."""
+        path = self.file_path(metric)
+        if not os.path.exists(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            method = "last" if COUNTER_RE.search(metric) else "average"
+            try:
+                whisper.create(path, self.archives, self.x_files_factor, method, sparse=True)
+            except whisper.InvalidConfiguration:
+                pass  # created meanwhile (another process); use it
+        whisper.update_many(path, points, now=now if now is not None else int(self.clock()))
+
+    # ------------------------------------------------------------------ reading
+
+    def find(self, pattern: str) -> list[MetricNode]:
+        """Metrics and folders matching a Graphite pattern (`*`, `?`, `[..]`, `{a,b}` per node)."""
+        parts = split_path(pattern)
+        for part in parts:
+            if not is_glob(part) and not NODE_RE.match(part):
+                raise ExpressionError(f"node {part!r} cannot name a metric")
+        prefixes: list[tuple[str, str]] = [("", self.root)]  # (metric prefix, directory)
+        for part in parts[:-1]:
+            prefixes = [(f"{prefix}{name}.", os.path.join(folder, name))
+                        for prefix, folder in prefixes for name in self._matching(folder, part, folders=True)]
+        found: dict[str, MetricNode] = {}
+        last = parts[-1]
+        for prefix, folder in prefixes:
+            for name in self._matching(folder, last, folders=True):
+                found[prefix + name] = MetricNode(prefix + name, leaf=False, branch=True)
+            for name in self._matching(folder, last, folders=False):
+                branch = prefix + name in found
+                found[prefix + name] = MetricNode(prefix + name, leaf=True, branch=branch)
+        return [found[k] for k in sorted(found)]
+
+    def _matching(self, folder: str, part: str, folders: bool) -> list[str]:
+        if not is_glob(part):
+            target = os.path.join(folder, part) if folders else os.path.join(folder, part + SUFFIX)
+            present = os.path.isdir(target) if folders else os.path.isfile(target)
+            return [part] if present else []
+        regex = node_regex(part)
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        names = []
+        for entry in entries:
+            if folders:
+                if entry.is_dir() and not entry.name.startswith("."):
+                    names.append(entry.name)
+            elif entry.name.endswith(SUFFIX) and entry.is_file():
+                names.append(entry.name[:-len(SUFFIX)])
+        return sorted(n for n in names if regex.match(n))
+
+    def fetch(self, metric: str, start: int, end: int, now: int | None = None) -> Series | None:
+        """One metric between start and end, at the finest archive that reaches back to start."""
+        path = self.file_path(metric)
+        now = now if now is not None else int(self.clock())
+        if start >= min(end, now):
+            return None
+        try:
+            result = whisper.fetch(path, start, min(end, now), now=now)
+        except FileNotFoundError:
+            return None
+        except (whisper.CorruptWhisperFile, whisper.InvalidTimeInterval) as err:
+            log.warning("cannot read %s: %s", path, err)
+            return None
+        if result is None:  # the range lies before the oldest archive
+            return None
+        (first, _last, step), values = result
+        return Series(metric, first, step, list(values), metric)
+
+    def fetch_pattern(self, pattern: str, start: int, end: int, now: int | None = None) -> list[Series]:
+        """Every metric matching a pattern; the series carry the pattern as their path expression."""
+        out = []
+        for node in self.find(pattern):
+            if node.leaf:
+                series = self.fetch(node.path, start, end, now)
+                if series is not None:
+                    series.path_expression = pattern
+                    out.append(series)
+        return out
+
+    def children(self, prefix: str) -> list[str]:
+        """Metric names directly under a prefix (e.g. `ceph.cluster.<fsid>.pool.3`)."""
+        return [n.path for n in self.find(prefix + ".*") if n.leaf]
+
+
+_STOP = object()
+
+
+class TimeSeriesWriter:
+    """Writes `stats` points to a WhisperStore from a thread of its own, a batch at a time:
+    points of the same metric that queued up together go to its file in one update_many."""
+
+    def __init__(self, store: WhisperStore, max_pending: int = 10_000, max_batch: int = 2_000) -> None:
+        self.store = store
+        self.pending: queue.Queue[Any] = queue.Queue(maxsize=max_pending)
+        self.max_batch = max_batch
+        self.written = 0
+        self.rejected = 0
+        self.dropped = 0  # points turned away because the queue was full
+        self.failed = 0  # points whose file could not be written
+        self._thread: threading.Thread | None = None
+        self._last_drop_log = 0.0
+
+    # ------------------------------------------------------------------ ingest side
+
+    def stats_sink(self, fsid: str | None, host: str, points: list[list[Any]]) -> None:
+        """Called by the bus for each `stats` message; only enqueues, never blocks."""
+        try:
+            self.pending.put_nowait((fsid, host, points))
+        except queue.Full:
+            self.dropped += len(points)
+            now = time.monotonic()
+            if now - self._last_drop_log > 10:
+                self._last_drop_log = now
+                log.warning("time-series writer behind: dropped points from %s (%d dropped so far)",
+                            host, self.dropped)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="timeseries-writer", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self._thread is not None:
+            self.pending.put(_STOP)
+            self._thread.join(timeout)
+            self._thread = None
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until everything enqueued before this call is written."""
+        done = threading.Event()
+        try:
+            self.pending.put(done, timeout=timeout)
+        except queue.Full:
+            return False
+        return done.wait(timeout)
+
+    # ------------------------------------------------------------------ writer thread
+
+    def _run(self) -> None:
+        while True:
+            batch = [self.pending.get()]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self.pending.get_nowait())
+                except queue.Empty:
+                    break
+            stop = False
+            messages, markers = [], []
+            for item in batch:
+                if item is _STOP:
+                    stop = True
+                elif isinstance(item, threading.Event):
+                    markers.append(item)
+                else:
+                    messages.append(item)
+            try:
+                self.write_batch(messages)
+            except Exception:  # a bug here must not end the thread and silently stop all writing
+                log.exception("time-series batch failed")
+            for marker in markers:
+                marker.set()
+            if stop:
+                return
+
+    def write_batch(self, messages: list[tuple[str | None, str, list[list[Any]]]]) -> int:
+        """Validate, group by metric and write; returns the number of points written."""
+        by_metric: dict[str, list[tuple[int, float]]] = {}
+        reasons: dict[str, tuple[int, str]] = {}
+        for fsid, host, points in messages:
+            for point in points:
+                reason = self._check(fsid, point)
+                if reason is not None:
+                    count, example = reasons.get(reason, (0, ""))
+                    reasons[reason] = (count + 1, example or f"{point[0] if point else point!r} from {host}")
+                    continue
+                by_metric.setdefault(point[0], []).append((int(point[1]), float(point[2])))
+        for reason, (count, example) in reasons.items():
+            self.rejected += count
+            log.warning("rejected %d metric point(s): %s (e.g. %s)", count, reason, example)
+        now = int(self.store.clock())
+        written = 0
+        for metric, points in by_metric.items():
+            try:
+                self.store.write(metric, points, now)
+            except MetricNameError as err:
+                self.rejected += len(points)
+                log.warning("rejected metric %r: %s", metric, err)
+                continue
+            except (OSError, whisper.WhisperException) as err:
+                self.failed += len(points)
+                log.error("cannot write %s: %s", metric, err)
+                continue
+            written += len(points)
+            newest = max(points)
+            held = self.store.latest.get(metric)
+            if held is None or newest[0] >= held[0]:
+                self.store.latest[metric] = newest
+        self.written += written
+        return written
+
+    @staticmethod
+    def _check(fsid: str | None, point: Any) -> str | None:
+        if not isinstance(point, list | tuple) or len(point) != 3:
+            return "a point is not [metric, timestamp, value]"
+        metric, ts, value = point
+        if not isinstance(metric, str):
+            return "metric name is not a string"
+        for number in (ts, value):
+            if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
+                return "timestamp or value is not a finite number"
+        if ts < 0:
+            return "negative timestamp"
+        try:
+            nodes = metric_nodes(metric)
+        except MetricNameError as err:
+            return f"unsafe metric name: {err}"
+        # a collector speaks for its own cluster only
+        if nodes[0] == "ceph" and len(nodes) > 2 and nodes[1] == "cluster" and nodes[2] != fsid:
+            return f"cluster metric for another fsid than the sender's ({fsid})"
+        return None

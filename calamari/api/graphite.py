@@ -1,0 +1,124 @@
+"""Graphite-compatible reads of the whisper store, for Grafana's Graphite data source and
+Calamari's graph clients: /graphite/render, /graphite/metrics/find and /graphite/functions.
+The store comes from app.config["TIMESERIES"] (a WhisperStore)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from flask import Blueprint, Response, current_app, request
+
+from calamari.domain.series import (
+    Context,
+    ExpressionError,
+    Series,
+    TimeSyntaxError,
+    evaluate,
+    function_catalog,
+    limit_points,
+    parse_target,
+    parse_time,
+)
+
+blueprint = Blueprint("graphite", __name__, url_prefix="/graphite")
+
+MAX_TARGETS = 50
+MAX_SERIES = 10_000
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS), status=status, mimetype="application/json")
+
+
+def bad_request(field: str, reason: str) -> Response:
+    return json_response({"detail": reason, "errors": {field: reason}}, 400)
+
+
+def timeseries_store() -> Any:
+    return current_app.config.get("TIMESERIES")
+
+
+def no_store() -> Response:
+    return json_response({"detail": "no time-series store is configured"}, 503)
+
+
+class RangeError(ValueError):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+
+
+def time_range(params: Any, now: int, default_from: str = "-24h") -> tuple[int, int]:
+    """(start, end) from the `from` and `until` parameters; RangeError names a bad one."""
+    times = {}
+    for field, default in (("from", default_from), ("until", "now")):
+        try:
+            times[field] = parse_time(params.get(field) or default, now)
+        except TimeSyntaxError as err:
+            raise RangeError(field, str(err)) from None
+    if times["from"] >= times["until"]:
+        raise RangeError("from", "'from' must be before 'until'")
+    return times["from"], times["until"]
+
+
+def render_series(store: Any, targets: list[str], start: int, end: int, now: int,
+                  max_points: int = 0) -> list[Series]:
+    """Evaluate Graphite targets against the store (ExpressionError for a bad one)."""
+    ctx = Context(fetch=lambda pattern: store.fetch_pattern(pattern, start, end, now), series_limit=MAX_SERIES)
+    out: list[Series] = []
+    for target in targets:
+        out.extend(evaluate(parse_target(target), ctx))
+    return [limit_points(s, max_points) for s in out] if max_points else out
+
+
+@blueprint.route("/render", methods=["GET", "POST"])
+def render() -> Response:
+    store = timeseries_store()
+    if store is None:
+        return no_store()
+    params = request.values
+    targets = [t for t in params.getlist("target") if t.strip()]
+    if not targets:
+        return bad_request("target", "at least one target is required")
+    if len(targets) > MAX_TARGETS:
+        return bad_request("target", f"at most {MAX_TARGETS} targets per request")
+    fmt = params.get("format", "json")
+    if fmt != "json":
+        return bad_request("format", f"format {fmt!r} is not supported; use format=json")
+    max_points_text = params.get("maxDataPoints", "0")
+    if not max_points_text.isdigit():
+        return bad_request("maxDataPoints", "maxDataPoints must be a whole number")
+    now = int(time.time())
+    try:
+        start, end = time_range(params, now)
+    except RangeError as err:
+        return bad_request(err.field, str(err))
+    try:
+        series = render_series(store, targets, start, end, now, int(max_points_text))
+    except ExpressionError as err:
+        return bad_request("target", str(err))
+    return json_response([{"target": s.name, "tags": {"name": s.name}, "datapoints": s.datapoints()}
+                          for s in series])
+
+
+@blueprint.route("/metrics/find", methods=["GET", "POST"])
+def find() -> Response:
+    store = timeseries_store()
+    if store is None:
+        return no_store()
+    query = (request.values.get("query") or "").strip()
+    if not query:
+        return bad_request("query", "a query is required, e.g. query=ceph.*")
+    try:
+        nodes = store.find(query)
+    except ExpressionError as err:
+        return bad_request("query", str(err))
+    return json_response([{"text": n.name, "id": n.path, "leaf": int(n.leaf), "expandable": int(n.branch),
+                           "allowChildren": int(n.branch), "context": {}} for n in nodes])
+
+
+@blueprint.route("/functions", methods=["GET"])
+def functions() -> Response:
+    return json_response(function_catalog())

@@ -1,0 +1,107 @@
+"""Calamari-style usage and IO figures from the whisper store:
+/api/v2/cluster/<fsid>/stats, …/pool/stats, …/pool/<id>/stats and …/osd/<id>/stats.
+
+Each answers {"from", "until", "step", "latest": {metric: value}, "series": {metric: [[ts, value], ...]}}
+with metric names relative to the object (e.g. `num_bytes` for a pool, `df.total_used_bytes` for a
+cluster). `?from=` and `?until=` take Graphite's time syntax (default the last hour);
+`?max_points=N` shrinks each series by averaging."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+
+from calamari.api.graphite import RangeError, bad_request, json_response, no_store, time_range
+from calamari.domain.series import Series, last_value, limit_points
+
+blueprint = Blueprint("stats", __name__, url_prefix="/api/v2/cluster/<fsid>")
+
+CLUSTER_GROUPS = ("df", "io")  # the cluster-wide subtrees; pool.* and osd.* have their own routes
+MAX_POINTS_LIMIT = 10_000
+
+
+def _read(prefixes: list[str]) -> Response | tuple[int, int, int, dict[str, Series]]:
+    """The series of every metric directly under each prefix, keyed by name relative to the first."""
+    store = current_app.config.get("TIMESERIES")
+    if store is None:
+        return no_store()
+    now = int(time.time())
+    try:
+        start, end = time_range(request.args, now, default_from="-1h")
+    except RangeError as err:
+        return bad_request(err.field, str(err))
+    max_points_text = request.args.get("max_points", "0")
+    if not max_points_text.isdigit() or int(max_points_text) > MAX_POINTS_LIMIT:
+        return bad_request("max_points", f"max_points must be a whole number up to {MAX_POINTS_LIMIT}")
+    base = prefixes[0].count(".") + 1
+    found: dict[str, Series] = {}
+    for prefix in prefixes:
+        for metric in store.children(prefix):
+            series = store.fetch(metric, start, end, now)
+            if series is not None:
+                found[".".join(metric.split(".")[base:])] = limit_points(series, int(max_points_text))
+    return start, end, now, found
+
+
+def _answer(result: Response | tuple[int, int, int, dict[str, Series]], extra: dict[str, Any]) -> Response:
+    if isinstance(result, Response):
+        return result
+    start, end, _now, found = result
+    steps = {s.step for s in found.values()}
+    return json_response({
+        **extra,
+        "from": start,
+        "until": end,
+        "step": min(steps) if steps else None,
+        "latest": {name: last_value(s) for name, s in sorted(found.items())},
+        "series": {name: [[t, v] for t, v in zip(s.timestamps(), s.values, strict=True)]
+                   for name, s in sorted(found.items())},
+    })
+
+
+def _unknown(what: str) -> Response:
+    return json_response({"detail": f"no {what}"}, 404)
+
+
+def _view() -> Any:
+    return current_app.config["SERVICE"].view
+
+
+@blueprint.get("/stats")
+def cluster_stats(fsid: str) -> Response:
+    if fsid not in _view().clusters:
+        return _unknown(f"cluster {fsid}")
+    root = f"ceph.cluster.{fsid}"
+    return _answer(_read([root] + [f"{root}.{group}" for group in CLUSTER_GROUPS]), {"cluster": fsid})
+
+
+@blueprint.get("/pool/<int:pool_id>/stats")
+def pool_stats(fsid: str, pool_id: int) -> Response:
+    if pool_id not in _view().pools.get(fsid, {}):
+        return _unknown(f"pool {pool_id} in cluster {fsid}")
+    return _answer(_read([f"ceph.cluster.{fsid}.pool.{pool_id}"]), {"cluster": fsid, "pool": pool_id})
+
+
+@blueprint.get("/osd/<int:osd_id>/stats")
+def osd_stats(fsid: str, osd_id: int) -> Response:
+    if osd_id not in _view().osds.get(fsid, {}):
+        return _unknown(f"OSD {osd_id} in cluster {fsid}")
+    return _answer(_read([f"ceph.cluster.{fsid}.osd.{osd_id}"]), {"cluster": fsid, "osd": osd_id})
+
+
+@blueprint.get("/pool/stats")
+def all_pool_stats(fsid: str) -> Response:
+    """The newest figures of every pool (no series): a list of {"id", "name", <metric>: value}."""
+    pools = _view().pools.get(fsid)
+    if fsid not in _view().clusters or pools is None:
+        return _unknown(f"cluster {fsid}")
+    rows = []
+    for pool_id, row in sorted(pools.items()):
+        result = _read([f"ceph.cluster.{fsid}.pool.{pool_id}"])
+        if isinstance(result, Response):
+            return result
+        rows.append({"id": pool_id, "name": row["name"],
+                     **{name: last_value(s) for name, s in sorted(result[3].items())}})
+    return json_response(rows)
