@@ -52,27 +52,19 @@ def cluster_history(fsid: str) -> Response:
 
 _POINT = {"type": "string", "description": "an ISO 8601 time (UTC when no zone is given) or an event position"}
 
-# For the OpenAPI document of the app.
-OPENAPI_PATHS: dict[str, Any] = {
-    "/api/v2/cluster/{fsid}/history": {
-        "get": {
-            "summary": "The cluster as it was at a time or event position (at), or the events and a "
-                       "summary of what changed between two of them (from, to)",
-            "parameters": [
-                {"name": "fsid", "in": "path", "required": True, "schema": {"type": "string"}},
-                {"name": "at", "in": "query", "schema": _POINT},
-                {"name": "from", "in": "query", "schema": _POINT},
-                {"name": "to", "in": "query", "schema": {**_POINT, "description": "default: now"}},
-                {"name": "limit", "in": "query",
-                 "schema": {"type": "integer", "minimum": 0, "maximum": 10_000, "default": 1000},
-                 "description": "at most this many events listed (the summary covers all)"},
-            ],
-            "responses": {
-                "200": {"description": "documents (cluster, health, osd, pool, server) or a diff",
-                        "content": {"application/json": {"schema": {"type": "object"}}}},
-                "400": {"description": "bad at, from, to or limit"},
-                "404": {"description": "unknown cluster, or none recorded at that point"},
-            },
-        }
-    }
+# Route documentation for the app's OpenAPI document (the shape of calamari.api.common.doc).
+cluster_history._api_doc = {  # type: ignore[attr-defined]
+    "summary": "The cluster as it was at a time or event position (at: cluster, health, osd, pool, server), "
+               "or the events and a summary of what changed between two of them (from, to)",
+    "body": None,
+    "response": {"type": "object"},
+    "query": {
+        "at": _POINT,
+        "from": _POINT,
+        "to": {**_POINT, "description": "an ISO 8601 time or an event position (default: now)"},
+        "limit": {"type": "integer", "minimum": 0, "maximum": 10_000, "default": 1000,
+                  "description": "list at most this many events (the summary covers all)"},
+    },
+    "status": 200,
+    "errors": (400, 401, 403, 404),
 }

@@ -104,6 +104,7 @@ class ChangeSummary:
         self.before = before
         self.osd_events: dict[int, dict[str, int]] = {}
         self.pool_events: dict[int, dict[str, int]] = {}
+        self.pool_lifecycle: dict[str, list[dict[str, Any]]] = {"created": [], "deleted": []}
         self.flag_changes: list[dict[str, Any]] = []
         self.health_transitions: list[dict[str, Any]] = []
         self.requests: dict[str, dict[str, Any]] = {}
@@ -122,6 +123,11 @@ class ChangeSummary:
         elif isinstance(agg, Pool):
             counts = self.pool_events.setdefault(agg.pool_id, {})
             counts[kind] = counts.get(kind, 0) + 1
+            if isinstance(event, Pool.PoolCreated | Pool.PoolDeleted):
+                # by event, so that a pool created and deleted in between is listed as both
+                key = "created" if isinstance(event, Pool.PoolCreated) else "deleted"
+                self.pool_lifecycle[key].append({"id": agg.pool_id, "name": agg.name, "position": position,
+                                                 "time": when})
         elif isinstance(event, Cluster.ClusterFlagsChanged):
             self.flag_changes.append({"position": position, "time": when, "set": event.set, "unset": event.unset})
         elif isinstance(event, Cluster.HealthChanged):
@@ -163,14 +169,10 @@ class ChangeSummary:
             })
         pools_before = {r["id"]: r for r in before_docs.get("pool", [])}
         pools_after = {r["id"]: r for r in after_docs.get("pool", [])}
-        pools: dict[str, list[dict[str, Any]]] = {"created": [], "deleted": [], "changed": []}
+        pools: dict[str, list[dict[str, Any]]] = {**self.pool_lifecycle, "changed": []}
         for pool_id in sorted(self.pool_events):
             b, a = pools_before.get(pool_id), pools_after.get(pool_id)
-            if b is None and a is not None:
-                pools["created"].append({"id": pool_id, "name": a["name"]})
-            elif b is not None and a is None:
-                pools["deleted"].append({"id": pool_id, "name": b["name"]})
-            elif b is not None and a is not None and _changes(b, a):
+            if b is not None and a is not None and _changes(b, a):
                 pools["changed"].append({"id": pool_id, "name": a["name"], "changes": _changes(b, a)})
         cluster_before = before_docs.get("cluster") or {}
         cluster_after = after_docs.get("cluster") or {}
