@@ -82,7 +82,7 @@ def align(series_list: list[Series]) -> tuple[int, int, list[list[float | None]]
     for s in series_list:
         step = math.lcm(step, s.step)
     rows = [consolidate(s, step // s.step) for s in series_list]
-    start = min(s.start - s.start % step for s in rows)
+    start = min(s.start for s in rows)
     end = max(s.end for s in rows)
     length = max(0, -(-(end - start) // step))
     grids: list[list[float | None]] = []
