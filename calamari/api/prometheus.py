@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, current_app
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
@@ -258,4 +258,5 @@ def metrics() -> Response:
         config = current_app.config
         registry = metrics_registry(config["SERVICE"], config.get("TIMESERIES"), config.get("TIMESERIES_WRITER"))
         current_app.extensions["calamari_prometheus"] = registry
-    return Response(generate_latest(registry), mimetype=None, content_type=CONTENT_TYPE_LATEST)
+    # the classic 0.0.4 text format: what generate_latest writes and every Prometheus version reads
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_PLAIN_0_0_4)
