@@ -1,44 +1,142 @@
 """The Flask application factory. Each resource family lives in its own blueprint module under
-calamari/api/ and is registered here; handlers only translate HTTP to the service and back."""
+calamari/api/ (listed in BLUEPRINT_MODULES, each exposing `blueprint`); handlers only translate
+HTTP to the services and back. Authentication is checked here, before any handler runs."""
 
 from __future__ import annotations
 
+import importlib
+import logging
 from typing import Any
 
-import orjson
-from flask import Flask, Response
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
 
-from calamari import __version__
+from calamari.api.common import ApiError, json_response
+from calamari.domain.event_feed import EventFeed
+from calamari.domain.requests import RequestRejected
+from calamari.service.auth import CAN_ADMINISTER, CAN_CHANGE_CLUSTER, AuthService
+from calamari.service.requests import RequestExecutor
+
+__all__ = ["BLUEPRINT_MODULES", "Services", "create_app", "json_response"]
+
+log = logging.getLogger(__name__)
+
+# Modules with a `blueprint` to register; other parts append theirs (e.g. "calamari.api.graphite").
+BLUEPRINT_MODULES: list[str] = [
+    "calamari.api.auth",
+    "calamari.api.clusters",
+    "calamari.api.osds",
+    "calamari.api.pools",
+    "calamari.api.servers",
+    "calamari.api.requests",
+    "calamari.api.events",
+    "calamari.api.openapi",
+    "calamari.api.graphite",  # /graphite/*: render, metrics/find, functions
+    "calamari.api.prometheus",  # /metrics
+    "calamari.api.stats",  # /api/v2/cluster/<fsid>/…/stats
+    "calamari.api.history",  # /api/v2/cluster/<fsid>/history
+]
+
+PUBLIC = {"/api/v2/auth/login"}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+SESSION_COOKIE = "calamari_session"
+CSRF_HEADER = "X-CSRFToken"
+# Unsafe routes any authenticated user may call (they change nothing in a cluster).
+OPEN_TO_ALL = {"/api/v2/auth/logout"}
 
 
-def json_response(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS), status=status,
-                    mimetype="application/json")
+class Services:
+    """What the handlers use: the model service, users, the request executor, the event feed."""
+
+    def __init__(self, service: Any, auth: AuthService | None = None, executor: RequestExecutor | None = None,
+                 feed: EventFeed | None = None, load_feed_events: int = 200_000) -> None:
+        self.service = service
+        self.auth = auth or AuthService(service)
+        self.executor = executor or getattr(service, "executor", None) or RequestExecutor(service)
+        service.executor = self.executor
+        if feed is None:
+            feed = EventFeed()
+            _attach_feed(feed, service, load_feed_events)
+        self.feed = feed
 
 
-def create_app(service: Any, **options: Any) -> Flask:
+def _attach_feed(feed: EventFeed, service: Any, newest: int) -> None:
+    """Tell the newest stored events once (what happened before), then follow live commits. Under
+    the service lock, with the writer drained, so that no event is told twice or missed."""
+    with service.lock:
+        service.writer.flush(service.config.durable_timeout)
+        end = service.store.max_position()
+        batch: list[Any] = []
+        for _, event in service.store.read(after=max(0, end - newest), until=end):
+            batch.append(event)
+            if len(batch) >= 10_000:
+                feed.add(batch, service.model)
+                batch = []
+        feed.add(batch, service.model)
+        service.listeners.append(feed.add)
+
+
+def create_app(service: Any, services: Services | None = None, **options: Any) -> Flask:
+    """`service` is the ModelService; `services` (built if not given) adds users, requests, events."""
     app = Flask("calamari")
     app.config["SERVICE"] = service
+    app.config["CALAMARI"] = services = services or Services(service)
     app.config.update(options)
+    bus = options.get("BUS")
+    if bus is not None and services.executor.send is None:
+        # commands of user requests go to the collectors over the bus; resume unfinished ones
+        services.executor.send = bus.send_command
+        services.executor.start()
 
-    @app.get("/api/v2/info")
-    def info() -> Response:
-        import socket
+    @app.before_request
+    def authenticate() -> Response | None:
+        path = request.path
+        if path in PUBLIC or not path.startswith("/api/"):
+            return None
+        auth = app.config["CALAMARI"].auth
+        identity = None
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            identity = auth.authenticate(header[len("Bearer "):].strip())
+        elif request.cookies.get(SESSION_COOKIE):
+            identity = auth.authenticate(request.cookies[SESSION_COOKIE])
+            if identity is not None and request.method not in SAFE_METHODS:
+                if not auth.csrf_ok(identity, request.headers.get(CSRF_HEADER)):
+                    return ApiError(403, f"CSRF check failed: send the {CSRF_HEADER} header given at login").response()
+        if identity is None:
+            return ApiError(401, "authentication required: log in at /api/v2/auth/login").response()
+        g.identity = identity
+        if request.method in SAFE_METHODS or path in OPEN_TO_ALL:
+            return None
+        if path.startswith("/api/v2/user"):
+            allowed = identity.role in CAN_ADMINISTER or (
+                request.method == "PATCH" and path.rstrip("/").rsplit("/", 1)[-1] in (identity.username, "me"))
+        else:
+            allowed = identity.role in CAN_CHANGE_CLUSTER
+        if not allowed:
+            return ApiError(403, f"the {identity.role} role may not do this").response()
+        return None
 
-        return json_response({"version": __version__, "hostname": socket.gethostname(),
-                              "fqdn": socket.getfqdn()})
+    @app.errorhandler(ApiError)
+    def api_error(err: ApiError) -> Response:
+        return err.response()
 
-    @app.get("/api/v2/cluster")
-    def clusters() -> Response:
-        view = service.view
-        return json_response([{"id": c["id"], "name": c["name"], "update_time": c["update_time"]}
-                              for c in view.clusters.values()])
+    @app.errorhandler(RequestRejected)
+    def rejected(err: RequestRejected) -> Response:
+        return ApiError.from_rejected(err).response()
 
-    @app.get("/api/v2/cluster/<fsid>/osd")
-    def osds(fsid: str) -> Response:
-        rows = service.view.osds.get(fsid)
-        if rows is None:
-            return json_response({"detail": f"no cluster {fsid}"}, 404)
-        return json_response(list(rows.values()))
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException) -> Response:
+        response = json_response({"detail": err.description or err.name}, err.code or 500)
+        if err.code == 405 and hasattr(err, "valid_methods") and err.valid_methods:
+            response.headers["Allow"] = ", ".join(err.valid_methods)
+        return response
 
+    @app.errorhandler(Exception)
+    def unexpected(err: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return json_response({"detail": "internal error; the server log has the details"}, 500)
+
+    for name in BLUEPRINT_MODULES:
+        app.register_blueprint(importlib.import_module(name).blueprint)
     return app

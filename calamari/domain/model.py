@@ -36,6 +36,7 @@ from calamari.domain.maps import (
 from calamari.domain.osd import Osd
 from calamari.domain.pool import POOL_SETTINGS, Pool
 from calamari.domain.server import Server
+from calamari.domain.user import User
 from calamari.domain.user_request import COMPLETE, UserRequest
 
 SyncVersion = int | str
@@ -107,6 +108,8 @@ class ClusterModel:
         self.pools: dict[str, dict[int, Pool]] = {}
         self.servers: dict[str, Server] = {}
         self.requests: dict[str, UserRequest] = {}
+        self.users: dict[str, User] = {}
+        self._open_requests: set[str] | None = None  # unfinished request ids; None: recompute
         self.held: dict[str, dict[str, tuple[SyncVersion, Any]]] = {}
         self.last_contact: dict[str, float] = {}
         self.last_contact_host: dict[str, float] = {}
@@ -131,6 +134,9 @@ class ClusterModel:
             self.servers[agg.fqdn] = agg
         elif isinstance(agg, UserRequest):
             self.requests[agg.request_id] = agg
+            self._open_requests = None
+        elif isinstance(agg, User):
+            self.users[agg.username] = agg
 
     def apply(self, event: Aggregate.Event) -> None:
         """Fold one stored event into the model (replay)."""
@@ -139,6 +145,8 @@ class ClusterModel:
             self._register(agg)
         else:
             event.mutate(self.aggregates[event.originator_id])
+            if isinstance(event, UserRequest.Event):
+                self._open_requests = None
 
     def load(self, aggregates: Iterable[CalamariAggregate]) -> None:
         """Install aggregates restored from a snapshot."""
@@ -534,10 +542,52 @@ class ClusterModel:
 
     def submit_request(self, request_id: str, fsid: str, username: str, kind: str, target: str,
                        headline: str, body: dict[str, Any], commands: list[dict[str, Any]],
-                       at: datetime) -> UserRequest:
-        return self._create(UserRequest, UserRequest.UserRequestSubmitted, ids.user_request_id(request_id),
-                            at, request_id=request_id, fsid=fsid, username=username, kind=kind,
-                            target=target, headline=headline, body=body, commands=commands)
+                       at: datetime, expect: list[dict[str, Any]] | None = None) -> UserRequest:
+        req = self._create(UserRequest, UserRequest.UserRequestSubmitted, ids.user_request_id(request_id),
+                           at, request_id=request_id, fsid=fsid, username=username, kind=kind,
+                           target=target, headline=headline, body=body, commands=commands, expect=expect)
+        self._open_requests = None
+        return req
+
+    def open_requests(self) -> list[UserRequest]:
+        """Requests not yet complete (kept as a set: the history of requests only grows)."""
+        if self._open_requests is None:
+            self._open_requests = {r.request_id for r in self.requests.values() if r.state != COMPLETE}
+        return [r for r in (self.requests[i] for i in list(self._open_requests)) if r.state != COMPLETE]
+
+    def _request_done(self, req: UserRequest, event_class: type, at: datetime, **fields: Any) -> None:
+        self._emit(req, event_class, at, **fields)
+        if self._open_requests is not None:
+            self._open_requests.discard(req.request_id)
+
+    def _shows_expected(self, req: UserRequest) -> bool:
+        from calamari.domain.requests import expectation_met
+
+        held = self.held.get(req.fsid, {}).get(req.awaiting.get("name", "osd_map"))
+        if held is None or not _past(held[0], req.awaiting.get("after", -1)):
+            return False
+        return expectation_met(getattr(req, "expect", []), held[1])
+
+    # ---------------------------------------------------------------- users
+
+    def add_user(self, username: str, role: str, password_hash: str, email: str, by: str, at: datetime) -> User:
+        user = self.users.get(username)
+        if user is None:
+            return self._create(User, User.UserCreated, ids.user_id(username), at, username=username, role=role,
+                                password_hash=password_hash, email=email, by=by)
+        if not user.deleted:
+            raise ValueError(f"user {username!r} exists")
+        self._emit(user, User.UserReinstated, at, role=role, password_hash=password_hash, email=email, by=by)
+        return user
+
+    def user_event(self, username: str, event_class: type, at: datetime, **fields: Any) -> None:
+        self._emit(self.users[username], event_class, at, **fields)
+
+    def user_changed(self, username: str) -> None:
+        """Record the events a User command method (e.g. User.change) emitted itself."""
+        user = self.users[username]
+        self._touched.append(user)
+        self._new.extend(e for e in user.pending_events if e not in self._new)
 
     def request_executing(self, request_id: str, status: str, at: datetime) -> None:
         self._emit(self.requests[request_id], UserRequest.UserRequestExecuting, at, status=status)
@@ -547,27 +597,29 @@ class ClusterModel:
         """A command ran. `awaiting` names the sync object and the version beyond which its effect
         must show ({"name": "osd_map", "after": 41}); an empty dict completes at once."""
         req = self.requests[request_id]
-        status = (f"Waiting for {awaiting['name'].replace('_', ' ')} version > {awaiting['after']}"
-                  if awaiting else "Command completed")
+        if index < len(req.commands) - 1:  # more commands to run: not waiting for a map yet
+            self._emit(req, UserRequest.UserRequestCommandSucceeded, at, index=index, output=output,
+                       status=f"Running command {index + 2} of {len(req.commands)}", awaiting={})
+            return
+        if not getattr(req, "expect", None):
+            awaiting = {}
+        status = ("Waiting for an OSD map showing the change" if awaiting else "Command completed")
         self._emit(req, UserRequest.UserRequestCommandSucceeded, at, index=index, output=output,
                    status=status, awaiting=awaiting)
-        if not awaiting:
-            self._emit(req, UserRequest.UserRequestCompleted, at, status="Completed")
-        else:
-            held = self.held.get(req.fsid, {}).get(awaiting["name"])
-            if held is not None and _past(held[0], awaiting["after"]):
-                self._emit(req, UserRequest.UserRequestCompleted, at, status="Completed")
+        if not awaiting or self._shows_expected(req):
+            self._request_done(req, UserRequest.UserRequestCompleted, at, status="Completed")
 
     def request_failed(self, request_id: str, error_message: str, at: datetime) -> None:
         req = self.requests[request_id]
         if req.state != COMPLETE:
-            self._emit(req, UserRequest.UserRequestFailed, at, error_message=error_message)
+            self._request_done(req, UserRequest.UserRequestFailed, at, error_message=error_message)
 
     def _complete_awaiting(self, fsid: str, name: str, version: SyncVersion, at: datetime) -> None:
-        for req in self.requests.values():
-            if (req.state != COMPLETE and req.fsid == fsid and req.awaiting.get("name") == name
-                    and _past(version, req.awaiting["after"])):
-                self._emit(req, UserRequest.UserRequestCompleted, at, status="Completed")
+        """A request completes when a newer map shows every change it asked for (a newer map that
+        does not yet show it, e.g. pg_num still ramping, leaves it waiting)."""
+        for req in self.open_requests():
+            if req.fsid == fsid and req.awaiting.get("name") == name and self._shows_expected(req):
+                self._request_done(req, UserRequest.UserRequestCompleted, at, status="Completed")
 
 
 def _past(version: SyncVersion, after: SyncVersion) -> bool:

@@ -20,6 +20,7 @@ class UserRequest(CalamariAggregate):
         headline: str
         body: dict[str, Any]
         commands: list[dict[str, Any]]
+        expect: list[dict[str, Any]] | None = None  # what a map must show for the request to be done
 
     def __init__(
         self,
@@ -31,6 +32,7 @@ class UserRequest(CalamariAggregate):
         headline: str,
         body: dict[str, Any],
         commands: list[dict[str, Any]],
+        expect: list[dict[str, Any]] | None = None,
     ) -> None:
         self.request_id = request_id
         self.fsid = fsid
@@ -40,6 +42,7 @@ class UserRequest(CalamariAggregate):
         self.headline = headline
         self.body = body
         self.commands = commands
+        self.expect = expect or []
         self.state = SUBMITTED
         self.status = "Submitted"
         self.error = False

@@ -60,6 +60,11 @@ class ModelService:
         self.writer = EventWriter(self.store, self.config.write_batch, on_persisted=self.snapshots.persisted)
         self.rejected = 0
         self.cluster_log: dict[str, list[dict[str, Any]]] = {}  # newest lines, not evented
+        # Called with each batch of committed events, under the lock (in-memory projections such
+        # as the API's event feed); must be quick and must not raise.
+        self.listeners: list[Any] = []
+        # Replaces the default handling of command results when set (the request executor).
+        self.command_result_handler: Any = None
         self.snapshots.start(position)
         self.writer.start()
 
@@ -74,6 +79,11 @@ class ModelService:
         events = self.model.drain()
         for event in events:
             self.view.apply(event, self.model)
+        for listener in self.listeners:
+            try:
+                listener(events, self.model)
+            except Exception:
+                log.exception("event listener %r failed", listener)
         return self.writer.submit(events)
 
     def _commit_durable(self) -> None:
@@ -128,6 +138,9 @@ class ModelService:
     def on_command_result(self, request_id: str, rc: int, out: Any, err: str, at: datetime) -> None:
         """Default handling: a failed command fails its request; a successful one completes it
         once the next OSD map arrives. The request layer may replace this with finer rules."""
+        if self.command_result_handler is not None:
+            self.command_result_handler(request_id, rc, out, err, at)
+            return
         with self.lock:
             req = self.model.requests.get(request_id)
             if req is None or req.state == "complete":

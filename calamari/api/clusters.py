@@ -1,0 +1,371 @@
+"""Cluster-wide resources: info, clusters, monitors, CRUSH, configuration, sync objects, the
+cluster log, stats, OSD flags and the read-only command line."""
+
+from __future__ import annotations
+
+import shlex
+import socket
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from calamari import __version__
+from calamari.api.common import (
+    ApiError,
+    accepted,
+    current_user,
+    doc,
+    int_arg,
+    json_response,
+    not_modified,
+    parse_body,
+    services,
+)
+from calamari.api.schemas import CliCommand, OsdConfigUpdate
+from calamari.domain.model import SYNC_OBJECTS
+from calamari.domain.requests import osd_flags, plan_osd_config
+
+blueprint = Blueprint("clusters", __name__, url_prefix="/api/v2")
+
+OBJ = {"type": "object"}
+LIST = {"type": "array", "items": {"type": "object"}}
+RULE_TYPES = {1: "replicated", 3: "erasure"}
+
+
+def cluster_model(fsid: str) -> Any:
+    cluster = services().service.model.clusters.get(fsid)
+    if cluster is None:
+        raise ApiError(404, f"no cluster {fsid}")
+    return cluster
+
+
+def held(fsid: str, name: str) -> Any:
+    """The newest sync object of a kind; 503 until the cluster has sent one."""
+    cluster_model(fsid)
+    item = services().service.model.held.get(fsid, {}).get(name)
+    if item is None:
+        raise ApiError(503, f"no {name} received from cluster {fsid} yet; retry shortly")
+    return item[1]
+
+
+@blueprint.get("/info")
+@doc("Server version and host", response={"type": "object", "properties": {"version": {"type": "string"}}},
+     errors=(401,))
+def info() -> Response:
+    fqdn = socket.getfqdn()
+    try:
+        ipaddr = socket.gethostbyname(socket.gethostname())
+    except OSError:
+        ipaddr = None
+    return json_response({"version": __version__, "license": "LGPL-2.1", "registered": "calamari",
+                          "hostname": socket.gethostname(), "fqdn": fqdn, "ipaddr": ipaddr,
+                          "bootstrap_url": None, "bootstrap_ubuntu": None, "bootstrap_rhel": None})
+
+
+def cluster_summary(row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "name": row["name"], "update_time": row["update_time"]}
+
+
+@blueprint.get("/cluster")
+@doc("Clusters", response={"type": "array", "items": {"type": "object", "required": ["id", "name"]}},
+     errors=(401,))
+def clusters() -> Response:
+    return json_response([cluster_summary(c) for c in services().service.view.clusters.values()])
+
+
+@blueprint.get("/cluster/<fsid>")
+@doc("One cluster: health, flags, monitors, PG and OSD counts", response=OBJ, errors=(401, 404))
+def cluster(fsid: str) -> Response:
+    row = services().service.view.clusters.get(fsid)
+    if row is None:
+        raise ApiError(404, f"no cluster {fsid}")
+    return json_response({**row, "counters": services().service.view.counters(fsid)})
+
+
+# ---------------------------------------------------------------------------- monitors
+
+def _mon_rows(fsid: str) -> list[dict[str, Any]]:
+    cluster = cluster_model(fsid)
+    hosts = {s["id"]: fqdn for fqdn, row in services().service.view.servers.items()
+             for s in row["services"] if s["type"] == "mon" and s["fsid"] == fsid}
+    quorum = set(cluster.quorum)
+    return [{"name": m["name"], "rank": m["rank"], "in_quorum": m["name"] in quorum, "addr": m["addr"],
+             "server": hosts.get(m["name"])} for m in cluster.mons]
+
+
+@blueprint.get("/cluster/<fsid>/mon")
+@doc("Monitors", response=LIST, errors=(401, 404))
+def mons(fsid: str) -> Response:
+    return json_response(_mon_rows(fsid))
+
+
+@blueprint.get("/cluster/<fsid>/mon/<name>")
+@doc("One monitor", response=OBJ, errors=(401, 404))
+def mon(fsid: str, name: str) -> Response:
+    for row in _mon_rows(fsid):
+        if row["name"] == name:
+            return json_response(row)
+    raise ApiError(404, f"no monitor {name!r}")
+
+
+@blueprint.get("/cluster/<fsid>/mon/<name>/status")
+@doc("A monitor's status document (the newest quorum status)", response=OBJ, errors=(401, 404, 503))
+def mon_status(fsid: str, name: str) -> Response:
+    if not any(row["name"] == name for row in _mon_rows(fsid)):
+        raise ApiError(404, f"no monitor {name!r}")
+    return json_response(held(fsid, "mon_status"))
+
+
+# ---------------------------------------------------------------------------- CRUSH
+
+def _crush(fsid: str) -> dict[str, Any]:
+    return cluster_model(fsid).crush
+
+
+def _rule_row(rule: dict[str, Any], osd_count: int) -> dict[str, Any]:
+    return {"id": rule["rule_id"], "name": rule["rule_name"], "ruleset": rule.get("ruleset", rule["rule_id"]),
+            "type": RULE_TYPES.get(rule.get("type"), str(rule.get("type"))), "min_size": rule.get("min_size"),
+            "max_size": rule.get("max_size"), "osd_count": osd_count,
+            "steps": [{"op": s.get("op"), "type": s.get("type"), "num": s.get("num"), "item": s.get("item"),
+                       "item_name": s.get("item_name")} for s in rule.get("steps", [])]}
+
+
+def osds_under(fsid: str, root: str | None) -> list[int]:
+    rows = services().service.view.osds.get(fsid, {})
+    return [i for i, r in rows.items() if root is None or root in r["crush_node_ancestry"]]
+
+
+def rule_root(rule: dict[str, Any]) -> str | None:
+    return next((s.get("item_name") for s in rule.get("steps", []) if s.get("op") == "take"), None)
+
+
+def _rule_rows(fsid: str) -> list[dict[str, Any]]:
+    counts: dict[str | None, int] = {}
+    rows = []
+    for rule in _crush(fsid).get("rules", []):
+        root = rule_root(rule)
+        if root not in counts:
+            counts[root] = len(osds_under(fsid, root))
+        rows.append(_rule_row(rule, counts[root]))
+    return rows
+
+
+@blueprint.get("/cluster/<fsid>/crush_rule")
+@doc("CRUSH rules", response=LIST, errors=(401, 404))
+def crush_rules(fsid: str) -> Response:
+    return json_response(_rule_rows(fsid))
+
+
+@blueprint.get("/cluster/<fsid>/crush_rule/<int:rule_id>")
+@doc("One CRUSH rule", response=OBJ, errors=(401, 404))
+def crush_rule(fsid: str, rule_id: int) -> Response:
+    for row in _rule_rows(fsid):
+        if row["id"] == rule_id:
+            return json_response(row)
+    raise ApiError(404, f"no CRUSH rule {rule_id}")
+
+
+@blueprint.get("/cluster/<fsid>/crush_rule_set")
+@doc("CRUSH rules grouped by ruleset", response=LIST, errors=(401, 404))
+def crush_rule_sets(fsid: str) -> Response:
+    sets: dict[int, list[dict[str, Any]]] = {}
+    for row in _rule_rows(fsid):
+        sets.setdefault(row["ruleset"], []).append(row)
+    return json_response([{"id": k, "rules": v} for k, v in sorted(sets.items())])
+
+
+def _node_row(bucket: dict[str, Any]) -> dict[str, Any]:
+    return {"id": bucket["id"], "name": bucket["name"], "bucket_type": bucket.get("type_name"),
+            "weight": round(bucket.get("weight", 0) / 0x10000, 5), "alg": bucket.get("alg"),
+            "hash": bucket.get("hash"),
+            "items": [{"id": i["id"], "weight": round(i.get("weight", 0) / 0x10000, 5), "pos": i.get("pos")}
+                      for i in bucket.get("items", [])]}
+
+
+@blueprint.get("/cluster/<fsid>/crush_node")
+@doc("CRUSH buckets", response=LIST, errors=(401, 404))
+def crush_nodes(fsid: str) -> Response:
+    return json_response([_node_row(b) for b in _crush(fsid).get("buckets", [])])
+
+
+@blueprint.get("/cluster/<fsid>/crush_node/<int(signed=True):node_id>")
+@doc("One CRUSH bucket", response=OBJ, errors=(401, 404))
+def crush_node(fsid: str, node_id: int) -> Response:
+    for bucket in _crush(fsid).get("buckets", []):
+        if bucket["id"] == node_id:
+            return json_response(_node_row(bucket))
+    raise ApiError(404, f"no CRUSH node {node_id}")
+
+
+@blueprint.get("/cluster/<fsid>/crush_type")
+@doc("CRUSH types", response=LIST, errors=(401, 404))
+def crush_types(fsid: str) -> Response:
+    return json_response([{"id": t["type_id"], "name": t["name"]} for t in _crush(fsid).get("types", [])])
+
+
+@blueprint.get("/cluster/<fsid>/crush_type/<int:type_id>")
+@doc("One CRUSH type", response=OBJ, errors=(401, 404))
+def crush_type(fsid: str, type_id: int) -> Response:
+    for t in _crush(fsid).get("types", []):
+        if t["type_id"] == type_id:
+            return json_response({"id": t["type_id"], "name": t["name"]})
+    raise ApiError(404, f"no CRUSH type {type_id}")
+
+
+@blueprint.get("/cluster/<fsid>/crush_map")
+@doc("The CRUSH map as Ceph dumps it (`ceph osd crush dump`)", response=OBJ, errors=(401, 404, 503))
+def crush_map(fsid: str) -> Response:
+    return json_response(held(fsid, "crush_map"))
+
+
+# ---------------------------------------------------------------------------- config, sync objects, log
+
+def _config(fsid: str) -> dict[str, str]:
+    cluster = cluster_model(fsid)
+    if not cluster.config and "config" not in services().service.model.held.get(fsid, {}):
+        raise ApiError(503, f"no configuration received from cluster {fsid} yet; retry shortly")
+    return cluster.config
+
+
+@blueprint.get("/cluster/<fsid>/config")
+@doc("Configuration (`ceph config dump`: global keys by name, others as section/name)", response=LIST,
+     errors=(401, 404, 503))
+def config(fsid: str) -> Response:
+    return json_response([{"key": k, "value": v} for k, v in sorted(_config(fsid).items())])
+
+
+@blueprint.get("/cluster/<fsid>/config/<path:key>")
+@doc("One configuration key", response=OBJ, errors=(401, 404, 503))
+def config_key(fsid: str, key: str) -> Response:
+    values = _config(fsid)
+    if key not in values:
+        raise ApiError(404, f"no configuration key {key!r}")
+    return json_response({"key": key, "value": values[key]})
+
+
+@blueprint.get("/cluster/<fsid>/sync_object")
+@doc("Names of the sync objects held", response={"type": "array", "items": {"type": "string"}},
+     errors=(401, 404))
+def sync_objects(fsid: str) -> Response:
+    cluster_model(fsid)
+    return json_response(sorted(services().service.model.held.get(fsid, {})))
+
+
+@blueprint.get("/cluster/<fsid>/sync_object/<name>")
+@doc("The newest sync object of a kind, as received", response={}, errors=(401, 404, 503))
+def sync_object(fsid: str, name: str) -> Response:
+    if name not in SYNC_OBJECTS:
+        raise ApiError(404, f"no sync object type {name!r}; known: {', '.join(sorted(SYNC_OBJECTS))}")
+    return json_response(held(fsid, name))
+
+
+def _log_line(entry: dict[str, Any]) -> str:
+    return f"{entry.get('stamp', '')} {entry.get('name', '')} {entry.get('priority', '')} {entry.get('message', '')}"
+
+
+@blueprint.get("/cluster/<fsid>/log")
+@doc("Tail of the cluster log", response={"type": "object", "properties": {"lines": {"type": "string"}}},
+     query={"lines": {"type": "integer", "minimum": 1, "maximum": 1000}}, errors=(400, 401, 404))
+def cluster_log(fsid: str) -> Response:
+    cluster_model(fsid)
+    count = int_arg("lines", 40, 1, 1000) or 40
+    with services().service.lock:
+        lines = list(services().service.cluster_log.get(fsid, [])[-count:])
+    return json_response({"lines": "\n".join(_log_line(e) for e in lines if isinstance(e, dict))})
+
+
+# ---------------------------------------------------------------------------- OSD flags
+
+@blueprint.get("/cluster/<fsid>/osd_config")
+@doc("Cluster-wide OSD flags", response={"type": "object", "additionalProperties": {"type": "boolean"}},
+     errors=(401, 404))
+def osd_config(fsid: str) -> Response:
+    return json_response(osd_flags(cluster_model(fsid).flags))
+
+
+@blueprint.patch("/cluster/<fsid>/osd_config")
+@doc("Set or unset OSD flags (202: a request)", body=OsdConfigUpdate, status=202,
+     response={"type": "object", "properties": {"request_id": {"type": "string"}}},
+     errors=(400, 401, 403, 404, 409))
+def patch_osd_config(fsid: str) -> Response:
+    body = parse_body(OsdConfigUpdate).model_dump(by_alias=True, exclude_none=True)
+    s = services()
+    with s.service.lock:
+        plan = plan_osd_config(s.service.model, fsid, body)
+    if plan is None:
+        return not_modified()
+    return accepted(s.executor.submit(fsid, current_user().username, plan))
+
+
+# ---------------------------------------------------------------------------- cli
+
+# Read-only commands and the names of their positional arguments.
+READ_ONLY_COMMANDS: dict[str, tuple[str, ...]] = {
+    "status": (), "health": ("detail",), "df": ("detail",), "versions": (), "quorum_status": (),
+    "mon dump": (), "mon stat": (), "osd dump": (), "osd tree": (), "osd df": (), "osd stat": (), "osd ls": (),
+    "osd pool ls": ("detail",), "osd pool get": ("pool", "var"), "osd pool stats": ("pool_name",),
+    "osd pool get-quota": ("pool",), "osd crush dump": (), "osd crush rule dump": ("name",),
+    "osd crush rule ls": (), "osd erasure-code-profile ls": (), "osd erasure-code-profile get": ("name",),
+    "osd metadata": ("id",), "osd perf": (), "osd blocked-by": (), "pg stat": (), "pg dump": ("dumpcontents",),
+    "pg ls": (), "fs dump": (), "fs ls": (), "mgr dump": (), "config dump": (), "config get": ("who", "key"),
+    "health detail": (), "node ls": (),
+}
+
+
+def parse_cli(text: str) -> tuple[str, dict[str, Any]]:
+    try:
+        words = shlex.split(text)
+    except ValueError as err:
+        raise ApiError(400, "cannot parse the command", {"command": str(err)}) from None
+    if words and words[0] == "ceph":
+        words = words[1:]
+    cleaned: list[str] = []
+    skip = False
+    for i, word in enumerate(words):
+        if skip:
+            skip = False
+            continue
+        if word in ("-f", "--format"):
+            skip = i + 1 < len(words)
+            continue
+        if word.startswith("--format="):
+            continue
+        cleaned.append(word)
+    for length in range(min(4, len(cleaned)), 0, -1):
+        prefix = " ".join(cleaned[:length])
+        if prefix in READ_ONLY_COMMANDS:
+            names = READ_ONLY_COMMANDS[prefix]
+            rest = cleaned[length:]
+            if len(rest) > len(names):
+                raise ApiError(400, "too many arguments", {"command": f"{prefix!r} takes {len(names)} at most"})
+            return prefix, {"format": "json", **dict(zip(names, rest, strict=False))}
+    raise ApiError(400, "not an allowed read-only command",
+                   {"command": f"allowed: {', '.join(sorted(READ_ONLY_COMMANDS))}"})
+
+
+@blueprint.post("/cluster/<fsid>/cli")
+@doc("Run read-only ceph commands; answers out, err and status", body=CliCommand,
+     response={"type": "object", "properties": {"out": {}, "err": {"type": "string"}, "status": {"type": "integer"}}},
+     errors=(400, 401, 403, 404, 503, 504))
+def cli(fsid: str) -> Response:
+    body = parse_body(CliCommand)
+    cluster_model(fsid)
+    commands = [body.command] if isinstance(body.command, str) else body.command
+    if not commands or len(commands) > 20:
+        raise ApiError(400, "give 1 to 20 commands", {"command": "1 to 20 commands"})
+    parsed = [parse_cli(c) for c in commands]
+    outs, errs, status = [], [], 0
+    for prefix, args in parsed:
+        result = services().executor.run_readonly(fsid, prefix, args)
+        if result is None:
+            raise ApiError(504, f"no answer from the cluster to {prefix!r} in time")
+        rc, out, err = result
+        outs.append(out)
+        errs.append(err or "")
+        status = status or rc
+    single = isinstance(body.command, str)
+    return json_response({"out": outs[0] if single else outs, "err": errs[0] if single else "\n".join(errs),
+                          "status": status})
+
+
+__all__ = ["blueprint", "cluster_model", "held", "osds_under", "request"]

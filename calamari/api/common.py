@@ -1,0 +1,137 @@
+"""What every blueprint shares: JSON responses, the error type, body parsing with the pydantic
+schemas, route documentation for the OpenAPI document, pagination, and the services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import orjson
+from flask import Response, current_app, g, request
+from pydantic import BaseModel, ValidationError
+
+from calamari.domain.requests import RequestRejected
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS), status=status,
+                    mimetype="application/json", headers=headers)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, detail: str, errors: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.errors = errors or {}
+
+    def response(self) -> Response:
+        body: dict[str, Any] = {"detail": self.detail}
+        if self.errors:
+            body["errors"] = self.errors
+        return json_response(body, self.status)
+
+    @classmethod
+    def from_rejected(cls, err: RequestRejected) -> ApiError:
+        return cls(err.status, err.detail, err.errors)
+
+
+def services() -> Any:
+    return current_app.config["CALAMARI"]
+
+
+def accepted(request_id: str) -> Response:
+    return json_response({"request_id": request_id}, 202)
+
+
+def not_modified() -> Response:
+    return Response(status=304)
+
+
+def parse_body(model: type[BaseModel], read_only: tuple[str, ...] = ()) -> BaseModel:
+    """The request body validated by `model`; 400 with a reason per field otherwise."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        raise ApiError(400, "a JSON body is required")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        raise ApiError(400, f"malformed JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "the body must be a JSON object")
+    errors = {k: "read-only field" for k in read_only if k in data}
+    if errors:
+        raise ApiError(400, "read-only fields cannot be written", errors)
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise ApiError(400, "invalid input", validation_errors(err)) from None
+
+
+def validation_errors(err: ValidationError) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for item in err.errors():
+        field = ".".join(str(p) for p in item["loc"]) or "(body)"
+        message = "unknown field" if item["type"] == "extra_forbidden" else item["msg"]
+        errors.setdefault(field, message)
+    return errors
+
+
+def int_arg(name: str, default: int | None = None, low: int | None = None, high: int | None = None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"invalid query parameter {name}", {name: "must be an integer"}) from None
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ApiError(400, f"invalid query parameter {name}", {name: f"must be between {low} and {high}"})
+    return value
+
+
+def time_arg(name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, f"invalid query parameter {name}", {name: "must be an ISO 8601 time"}) from None
+    if when.tzinfo is None:
+        raise ApiError(400, f"invalid query parameter {name}", {name: "must carry a time zone (e.g. Z)"})
+    return when
+
+
+def paginate(rows: list[Any]) -> dict[str, Any]:
+    page = int_arg("page", 1, 1, 1_000_000) or 1
+    size = int_arg("page_size", 50, 1, 1000) or 50
+    start = (page - 1) * size
+    base = request.base_url
+
+    def link(n: int) -> str:
+        args = {**request.args.to_dict(), "page": str(n), "page_size": str(size)}
+        return base + "?" + "&".join(f"{k}={v}" for k, v in args.items())
+
+    return {"count": len(rows), "next": link(page + 1) if start + size < len(rows) else None,
+            "previous": link(page - 1) if page > 1 else None, "results": rows[start:start + size]}
+
+
+def current_user() -> Any:
+    return g.identity
+
+
+# ---------------------------------------------------------------------------- route docs
+
+def doc(summary: str, *, body: type[BaseModel] | None = None, response: dict[str, Any] | None = None,
+        query: dict[str, dict[str, Any]] | None = None, status: int = 200,
+        errors: tuple[int, ...] = (400, 401, 403, 404)) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Describe a route for /openapi.json: the same pydantic models validate the bodies."""
+
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn._api_doc = {"summary": summary, "body": body, "response": response or {}, "query": query or {},
+                       "status": status, "errors": errors}
+        return fn
+
+    return mark

@@ -1,0 +1,55 @@
+"""The event feed: what happened, newest first, paginated; filters by severity and time."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from calamari.api.clusters import cluster_model
+from calamari.api.common import ApiError, doc, json_response, paginate, services, time_arg
+from calamari.domain.event_feed import SEVERITIES
+
+blueprint = Blueprint("events", __name__, url_prefix="/api/v2")
+
+EVENT = {"type": "object", "required": ["when", "severity", "message"],
+         "properties": {"id": {"type": "integer"}, "when": {"type": "string"}, "severity": {"enum": list(SEVERITIES)},
+                        "message": {"type": "string"}, "fsid": {"type": ["string", "null"]},
+                        "fqdn": {"type": ["string", "null"]}}}
+PAGE = {"type": "object", "required": ["count", "results"],
+        "properties": {"count": {"type": "integer"}, "results": {"type": "array", "items": EVENT}}}
+QUERY = {"severity": {"type": "string", "enum": list(SEVERITIES)},
+         "since": {"type": "string", "format": "date-time"}, "until": {"type": "string", "format": "date-time"},
+         "page": {"type": "integer", "minimum": 1}, "page_size": {"type": "integer", "minimum": 1, "maximum": 1000}}
+
+
+def _events(fsid: str | None = None, fqdn: str | None = None) -> Response:
+    severity = request.args.get("severity")
+    if severity is not None and severity.upper() not in SEVERITIES:
+        raise ApiError(400, "invalid severity", {"severity": f"one of {', '.join(SEVERITIES)}"})
+    since, until = time_arg("since"), time_arg("until")
+    feed = services().feed
+    with services().service.lock:  # the feed is appended under the service lock
+        rows = feed.query(fsid=fsid, fqdn=fqdn, severity=severity.upper() if severity else None,
+                          since=since, until=until)
+    return json_response(paginate(rows))
+
+
+@blueprint.get("/event")
+@doc("Events of every cluster and server; `?severity=X` shows X and more severe", response=PAGE, query=QUERY,
+     errors=(400, 401))
+def events() -> Response:
+    return _events()
+
+
+@blueprint.get("/cluster/<fsid>/event")
+@doc("Events of a cluster", response=PAGE, query=QUERY, errors=(400, 401, 404))
+def cluster_events(fsid: str) -> Response:
+    cluster_model(fsid)
+    return _events(fsid=fsid)
+
+
+@blueprint.get("/server/<fqdn>/event")
+@doc("Events of a server", response=PAGE, query=QUERY, errors=(400, 401, 404))
+def server_events(fqdn: str) -> Response:
+    if fqdn not in services().service.view.servers:
+        raise ApiError(404, f"no server {fqdn!r}")
+    return _events(fqdn=fqdn)

@@ -1,0 +1,87 @@
+"""/api/v2/openapi.json: an OpenAPI 3.0 document built from the registered routes, their `doc`
+notes and the pydantic models that validate their bodies."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app
+
+from calamari import __version__
+from calamari.api.common import doc, json_response
+
+blueprint = Blueprint("openapi", __name__, url_prefix="/api/v2")
+
+ERROR = {"type": "object", "required": ["detail"],
+         "properties": {"detail": {"type": "string"},
+                        "errors": {"type": "object", "additionalProperties": {"type": "string"}}}}
+REASONS = {400: "invalid input", 401: "not authenticated", 403: "not allowed for this role", 404: "no such object",
+           409: "conflict with an existing object or an unfinished request", 503: "not yet known from the cluster",
+           504: "the cluster did not answer in time"}
+_PARAM = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
+_TYPES = {"int": {"type": "integer"}, "path": {"type": "string"}, None: {"type": "string", "pattern": r"^[^/]+$"}}
+
+
+def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:
+    params = []
+    for converter, name in _PARAM.findall(rule):
+        schema = dict(_TYPES.get(converter or None, {"type": "string"}))
+        if converter == "int" and "signed=True" not in rule:
+            schema["minimum"] = 0
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return _PARAM.sub(lambda m: "{" + m.group(2) + "}", rule), params
+
+
+def build_spec(app: Flask) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    schemas: dict[str, Any] = {"Error": ERROR}
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions.get(rule.endpoint)
+        note = getattr(view, "_api_doc", None)
+        if note is None or not rule.rule.startswith("/api/"):
+            continue
+        path, params = _path(rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            params_all = params + [{"name": k, "in": "query", "required": False, "schema": v,
+                                    **({"style": "form", "explode": True} if v.get("type") == "array" else {})}
+                                   for k, v in note["query"].items()]
+            op: dict[str, Any] = {"summary": note["summary"], "operationId": f"{rule.endpoint}_{method.lower()}",
+                                  "parameters": params_all,
+                                  "responses": {str(note["status"]): {
+                                      "description": "OK" if note["status"] < 300 else "Accepted",
+                                      "content": {"application/json": {"schema": note["response"]}}}}}
+            if method == "PATCH" or rule.endpoint.endswith("patch_osd_config"):
+                op["responses"]["304"] = {"description": "nothing to change"}
+            for code in note["errors"]:
+                op["responses"][str(code)] = {"description": REASONS.get(code, "error"), "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            if rule.rule != "/api/v2/auth/login":
+                op["security"] = [{"bearer": []}, {"session": []}]
+            body = note["body"]
+            if body is not None:
+                schema = body.model_json_schema(ref_template="#/components/schemas/{model}", by_alias=True)
+                for name, sub in schema.pop("$defs", {}).items():
+                    schemas[name] = sub
+                schemas[body.__name__] = schema
+                op["requestBody"] = {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{body.__name__}"}}}}
+            paths.setdefault(path, {})[method.lower()] = op
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "calamari REST API", "version": __version__,
+                 "description": "Calamari's v2 API for Ceph clusters. Changes answer 202 with a request id."},
+        "paths": dict(sorted(paths.items())),
+        "components": {"schemas": schemas, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "calamari_session"}}},
+    }
+
+
+@blueprint.get("/openapi.json")
+@doc("This document", response={"type": "object"}, errors=(401,))
+def openapi() -> Response:
+    spec = current_app.config.get("_OPENAPI")
+    if spec is None:
+        spec = current_app.config["_OPENAPI"] = build_spec(current_app)
+    return json_response(spec)

@@ -1,0 +1,74 @@
+"""User requests: list, detail, cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from calamari.api.clusters import cluster_model
+from calamari.api.common import ApiError, current_user, doc, json_response, paginate, services
+
+blueprint = Blueprint("requests", __name__, url_prefix="/api/v2")
+
+REQUEST_SCHEMA = {"type": "object", "required": ["id", "state"],
+                  "properties": {"id": {"type": "string"}, "state": {"enum": ["submitted", "executing", "complete"]},
+                                 "error": {"type": "boolean"}, "error_message": {"type": "string"},
+                                 "headline": {"type": "string"}, "status": {"type": "string"}}}
+PAGE = {"type": "object", "required": ["count", "results"],
+        "properties": {"count": {"type": "integer"}, "results": {"type": "array", "items": REQUEST_SCHEMA}}}
+STATES = ("submitted", "executing", "complete")
+QUERY = {"state": {"type": "string", "enum": list(STATES)}, "page": {"type": "integer", "minimum": 1},
+         "page_size": {"type": "integer", "minimum": 1, "maximum": 1000}}
+
+
+def _list(fsid: str | None) -> Response:
+    state = request.args.get("state")
+    if state is not None and state not in STATES:
+        raise ApiError(400, "invalid state", {"state": f"one of {', '.join(STATES)}"})
+    rows = [r for r in services().service.view.requests.values()
+            if (fsid is None or r["fsid"] == fsid) and (state is None or r["state"] == state)]
+    rows.sort(key=lambda r: r["requested_at"], reverse=True)
+    return json_response(paginate(rows))
+
+
+def _one(request_id: str, fsid: str | None) -> dict[str, Any]:
+    row = services().service.view.requests.get(request_id)
+    if row is None or (fsid is not None and row["fsid"] != fsid):
+        raise ApiError(404, f"no request {request_id}")
+    return row
+
+
+@blueprint.get("/request")
+@doc("Requests, newest first; `?state=`", response=PAGE, query=QUERY, errors=(400, 401))
+def requests_() -> Response:
+    return _list(None)
+
+
+@blueprint.get("/cluster/<fsid>/request")
+@doc("Requests of a cluster, newest first", response=PAGE, query=QUERY, errors=(400, 401, 404))
+def cluster_requests(fsid: str) -> Response:
+    cluster_model(fsid)
+    return _list(fsid)
+
+
+@blueprint.get("/request/<request_id>")
+@doc("One request", response=REQUEST_SCHEMA, errors=(401, 404))
+def request_detail(request_id: str) -> Response:
+    return json_response(_one(request_id, None))
+
+
+@blueprint.get("/cluster/<fsid>/request/<request_id>")
+@doc("One request of a cluster", response=REQUEST_SCHEMA, errors=(401, 404))
+def cluster_request_detail(fsid: str, request_id: str) -> Response:
+    cluster_model(fsid)
+    return json_response(_one(request_id, fsid))
+
+
+@blueprint.post("/request/<request_id>/cancel")
+@doc("Cancel a request that is not complete (409 if it is)", response=REQUEST_SCHEMA, errors=(401, 403, 404, 409))
+def cancel(request_id: str) -> Response:
+    _one(request_id, None)
+    if not services().executor.cancel(request_id, current_user().username):
+        raise ApiError(409, "the request is already complete")
+    return json_response(_one(request_id, None))

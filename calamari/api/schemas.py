@@ -1,0 +1,99 @@
+"""Request bodies of the API as pydantic models: they validate input and generate the schemas of
+/openapi.json. Unknown fields are rejected."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PoolName = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Login(Strict):
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UserCreate(Strict):
+    username: str = Field(min_length=1, max_length=150, pattern=r"^[A-Za-z0-9_.@+-]+$")
+    password: str = Field(min_length=8, max_length=1024)
+    role: Literal["admin", "operator", "read-only"] = "read-only"
+    email: str = Field(default="", max_length=254)
+
+
+class UserUpdate(Strict):
+    password: str | None = Field(default=None, min_length=8, max_length=1024)
+    role: Literal["admin", "operator", "read-only"] | None = None
+    email: str | None = Field(default=None, max_length=254)
+
+
+class PoolCreate(Strict):
+    name: str = PoolName
+    pg_num: int = Field(ge=1, le=1 << 20)
+    pgp_num: int | None = Field(default=None, ge=1, le=1 << 20)
+    size: int | None = Field(default=None, ge=1, le=20)
+    min_size: int | None = Field(default=None, ge=1, le=20)
+    crush_ruleset: int | None = Field(default=None, ge=0, le=1 << 20)
+    erasure_code_profile: str | None = Field(default=None, min_length=1, max_length=100)
+    quota_max_objects: int | None = Field(default=None, ge=0, le=1 << 62)
+    quota_max_bytes: int | None = Field(default=None, ge=0, le=1 << 62)
+    pg_autoscale_mode: Literal["on", "off", "warn"] | None = None
+
+
+class PoolUpdate(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    pg_num: int | None = Field(default=None, ge=1, le=1 << 20)
+    pgp_num: int | None = Field(default=None, ge=1, le=1 << 20)
+    size: int | None = Field(default=None, ge=1, le=20)
+    min_size: int | None = Field(default=None, ge=1, le=20)
+    crush_ruleset: int | None = Field(default=None, ge=0, le=1 << 20)
+    hashpspool: bool | None = None
+    quota_max_objects: int | None = Field(default=None, ge=0, le=1 << 62)
+    quota_max_bytes: int | None = Field(default=None, ge=0, le=1 << 62)
+    pg_autoscale_mode: Literal["on", "off", "warn"] | None = None
+
+
+POOL_READ_ONLY = ("id", "full", "type", "crash_replay_interval", "epoch", "crush_rule", "application")
+POOL_UPDATE_READ_ONLY = (*POOL_READ_ONLY, "erasure_code_profile")
+
+
+class OsdUpdate(Strict):
+    up: bool | None = None
+    in_: bool | None = Field(default=None, alias="in")
+    reweight: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=False)
+
+
+OSD_READ_ONLY = ("id", "uuid", "server", "pools", "valid_commands", "public_addr", "cluster_addr",
+                 "crush_node_ancestry", "backend_device_node", "backend_partition_path", "osd_data",
+                 "osd_journal", "primary_affinity", "crush_weight", "device_class")
+
+
+class OsdCommandMany(Strict):
+    ids: list[int] = Field(min_length=1, max_length=10000)
+
+
+class OsdConfigUpdate(Strict):
+    pause: bool | None = None
+    noup: bool | None = None
+    nodown: bool | None = None
+    noout: bool | None = None
+    noin: bool | None = None
+    nobackfill: bool | None = None
+    norebalance: bool | None = None
+    norecover: bool | None = None
+    noscrub: bool | None = None
+    nodeep_scrub: bool | None = Field(default=None, alias="nodeep-scrub")
+    nosnaptrim: bool | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=False)
+
+
+class CliCommand(Strict):
+    command: str | list[str] = Field(min_length=1)

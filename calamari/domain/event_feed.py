@@ -1,0 +1,165 @@
+"""The event feed of the API (`/event`): domain events told as Calamari told them, with a severity
+(INFO, RECOVERY, WARNING, ERROR, CRITICAL) and links to the cluster and server concerned.
+
+A projection: fed with events as they are committed (and once from the store at start-up),
+kept in memory, newest last, bounded."""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+from typing import Any
+
+from calamari.domain.cluster import Cluster
+from calamari.domain.osd import Osd
+from calamari.domain.pool import Pool
+from calamari.domain.server import Server
+from calamari.domain.user import User
+from calamari.domain.user_request import UserRequest
+
+SEVERITIES = ("INFO", "RECOVERY", "WARNING", "ERROR", "CRITICAL")
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+HEALTH_SEVERITY = {"HEALTH_OK": "RECOVERY", "HEALTH_WARN": "WARNING", "HEALTH_ERR": "ERROR"}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def describe(event: Any, agg: Any) -> tuple[str, str, str | None, str | None] | None:
+    """(severity, message, fsid, fqdn) for an event worth telling a person; None otherwise.
+    `agg` is the aggregate the event belongs to (for names the event itself does not carry)."""
+    fsid = getattr(agg, "fsid", None)
+    name = type(event).__name__
+    if isinstance(agg, Cluster):
+        label = f"cluster '{agg.name}'"
+        if name == "ClusterDiscovered":
+            return "INFO", f"Added cluster {agg.fsid}", fsid, None
+        if name == "HealthChanged":
+            severity = "INFO" if event.previous is None else HEALTH_SEVERITY.get(event.status, "WARNING")
+            return severity, f"Health of {label} changed from {event.previous} to {event.status}", fsid, None
+        if name == "HealthCheckRaised":
+            severity = "ERROR" if event.severity == "HEALTH_ERR" else "WARNING"
+            return severity, f"Health check {event.code} failed: {event.message}", fsid, None
+        if name == "HealthCheckCleared":
+            return "RECOVERY", f"Health check {event.code} cleared", fsid, None
+        if name == "MonQuorumChanged" and (event.left or event.joined):
+            if event.left:
+                return "WARNING", f"Monitor(s) {', '.join(event.left)} left the quorum of {label}", fsid, None
+            if len(event.quorum) != len(event.joined):  # not the first quorum we learn of
+                return "RECOVERY", f"Monitor(s) {', '.join(event.joined)} joined the quorum of {label}", fsid, None
+        if name == "ClusterFlagsChanged":
+            parts = [f"set {', '.join(event.set)}" if event.set else "",
+                     f"unset {', '.join(event.unset)}" if event.unset else ""]
+            return "INFO", f"OSD flags of {label}: {'; '.join(p for p in parts if p)}", fsid, None
+        if name == "ClusterContactLost":
+            return "WARNING", f"Lost contact with {label}", fsid, None
+        if name == "ClusterContactRegained":
+            return "RECOVERY", f"Regained contact with {label}", fsid, None
+        return None
+    if isinstance(agg, Osd):
+        fqdn = agg.metadata.get("hostname") or agg.host
+        osd = f"OSD osd.{agg.osd_id}"
+        messages = {
+            "OsdAdded": ("INFO", f"{osd} added"),
+            "OsdReadded": ("INFO", f"{osd} re-created"),
+            "OsdRemoved": ("INFO", f"{osd} removed"),
+            "OsdMarkedDown": ("WARNING", f"{osd} went down"),
+            "OsdMarkedUp": ("RECOVERY", f"{osd} came up"),
+            "OsdMarkedOut": ("WARNING", f"{osd} marked out"),
+            "OsdMarkedIn": ("RECOVERY", f"{osd} marked in"),
+        }
+        if name == "OsdReweighted":
+            return "INFO", f"{osd} reweighted from {event.previous} to {event.reweight}", fsid, fqdn
+        if name in messages:
+            severity, message = messages[name]
+            return severity, message, fsid, fqdn
+        return None
+    if isinstance(agg, Pool):
+        if name == "PoolCreated":
+            return "INFO", f"Pool '{event.name}' created", fsid, None
+        if name == "PoolRenamed":
+            return "INFO", f"Pool '{event.previous}' renamed to '{event.name}'", fsid, None
+        if name == "PoolDeleted":
+            return "INFO", f"Pool '{agg.name}' deleted", fsid, None
+        if name == "PoolSettingsChanged":
+            changes = ", ".join(f"{k} {old} -> {new}" for k, (old, new) in sorted(event.changes.items()))
+            return "INFO", f"Pool '{agg.name}' changed: {changes}", fsid, None
+        if name == "PoolQuotaChanged":
+            return "INFO", (f"Pool '{agg.name}' quotas: max objects {event.quota_max_objects}, "
+                            f"max bytes {event.quota_max_bytes}"), fsid, None
+        return None
+    if isinstance(agg, Server):
+        if name == "ServerDiscovered":
+            return "INFO", f"Added server {agg.fqdn}", None, agg.fqdn
+        if name == "ServerServicesChanged" and event.added:
+            kinds: dict[str, int] = {}
+            for service in event.added:
+                kind = service.split(".", 1)[0]
+                kinds[kind] = kinds.get(kind, 0) + 1
+            words = ", ".join(_plural(n, {"mon": "monitor service", "osd": "OSD"}.get(k, f"{k} service"))
+                              for k, n in sorted(kinds.items()))
+            return "INFO", f"Server {agg.fqdn} has new services: {words}", None, agg.fqdn
+        if name == "ServerContactLost":
+            return "WARNING", f"Lost contact with server {agg.fqdn}", None, agg.fqdn
+        if name == "ServerContactRegained":
+            return "RECOVERY", f"Regained contact with server {agg.fqdn}", None, agg.fqdn
+        return None
+    if isinstance(agg, UserRequest):
+        if name == "UserRequestSubmitted":
+            return "INFO", f"Started: {event.headline} (by {event.username})", fsid, None
+        if name == "UserRequestCompleted":
+            return "INFO", f"Completed: {agg.headline}", fsid, None
+        if name == "UserRequestFailed":
+            return "ERROR", f"Failed: {agg.headline}: {event.error_message}", fsid, None
+        return None
+    if isinstance(agg, User):
+        user = f"user '{agg.username}'"
+        if name in ("UserCreated", "UserReinstated"):
+            return "INFO", f"Added {user} with role {event.role} (by {event.by})", None, None
+        if name == "UserRoleChanged":
+            return "INFO", f"Role of {user} changed from {event.previous} to {event.role} (by {event.by})", None, None
+        if name == "UserPasswordChanged":
+            return "INFO", f"Password of {user} changed (by {event.by})", None, None
+        if name == "UserDeleted":
+            return "INFO", f"Deleted {user} (by {event.by})", None, None
+    return None
+
+
+class EventFeed:
+    def __init__(self, capacity: int = 100_000) -> None:
+        self.entries: deque[dict[str, Any]] = deque(maxlen=capacity)
+        self.next_id = 1
+
+    def add(self, events: list[Any], model: Any) -> None:
+        for event in events:
+            agg = model.aggregates.get(event.originator_id)
+            if agg is None:
+                continue
+            told = describe(event, agg)
+            if told is None:
+                continue
+            severity, message, fsid, fqdn = told
+            self.entries.append({"id": self.next_id, "when": event.timestamp.isoformat(), "severity": severity,
+                                 "message": message, "fsid": fsid, "fqdn": fqdn,
+                                 "_ts": event.timestamp.timestamp()})
+            self.next_id += 1
+
+    def query(self, fsid: str | None = None, fqdn: str | None = None, severity: str | None = None,
+              since: datetime | None = None, until: datetime | None = None) -> list[dict[str, Any]]:
+        """Matching entries, newest first."""
+        low = since.timestamp() if since is not None else None
+        high = until.timestamp() if until is not None else None
+        rank = SEVERITY_RANK.get(severity or "INFO", 0)
+        result = []
+        for entry in reversed(self.entries):
+            if (low is not None and entry["_ts"] < low) or (high is not None and entry["_ts"] > high):
+                continue
+            if fsid is not None and entry["fsid"] != fsid:
+                continue
+            if fqdn is not None and entry["fqdn"] != fqdn:
+                continue
+            if SEVERITY_RANK[entry["severity"]] < rank:
+                continue
+            result.append({k: v for k, v in entry.items() if k != "_ts"})
+        return result

@@ -1,0 +1,464 @@
+"""Planning user requests: a validated change (already type-checked by the API's schemas) checked
+against the cluster's current state, turned into the Ceph commands to run and the condition an
+OSD map must show for the request to count as done.
+
+Pure: reads the model, returns plans; raises RequestRejected with per-field reasons."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from calamari.domain.model import ClusterModel
+from calamari.domain.user_request import COMPLETE
+
+POOL_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+OSD_FLAGS = ("pause", "noup", "nodown", "noout", "noin", "nobackfill", "norebalance", "norecover",
+             "noscrub", "nodeep-scrub", "nosnaptrim")
+OSD_COMMANDS = {"scrub": "osd scrub", "deep_scrub": "osd deep-scrub", "repair": "osd repair"}
+# Ceph's defaults when the cluster's configuration does not set them.
+CONFIG_DEFAULTS = {"mon_max_pool_pg_num": 65536, "mon_max_pg_per_osd": 250}
+REWEIGHT_STEP = 1 / 0x10000  # Ceph stores reweights as 16.16 fixed point
+
+
+class RequestRejected(ValueError):
+    """A change that must not be sent. `status`: 400 invalid, 404 unknown object, 409 conflict,
+    503 the cluster has not told us enough yet."""
+
+    def __init__(self, detail: str, errors: dict[str, str] | None = None, status: int = 400) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or {}
+        self.status = status
+
+
+@dataclass
+class Plan:
+    kind: str
+    headline: str
+    targets: list[str]  # objects the request changes (two open requests may not share one)
+    commands: list[dict[str, Any]]
+    expect: list[dict[str, Any]] = field(default_factory=list)  # empty: done when commands succeed
+    body: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        return ",".join(self.targets)
+
+
+def command(prefix: str, **args: Any) -> dict[str, Any]:
+    return {"prefix": prefix, "args": args, "target": "mon"}
+
+
+# ---------------------------------------------------------------------------- cluster facts
+
+def _cluster(model: ClusterModel, fsid: str) -> Any:
+    cluster = model.clusters.get(fsid)
+    if cluster is None:
+        raise RequestRejected(f"no cluster {fsid}", status=404)
+    return cluster
+
+
+def _config_value(model: ClusterModel, fsid: str, key: str) -> int:
+    cluster = _cluster(model, fsid)
+    if "config" not in model.held.get(fsid, {}) and not cluster.config:
+        raise RequestRejected("the cluster's configuration has not been received yet; retry shortly", status=503)
+    raw = cluster.config.get(key) or cluster.config.get(f"mon/{key}")
+    try:
+        return int(raw) if raw is not None else CONFIG_DEFAULTS[key]
+    except ValueError:
+        return CONFIG_DEFAULTS[key]
+
+
+def _rules(model: ClusterModel, fsid: str) -> dict[int, dict[str, Any]]:
+    return {r["rule_id"]: r for r in _cluster(model, fsid).crush.get("rules", [])}
+
+
+def _live_pools(model: ClusterModel, fsid: str) -> dict[int, Any]:
+    return {pid: p for pid, p in model.pools.get(fsid, {}).items() if not p.deleted}
+
+
+def _osd_map(model: ClusterModel, fsid: str) -> dict[str, Any] | None:
+    held = model.held.get(fsid, {}).get("osd_map")
+    return held[1] if held else None
+
+
+def _osd_map_epoch(model: ClusterModel, fsid: str) -> int:
+    held = model.held.get(fsid, {}).get("osd_map")
+    return int(held[0]) if held else 0
+
+
+def open_targets(model: ClusterModel, fsid: str) -> dict[str, str]:
+    """Objects that unfinished requests of the cluster are changing -> the request's id."""
+    busy: dict[str, str] = {}
+    for req in model.open_requests():
+        if req.fsid == fsid and req.state != COMPLETE:
+            for target in req.target.split(","):
+                if target:
+                    busy[target] = req.request_id
+    return busy
+
+
+def check_conflicts(model: ClusterModel, fsid: str, plan: Plan) -> None:
+    busy = open_targets(model, fsid)
+    for target in plan.targets:
+        if target in busy:
+            raise RequestRejected(f"request {busy[target]} is still changing {target}; wait for it to finish",
+                                  {"request": busy[target]}, status=409)
+
+
+def _is_power_of_two(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0
+
+
+def _pg_errors(model: ClusterModel, fsid: str, pg_num: int | None, pgp_num: int | None,
+               current_pg: int | None, extra_pgs: int) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if pg_num is not None:
+        limit = _config_value(model, fsid, "mon_max_pool_pg_num")
+        if not _is_power_of_two(pg_num):
+            errors["pg_num"] = "must be a power of two"
+        elif pg_num > limit:
+            errors["pg_num"] = f"must be at most {limit} (mon_max_pool_pg_num)"
+    effective_pg = pg_num if pg_num is not None else current_pg
+    if pgp_num is not None and effective_pg is not None and pgp_num > effective_pg:
+        errors["pgp_num"] = f"must not exceed pg_num ({effective_pg})"
+    if extra_pgs > 0 and "pg_num" not in errors:
+        osds_in = sum(1 for o in model.osds.get(fsid, {}).values() if o.in_ and not o.removed)
+        per_osd = _config_value(model, fsid, "mon_max_pg_per_osd")
+        total = sum((p.settings.get("pg_num") or 0) * (p.settings.get("size") or 1)
+                    for p in _live_pools(model, fsid).values()) + extra_pgs
+        if osds_in and total > per_osd * osds_in:
+            errors["pg_num"] = (f"would make {total} PG replicas on {osds_in} OSDs in, more than "
+                                f"mon_max_pg_per_osd ({per_osd}) allows")
+    return errors
+
+
+# ---------------------------------------------------------------------------- pools
+
+def plan_pool_create(model: ClusterModel, fsid: str, body: dict[str, Any]) -> Plan:
+    """`body`: name, pg_num, and optionally pgp_num, size, min_size, crush_ruleset,
+    erasure_code_profile, quota_max_objects, quota_max_bytes, pg_autoscale_mode."""
+    _cluster(model, fsid)
+    errors: dict[str, str] = {}
+    name = body["name"]
+    if not POOL_NAME_RE.match(name):
+        errors["name"] = "1-100 letters, digits, '-', '_' or '.'"
+    if any(p.name == name for p in _live_pools(model, fsid).values()):
+        raise RequestRejected(f"pool name {name!r} is in use", {"name": "a pool of this name exists"}, 409)
+    rules = _rules(model, fsid)
+    erasure = body.get("erasure_code_profile")
+    args: dict[str, Any] = {"pool": name, "pg_num": body["pg_num"],
+                            "pgp_num": body.get("pgp_num") or body["pg_num"]}
+    expect_fields: dict[str, Any] = {}
+    size = body.get("size")
+    min_size = body.get("min_size")
+    rule_id = body.get("crush_ruleset")
+    if erasure is not None:
+        osd_map = _osd_map(model, fsid)
+        if osd_map is None:
+            raise RequestRejected("the OSD map has not been received yet; retry shortly", status=503)
+        profiles = osd_map.get("erasure_code_profiles", {})
+        if erasure not in profiles:
+            errors["erasure_code_profile"] = f"unknown profile; known: {', '.join(sorted(profiles)) or 'none'}"
+        else:
+            try:
+                k_m = int(profiles[erasure].get("k", 0)) + int(profiles[erasure].get("m", 0))
+            except ValueError:
+                k_m = 0
+            if size is not None and size != k_m:
+                errors["size"] = f"an erasure-coded pool's size is k+m of its profile ({k_m})"
+            if k_m and min_size is not None and not 1 <= min_size <= k_m:
+                errors["min_size"] = f"must be between 1 and k+m ({k_m})"
+        args["pool_type"] = "erasure"
+        args["erasure_code_profile"] = erasure
+        expect_fields["type"] = 3
+        expect_fields["erasure_code_profile"] = erasure
+        if rule_id is not None:
+            errors["crush_ruleset"] = "an erasure-coded pool gets the rule its profile makes"
+    else:
+        args["pool_type"] = "replicated"
+        if rule_id is not None:
+            rule = rules.get(rule_id)
+            if rule is None:
+                errors["crush_ruleset"] = f"no CRUSH rule {rule_id}"
+            elif rule.get("type") != 1:
+                errors["crush_ruleset"] = "not a replicated rule"
+            else:
+                args["rule"] = rule["rule_name"]
+                expect_fields["crush_rule"] = rule_id
+        errors.update(_size_errors(rules.get(rule_id if rule_id is not None else 0), size, min_size, None, None))
+    replicas = size or (k_m if erasure is not None and "erasure_code_profile" not in errors else 3)
+    errors.update(_pg_errors(model, fsid, body["pg_num"], body.get("pgp_num"), None,
+                             body["pg_num"] * (replicas or 1)))
+    if errors:
+        raise RequestRejected("invalid pool", errors)
+    commands = [command("osd pool create", **args)]
+    if size is not None and erasure is None:
+        commands.append(command("osd pool set", pool=name, var="size", val=str(size)))
+        expect_fields["size"] = size
+    if min_size is not None:
+        commands.append(command("osd pool set", pool=name, var="min_size", val=str(min_size)))
+        expect_fields["min_size"] = min_size
+    if body.get("pg_autoscale_mode") is not None:
+        commands.append(command("osd pool set", pool=name, var="pg_autoscale_mode", val=body["pg_autoscale_mode"]))
+        expect_fields["pg_autoscale_mode"] = body["pg_autoscale_mode"]
+    for quota in ("quota_max_objects", "quota_max_bytes"):
+        if body.get(quota):
+            commands.append(command("osd pool set-quota", pool=name, field=quota[len("quota_"):],
+                                    val=str(body[quota])))
+            expect_fields[quota] = body[quota]
+    return Plan("create", f"Creating pool '{name}'", [f"pool-name:{name}"], commands,
+                [{"check": "pool", "name": name, "fields": expect_fields}], body)
+
+
+def _size_errors(rule: dict[str, Any] | None, size: int | None, min_size: int | None,
+                 current_size: int | None, current_min: int | None) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    low, high = (rule.get("min_size", 1), rule.get("max_size", 10)) if rule else (1, 10)
+    if size is not None and not low <= size <= high:
+        errors["size"] = f"must be between {low} and {high} (the CRUSH rule's limits)"
+    effective = size if size is not None else current_size
+    if min_size is not None and effective is not None and min_size > effective:
+        errors["min_size"] = f"must not exceed size ({effective})"
+    if size is not None and min_size is None and current_min is not None and current_min > size:
+        errors["size"] = f"must not be below min_size ({current_min}); lower min_size as well"
+    return errors
+
+
+def get_pool(model: ClusterModel, fsid: str, pool_id: int) -> Any:
+    _cluster(model, fsid)
+    pool = _live_pools(model, fsid).get(pool_id)
+    if pool is None:
+        raise RequestRejected(f"no pool {pool_id} in cluster {fsid}", status=404)
+    return pool
+
+
+def plan_pool_update(model: ClusterModel, fsid: str, pool_id: int, body: dict[str, Any]) -> Plan | None:
+    """None when the body asks for nothing that differs from the pool as it is."""
+    pool = get_pool(model, fsid, pool_id)
+    s = pool.settings
+    current = {"name": pool.name, "size": s.get("size"), "min_size": s.get("min_size"),
+               "pg_num": s.get("pg_num"), "pgp_num": s.get("pgp_num"), "crush_ruleset": s.get("crush_rule"),
+               "hashpspool": s.get("hashpspool"), "pg_autoscale_mode": s.get("pg_autoscale_mode"),
+               "quota_max_objects": pool.quota_max_objects, "quota_max_bytes": pool.quota_max_bytes}
+    wanted = {k: v for k, v in body.items() if v is not None and current.get(k) != v}
+    if not wanted:
+        return None
+    errors: dict[str, str] = {}
+    rules = _rules(model, fsid)
+    erasure = s.get("type") == "erasure"
+    if "name" in wanted:
+        if not POOL_NAME_RE.match(wanted["name"]):
+            errors["name"] = "1-100 letters, digits, '-', '_' or '.'"
+        elif any(p.name == wanted["name"] for p in _live_pools(model, fsid).values()):
+            raise RequestRejected(f"pool name {wanted['name']!r} is in use", {"name": "a pool of this name exists"}, 409)
+    if erasure and "size" in wanted:
+        errors["size"] = "an erasure-coded pool's size is fixed by its profile"
+    if "crush_ruleset" in wanted:
+        rule = rules.get(wanted["crush_ruleset"])
+        if rule is None:
+            errors["crush_ruleset"] = f"no CRUSH rule {wanted['crush_ruleset']}"
+        elif rule.get("type") != (3 if erasure else 1):
+            errors["crush_ruleset"] = f"not a {'erasure' if erasure else 'replicated'} rule"
+    rule = rules.get(wanted.get("crush_ruleset", s.get("crush_rule")))
+    if not erasure:
+        errors.update(_size_errors(rule, wanted.get("size"), wanted.get("min_size"), s.get("size"), s.get("min_size")))
+    elif "min_size" in wanted and not 1 <= wanted["min_size"] <= (s.get("size") or 1):
+        errors["min_size"] = f"must be between 1 and size ({s.get('size')})"
+    new_pg = wanted.get("pg_num")
+    extra = ((new_pg - (s.get("pg_num") or 0)) * (s.get("size") or 1)) if new_pg else 0
+    errors.update(_pg_errors(model, fsid, new_pg, wanted.get("pgp_num"), s.get("pg_num"), extra))
+    if errors:
+        raise RequestRejected("invalid pool change", errors)
+    name = pool.name
+    commands: list[dict[str, Any]] = []
+    fields: dict[str, Any] = {}
+    # min_size before size when shrinking and after when growing, so each step is valid on its own
+    order = ["pg_num", "pgp_num", "crush_ruleset", "pg_autoscale_mode", "hashpspool"]
+    if "size" in wanted and wanted["size"] < (s.get("size") or 0):
+        order = ["min_size", "size", *order]
+    else:
+        order = ["size", "min_size", *order]
+    for key in order:
+        if key not in wanted:
+            continue
+        value = wanted[key]
+        var = "crush_rule" if key == "crush_ruleset" else key
+        val = rules[value]["rule_name"] if key == "crush_ruleset" else value
+        if isinstance(val, bool):
+            val = "true" if val else "false"
+        extra_args = {"yes_i_really_mean_it": True} if key == "hashpspool" else {}
+        commands.append(command("osd pool set", pool=name, var=var, val=str(val), **extra_args))
+        fields["crush_rule" if key == "crush_ruleset" else key] = value
+    for quota in ("quota_max_objects", "quota_max_bytes"):
+        if quota in wanted:
+            commands.append(command("osd pool set-quota", pool=name, field=quota[len("quota_"):],
+                                    val=str(wanted[quota])))
+            fields[quota] = wanted[quota]
+    targets = [f"pool:{pool_id}"]
+    if "name" in wanted:
+        commands.append(command("osd pool rename", srcpool=name, destpool=wanted["name"]))
+        targets.append(f"pool-name:{wanted['name']}")
+    expect = [{"check": "pool", "id": pool_id, "name": wanted.get("name", name), "fields": fields}]
+    return Plan("update", f"Updating pool '{name}'", targets, commands, expect, wanted)
+
+
+def plan_pool_delete(model: ClusterModel, fsid: str, pool_id: int) -> Plan:
+    pool = get_pool(model, fsid, pool_id)
+    raw = model._pool_entries.get(fsid, {}).get(pool_id) or {}
+    if "nodelete" in str(raw.get("flags_names", "")).split(","):
+        raise RequestRejected("the pool has the nodelete flag set", {"id": "pool is protected by nodelete"}, 409)
+    return Plan("delete", f"Deleting pool '{pool.name}'", [f"pool:{pool_id}"],
+                [command("osd pool delete", pool=pool.name, pool2=pool.name, yes_i_really_really_mean_it=True)],
+                [{"check": "pool_gone", "id": pool_id}], {"id": pool_id, "name": pool.name})
+
+
+# ---------------------------------------------------------------------------- OSDs
+
+def get_osd(model: ClusterModel, fsid: str, osd_id: int) -> Any:
+    _cluster(model, fsid)
+    osd = model.osds.get(fsid, {}).get(osd_id)
+    if osd is None or osd.removed:
+        raise RequestRejected(f"no OSD {osd_id} in cluster {fsid}", status=404)
+    return osd
+
+
+def plan_osd_update(model: ClusterModel, fsid: str, osd_id: int, body: dict[str, Any]) -> Plan | None:
+    """`body`: up (false only), in, reweight (0..1). None when nothing would change."""
+    osd = get_osd(model, fsid, osd_id)
+    commands: list[dict[str, Any]] = []
+    fields: dict[str, Any] = {}
+    ids_arg = [str(osd_id)]
+    if body.get("up") is True and not osd.up:
+        raise RequestRejected("an OSD cannot be marked up; it comes up by itself when its daemon runs",
+                              {"up": "may only be set to false"})
+    if body.get("up") is False and osd.up:
+        commands.append(command("osd down", ids=ids_arg))
+        fields["up"] = 0
+    if body.get("in") is not None and body["in"] != osd.in_:
+        commands.append(command("osd in" if body["in"] else "osd out", ids=ids_arg))
+        fields["in"] = int(body["in"])
+    reweight = body.get("reweight")
+    if reweight is not None and abs(reweight - osd.reweight) >= REWEIGHT_STEP:
+        if fields.get("in") == 0 or (not osd.in_ and "in" not in fields):
+            raise RequestRejected("an OSD that is out has no reweight to set", {"reweight": "the OSD is out"})
+        commands.append(command("osd reweight", id=osd_id, weight=reweight))
+        fields["weight"] = reweight
+    if not commands:
+        return None
+    changes = ", ".join(f"{k}={v}" for k, v in body.items() if v is not None)
+    return Plan("update", f"Modifying osd.{osd_id} ({changes})", [f"osd:{osd_id}"], commands,
+                [{"check": "osd", "id": osd_id, "fields": fields, "after": _osd_map_epoch(model, fsid)}], body)
+
+
+def valid_osd_commands(osd: Any) -> list[str]:
+    return list(OSD_COMMANDS) if osd.up and not osd.removed else []
+
+
+def plan_osd_command(model: ClusterModel, fsid: str, osd_ids: list[int], name: str) -> Plan:
+    if name not in OSD_COMMANDS:
+        raise RequestRejected(f"unknown OSD command {name!r}", {"command": f"one of {', '.join(OSD_COMMANDS)}"},
+                              status=404)
+    if not osd_ids:
+        raise RequestRejected("no OSDs given", {"ids": "give at least one OSD id"})
+    errors: dict[str, str] = {}
+    osds = [get_osd(model, fsid, i) for i in osd_ids]
+    for osd in osds:
+        if name not in valid_osd_commands(osd):
+            errors[f"osd.{osd.osd_id}"] = f"cannot {name.replace('_', '-')} a down OSD"
+    if errors:
+        raise RequestRejected(f"cannot run {name}", errors, status=400)
+    label = ", ".join(f"osd.{i}" for i in osd_ids)
+    # Scrubs leave the OSD map alone: the request is done when Ceph accepts the instruction.
+    return Plan(name, f"Initiating {name.replace('_', ' ')} on {label}", [f"osd-{name}:{i}" for i in osd_ids],
+                [command(OSD_COMMANDS[name], who=str(i)) for i in osd_ids], [], {"ids": osd_ids, "command": name})
+
+
+# ---------------------------------------------------------------------------- cluster flags
+
+def osd_flags(cluster_flags: list[str]) -> dict[str, bool]:
+    present = set(cluster_flags)
+    flags = {f: f in present for f in OSD_FLAGS}
+    flags["pause"] = {"pauserd", "pausewr"} <= present
+    return flags
+
+
+def plan_osd_config(model: ClusterModel, fsid: str, body: dict[str, bool]) -> Plan | None:
+    cluster = _cluster(model, fsid)
+    current = osd_flags(cluster.flags)
+    unknown = [k for k in body if k not in OSD_FLAGS]
+    if unknown:
+        raise RequestRejected("unknown OSD flags", {k: f"not an OSD flag; known: {', '.join(OSD_FLAGS)}" for k in unknown})
+    wanted = {k: v for k, v in body.items() if v is not None and current[k] != v}
+    if not wanted:
+        return None
+    commands = [command("osd set" if v else "osd unset", key=k) for k, v in sorted(wanted.items())]
+    to_set = [f for k, v in wanted.items() if v for f in (("pauserd", "pausewr") if k == "pause" else (k,))]
+    to_unset = [f for k, v in wanted.items() if not v for f in (("pauserd", "pausewr") if k == "pause" else (k,))]
+    words = ", ".join(f"{'set' if v else 'unset'} {k}" for k, v in sorted(wanted.items()))
+    return Plan("update", f"Updating OSD flags ({words})", ["osd_flags"], commands,
+                [{"check": "flags", "set": sorted(to_set), "unset": sorted(to_unset)}], wanted)
+
+
+# ---------------------------------------------------------------------------- completion
+
+def _pool_field(entry: dict[str, Any], key: str) -> Any:
+    if key == "pg_num":
+        return entry.get("pg_num_target", entry.get("pg_num"))
+    if key == "pgp_num":
+        return entry.get("pg_placement_num_target", entry.get("pg_placement_num"))
+    if key == "hashpspool":
+        return "hashpspool" in str(entry.get("flags_names", "")).split(",")
+    return entry.get(key)
+
+
+def expectation_met(expect: list[dict[str, Any]], osd_map: dict[str, Any] | None) -> bool:
+    """Does this OSD map (the document as Ceph gives it) show every expected change?"""
+    if not expect:
+        return True
+    if not isinstance(osd_map, dict):
+        return False
+    pools = {p.get("pool"): p for p in osd_map.get("pools", []) if isinstance(p, dict)}
+    for check in expect:
+        kind = check["check"]
+        if kind == "pool":
+            if "id" in check:
+                entry = pools.get(check["id"])
+                if entry is None or entry.get("pool_name") != check["name"]:
+                    return False
+            else:
+                entry = next((p for p in pools.values() if p.get("pool_name") == check["name"]), None)
+                if entry is None:
+                    return False
+            for key, value in check["fields"].items():
+                if key == "pg_num" and entry.get("pg_autoscale_mode") == "on" and key not in ("pgp_num",):
+                    continue  # the autoscaler owns pg_num; Ceph may already be moving it elsewhere
+                if _pool_field(entry, key) != value:
+                    return False
+        elif kind == "pool_gone":
+            if check["id"] in pools:
+                return False
+        elif kind == "osd":
+            entry = next((o for o in osd_map.get("osds", []) if isinstance(o, dict) and o.get("osd") == check["id"]),
+                         None)
+            if entry is None:
+                return False
+            for key, value in check["fields"].items():
+                if key == "up":
+                    # a healthy daemon marked down comes back at once: a later down_at shows it happened
+                    if entry.get("up") != 0 and int(entry.get("down_at") or 0) <= check.get("after", 0):
+                        return False
+                elif key == "weight":
+                    if abs(float(entry.get("weight", -1)) - value) > REWEIGHT_STEP:
+                        return False
+                elif entry.get(key) != value:
+                    return False
+        elif kind == "flags":
+            present = set(str(osd_map.get("flags", "")).split(","))
+            if not set(check["set"]) <= present or set(check["unset"]) & present:
+                return False
+        else:
+            return False
+    return True
