@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -38,10 +39,27 @@ def main(argv: list[str] | None = None) -> int:
 
     from waitress import create_server
 
+    from calamari.adapters.bus import CollectorBus
+    from calamari.adapters.timeseries import TimeSeriesWriter, WhisperStore
     from calamari.api.app import create_app
 
+    timeseries = TimeSeriesWriter(WhisperStore(os.path.join(args.data_dir, "whisper")))
+    timeseries.start()
+    bus = CollectorBus(service, args.bus, stats_sink=timeseries.stats_sink)
+    bus.start()
+    collector = None
+    if args.simulate:
+        from collector.agent import Collector
+        from collector.simulator import SimulatedCluster
+
+        cluster = SimulatedCluster(args.simulate)
+        collector = Collector(cluster, bus.bound_endpoint or args.bus)
+        collector.start()
+        log.info("simulated cluster %s (%s) reporting in-process", cluster.fsid, args.simulate)
+
     host, _, port = args.api.rpartition(":")
-    http = create_server(create_app(service), host=host or "127.0.0.1", port=int(port), threads=args.threads)
+    app = create_app(service, BUS=bus, TIMESERIES=timeseries.store, TIMESERIES_WRITER=timeseries)
+    http = create_server(app, host=host or "127.0.0.1", port=int(port), threads=args.threads)
     stop = threading.Event()
 
     def shutdown(*_: object) -> None:
@@ -57,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         if not stop.is_set():
             raise
     finally:
+        if collector is not None:
+            collector.stop()
+        bus.stop()
+        timeseries.stop()
         service.close()
     return 0
 
