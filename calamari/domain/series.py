@@ -476,7 +476,9 @@ def _convert(fn: Function, param: Param, node: Node, ctx: Context) -> Any:
             raise ExpressionError(f"{where} must be a series, not {node.value!r}")
         return evaluate(node, ctx)
     if not isinstance(node, LiteralNode):
-        raise ExpressionError(f"{where} must be a {param.kind}, not a series")
+        wanted = {"float": "number", "integer": "whole number", "node": "node index (a whole number)",
+                  "string": "quoted string", "boolean": "true or false"}.get(param.kind, param.kind)
+        raise ExpressionError(f"{where} must be a {wanted}, not a series")
     value = node.value
     if param.kind == "boolean":
         if not isinstance(value, bool):
