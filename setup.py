@@ -20,12 +20,12 @@ setup(
         "whisper==1.1.10",
         "psutil==7.2.2",
         "hypothesis==6.170.17",
+        "prometheus-client==0.26.0",
     ],
     extras_require={
         "test": [
             "pytest==9.2.0",
             "ruff==0.17.6",
-            "prometheus-client==0.26.0",
             "schemathesis==4.32.5",
         ],
     },

@@ -42,9 +42,9 @@ class Series:
     def timestamps(self) -> range:
         return range(self.start, self.end, self.step)
 
-    def datapoints(self) -> list[list[Any]]:
-        """Graphite's JSON order: [value, timestamp]."""
-        return [[v, t] for v, t in zip(self.values, self.timestamps(), strict=True)]
+    def datapoints(self) -> list[tuple[float | None, int]]:
+        """Graphite's JSON order: (value, timestamp); tuples serialise as JSON arrays."""
+        return list(zip(self.values, self.timestamps(), strict=True))
 
     def renamed(self, name: str, values: list[float | None] | None = None) -> Series:
         return Series(name, self.start, self.step, self.values if values is None else values, self.path_expression)
