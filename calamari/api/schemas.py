@@ -11,7 +11,7 @@ PoolName = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as given: "yes" is no boolean
 
 
 class Login(Strict):
@@ -67,7 +67,7 @@ class OsdUpdate(Strict):
     in_: bool | None = Field(default=None, alias="in")
     reweight: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=False)
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
 
 
 OSD_READ_ONLY = ("id", "uuid", "server", "pools", "valid_commands", "public_addr", "cluster_addr",
@@ -92,7 +92,7 @@ class OsdConfigUpdate(Strict):
     nodeep_scrub: bool | None = Field(default=None, alias="nodeep-scrub")
     nosnaptrim: bool | None = None
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=False)
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
 
 
 class CliCommand(Strict):
