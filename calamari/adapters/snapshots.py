@@ -26,11 +26,11 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1
 KEEP = 3
-# Older snapshots also serve history queries (state at a past time): one is kept per
-# HISTORY_SPACING positions, up to HISTORY_KEEP of them, so a past state costs one snapshot load
-# plus at most about HISTORY_SPACING events of replay.
+# Older snapshots also serve history queries (state at a past time): one is kept per span of
+# HISTORY_SPACING positions, for HISTORY_KEEP spans, so a past state costs one snapshot load plus
+# about HISTORY_SPACING events of replay (at most twice that).
 HISTORY_SPACING = 20_000
-HISTORY_KEEP = 100
+HISTORY_KEEP = 50
 
 
 def encode_aggregates(aggregates: Iterable[CalamariAggregate]) -> list[list[Any]]:
@@ -67,15 +67,16 @@ def write_snapshot(directory: str, position: int, model: ClusterModel) -> str:
 
 
 def prune_snapshots(directory: str) -> None:
-    """Keep the newest KEEP snapshots, and older ones thinned to one per HISTORY_SPACING positions."""
-    found = sorted(_snapshots(directory), reverse=True)
-    kept_history, last_kept = 0, None
-    for i, (position, path) in enumerate(found):
-        if i < KEEP:
-            last_kept = position
-            continue
-        if kept_history < HISTORY_KEEP and last_kept is not None and last_kept - position >= HISTORY_SPACING:
-            kept_history, last_kept = kept_history + 1, position
+    """Keep the newest KEEP snapshots and, for history, the newest one of each earlier span of
+    HISTORY_SPACING positions (up to HISTORY_KEEP spans): spans are fixed by position, so what is
+    kept stays kept as newer snapshots arrive."""
+    seen: set[int] = set()
+    kept_history = 0
+    for i, (position, path) in enumerate(sorted(_snapshots(directory), reverse=True)):
+        span = position // HISTORY_SPACING
+        if i < KEEP or (span not in seen and kept_history < HISTORY_KEEP):
+            kept_history += i >= KEEP
+            seen.add(span)
             continue
         try:
             os.remove(path)

@@ -228,3 +228,20 @@ def test_ctl_errors_are_messages_with_exit_code_2(recorded, capsys, args, messag
     assert ctl.main(["--data-dir", rec.data_dir, *args]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_older_snapshots_are_kept_spaced_out_for_history(tmp_path, monkeypatch):
+    from calamari.adapters import snapshots
+    from calamari.domain.model import ClusterModel
+
+    monkeypatch.setattr(snapshots, "HISTORY_SPACING", 100)
+    monkeypatch.setattr(snapshots, "HISTORY_KEEP", 4)
+    for position in range(30, 1200, 30):  # written every 30 positions, as a quiet server might
+        snapshots.write_snapshot(str(tmp_path), position, ClusterModel())
+    kept = sorted(p for p, _ in snapshots._snapshots(str(tmp_path)))
+    newest = [1110, 1140, 1170]
+    assert kept[-3:] == newest
+    # the newest snapshot of each of the four spans of 100 positions before the newest three
+    assert kept[:-3] == [780, 870, 990, 1080]
+    older = kept[:-3]
+    assert snapshots.newest_snapshot(str(tmp_path), at_most=1000)[0] == max(p for p in older if p <= 1000)
