@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
+from calamari.api.common import doc
 from calamari.api.graphite import RangeError, bad_request, json_response, no_store, time_range
 from calamari.domain.series import Series, last_value, limit_points
 
@@ -20,6 +21,12 @@ blueprint = Blueprint("stats", __name__, url_prefix="/api/v2/cluster/<fsid>")
 
 CLUSTER_GROUPS = ("df", "io")  # the cluster-wide subtrees; pool.* and osd.* have their own routes
 MAX_POINTS_LIMIT = 10_000
+RANGE_QUERY = {"from": {"type": "string"}, "until": {"type": "string"},
+               "max_points": {"type": "integer", "minimum": 0, "maximum": MAX_POINTS_LIMIT}}
+SERIES_RESPONSE = {"type": "object", "required": ["from", "until", "step", "latest", "series"], "properties": {
+    "from": {"type": "integer"}, "until": {"type": "integer"}, "step": {"type": "integer", "nullable": True},
+    "latest": {"type": "object"}, "series": {"type": "object"}}}
+ERRORS = (400, 401, 404, 503)
 
 
 def _read(prefixes: list[str]) -> Response | tuple[int, int, int, dict[str, Series]]:
@@ -70,6 +77,8 @@ def _view() -> Any:
 
 
 @blueprint.get("/stats")
+@doc("Cluster usage and IO series (df.*, io.*) from the time-series store", response=SERIES_RESPONSE,
+     query=RANGE_QUERY, errors=ERRORS)
 def cluster_stats(fsid: str) -> Response:
     if fsid not in _view().clusters:
         return _unknown(f"cluster {fsid}")
@@ -78,6 +87,7 @@ def cluster_stats(fsid: str) -> Response:
 
 
 @blueprint.get("/pool/<int:pool_id>/stats")
+@doc("One pool's usage and IO series", response=SERIES_RESPONSE, query=RANGE_QUERY, errors=ERRORS)
 def pool_stats(fsid: str, pool_id: int) -> Response:
     if pool_id not in _view().pools.get(fsid, {}):
         return _unknown(f"pool {pool_id} in cluster {fsid}")
@@ -85,6 +95,7 @@ def pool_stats(fsid: str, pool_id: int) -> Response:
 
 
 @blueprint.get("/osd/<int:osd_id>/stats")
+@doc("One OSD's usage and latency series", response=SERIES_RESPONSE, query=RANGE_QUERY, errors=ERRORS)
 def osd_stats(fsid: str, osd_id: int) -> Response:
     if osd_id not in _view().osds.get(fsid, {}):
         return _unknown(f"OSD {osd_id} in cluster {fsid}")
@@ -92,6 +103,8 @@ def osd_stats(fsid: str, osd_id: int) -> Response:
 
 
 @blueprint.get("/pool/stats")
+@doc("Every pool's newest usage and IO figures", response={"type": "array", "items": {"type": "object"}},
+     errors=(401, 404, 503))
 def all_pool_stats(fsid: str) -> Response:
     """The newest figures of every pool (no series): a list of {"id", "name", <metric>: value}."""
     pools = _view().pools.get(fsid)
