@@ -66,10 +66,7 @@ class Cluster(CalamariAggregate):
         count: int
 
         def apply(self, cluster: "Cluster") -> None:
-            cluster.health_checks = {
-                **cluster.health_checks,
-                self.code: {"severity": self.severity, "message": self.message, "count": self.count},
-            }
+            _put_health_check(cluster, self)
 
     class HealthCheckUpdated(Aggregate.Event):
         code: str
@@ -78,10 +75,7 @@ class Cluster(CalamariAggregate):
         count: int
 
         def apply(self, cluster: "Cluster") -> None:
-            cluster.health_checks = {
-                **cluster.health_checks,
-                self.code: {"severity": self.severity, "message": self.message, "count": self.count},
-            }
+            _put_health_check(cluster, self)
 
     class HealthCheckCleared(Aggregate.Event):
         code: str
@@ -157,3 +151,10 @@ class Cluster(CalamariAggregate):
     class ClusterContactRegained(Aggregate.Event):
         def apply(self, cluster: "Cluster") -> None:
             cluster.stale = False
+
+
+def _put_health_check(cluster: Cluster, check: Any) -> None:
+    cluster.health_checks = {
+        **cluster.health_checks,
+        check.code: {"severity": check.severity, "message": check.message, "count": check.count},
+    }
