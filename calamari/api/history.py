@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, current_app, request
 
+from calamari.domain.model import ClusterModel
 from calamari.service.history import ClusterNotFound, History, HistoryError, parse_limit
 
 blueprint = Blueprint("history", __name__)
@@ -16,6 +17,26 @@ blueprint = Blueprint("history", __name__)
 def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS), status=status,
                     mimetype="application/json")
+
+
+def live_shape(model: ClusterModel, fsid: str, docs: dict[str, Any]) -> dict[str, Any]:
+    """Give the past rows the fields the live routes derive (OSD pools and commands, server
+    versions, cluster counters), with the live routes' own functions over the past state."""
+    from calamari.api.clusters import rule_root
+    from calamari.api.osds import _full_row
+    from calamari.api.servers import server_row
+
+    cluster = model.clusters[fsid]
+    rules = {r["rule_id"]: rule_root(r) for r in cluster.crush.get("rules", [])}
+    by_root: dict[str | None, list[int]] = {}
+    for row in docs["pool"]:
+        by_root.setdefault(rules.get(row["crush_ruleset"]), []).append(row["id"])
+    return {
+        **docs,
+        "cluster": {**docs["cluster"], "counters": docs["counters"]},
+        "osd": [_full_row(row, by_root) for row in docs["osd"]],
+        "server": [server_row(row, fsid) for row in docs["server"]],
+    }
 
 
 def history_of(service: Any) -> History:
@@ -40,7 +61,7 @@ def cluster_history(fsid: str) -> Response:
         if "at" in args:
             if "from" in args or "to" in args:
                 raise HistoryError("at", "give either at, or from (and to), not both")
-            return _json(history_of(service).state(fsid, args["at"]))
+            return _json(history_of(service).state(fsid, args["at"], live_shape))
         if "from" not in args:
             raise HistoryError("at", "required: at=<time or position>, or from=<...>&to=<...>")
         return _json(history_of(service).diff(fsid, args["from"], args.get("to"), parse_limit(args.get("limit"))))

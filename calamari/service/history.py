@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,7 @@ DEFAULT_EVENT_LIMIT = 1000
 MAX_EVENT_LIMIT = 10_000
 _POSITION = re.compile(r"^\d{1,18}$")
 _TIME_CACHE_SIZE = 100_000
+Shape = Callable[[ClusterModel, str, dict[str, Any]], dict[str, Any]]
 
 
 class HistoryError(ValueError):
@@ -138,10 +140,14 @@ class History:
     def clusters_at(self, position: int) -> list[str]:
         return sorted(self.model_at(position).clusters)
 
-    def state(self, fsid: str, at: str | None) -> dict[str, Any]:
-        """The cluster's documents (cluster, health, osd, pool, server) as they were at `at`."""
+    def state(self, fsid: str, at: str | None, shape: Shape | None = None) -> dict[str, Any]:
+        """The cluster's documents (cluster, health, osd, pool, server) as they were at `at`;
+        `shape(model, fsid, docs)` may add what the live resources derive from other state."""
         point = self.point(at, "at")
-        docs = cluster_documents(self.model_at(point.position), fsid)
+        model = self.model_at(point.position)
+        docs = cluster_documents(model, fsid)
+        if docs is not None and shape is not None:
+            docs = shape(model, fsid, docs)
         if docs is None:
             raise ClusterNotFound(f"cluster {fsid} has no recorded state at position {point.position}"
                                   + (f" ({point.time.isoformat()})" if point.time else ""))

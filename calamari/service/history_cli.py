@@ -178,7 +178,9 @@ def cmd_history(args: argparse.Namespace) -> int:
     history = _history(args)
     point = history.point(args.at, "at")
     fsid = _cluster_for(history, args.cluster, point.position)
-    doc = history.state(fsid, args.at)
+    from calamari.api.history import live_shape  # the API's documents, field for field
+
+    doc = history.state(fsid, args.at, live_shape)
     if args.json:
         _dump(doc)
     else:

@@ -10,7 +10,7 @@ from flask import Flask
 from history_fixtures import PASSWORD_HASH, FakeService, record_history
 
 from calamari.adapters.snapshots import newest_snapshot
-from calamari.api.history import blueprint, cluster_history
+from calamari.api.history import blueprint, cluster_history, live_shape
 from calamari.service import ctl
 from calamari.service.history import History, HistoryError, parse_point
 
@@ -145,7 +145,7 @@ def test_api_history_at_and_diff(client, recorded, history):
     at = rec.step_times[6].isoformat()
     r = client.get(f"/api/v2/cluster/{rec.fsid}/history", query_string={"at": at})
     assert r.status_code == 200
-    assert r.get_json() == orjson.loads(orjson.dumps(history.state(rec.fsid, at)))
+    assert r.get_json() == orjson.loads(orjson.dumps(history.state(rec.fsid, at, live_shape)))
     r = client.get(f"/api/v2/cluster/{rec.fsid}/history", query_string={"from": "10", "to": "40", "limit": "5"})
     assert r.status_code == 200
     body = r.get_json()
@@ -199,7 +199,7 @@ def test_ctl_history_and_diff_print_the_api_documents(recorded, history, capsys)
     base = ["--data-dir", rec.data_dir]
     at = rec.step_times[5].isoformat()
     assert ctl.main([*base, "history", "--at", at, "--json"]) == 0
-    assert orjson.loads(capsys.readouterr().out) == orjson.loads(orjson.dumps(history.state(rec.fsid, at)))
+    assert orjson.loads(capsys.readouterr().out) == orjson.loads(orjson.dumps(history.state(rec.fsid, at, live_shape)))
     assert ctl.main([*base, "history", "--at", at]) == 0
     text = capsys.readouterr().out
     assert "HEALTH_WARN" in text and "noout" in text
@@ -245,3 +245,35 @@ def test_older_snapshots_are_kept_spaced_out_for_history(tmp_path, monkeypatch):
     assert kept[:-3] == [780, 870, 990, 1080]
     older = kept[:-3]
     assert snapshots.newest_snapshot(str(tmp_path), at_most=1000)[0] == max(p for p in older if p <= 1000)
+
+
+def test_through_the_app_with_users_and_a_real_request(tmp_path, capture_dir):
+    from api_support import Harness
+
+    api = Harness(str(tmp_path), capture_dir, steps=("00", "01"))
+    try:
+        path = f"/api/v2/cluster/{api.fsid}/history"
+        assert api.client.get(path, query_string={"at": "1"}).status_code == 401
+        r = api.call("POST", "cluster/{fsid}/pool", user="oper", json={"name": "images", "pg_num": 16, "size": 2})
+        assert r.status_code == 202
+        api.answer_all()
+        api.feed("02")
+        api.service.writer.flush(10)
+        end = str(api.service.store.max_position())
+        now = api.call("GET", path, user="viewer", query_string={"at": end})
+        assert now.status_code == 200
+        # the same documents as the live resources, field for field
+        for resource in ("osd", "pool", "server"):
+            assert now.json[resource] == api.call("GET", "cluster/{fsid}/" + resource, user="viewer").json
+        assert now.json["cluster"] == api.call("GET", "cluster/{fsid}", user="viewer").json
+        assert "images" in {p["name"] for p in now.json["pool"]}
+
+        diff = api.call("GET", path, user="viewer", query_string={"from": "0"}).json
+        (request,) = diff["summary"]["requests"]
+        assert (request["username"], request["outcome"], request["body"]["name"]) == ("oper", "succeeded", "images")
+        created = [(u["username"], u["by"], u["data"].get("role")) for u in diff["summary"]["users"]
+                   if u["type"] == "UserCreated"]
+        assert created == [("admin", "test", "admin"), ("oper", "test", "operator"), ("viewer", "test", "read-only")]
+        assert "$argon2" not in orjson.dumps(diff).decode()
+    finally:
+        api.close()
