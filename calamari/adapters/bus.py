@@ -1,5 +1,11 @@
 """The server end of the collector bus: a ZeroMQ ROUTER served by one thread.
 
+With CURVE (the default for real collectors) the ROUTER is a CurveZMQ server: traffic is encrypted
+and ZAP tells the bus each message's authenticated client key. Any key may connect, but only
+messages from keys the KeyGate reports as accepted reach the model; a `hello` from an unknown key
+registers it as pending, everything else from a pending or rejected key is counted and dropped.
+Without server keys the bus is plain TCP (development and tests).
+
 Every frame is validated (calamari.protocol) before anything reaches the model; sync objects go to
 the ClusterSink (deltas are rebuilt into full maps first), stats to a time-series callable, command
 results are acknowledged. Nothing a collector sends can stop the thread: bad frames are logged,
@@ -16,11 +22,15 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import zmq
+import zmq.auth
+from zmq.auth.thread import ThreadAuthenticator
 
 from calamari import protocol
+from calamari.adapters.curve_keys import KeyPair
+from calamari.domain.collector_key import ACCEPTED, PENDING, REJECTED, CollectorKeyError
 from calamari.protocol import (
     ACK,
     CLUSTER_LOG,
@@ -45,6 +55,21 @@ log = logging.getLogger("calamari.bus")
 StatsSink = Callable[[str | None, str, list[list[Any]]], None]
 
 
+ZAP_DOMAIN = b"calamari"
+KEY_REJECT_REASONS = {None: "key_unknown", PENDING: "key_pending", REJECTED: "key_rejected"}
+
+
+class KeyGate(Protocol):
+    """Which collector keys may feed the model (calamari.service.collector_keys)."""
+
+    def status_of(self, public_key: str) -> str | None:
+        """`accepted`, `pre`, `rejected`, or None for a key never registered (or deleted)."""
+
+    def register(self, key_id: str, public_key: str) -> str:
+        """Register a key presented with a hello as pending; its status. Raises
+        CollectorKeyError when the id is invalid or taken by another live key."""
+
+
 def _discard_stats(fsid: str | None, host: str, points: list[list[Any]]) -> None:
     return None
 
@@ -54,6 +79,7 @@ class CollectorSession:
     """What the bus knows about one connected collector (one ROUTER identity)."""
 
     identity: bytes
+    public_key: str | None = None  # Z85 client key authenticated by CURVE (None on plain TCP)
     hello: bool = False
     fsid: str | None = None
     host: str = ""
@@ -81,14 +107,26 @@ class CollectorBus:
         contact_timeout_s: float = 30.0,
         contact_check_interval_s: float = 5.0,
         context: zmq.Context | None = None,
+        server_keys: KeyPair | None = None,
+        key_gate: KeyGate | None = None,
     ) -> None:
+        """`server_keys` makes the bus a CURVE server that applies only what `key_gate` accepts;
+        without them it is plain TCP and trusts every peer."""
+        if (server_keys is None) != (key_gate is None):
+            raise ValueError("CURVE needs both server_keys and key_gate")
+        self.server_keys = server_keys
+        self.key_gate = key_gate
+        self.mechanism: int | None = None  # zmq.CURVE or zmq.NULL once started
+        self._authenticator: ThreadAuthenticator | None = None
+        # ZAP handlers are per context: a CURVE bus gets its own so that it cannot clash.
+        self._owns_context = context is None and server_keys is not None
         self.sink = sink
         self.endpoint = endpoint
         self.stats_sink: StatsSink = stats_sink or _discard_stats
         self.max_message_bytes = max_message_bytes
         self.contact_timeout_s = contact_timeout_s
         self.contact_check_interval_s = contact_check_interval_s
-        self._context = context or zmq.Context.instance()
+        self._context = context or (zmq.Context() if self._owns_context else zmq.Context.instance())
         self._router: zmq.Socket | None = None
         self._wake_rx: zmq.Socket | None = None
         self._wake_tx: zmq.Socket | None = None
@@ -112,7 +150,19 @@ class CollectorBus:
         router.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
         router.setsockopt(zmq.RCVHWM, 100_000)
         router.setsockopt(zmq.SNDHWM, 100_000)
-        router.bind(self.endpoint)
+        if self.server_keys is not None:
+            self._start_authenticator()
+            router.curve_server = True
+            router.curve_secretkey = self.server_keys.secret_key.encode()
+            router.curve_publickey = self.server_keys.public_key.encode()
+            router.zap_domain = ZAP_DOMAIN
+        self.mechanism = router.getsockopt(zmq.MECHANISM)
+        try:
+            router.bind(self.endpoint)
+        except zmq.ZMQError:
+            router.close(0)
+            self._stop_authenticator()
+            raise
         self.bound_endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
         wake_address = f"inproc://calamari-bus-wake-{id(self)}"
         self._wake_rx = self._context.socket(zmq.PAIR)
@@ -126,16 +176,34 @@ class CollectorBus:
         self._thread.start()
         log.info("collector bus listening on %s", self.bound_endpoint)
 
+    def _start_authenticator(self) -> None:
+        # Every client key passes the handshake (an unknown one must be able to say hello and
+        # become pending); ZAP then stamps each message with the key as its User-Id, and
+        # _admit() decides what reaches the model.
+        self._authenticator = ThreadAuthenticator(self._context, log=logging.getLogger("calamari.bus.zap"))
+        self._authenticator.start()
+        self._authenticator.configure_curve(domain="*", location=zmq.auth.CURVE_ALLOW_ANY)
+
+    def _stop_authenticator(self) -> None:
+        if self._authenticator is not None:
+            self._authenticator.stop()
+            self._authenticator = None
+
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping.set()
         self._wake()
+        stopped = True
         if self._thread is not None:
             self._thread.join(timeout)
+            stopped = not self._thread.is_alive()
             self._thread = None
         with self._wake_lock:
             if self._wake_tx is not None:
                 self._wake_tx.close(0)
                 self._wake_tx = None
+        self._stop_authenticator()
+        if self._owns_context and stopped:
+            self._context.term()
 
     def __enter__(self) -> CollectorBus:
         self.start()
@@ -159,8 +227,13 @@ class CollectorBus:
             raise ValueError(f"target must be mon or mgr, not {target!r}")
         with self._sessions_lock:
             identity = self._identity_by_fsid.get(fsid)
+            session = self._sessions.get(identity) if identity is not None else None
         if identity is None:
             return False
+        if self.key_gate is not None and (
+            session is None or session.public_key is None or self.key_gate.status_of(session.public_key) != ACCEPTED
+        ):
+            return False  # its key was rejected or deleted since its hello
         body = {"request_id": request_id, "prefix": prefix, "args": dict(args or {}), "target": target}
         self._outbox.append((identity, self._encode(COMMAND, body, fsid)))
         self._wake()
@@ -180,6 +253,7 @@ class CollectorBus:
             result[key] = {
                 "fsid": session.fsid,
                 "host": session.host,
+                "public_key": session.public_key,
                 "messages": session.messages,
                 "bytes": session.bytes,
                 "rejects": session.rejects,
@@ -215,6 +289,7 @@ class CollectorBus:
         poller.register(router, zmq.POLLIN)
         poller.register(wake_rx, zmq.POLLIN)
         next_contact_check = time.monotonic() + self.contact_check_interval_s
+        curve = self.server_keys is not None
         try:
             while not self._stopping.is_set():
                 timeout_ms = max(0, int((next_contact_check - time.monotonic()) * 1000))
@@ -230,10 +305,18 @@ class CollectorBus:
                     # Drain a bounded batch so commands and contact checks are not starved.
                     for _ in range(1000):
                         try:
-                            frames = router.recv_multipart(zmq.NOBLOCK, copy=True)
+                            if curve:
+                                parts = router.recv_multipart(zmq.NOBLOCK, copy=False)
+                            else:
+                                frames = router.recv_multipart(zmq.NOBLOCK, copy=True)
                         except zmq.Again:
                             break
-                        self._handle_frames(router, frames)
+                        if curve:
+                            # ZAP set User-Id to the client's Z85 key during the handshake.
+                            public_key = parts[-1].get("User-Id")
+                            self._handle_frames(router, [p.bytes for p in parts], public_key)
+                        else:
+                            self._handle_frames(router, frames)
                     self._flush_outbox(router)
                 if time.monotonic() >= next_contact_check:
                     next_contact_check = time.monotonic() + self.contact_check_interval_s
@@ -265,11 +348,13 @@ class CollectorBus:
                 session = self._sessions[identity] = CollectorSession(identity)
         return session
 
-    def _handle_frames(self, router: zmq.Socket, frames: list[bytes]) -> None:
+    def _handle_frames(self, router: zmq.Socket, frames: list[bytes], public_key: str | None = None) -> None:
         if len(frames) < 2:
             return
         identity = frames[0]
         session = self._session(identity)
+        if public_key is not None:
+            session.public_key = public_key
         session.messages += 1
         session.last_seen = time.time()
         payload_size = sum(len(frame) for frame in frames[1:])
@@ -284,6 +369,8 @@ class CollectorBus:
         except ProtocolError as exc:
             self._reject(session, exc.reason, exc.detail)
             return
+        if self.key_gate is not None and not self._admit(session, envelope):
+            return
         try:
             self._route(router, session, envelope)
         except ProtocolError as exc:
@@ -294,6 +381,46 @@ class CollectorBus:
             # A bug in the model must not take the bus down with it.
             log.exception("handling %s from %s failed", envelope.type, session.host or identity.hex())
             self._count_reason(session, "sink_error")
+
+    def _admit(self, session: CollectorSession, envelope: Envelope) -> bool:
+        """True when the message's key is accepted. Otherwise the message is counted and dropped;
+        a hello from a key never seen registers it as pending (an admin then decides)."""
+        gate = self.key_gate
+        assert gate is not None
+        public_key = session.public_key
+        if public_key is None:  # cannot happen behind CURVE; refuse rather than trust
+            self._reject(session, "key_unknown", "no authenticated key")
+            return False
+        try:
+            status = gate.status_of(public_key)
+        except Exception:
+            log.exception("looking up collector key %s failed", public_key)
+            status = None
+        if status == ACCEPTED:
+            return True
+        if session.hello:
+            self._forget_hello(session)  # rejected or deleted since it said hello
+        host = ""
+        if envelope.type == HELLO:
+            host = envelope.body["hostname"] or envelope.host
+        if envelope.type == HELLO and status is None:
+            try:
+                status = gate.register(host, public_key)
+            except CollectorKeyError as exc:
+                self._reject(session, "key_refused", f"{host}: {exc.reason}")
+                return False
+            log.info("collector %s presents a new key %s: pending until an admin accepts it", host, public_key)
+            if status == ACCEPTED:
+                return True
+        self._reject(session, KEY_REJECT_REASONS.get(status, "key_unknown"), host or envelope.type)
+        return False
+
+    def _forget_hello(self, session: CollectorSession) -> None:
+        with self._sessions_lock:
+            session.hello = False
+            if session.fsid is not None and self._identity_by_fsid.get(session.fsid) == session.identity:
+                del self._identity_by_fsid[session.fsid]
+        log.warning("collector %s lost its key's acceptance; its messages are dropped", session.host or "?")
 
     def _count_reason(self, session: CollectorSession, reason: str) -> None:
         session.rejects += 1
@@ -342,7 +469,12 @@ class CollectorBus:
         if envelope.type == SYNC_OBJECT:
             self._on_sync_object(session, envelope, at)
         elif envelope.type == HEARTBEAT:
-            self.sink.on_heartbeat(envelope.fsid, envelope.host, datetime.now(UTC))
+            # (sinks written before the flag existed only know heartbeats)
+            unreachable = getattr(self.sink, "on_cluster_unreachable", None)
+            if body.get("cluster_unreachable") and envelope.fsid is not None and unreachable is not None:
+                unreachable(envelope.fsid, envelope.host, datetime.now(UTC))
+            else:
+                self.sink.on_heartbeat(envelope.fsid, envelope.host, datetime.now(UTC))
             self._resync_stale(session, body["versions"])
         elif envelope.type == SERVER_FACTS:
             self.sink.on_server_facts(envelope.fsid, body, at)

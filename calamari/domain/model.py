@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate
 from calamari.domain import ids
 from calamari.domain.base import CalamariAggregate
 from calamari.domain.cluster import Cluster
+from calamari.domain.collector_key import CollectorKey, CollectorKeyError, collector_key_id
 from calamari.domain.maps import (
     ConfigEntry,
     CrushMap,
@@ -109,6 +110,7 @@ class ClusterModel:
         self.servers: dict[str, Server] = {}
         self.requests: dict[str, UserRequest] = {}
         self.users: dict[str, User] = {}
+        self.collector_keys: dict[str, CollectorKey] = {}  # by key id (the collector's host)
         self._open_requests: set[str] | None = None  # unfinished request ids; None: recompute
         self.held: dict[str, dict[str, tuple[SyncVersion, Any]]] = {}
         self.last_contact: dict[str, float] = {}
@@ -137,6 +139,8 @@ class ClusterModel:
             self._open_requests = None
         elif isinstance(agg, User):
             self.users[agg.username] = agg
+        elif isinstance(agg, CollectorKey):
+            self.collector_keys[agg.key_id] = agg
 
     def apply(self, event: Aggregate.Event) -> None:
         """Fold one stored event into the model (replay)."""
@@ -522,7 +526,20 @@ class ClusterModel:
             cluster = self.clusters.get(fsid)
             if cluster is not None and cluster.stale:
                 self._emit(cluster, Cluster.ClusterContactRegained, at)
-        self.last_contact_host[host] = ts
+        self._host_contact(host, at)
+
+    def cluster_unreachable(self, fsid: str, host: str, at: datetime) -> None:
+        """The collector on `host` is alive but cannot reach its cluster (e.g. every monitor is
+        down): the host is in contact, and the cluster is stale now rather than after the contact
+        timeout, which a live collector's heartbeats would otherwise keep postponing."""
+        cluster = self.clusters.get(fsid)
+        if cluster is not None and not cluster.stale:
+            self._emit(cluster, Cluster.ClusterContactLost, at,
+                       last_contact=self.last_contact.get(fsid, at.timestamp()))
+        self._host_contact(host, at)
+
+    def _host_contact(self, host: str, at: datetime) -> None:
+        self.last_contact_host[host] = at.timestamp()
         server = self.servers.get(host)
         if server is not None and server.contact_lost:
             self._emit(server, Server.ServerContactRegained, at)
@@ -588,6 +605,23 @@ class ClusterModel:
         user = self.users[username]
         self._touched.append(user)
         self._new.extend(e for e in user.pending_events if e not in self._new)
+
+    # ---------------------------------------------------------------- collector keys
+
+    def register_collector_key(self, key_id: str, public_key: str, fingerprint: str, at: datetime) -> CollectorKey:
+        """A new key waits as pending; a deleted id takes the new key. An id held by a live key
+        stays with it (CollectorKeyError), so a second key cannot take over a host's name."""
+        key = self.collector_keys.get(key_id)
+        if key is None:
+            return self._create(CollectorKey, CollectorKey.CollectorKeyRegistered, collector_key_id(key_id), at,
+                                key_id=key_id, public_key=public_key, fingerprint=fingerprint)
+        if not key.deleted:
+            raise CollectorKeyError("id", f"{key_id!r} already has a key")
+        self._emit(key, CollectorKey.CollectorKeyReregistered, at, public_key=public_key, fingerprint=fingerprint)
+        return key
+
+    def collector_key_event(self, key_id: str, event_class: type, at: datetime, **fields: Any) -> None:
+        self._emit(self.collector_keys[key_id], event_class, at, **fields)
 
     def request_executing(self, request_id: str, status: str, at: datetime) -> None:
         self._emit(self.requests[request_id], UserRequest.UserRequestExecuting, at, status=status)

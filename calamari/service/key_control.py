@@ -1,0 +1,153 @@
+"""The local channel `calamari-ctl key …` uses to reach a running server.
+
+A running server does not read events other processes append, so while it runs, key decisions
+must be made by the server itself. It listens on a loopback port named, with a random token, in
+<data-dir>/keys/control.json (mode 0600): whoever can read the data dir may decide about keys,
+which is the same trust as reading the event store. One JSON line in, one JSON line out."""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import socket
+import threading
+from typing import Any
+
+from calamari.domain.collector_key import CollectorKeyError
+from calamari.service.collector_keys import CollectorKeyService, key_row
+
+log = logging.getLogger(__name__)
+
+CONTROL_FILE = "control.json"
+MAX_REQUEST_BYTES = 64 * 1024
+
+
+class ServerNotRunning(Exception):
+    """No server answers on the data dir's control channel."""
+
+
+def control_path(key_dir: str) -> str:
+    return os.path.join(key_dir, CONTROL_FILE)
+
+
+def handle(keys: CollectorKeyService, request: dict[str, Any]) -> dict[str, Any]:
+    """Execute one request: {"op": "list"} or {"op": "accept"|"reject"|"delete", "id", "by"}."""
+    op = request.get("op")
+    try:
+        if op == "list":
+            return {"ok": True, "keys": [key_row(k) for k in keys.keys()]}
+        key_id, by = request.get("id"), request.get("by")
+        if not isinstance(key_id, str) or not isinstance(by, str) or not by:
+            return {"ok": False, "status": 400, "error": "id and by are required strings"}
+        if op in ("accept", "reject"):
+            key = keys.decide(key_id, "accepted" if op == "accept" else "rejected", by)
+            return {"ok": True, "key": key_row(key)}
+        if op == "delete":
+            keys.delete(key_id, by)
+            return {"ok": True}
+    except KeyError:
+        return {"ok": False, "status": 404, "error": f"no key {request.get('id')!r}"}
+    except CollectorKeyError as exc:
+        return {"ok": False, "status": 400, "error": str(exc)}
+    return {"ok": False, "status": 400, "error": f"unknown op {op!r}"}
+
+
+class KeyControlServer:
+    """Serves `handle` on 127.0.0.1 (an ephemeral port) while the server runs."""
+
+    def __init__(self, keys: CollectorKeyService, key_dir: str) -> None:
+        self.keys = keys
+        self.path = control_path(key_dir)
+        self._token = secrets.token_urlsafe(32)
+        self._listener: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    def start(self) -> None:
+        listener = socket.create_server(("127.0.0.1", 0))
+        listener.settimeout(0.5)
+        self._listener = listener
+        port = listener.getsockname()[1]
+        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({"port": port, "token": self._token, "pid": os.getpid()}, f)
+        os.replace(tmp, self.path)
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._serve, name="calamari-key-control", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(5.0)
+            self._thread = None
+        with contextlib.suppress(OSError):
+            with open(self.path) as f:
+                mine = json.load(f).get("token") == self._token
+            if mine:  # a newer server on the same data dir keeps its file
+                os.unlink(self.path)
+
+    def _serve(self) -> None:
+        listener = self._listener
+        assert listener is not None
+        try:
+            while not self._stopping.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                except OSError:
+                    break
+                with conn:
+                    self._answer(conn)
+        finally:
+            listener.close()
+
+    def _answer(self, conn: socket.socket) -> None:
+        conn.settimeout(5.0)
+        try:
+            line = conn.makefile("rb").readline(MAX_REQUEST_BYTES)
+            try:
+                request = json.loads(line)
+            except ValueError:
+                request = None
+            if not isinstance(request, dict):
+                reply: dict[str, Any] = {"ok": False, "status": 400, "error": "one JSON object per line"}
+            elif not hmac.compare_digest(str(request.get("token", "")), self._token):
+                reply = {"ok": False, "status": 403, "error": "wrong token"}
+            else:
+                reply = handle(self.keys, request)
+            conn.sendall(json.dumps(reply).encode() + b"\n")
+        except Exception:
+            log.exception("key control request failed")
+
+
+def call_running_server(key_dir: str, request: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+    """Send `request` to the server running on this data dir; ServerNotRunning when none is."""
+    try:
+        with open(control_path(key_dir)) as f:
+            info = json.load(f)
+        port, token = int(info["port"]), str(info["token"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ServerNotRunning from None
+    try:
+        conn = socket.create_connection(("127.0.0.1", port), timeout=2.0)
+    except OSError:
+        raise ServerNotRunning from None  # a stale file left by a server that died
+    with conn:
+        conn.settimeout(timeout)
+        conn.sendall(json.dumps({**request, "token": token}).encode() + b"\n")
+        line = conn.makefile("rb").readline(16 * 1024 * 1024)
+    try:
+        reply = json.loads(line)
+    except ValueError:
+        raise ServerNotRunning from None
+    if not isinstance(reply, dict):
+        raise ServerNotRunning
+    return reply
