@@ -16,6 +16,7 @@ from typing import Any
 import zmq
 
 from calamari import protocol
+from calamari.adapters.curve_keys import ClientCurveKeys
 from calamari.protocol import (
     ACK,
     CLUSTER_LOG,
@@ -55,8 +56,13 @@ class Collector:
         stats_interval: float = 10.0,
         result_resend_interval: float = 2.0,
         context: zmq.Context | None = None,
+        curve: ClientCurveKeys | None = None,
     ) -> None:
+        """`curve`: encrypt and authenticate with these keys (a CURVE server needs them); None
+        speaks plain TCP, for a server started with --insecure-bus."""
         self.source = source
+        self.curve = curve
+        self.mechanism: int | None = None  # zmq.CURVE or zmq.NULL once running
         self.server_endpoint = server_endpoint
         self.poll_interval = poll_interval
         self.heartbeat_interval = heartbeat_interval
@@ -106,6 +112,11 @@ class Collector:
         sock.setsockopt(zmq.SNDHWM, 10_000)
         sock.setsockopt(zmq.RECONNECT_IVL, 200)
         sock.setsockopt(zmq.RECONNECT_IVL_MAX, 5000)
+        if self.curve is not None:
+            sock.curve_secretkey = self.curve.client.secret_key.encode()
+            sock.curve_publickey = self.curve.client.public_key.encode()
+            sock.curve_serverkey = self.curve.server_public_key.encode()
+        self.mechanism = sock.getsockopt(zmq.MECHANISM)
         sock.connect(self.server_endpoint)
         self._socket = sock
         log.info("collector for %s connected to %s", self.source.fsid, self.server_endpoint)

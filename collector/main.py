@@ -10,6 +10,14 @@ import threading
 import time
 from typing import Any
 
+from calamari.adapters.curve_keys import (
+    COLLECTOR_KEY_NAME,
+    ClientCurveKeys,
+    KeyFileError,
+    default_collector_key_dir,
+    load_or_create_key_pair,
+    read_public_key,
+)
 from calamari.protocol import DEFAULT_BUS_ENDPOINT
 from collector.agent import Collector
 
@@ -17,6 +25,13 @@ from collector.agent import Collector
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="calamari-collector", description=__doc__)
     parser.add_argument("--server", default=DEFAULT_BUS_ENDPOINT, help="the server bus, tcp://HOST:PORT")
+    parser.add_argument("--server-key", metavar="PATH|Z85",
+                        help="the server's CURVE public key (`calamari-ctl key server` prints it)")
+    parser.add_argument("--key-dir", default=None,
+                        help="where this collector's key pair lives, made on first start "
+                             f"(default {default_collector_key_dir()})")
+    parser.add_argument("--insecure", action="store_true",
+                        help="plain TCP, no encryption or authentication (a server run with --insecure-bus)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--ceph-conf", metavar="PATH", help="a real cluster's ceph.conf")
     source.add_argument("--simulate", metavar="SPEC", help="e.g. hosts=50,osds=1000,pools=20,pgs=65536,seed=7")
@@ -47,10 +62,32 @@ def build_source(args: argparse.Namespace) -> Any:
     return CephSource(args.ceph_conf, keyring=args.keyring, name=args.name)
 
 
+def build_curve(args: argparse.Namespace) -> ClientCurveKeys | None:
+    """The collector's CURVE keys (its own pair made on first start); None with --insecure.
+    Raises KeyFileError with the reason when they cannot be had."""
+    if args.insecure:
+        return None
+    if not args.server_key:
+        raise KeyFileError("--server-key PATH|Z85 is required (`calamari-ctl key server` prints it); "
+                           "--insecure only works against a server run with --insecure-bus")
+    server_key = read_public_key(args.server_key)
+    key_dir = args.key_dir or default_collector_key_dir()
+    try:
+        pair = load_or_create_key_pair(key_dir, COLLECTOR_KEY_NAME)
+    except OSError as exc:
+        raise KeyFileError(f"cannot keep a key pair in {key_dir}: {exc.strerror} (see --key-dir)") from None
+    return ClientCurveKeys(pair, server_key)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        curve = build_curve(args)
+    except KeyFileError as exc:
+        print(f"calamari-collector: {exc}", file=sys.stderr)
+        return 2
     try:
         source = build_source(args)
     except Exception as exc:
@@ -58,8 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     collector = Collector(
         source, args.server, poll_interval=args.poll_interval,
-        heartbeat_interval=args.heartbeat_interval, stats_interval=args.stats_interval,
+        heartbeat_interval=args.heartbeat_interval, stats_interval=args.stats_interval, curve=curve,
     )
+    if curve is not None:
+        logging.getLogger("calamari.collector").info(
+            "collector key %s: the server applies nothing from %s until an admin accepts it "
+            "(calamari-ctl key accept %s)", curve.client.fingerprint, source.hostname, source.hostname)
     stopped = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:

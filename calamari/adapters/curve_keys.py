@@ -38,6 +38,14 @@ class KeyPair:
         return fingerprint(self.public_key)
 
 
+@dataclass(frozen=True)
+class ClientCurveKeys:
+    """What a collector needs for CURVE: its own pair and the server's public key."""
+
+    client: KeyPair
+    server_public_key: str
+
+
 def server_key_dir(data_dir: str) -> str:
     return os.path.join(data_dir, "keys")
 
@@ -98,6 +106,12 @@ def _write_new(path: str, text: str, mode: int) -> None:
         os.fsync(f.fileno())
 
 
+def new_key_pair() -> KeyPair:
+    """A pair kept in memory only (the in-process simulator's, made anew at each start)."""
+    public, secret = (k.decode() for k in zmq.curve_keypair())
+    return KeyPair(public, secret)
+
+
 def load_key_pair(directory: str, name: str) -> KeyPair:
     path = secret_key_path(directory, name)
     try:
@@ -122,12 +136,11 @@ def load_or_create_key_pair(directory: str, name: str) -> KeyPair:
     if os.path.exists(secret_key_path(directory, name)):
         pair = load_key_pair(directory, name)
     else:
-        public, secret = (k.decode() for k in zmq.curve_keypair())
+        pair = new_key_pair()
         try:
-            _write_new(secret_key_path(directory, name), _certificate(public, secret), 0o600)
+            _write_new(secret_key_path(directory, name), _certificate(pair.public_key, pair.secret_key), 0o600)
         except FileExistsError:  # another process made it first: use theirs
             return load_key_pair(directory, name)
-        pair = KeyPair(public, secret)
         log.info("created CURVE key pair %s in %s (%s)", name, directory, pair.fingerprint)
     public_path = public_key_path(directory, name)
     if not os.path.exists(public_path):

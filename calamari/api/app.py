@@ -35,6 +35,7 @@ BLUEPRINT_MODULES: list[str] = [
     "calamari.api.prometheus",  # /metrics
     "calamari.api.stats",  # /api/v2/cluster/<fsid>/…/stats
     "calamari.api.history",  # /api/v2/cluster/<fsid>/history
+    "calamari.api.keys",  # /api/v2/key: collector keys
 ]
 
 PUBLIC = {"/api/v2/auth/login"}

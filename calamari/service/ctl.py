@@ -11,7 +11,7 @@ import orjson
 
 from calamari.adapters.event_store import EventStore, event_record
 from calamari.adapters.snapshots import load_model, write_snapshot
-from calamari.service import history_cli, user_cli
+from calamari.service import history_cli, key_cli, user_cli
 from calamari.service.model import ServiceConfig
 
 
@@ -41,6 +41,7 @@ COMMANDS: dict[str, Any] = {"events": cmd_events, "snapshot": cmd_snapshot}
 EXTENSIONS: list[Any] = []  # later parts register sub-commands here: fn(subparsers)
 EXTENSIONS.append(history_cli.add_commands)  # history, diff, events export|import
 EXTENSIONS.append(user_cli.add_commands)  # user add|list
+EXTENSIONS.append(key_cli.add_commands)  # key list|accept|reject|delete|server
 
 
 def build_parser() -> argparse.ArgumentParser:

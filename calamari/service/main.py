@@ -19,6 +19,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", default="./var")
     p.add_argument("--api", default="127.0.0.1:8002", help="HOST:PORT of the REST API")
     p.add_argument("--bus", default="tcp://127.0.0.1:5560", help="ZeroMQ endpoint collectors connect to")
+    p.add_argument("--insecure-bus", action="store_true",
+                   help="plain TCP bus: no encryption, every collector trusted (development and tests only)")
     p.add_argument("--simulate", default=None, metavar="SPEC", help="also run a simulated cluster in-process")
     p.add_argument("--event-store", default=None, help="event store URL (default sqlite in the data dir)")
     p.add_argument("--snapshot-every-events", type=int, default=20_000)
@@ -40,25 +42,49 @@ def main(argv: list[str] | None = None) -> int:
     from waitress import create_server
 
     from calamari.adapters.bus import CollectorBus
+    from calamari.adapters.curve_keys import SERVER_KEY_NAME, load_or_create_key_pair, server_key_dir
     from calamari.adapters.timeseries import TimeSeriesWriter, WhisperStore
     from calamari.api.app import create_app
 
     timeseries = TimeSeriesWriter(WhisperStore(os.path.join(args.data_dir, "whisper")))
     timeseries.start()
-    bus = CollectorBus(service, args.bus, stats_sink=timeseries.stats_sink)
+    from calamari.service.collector_keys import CollectorKeyService
+    from calamari.service.key_control import KeyControlServer
+
+    keys = CollectorKeyService(service)
+    server_keys = None
+    if not args.insecure_bus:
+        server_keys = load_or_create_key_pair(server_key_dir(args.data_dir), SERVER_KEY_NAME)
+        log.info("collector bus uses CURVE; server public key %s (%s), file %s/%s.key: give it to collectors "
+                 "as --server-key", server_keys.public_key, server_keys.fingerprint,
+                 server_key_dir(args.data_dir), SERVER_KEY_NAME)
+    else:
+        log.warning("--insecure-bus: collector traffic is neither encrypted nor authenticated")
+    bus = CollectorBus(service, args.bus, stats_sink=timeseries.stats_sink, server_keys=server_keys,
+                       key_gate=keys if server_keys is not None else None)
     bus.start()
+    key_control = KeyControlServer(keys, server_key_dir(args.data_dir))
+    key_control.start()
     collector = None
     if args.simulate:
         from collector.agent import Collector
         from collector.simulator import SimulatedCluster
 
         cluster = SimulatedCluster(args.simulate)
-        collector = Collector(cluster, bus.bound_endpoint or args.bus)
+        curve = None
+        if server_keys is not None:
+            from calamari.adapters.curve_keys import ClientCurveKeys, new_key_pair
+
+            # It runs inside the server, with the server's trust: its key is accepted unasked.
+            simulator_keys = new_key_pair()
+            keys.trust(simulator_keys.public_key)
+            curve = ClientCurveKeys(simulator_keys, server_keys.public_key)
+        collector = Collector(cluster, bus.bound_endpoint or args.bus, curve=curve)
         collector.start()
         log.info("simulated cluster %s (%s) reporting in-process", cluster.fsid, args.simulate)
 
     host, _, port = args.api.rpartition(":")
-    app = create_app(service, BUS=bus, TIMESERIES=timeseries.store, TIMESERIES_WRITER=timeseries)
+    app = create_app(service, BUS=bus, COLLECTOR_KEYS=keys, TIMESERIES=timeseries.store, TIMESERIES_WRITER=timeseries)
     http = create_server(app, host=host or "127.0.0.1", port=int(port), threads=args.threads)
     stop = threading.Event()
 
@@ -78,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         if collector is not None:
             collector.stop()
         bus.stop()
+        key_control.stop()
         timeseries.stop()
         service.close()
     return 0
