@@ -18,8 +18,11 @@ venv: $(BIN)/calamari-server
 run: venv
 	@if [ -n "$$CEPH_CONF" ]; then \
 	  echo "real cluster: $$CEPH_CONF"; \
+	  key=$$($(BIN)/calamari-ctl --data-dir $(DATA) key server) || exit 1; \
 	  $(BIN)/calamari-server --data-dir $(DATA) & srv=$$!; \
-	  $(BIN)/calamari-collector --server tcp://127.0.0.1:5560 --ceph-conf $$CEPH_CONF; kill $$srv; \
+	  echo "accept the collector's key: $(BIN)/calamari-ctl --data-dir $(DATA) key accept $$(hostname)"; \
+	  $(BIN)/calamari-collector --server tcp://127.0.0.1:5560 --server-key "$$key" --key-dir $(DATA)/collector-keys \
+	    --ceph-conf $$CEPH_CONF; kill $$srv; \
 	else \
 	  $(BIN)/calamari-server --data-dir $(DATA) --simulate $(SIM); \
 	fi
