@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -55,26 +56,34 @@ class Services:
         self.auth = auth or AuthService(service)
         self.executor = executor or getattr(service, "executor", None) or RequestExecutor(service)
         service.executor = self.executor
+        self.feed_history_told = threading.Event()  # set once the feed has told the stored past
         if feed is None:
             feed = EventFeed()
-            _attach_feed(feed, service, load_feed_events)
+            _attach_feed(feed, service, load_feed_events, self.feed_history_told)
+        else:
+            self.feed_history_told.set()
         self.feed = feed
 
 
-def _attach_feed(feed: EventFeed, service: Any, newest: int) -> None:
-    """Tell the newest stored events once (what happened before), then follow live commits. Under
-    the service lock, with the writer drained, so that no event is told twice or missed."""
+def _attach_feed(feed: EventFeed, service: Any, newest: int, told: threading.Event) -> None:
+    """Follow live commits from now on, and tell the newest stored events (what happened before)
+    from a background thread, so that a restart does not wait for them. The live feed starts
+    under the service lock with the writer drained, so no event is told twice or missed."""
     with service.lock:
         service.writer.flush(service.config.durable_timeout)
         end = service.store.max_position()
-        batch: list[Any] = []
-        for _, event in service.store.read(after=max(0, end - newest), until=end):
-            batch.append(event)
-            if len(batch) >= 10_000:
-                feed.add(batch, service.model)
-                batch = []
-        feed.add(batch, service.model)
+        feed.next_id = end + 1  # older entries are numbered by their store positions
         service.listeners.append(feed.add)
+
+    def tell_older() -> None:
+        try:
+            feed.add_older(list(service.store.read(after=max(0, end - newest), until=end)), service.model)
+        except Exception:  # the feed is a convenience; the store stays the record
+            logging.getLogger(__name__).exception("could not read the event feed's history")
+        finally:
+            told.set()
+
+    threading.Thread(target=tell_older, name="event-feed-history", daemon=True).start()
 
 
 def create_app(service: Any, services: Services | None = None, **options: Any) -> Flask:

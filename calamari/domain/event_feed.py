@@ -6,6 +6,7 @@ kept in memory, newest last, bounded."""
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from datetime import datetime
 from typing import Any
@@ -128,22 +129,36 @@ def describe(event: Any, agg: Any) -> tuple[str, str, str | None, str | None] | 
 
 class EventFeed:
     def __init__(self, capacity: int = 100_000) -> None:
+        self.capacity = capacity
         self.entries: deque[dict[str, Any]] = deque(maxlen=capacity)
+        # what happened before start-up, told once from the store (see add_older)
+        self.older: tuple[dict[str, Any], ...] = ()
         self.next_id = 1
 
     def add(self, events: list[Any], model: Any) -> None:
         for event in events:
-            agg = model.aggregates.get(event.originator_id)
-            if agg is None:
-                continue
-            told = describe(event, agg)
-            if told is None:
-                continue
-            severity, message, fsid, fqdn = told
-            self.entries.append({"id": self.next_id, "when": event.timestamp.isoformat(), "severity": severity,
-                                 "message": message, "fsid": fsid, "fqdn": fqdn,
-                                 "_ts": event.timestamp.timestamp()})
-            self.next_id += 1
+            entry = self._entry(event, model, self.next_id)
+            if entry is not None:
+                self.entries.append(entry)
+                self.next_id += 1
+
+    def add_older(self, positioned: list[tuple[int, Any]], model: Any) -> None:
+        """Stored events from before start-up, oldest first, identified by their positions (which
+        are all below next_id). Replaces what was told before, in one assignment."""
+        entries = [e for p, ev in positioned if (e := self._entry(ev, model, p)) is not None]
+        self.older = tuple(entries[-self.capacity:])
+
+    @staticmethod
+    def _entry(event: Any, model: Any, entry_id: int) -> dict[str, Any] | None:
+        agg = model.aggregates.get(event.originator_id)
+        if agg is None:
+            return None
+        told = describe(event, agg)
+        if told is None:
+            return None
+        severity, message, fsid, fqdn = told
+        return {"id": entry_id, "when": event.timestamp.isoformat(), "severity": severity,
+                "message": message, "fsid": fsid, "fqdn": fqdn, "_ts": event.timestamp.timestamp()}
 
     def query(self, fsid: str | None = None, fqdn: str | None = None, severity: str | None = None,
               since: datetime | None = None, until: datetime | None = None) -> list[dict[str, Any]]:
@@ -152,7 +167,9 @@ class EventFeed:
         high = until.timestamp() if until is not None else None
         rank = SEVERITY_RANK.get(severity or "INFO", 0)
         result = []
-        for entry in reversed(self.entries):
+        # copies: live events are appended by other threads while this one reads
+        newest_first = itertools.chain(reversed(list(self.entries)), reversed(self.older))
+        for entry in newest_first:
             if (low is not None and entry["_ts"] < low) or (high is not None and entry["_ts"] > high):
                 continue
             if fsid is not None and entry["fsid"] != fsid:

@@ -57,6 +57,7 @@ class Harness:
         self.auth = AuthService(self.service, hasher=FAST_HASHER)
         self.services = Services(self.service, auth=self.auth, executor=self.executor)
         self.app = create_app(self.service, services=self.services)
+        assert self.services.feed_history_told.wait(30), "the event feed did not read the stored events"
         self.client = self.app.test_client()
         self.tokens: dict[str, str] = {}
         if users and not self.auth.get("admin"):
