@@ -93,6 +93,9 @@ class Collector:
             "source_errors": 0,
         }
         self.polls = 0
+        # Why the last poll of the cluster failed; None while it answers. Heartbeats carry it, so
+        # that the server can tell "collector alive, cluster unreachable" from "all is well".
+        self.cluster_error: str | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -173,7 +176,10 @@ class Collector:
 
     def _send_heartbeats(self) -> None:
         versions = {name: version for name, (version, _) in self._held.items()}
-        self._send(HEARTBEAT, {"versions": versions})
+        body: dict[str, Any] = {"versions": versions}
+        if self.cluster_error is not None:
+            body.update(cluster_unreachable=True, error=self.cluster_error[:500])
+        self._send(HEARTBEAT, body)
         for host in self.source.reporting_hosts():
             if host != self.source.hostname:
                 self._send(HEARTBEAT, {"versions": {}}, host=host)
@@ -203,17 +209,26 @@ class Collector:
         try:
             changed = self.source.poll()
             lines = self.source.cluster_log()
-        except Exception:
+        except Exception as exc:
             self.counters["source_errors"] += 1
             log.exception("polling the cluster failed")
+            if self.cluster_error is None:
+                self.cluster_error = str(exc) or type(exc).__name__
+                self._send_heartbeats()  # say so now, not at the next heartbeat
             return
         self.polls += 1
         for name, (version, data) in changed.items():
             self.send_sync(name, version, data)
+        if self.cluster_error is not None:
+            log.info("the cluster answers again")
+            self.cluster_error = None
+            self._send_heartbeats()  # after the fresh maps, so that "not stale" means current
         for start in range(0, len(lines), MAX_LOG_LINES_PER_MESSAGE):
             self._send(CLUSTER_LOG, {"lines": lines[start : start + MAX_LOG_LINES_PER_MESSAGE]})
 
     def _send_facts_and_stats(self) -> None:
+        if self.cluster_error is not None:
+            return  # they would only wait for the same timeouts as the failing poll
         try:
             facts = self.source.server_facts()
             stats = self.source.stats()

@@ -52,7 +52,11 @@ class RadosBackend:
     def __init__(self, conffile: str, keyring: str | None, name: str, timeout: float) -> None:
         import rados  # imported here: the CLI backend must work without the binding
 
-        conf = {"keyring": keyring} if keyring else {}
+        # mon_command's own timeout argument is ignored by librados: without this a command to a
+        # cluster whose monitors are down waits for the conf's (or default) mon op timeout.
+        conf = {"rados_mon_op_timeout": str(int(max(1, timeout))), "client_mount_timeout": str(int(max(1, timeout)))}
+        if keyring:
+            conf["keyring"] = keyring
         self.timeout = timeout
         self.cluster = rados.Rados(conffile=conffile, conf=conf, name=name)
         self.cluster.connect(timeout=int(timeout))

@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--poll-interval", type=float, default=1.0)
     parser.add_argument("--heartbeat-interval", type=float, default=5.0)
     parser.add_argument("--stats-interval", type=float, default=10.0)
+    parser.add_argument("--ceph-timeout", type=float, default=10.0,
+                        help="seconds a Ceph command may take before the cluster counts as unreachable")
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser
 
@@ -59,7 +61,7 @@ def build_source(args: argparse.Namespace) -> Any:
         return ReplaySource(args.replay, interval=args.interval)
     from collector.ceph_source import CephSource
 
-    return CephSource(args.ceph_conf, keyring=args.keyring, name=args.name)
+    return CephSource(args.ceph_conf, keyring=args.keyring, name=args.name, timeout=args.ceph_timeout)
 
 
 def build_curve(args: argparse.Namespace) -> ClientCurveKeys | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shlex
 import socket
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -79,7 +81,17 @@ def cluster(fsid: str) -> Response:
     row = services().service.view.clusters.get(fsid)
     if row is None:
         raise ApiError(404, f"no cluster {fsid}")
-    return json_response({**row, "counters": services().service.view.counters(fsid)})
+    return json_response({**row, **contact_age(fsid), "counters": services().service.view.counters(fsid)})
+
+
+def contact_age(fsid: str) -> dict[str, Any]:
+    """When the collector last confirmed this state as current, and how long ago: with `stale`
+    it tells how old the shown state may be. None before the first heartbeat since a restart."""
+    last = services().service.model.last_contact.get(fsid)
+    if last is None:
+        return {"last_contact": None, "age_s": None}
+    return {"last_contact": datetime.fromtimestamp(last, UTC).isoformat(),
+            "age_s": round(max(0.0, time.time() - last), 1)}
 
 
 # ---------------------------------------------------------------------------- monitors

@@ -213,6 +213,8 @@ def _validate_heartbeat(body: dict[str, Any]) -> None:
     _require(isinstance(versions, dict), HEARTBEAT, "versions")
     for name, version in versions.items():
         _require(isinstance(name, str) and is_sync_version(version), HEARTBEAT, "versions entry")
+    _require(isinstance(body.get("cluster_unreachable", False), bool), HEARTBEAT, "cluster_unreachable")
+    _require(isinstance(body.get("error", ""), str), HEARTBEAT, "error")
 
 
 def _validate_hello(body: dict[str, Any]) -> None:

@@ -130,6 +130,11 @@ class ModelService:
             self.model.heartbeat(fsid, host, at)
             self._commit()
 
+    def on_cluster_unreachable(self, fsid: str, host: str, at: datetime) -> None:
+        with self.lock:
+            self.model.cluster_unreachable(fsid, host, at)
+            self._commit()
+
     def check_contact(self, now: datetime, timeout_s: float) -> None:
         with self.lock:
             self.model.check_contact(now, timeout_s)

@@ -32,6 +32,10 @@ class ClusterSink(Protocol):
     def on_heartbeat(self, fsid: str | None, host: str, at: datetime) -> None:
         """A collector is alive; used for staleness / contact lost-regained."""
 
+    def on_cluster_unreachable(self, fsid: str, host: str, at: datetime) -> None:
+        """A collector is alive but cannot reach its cluster: the cluster is stale from now on,
+        until a plain heartbeat says otherwise."""
+
     def check_contact(self, now: datetime, timeout_s: float) -> None:
         """Mark clusters stale and servers contact-lost when heartbeats stopped."""
 
