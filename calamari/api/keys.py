@@ -11,6 +11,7 @@ from flask import Blueprint, Response, current_app
 
 from calamari.api.common import ApiError, current_user, doc, json_response, parse_body
 from calamari.api.schemas import Strict
+from calamari.domain.collector_key import CollectorKey
 from calamari.service.auth import CAN_ADMINISTER
 from calamari.service.collector_keys import CollectorKeyService, key_row
 
@@ -50,7 +51,7 @@ def _require_admin() -> str:
     return me.username
 
 
-def _key(key_id: str) -> object:
+def _key(key_id: str) -> CollectorKey:
     key = collector_keys().get(key_id)
     if key is None:
         raise ApiError(404, f"no collector key {key_id!r}")
