@@ -9,13 +9,14 @@ import logging
 import threading
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from calamari.api import access
 from calamari.api.common import ApiError, json_response
 from calamari.domain.event_feed import EventFeed
 from calamari.domain.requests import RequestRejected
-from calamari.service.auth import CAN_ADMINISTER, CAN_CHANGE_CLUSTER, AuthService
+from calamari.service.auth import AuthService
 from calamari.service.requests import RequestExecutor
 
 __all__ = ["BLUEPRINT_MODULES", "Services", "create_app", "json_response"]
@@ -38,13 +39,6 @@ BLUEPRINT_MODULES: list[str] = [
     "calamari.api.history",  # /api/v2/cluster/<fsid>/history
     "calamari.api.keys",  # /api/v2/key: collector keys
 ]
-
-PUBLIC = {"/api/v2/auth/login"}
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-SESSION_COOKIE = "calamari_session"
-CSRF_HEADER = "X-CSRFToken"
-# Unsafe routes any authenticated user may call (they change nothing in a cluster).
-OPEN_TO_ALL = {"/api/v2/auth/logout"}
 
 
 class Services:
@@ -88,9 +82,10 @@ def _attach_feed(feed: EventFeed, service: Any, newest: int, told: threading.Eve
 
 def create_app(service: Any, services: Services | None = None, **options: Any) -> Flask:
     """`service` is the ModelService; `services` (built if not given) adds users, requests, events."""
-    app = Flask("calamari")
+    app = Flask("calamari", static_folder=None)  # no files to serve
     app.config["SERVICE"] = service
-    app.config["CALAMARI"] = services = services or Services(service)
+    app.config["CALAMARI"] = services = services or Services(
+        service, auth=AuthService(service, policy=options.get("AUTH_POLICY")))
     app.config.update(options)
     bus = options.get("BUS")
     if bus is not None and services.executor.send is None:
@@ -98,34 +93,7 @@ def create_app(service: Any, services: Services | None = None, **options: Any) -
         services.executor.send = bus.send_command
         services.executor.start()
 
-    @app.before_request
-    def authenticate() -> Response | None:
-        path = request.path
-        if path in PUBLIC or not path.startswith("/api/"):
-            return None
-        auth = app.config["CALAMARI"].auth
-        identity = None
-        header = request.headers.get("Authorization", "")
-        if header.startswith("Bearer "):
-            identity = auth.authenticate(header[len("Bearer "):].strip())
-        elif request.cookies.get(SESSION_COOKIE):
-            identity = auth.authenticate(request.cookies[SESSION_COOKIE])
-            if identity is not None and request.method not in SAFE_METHODS:
-                if not auth.csrf_ok(identity, request.headers.get(CSRF_HEADER)):
-                    return ApiError(403, f"CSRF check failed: send the {CSRF_HEADER} header given at login").response()
-        if identity is None:
-            return ApiError(401, "authentication required: log in at /api/v2/auth/login").response()
-        g.identity = identity
-        if request.method in SAFE_METHODS or path in OPEN_TO_ALL:
-            return None
-        if path.startswith("/api/v2/user"):
-            allowed = identity.role in CAN_ADMINISTER or (
-                request.method == "PATCH" and path.rstrip("/").rsplit("/", 1)[-1] in (identity.username, "me"))
-        else:
-            allowed = identity.role in CAN_CHANGE_CLUSTER
-        if not allowed:
-            return ApiError(403, f"the {identity.role} role may not do this").response()
-        return None
+    access.install(app)  # authentication, roles per route, security headers, size limit
 
     @app.errorhandler(ApiError)
     def api_error(err: ApiError) -> Response:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
+from calamari.api.access import CSRF_COOKIE, SESSION_COOKIE, retry_after_header, secure_cookies
 from calamari.api.common import ApiError, current_user, doc, json_response, parse_body, services
 from calamari.api.schemas import Login, UserCreate, UserUpdate
-from calamari.domain.user import UserError
+from calamari.domain.user import ADMIN, UserError
+from calamari.service.auth import LoginThrottled
 
 blueprint = Blueprint("auth", __name__, url_prefix="/api/v2")
 
+SESSION_SCHEMA = {"type": "object", "properties": {
+    "id": {"type": "string"}, "kind": {"type": "string"}, "current": {"type": "boolean"},
+    "issued": {"type": ["number", "null"]}, "last_used": {"type": "number"},
+    "expires": {"type": "number", "description": "when it ends unless used again (seconds since the epoch)"}}}
 USER_SCHEMA = {"type": "object", "properties": {"id": {"type": "string"}, "username": {"type": "string"},
                                                  "email": {"type": "string"}, "role": {"type": "string"}}}
 
@@ -22,17 +28,25 @@ def user_row(user: object) -> dict[str, str]:
 @doc("Log in: a bearer token for programs, a session cookie and CSRF token for browsers", body=Login,
      response={"type": "object", "required": ["token"], "properties": {"token": {"type": "string"},
                                                                         "csrf_token": {"type": "string"}}},
-     errors=(400, 401))
+     errors=(400, 401, 429))
 def login() -> Response:
     body = parse_body(Login)
-    issued = services().auth.login(body.username, body.password)
+    try:
+        issued = services().auth.login(body.username, body.password, address=request.remote_addr or "")
+    except LoginThrottled as err:
+        detail = ("too many failed logins: locked, try again later" if err.locked
+                  else "too many failed logins: wait before trying again")
+        return json_response({"detail": detail, "retry_after": round(err.retry_after, 1)}, 429,
+                             headers={"Retry-After": retry_after_header(err.retry_after)})
     if issued is None:
         raise ApiError(401, "invalid username or password")
     token, csrf = issued
     response = json_response({"token": token, "csrf_token": csrf, "username": body.username})
-    secure = request.is_secure
-    response.set_cookie("calamari_session", token, httponly=True, samesite="Lax", secure=secure, path="/api/")
-    response.set_cookie("csrftoken", csrf, httponly=False, samesite="Lax", secure=secure, path="/")
+    secure = secure_cookies(current_app)
+    # SameSite=Strict: no other site can make a browser send the session; the CSRF cookie is
+    # readable by our own pages (they copy it into the X-CSRFToken header), the session is not.
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", secure=secure, path="/api/")
+    response.set_cookie(CSRF_COOKIE, csrf, httponly=False, samesite="Strict", secure=secure, path="/")
     return response
 
 
@@ -41,9 +55,36 @@ def login() -> Response:
 def logout() -> Response:
     services().auth.logout(current_user())
     response = json_response({"detail": "logged out"})
-    response.delete_cookie("calamari_session", path="/api/")
-    response.delete_cookie("csrftoken", path="/")
+    response.delete_cookie(SESSION_COOKIE, path="/api/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
     return response
+
+
+@blueprint.get("/auth/token")
+@doc("The caller's live sessions (tokens), by id; `current` marks the one of this request",
+     response={"type": "array", "items": SESSION_SCHEMA}, errors=(401,))
+def my_sessions() -> Response:
+    me = current_user()
+    rows = services().auth.sessions(me.username)
+    return json_response([{**row, "current": row["id"] == me.token_id} for row in rows])
+
+
+@blueprint.delete("/auth/token/<session_id>")
+@doc("End one of the caller's sessions (its token stops working)", response={"type": "object"},
+     errors=(401, 404))
+def revoke_my_session(session_id: str) -> Response:
+    if not services().auth.revoke_session(current_user().username, session_id):
+        raise ApiError(404, f"you have no session {session_id!r}")
+    return json_response({"detail": f"session {session_id} ended"})
+
+
+@blueprint.delete("/user/<name>/token")
+@doc("End every session of a user (admins; anyone for themselves)",
+     response={"type": "object", "properties": {"revoked": {"type": "integer"}}}, errors=(401, 403, 404))
+def revoke_user_sessions(name: str) -> Response:
+    user = _user(name)
+    count = services().auth.revoke_all(user.username, current_user().username, reason="sessions ended on request")
+    return json_response({"revoked": count})
 
 
 @blueprint.get("/user")
@@ -88,7 +129,7 @@ def change_user(name: str) -> Response:
     body = parse_body(UserUpdate, read_only=("id", "username"))
     user = _user(name)
     me = current_user()
-    if body.role is not None and me.role != "admin":
+    if body.role is not None and me.role != ADMIN:
         raise ApiError(403, "only an admin may change roles")
     try:
         user = services().auth.change_user(user.username, me.username, role=body.role, password=body.password,

@@ -51,6 +51,8 @@ def not_modified() -> Response:
 
 def parse_body(model: type[BaseModel], read_only: tuple[str, ...] = ()) -> BaseModel:
     """The request body validated by `model`; 400 with a reason per field otherwise."""
+    if request.mimetype and not request.is_json:
+        raise ApiError(415, f"send the body as application/json, not {request.mimetype}")
     raw = request.get_data(cache=True)
     if not raw.strip():
         raise ApiError(400, "a JSON body is required")

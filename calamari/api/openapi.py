@@ -18,7 +18,8 @@ ERROR = {"type": "object", "required": ["detail"],
                         "errors": {"type": "object", "additionalProperties": {"type": "string"}}}}
 REASONS = {400: "invalid input", 401: "not authenticated", 403: "not allowed for this role", 404: "no such object",
            409: "conflict with an existing object or an unfinished request", 503: "not yet known from the cluster",
-           504: "the cluster did not answer in time"}
+           413: "request body too large", 415: "the body must be JSON",
+           429: "too many failed logins: wait (Retry-After)", 504: "the cluster did not answer in time"}
 _PARAM = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 _TYPES = {"int": {"type": "integer"}, "path": {"type": "string"}, None: {"type": "string", "pattern": r"^[^/]+$"}}
 

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from calamari.domain.password_policy import MIN_PASSWORD_LENGTH
+
 PoolName = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
 
 
@@ -21,13 +23,13 @@ class Login(Strict):
 
 class UserCreate(Strict):
     username: str = Field(min_length=1, max_length=150, pattern=r"^[A-Za-z0-9_.@+-]+$")
-    password: str = Field(min_length=8, max_length=1024)
+    password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=1024)
     role: Literal["admin", "operator", "read-only"] = "read-only"
     email: str = Field(default="", max_length=254)
 
 
 class UserUpdate(Strict):
-    password: str | None = Field(default=None, min_length=8, max_length=1024)
+    password: str | None = Field(default=None, min_length=MIN_PASSWORD_LENGTH, max_length=1024)
     role: Literal["admin", "operator", "read-only"] | None = None
     email: str | None = Field(default=None, max_length=254)
 

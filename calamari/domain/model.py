@@ -18,6 +18,7 @@ from calamari.domain import ids
 from calamari.domain.base import CalamariAggregate
 from calamari.domain.cluster import Cluster
 from calamari.domain.collector_key import CollectorKey, CollectorKeyError, collector_key_id
+from calamari.domain.login_guard import LOGIN_GUARD_ID, LoginGuard
 from calamari.domain.maps import (
     ConfigEntry,
     CrushMap,
@@ -605,6 +606,12 @@ class ClusterModel:
         user = self.users[username]
         self._touched.append(user)
         self._new.extend(e for e in user.pending_events if e not in self._new)
+
+    def login_address_locked(self, address: str, until: float, failures: int, at: datetime) -> None:
+        guard = self.aggregates.get(LOGIN_GUARD_ID)
+        if guard is None:
+            guard = self._create(LoginGuard, LoginGuard.LoginGuardCreated, LOGIN_GUARD_ID, at)
+        self._emit(guard, LoginGuard.LoginAddressLocked, at, address=address, until=until, failures=failures)
 
     # ---------------------------------------------------------------- collector keys
 

@@ -107,7 +107,8 @@ class User(CalamariAggregate):
 
         def apply(self, user: User) -> None:
             user.tokens = {**user.tokens, self.token_hash: {"kind": self.kind, "expires": self.expires,
-                                                             "csrf_hash": self.csrf_hash}}
+                                                             "csrf_hash": self.csrf_hash,
+                                                             "issued": self.timestamp.timestamp()}}
 
     class UserTokenRevoked(Aggregate.Event):
         token_hash: str
@@ -116,6 +117,24 @@ class User(CalamariAggregate):
             tokens = dict(user.tokens)
             tokens.pop(self.token_hash, None)
             user.tokens = tokens
+
+    class UserTokensRevoked(Aggregate.Event):
+        """Every session of the user ended at once (an admin changed their role, or they or an admin
+        asked for it)."""
+
+        by: str
+        reason: str
+
+        def apply(self, user: User) -> None:
+            user.tokens = {}
+
+    class UserLoginLocked(Aggregate.Event):
+        """Too many failed logins: further attempts are refused until `until` (seconds since the
+        epoch). A record for the audit trail; the lock itself is kept by the login guard."""
+
+        until: float
+        failures: int
+        address: str
 
     # ---------------------------------------------------------------- commands (pure)
 
@@ -126,6 +145,8 @@ class User(CalamariAggregate):
         if role is not None and role != self.role:
             check_role(role)
             self.emit(User.UserRoleChanged, at, role=role, previous=self.role, by=by)
+            if self.tokens:  # sessions opened under the old role end with it
+                self.emit(User.UserTokensRevoked, at, by=by, reason="role changed")
         if password_hash is not None:
             self.emit(User.UserPasswordChanged, at, password_hash=password_hash, by=by)
         if email is not None and email != self.email:

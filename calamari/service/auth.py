@@ -1,7 +1,9 @@
 """Users and their tokens: argon2 password hashes, random tokens kept only as sha256 hashes, all of
 it as events of the User aggregate (so it survives restarts and is in the history).
 
-Tokens are 256-bit random strings, so a fast hash suffices for them; passwords get argon2."""
+Tokens are 256-bit random strings, so a fast hash suffices for them; passwords get argon2.
+Sessions end after an idle time and after an absolute lifetime (AuthPolicy); failed logins are
+slowed down and then locked out per user name and per client address (LoginThrottle)."""
 
 from __future__ import annotations
 
@@ -12,13 +14,15 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from calamari.domain import password_policy
+from calamari.domain.login_guard import LoginThrottle, ThrottlePolicy
 from calamari.domain.user import ADMIN, OPERATOR, READ_ONLY, User, UserError, check_role, check_username
 
 log = logging.getLogger(__name__)
@@ -26,20 +30,43 @@ log = logging.getLogger(__name__)
 # What each role may do beyond reading.
 CAN_CHANGE_CLUSTER = {ADMIN, OPERATOR}
 CAN_ADMINISTER = {ADMIN}
-MIN_PASSWORD = 8
+MIN_PASSWORD = password_policy.MIN_PASSWORD_LENGTH
+TOKEN_ID_LENGTH = 16  # hex digits of the token hash that name a session in the API
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_id(digest: str) -> str:
+    """The public name of a session: a prefix of its token's hash (which reveals nothing of the token)."""
+    return digest[:TOKEN_ID_LENGTH]
+
+
 def hash_password(password: str, hasher: PasswordHasher | None = None) -> str:
     return (hasher or PasswordHasher()).hash(password)
 
 
-def check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise UserError("password", f"must have at least {MIN_PASSWORD} characters")
+def check_password(password: str, username: str = "") -> None:
+    password_policy.check_password(password, username)
+
+
+@dataclass(frozen=True)
+class AuthPolicy:
+    """How long sessions live and how failed logins are throttled."""
+
+    session_idle_s: float = 2 * 3600  # unused for this long, a token stops working
+    session_max_s: float = 7 * 24 * 3600  # and in any case this long after login
+    throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
+
+
+class LoginThrottled(Exception):
+    """Too many failed logins for this user name or address: try again after `retry_after` seconds."""
+
+    def __init__(self, retry_after: float, locked: bool) -> None:
+        super().__init__(f"retry after {retry_after:.0f} s")
+        self.retry_after = retry_after
+        self.locked = locked
 
 
 @dataclass
@@ -50,16 +77,26 @@ class Identity:
     kind: str  # "bearer" or "session"
     csrf_hash: str
 
+    @property
+    def token_id(self) -> str:
+        return token_id(self.token_hash)
+
 
 class AuthService:
-    def __init__(self, service: Any, token_ttl_s: float = 7 * 24 * 3600, clock: Callable[[], float] = time.time,
+    def __init__(self, service: Any, policy: AuthPolicy | None = None, clock: Callable[[], float] = time.time,
                  hasher: PasswordHasher | None = None) -> None:
         self.service = service
-        self.token_ttl_s = token_ttl_s
+        self.policy = policy or AuthPolicy()
         self.clock = clock
         self.hasher = hasher or PasswordHasher()
         self._index: dict[str, str] | None = None  # token hash -> username
         self._index_lock = threading.Lock()
+        # Last use of each token, in memory only: writing an event per request would flood the
+        # store. After a restart the idle time counts from the start.
+        self._last_used: dict[str, float] = {}
+        self._started = clock()
+        self._throttle = LoginThrottle(self.policy.throttle)
+        self._throttle_lock = threading.Lock()
         service.listeners.append(self._on_events)
 
     def _now(self) -> datetime:
@@ -90,7 +127,7 @@ class AuthService:
     def add_user(self, username: str, password: str, role: str, by: str, email: str = "") -> User:
         check_username(username)
         check_role(role)
-        check_password(password)
+        check_password(password, username)
         password_hash = self.hasher.hash(password)
         with self.service.lock:
             if self.get(username) is not None:
@@ -102,7 +139,7 @@ class AuthService:
     def change_user(self, username: str, by: str, role: str | None = None, password: str | None = None,
                     email: str | None = None) -> User:
         if password is not None:
-            check_password(password)
+            check_password(password, username)
         password_hash = self.hasher.hash(password) if password is not None else None
         with self.service.lock:
             user = self.get(username)
@@ -130,8 +167,15 @@ class AuthService:
 
     # ---------------------------------------------------------------- login and tokens
 
-    def login(self, username: str, password: str, kind: str = "bearer") -> tuple[str, str] | None:
-        """(token, csrf token) for good credentials, else None."""
+    def login(self, username: str, password: str, address: str = "", kind: str = "bearer") -> tuple[str, str] | None:
+        """(token, csrf token) for good credentials, else None; LoginThrottled while this user name
+        or address must wait (checked before the password, which costs nothing then)."""
+        keys = [f"user:{username}"] + ([f"address:{address}"] if address else [])
+        now = self.clock()
+        with self._throttle_lock:
+            wait = self._throttle.retry_after(keys, now)
+        if wait > 0:
+            raise LoginThrottled(wait, locked=wait > self.policy.throttle.max_delay_s)
         user = self.get(username)
         if user is None:
             # spend the same time as a real check so names cannot be probed by timing
@@ -139,20 +183,57 @@ class AuthService:
                 self.hasher.verify(self._dummy_hash(), password)
             except (VerificationError, InvalidHashError):
                 pass
+            self._login_failed(username, address, exists=False)
             return None
         try:
             self.hasher.verify(user.password_hash, password)
         except (VerificationError, InvalidHashError):
+            self._login_failed(username, address, exists=True)
             return None
+        with self._throttle_lock:
+            self._throttle.succeeded(f"user:{username}")
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-        now = self.clock()
         with self.service.lock:
-            user.prune_expired(now, self._now())
+            self._end_dead_sessions(user, now)
             user.emit(User.UserTokenIssued, self._now(), token_hash=token_hash(token), kind=kind,
-                      expires=now + self.token_ttl_s, csrf_hash=token_hash(csrf))
+                      expires=now + self.policy.session_max_s, csrf_hash=token_hash(csrf))
             self.service.model.user_changed(username)
             self.service._commit_durable()
         return token, csrf
+
+    def _login_failed(self, username: str, address: str, exists: bool) -> None:
+        now = self.clock()
+        with self._throttle_lock:
+            self._throttle.forget_stale(now)
+            user_failures = self._throttle.failed(f"user:{username}", now)
+            address_failures = self._throttle.failed(f"address:{address}", now) if address else 0
+        until = now + self.policy.throttle.lock_s
+        if user_failures:
+            log.warning("login locked for %.0f s after %d failures: user %r (last from %s)",
+                        self.policy.throttle.lock_s, user_failures, username, address or "?")
+        if address_failures:
+            log.warning("login locked for %.0f s after %d failures from address %s",
+                        self.policy.throttle.lock_s, address_failures, address)
+        if not (user_failures and exists) and not address_failures:
+            return
+        with self.service.lock:
+            if user_failures and exists and self.get(username) is not None:
+                self.service.model.user_event(username, User.UserLoginLocked, self._now(), until=until,
+                                              failures=user_failures, address=address)
+            if address_failures:
+                self.service.model.login_address_locked(address, until, address_failures, self._now())
+            self.service._commit_durable()
+
+    def _alive(self, digest: str, info: dict[str, Any], now: float) -> bool:
+        last = self._last_used.get(digest, max(info.get("issued", 0.0), self._started))
+        return info["expires"] > now and now - last < self.policy.session_idle_s
+
+    def _end_dead_sessions(self, user: User, now: float) -> None:
+        """Record the end of sessions that expired (caller holds the service lock)."""
+        for digest, info in list(user.tokens.items()):
+            if not self._alive(digest, info, now):
+                user.emit(User.UserTokenRevoked, self._now(), token_hash=digest)
+                self._last_used.pop(digest, None)
 
     _dummy: str | None = None
 
@@ -170,20 +251,61 @@ class AuthService:
         if user is None:
             return None
         info = user.tokens.get(digest)
-        if info is None or info["expires"] <= self.clock():
+        now = self.clock()
+        if info is None or not self._alive(digest, info, now):
             return None
+        self._last_used[digest] = now
         return Identity(user.username, user.role, digest, info["kind"], info["csrf_hash"])
 
     def csrf_ok(self, identity: Identity, csrf: str | None) -> bool:
         return bool(csrf) and hmac.compare_digest(identity.csrf_hash, token_hash(csrf or ""))
 
     def logout(self, identity: Identity) -> None:
-        with self.service.lock:
-            user = self.get(identity.username)
-            if user is not None and identity.token_hash in user.tokens:
-                user.emit(User.UserTokenRevoked, self._now(), token_hash=identity.token_hash)
-                self.service.model.user_changed(identity.username)
-                self.service._commit_durable()
+        self.revoke_session(identity.username, identity.token_id)
 
+    # ---------------------------------------------------------------- sessions
+
+    def sessions(self, username: str) -> list[dict[str, Any]]:
+        """The user's live sessions, oldest first, with their public ids and end times."""
+        user = self.get(username)
+        if user is None:
+            return []
+        now = self.clock()
+        rows = []
+        for digest, info in user.tokens.items():
+            if not self._alive(digest, info, now):
+                continue
+            last = self._last_used.get(digest, max(info.get("issued", 0.0), self._started))
+            rows.append({"id": token_id(digest), "kind": info["kind"], "issued": info.get("issued"),
+                         "last_used": last, "expires": min(info["expires"], last + self.policy.session_idle_s)})
+        return sorted(rows, key=lambda r: (r["issued"] or 0.0, r["id"]))
+
+    def revoke_session(self, username: str, session_id: str) -> bool:
+        """End one session of the user, named by its id; False if the user has no such session."""
+        with self.service.lock:
+            user = self.get(username)
+            if user is None or len(session_id) != TOKEN_ID_LENGTH:
+                return False
+            digest = next((d for d in user.tokens if hmac.compare_digest(token_id(d), session_id)), None)
+            if digest is None:
+                return False
+            user.emit(User.UserTokenRevoked, self._now(), token_hash=digest)
+            self._last_used.pop(digest, None)
+            self.service.model.user_changed(username)
+            self.service._commit_durable()
+            return True
+
+    def revoke_all(self, username: str, by: str, reason: str = "revoked") -> int:
+        """End every session of the user; how many there were."""
+        with self.service.lock:
+            user = self.get(username)
+            if user is None:
+                raise KeyError(username)
+            count = len(user.tokens)
+            if count:
+                user.emit(User.UserTokensRevoked, self._now(), by=by, reason=reason)
+                self.service.model.user_changed(username)
+                self.service._commit_durable()
+            return count
 
 ROLES = (ADMIN, OPERATOR, READ_ONLY)

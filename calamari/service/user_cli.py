@@ -1,8 +1,8 @@
 """`calamari-ctl user add NAME --role admin|operator|read-only` (password on stdin), `user list`.
 
-Writes User events to the event store of the data dir. Use it while the server is stopped (the
-first admin, or recovery); with the server running, manage users through /api/v2/user, because a
-running server does not read events other processes append."""
+With the server running, the server itself makes the change (over the data dir's control
+channel), because a running server does not read events other processes append; with it stopped,
+User events are written to the data dir's event store directly (the first admin, or recovery)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from calamari.adapters.event_store import EventStore
 from calamari.adapters.snapshots import load_model
 from calamari.domain.user import ROLES, UserError, check_role, check_username
+from calamari.adapters.curve_keys import server_key_dir
 from calamari.service.auth import check_password, hash_password
+from calamari.service.control import ServerNotRunning, call_running_server
 
 
 def _store_and_model(args: argparse.Namespace):
@@ -34,10 +36,22 @@ def cmd_user_add(args: argparse.Namespace) -> int:
             password = getpass.getpass("password: ")
         else:
             password = sys.stdin.readline().rstrip("\r\n")
-        check_password(password)
+        check_password(password, args.name)
     except UserError as err:
         print(f"calamari-ctl: {err}", file=sys.stderr)
         return 2
+    try:
+        reply = call_running_server(server_key_dir(args.data_dir), {
+            "op": "user_add", "name": args.name, "password": password, "role": args.role,
+            "email": args.email, "by": "calamari-ctl"})
+    except ServerNotRunning:
+        reply = None
+    if reply is not None:
+        if not reply.get("ok"):
+            print(f"calamari-ctl: {reply.get('error', 'failed')}", file=sys.stderr)
+            return 1 if reply.get("status") == 409 else 2
+        print(f"added user {args.name} ({args.role})")
+        return 0
     store, model = _store_and_model(args)
     existing = model.users.get(args.name)
     if existing is not None and not existing.deleted:
