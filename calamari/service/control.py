@@ -1,9 +1,10 @@
-"""The local channel `calamari-ctl key …` uses to reach a running server.
+"""The local channel `calamari-ctl` uses to reach a running server (keys, users, snapshots).
 
-A running server does not read events other processes append, so while it runs, key decisions
-must be made by the server itself. It listens on a loopback port named, with a random token, in
-<data-dir>/keys/control.json (mode 0600): whoever can read the data dir may decide about keys,
-which is the same trust as reading the event store. One JSON line in, one JSON line out."""
+A running server does not read events other processes append, so while it runs, changes that
+`calamari-ctl` makes (key decisions, users) must be made by the server itself. It listens on a
+loopback port named, with a random token, in <data-dir>/keys/control.json (mode 0600): whoever
+can read the data dir may use it, which is the same trust as reading the event store. One JSON
+line in, one JSON line out."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import os
 import secrets
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from calamari.domain.collector_key import CollectorKeyError
@@ -34,8 +36,17 @@ def control_path(key_dir: str) -> str:
     return os.path.join(key_dir, CONTROL_FILE)
 
 
-def handle(keys: CollectorKeyService, request: dict[str, Any]) -> dict[str, Any]:
-    """Execute one request: {"op": "list"} or {"op": "accept"|"reject"|"delete", "id", "by"}."""
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def key_handlers(keys: CollectorKeyService) -> dict[str, Handler]:
+    """The key operations: {"op": "list"} or {"op": "accept"|"reject"|"delete", "id", "by"}."""
+    def handle(request: dict[str, Any]) -> dict[str, Any]:
+        return handle_key_request(keys, request)
+    return {op: handle for op in ("list", "accept", "reject", "delete")}
+
+
+def handle_key_request(keys: CollectorKeyService, request: dict[str, Any]) -> dict[str, Any]:
     op = request.get("op")
     try:
         if op == "list":
@@ -56,11 +67,43 @@ def handle(keys: CollectorKeyService, request: dict[str, Any]) -> dict[str, Any]
     return {"ok": False, "status": 400, "error": f"unknown op {op!r}"}
 
 
-class KeyControlServer:
-    """Serves `handle` on 127.0.0.1 (an ephemeral port) while the server runs."""
+def snapshot_handler(service: Any) -> dict[str, Handler]:
+    """{"op": "snapshot"}: a snapshot of everything written so far, by the server's own writer."""
+    def handle(request: dict[str, Any]) -> dict[str, Any]:
+        position = service.snapshot()
+        if position is None:
+            return {"ok": False, "status": 503, "error": "the snapshot was not written in time"}
+        return {"ok": True, "position": position}
+    return {"snapshot": handle}
 
-    def __init__(self, keys: CollectorKeyService, key_dir: str) -> None:
-        self.keys = keys
+
+def user_handlers(auth: Any) -> dict[str, Handler]:
+    """{"op": "user_add", "name", "password", "role", "email", "by"} and {"op": "user_list"}."""
+    from calamari.domain.user import UserError
+
+    def add(request: dict[str, Any]) -> dict[str, Any]:
+        fields = {k: request.get(k) for k in ("name", "password", "role", "by")}
+        if not all(isinstance(v, str) and v for v in fields.values()):
+            return {"ok": False, "status": 400, "error": "name, password, role and by are required strings"}
+        try:
+            auth.add_user(fields["name"], fields["password"], fields["role"], fields["by"],
+                          email=str(request.get("email") or ""))
+        except UserError as err:
+            return {"ok": False, "status": 409 if "exists" in str(err) else 400, "error": str(err)}
+        return {"ok": True}
+
+    def listing(request: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "users": [{"username": u.username, "role": u.role, "email": u.email}
+                                      for u in sorted(auth.users(), key=lambda u: u.username)]}
+
+    return {"user_add": add, "user_list": listing}
+
+
+class ControlServer:
+    """Serves the registered operations on 127.0.0.1 (an ephemeral port) while the server runs."""
+
+    def __init__(self, key_dir: str, handlers: dict[str, Handler]) -> None:
+        self.handlers = dict(handlers)
         self.path = control_path(key_dir)
         self._token = secrets.token_urlsafe(32)
         self._listener: socket.socket | None = None
@@ -79,7 +122,7 @@ class KeyControlServer:
             json.dump({"port": port, "token": self._token, "pid": os.getpid()}, f)
         os.replace(tmp, self.path)
         self._stopping.clear()
-        self._thread = threading.Thread(target=self._serve, name="calamari-key-control", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="calamari-control", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -121,11 +164,13 @@ class KeyControlServer:
                 reply: dict[str, Any] = {"ok": False, "status": 400, "error": "one JSON object per line"}
             elif not hmac.compare_digest(str(request.get("token", "")), self._token):
                 reply = {"ok": False, "status": 403, "error": "wrong token"}
+            elif request.get("op") not in self.handlers:
+                reply = {"ok": False, "status": 400, "error": f"unknown op {request.get('op')!r}"}
             else:
-                reply = handle(self.keys, request)
+                reply = self.handlers[request["op"]](request)
             conn.sendall(json.dumps(reply).encode() + b"\n")
         except Exception:
-            log.exception("key control request failed")
+            log.exception("control request failed")
 
 
 def call_running_server(key_dir: str, request: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:

@@ -29,6 +29,19 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
+    from calamari.adapters.curve_keys import server_key_dir
+    from calamari.service.control import ServerNotRunning, call_running_server
+
+    try:  # a running server writes it itself, from what it has persisted
+        reply = call_running_server(server_key_dir(args.data_dir), {"op": "snapshot"}, timeout=120)
+    except ServerNotRunning:
+        reply = None
+    if reply is not None:
+        if not reply.get("ok"):
+            print(f"calamari-ctl: {reply.get('error', 'failed')}", file=sys.stderr)
+            return 2
+        print(f"snapshot at position {reply['position']} (written by the running server)")
+        return 0
     config = _config(args)
     store = EventStore(config.store_url)
     model, position = load_model(config.snapshot_dir, store)

@@ -21,7 +21,7 @@ from calamari.adapters.curve_keys import (
 )
 from calamari.domain.collector_key import CollectorKey, CollectorKeyError, check_key_id
 from calamari.service.collector_keys import key_row
-from calamari.service.key_control import ServerNotRunning, call_running_server
+from calamari.service.control import ServerNotRunning, call_running_server
 
 OPS = {"accept": "accepted", "reject": "rejected"}
 

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     timeseries = TimeSeriesWriter(WhisperStore(os.path.join(args.data_dir, "whisper")))
     timeseries.start()
     from calamari.service.collector_keys import CollectorKeyService
-    from calamari.service.key_control import KeyControlServer
+    from calamari.service.control import ControlServer, key_handlers, snapshot_handler, user_handlers
 
     keys = CollectorKeyService(service)
     server_keys = None
@@ -63,8 +63,6 @@ def main(argv: list[str] | None = None) -> int:
     bus = CollectorBus(service, args.bus, stats_sink=timeseries.stats_sink, server_keys=server_keys,
                        key_gate=keys if server_keys is not None else None)
     bus.start()
-    key_control = KeyControlServer(keys, server_key_dir(args.data_dir))
-    key_control.start()
     collector = None
     if args.simulate:
         from collector.agent import Collector
@@ -85,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
 
     host, _, port = args.api.rpartition(":")
     app = create_app(service, BUS=bus, COLLECTOR_KEYS=keys, TIMESERIES=timeseries.store, TIMESERIES_WRITER=timeseries)
+    # calamari-ctl reaches the running server here for what it would otherwise write to the store
+    control = ControlServer(server_key_dir(args.data_dir), {**key_handlers(keys), **snapshot_handler(service),
+                                                            **user_handlers(app.config["CALAMARI"].auth)})
+    control.start()
     http = create_server(app, host=host or "127.0.0.1", port=int(port), threads=args.threads)
     stop = threading.Event()
 
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         if collector is not None:
             collector.stop()
         bus.stop()
-        key_control.stop()
+        control.stop()
         timeseries.stop()
         service.close()
     return 0

@@ -11,10 +11,10 @@ import getpass
 import sys
 from datetime import UTC, datetime
 
+from calamari.adapters.curve_keys import server_key_dir
 from calamari.adapters.event_store import EventStore
 from calamari.adapters.snapshots import load_model
 from calamari.domain.user import ROLES, UserError, check_role, check_username
-from calamari.adapters.curve_keys import server_key_dir
 from calamari.service.auth import check_password, hash_password
 from calamari.service.control import ServerNotRunning, call_running_server
 

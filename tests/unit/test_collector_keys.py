@@ -30,7 +30,7 @@ from calamari.domain.collector_key import CollectorKey, CollectorKeyError
 from calamari.service import ctl
 from calamari.service.auth import AuthService
 from calamari.service.collector_keys import CollectorKeyService
-from calamari.service.key_control import KeyControlServer
+from calamari.service.control import ControlServer, key_handlers
 from calamari.service.model import ModelService, ServiceConfig
 from calamari.service.requests import RequestExecutor
 from collector import main as collector_main
@@ -61,7 +61,7 @@ class Server:
         self.bus = CollectorBus(self.service, "tcp://127.0.0.1:0", server_keys=self.server_keys,
                                 key_gate=self.keys, contact_check_interval_s=60)
         self.bus.start()
-        self.control = KeyControlServer(self.keys, server_key_dir(data_dir))
+        self.control = ControlServer(server_key_dir(data_dir), key_handlers(self.keys))
         self.control.start()
         auth = AuthService(self.service, hasher=FAST_HASHER)
         services = Services(self.service, auth=auth, executor=RequestExecutor(self.service, send=FakeSender()))
