@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from calamari.domain.cluster import Cluster
+from calamari.domain.login_guard import LoginGuard
 from calamari.domain.osd import Osd
 from calamari.domain.pool import Pool
 from calamari.domain.server import Server
@@ -21,6 +22,10 @@ from calamari.domain.user_request import UserRequest
 SEVERITIES = ("INFO", "RECOVERY", "WARNING", "ERROR", "CRITICAL")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 HEALTH_SEVERITY = {"HEALTH_OK": "RECOVERY", "HEALTH_WARN": "WARNING", "HEALTH_ERR": "ERROR"}
+
+
+def _utc(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _plural(n: int, word: str) -> str:
@@ -124,6 +129,14 @@ def describe(event: Any, agg: Any) -> tuple[str, str, str | None, str | None] | 
             return "INFO", f"Password of {user} changed (by {event.by})", None, None
         if name == "UserDeleted":
             return "INFO", f"Deleted {user} (by {event.by})", None, None
+        if name == "UserTokensRevoked":
+            return "INFO", f"All sessions of {user} ended: {event.reason} (by {event.by})", None, None
+        if name == "UserLoginLocked":
+            return ("WARNING", f"Logins of {user} locked until {_utc(event.until)} after {event.failures} failed "
+                    f"attempts (last from {event.address or 'an unknown address'})", None, None)
+    if isinstance(agg, LoginGuard) and name == "LoginAddressLocked":
+        return ("WARNING", f"Logins from {event.address} locked until {_utc(event.until)} after {event.failures} "
+                "failed attempts", None, None)
     return None
 
 

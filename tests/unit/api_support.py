@@ -45,7 +45,8 @@ def step(capture_dir: str, prefix: str) -> str:
 
 class Harness:
     def __init__(self, data_dir: str, capture_dir: str, steps: tuple[str, ...] = ("00",), users: bool = True,
-                 connected: bool = True, clock: Any = None) -> None:
+                 connected: bool = True, clock: Any = None, auth_options: dict[str, Any] | None = None,
+                 app_options: dict[str, Any] | None = None) -> None:
         self.capture_dir = capture_dir
         self.service = ModelService(ServiceConfig(data_dir=data_dir, snapshot_every_events=1_000_000))
         self.fsid = ""
@@ -54,9 +55,9 @@ class Harness:
         self.sender = FakeSender(connected)
         kwargs = {"clock": clock} if clock else {}
         self.executor = RequestExecutor(self.service, send=self.sender, **kwargs)
-        self.auth = AuthService(self.service, hasher=FAST_HASHER)
+        self.auth = AuthService(self.service, hasher=FAST_HASHER, **(auth_options or {}))
         self.services = Services(self.service, auth=self.auth, executor=self.executor)
-        self.app = create_app(self.service, services=self.services)
+        self.app = create_app(self.service, services=self.services, **(app_options or {}))
         assert self.services.feed_history_told.wait(30), "the event feed did not read the stored events"
         self.client = self.app.test_client()
         self.tokens: dict[str, str] = {}
