@@ -210,7 +210,8 @@ def retry_after_header(seconds: float) -> str:
 
 def install(app: Flask) -> None:
     """Authentication, headers, size limit and proxy handling for the app."""
-    app.config.setdefault("MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH)
+    if app.config.get("MAX_CONTENT_LENGTH") is None:  # Flask's default is no limit
+        app.config["MAX_CONTENT_LENGTH"] = DEFAULT_MAX_CONTENT_LENGTH
     hops = int(app.config.get("PROXY_HOPS") or 0)
     if hops > 0:
         # Behind a proxy the client address and scheme come from its headers; trusting them
