@@ -1,13 +1,15 @@
 """/graphite/render, /graphite/metrics/find and the /api/v2/…/stats routes over real whisper files."""
 
+import tempfile
 import time
 
 import pytest
-from flask import Flask
+from api_support import FAST_HASHER, PASSWORD
 
 from calamari.adapters.timeseries import TimeSeriesWriter, WhisperStore
 from calamari.api import app as app_module
-from calamari.api import graphite, stats
+from calamari.api.app import Services, create_app
+from calamari.service.auth import AuthService
 from calamari.service.model import ModelService, ServiceConfig
 from calamari.testing.captures import capture_steps, captured_at, sync_objects
 
@@ -34,12 +36,31 @@ def store(tmp_path, now):
     return store
 
 
+_services = []
+
+
+@pytest.fixture(autouse=True)
+def _close_services():
+    yield
+    while _services:
+        _services.pop().close()
+
+
 def make_client(store, service=None):
-    app = Flask("test")
-    app.config.update(SERVICE=service, TIMESERIES=store)
-    app.register_blueprint(graphite.blueprint)
-    app.register_blueprint(stats.blueprint)
-    return app.test_client()
+    """A client of the whole app, logged in as a read-only user (what /graphite and the stats
+    routes need)."""
+    if service is None:
+        service = ModelService(ServiceConfig(data_dir=tempfile.mkdtemp(prefix="graphite-service-")))
+        _services.append(service)
+    auth = AuthService(service, hasher=FAST_HASHER)
+    if auth.get("viewer") is None:
+        auth.add_user("viewer", PASSWORD, "read-only", "test")
+    app = create_app(service, services=Services(service, auth=auth), TIMESERIES=store)
+    client = app.test_client()
+    assert client.get("/graphite/functions").status_code == 401
+    token = client.post("/api/v2/auth/login", json={"username": "viewer", "password": PASSWORD}).json["token"]
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client
 
 
 def by_time(entry):

@@ -4,11 +4,12 @@ import json
 import os
 
 import pytest
-from flask import Flask
+from api_support import FAST_HASHER, PASSWORD
 from prometheus_client.parser import text_string_to_metric_families
 
 from calamari.adapters.timeseries import TimeSeriesWriter, WhisperStore
-from calamari.api import prometheus
+from calamari.api.app import Services, create_app
+from calamari.service.auth import AuthService
 from calamari.service.model import ModelService, ServiceConfig
 from calamari.testing.captures import capture_steps, captured_at, sync_objects
 
@@ -36,10 +37,13 @@ def scrape(tmp_path, steps):
             base = f"ceph.cluster.{fsid}.osd.{node['id']}"
             points += [[f"{base}.kb_used", ts, node["kb_used"]], [f"{base}.kb_avail", ts, node["kb_avail"]]]
         writer.write_batch([(fsid, "vm", points)])
-        app = Flask("test")
-        app.config.update(SERVICE=service, TIMESERIES=store, TIMESERIES_WRITER=writer)
-        app.register_blueprint(prometheus.blueprint)
-        response = app.test_client().get("/metrics")
+        auth = AuthService(service, hasher=FAST_HASHER)
+        auth.add_user("scraper", PASSWORD, "read-only", "test")
+        app = create_app(service, services=Services(service, auth=auth), TIMESERIES=store, TIMESERIES_WRITER=writer)
+        client = app.test_client()
+        assert client.get("/metrics").status_code == 401  # a scraper sends a read-only user's token
+        token = client.post("/api/v2/auth/login", json={"username": "scraper", "password": PASSWORD}).json["token"]
+        response = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
     finally:
         service.close()
     assert response.status_code == 200
