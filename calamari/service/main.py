@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 
+from calamari.service import security_options
 from calamari.service.model import ModelService, ServiceConfig
 
 log = logging.getLogger("calamari.server")
@@ -27,6 +28,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--snapshot-every-seconds", type=float, default=300.0)
     p.add_argument("--threads", type=int, default=8, help="API worker threads")
     p.add_argument("--log-level", default="INFO")
+    security_options.add_arguments(p)
     return p.parse_args(argv)
 
 
@@ -82,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         log.info("simulated cluster %s (%s) reporting in-process", cluster.fsid, args.simulate)
 
     host, _, port = args.api.rpartition(":")
-    app = create_app(service, BUS=bus, COLLECTOR_KEYS=keys, TIMESERIES=timeseries.store, TIMESERIES_WRITER=timeseries)
+    app = create_app(service, BUS=bus, COLLECTOR_KEYS=keys, TIMESERIES=timeseries.store, TIMESERIES_WRITER=timeseries,
+                     **security_options.app_options(args))
     # calamari-ctl reaches the running server here for what it would otherwise write to the store
     control = ControlServer(server_key_dir(args.data_dir), {**key_handlers(keys), **snapshot_handler(service),
                                                             **user_handlers(app.config["CALAMARI"].auth)})
