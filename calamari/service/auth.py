@@ -286,7 +286,8 @@ class AuthService:
             user = self.get(username)
             if user is None or len(session_id) != TOKEN_ID_LENGTH:
                 return False
-            digest = next((d for d in user.tokens if hmac.compare_digest(token_id(d), session_id)), None)
+            wanted = session_id.encode()  # as bytes: compare_digest refuses non-ASCII str
+            digest = next((d for d in user.tokens if hmac.compare_digest(token_id(d).encode(), wanted)), None)
             if digest is None:
                 return False
             user.emit(User.UserTokenRevoked, self._now(), token_hash=digest)
