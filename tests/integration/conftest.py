@@ -28,6 +28,8 @@ def _free_port() -> int:
 def ceph_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A running 3-OSD memstore cluster: {"conf", "dir"}. Stopped at the end of the session."""
     missing = [tool for tool in ("ceph-mon", "ceph-osd", "ceph-mgr", "ceph") if shutil.which(tool) is None]
+    if missing and os.environ.get("CALAMARI_REQUIRE_CEPH") == "1":
+        pytest.fail(f"CALAMARI_REQUIRE_CEPH=1 but {', '.join(missing)} not found")
     if missing:
         pytest.skip(f"Ceph is not installed (missing {', '.join(missing)}); the real-cluster tests need "
                     "Debian's ceph-mon ceph-osd ceph-mgr ceph-common")
