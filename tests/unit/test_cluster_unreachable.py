@@ -19,7 +19,7 @@ from collector.agent import Collector
 from collector.simulator import SimulatedCluster
 
 
-def wait_for(condition: Any, timeout: float = 10.0) -> None:
+def wait_for(condition: Any, timeout: float = 60.0) -> None:  # generous: CI shares 2 cores
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
