@@ -16,6 +16,7 @@ from typing import Any
 
 from collector import host as host_info
 from collector.ceph_shapes import cluster_points, content_hash, host_services, pg_summary_from_dumps
+from collector.source import ReportTracker
 
 log = logging.getLogger("calamari.collector.ceph")
 
@@ -140,11 +141,10 @@ class CephSource:
         self.refresh = {"health": health_refresh_s, "df": df_refresh_s, "config": config_refresh_s,
                         "osd_metadata": metadata_refresh_s}
         self._current: dict[str, tuple[Any, Any]] = {}
-        self._reported: dict[str, Any] = {}
+        self._reports = ReportTracker()
         self._fetched_at: dict[str, float] = {}
         self._stamps: dict[str, Any] = {}
         self._status: dict[str, Any] | None = None
-        self._seen_log: dict[tuple[Any, ...], None] = {}
         self._host_counters = host_info.HostCounters(self.hostname)
         self.backend_used: dict[str, int] = {"rados": 0, "cli": 0}
 
@@ -240,27 +240,14 @@ class CephSource:
         if self._due("osd_metadata", now):
             metadata = self.query("osd metadata")
             self._store("osd_metadata", content_hash(metadata), metadata, now)
-        result = {}
-        for name, (version, data) in self._current.items():
-            if self._reported.get(name) != version:
-                self._reported[name] = version
-                result[name] = (version, data)
-        return result
+        return self._reports.changed(self._current)
 
     def current(self, name: str) -> tuple[Any, Any] | None:
         return self._current.get(name)
 
     def cluster_log(self) -> list[dict[str, Any]]:
         entries = self.query("log last", num=100, channel="cluster") or []
-        new = []
-        for entry in entries:
-            key = (entry.get("stamp"), entry.get("seq"), entry.get("name"))
-            if key not in self._seen_log:
-                self._seen_log[key] = None
-                new.append(entry)
-        while len(self._seen_log) > 1000:
-            self._seen_log.pop(next(iter(self._seen_log)))
-        return new
+        return self._reports.new_log_entries(entries)
 
     def reporting_hosts(self) -> list[str]:
         return [self.hostname]

@@ -17,6 +17,7 @@ from collector.ceph_shapes import (
     host_services,
     pg_summary_from_dumps,
 )
+from collector.source import ReportTracker
 
 
 def _load(step: Path, filename: str) -> Any:
@@ -80,8 +81,7 @@ class ReplaySource:
         self.step_index = -1
         self._next_step_at = 0.0
         self._current: dict[str, tuple[Any, Any]] = {}
-        self._reported: dict[str, Any] = {}
-        self._seen_log: set[tuple[Any, ...]] = set()
+        self._reports = ReportTracker()
         first = sync_objects_of_step(self.steps[0])
         osd_map = first.get("osd_map", (None, {}))[1]
         status = _load(self.steps[0], "status.json") or {}
@@ -105,25 +105,14 @@ class ReplaySource:
             self.step_index += 1
             self._next_step_at = now + self.interval
             self._current.update(sync_objects_of_step(self.step))
-        result = {}
-        for name, (version, data) in self._current.items():
-            if self._reported.get(name) != version:
-                self._reported[name] = version
-                result[name] = (version, data)
-        return result
+        return self._reports.changed(self._current)
 
     def current(self, name: str) -> tuple[Any, Any] | None:
         return self._current.get(name)
 
     def cluster_log(self) -> list[dict[str, Any]]:
         entries = _load(self.step, "log_last.json") or []
-        new = []
-        for entry in entries:
-            key = (entry.get("stamp"), entry.get("seq"), entry.get("name"))
-            if key not in self._seen_log:
-                self._seen_log.add(key)
-                new.append(entry)
-        return new
+        return self._reports.new_log_entries(entries)
 
     def reporting_hosts(self) -> list[str]:
         return list(self.hosts)

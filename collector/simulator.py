@@ -1296,24 +1296,17 @@ class SimulatedCluster:
         return 0, "", f"set-quota {field_name} = {value} for pool {pool.name}"
 
     def _cmd_osd_out(self, args: dict[str, Any]) -> tuple[int, Any, str]:
-        changed = []
-        for osd_id in self._osd_ids(args):
-            if self.osd_in[osd_id]:
-                self.osd_in[osd_id] = 0
-                self._osd_entries[osd_id] = None
-                changed.append(osd_id)
-                for index in self.osd_pgs[osd_id]:
-                    self._refresh_pg(index, STATE_BACKFILL, 3)
-        if changed:
-            self.last_in_change = ceph_stamp(self._clock())
-            self._bump_epoch()
-        return 0, "", "".join(f"marked out osd.{i}. " for i in changed)
+        return self._set_in(args, 0)
 
     def _cmd_osd_in(self, args: dict[str, Any]) -> tuple[int, Any, str]:
+        return self._set_in(args, 1)
+
+    def _set_in(self, args: dict[str, Any], value: int) -> tuple[int, Any, str]:
+        """`osd in` / `osd out`: the PGs of each changed OSD backfill for a few ticks."""
         changed = []
         for osd_id in self._osd_ids(args):
-            if not self.osd_in[osd_id]:
-                self.osd_in[osd_id] = 1
+            if self.osd_in[osd_id] != value:
+                self.osd_in[osd_id] = value
                 self._osd_entries[osd_id] = None
                 changed.append(osd_id)
                 for index in self.osd_pgs[osd_id]:
@@ -1321,7 +1314,8 @@ class SimulatedCluster:
         if changed:
             self.last_in_change = ceph_stamp(self._clock())
             self._bump_epoch()
-        return 0, "", "".join(f"marked in osd.{i}. " for i in changed)
+        word = "in" if value else "out"
+        return 0, "", "".join(f"marked {word} osd.{i}. " for i in changed)
 
     def _cmd_osd_down(self, args: dict[str, Any]) -> tuple[int, Any, str]:
         changed = []

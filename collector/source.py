@@ -34,3 +34,32 @@ class ClusterSource(Protocol):
         """Run a Ceph command: (rc, output, error text)."""
 
     def close(self) -> None: ...
+
+
+class ReportTracker:
+    """What a source has already reported: the version of each sync object, and the cluster log
+    entries seen (bounded, oldest forgotten first), so each poll says only what is new."""
+
+    def __init__(self, log_memory: int = 1000) -> None:
+        self._versions: dict[str, SyncVersion] = {}
+        self._seen_log: dict[tuple[Any, ...], None] = {}
+        self._log_memory = log_memory
+
+    def changed(self, current: dict[str, tuple[SyncVersion, Any]]) -> dict[str, tuple[SyncVersion, Any]]:
+        result = {}
+        for name, (version, data) in current.items():
+            if self._versions.get(name) != version:
+                self._versions[name] = version
+                result[name] = (version, data)
+        return result
+
+    def new_log_entries(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        new = []
+        for entry in entries:
+            key = (entry.get("stamp"), entry.get("seq"), entry.get("name"))
+            if key not in self._seen_log:
+                self._seen_log[key] = None
+                new.append(entry)
+        while len(self._seen_log) > self._log_memory:
+            self._seen_log.pop(next(iter(self._seen_log)))
+        return new
