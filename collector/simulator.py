@@ -1134,7 +1134,7 @@ class SimulatedCluster:
     # -------------------------------------------------------------------------- commands --
     def execute(self, prefix: str, args: dict[str, Any], target: str = "mon") -> tuple[int, Any, str]:
         """Run a Ceph command the way the mon/mgr would; returns (rc, out, err)."""
-        handler = _COMMANDS.get(prefix)
+        handler = _COMMANDS.get(prefix) or _READ_COMMANDS.get(prefix)
         if handler is None:
             return -EINVAL, "", f"unrecognized command: {prefix!r}"
         with self._lock:
@@ -1402,4 +1402,88 @@ _COMMANDS: dict[str, Callable[[SimulatedCluster, dict[str, Any]], tuple[int, Any
     "pg scrub": lambda sim, args: sim._cmd_pg_scrub(args, STATE_SCRUBBING, "scrub"),
     "pg deep-scrub": lambda sim, args: sim._cmd_pg_scrub(args, STATE_DEEP_SCRUBBING, "deep-scrub"),
     "pg repair": lambda sim, args: sim._cmd_pg_scrub(args, STATE_REPAIR, "repair"),
+}
+
+
+# ------------------------------------------------------------------------ read-only commands --
+# What `ceph <prefix> -f json` prints, built from the same documents the sync objects carry, so
+# that `POST /api/v2/cluster/<fsid>/cli` answers against a simulated cluster too.
+
+def _read_status(sim: SimulatedCluster, args: dict[str, Any]) -> tuple[int, Any, str]:
+    osd_map, summary, quorum, df = sim.osd_map(), sim.pg_summary(), sim.mon_status(), sim.df()
+    osds = osd_map["osds"]
+    return 0, {
+        "fsid": sim.fsid,
+        "health": sim.health(),
+        "election_epoch": quorum["election_epoch"],
+        "quorum": quorum["quorum"],
+        "quorum_names": quorum["quorum_names"],
+        "monmap": {"epoch": quorum["monmap"]["epoch"], "min_mon_release_name": "pacific",
+                   "num_mons": len(quorum["monmap"]["mons"])},
+        "osdmap": _osd_stat(osd_map),
+        "pgmap": {
+            "pgs_by_state": [{"state_name": k, "count": v} for k, v in sorted(summary["by_state"].items())],
+            "num_pgs": summary["num_pgs"], "num_pools": len(osd_map["pools"]),
+            "bytes_used": df["stats"]["total_used_bytes"], "bytes_avail": df["stats"]["total_avail_bytes"],
+            "bytes_total": df["stats"]["total_bytes"], **summary.get("io", {}),
+        },
+        "fsmap": {"epoch": 1, "by_rank": [], "up:standby": 0},
+        "num_osds": len(osds),
+    }, ""
+
+
+def _osd_stat(osd_map: dict[str, Any]) -> dict[str, Any]:
+    osds = osd_map["osds"]
+    return {"epoch": osd_map["epoch"], "num_osds": len(osds), "num_up_osds": sum(o["up"] for o in osds),
+            "num_in_osds": sum(o["in"] for o in osds), "num_remapped_pgs": 0}
+
+
+def _read_pg_stat(sim: SimulatedCluster, args: dict[str, Any]) -> tuple[int, Any, str]:
+    summary, df = sim.pg_summary(), sim.df()["stats"]
+    return 0, {"pg_ready": True, "pg_summary": {
+        "num_pg_by_state": [{"name": k, "num": v} for k, v in sorted(summary["by_state"].items())],
+        "num_pgs": summary["num_pgs"], "num_bytes": df["total_used_bytes"], "total_bytes": df["total_bytes"],
+        "total_avail_bytes": df["total_avail_bytes"], "total_used_bytes": df["total_used_bytes"],
+        "total_used_raw_bytes": df["total_used_bytes"]}}, ""
+
+
+def _read_osd_metadata(sim: SimulatedCluster, args: dict[str, Any]) -> tuple[int, Any, str]:
+    _, metadata = sim.osd_metadata()
+    if args.get("id") is None:
+        return 0, metadata, ""
+    wanted = int(args["id"])
+    for entry in metadata:
+        if entry["id"] == wanted:
+            return 0, entry, ""
+    return -ENOENT, "", f"osd.{wanted} does not exist"
+
+
+def _read_pool_ls(sim: SimulatedCluster, args: dict[str, Any]) -> tuple[int, Any, str]:
+    pools = sim.osd_map()["pools"]
+    if args.get("detail"):
+        return 0, pools, ""
+    return 0, [p["pool_name"] for p in pools], ""
+
+
+_READ_COMMANDS: dict[str, Callable[[SimulatedCluster, dict[str, Any]], tuple[int, Any, str]]] = {
+    "status": _read_status,
+    "health": lambda sim, args: (0, sim.health(), ""),
+    "health detail": lambda sim, args: (0, sim.health(), ""),
+    "df": lambda sim, args: (0, sim.df(), ""),
+    "osd dump": lambda sim, args: (0, sim.osd_map(), ""),
+    "osd stat": lambda sim, args: (0, _osd_stat(sim.osd_map()), ""),
+    "osd ls": lambda sim, args: (0, [o["osd"] for o in sim.osd_map()["osds"]], ""),
+    "osd pool ls": _read_pool_ls,
+    "osd crush dump": lambda sim, args: (0, sim.crush_map(), ""),
+    "osd crush rule dump": lambda sim, args: (0, sim.crush_map()["rules"], ""),
+    "osd metadata": _read_osd_metadata,
+    "mon dump": lambda sim, args: (0, sim.mon_map(), ""),
+    "quorum_status": lambda sim, args: (0, sim.mon_status(), ""),
+    "fs dump": lambda sim, args: (0, sim.fs_map(), ""),
+    "config dump": lambda sim, args: (0, sim.config(), ""),
+    "pg stat": _read_pg_stat,
+    "versions": lambda sim, args: (0, {"mon": {CEPH_VERSION: len(sim._mon_hosts())},
+                                       "osd": {CEPH_VERSION: len(sim.osd_map()["osds"])},
+                                       "overall": {CEPH_VERSION: len(sim._mon_hosts()) + len(sim.osd_map()["osds"])}},
+                                ""),
 }
