@@ -6,6 +6,7 @@ its CRUSH host buckets multiplied. Prints figures; asserts nothing."""
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import os
 import statistics
@@ -78,6 +79,7 @@ def main() -> int:
         for name, version, data in scaled(objects, fsid):
             service.on_sync_object(fsid, name, version, data, captured_at(FIXTURE), host="bench")
         print(f"ingest of {N_OSDS} OSDs: {time.perf_counter() - start:.2f} s")
+        gc.freeze()  # as calamari-server does once the model is loaded
         auth = AuthService(service, hasher=FAST_HASHER)
         auth.add_user("bench", PASSWORD, "admin", "bench")
         app = create_app(service, services=Services(service, auth=auth))
