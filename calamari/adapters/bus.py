@@ -74,6 +74,20 @@ def _discard_stats(fsid: str | None, host: str, points: list[list[Any]]) -> None
     return None
 
 
+# How far a collector's clock may be from the server's before its times are not trusted.
+CLOCK_TOLERANCE_S = 5.0
+
+
+def event_time(collector_ts: float, server_ts: float) -> datetime:
+    """The time an event is stamped with: when the collector saw the change, unless its clock is
+    off (ahead of the server, or behind by more than the tolerance: a backlog or a skewed clock);
+    then when the server received it. History maps times to positions, so event times must not
+    run far ahead of or behind the order the events are stored in."""
+    if server_ts - CLOCK_TOLERANCE_S <= collector_ts <= server_ts:
+        return datetime.fromtimestamp(collector_ts, UTC)
+    return datetime.fromtimestamp(server_ts, UTC)
+
+
 @dataclass
 class CollectorSession:
     """What the bus knows about one connected collector (one ROUTER identity)."""
@@ -464,7 +478,7 @@ class CollectorBus:
             raise ProtocolError("no_hello", envelope.type)
         if envelope.fsid != session.fsid:
             raise ProtocolError("fsid_mismatch", f"{envelope.fsid} != hello {session.fsid}")
-        at = datetime.fromtimestamp(envelope.ts, UTC)
+        at = event_time(envelope.ts, time.time())
         body = envelope.body
         if envelope.type == SYNC_OBJECT:
             self._on_sync_object(session, envelope, at)
