@@ -198,7 +198,7 @@ class CalamariServer:
     USER = "admin"
     PASSWORD = "end-to-end-secret"
 
-    def __init__(self, data_dir: Path, extra: list[str] | None = None) -> None:
+    def __init__(self, data_dir: Path, extra: list[str] | None = None, secure_bus: bool = False) -> None:
         self.data_dir = data_dir
         self.api_port = free_port()
         self.bus_port = free_port()
@@ -210,7 +210,7 @@ class CalamariServer:
         subprocess.run([str(BIN / "calamari-ctl"), "--data-dir", str(data_dir), "user", "add", self.USER,
                         "--role", "admin"], input=self.PASSWORD + "\n", text=True, check=True, timeout=60,
                        capture_output=True)
-        self._plain = plain_bus_options("calamari-server")
+        self._plain = [] if secure_bus else plain_bus_options("calamari-server")
 
     def start(self, timeout: float = 60) -> ApiClient:
         argv = [str(BIN / "calamari-server"), "--data-dir", str(self.data_dir), "--api", f"127.0.0.1:{self.api_port}",
@@ -234,6 +234,12 @@ class CalamariServer:
         if self.process is not None:
             self.process.stop()
 
+    def ctl(self, *words: str) -> str:
+        """`calamari-ctl --data-dir DIR WORDS...`; its standard output."""
+        done = subprocess.run([str(BIN / "calamari-ctl"), "--data-dir", str(self.data_dir), *words],
+                              capture_output=True, text=True, check=True, timeout=60)
+        return done.stdout
+
     def stored_events(self) -> list[dict[str, Any]]:
         """`calamari-ctl events`: what the event store holds (JSON lines)."""
         done = subprocess.run([str(BIN / "calamari-ctl"), "--data-dir", str(self.data_dir), "events"],
@@ -245,11 +251,15 @@ class CalamariCollector:
     """`calamari-collector --ceph-conf` polling a real cluster often, for tests."""
 
     def __init__(self, server_bus: str, ceph_conf: str, log_path: Path, poll_interval: float = 0.5,
-                 heartbeat_interval: float = 1.0, ceph_timeout: float = 3.0) -> None:
+                 heartbeat_interval: float = 1.0, ceph_timeout: float = 3.0,
+                 curve: tuple[str, Path] | None = None) -> None:
+        """`curve`: (the server's public key, the collector's key dir) for an authenticated,
+        encrypted bus; without it the plain-TCP development bus."""
+        security = (["--server-key", curve[0], "--key-dir", str(curve[1])] if curve
+                    else plain_bus_options("calamari-collector"))
         self.argv = [str(BIN / "calamari-collector"), "--server", server_bus, "--ceph-conf", ceph_conf,
                      "--poll-interval", str(poll_interval), "--heartbeat-interval", str(heartbeat_interval),
-                     "--stats-interval", "5", "--ceph-timeout", str(ceph_timeout),
-                     *plain_bus_options("calamari-collector")]
+                     "--stats-interval", "5", "--ceph-timeout", str(ceph_timeout), *security]
         self.log_path = log_path
         self.process: Process | None = None
 

@@ -191,6 +191,20 @@ def test_osd_out_in_and_reweight(live: Live) -> None:
     assert_views_agree(live)
 
 
+def test_osd_marked_down_through_the_api(live: Live) -> None:
+    """With `noup` set (as an operator does to keep a daemon from coming straight back) the OSD
+    stays down until the flag is cleared."""
+    complete_ok(live, live.api.submit("PATCH", live.path("/osd_config"), {"noup": True}))
+    try:
+        complete_ok(live, live.api.submit("PATCH", live.path("/osd/0"), {"up": False}))
+        assert cli_osd(live, 0)["up"] == 0
+        assert assert_views_agree(live)["osds"][0]["up"] is False
+    finally:
+        complete_ok(live, live.api.submit("PATCH", live.path("/osd_config"), {"noup": False}))
+    wait_for(lambda: cli_osd(live, 0)["up"] == 1, 90, "osd.0 to come back up once noup is cleared")
+    assert assert_views_agree(live)["osds"][0]["up"] is True
+
+
 def test_osd_daemon_stopped_and_restarted(live: Live) -> None:
     since = datetime.now(UTC)
     live.cluster.stop_daemon("osd.2")
