@@ -72,7 +72,7 @@ def cluster_summary(row: dict[str, Any]) -> dict[str, Any]:
 @doc("Clusters", response={"type": "array", "items": {"type": "object", "required": ["id", "name"]}},
      errors=(401,))
 def clusters() -> Response:
-    return json_response([cluster_summary(c) for c in services().service.view.clusters.values()])
+    return json_response([cluster_summary(c) for c in list(services().service.view.clusters.values())])
 
 
 @blueprint.get("/cluster/<fsid>")
@@ -98,7 +98,7 @@ def contact_age(fsid: str) -> dict[str, Any]:
 
 def _mon_rows(fsid: str) -> list[dict[str, Any]]:
     cluster = cluster_model(fsid)
-    hosts = {s["id"]: fqdn for fqdn, row in services().service.view.servers.items()
+    hosts = {s["id"]: fqdn for fqdn, row in list(services().service.view.servers.items())
              for s in row["services"] if s["type"] == "mon" and s["fsid"] == fsid}
     quorum = set(cluster.quorum)
     return [{"name": m["name"], "rank": m["rank"], "in_quorum": m["name"] in quorum, "addr": m["addr"],
@@ -144,7 +144,7 @@ def _rule_row(rule: dict[str, Any], osd_count: int) -> dict[str, Any]:
 
 def osds_under(fsid: str, root: str | None) -> list[int]:
     rows = services().service.view.osds.get(fsid, {})
-    return [i for i, r in rows.items() if root is None or root in r["crush_node_ancestry"]]
+    return [i for i, r in list(rows.items()) if root is None or root in r["crush_node_ancestry"]]
 
 
 def rule_root(rule: dict[str, Any]) -> str | None:

@@ -51,7 +51,7 @@ def _rows(fsid: str) -> dict[int, dict[str, Any]]:
 def osds(fsid: str) -> Response:
     rows = _rows(fsid)
     by_root = _pools_by_root(fsid)
-    selected: Any = rows.values()
+    selected: Any = list(rows.values())  # a copy: the ingest thread may add OSDs meanwhile
     wanted = request.args.getlist("id__in[]") or request.args.getlist("id__in")
     if wanted:
         try:

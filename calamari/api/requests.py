@@ -26,7 +26,7 @@ def _list(fsid: str | None) -> Response:
     state = request.args.get("state")
     if state is not None and state not in STATES:
         raise ApiError(400, "invalid state", {"state": f"one of {', '.join(STATES)}"})
-    rows = [r for r in services().service.view.requests.values()
+    rows = [r for r in list(services().service.view.requests.values())
             if (fsid is None or r["fsid"] == fsid) and (state is None or r["state"] == state)]
     rows.sort(key=lambda r: r["requested_at"], reverse=True)
     return json_response(paginate(rows))

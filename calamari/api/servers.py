@@ -32,7 +32,7 @@ def _server(fqdn: str) -> dict[str, Any]:
 @blueprint.get("/server")
 @doc("All servers", response={"type": "array", "items": SERVER_SCHEMA}, errors=(401,))
 def servers() -> Response:
-    return json_response([server_row(r) for r in services().service.view.servers.values()])
+    return json_response([server_row(r) for r in list(services().service.view.servers.values())])
 
 
 @blueprint.get("/server/<fqdn>")
@@ -54,7 +54,7 @@ def grains(fqdn: str) -> Response:
      errors=(401, 404))
 def cluster_servers(fsid: str) -> Response:
     cluster_model(fsid)
-    return json_response([server_row(r, fsid) for r in services().service.view.servers.values()
+    return json_response([server_row(r, fsid) for r in list(services().service.view.servers.values())
                           if any(s["fsid"] == fsid for s in r["services"])])
 
 
