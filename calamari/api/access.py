@@ -36,6 +36,8 @@ DEFAULT_MAX_CONTENT_LENGTH = 1 << 20  # the largest body any route takes is a fe
 _CLUSTER = "/api/v2/cluster/<fsid>"
 _OSD = f"{_CLUSTER}/osd/<int:osd_id>"
 _POOL = f"{_CLUSTER}/pool/<int:pool_id>"
+_CRUSH_NODE = f"{_CLUSTER}/crush_node/<int(signed=True):node_id>"
+_CRUSH_RULE = f"{_CLUSTER}/crush_rule/<int:rule_id>"
 
 # (method, route) -> level. HEAD and OPTIONS take the level of GET (or of the route's only method).
 ROUTE_ACCESS: dict[tuple[str, str], str] = {
@@ -60,9 +62,15 @@ ROUTE_ACCESS: dict[tuple[str, str], str] = {
     ("GET", f"{_CLUSTER}/config/<path:key>"): USER,
     ("GET", f"{_CLUSTER}/crush_map"): USER,
     ("GET", f"{_CLUSTER}/crush_node"): USER,
-    ("GET", f"{_CLUSTER}/crush_node/<int(signed=True):node_id>"): USER,
+    ("POST", f"{_CLUSTER}/crush_node"): OPERATOR_ONLY,
+    ("GET", _CRUSH_NODE): USER,
+    ("PATCH", _CRUSH_NODE): OPERATOR_ONLY,
+    ("DELETE", _CRUSH_NODE): OPERATOR_ONLY,
     ("GET", f"{_CLUSTER}/crush_rule"): USER,
-    ("GET", f"{_CLUSTER}/crush_rule/<int:rule_id>"): USER,
+    ("POST", f"{_CLUSTER}/crush_rule"): OPERATOR_ONLY,
+    ("GET", _CRUSH_RULE): USER,
+    ("PATCH", _CRUSH_RULE): OPERATOR_ONLY,
+    ("DELETE", _CRUSH_RULE): OPERATOR_ONLY,
     ("GET", f"{_CLUSTER}/crush_rule_set"): USER,
     ("GET", f"{_CLUSTER}/crush_type"): USER,
     ("GET", f"{_CLUSTER}/crush_type/<int:type_id>"): USER,

@@ -23,13 +23,35 @@ from calamari.api.common import (
     parse_body,
     services,
 )
-from calamari.api.schemas import CliCommand, OsdConfigUpdate
+from calamari.api.schemas import (
+    CRUSH_NODE_READ_ONLY,
+    CRUSH_NODE_UPDATE_READ_ONLY,
+    CRUSH_RULE_READ_ONLY,
+    CRUSH_RULE_UPDATE_READ_ONLY,
+    CliCommand,
+    CrushNodeCreate,
+    CrushNodeUpdate,
+    CrushRuleCreate,
+    CrushRuleUpdate,
+    OsdConfigUpdate,
+)
 from calamari.domain.model import SYNC_OBJECTS
-from calamari.domain.requests import osd_flags, plan_osd_config
+from calamari.domain.requests import (
+    Plan,
+    osd_flags,
+    plan_crush_node_create,
+    plan_crush_node_delete,
+    plan_crush_node_update,
+    plan_crush_rule_create,
+    plan_crush_rule_delete,
+    plan_crush_rule_update,
+    plan_osd_config,
+)
 
 blueprint = Blueprint("clusters", __name__, url_prefix="/api/v2")
 
 OBJ = {"type": "object"}
+ACCEPTED = {"type": "object", "required": ["request_id"], "properties": {"request_id": {"type": "string"}}}
 LIST = {"type": "array", "items": {"type": "object"}}
 RULE_TYPES = {1: "replicated", 3: "erasure"}
 
@@ -207,6 +229,63 @@ def crush_node(fsid: str, node_id: int) -> Response:
         if bucket["id"] == node_id:
             return json_response(_node_row(bucket))
     raise ApiError(404, f"no CRUSH node {node_id}")
+
+
+def _submit(fsid: str, planner: Any, *args: Any) -> Response:
+    """Plan a change under the model's lock and hand it to the executor (202); 304 for no change."""
+    s = services()
+    with s.service.lock:
+        plan: Plan | None = planner(s.service.model, fsid, *args)
+    if plan is None:
+        return not_modified()
+    return accepted(s.executor.submit(fsid, current_user().username, plan))
+
+
+@blueprint.post("/cluster/<fsid>/crush_rule")
+@doc("Create a CRUSH rule: replicated (root, failure_domain, device_class) or erasure (from an "
+     "erasure_code_profile) (202: a request)", body=CrushRuleCreate, status=202, response=ACCEPTED,
+     errors=(400, 401, 403, 404, 409, 503))
+def create_crush_rule(fsid: str) -> Response:
+    body = parse_body(CrushRuleCreate, read_only=CRUSH_RULE_READ_ONLY)
+    return _submit(fsid, plan_crush_rule_create, body.model_dump(exclude_none=True))
+
+
+@blueprint.patch("/cluster/<fsid>/crush_rule/<int:rule_id>")
+@doc("Rename a CRUSH rule, the only change Ceph allows (202: a request; 304 when the name is the same)",
+     body=CrushRuleUpdate, status=202, response=ACCEPTED, errors=(400, 401, 403, 404, 409, 503))
+def update_crush_rule(fsid: str, rule_id: int) -> Response:
+    body = parse_body(CrushRuleUpdate, read_only=CRUSH_RULE_UPDATE_READ_ONLY)
+    return _submit(fsid, plan_crush_rule_update, rule_id, body.model_dump(exclude_none=True))
+
+
+@blueprint.delete("/cluster/<fsid>/crush_rule/<int:rule_id>")
+@doc("Delete a CRUSH rule no pool uses (202: a request)", status=202, response=ACCEPTED,
+     errors=(401, 403, 404, 409, 503))
+def delete_crush_rule(fsid: str, rule_id: int) -> Response:
+    return _submit(fsid, plan_crush_rule_delete, rule_id)
+
+
+@blueprint.post("/cluster/<fsid>/crush_node")
+@doc("Add a CRUSH bucket, optionally under a parent node (id or name) (202: a request)", body=CrushNodeCreate,
+     status=202, response=ACCEPTED, errors=(400, 401, 403, 404, 409, 503))
+def create_crush_node(fsid: str) -> Response:
+    body = parse_body(CrushNodeCreate, read_only=CRUSH_NODE_READ_ONLY)
+    return _submit(fsid, plan_crush_node_create, body.model_dump(exclude_none=True))
+
+
+@blueprint.patch("/cluster/<fsid>/crush_node/<int(signed=True):node_id>")
+@doc("Rename a CRUSH bucket and/or move it under another parent (202: a request; 304 when nothing "
+     "would change)", body=CrushNodeUpdate, status=202, response=ACCEPTED, errors=(400, 401, 403, 404, 409, 503))
+def update_crush_node(fsid: str, node_id: int) -> Response:
+    body = parse_body(CrushNodeUpdate, read_only=CRUSH_NODE_UPDATE_READ_ONLY)
+    return _submit(fsid, plan_crush_node_update, node_id, body.model_dump(exclude_none=True))
+
+
+@blueprint.delete("/cluster/<fsid>/crush_node/<int(signed=True):node_id>")
+@doc("Delete an empty CRUSH bucket no rule uses (202: a request)", status=202, response=ACCEPTED,
+     errors=(401, 403, 404, 409, 503))
+def delete_crush_node(fsid: str, node_id: int) -> Response:
+    return _submit(fsid, plan_crush_node_delete, node_id)
 
 
 @blueprint.get("/cluster/<fsid>/crush_type")

@@ -99,3 +99,38 @@ class OsdConfigUpdate(Strict):
 
 class CliCommand(Strict):
     command: str | list[str] = Field(min_length=1)
+
+
+CrushName = Field(min_length=1, max_length=100, pattern=r"^[-_.0-9a-zA-Z]+$")
+
+
+class CrushRuleCreate(Strict):
+    name: str = CrushName
+    type: Literal["replicated", "erasure"] | None = None  # default: erasure with a profile, else replicated
+    root: str | None = Field(default=None, min_length=1, max_length=100)
+    failure_domain: str | None = Field(default=None, min_length=1, max_length=100)
+    device_class: str | None = Field(default=None, min_length=1, max_length=100)
+    erasure_code_profile: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class CrushRuleUpdate(Strict):
+    name: str = CrushName  # Ceph can only rename a rule
+
+
+CRUSH_RULE_READ_ONLY = ("id", "ruleset", "min_size", "max_size", "steps", "osd_count")
+CRUSH_RULE_UPDATE_READ_ONLY = (*CRUSH_RULE_READ_ONLY, "type")
+
+
+class CrushNodeCreate(Strict):
+    name: str = CrushName
+    bucket_type: str = Field(min_length=1, max_length=100)
+    parent: int | str | None = None  # the parent node's id or name; none: a new top-level bucket
+
+
+class CrushNodeUpdate(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[-_.0-9a-zA-Z]+$")
+    parent: int | str | None = None
+
+
+CRUSH_NODE_READ_ONLY = ("id", "weight", "alg", "hash", "items")
+CRUSH_NODE_UPDATE_READ_ONLY = (*CRUSH_NODE_READ_ONLY, "bucket_type")

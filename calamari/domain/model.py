@@ -644,7 +644,8 @@ class ClusterModel:
             return
         if not getattr(req, "expect", None):
             awaiting = {}
-        status = ("Waiting for an OSD map showing the change" if awaiting else "Command completed")
+        shown_in = "a CRUSH map" if awaiting.get("name") == "crush_map" else "an OSD map"
+        status = (f"Waiting for {shown_in} showing the change" if awaiting else "Command completed")
         self._emit(req, UserRequest.UserRequestCommandSucceeded, at, index=index, output=output,
                    status=status, awaiting=awaiting)
         if not awaiting or self._shows_expected(req):

@@ -415,7 +415,8 @@ def _pool_field(entry: dict[str, Any], key: str) -> Any:
 
 
 def expectation_met(expect: list[dict[str, Any]], osd_map: dict[str, Any] | None) -> bool:
-    """Does this OSD map (the document as Ceph gives it) show every expected change?"""
+    """Does this map (the document as Ceph gives it: the OSD map, or the CRUSH map for CRUSH
+    changes, see awaited_sync_object) show every expected change?"""
     if not expect:
         return True
     if not isinstance(osd_map, dict):
@@ -423,7 +424,10 @@ def expectation_met(expect: list[dict[str, Any]], osd_map: dict[str, Any] | None
     pools = {p.get("pool"): p for p in osd_map.get("pools", []) if isinstance(p, dict)}
     for check in expect:
         kind = check["check"]
-        if kind == "pool":
+        if kind in CRUSH_CHECKS:
+            if not crush_expectation_met(check, osd_map):
+                return False
+        elif kind == "pool":
             if "id" in check:
                 entry = pools.get(check["id"])
                 if entry is None or entry.get("pool_name") != check["name"]:
@@ -461,4 +465,286 @@ def expectation_met(expect: list[dict[str, Any]], osd_map: dict[str, Any] | None
                 return False
         else:
             return False
+    return True
+
+
+# ---------------------------------------------------------------------------- CRUSH
+
+CRUSH_NAME_RE = re.compile(r"^[-_.0-9a-zA-Z]{1,100}$")  # Ceph's valid CRUSH names, with a length limit
+CRUSH_NAME_REASON = "1-100 letters, digits, '-', '_' or '.'"
+DEVICE_TYPE_ID = 0  # CRUSH type 0 is the device (osd) type: not a bucket type
+
+
+@dataclass
+class CrushView:
+    """The cluster's CRUSH map as the planner needs it: buckets (shadow trees left out), their
+    parents, types, rules and device classes."""
+
+    buckets: dict[int, dict[str, Any]]
+    parent: dict[int, int]
+    types: dict[str, int]
+    rules: dict[int, dict[str, Any]]
+    classes: set[str]
+    device_names: set[str]
+
+    def by_name(self, name: str) -> dict[str, Any] | None:
+        return next((b for b in self.buckets.values() if b["name"] == name), None)
+
+    def name_in_use(self, name: str) -> bool:
+        return self.by_name(name) is not None or name in self.device_names
+
+    def subtree_contains(self, top: int, node: int) -> bool:
+        current: int | None = node
+        for _ in range(64):
+            if current is None:
+                return False
+            if current == top:
+                return True
+            current = self.parent.get(current)
+        return False
+
+    def rules_taking(self, bucket: dict[str, Any]) -> list[str]:
+        names = {bucket["name"], *(f"{bucket['name']}~{c}" for c in self.classes)}
+        return [r["rule_name"] for r in self.rules.values()
+                if any(s.get("op") == "take" and s.get("item_name") in names for s in r.get("steps", []))]
+
+
+def crush_view(model: ClusterModel, fsid: str) -> CrushView:
+    cluster = _cluster(model, fsid)
+    crush = cluster.crush
+    if not crush:
+        raise RequestRejected("the CRUSH map has not been received yet; retry shortly", status=503)
+    buckets = {b["id"]: b for b in crush.get("buckets", []) if "~" not in b["name"]}
+    parent = {i["id"]: b["id"] for b in buckets.values() for i in b.get("items", [])}
+    held = model.held.get(fsid, {}).get("crush_map")
+    devices = held[1].get("devices", []) if held and isinstance(held[1], dict) else []
+    return CrushView(buckets, parent, {t["name"]: t["type_id"] for t in crush.get("types", [])},
+                     {r["rule_id"]: r for r in crush.get("rules", [])},
+                     {d["class"] for d in devices if d.get("class")}, {d["name"] for d in devices})
+
+
+def _check_crush_name(name: str, field_name: str, errors: dict[str, str]) -> None:
+    if not CRUSH_NAME_RE.match(name):
+        errors[field_name] = CRUSH_NAME_REASON
+
+
+def _find_node(view: CrushView, ref: int | str) -> dict[str, Any] | None:
+    return view.buckets.get(ref) if isinstance(ref, int) else view.by_name(ref)
+
+
+def plan_crush_rule_create(model: ClusterModel, fsid: str, body: dict[str, Any]) -> Plan:
+    """`body`: name and either root, failure_domain (default host) and device_class for a
+    replicated rule, or erasure_code_profile for an erasure rule (the profile names its root,
+    failure domain and device class)."""
+    view = crush_view(model, fsid)
+    name = body["name"]
+    errors: dict[str, str] = {}
+    _check_crush_name(name, "name", errors)
+    profile = body.get("erasure_code_profile")
+    kind = body.get("type") or ("erasure" if profile is not None else "replicated")
+    if kind == "erasure":
+        for key in ("root", "failure_domain", "device_class"):
+            if body.get(key) is not None:
+                errors[key] = "an erasure rule takes this from its erasure code profile"
+        profiles = (_osd_map(model, fsid) or {}).get("erasure_code_profiles", {})
+        if profile is None:
+            errors["erasure_code_profile"] = "required for an erasure rule"
+        elif profile not in profiles:
+            errors["erasure_code_profile"] = f"unknown profile; known: {', '.join(sorted(profiles)) or 'none'}"
+        else:
+            root = profiles[profile].get("crush-root") or "default"
+            if view.by_name(root) is None:
+                errors["erasure_code_profile"] = f"the profile's crush-root {root!r} is not a CRUSH node"
+        args: dict[str, Any] = {"name": name, "profile": profile}
+        prefix = "osd crush rule create-erasure"
+    else:
+        if profile is not None:
+            errors["erasure_code_profile"] = "only for an erasure rule"
+        root, domain, device_class = body.get("root"), body.get("failure_domain") or "host", body.get("device_class")
+        if root is None:
+            errors["root"] = "required: the name of the CRUSH node to place data under"
+        elif view.by_name(root) is None:
+            errors["root"] = f"no CRUSH node named {root!r}"
+        if domain not in view.types:
+            errors["failure_domain"] = f"unknown CRUSH type; known: {', '.join(view.types)}"
+        if device_class is not None and device_class not in view.classes:
+            errors["device_class"] = f"no device has this class; known: {', '.join(sorted(view.classes)) or 'none'}"
+        args = {"name": name, "root": root, "type": domain}
+        if device_class is not None:
+            args["class"] = device_class
+        prefix = "osd crush rule create-replicated"
+    if errors:
+        raise RequestRejected("invalid CRUSH rule", errors)
+    if any(r["rule_name"] == name for r in view.rules.values()):
+        raise RequestRejected(f"CRUSH rule name {name!r} is in use", {"name": "a rule of this name exists"}, 409)
+    return Plan("create", f"Creating CRUSH rule '{name}'", [f"crush-rule-name:{name}"], [command(prefix, **args)],
+                [{"check": "crush_rule", "name": name}], {**body, "type": kind})
+
+
+def get_crush_rule(model: ClusterModel, fsid: str, rule_id: int) -> dict[str, Any]:
+    rule = crush_view(model, fsid).rules.get(rule_id)
+    if rule is None:
+        raise RequestRejected(f"no CRUSH rule {rule_id} in cluster {fsid}", status=404)
+    return rule
+
+
+def plan_crush_rule_update(model: ClusterModel, fsid: str, rule_id: int, body: dict[str, Any]) -> Plan | None:
+    """Ceph can only rename a rule; None when the name is already the one asked for."""
+    view = crush_view(model, fsid)
+    rule = get_crush_rule(model, fsid, rule_id)
+    new_name = body.get("name")
+    if new_name is None or new_name == rule["rule_name"]:
+        return None
+    errors: dict[str, str] = {}
+    _check_crush_name(new_name, "name", errors)
+    if errors:
+        raise RequestRejected("invalid CRUSH rule change", errors)
+    if any(r["rule_name"] == new_name for r in view.rules.values()):
+        raise RequestRejected(f"CRUSH rule name {new_name!r} is in use", {"name": "a rule of this name exists"}, 409)
+    old = rule["rule_name"]
+    return Plan("update", f"Renaming CRUSH rule '{old}' to '{new_name}'",
+                [f"crush-rule:{rule_id}", f"crush-rule-name:{new_name}"],
+                [command("osd crush rule rename", srcname=old, dstname=new_name)],
+                [{"check": "crush_rule", "id": rule_id, "name": new_name}], {"id": rule_id, "name": new_name})
+
+
+def plan_crush_rule_delete(model: ClusterModel, fsid: str, rule_id: int) -> Plan:
+    rule = get_crush_rule(model, fsid, rule_id)
+    users = sorted(p.name for p in _live_pools(model, fsid).values() if p.settings.get("crush_rule") == rule_id)
+    if users:
+        raise RequestRejected(f"CRUSH rule {rule['rule_name']!r} is in use",
+                              {"id": f"used by pool(s) {', '.join(users)}"}, 409)
+    name = rule["rule_name"]
+    return Plan("delete", f"Deleting CRUSH rule '{name}'", [f"crush-rule:{rule_id}", f"crush-rule-name:{name}"],
+                [command("osd crush rule rm", name=name)],
+                [{"check": "crush_rule_gone", "id": rule_id, "name": name}], {"id": rule_id, "name": name})
+
+
+def _placement_errors(view: CrushView, type_id: int, parent_ref: int | str, node_id: int | None,
+                      errors: dict[str, str]) -> dict[str, Any] | None:
+    parent = _find_node(view, parent_ref)
+    if parent is None:
+        errors["parent"] = f"no CRUSH node {parent_ref!r}"
+        return None
+    if parent.get("type_id", 0) <= type_id:
+        errors["parent"] = f"a bucket goes under a bucket of a higher type than its own; {parent['name']!r} is a " \
+                           f"{parent.get('type_name')}"
+    elif node_id is not None and view.subtree_contains(node_id, parent["id"]):
+        errors["parent"] = "cannot move a bucket under itself or one of its descendants"
+    return parent
+
+
+def plan_crush_node_create(model: ClusterModel, fsid: str, body: dict[str, Any]) -> Plan:
+    """`body`: name, bucket_type, and optionally parent (a node's id or name)."""
+    view = crush_view(model, fsid)
+    name, bucket_type = body["name"], body["bucket_type"]
+    errors: dict[str, str] = {}
+    _check_crush_name(name, "name", errors)
+    type_id = view.types.get(bucket_type)
+    if type_id is None or type_id == DEVICE_TYPE_ID:
+        bucket_types = [t for t, i in view.types.items() if i != DEVICE_TYPE_ID]
+        errors["bucket_type"] = f"unknown bucket type; known: {', '.join(bucket_types)}"
+    parent = None
+    if body.get("parent") is not None and type_id is not None:
+        parent = _placement_errors(view, type_id, body["parent"], None, errors)
+    if errors:
+        raise RequestRejected("invalid CRUSH node", errors)
+    if view.name_in_use(name):
+        raise RequestRejected(f"CRUSH name {name!r} is in use", {"name": "a CRUSH item of this name exists"}, 409)
+    commands = [command("osd crush add-bucket", name=name, type=bucket_type)]
+    if parent is not None:
+        commands.append(command("osd crush move", name=name, args=[f"{parent['type_name']}={parent['name']}"]))
+    return Plan("create", f"Creating CRUSH {bucket_type} '{name}'", [f"crush-node-name:{name}"], commands,
+                [{"check": "crush_node", "name": name, "type": bucket_type,
+                  "parent": parent["name"] if parent else None}], body)
+
+
+def get_crush_node(model: ClusterModel, fsid: str, node_id: int) -> dict[str, Any]:
+    node = crush_view(model, fsid).buckets.get(node_id)
+    if node is None:
+        raise RequestRejected(f"no CRUSH node {node_id} in cluster {fsid}", status=404)
+    return node
+
+
+def plan_crush_node_update(model: ClusterModel, fsid: str, node_id: int, body: dict[str, Any]) -> Plan | None:
+    """`body`: name (rename) and/or parent (move under that node). None when nothing would change."""
+    view = crush_view(model, fsid)
+    node = get_crush_node(model, fsid, node_id)
+    errors: dict[str, str] = {}
+    old_name = node["name"]
+    new_name = body.get("name") if body.get("name") not in (None, old_name) else None
+    parent = None
+    if body.get("parent") is not None:
+        parent = _placement_errors(view, node.get("type_id", 0), body["parent"], node_id, errors)
+        if parent is not None and view.parent.get(node_id) == parent["id"]:
+            parent = None  # already there
+    if new_name is not None:
+        _check_crush_name(new_name, "name", errors)
+    if errors:
+        raise RequestRejected("invalid CRUSH node change", errors)
+    if new_name is None and parent is None:
+        return None
+    if new_name is not None and view.name_in_use(new_name):
+        raise RequestRejected(f"CRUSH name {new_name!r} is in use", {"name": "a CRUSH item of this name exists"}, 409)
+    commands = []
+    # move first, under the name Ceph knows now; a rename then finishes the request
+    if parent is not None:
+        commands.append(command("osd crush move", name=old_name, args=[f"{parent['type_name']}={parent['name']}"]))
+    if new_name is not None:
+        commands.append(command("osd crush rename-bucket", srcname=old_name, dstname=new_name))
+    expect: dict[str, Any] = {"check": "crush_node", "id": node_id, "name": new_name or old_name}
+    if parent is not None:
+        expect["parent"] = parent["name"]
+    targets = [f"crush-node:{node_id}"] + ([f"crush-node-name:{new_name}"] if new_name else [])
+    words = [f"to '{new_name}'" if new_name else "", f"under '{parent['name']}'" if parent else ""]
+    headline = f"{'Renaming' if new_name else 'Moving'} CRUSH node '{old_name}' {' '.join(w for w in words if w)}"
+    changed = {k: v for k, v in (("name", new_name), ("parent", parent["name"] if parent else None)) if v}
+    return Plan("update", headline, targets, commands, [expect], {"id": node_id, **changed})
+
+
+def plan_crush_node_delete(model: ClusterModel, fsid: str, node_id: int) -> Plan:
+    view = crush_view(model, fsid)
+    node = get_crush_node(model, fsid, node_id)
+    if node.get("items"):
+        raise RequestRejected(f"CRUSH node {node['name']!r} is not empty",
+                              {"id": f"holds {len(node['items'])} item(s); move or remove them first"}, 409)
+    rules = view.rules_taking(node)
+    if rules:
+        raise RequestRejected(f"CRUSH node {node['name']!r} is in use",
+                              {"id": f"rule(s) {', '.join(rules)} place data under it"}, 409)
+    name = node["name"]
+    return Plan("delete", f"Deleting CRUSH node '{name}'", [f"crush-node:{node_id}", f"crush-node-name:{name}"],
+                [command("osd crush rm", name=name)],
+                [{"check": "crush_node_gone", "id": node_id, "name": name}], {"id": node_id, "name": name})
+
+
+CRUSH_CHECKS = {"crush_rule", "crush_rule_gone", "crush_node", "crush_node_gone"}
+
+
+def awaited_sync_object(expect: list[dict[str, Any]]) -> str:
+    """The sync object a request's change shows in: the CRUSH map for CRUSH changes (versioned by
+    the OSD map's crush_version), else the OSD map."""
+    return "crush_map" if expect and all(c.get("check") in CRUSH_CHECKS for c in expect) else "osd_map"
+
+
+def crush_expectation_met(check: dict[str, Any], crush: dict[str, Any]) -> bool:
+    kind = check["check"]
+    if kind in ("crush_rule", "crush_rule_gone"):
+        rules = [r for r in crush.get("rules", []) if isinstance(r, dict)]
+        if kind == "crush_rule_gone":
+            return not any(r.get("rule_id") == check["id"] and r.get("rule_name") == check["name"] for r in rules)
+        if "id" in check:
+            return any(r.get("rule_id") == check["id"] and r.get("rule_name") == check["name"] for r in rules)
+        return any(r.get("rule_name") == check["name"] for r in rules)
+    buckets = [b for b in crush.get("buckets", []) if isinstance(b, dict)]
+    if kind == "crush_node_gone":
+        return not any(b.get("id") == check["id"] and b.get("name") == check["name"] for b in buckets)
+    node = next((b for b in buckets if b.get("name") == check["name"]), None)
+    if node is None or ("id" in check and node.get("id") != check["id"]):
+        return False
+    if check.get("type") is not None and node.get("type_name") != check["type"]:
+        return False
+    if check.get("parent") is not None:
+        parent = next((b for b in buckets if any(i.get("id") == node["id"] for i in b.get("items", []))), None)
+        return parent is not None and parent.get("name") == check["parent"]
     return True

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from calamari.domain.requests import Plan, RequestRejected, check_conflicts
+from calamari.domain.requests import Plan, RequestRejected, awaited_sync_object, check_conflicts
 from calamari.domain.user_request import COMPLETE, SUBMITTED
 
 log = logging.getLogger(__name__)
@@ -184,10 +184,11 @@ class RequestExecutor:
             if rc != 0:
                 model.request_failed(request_id, (err or str(out) or f"command failed with rc={rc}").strip(), at)
             else:
-                held = model.held.get(req.fsid, {}).get("osd_map")
+                awaited = awaited_sync_object(getattr(req, "expect", None) or [])
+                held = model.held.get(req.fsid, {}).get(awaited)
                 # a map before the command result may already show the change: the expectation
                 # decides, the version only has to be the one held when the command was accepted
-                awaiting = {"name": "osd_map", "after": held[0] - 1 if held else -1}
+                awaiting = {"name": awaited, "after": held[0] - 1 if held else -1}
                 model.request_command_succeeded(request_id, index, out, awaiting, at)
                 send_next = req.state != COMPLETE and index + 1 < len(req.commands)
             finished = req.state == COMPLETE
