@@ -112,13 +112,16 @@ class AuthService:
             with self.service.lock:
                 index = {h: u.username for u in self.service.model.users.values() if not u.deleted
                          for h in u.tokens}
-            self._index = index
+                # set under the lock: a login after it clears it again (set outside, a stale
+                # index would hide the new token until the next user event)
+                self._index = index
         return index
 
     # ---------------------------------------------------------------- users
 
     def users(self) -> list[User]:
-        return [u for u in self.service.model.users.values() if not u.deleted]
+        # a copy: another thread may add a user meanwhile
+        return [u for u in list(self.service.model.users.values()) if not u.deleted]
 
     def get(self, username: str) -> User | None:
         user = self.service.model.users.get(username)
