@@ -30,6 +30,8 @@ NODE_RE = re.compile(r"^[A-Za-z0-9_\-:@%+~#]+$")
 MAX_METRIC_LENGTH = 512
 MAX_NODES = 32
 SUFFIX = ".wsp"
+# Whisper packs timestamps as unsigned 32-bit: a later one fails the whole batch's write.
+MAX_TIMESTAMP = 0xFFFFFFFF
 
 
 class MetricNameError(ValueError):
@@ -310,6 +312,8 @@ class TimeSeriesWriter:
                 return "timestamp or value is not a finite number"
         if ts < 0:
             return "negative timestamp"
+        if ts > MAX_TIMESTAMP:
+            return "timestamp beyond what whisper stores"
         try:
             nodes = metric_nodes(metric)
         except MetricNameError as err:

@@ -187,3 +187,13 @@ def test_a_corrupt_file_is_reported_and_kept(store, tmp_path, caplog):
         assert store.fetch("servers.a.broken", NOW - 600, NOW) is None
     assert writer.failed == 1 and path.read_bytes() == b"not whisper"
     assert "servers/a/broken.wsp" in caplog.text
+
+
+def test_a_timestamp_beyond_whisper_is_rejected_and_the_batch_is_written(store, caplog):
+    writer = TimeSeriesWriter(store)
+    with caplog.at_level(logging.WARNING):
+        written = writer.write_batch([(FSID, "evil", [["servers.a.far", 2**40, 1.0]]),
+                                      (FSID, "good", [["servers.b.x", NOW - 60, 3.0]])])
+    assert written == 1 and writer.rejected == 1
+    assert "timestamp" in caplog.text
+    assert known(store.fetch("servers.b.x", NOW - 600, NOW)) == {NOW - 60: 3.0}
