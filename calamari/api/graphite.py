@@ -44,6 +44,14 @@ def no_store() -> Response:
     return json_response({"detail": "no time-series store is configured"}, 503)
 
 
+def whole_number(text: str) -> int | None:
+    """A non-negative integer written in ASCII digits, or None. (str.isdigit() alone takes '²',
+    and int() refuses thousands of digits.)"""
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        return None
+    return int(text)
+
+
 class RangeError(ValueError):
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(reason)
@@ -87,8 +95,8 @@ def render() -> Response:
     fmt = params.get("format", "json")
     if fmt != "json":
         return bad_request("format", f"format {fmt!r} is not supported; use format=json")
-    max_points_text = params.get("maxDataPoints", "0")
-    if not max_points_text.isdigit():
+    max_points = whole_number(params.get("maxDataPoints", "0"))
+    if max_points is None:
         return bad_request("maxDataPoints", "maxDataPoints must be a whole number")
     now = int(time.time())
     try:
@@ -96,7 +104,7 @@ def render() -> Response:
     except RangeError as err:
         return bad_request(err.field, str(err))
     try:
-        series = render_series(store, targets, start, end, now, int(max_points_text))
+        series = render_series(store, targets, start, end, now, max_points)
     except ExpressionError as err:
         return bad_request("target", str(err))
     return json_response([{"target": s.name, "tags": {"name": s.name}, "datapoints": s.datapoints()}

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 
 from calamari.api.common import doc
-from calamari.api.graphite import RangeError, bad_request, json_response, no_store, time_range
+from calamari.api.graphite import RangeError, bad_request, json_response, no_store, time_range, whole_number
 from calamari.domain.series import Series, last_value, limit_points
 
 blueprint = Blueprint("stats", __name__, url_prefix="/api/v2/cluster/<fsid>")
@@ -39,8 +39,8 @@ def _read(prefixes: list[str]) -> Response | tuple[int, int, int, dict[str, Seri
         start, end = time_range(request.args, now, default_from="-1h")
     except RangeError as err:
         return bad_request(err.field, str(err))
-    max_points_text = request.args.get("max_points", "0")
-    if not max_points_text.isdigit() or int(max_points_text) > MAX_POINTS_LIMIT:
+    max_points = whole_number(request.args.get("max_points", "0"))
+    if max_points is None or max_points > MAX_POINTS_LIMIT:
         return bad_request("max_points", f"max_points must be a whole number up to {MAX_POINTS_LIMIT}")
     base = prefixes[0].count(".") + 1
     found: dict[str, Series] = {}
@@ -48,7 +48,7 @@ def _read(prefixes: list[str]) -> Response | tuple[int, int, int, dict[str, Seri
         for metric in store.children(prefix):
             series = store.fetch(metric, start, end, now)
             if series is not None:
-                found[".".join(metric.split(".")[base:])] = limit_points(series, int(max_points_text))
+                found[".".join(metric.split(".")[base:])] = limit_points(series, max_points)
     return start, end, now, found
 
 

@@ -107,7 +107,9 @@ _UNITS = {
     "mon": 2592000, "month": 2592000, "months": 2592000,  # 30 days, as Graphite counts
     "y": 31536000, "year": 31536000, "years": 31536000,  # 365 days
 }
-_OFFSET_RE = re.compile(r"^(?:now)?\s*([+-])\s*(\d+)\s*([a-z]+)$")
+_OFFSET_RE = re.compile(r"^(?:now)?\s*([+-])\s*(\d{1,18})\s*([a-z]+)$")
+# An offset further than this is refused: it could not be answered in JSON or read from whisper.
+MAX_OFFSET_S = 1 << 40
 _ABSOLUTE_RE = re.compile(r"^(\d{1,2}):(\d{2})_(\d{8})$")
 
 
@@ -123,8 +125,10 @@ def parse_time(text: str, now: int) -> int:
         if unit not in _UNITS:
             raise TimeSyntaxError(f"unknown time unit {unit!r} in {text!r} (use s, min, h, d, w, mon or y)")
         delta = int(amount) * _UNITS[unit]
+        if delta > MAX_OFFSET_S:
+            raise TimeSyntaxError(f"{text!r} is too far from now")
         return now - delta if sign == "-" else now + delta
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not '²', which isdigit() takes and int() refuses
         if len(value) == 8 and _plausible_date(value):
             return _utc(value, 0, 0)
         if len(value) > 12:
@@ -303,6 +307,8 @@ class _Parser:
             self.pos = number.end()
             literal = number.group()
             is_float = any(ch in literal for ch in ".eE")
+            if not is_float and len(literal) > 100:  # int() refuses thousands of digits
+                raise self.fail("number too long")
             return LiteralNode(float(literal) if is_float else int(literal))
         start = self.pos
         word = self.word()

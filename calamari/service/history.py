@@ -72,7 +72,8 @@ def parse_point(value: str | None, field: str) -> int | datetime:
 def parse_limit(value: str | None) -> int:
     if value is None or value == "":
         return DEFAULT_EVENT_LIMIT
-    if not value.isdigit() or not 0 <= int(value) <= MAX_EVENT_LIMIT:
+    # isascii: isdigit() takes '²', which int() refuses; the length keeps int() from refusing
+    if not (value.isascii() and value.isdigit()) or len(value) > 18 or int(value) > MAX_EVENT_LIMIT:
         raise HistoryError("limit", f"must be an integer from 0 to {MAX_EVENT_LIMIT}")
     return int(value)
 
