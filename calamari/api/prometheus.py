@@ -194,7 +194,7 @@ class ClusterCollector(Collector):
                 continue
             by_pool: dict[str, dict[str, int]] = pg[1].get("by_pool") or {}
             pool_ids = {str(row["id"]) for row in pools.get(fsid, [])} | set(by_pool)
-            for pool_id in sorted(pool_ids, key=lambda p: int(p) if p.isdigit() else 0):
+            for pool_id in sorted(pool_ids, key=lambda p: int(p) if _small_int(p) else 0):
                 counts: dict[str, int] = {}
                 for state, count in (by_pool.get(pool_id) or {}).items():
                     for part in state.split("+"):  # "active+clean" counts for active and for clean
@@ -236,6 +236,11 @@ class ClusterCollector(Collector):
                 counter = CounterMetricFamily(name, doc)
                 counter.add_metric([], value)
                 yield counter
+
+
+def _small_int(text: str) -> bool:
+    """Digits int() takes: isdigit() alone also takes '²', and int() refuses thousands of digits."""
+    return text.isascii() and text.isdigit() and len(text) < 19
 
 
 def kind_description(row: dict[str, Any]) -> str:

@@ -671,7 +671,8 @@ def _past(version: SyncVersion, after: SyncVersion) -> bool:
 
 
 def _id_order(value: str) -> tuple[int, str]:
-    return (int(value), "") if value.isdigit() else (1 << 62, value)
+    # ASCII and short: isdigit() also takes '²', and int() refuses thousands of digits
+    return (int(value), "") if value.isascii() and value.isdigit() and len(value) < 19 else (1 << 62, value)
 
 
 def _changed_entries(name: str, field: str, key: str, model: type, items: Any,

@@ -171,7 +171,7 @@ class RequestExecutor:
                 waiter[0].set()
             return
         request_id, _, index_text = command_id.rpartition("/")
-        if not request_id or not index_text.isdigit():
+        if not request_id or not (index_text.isascii() and index_text.isdigit() and len(index_text) < 19):
             log.warning("command result for unknown id %r dropped", command_id)
             return
         index = int(index_text)
