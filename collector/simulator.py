@@ -55,7 +55,7 @@ SETTABLE_FLAGS = frozenset(
 )
 DEFAULT_FLAGS = ("sortbitwise", "recovery_deletes", "purged_snapdirs", "pglog_hardlimit")
 
-EINVAL, ENOENT, EPERM, EEXIST, EBUSY = 22, 2, 1, 17, 16
+EINVAL, ENOENT, EPERM, EEXIST, EBUSY, ENOTDIR, ENOTEMPTY = 22, 2, 1, 17, 16, 20, 39
 
 STATE_CLEAN = "active+clean"
 STATE_UNDERSIZED = "active+undersized+degraded"
@@ -217,6 +217,7 @@ class SimulatedCluster:
         self._pending_log: list[dict[str, Any]] = []
         self._last_sent_versions: dict[str, Any] = {}
         self._io_stamp = clock()
+        self._init_crush()
         self._create_initial_pools()
 
     # ---------------------------------------------------------------- PG state bookkeeping --
@@ -725,53 +726,74 @@ class SimulatedCluster:
             "filesystems": [],
         }
 
+    def _init_crush(self) -> None:
+        """CRUSH state the commands change: every bucket (id -> name, type, parent), the rules.
+        The hosts' OSD items are derived from the OSDs when the map is built."""
+        self.crush_types = ["osd", "host", "chassis", "rack", "row", "pdu", "pod", "room", "datacenter", "zone",
+                            "region", "root"]
+        # id -> {"name", "type_id", "parent"}; each bucket has a shadow "~hdd" copy at id - 1
+        self.crush_buckets: dict[int, dict[str, Any]] = {-1: {"name": "default", "type_id": 11, "parent": None}}
+        for host_index, host in enumerate(self.hosts):
+            self.crush_buckets[-3 - 2 * host_index] = {"name": host, "type_id": 1, "parent": -1,
+                                                       "host_index": host_index}
+        self._next_bucket_id = -3 - 2 * len(self.hosts)
+        self.crush_rules: list[dict[str, Any]] = [
+            {"rule_id": 0, "rule_name": "replicated_rule", "ruleset": 0, "type": 1, "min_size": 1,
+             "max_size": 10, "steps": [
+                 {"op": "take", "item": -1, "item_name": "default"},
+                 {"op": "chooseleaf_firstn", "num": 0, "type": "host"},
+                 {"op": "emit"}]},
+            {"rule_id": 1, "rule_name": "ec21", "ruleset": 1, "type": 3, "min_size": 3,
+             "max_size": 3, "steps": [
+                 {"op": "set_chooseleaf_tries", "num": 5},
+                 {"op": "set_choose_tries", "num": 100},
+                 {"op": "take", "item": -1, "item_name": "default"},
+                 {"op": "chooseleaf_indep", "num": 0, "type": "host"},
+                 {"op": "emit"}]},
+        ]
+
     def crush_map(self) -> dict[str, Any]:
         with self._lock:
             if self._crush_map is not None and self._crush_map["_version"] == self.crush_version:
                 return self._crush_map["map"]
-            types = ["osd", "host", "chassis", "rack", "row", "pdu", "pod", "room", "datacenter", "zone",
-                     "region", "root"]
+            children: dict[int, list[int]] = {}
+            for bucket_id, node in self.crush_buckets.items():  # creation order: item positions
+                if node["parent"] is not None:
+                    children.setdefault(node["parent"], []).append(bucket_id)
+            built: dict[int, dict[str, Any]] = {}
+
+            def build(bucket_id: int) -> dict[str, Any]:
+                node = self.crush_buckets[bucket_id]
+                items = []
+                if "host_index" in node:  # a generated host bucket holds its OSDs
+                    items = [{"id": osd_id, "weight": int(self.osd_weight[osd_id] * 0x10000 * 4)}
+                             for osd_id in self.host_osds[node["host_index"]]]
+                for child in children.get(bucket_id, []):
+                    items.append({"id": child, "weight": build(child)["weight"]})
+                items = [{**item, "pos": pos} for pos, item in enumerate(items)]
+                type_id = node["type_id"]
+                built[bucket_id] = {"id": bucket_id, "name": node["name"], "type_id": type_id,
+                                    "type_name": self.crush_types[type_id],
+                                    "weight": sum(item["weight"] for item in items), "alg": "straw2",
+                                    "hash": "rjenkins1", "items": items}
+                return built[bucket_id]
+
+            for bucket_id, node in self.crush_buckets.items():
+                if node["parent"] is None:
+                    build(bucket_id)
             buckets = []
-            shadow = []
-            host_items = []
-            shadow_items = []
-            for host_index, host in enumerate(self.hosts):
-                bucket_id = -3 - 2 * host_index
-                items = [
-                    {"id": osd_id, "weight": int(self.osd_weight[osd_id] * 0x10000 * 4), "pos": pos}
-                    for pos, osd_id in enumerate(self.host_osds[host_index])
-                ]
-                weight = sum(item["weight"] for item in items)
-                buckets.append({"id": bucket_id, "name": host, "type_id": 1, "type_name": "host",
-                                "weight": weight, "alg": "straw2", "hash": "rjenkins1", "items": items})
-                shadow.append({"id": bucket_id - 1, "name": f"{host}~hdd", "type_id": 1,
-                               "type_name": "host", "weight": weight, "alg": "straw2",
-                               "hash": "rjenkins1", "items": items})
-                host_items.append({"id": bucket_id, "weight": weight, "pos": host_index})
-                shadow_items.append({"id": bucket_id - 1, "weight": weight, "pos": host_index})
-            total = sum(item["weight"] for item in host_items)
-            root = {"id": -1, "name": "default", "type_id": 11, "type_name": "root", "weight": total,
-                    "alg": "straw2", "hash": "rjenkins1", "items": host_items}
-            shadow_root = {"id": -2, "name": "default~hdd", "type_id": 11, "type_name": "root",
-                           "weight": total, "alg": "straw2", "hash": "rjenkins1", "items": shadow_items}
+            for bucket_id in sorted(built, reverse=True):
+                bucket = built[bucket_id]
+                buckets.append(bucket)
+                buckets.append({**bucket, "id": bucket_id - 1, "name": f"{bucket['name']}~hdd",
+                                "items": [{**i, "id": i["id"] - 1 if i["id"] < 0 else i["id"]}
+                                          for i in bucket["items"]]})
+            buckets.sort(key=lambda b: -b["id"])
             crush = {
                 "devices": [{"id": i, "name": f"osd.{i}", "class": "hdd"} for i in range(len(self.osd_up))],
-                "types": [{"type_id": i, "name": name} for i, name in enumerate(types)],
-                "buckets": [root, shadow_root, *buckets, *shadow],
-                "rules": [
-                    {"rule_id": 0, "rule_name": "replicated_rule", "ruleset": 0, "type": 1, "min_size": 1,
-                     "max_size": 10, "steps": [
-                         {"op": "take", "item": -1, "item_name": "default"},
-                         {"op": "chooseleaf_firstn", "num": 0, "type": "host"},
-                         {"op": "emit"}]},
-                    {"rule_id": 1, "rule_name": "ec21", "ruleset": 1, "type": 3, "min_size": 3,
-                     "max_size": 3, "steps": [
-                         {"op": "set_chooseleaf_tries", "num": 5},
-                         {"op": "set_choose_tries", "num": 100},
-                         {"op": "take", "item": -1, "item_name": "default"},
-                         {"op": "chooseleaf_indep", "num": 0, "type": "host"},
-                         {"op": "emit"}]},
-                ],
+                "types": [{"type_id": i, "name": name} for i, name in enumerate(self.crush_types)],
+                "buckets": buckets,
+                "rules": [dict(rule) for rule in sorted(self.crush_rules, key=lambda r: r["rule_id"])],
                 "tunables": {
                     "choose_local_tries": 0, "choose_local_fallback_tries": 0, "choose_total_tries": 50,
                     "chooseleaf_descend_once": 1, "chooseleaf_vary_r": 1, "chooseleaf_stable": 1,
@@ -1180,7 +1202,12 @@ class SimulatedCluster:
             return -EINVAL, "", f"pg_num {pg_num} out of range"
         erasure = args.get("pool_type", "replicated") == "erasure"
         size = int(args["size"]) if "size" in args else None
+        rule = self._rule_by_name(args["rule"]) if args.get("rule") else None
+        if args.get("rule") and rule is None:
+            return -ENOENT, "", f"specified rule {args['rule']} doesn't exist"
         pool = self._new_pool(name, pg_num, erasure=erasure, size=size)
+        if rule is not None:
+            pool.crush_rule = rule["rule_id"]
         self._bump_epoch()
         pool.last_change = self.epoch
         self._log(f"osd pool create {name} {pg_num}: pool '{name}' created")
@@ -1211,7 +1238,12 @@ class SimulatedCluster:
                     self._remove_pgs(pool, pool.pg_num - value)
                 pool.pg_num = value
         elif var == "crush_rule":
-            pool.crush_rule = 1 if str(raw) in ("1", "ec21") else 0
+            rule = self._rule_by_name(raw) or next((r for r in self.crush_rules if str(r["rule_id"]) == raw), None)
+            if rule is None:
+                return -ENOENT, "", f"crush rule {raw} does not exist"
+            if (rule["type"] == 3) != pool.erasure:
+                return -EINVAL, "", f"crush rule {raw} type does not match pool"
+            pool.crush_rule = rule["rule_id"]
         elif var == "pg_autoscale_mode":
             if raw not in ("on", "off", "warn"):
                 return -EINVAL, "", "pg_autoscale_mode must be on, off or warn"
@@ -1374,6 +1406,196 @@ class SimulatedCluster:
         self.pg_version += 1
         return 0, "", f"instructing pg {pgid} on osd.{self.pg_acting[index * self.max_acting]} to {verb}"
 
+    # ------------------------------------------------------------------- CRUSH commands --
+    # Outcomes and messages as a Pacific monitor gives them; a change is a new OSD map epoch with
+    # the next crush_version.
+
+    def _crush_changed(self) -> None:
+        self.crush_version += 1
+        self._bump_epoch()
+
+    def _bucket_by_name(self, name: Any) -> int | None:
+        return next((i for i, b in self.crush_buckets.items() if b["name"] == name), None)
+
+    def _crush_item_exists(self, name: Any) -> bool:
+        return self._bucket_by_name(name) is not None or name in {f"osd.{i}" for i in range(len(self.osd_up))}
+
+    def _rule_by_name(self, name: Any) -> dict[str, Any] | None:
+        return next((r for r in self.crush_rules if r["rule_name"] == name), None)
+
+    @staticmethod
+    def _bad_crush_name(field_name: str, name: Any) -> str | None:
+        if isinstance(name, str) and name and all(c.isascii() and (c.isalnum() or c in "-_.") for c in name):
+            return None
+        return f"Invalid command: {field_name} '{name}' does not match [A-Za-z0-9-_.]"
+
+    def _cmd_crush_add_bucket(self, args: dict[str, Any]) -> tuple[int, Any, str]:
+        name, type_name = args["name"], args["type"]
+        bad = self._bad_crush_name("name", name)
+        if bad:
+            return -EINVAL, "", bad
+        if self._crush_item_exists(name):
+            return 0, "", f"bucket '{name}' already exists"
+        if type_name not in self.crush_types or type_name == self.crush_types[0]:
+            return -EINVAL, "", f"type '{type_name}' does not exist"
+        bucket_id = self._next_bucket_id
+        self._next_bucket_id -= 2  # and the shadow bucket's id
+        self.crush_buckets[bucket_id] = {"name": name, "type_id": self.crush_types.index(type_name), "parent": None}
+        self._crush_changed()
+        return 0, "", f"added bucket {name} type {type_name} to crush map"
+
+    def _cmd_crush_move(self, args: dict[str, Any]) -> tuple[int, Any, str]:
+        name = args["name"]
+        raw = args.get("args") or []
+        loc = dict(str(item).split("=", 1) for item in (raw if isinstance(raw, list) else [raw]))
+        bucket_id = self._bucket_by_name(name)
+        if bucket_id is None:
+            if self._crush_item_exists(name):
+                return -EINVAL, "", f"item {name} is a device, not bucket; use 'osd crush set' or 'osd crush create-or-move'"
+            return -ENOENT, "", f"item {name} does not exist"
+        if len(loc) != 1:
+            return -EINVAL, "", "this simulation moves a bucket under exactly one location (type=name)"
+        (type_name, target), = loc.items()
+        target_id = self._bucket_by_name(target)
+        if type_name not in self.crush_types:
+            return -EINVAL, "", f"unknown type {type_name}"
+        if target_id is None:
+            return -ENOENT, "", f"location {type_name}={target} does not exist"
+        if self.crush_types[self.crush_buckets[target_id]["type_id"]] != type_name:
+            return -EINVAL, "", f"{target} is not a {type_name}"
+        node: int | None = target_id
+        while node is not None:
+            if node == bucket_id:
+                return -EINVAL, "", f"cannot move {name} under itself"
+            node = self.crush_buckets[node]["parent"]
+        if self.crush_buckets[bucket_id]["parent"] == target_id:
+            return 0, "", f"no need to move item id {bucket_id} name '{name}' to location {loc} in crush map"
+        bucket = self.crush_buckets.pop(bucket_id)
+        bucket["parent"] = target_id
+        self.crush_buckets[bucket_id] = bucket  # moved in last: the last item of its new parent
+        self._crush_changed()
+        return 0, "", f"moved item id {bucket_id} name '{name}' to location {loc} in crush map"
+
+    def _cmd_crush_rename_bucket(self, args: dict[str, Any]) -> tuple[int, Any, str]:
+        source, destination = args["srcname"], args["dstname"]
+        bad = self._bad_crush_name("dstname", destination)
+        if bad:
+            return -EINVAL, "", bad
+        bucket_id = self._bucket_by_name(source)
+        if bucket_id is None:
+            if self._crush_item_exists(destination):
+                return 0, "", f"already renamed to '{destination}'"
+            if self._crush_item_exists(source):
+                return -ENOTDIR, "", f"srcname '{source}' is not a bucket"
+            return -ENOENT, "", f"srcname '{source}' does not exist"
+        if self._crush_item_exists(destination):
+            return -EEXIST, "", f"dstname '{destination}' already exists"
+        self.crush_buckets[bucket_id]["name"] = destination
+        self._crush_changed()
+        return 0, "", ""
+
+    def _cmd_crush_rm(self, args: dict[str, Any]) -> tuple[int, Any, str]:
+        name = args["name"]
+        bucket_id = self._bucket_by_name(name)
+        if bucket_id is None:
+            if self._crush_item_exists(name):
+                return -EBUSY, "", f"this simulation keeps its OSDs in CRUSH; cannot remove {name}"
+            return 0, "", f"device '{name}' does not appear in the crush map"
+        if any(b["parent"] == bucket_id for b in self.crush_buckets.values()) or "host_index" in self.crush_buckets[
+                bucket_id] and self.host_osds[self.crush_buckets[bucket_id]["host_index"]]:
+            return -ENOTEMPTY, "", f"Error ENOTEMPTY: bucket '{name}' is not empty"
+        users = [r["rule_name"] for r in self.crush_rules
+                 if any(st.get("op") == "take" and st.get("item") in (bucket_id, bucket_id - 1) for st in r["steps"])]
+        if users:
+            return -EBUSY, "", f"bucket '{name}' is still referenced by crush_rule(s): {', '.join(users)}"
+        del self.crush_buckets[bucket_id]
+        self._crush_changed()
+        return 0, "", f"removed item id {bucket_id} name '{name}' from crush map"
+
+    def _new_rule(self, name: str, rule_type: int, steps: list[dict[str, Any]], min_size: int,
+                  max_size: int) -> int:
+        used = {r["rule_id"] for r in self.crush_rules}
+        rule_id = next(i for i in range(len(used) + 1) if i not in used)  # Ceph takes the lowest free id
+        self.crush_rules.append({"rule_id": rule_id, "rule_name": name, "ruleset": rule_id, "type": rule_type,
+                                 "min_size": min_size, "max_size": max_size, "steps": steps})
+        self._crush_changed()
+        return rule_id
+
+    def _take_step(self, root: str, device_class: str | None) -> dict[str, Any] | None:
+        root_id = self._bucket_by_name(root)
+        if root_id is None:
+            return None
+        if device_class:
+            return {"op": "take", "item": root_id - 1, "item_name": f"{root}~{device_class}"}
+        return {"op": "take", "item": root_id, "item_name": root}
+
+    def _cmd_crush_rule_create_replicated(self, args: dict[str, Any]) -> tuple[int, Any, str]:
+        name, root, domain, device_class = args["name"], args["root"], args["type"], args.get("class")
+        bad = self._bad_crush_name("name", name)
+        if bad:
+            return -EINVAL, "", bad
+        if self._rule_by_name(name) is not None:
+            return 0, "", f"rule {name} already exists"
+        if self._bucket_by_name(root) is None:
+            return -ENOENT, "", f"root item {root} does not exist"
+        if domain not in self.crush_types:
+            return -EINVAL, "", f"unknown type {domain}"
+        if device_class and device_class != "hdd":
+            return -EINVAL, "", f"device class {device_class} does not exist"
+        take = self._take_step(root, device_class)
+        op = "choose_firstn" if domain == self.crush_types[0] else "chooseleaf_firstn"
+        self._new_rule(name, 1, [take, {"op": op, "num": 0, "type": domain}, {"op": "emit"}], 1, 10)
+        return 0, "", ""
+
+    def _cmd_crush_rule_create_erasure(self, args: dict[str, Any]) -> tuple[int, Any, str]:
+        name, profile_name = args["name"], args.get("profile") or "default"
+        bad = self._bad_crush_name("name", name)
+        if bad:
+            return -EINVAL, "", bad
+        existing = self._rule_by_name(name)
+        if existing is not None:
+            return 0, "", f"rule {name} already exists"
+        profile = self.erasure_code_profiles.get(profile_name)
+        if profile is None:
+            return -ENOENT, "", f"erasure-code-profile {profile_name} does not exist"
+        take = self._take_step(profile.get("crush-root") or "default", profile.get("crush-device-class"))
+        if take is None:
+            return -ENOENT, "", f"root item {profile.get('crush-root')} does not exist"
+        domain = profile.get("crush-failure-domain") or "host"
+        size = int(profile.get("k", 2)) + int(profile.get("m", 1))
+        rule_id = self._new_rule(name, 3, [{"op": "set_chooseleaf_tries", "num": 5},
+                                           {"op": "set_choose_tries", "num": 100}, take,
+                                           {"op": "chooseleaf_indep", "num": 0, "type": domain},
+                                           {"op": "emit"}], 3, size)
+        return 0, "", f"created rule {name} at {rule_id}"
+
+    def _cmd_crush_rule_rm(self, args: dict[str, Any]) -> tuple[int, Any, str]:
+        name = args["name"]
+        rule = self._rule_by_name(name)
+        if rule is None:
+            return 0, "", f"rule {name} does not exist"
+        if any(pool.crush_rule == rule["rule_id"] for pool in self.pools.values()):
+            return -EBUSY, "", f"crush rule {name} ({rule['rule_id']}) is in use"
+        self.crush_rules.remove(rule)
+        self._crush_changed()
+        return 0, "", ""
+
+    def _cmd_crush_rule_rename(self, args: dict[str, Any]) -> tuple[int, Any, str]:
+        source, destination = args["srcname"], args["dstname"]
+        bad = self._bad_crush_name("dstname", destination)
+        if bad:
+            return -EINVAL, "", bad
+        rule = self._rule_by_name(source)
+        if rule is None:
+            if self._rule_by_name(destination) is not None:
+                return 0, "", f"already renamed to '{destination}'"
+            return -ENOENT, "", f"source rule '{source}' does not exist"
+        if self._rule_by_name(destination) is not None:
+            return -EEXIST, "", f"destination rule '{destination}' already exists"
+        rule["rule_name"] = destination
+        self._crush_changed()
+        return 0, "", ""
+
 
 def _json_number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
@@ -1390,6 +1612,15 @@ _COMMANDS: dict[str, Callable[[SimulatedCluster, dict[str, Any]], tuple[int, Any
     "osd pool delete": SimulatedCluster._cmd_pool_delete,
     "osd pool rm": SimulatedCluster._cmd_pool_delete,
     "osd pool set-quota": SimulatedCluster._cmd_pool_set_quota,
+    "osd crush add-bucket": SimulatedCluster._cmd_crush_add_bucket,
+    "osd crush move": SimulatedCluster._cmd_crush_move,
+    "osd crush rename-bucket": SimulatedCluster._cmd_crush_rename_bucket,
+    "osd crush rm": SimulatedCluster._cmd_crush_rm,
+    "osd crush remove": SimulatedCluster._cmd_crush_rm,
+    "osd crush rule create-replicated": SimulatedCluster._cmd_crush_rule_create_replicated,
+    "osd crush rule create-erasure": SimulatedCluster._cmd_crush_rule_create_erasure,
+    "osd crush rule rm": SimulatedCluster._cmd_crush_rule_rm,
+    "osd crush rule rename": SimulatedCluster._cmd_crush_rule_rename,
     "osd out": SimulatedCluster._cmd_osd_out,
     "osd in": SimulatedCluster._cmd_osd_in,
     "osd down": SimulatedCluster._cmd_osd_down,
