@@ -57,6 +57,7 @@ ROUTE_ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/v2/server/<fqdn>/grains"): USER,
     ("GET", "/api/v2/cluster"): USER,
     ("GET", _CLUSTER): USER,
+    ("DELETE", _CLUSTER): ADMIN_ONLY,  # forget the cluster
     ("POST", f"{_CLUSTER}/cli"): OPERATOR_ONLY,  # read-only commands, but they load the cluster
     ("GET", f"{_CLUSTER}/config"): USER,
     ("GET", f"{_CLUSTER}/config/<path:key>"): USER,

@@ -106,6 +106,20 @@ def cluster(fsid: str) -> Response:
     return json_response({**row, **contact_age(fsid), "counters": services().service.view.counters(fsid)})
 
 
+@blueprint.delete("/cluster/<fsid>")
+@doc("Forget a cluster: it leaves /cluster with its OSDs and pools (its history stays stored). A "
+     "collector still reporting brings it back with its next maps.", status=204, response={},
+     errors=(401, 403, 404))
+def forget_cluster(fsid: str) -> Response:
+    s = services()
+    with s.service.lock:
+        if fsid not in s.service.model.clusters:
+            raise ApiError(404, f"no cluster {fsid}")
+        s.service.model.forget_cluster(fsid, current_user().username, datetime.now(UTC))
+        s.service._commit_durable()
+    return Response(status=204)
+
+
 def contact_age(fsid: str) -> dict[str, Any]:
     """When the collector last confirmed this state as current, and how long ago: with `stale`
     it tells how old the shown state may be. None before the first heartbeat since a restart."""

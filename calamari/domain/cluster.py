@@ -33,6 +33,7 @@ class Cluster(CalamariAggregate):
         self.config: dict[str, str] = {}
         self.ratios: dict[str, Any] = {}
         self.stale = False
+        self.forgotten = False
 
     class ClusterFlagsChanged(Aggregate.Event):
         epoch: int
@@ -151,6 +152,20 @@ class Cluster(CalamariAggregate):
     class ClusterContactRegained(Aggregate.Event):
         def apply(self, cluster: "Cluster") -> None:
             cluster.stale = False
+
+    class ClusterForgotten(Aggregate.Event):
+        """A user removed the cluster from Calamari: it leaves the lists, its events stay stored."""
+
+        by: str
+
+        def apply(self, cluster: "Cluster") -> None:
+            cluster.forgotten, cluster.stale = True, False
+
+    class ClusterRediscovered(Aggregate.Event):
+        """Maps arrived again from a forgotten cluster (its collector still reports)."""
+
+        def apply(self, cluster: "Cluster") -> None:
+            cluster.forgotten = False
 
 
 def _put_health_check(cluster: Cluster, check: Any) -> None:

@@ -62,6 +62,10 @@ def describe(event: Any, agg: Any) -> tuple[str, str, str | None, str | None] | 
             return "WARNING", f"Lost contact with {label}", fsid, None
         if name == "ClusterContactRegained":
             return "RECOVERY", f"Regained contact with {label}", fsid, None
+        if name == "ClusterForgotten":
+            return "INFO", f"Cluster {agg.fsid} forgotten (by {event.by})", fsid, None
+        if name == "ClusterRediscovered":
+            return "INFO", f"Cluster {agg.fsid} reporting again after it was forgotten", fsid, None
         return None
     if isinstance(agg, Osd):
         fqdn = agg.metadata.get("hostname") or agg.host

@@ -132,7 +132,8 @@ class ClusterModel:
         elif isinstance(agg, Pool):
             self.pools.setdefault(agg.fsid, {})[agg.pool_id] = agg
         elif isinstance(agg, Cluster):
-            self.clusters[agg.fsid] = agg
+            if not getattr(agg, "forgotten", False):  # snapshots from before forgetting lack it
+                self.clusters[agg.fsid] = agg
         elif isinstance(agg, Server):
             self.servers[agg.fqdn] = agg
         elif isinstance(agg, UserRequest):
@@ -149,9 +150,14 @@ class ClusterModel:
             agg = event.mutate(None)
             self._register(agg)
         else:
-            event.mutate(self.aggregates[event.originator_id])
+            agg = self.aggregates[event.originator_id]
+            event.mutate(agg)
             if isinstance(event, UserRequest.Event):
                 self._open_requests = None
+            elif isinstance(event, Cluster.ClusterForgotten):
+                self._unindex_cluster(agg.fsid)
+            elif isinstance(event, Cluster.ClusterRediscovered):
+                self.clusters[agg.fsid] = agg
 
     def load(self, aggregates: Iterable[CalamariAggregate]) -> None:
         """Install aggregates restored from a snapshot."""
@@ -204,6 +210,11 @@ class ClusterModel:
 
     def _cluster(self, fsid: str, at: datetime) -> Cluster:
         cluster = self.clusters.get(fsid)
+        if cluster is None and ids.cluster_id(fsid) in self.aggregates:
+            # forgotten, and its collector still reports: the same aggregate comes back
+            cluster = self.aggregates[ids.cluster_id(fsid)]
+            self._emit(cluster, Cluster.ClusterRediscovered, at)
+            self.clusters[fsid] = cluster
         if cluster is None:
             cluster = self._create(Cluster, Cluster.ClusterDiscovered, ids.cluster_id(fsid), at,
                                    fsid=fsid, name="ceph")
@@ -490,6 +501,25 @@ class ClusterModel:
             new = {key(s) for s in services}
             self._emit(server, Server.ServerServicesChanged, at, services=services,
                        added=sorted(new - old), removed=sorted(old - new))
+
+    # ---------------------------------------------------------------- forgetting a cluster
+
+    def forget_cluster(self, fsid: str, by: str, at: datetime) -> None:
+        """Drop a cluster from the lists: its open requests fail, the maps held for it go (so the
+        next map its collector sends, of any version, brings it back). Raises KeyError if unknown."""
+        cluster = self.clusters[fsid]
+        for req in self.open_requests():
+            if req.fsid == fsid:
+                self.request_failed(req.request_id, f"The cluster was forgotten by {by}", at)
+        self._emit(cluster, Cluster.ClusterForgotten, at, by=by)
+        self._unindex_cluster(fsid)
+
+    def _unindex_cluster(self, fsid: str) -> None:
+        # The OSD and pool aggregates stay (their ids are fixed by fsid and number): a cluster that
+        # comes back diffs its maps against them.
+        self.clusters.pop(fsid, None)
+        for per_cluster in (self.held, self.last_contact, self._osd_entries, self._pool_entries, self.received_at):
+            per_cluster.pop(fsid, None)
 
     # ---------------------------------------------------------------- hosts and contact
 

@@ -138,7 +138,17 @@ class ReadModel:
 
     def apply(self, event: Aggregate.Event, model: ClusterModel) -> None:
         """Re-render what `event` (already applied to `model`) changed."""
-        self.refresh(model.aggregates[event.originator_id])
+        agg = model.aggregates[event.originator_id]
+        if isinstance(event, Cluster.ClusterForgotten):
+            self.drop_cluster(agg.fsid)
+        elif isinstance(event, Cluster.ClusterRediscovered):
+            for member in [*model.osds.get(agg.fsid, {}).values(), *model.pools.get(agg.fsid, {}).values()]:
+                self.refresh(member)
+        self.refresh(agg)
+
+    def drop_cluster(self, fsid: str) -> None:
+        for rows in (self.clusters, self.osds, self.pools, self.osd_counts):
+            rows.pop(fsid, None)
 
     def refresh(self, agg: Any) -> None:
         if isinstance(agg, Osd):
@@ -150,6 +160,8 @@ class ReadModel:
             else:
                 rows[agg.pool_id] = pool_row(agg)
         elif isinstance(agg, Cluster):
+            if getattr(agg, "forgotten", False):
+                return
             self.clusters[agg.fsid] = cluster_row(agg)
             self.osd_counts.setdefault(agg.fsid, Counter())
         elif isinstance(agg, Server):
@@ -173,7 +185,8 @@ class ReadModel:
     def rebuild(self, model: ClusterModel) -> None:
         """Render every row from the model (after loading a snapshot)."""
         for agg in model.aggregates.values():
-            self.refresh(agg)
+            if not isinstance(agg, Osd | Pool | Cluster) or agg.fsid in model.clusters:  # not forgotten
+                self.refresh(agg)
 
     def counters(self, fsid: str) -> dict[str, Any]:
         counts = self.osd_counts.get(fsid, Counter())
