@@ -43,6 +43,12 @@ class EventStore:
         self.recorder = open_recorder(url)
         self.mapper: Mapper[Any] = Mapper(transcoder=MsgpackTranscoder())
 
+    def close(self) -> None:
+        """Close the database connections (an in-memory store has none)."""
+        datastore = getattr(self.recorder, "datastore", None)
+        if datastore is not None:
+            datastore.close()
+
     def append(self, events: Sequence[DomainEventProtocol[Any]]) -> list[int]:
         """Store a batch in one transaction; returns their positions."""
         if not events:

@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if collector is not None:
             collector.stop()
+        app.config["CALAMARI"].executor.stop()  # started by create_app; it sends through the bus
         bus.stop()
         control.stop()
         timeseries.stop()

@@ -71,6 +71,7 @@ class ModelService:
     def close(self) -> None:
         self.writer.stop()
         self.snapshots.stop()
+        self.store.close()
 
     # ------------------------------------------------------------------ commit
 

@@ -85,9 +85,10 @@ def test_snapshot_plus_tail_equals_full_replay(tmp_path, capture_dir):
     service.writer.flush(10)
     service.close()
 
-    from_snapshot, end = load_model(config.snapshot_dir, service.store)
-    full, full_end = load_model(str(tmp_path / "no-snapshots"), service.store)
-    assert end == full_end == service.store.max_position()
+    store = EventStore(config.store_url)  # closing the service closed its store
+    from_snapshot, end = load_model(config.snapshot_dir, store)
+    full, full_end = load_model(str(tmp_path / "no-snapshots"), store)
+    assert end == full_end == store.max_position()
     assert {k: a.domain_state() for k, a in from_snapshot.aggregates.items()} == \
         {k: a.domain_state() for k, a in full.aggregates.items()}
     a, b = ReadModel(), ReadModel()
@@ -105,8 +106,9 @@ def test_corrupt_snapshot_falls_back_to_replay(tmp_path, capture_dir):
     service.close()
     with open(os.path.join(config.snapshot_dir, f"snapshot-{position:012d}.msgpack"), "wb") as f:
         f.write(b"\x00garbage")
-    model, end = load_model(config.snapshot_dir, service.store)
-    assert end == service.store.max_position()
+    store = EventStore(config.store_url)  # closing the service closed its store
+    model, end = load_model(config.snapshot_dir, store)
+    assert end == store.max_position()
     pools = model.pools[next(iter(model.pools))].values()
     assert sorted(p.name for p in pools) == ["device_health_metrics", "images", "rbd"]
 
@@ -120,9 +122,10 @@ def test_ctl_events_and_snapshot(tmp_path, capture_dir, capsys):
     service = ModelService(ServiceConfig(data_dir=str(tmp_path)))
     feed_service(service, steps[:2])
     service.close()
+    store = EventStore(service.config.store_url)  # closing the service closed its store
     assert ctl.main(["--data-dir", str(tmp_path), "events", "--since", "3"]) == 0
     lines = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines[0]["position"] == 4 and all(r["position"] > 3 for r in lines)
-    assert lines[-1]["position"] == service.store.max_position()
+    assert lines[-1]["position"] == store.max_position()
     assert ctl.main(["--data-dir", str(tmp_path), "snapshot"]) == 0
-    assert newest_snapshot(os.path.join(tmp_path, "snapshots"))[0] == service.store.max_position()
+    assert newest_snapshot(os.path.join(tmp_path, "snapshots"))[0] == store.max_position()
