@@ -29,7 +29,7 @@ def test_lists_while_osds_and_pools_come_and_go(tmp_path, capture_dir):
     try:
         token = api.token("viewer")
         headers = {"Authorization": f"Bearer {token}"}
-        for i in range(150):
+        for _ in range(150):
             for path in ("osd", "pool", "server", "osd?pool=1"):
                 r = api.client.get(f"/api/v2/cluster/{api.fsid}/{path}", headers=headers)
                 if r.status_code != 200:
