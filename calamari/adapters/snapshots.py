@@ -159,6 +159,7 @@ class SnapshotWriter:
         self.last_written = found[0] if found else 0
         since = self.position - (self.last_written or 0)
         last_time = time.monotonic()
+        broken = False
         while True:
             try:
                 item = self._queue.get(timeout=max(0.1, self.every_seconds / 10))
@@ -167,15 +168,22 @@ class SnapshotWriter:
             if item is None:
                 return
             forced = isinstance(item, threading.Event)
-            if isinstance(item, tuple):
+            if isinstance(item, tuple) and not broken:
                 positions, events = item
-                for position, event in zip(positions, events, strict=True):
-                    if position > self.position:
-                        shadow.apply(event)
-                        self.position = position
-                        since += 1
+                try:
+                    for position, event in zip(positions, events, strict=True):
+                        if position > self.position:
+                            shadow.apply(event)
+                            self.position = position
+                            since += 1
+                except Exception:
+                    # The shadow no longer equals the fold of the events: write no more snapshots
+                    # from it (a restart replays from the last good one), but keep answering.
+                    log.exception("snapshot writer could not apply the event after %d; snapshots stop",
+                                  self.position)
+                    broken = True
             due = since >= self.every_events or (since and time.monotonic() - last_time >= self.every_seconds)
-            if forced or due:
+            if (forced or due) and not broken:
                 if self.position != self.last_written:
                     try:
                         write_snapshot(self.directory, self.position, shadow)
