@@ -51,7 +51,7 @@ def history_of(service: Any) -> History:
 @blueprint.get("/api/v2/cluster/<fsid>/history")
 def cluster_history(fsid: str) -> Response:
     service = current_app.config["SERVICE"]
-    if fsid not in service.view.clusters:  # clusters are never forgotten by the model
+    if fsid not in service.view.clusters:  # a forgotten cluster has no history here until it reports again
         return _json({"detail": f"no cluster {fsid}"}, 404)
     args = request.args
     try:
