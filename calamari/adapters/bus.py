@@ -325,12 +325,15 @@ class CollectorBus:
                                 frames = router.recv_multipart(zmq.NOBLOCK, copy=True)
                         except zmq.Again:
                             break
-                        if curve:
-                            # ZAP set User-Id to the client's Z85 key during the handshake.
-                            public_key = parts[-1].get("User-Id")
-                            self._handle_frames(router, [p.bytes for p in parts], public_key)
-                        else:
-                            self._handle_frames(router, frames)
+                        try:
+                            if curve:
+                                # ZAP set User-Id to the client's Z85 key during the handshake.
+                                public_key = parts[-1].get("User-Id")
+                                self._handle_frames(router, [p.bytes for p in parts], public_key)
+                            else:
+                                self._handle_frames(router, frames)
+                        except Exception:  # whatever one message does, the bus keeps serving
+                            log.exception("a collector message could not be handled")
                     self._flush_outbox(router)
                 if time.monotonic() >= next_contact_check:
                     next_contact_check = time.monotonic() + self.contact_check_interval_s

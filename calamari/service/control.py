@@ -167,7 +167,11 @@ class ControlServer:
             elif request.get("op") not in self.handlers:
                 reply = {"ok": False, "status": 400, "error": f"unknown op {request.get('op')!r}"}
             else:
-                reply = self.handlers[request["op"]](request)
+                try:
+                    reply = self.handlers[request["op"]](request)
+                except Exception as exc:  # tell calamari-ctl, rather than leave it without an answer
+                    log.exception("control request %r failed", request.get("op"))
+                    reply = {"ok": False, "status": 500, "error": f"the server could not do it: {exc}"}
             conn.sendall(json.dumps(reply).encode() + b"\n")
         except Exception:
             log.exception("control request failed")

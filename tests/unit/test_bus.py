@@ -244,3 +244,39 @@ def test_a_failing_sink_does_not_stop_the_bus(bus, sink, collector) -> None:
     wait_for(lambda: any(c["reject_reasons"].get("sink_error") == 1 for c in bus.counters().values()))
     collector.send("sync_object", {"name": "osd_map", "version": 15, "data": osd_dump()})
     wait_for(lambda: sink.version(FSID, "osd_map") == 15)
+
+
+def test_an_unexpected_failure_in_one_message_does_not_stop_the_bus(sink) -> None:
+    """Whatever goes wrong with one message (a bug nobody foresaw), the bus logs it and goes on
+    serving the next one."""
+    bus = CollectorBus(sink, "tcp://127.0.0.1:0", max_message_bytes=1024 * 1024, contact_check_interval_s=0.1)
+    original = bus._handle_frames
+    failures = {"left": 1}
+
+    def fail_once(*args: object, **kwargs: object) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise RuntimeError("a bug in handling one message")
+        original(*args, **kwargs)
+
+    bus._handle_frames = fail_once  # type: ignore[method-assign]
+    bus.start()
+    fake = FakeCollector(bus.bound_endpoint)
+    try:
+        fake.hello()  # this one fails inside the bus
+        fake.hello()
+        fake.send("sync_object", {"name": "osd_map", "version": 15, "data": osd_dump()})
+        wait_for(lambda: sink.version(FSID, "osd_map") == 15)
+        assert failures["left"] == 0
+    finally:
+        fake.close()
+        bus.stop()
+
+
+def test_event_times_come_from_the_collector_unless_its_clock_is_off() -> None:
+    from calamari.adapters.bus import CLOCK_TOLERANCE_S, event_time
+
+    now = 1_800_000_000.0
+    assert event_time(now - 1.5, now).timestamp() == now - 1.5
+    assert event_time(now + 3600, now).timestamp() == now  # a collector clock ahead
+    assert event_time(now - CLOCK_TOLERANCE_S - 60, now).timestamp() == now  # far behind
