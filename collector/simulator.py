@@ -276,6 +276,22 @@ class SimulatedCluster:
         self.num_pgs += count
         self._dirty_pools.add(pool.pool_id)
 
+    def _move_osd_counts(self, index: int, old: int, new: int | None) -> None:
+        """A PG left state `old` (for `new`, or for good): the per-OSD counts of its acting set."""
+        base = index * self.max_acting
+        for osd_id in self.pg_acting[base : base + self.max_acting]:
+            if osd_id == NO_OSD:
+                continue
+            counts = self.by_osd[osd_id]
+            remaining = counts[old] - 1
+            if remaining:
+                counts[old] = remaining
+            else:
+                del counts[old]
+            if new is not None:
+                counts[new] = counts.get(new, 0) + 1
+            self._dirty_osds.add(osd_id)
+
     def _set_pg_state(self, index: int, code: int) -> None:
         old = self.pg_state[index]
         if old == code or old == self._state_code[STATE_DELETED]:
@@ -288,18 +304,7 @@ class SimulatedCluster:
         pool_counts[old] -= 1
         pool_counts[code] += 1
         self._dirty_pools.add(pool_id)
-        base = index * self.max_acting
-        for osd_id in self.pg_acting[base : base + self.max_acting]:
-            if osd_id == NO_OSD:
-                continue
-            counts = self.by_osd[osd_id]
-            remaining = counts[old] - 1
-            if remaining:
-                counts[old] = remaining
-            else:
-                del counts[old]
-            counts[code] = counts.get(code, 0) + 1
-            self._dirty_osds.add(osd_id)
+        self._move_osd_counts(index, old, code)
 
     def _base_state(self, index: int) -> str:
         pool = self.pools.get(self.pg_pool[index])
@@ -1266,17 +1271,7 @@ class SimulatedCluster:
             self.pg_state[index] = deleted
             self.by_state[old] -= 1
             pool_counts[old] -= 1
-            base = index * self.max_acting
-            for osd_id in self.pg_acting[base : base + self.max_acting]:
-                if osd_id == NO_OSD:
-                    continue
-                counts = self.by_osd[osd_id]
-                remaining = counts[old] - 1
-                if remaining:
-                    counts[old] = remaining
-                else:
-                    del counts[old]
-                self._dirty_osds.add(osd_id)
+            self._move_osd_counts(index, old, None)
             self.num_pgs -= 1
         self._dirty_pools.add(pool.pool_id)
 
