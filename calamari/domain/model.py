@@ -476,11 +476,17 @@ class ClusterModel:
             self._emit(osd, Osd.OsdMetadataChanged, at, metadata=metadata)
 
     def _diff_osd_services(self, fsid: str, hosts: dict[str, list[int]], at: datetime) -> None:
-        """Keep each server's list of this cluster's OSD services as the metadata says."""
-        for fqdn in set(hosts) | {s.fqdn for s in self.servers.values()}:
+        """Keep each server's list of this cluster's OSD services as the metadata says. The
+        metadata names hosts by their short names: a host that reported its facts is found by it."""
+        fqdn_of = {s.hostname: s.fqdn for s in self.servers.values() if s.managed and s.merged_into is None}
+        by_fqdn: dict[str, list[int]] = {}
+        for hostname, osd_ids in hosts.items():
+            by_fqdn.setdefault(fqdn_of.get(hostname, hostname), []).extend(osd_ids)
+        live = {s.fqdn for s in self.servers.values() if s.merged_into is None}
+        for fqdn in set(by_fqdn) | live:
             server = self.servers.get(fqdn)
             wanted = [{"fsid": fsid, "type": "osd", "id": str(i), "running": None, "version": None}
-                      for i in sorted(hosts.get(fqdn, []))]
+                      for i in sorted(by_fqdn.get(fqdn, []))]
             if server is None:
                 if not wanted:
                     continue
@@ -542,13 +548,29 @@ class ClusterModel:
                                       "backend_iface") if k in facts}
         if kept != server.facts:
             self._emit(server, Server.ServerFactsChanged, at, facts=kept)
+        inherited = self._merge_short_name(server, at)
         reported = [{"fsid": s.get("fsid") or fsid, "type": s["type"], "id": str(s["id"]),
                      "running": bool(s.get("running", True)), "version": s.get("version")}
                     for s in services]
         reported_fsids = {s["fsid"] for s in reported} | ({fsid} if fsid else set())
-        others = [s for s in server.services if s["fsid"] not in reported_fsids]
+        reported_keys = {(s["fsid"], s["type"], s["id"]) for s in reported}
+        # The host's report replaces its services of the clusters it names, except OSDs: where
+        # an OSD lives is the OSD metadata's to say (the report adds running state and version).
+        others = [s for s in server.services + inherited
+                  if (s["fsid"], s["type"], s["id"]) not in reported_keys
+                  and (s["fsid"] not in reported_fsids or s["type"] == "osd")]
         self._set_services(server, others + reported, at)
         self.heartbeat(fsid, fqdn, at)
+
+    def _merge_short_name(self, server: Server, at: datetime) -> list[dict[str, Any]]:
+        """A server first named by its short host name (from the OSD metadata, before its
+        collector reported) is this one: it gives its services over and is retired."""
+        short = self.servers.get(server.hostname)
+        if short is None or short is server or short.managed or short.merged_into is not None:
+            return []
+        inherited = list(short.services)
+        self._emit(short, Server.ServerMergedInto, at, fqdn=server.fqdn)
+        return inherited
 
     def heartbeat(self, fsid: str | None, host: str, at: datetime) -> None:
         ts = at.timestamp()

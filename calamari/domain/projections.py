@@ -165,7 +165,10 @@ class ReadModel:
             self.clusters[agg.fsid] = cluster_row(agg)
             self.osd_counts.setdefault(agg.fsid, Counter())
         elif isinstance(agg, Server):
-            self.servers[agg.fqdn] = server_row(agg)
+            if agg.merged_into is None:
+                self.servers[agg.fqdn] = server_row(agg)
+            else:
+                self.servers.pop(agg.fqdn, None)
         elif isinstance(agg, UserRequest):
             self.requests[agg.request_id] = request_row(agg)
 

@@ -8,6 +8,10 @@ from calamari.domain.base import CalamariAggregate
 
 
 class Server(CalamariAggregate):
+    # Set when a host first known by its short name (from `ceph osd metadata`) turns out to be
+    # another server's fqdn; a class default so snapshots written before it existed still load.
+    merged_into: str | None = None
+
     class ServerDiscovered(Aggregate.Created):
         fqdn: str
         hostname: str
@@ -45,3 +49,11 @@ class Server(CalamariAggregate):
     class ServerContactRegained(Aggregate.Event):
         def apply(self, server: "Server") -> None:
             server.contact_lost = False
+
+    class ServerMergedInto(Aggregate.Event):
+        """This host name was a short name of `fqdn`, which reported itself: its services moved there."""
+
+        fqdn: str
+
+        def apply(self, server: "Server") -> None:
+            server.merged_into, server.services = self.fqdn, []
