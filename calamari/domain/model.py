@@ -7,7 +7,7 @@ in (replay); live ingest and replay go through the same event `apply` methods, s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -42,6 +42,7 @@ from calamari.domain.user import User
 from calamari.domain.user_request import COMPLETE, UserRequest
 
 SyncVersion = int | str
+Change = Callable[[Cluster], None]  # what an ingested map does to the model, once it is validated
 
 # Sync objects versioned by a number that only grows; the others carry a content hash.
 NUMERIC_VERSIONS = {"osd_map", "mon_map", "mon_status", "fs_map", "pg_summary", "df", "crush_map"}
@@ -222,7 +223,7 @@ class ClusterModel:
 
     # Each _ingest_X validates everything first and returns a closure that makes the changes.
 
-    def _ingest_osd_map(self, fsid: str, epoch: int, data: Any, at: datetime):
+    def _ingest_osd_map(self, fsid: str, epoch: int, data: Any, at: datetime) -> Change:
         if not isinstance(data, dict):
             raise InvalidMap("osd_map", "(document)", "must be an object")
         head = {k: v for k, v in data.items() if k not in ("osds", "pools")}
@@ -327,7 +328,7 @@ class ClusterModel:
             self._emit(pool, Pool.PoolQuotaChanged, at, epoch=epoch, quota_max_bytes=e.quota_max_bytes,
                        quota_max_objects=e.quota_max_objects)
 
-    def _ingest_health(self, fsid: str, version: str, data: Any, at: datetime):
+    def _ingest_health(self, fsid: str, version: str, data: Any, at: datetime) -> Change:
         health = validate("health", Health, data)
 
         def change(cluster: Cluster) -> None:
@@ -350,7 +351,7 @@ class ClusterModel:
 
         return change
 
-    def _ingest_mon_map(self, fsid: str, epoch: int, data: Any, at: datetime):
+    def _ingest_mon_map(self, fsid: str, epoch: int, data: Any, at: datetime) -> Change:
         monmap = validate("mon_map", MonMap, data)
 
         def change(cluster: Cluster) -> None:
@@ -361,7 +362,7 @@ class ClusterModel:
 
         return change
 
-    def _ingest_mon_status(self, fsid: str, election_epoch: int, data: Any, at: datetime):
+    def _ingest_mon_status(self, fsid: str, election_epoch: int, data: Any, at: datetime) -> Change:
         status = validate("mon_status", MonStatus, data)
         names = {m.rank: m.name for m in status.monmap.mons}
         unknown = [r for r in status.quorum if r not in names]
@@ -377,7 +378,7 @@ class ClusterModel:
 
         return change
 
-    def _ingest_pg_summary(self, fsid: str, version: int, data: Any, at: datetime):
+    def _ingest_pg_summary(self, fsid: str, version: int, data: Any, at: datetime) -> Change:
         summary = validate("pg_summary", PgSummary, data)
 
         def change(cluster: Cluster) -> None:
@@ -389,13 +390,13 @@ class ClusterModel:
 
         return change
 
-    def _ingest_df(self, fsid: str, version: int, data: Any, at: datetime):
+    def _ingest_df(self, fsid: str, version: int, data: Any, at: datetime) -> Change:
         # Usage is a time series, not events; the newest df is only held (for the API).
         if not isinstance(data, dict) or not isinstance(data.get("stats"), dict):
             raise InvalidMap("df", "stats", "must be an object")
         return lambda cluster: None
 
-    def _ingest_crush_map(self, fsid: str, version: int, data: Any, at: datetime):
+    def _ingest_crush_map(self, fsid: str, version: int, data: Any, at: datetime) -> Change:
         crush = validate("crush_map", CrushMap, data)
         reduced = {
             "types": data["types"],
@@ -421,7 +422,7 @@ class ClusterModel:
             self._emit(osd, Osd.OsdCrushWeightChanged, at, crush_version=version,
                        crush_weight=place["crush_weight"], device_class=place["device_class"])
 
-    def _ingest_fs_map(self, fsid: str, epoch: int, data: Any, at: datetime):
+    def _ingest_fs_map(self, fsid: str, epoch: int, data: Any, at: datetime) -> Change:
         fsmap = validate("fs_map", FsMap, data)
 
         def change(cluster: Cluster) -> None:
@@ -441,7 +442,7 @@ class ClusterModel:
 
         return change
 
-    def _ingest_config(self, fsid: str, version: str, data: Any, at: datetime):
+    def _ingest_config(self, fsid: str, version: str, data: Any, at: datetime) -> Change:
         entries = validate_list("config", ConfigEntry, data, "")
 
         def change(cluster: Cluster) -> None:
@@ -454,7 +455,7 @@ class ClusterModel:
 
         return change
 
-    def _ingest_osd_metadata(self, fsid: str, version: str, data: Any, at: datetime):
+    def _ingest_osd_metadata(self, fsid: str, version: str, data: Any, at: datetime) -> Change:
         entries = validate_list("osd_metadata", OsdMetadataEntry, data, "")
 
         def change(cluster: Cluster) -> None:

@@ -14,12 +14,13 @@ from datetime import UTC, datetime
 from calamari.adapters.curve_keys import server_key_dir
 from calamari.adapters.event_store import EventStore
 from calamari.adapters.snapshots import load_model
+from calamari.domain.model import ClusterModel
 from calamari.domain.user import ROLES, UserError, check_role, check_username
 from calamari.service.auth import check_password, hash_password
 from calamari.service.control import ServerNotRunning, call_running_server
 
 
-def _store_and_model(args: argparse.Namespace):
+def _store_and_model(args: argparse.Namespace) -> tuple[EventStore, ClusterModel]:
     from calamari.service.ctl import _config
 
     config = _config(args)
