@@ -9,6 +9,10 @@ setup(
     include_package_data=True,
     install_requires=[
         "eventsourcing==9.5.6",
+        # PostgreSQL event store (the library's eventsourcing.postgres needs psycopg 3 and its pool)
+        "psycopg[binary,pool]==3.3.9",
+        "psycopg-binary==3.3.9",
+        "psycopg-pool==3.3.3",
         "msgpack==1.2.4",
         "pyzmq==27.3.0",
         "Flask==3.1.3",

@@ -1,6 +1,7 @@
-"""The event store: the eventsourcing library's application recorder (SQLite file, or in memory
-for tests) with a mapper whose transcoder is msgpack. Positions are the recorder's notification
-ids: a global, gap-free order of everything ever stored."""
+"""The event store: the eventsourcing library's application recorder (SQLite file, PostgreSQL, or
+in memory for tests) with a mapper whose transcoder is msgpack. Positions are the recorder's
+notification ids: a global order of everything ever stored, strictly increasing in commit order
+(gap-free on SQLite; on PostgreSQL a failed transaction can leave a gap, see postgres_store)."""
 
 from __future__ import annotations
 
@@ -14,16 +15,23 @@ from eventsourcing.persistence import ApplicationRecorder, Mapper
 from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
+from calamari.adapters import postgres_store
 from calamari.adapters.codec import MsgpackTranscoder, to_json_safe
 
 
 class EventStoreError(RuntimeError):
-    pass
+    """The store cannot be opened or used as asked; the message is meant for the user (no password)."""
 
 
-def open_recorder(url: str) -> ApplicationRecorder:
-    """`sqlite:///path/events.db` or `memory://`."""
+def open_recorder(url: str, pool_size: int | None = None) -> ApplicationRecorder:
+    """`sqlite:///path/events.db`, `postgresql://USER:PASS@HOST:PORT/DB[?table=...]` or `memory://`.
+    `pool_size`: connections a PostgreSQL store may hold at once."""
     parsed = urlparse(url)
+    if parsed.scheme in postgres_store.SCHEMES:
+        try:
+            return postgres_store.open_postgres_recorder(url, pool_size)
+        except (postgres_store.PostgresUrlError, postgres_store.PostgresUnavailable) as err:
+            raise EventStoreError(str(err)) from None
     if parsed.scheme == "memory":
         return POPOApplicationRecorder()
     if parsed.scheme == "sqlite":
@@ -34,14 +42,22 @@ def open_recorder(url: str) -> ApplicationRecorder:
         recorder = SQLiteApplicationRecorder(datastore)
         recorder.create_table()
         return recorder
-    raise EventStoreError(f"unsupported event store URL {url!r} (sqlite:///PATH or memory://)")
+    raise EventStoreError(f"unsupported event store URL {postgres_store.mask_password(url)!r} "
+                          "(sqlite:///PATH, postgresql://USER:PASS@HOST:PORT/DBNAME or memory://)")
 
 
 class EventStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int | None = None) -> None:
         self.url = url
-        self.recorder = open_recorder(url)
+        self.recorder = open_recorder(url, pool_size)
         self.mapper: Mapper[Any] = Mapper(transcoder=MsgpackTranscoder())
+
+    def __repr__(self) -> str:
+        return f"EventStore({postgres_store.mask_password(self.url)!r})"
+
+    @property
+    def is_postgres(self) -> bool:
+        return isinstance(self.recorder, postgres_store.PostgresApplicationRecorder)
 
     def close(self) -> None:
         """Close the database connections (an in-memory store has none)."""
@@ -56,6 +72,31 @@ class EventStore:
         stored = [self.mapper.to_stored_event(e) for e in events]
         positions = self.recorder.insert_events(stored)
         return list(positions or [])
+
+    def append_at(self, events: Sequence[DomainEventProtocol[Any]], positions: Sequence[int]) -> None:
+        """Store a batch under the given increasing positions (an import), all after every stored
+        one. PostgreSQL places them so, gaps included; the other stores number consecutively
+        from the end, so there the positions must continue the store exactly."""
+        if not events:
+            return
+        if len(events) != len(positions) or any(b <= a for a, b in zip(positions, positions[1:], strict=False)):
+            raise EventStoreError("positions must be increasing, one per event")
+        if self.is_postgres:
+            stored = [self.mapper.to_stored_event(e) for e in events]
+            try:
+                postgres_store.insert_at_positions(self.recorder, stored, positions)  # type: ignore[arg-type]
+            except postgres_store.PositionsTaken as err:
+                raise EventStoreError(f"cannot store positions {positions[0]}..{positions[-1]}: {err}") from None
+            return
+        first = self.max_position() + 1
+        expected = list(range(first, first + len(events)))
+        if list(positions) != expected:
+            raise EventStoreError(f"this store numbers events consecutively from {expected[0]}; "
+                                  f"cannot store positions {positions[0]}..{positions[-1]}")
+        stored_at = self.append(events)
+        if stored_at != list(positions):
+            raise EventStoreError(f"the store gave positions {stored_at[:1]}..{stored_at[-1:]} instead of "
+                                  f"{positions[0]}..{positions[-1]}: was it written to at the same time?")
 
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0

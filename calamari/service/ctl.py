@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from calamari.adapters.event_store import EventStore, event_record
+from calamari.adapters.event_store import EventStore, EventStoreError, event_record
 from calamari.adapters.snapshots import load_model, write_snapshot
 from calamari.service import history_cli, key_cli, user_cli
 from calamari.service.model import ServiceConfig
@@ -60,7 +60,9 @@ EXTENSIONS.append(key_cli.add_commands)  # key list|accept|reject|delete|server
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="calamari-ctl", description="calamari administration")
     parser.add_argument("--data-dir", default=os.environ.get("CALAMARI_DATA_DIR", "./var"))
-    parser.add_argument("--event-store", default=None, help="event store URL (default: sqlite in data dir)")
+    parser.add_argument("--event-store", default=os.environ.get("CALAMARI_EVENT_STORE"),
+                        help="event store URL, as given to the server (default: sqlite in the data dir; "
+                             "or $CALAMARI_EVENT_STORE, which keeps a password off the command line)")
     sub = parser.add_subparsers(dest="command", required=True)
     events = sub.add_parser("events", help="print stored events as JSON lines")
     events.add_argument("--since", type=int, default=0, help="only events after this position")
@@ -77,7 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     if not os.path.isdir(args.data_dir) and args.event_store is None and not getattr(args, "creates_data_dir", False):
         print(f"calamari-ctl: no data dir {args.data_dir!r}", file=sys.stderr)
         return 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except EventStoreError as err:
+        print(f"calamari-ctl: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -274,36 +274,45 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not os.path.isfile(args.file):
         raise CtlError(f"no file {args.file!r}")
     url = config.store_url
-    if not url.startswith("sqlite://"):
-        raise CtlError(f"import needs a stored event store (sqlite:///...), not {url!r}")
-    db_path = os.path.abspath(url[len("sqlite://"):])
-    existing = EventStore(url).max_position() if os.path.exists(db_path) else 0
+    if url.startswith("sqlite://"):
+        db_path = os.path.abspath(url[len("sqlite://"):])
+        opened = EventStore(url) if os.path.exists(db_path) else None  # no empty file before the checks
+    elif url.startswith("memory:"):
+        raise CtlError(f"import needs a stored event store (sqlite:///... or postgresql://...), not {url!r}")
+    else:
+        opened = EventStore(url)  # PostgreSQL: the table is created if missing, empty
+    existing = opened.max_position() if opened is not None else 0
+    # PostgreSQL stores each event under its exported position, so an export with gaps (which a
+    # PostgreSQL store can have) imports as it was; SQLite numbers consecutively.
+    keeps_gaps = opened is not None and opened.is_postgres
     if existing and not args.append:
-        raise CtlError(f"{config.data_dir} already has {existing} events; refusing to import into it "
+        raise CtlError(f"{_store_name(config)} already has {existing} events; refusing to import into it "
                        "(use --append to add events that continue them)")
     if not existing and newest_snapshot(config.snapshot_dir) is not None:
         raise CtlError(f"{config.snapshot_dir} holds snapshots but the store has no events; "
                        "import into an empty data dir")
-    store = EventStore(url) if existing else None
+    store = opened if existing else None
 
     def base() -> ClusterModel:
         return load_model(config.snapshot_dir, store)[0] if store is not None else ClusterModel()
 
     # Pass 1: every line is checked, and replayed, before anything is written.
-    model, expected = base(), existing + 1
+    model, previous, count = base(), existing, 0
     for number, position, event in _read_events(args.file):
-        if position != expected:
-            raise CtlError(f"{args.file}:{number}: position {position}, expected {expected} "
-                           + ("(an export must start at position 1)" if expected == 1
-                              else "(an appended export must continue the stored events)"))
+        if position <= previous or (position != previous + 1 and not keeps_gaps):
+            raise CtlError(f"{args.file}:{number}: position {position}, expected {previous + 1} "
+                           + ("(an export must start at position 1)" if previous == 0
+                              else "(an appended export must continue the stored events)" if previous == existing
+                              else "(positions must increase one by one)" if not keeps_gaps
+                              else "(positions must increase)"))
         _fold(model, event, f"{args.file}:{number}")
-        expected += 1
-    if expected == existing + 1:
+        previous, count = position, count + 1
+    if not count:
         raise CtlError(f"{args.file}: no events")
 
     # Pass 2: store in batches, with snapshots as the server would write them.
     os.makedirs(config.data_dir, exist_ok=True)
-    store = store or EventStore(url)
+    store = store or opened or EventStore(url)
     model, batch, positions = base(), [], []
     since_snapshot = 0
     for _, position, event in _read_events(args.file):
@@ -312,24 +321,25 @@ def cmd_import(args: argparse.Namespace) -> int:
         positions.append(position)
         since_snapshot += 1
         if len(batch) >= IMPORT_BATCH:
-            _store_batch(store, batch, positions)
+            store.append_at(batch, positions)
             if since_snapshot >= args.snapshot_every:
                 write_snapshot(config.snapshot_dir, positions[-1], model)
                 since_snapshot = 0
             batch, positions = [], []
     if batch:
-        _store_batch(store, batch, positions)
+        store.append_at(batch, positions)
     write_snapshot(config.snapshot_dir, store.max_position(), model)
-    print(f"imported {expected - existing - 1} events (positions {existing + 1}..{expected - 1})",
-          file=sys.stderr)
+    print(f"imported {count} events (positions {existing + 1}..{previous})", file=sys.stderr)
     return 0
 
 
-def _store_batch(store: EventStore, batch: list[Any], positions: list[int]) -> None:
-    stored = store.append(batch)
-    if stored != positions:
-        raise CtlError(f"the store gave positions {stored[:1]}..{stored[-1:]} instead of "
-                       f"{positions[0]}..{positions[-1]}: was it written to during the import?")
+def _store_name(config: ServiceConfig) -> str:
+    """The store, named for messages (a PostgreSQL URL without its password)."""
+    if config.event_store_url is None:
+        return config.data_dir
+    from calamari.adapters.postgres_store import mask_password
+
+    return mask_password(config.event_store_url)
 
 
 # ---------------------------------------------------------------------- parsers

@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 
+from calamari.adapters.event_store import EventStoreError
 from calamari.service import security_options
 from calamari.service.model import ModelService, ServiceConfig
 
@@ -24,7 +25,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--insecure-bus", action="store_true",
                    help="plain TCP bus: no encryption, every collector trusted (development and tests only)")
     p.add_argument("--simulate", default=None, metavar="SPEC", help="also run a simulated cluster in-process")
-    p.add_argument("--event-store", default=None, help="event store URL (default sqlite in the data dir)")
+    p.add_argument("--event-store", default=os.environ.get("CALAMARI_EVENT_STORE"),
+                   help="event store URL: sqlite:///PATH (default: events.db in the data dir) or "
+                        "postgresql://USER:PASS@HOST:PORT/DBNAME[?table=calamari_events]; "
+                        "$CALAMARI_EVENT_STORE keeps a password off the command line")
     p.add_argument("--snapshot-every-events", type=int, default=20_000)
     p.add_argument("--snapshot-every-seconds", type=float, default=300.0)
     p.add_argument("--threads", type=int, default=8, help="API worker threads")
@@ -38,9 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = ServiceConfig(data_dir=args.data_dir, event_store_url=args.event_store,
                            snapshot_every_events=args.snapshot_every_events,
-                           snapshot_every_seconds=args.snapshot_every_seconds)
-    service = ModelService(config)
-    log.info("model restored at position %d", service.restored_position)
+                           snapshot_every_seconds=args.snapshot_every_seconds,
+                           # every API thread may read history, beside the two writer threads
+                           store_pool_size=args.threads + 3)
+    try:
+        service = ModelService(config)
+    except EventStoreError as err:
+        print(f"calamari-server: {err}", file=sys.stderr)
+        return 2
+    log.info("model restored at position %d from %r", service.restored_position, service.store)
     # The restored model is long-lived: keep the cyclic collector from walking it again and again
     # (it showed as p99 spikes of the large list routes).
     gc.freeze()

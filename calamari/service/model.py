@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 class ServiceConfig:
     data_dir: str = "./var"
     event_store_url: str | None = None
+    # connections a PostgreSQL store may hold: the writer, the snapshot writer and API threads
+    store_pool_size: int | None = None
     snapshot_every_events: int = 20_000
     snapshot_every_seconds: float = 300.0
     write_batch: int = 5000
@@ -49,7 +51,7 @@ class ModelService:
     def __init__(self, config: ServiceConfig | None = None) -> None:
         self.config = config or ServiceConfig()
         os.makedirs(self.config.data_dir, exist_ok=True)
-        self.store = EventStore(self.config.store_url)
+        self.store = EventStore(self.config.store_url, self.config.store_pool_size)
         self.lock = threading.RLock()
         self.model, position = load_model(self.config.snapshot_dir, self.store)
         self.restored_position = position

@@ -1,0 +1,168 @@
+"""The PostgreSQL side of the event store: URL parsing, opening the eventsourcing library's
+PostgreSQL application recorder, and inserting events under given positions (for imports).
+
+Positions are the table's `notification_id` (a bigserial). The library takes an EXCLUSIVE lock on
+the table in every inserting transaction, so ids are handed out in commit order: a reader that
+has seen position N will never later find a new event below N. A transaction that fails after
+drawing ids leaves a gap (sequences are not transactional): positions are strictly increasing
+but, unlike SQLite, not always consecutive."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+
+import psycopg
+from eventsourcing.persistence import PersistenceError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg.sql import SQL, Identifier
+
+SCHEMES = ("postgresql", "postgres")
+DEFAULT_TABLE = "calamari_events"
+DEFAULT_POOL_SIZE = 4
+DEFAULT_CONNECT_TIMEOUT = 10.0
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_OPTIONS = ("table", "schema", "pool_size", "connect_timeout", "host")
+
+
+class PostgresUrlError(ValueError):
+    pass
+
+
+class PostgresUnavailable(RuntimeError):
+    pass
+
+
+def mask_password(url: str) -> str:
+    """The URL with its password replaced by ***, for logs and messages."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if parts.password is None:
+        return url
+    userinfo, _, hostinfo = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
+
+
+@dataclass(frozen=True)
+class PostgresUrl:
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+    table: str = DEFAULT_TABLE
+    schema: str = "public"
+    pool_size: int | None = None  # None: what the caller asks for
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+
+    @property
+    def where(self) -> str:
+        """Server, database and table, without credentials."""
+        return f"{self.user}@{self.host}:{self.port}/{self.dbname} table {self.schema}.{self.table}"
+
+
+def parse_postgres_url(url: str) -> PostgresUrl:
+    """`postgresql://USER[:PASS]@HOST[:PORT]/DBNAME[?table=T&schema=S&pool_size=N&connect_timeout=S]`;
+    `host=/socket/dir` in the query selects a Unix socket. Messages never contain the password."""
+    shown = mask_password(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 5432
+    except ValueError as err:
+        raise PostgresUrlError(f"malformed event store URL {shown!r}: {err}") from None
+    if parts.scheme not in SCHEMES:
+        raise PostgresUrlError(f"{shown!r} is not a postgresql:// URL")
+    options: dict[str, str] = {}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key not in _OPTIONS:
+            raise PostgresUrlError(f"unknown option {key!r} in {shown!r} (known: {', '.join(_OPTIONS)})")
+        options[key] = value
+    host = options.get("host") or unquote(parts.hostname or "")
+    user = unquote(parts.username or "")
+    dbname = unquote(parts.path.lstrip("/"))
+    missing = [what for what, value in (("host", host), ("user", user), ("database name", dbname)) if not value]
+    if missing:
+        raise PostgresUrlError(f"event store URL {shown!r} lacks the {', '.join(missing)} "
+                               "(postgresql://USER:PASS@HOST:PORT/DBNAME)")
+    table, schema = options.get("table", DEFAULT_TABLE), options.get("schema", "public")
+    for what, name in (("table", table), ("schema", schema)):
+        # the library appends "_notification_id_idx" to the table name for its index
+        limit = 63 - len("_notification_id_idx") if what == "table" else 63
+        if not _IDENTIFIER.match(name) or len(name) > limit:
+            raise PostgresUrlError(f"{what} {name!r} in {shown!r} must be letters, digits and _ "
+                                   f"(at most {limit}), not starting with a digit")
+    try:
+        pool_size = int(options["pool_size"]) if "pool_size" in options else None
+        connect_timeout = float(options.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT))
+    except ValueError:
+        raise PostgresUrlError(f"pool_size and connect_timeout in {shown!r} must be numbers") from None
+    if (pool_size is not None and pool_size < 1) or not 0 < connect_timeout <= 600:
+        raise PostgresUrlError(f"pool_size must be at least 1 and connect_timeout in (0, 600] in {shown!r}")
+    return PostgresUrl(host=host, port=port, user=user, password=unquote(parts.password or ""), dbname=dbname,
+                       table=table, schema=schema, pool_size=pool_size, connect_timeout=connect_timeout)
+
+
+def _without_password(message: str, password: str) -> str:
+    return message.replace(password, "***") if password else message
+
+
+def open_postgres_recorder(url: str, pool_size: int | None = None) -> PostgresApplicationRecorder:
+    """Connect, create the table if needed, and return the recorder. The pool keeps two connections
+    and grows to `pool_size` (the URL's pool_size wins): size it for the threads that read and
+    write at once."""
+    target = parse_postgres_url(url)
+    size = max(2, target.pool_size or pool_size or DEFAULT_POOL_SIZE)
+    # One plain connection first: the pool would only say "couldn't get a connection", this one
+    # says why (refused, unknown host, bad password, no such database).
+    try:
+        psycopg.connect(host=target.host, port=target.port, user=target.user, password=target.password,
+                        dbname=target.dbname, connect_timeout=max(1, round(target.connect_timeout))).close()
+    except psycopg.Error as err:
+        reason = " ".join(str(err).split())
+        raise PostgresUnavailable(f"cannot connect to PostgreSQL {target.where}: "
+                                  f"{_without_password(reason, target.password)}") from None
+    datastore = PostgresDatastore(target.dbname, target.host, target.port, target.user, target.password,
+                                  connect_timeout=target.connect_timeout, pool_size=2, max_overflow=size - 2,
+                                  schema=target.schema, pool_open_timeout=target.connect_timeout)
+    try:
+        recorder = PostgresApplicationRecorder(datastore, events_table_name=target.table)
+        recorder.create_table()
+    except (PersistenceError, psycopg.Error) as err:
+        datastore.close()
+        reason = " ".join(str(err).split())
+        raise PostgresUnavailable(f"cannot use PostgreSQL {target.where}: "
+                                  f"{_without_password(reason, target.password)}") from None
+    return recorder
+
+
+class PositionsTaken(RuntimeError):
+    pass
+
+
+def insert_at_positions(recorder: PostgresApplicationRecorder, stored: Sequence[StoredEvent],
+                        positions: Sequence[int]) -> None:
+    """Insert events under the given (increasing) positions in one transaction, refusing if the
+    table already reaches the first of them; the id sequence then continues after the last."""
+    schema = Identifier(recorder.datastore.schema)
+    table = Identifier(recorder.events_table_name)
+    columns: list[list[Any]] = [[s.originator_id for s in stored], [s.originator_version for s in stored],
+                                [s.topic for s in stored], [s.state for s in stored], list(positions)]
+    with recorder.datastore.transaction(commit=True) as cursor:
+        # the same lock the library's inserts take: no append can interleave with this batch
+        cursor.execute(SQL("LOCK TABLE {}.{} IN EXCLUSIVE MODE").format(schema, table))
+        cursor.execute(SQL("SELECT COALESCE(MAX(notification_id), 0) AS max FROM {}.{}").format(schema, table))
+        row = cursor.fetchone()
+        newest = row["max"] if row else 0
+        if newest >= positions[0]:
+            raise PositionsTaken(f"the store already reaches position {newest}, at or after {positions[0]}")
+        cursor.execute(SQL("INSERT INTO {}.{} (originator_id, originator_version, topic, state, notification_id) "
+                           "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s::bigint[])"
+                           ).format(schema, table), columns)
+        cursor.execute("SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), %s)",
+                       (f'"{recorder.datastore.schema}"."{recorder.events_table_name}"', positions[-1]))
