@@ -113,9 +113,13 @@ class History:
         low, high = 0, self.end() if end is None else end
         while low < high:
             mid = (low + high + 1) // 2
-            time = self.time_of(mid)
+            found_at, time = mid, self.time_of(mid)
+            if time is None:  # a gap in the positions (PostgreSQL): the next stored event decides
+                found = next(iter(self.store.read(after=mid - 1, until=high, batch=1)), None)
+                if found is not None:
+                    found_at, time = found[0], found[1].timestamp
             if time is not None and time <= when:
-                low = mid
+                low = found_at
             else:
                 high = mid - 1
         return low

@@ -1,6 +1,11 @@
-"""Event store round trips, batched writing, snapshots and restart."""
+"""Event store round trips, batched writing, snapshots and restart.
+
+The tests that take `store_url` run again against PostgreSQL in
+tests/integration/test_postgres_store.py, which overrides that fixture."""
 
 import os
+
+import pytest
 
 from calamari.adapters.event_store import EventStore, event_record
 from calamari.adapters.snapshots import load_model, newest_snapshot
@@ -8,6 +13,12 @@ from calamari.domain.model import ClusterModel
 from calamari.domain.projections import ReadModel
 from calamari.service.model import ModelService, ServiceConfig
 from calamari.testing.captures import capture_steps, captured_at, sync_objects
+
+
+@pytest.fixture
+def store_url():
+    """None: the default SQLite store in the data dir."""
+    return None
 
 
 def feed_service(service, steps):
@@ -32,8 +43,8 @@ def test_stored_events_decode_to_equal_events(capture_dir):
         assert [vars(e) for e in decoded] == [vars(e) for e in events]
 
 
-def test_sqlite_store_positions_and_records(tmp_path, capture_dir):
-    store = EventStore(f"sqlite:///{tmp_path}/events.db")
+def test_sqlite_store_positions_and_records(tmp_path, capture_dir, store_url):
+    store = EventStore(store_url or f"sqlite:///{tmp_path}/events.db")
     model = ClusterModel()
     step = capture_steps(capture_dir)[0]
     fsid, objects = sync_objects(step)
@@ -45,13 +56,15 @@ def test_sqlite_store_positions_and_records(tmp_path, capture_dir):
     assert store.max_position() == len(events)
     tail = list(store.read(after=5))
     assert [p for p, _ in tail] == list(range(6, len(events) + 1))
+    assert [p for p, _ in store.read(after=2, until=7)] == [3, 4, 5, 6, 7]
     record = event_record(*next(store.read()))
     assert record["type"] == "ClusterDiscovered" and record["data"]["fsid"] == fsid
+    store.close()
 
 
-def test_restart_gives_the_same_state(tmp_path, capture_dir):
+def test_restart_gives_the_same_state(tmp_path, capture_dir, store_url):
     steps = capture_steps(capture_dir)
-    config = ServiceConfig(data_dir=str(tmp_path), snapshot_every_events=25)
+    config = ServiceConfig(data_dir=str(tmp_path), snapshot_every_events=25, event_store_url=store_url)
     service = ModelService(config)
     fsid = feed_service(service, steps)
     service.writer.flush(10)
@@ -74,9 +87,9 @@ def test_restart_gives_the_same_state(tmp_path, capture_dir):
         again.close()
 
 
-def test_snapshot_plus_tail_equals_full_replay(tmp_path, capture_dir):
+def test_snapshot_plus_tail_equals_full_replay(tmp_path, capture_dir, store_url):
     steps = capture_steps(capture_dir)
-    config = ServiceConfig(data_dir=str(tmp_path), snapshot_every_events=10**9)
+    config = ServiceConfig(data_dir=str(tmp_path), snapshot_every_events=10**9, event_store_url=store_url)
     service = ModelService(config)
     feed_service(service, steps[:6])
     position = service.snapshot()
@@ -95,11 +108,12 @@ def test_snapshot_plus_tail_equals_full_replay(tmp_path, capture_dir):
     a.rebuild(from_snapshot)
     b.rebuild(full)
     assert a.as_dict() == b.as_dict()
+    store.close()
 
 
-def test_corrupt_snapshot_falls_back_to_replay(tmp_path, capture_dir):
+def test_corrupt_snapshot_falls_back_to_replay(tmp_path, capture_dir, store_url):
     steps = capture_steps(capture_dir)
-    config = ServiceConfig(data_dir=str(tmp_path), snapshot_every_events=10**9)
+    config = ServiceConfig(data_dir=str(tmp_path), snapshot_every_events=10**9, event_store_url=store_url)
     service = ModelService(config)
     feed_service(service, steps[:3])
     position = service.snapshot()
@@ -111,21 +125,24 @@ def test_corrupt_snapshot_falls_back_to_replay(tmp_path, capture_dir):
     assert end == store.max_position()
     pools = model.pools[next(iter(model.pools))].values()
     assert sorted(p.name for p in pools) == ["device_health_metrics", "images", "rbd"]
+    store.close()
 
 
-def test_ctl_events_and_snapshot(tmp_path, capture_dir, capsys):
+def test_ctl_events_and_snapshot(tmp_path, capture_dir, capsys, store_url):
     import orjson
 
     from calamari.service import ctl
 
     steps = capture_steps(capture_dir)
-    service = ModelService(ServiceConfig(data_dir=str(tmp_path)))
+    service = ModelService(ServiceConfig(data_dir=str(tmp_path), event_store_url=store_url))
     feed_service(service, steps[:2])
     service.close()
     store = EventStore(service.config.store_url)  # closing the service closed its store
-    assert ctl.main(["--data-dir", str(tmp_path), "events", "--since", "3"]) == 0
+    base = ["--data-dir", str(tmp_path)] + (["--event-store", store_url] if store_url else [])
+    assert ctl.main([*base, "events", "--since", "3"]) == 0
     lines = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines[0]["position"] == 4 and all(r["position"] > 3 for r in lines)
     assert lines[-1]["position"] == store.max_position()
-    assert ctl.main(["--data-dir", str(tmp_path), "snapshot"]) == 0
+    assert ctl.main([*base, "snapshot"]) == 0
     assert newest_snapshot(os.path.join(tmp_path, "snapshots"))[0] == store.max_position()
+    store.close()
