@@ -239,8 +239,12 @@ def plan_pool_update(model: ClusterModel, fsid: str, pool_id: int, body: dict[st
     """None when the body asks for nothing that differs from the pool as it is."""
     pool = get_pool(model, fsid, pool_id)
     s = pool.settings
+    # Ceph (since nautilus) moves pg_num and pgp_num step by step towards their targets: a change
+    # is judged, and checked by Ceph, against the targets, not the values on the way.
+    raw = model._pool_entries.get(fsid, {}).get(pool_id) or {}
+    pg_num, pgp_num = _pool_field(raw, "pg_num") or s.get("pg_num"), _pool_field(raw, "pgp_num") or s.get("pgp_num")
     current = {"name": pool.name, "size": s.get("size"), "min_size": s.get("min_size"),
-               "pg_num": s.get("pg_num"), "pgp_num": s.get("pgp_num"), "crush_ruleset": s.get("crush_rule"),
+               "pg_num": pg_num, "pgp_num": pgp_num, "crush_ruleset": s.get("crush_rule"),
                "hashpspool": s.get("hashpspool"), "pg_autoscale_mode": s.get("pg_autoscale_mode"),
                "quota_max_objects": pool.quota_max_objects, "quota_max_bytes": pool.quota_max_bytes}
     wanted = {k: v for k, v in body.items() if v is not None and current.get(k) != v}
@@ -268,8 +272,8 @@ def plan_pool_update(model: ClusterModel, fsid: str, pool_id: int, body: dict[st
     elif "min_size" in wanted and not 1 <= wanted["min_size"] <= (s.get("size") or 1):
         errors["min_size"] = f"must be between 1 and size ({s.get('size')})"
     new_pg = wanted.get("pg_num")
-    extra = ((new_pg - (s.get("pg_num") or 0)) * (s.get("size") or 1)) if new_pg else 0
-    errors.update(_pg_errors(model, fsid, new_pg, wanted.get("pgp_num"), s.get("pg_num"), extra))
+    extra = ((new_pg - (pg_num or 0)) * (s.get("size") or 1)) if new_pg else 0
+    errors.update(_pg_errors(model, fsid, new_pg, wanted.get("pgp_num"), pg_num, extra))
     if errors:
         raise RequestRejected("invalid pool change", errors)
     name = pool.name

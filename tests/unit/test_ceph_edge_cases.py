@@ -1,0 +1,75 @@
+"""Ceph 16.2 behaviours an operator meets, on the real captures: PG counts moving towards their
+targets, destroyed OSDs, and how requests plan and complete around them."""
+
+import copy
+from datetime import timedelta
+
+import pytest
+
+from calamari.domain.model import ClusterModel
+from calamari.domain.requests import plan_pool_update
+from calamari.testing.captures import capture_steps, captured_at, sync_objects
+
+PHOTOS = 3  # the pool of step 09: pg_num 32 reached, pgp_num 16 on its way to 32
+
+
+def model_at_step(capture_dir: str, last: str) -> tuple[ClusterModel, str, dict]:
+    """A model fed every step up to `last`, its fsid, and a copy of that step's OSD map."""
+    model = ClusterModel()
+    for step in capture_steps(capture_dir):
+        fsid, objects = sync_objects(step)
+        for name, version, data in objects:
+            model.ingest(fsid, name, version, data, captured_at(step))
+        model.drain()
+        if step.endswith(last):
+            osd_map = copy.deepcopy(next(d for n, _, d in objects if n == "osd_map"))
+            return model, fsid, osd_map
+    raise AssertionError(f"no step {last}")
+
+
+def next_osd_map(model: ClusterModel, fsid: str, osd_map: dict, change) -> list:
+    osd_map["epoch"] += 1
+    change(osd_map)
+    at = max(model.aggregates[e].modified_on for e in model.aggregates) + timedelta(seconds=1)
+    model.ingest(fsid, "osd_map", osd_map["epoch"], osd_map, at)
+    return model.drain()
+
+
+@pytest.fixture
+def step09(capture_dir):
+    return model_at_step(capture_dir, "09-pool-changed")
+
+
+def test_the_capture_shows_pgp_num_on_its_way(step09):
+    _, _, osd_map = step09
+    photos = next(p for p in osd_map["pools"] if p["pool"] == PHOTOS)
+    assert (photos["pg_placement_num"], photos["pg_placement_num_target"]) == (16, 32)
+
+
+def test_setting_pgp_num_to_the_value_on_the_way_is_a_change(step09):
+    # Ceph is moving pgp_num 16 -> 32; asking for 16 stops it there, it is not "no change"
+    model, fsid, _ = step09
+    plan = plan_pool_update(model, fsid, PHOTOS, {"pgp_num": 16})
+    assert plan is not None
+    assert [c["args"] for c in plan.commands] == [{"pool": "photos", "var": "pgp_num", "val": "16"}]
+
+
+def test_setting_pgp_num_to_its_target_is_no_change(step09):
+    model, fsid, _ = step09
+    assert plan_pool_update(model, fsid, PHOTOS, {"pgp_num": 32}) is None
+
+
+def test_pg_num_split_in_progress_is_judged_against_the_target(step09):
+    model, fsid, osd_map = step09
+
+    def split_under_way(m: dict) -> None:
+        photos = next(p for p in m["pools"] if p["pool"] == PHOTOS)
+        photos.update(pg_num=16, pg_num_target=32, pg_placement_num=16, pg_placement_num_target=16)
+
+    next_osd_map(model, fsid, osd_map, split_under_way)
+    assert model.pools[fsid][PHOTOS].settings["pg_num"] == 16
+    # back to 16 is a change (Ceph's target is 32) ...
+    assert plan_pool_update(model, fsid, PHOTOS, {"pg_num": 16}) is not None
+    # ... and pgp_num may follow pg_num's target, as Ceph allows
+    plan = plan_pool_update(model, fsid, PHOTOS, {"pgp_num": 32})
+    assert plan is not None and plan.expect[0]["fields"] == {"pgp_num": 32}
