@@ -74,6 +74,7 @@ def describe(event: Any, agg: Any) -> tuple[str, str, str | None, str | None] | 
             "OsdAdded": ("INFO", f"{osd} added"),
             "OsdReadded": ("INFO", f"{osd} re-created"),
             "OsdRemoved": ("INFO", f"{osd} removed"),
+            "OsdDestroyed": ("INFO", f"{osd} destroyed; its id is kept for a replacement"),
             "OsdMarkedDown": ("WARNING", f"{osd} went down"),
             "OsdMarkedUp": ("RECOVERY", f"{osd} came up"),
             "OsdMarkedOut": ("WARNING", f"{osd} marked out"),

@@ -35,7 +35,7 @@ from calamari.domain.maps import (
     validate,
     validate_list,
 )
-from calamari.domain.osd import Osd
+from calamari.domain.osd import NIL_UUID, Osd
 from calamari.domain.pool import POOL_SETTINGS, Pool
 from calamari.domain.server import Server
 from calamari.domain.user import User
@@ -277,7 +277,10 @@ class ClusterModel:
                                cluster_addr=e.cluster_addr, epoch=epoch)
             self._place_new_osd(fsid, osd, at)
             return
-        if osd.removed or osd.uuid != e.uuid:
+        if not osd.removed and e.uuid == NIL_UUID and osd.uuid != NIL_UUID:
+            # `ceph osd destroy` zeroes the uuid and keeps the id for a replacement: not a new OSD
+            self._emit(osd, Osd.OsdDestroyed, at, epoch=epoch)
+        elif osd.removed or osd.uuid != e.uuid:
             self._emit(osd, Osd.OsdReadded, at, uuid=e.uuid, up=up, in_=in_, reweight=e.weight,
                        primary_affinity=e.primary_affinity, public_addr=e.public_addr,
                        cluster_addr=e.cluster_addr, epoch=epoch)

@@ -7,6 +7,8 @@ from eventsourcing.domain import Aggregate
 
 from calamari.domain.base import CalamariAggregate
 
+NIL_UUID = "00000000-0000-0000-0000-000000000000"  # the uuid of a destroyed OSD's id
+
 
 class Osd(CalamariAggregate):
     class OsdAdded(Aggregate.Created):
@@ -74,6 +76,15 @@ class Osd(CalamariAggregate):
 
         def apply(self, osd: "Osd") -> None:
             osd.removed, osd.up, osd.in_, osd.epoch = True, False, False, self.epoch
+
+    class OsdDestroyed(Aggregate.Event):
+        """`ceph osd destroy`: the daemon and its keys are gone, the id waits for a replacement
+        (which comes with a new uuid: OsdReadded)."""
+
+        epoch: int
+
+        def apply(self, osd: "Osd") -> None:
+            osd.uuid, osd.epoch = NIL_UUID, self.epoch
 
     class OsdMarkedUp(Aggregate.Event):
         epoch: int

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from calamari.domain.event_feed import describe
 from calamari.domain.model import ClusterModel
 from calamari.domain.requests import plan_pool_update
 from calamari.testing.captures import capture_steps, captured_at, sync_objects
@@ -27,7 +28,9 @@ def model_at_step(capture_dir: str, last: str) -> tuple[ClusterModel, str, dict]
     raise AssertionError(f"no step {last}")
 
 
-def next_osd_map(model: ClusterModel, fsid: str, osd_map: dict, change) -> list:
+def next_osd_map(model: ClusterModel, fsid: str, change) -> list:
+    """Ingest the held OSD map, changed by `change`, as the next epoch; the events it made."""
+    osd_map = copy.deepcopy(model.held[fsid]["osd_map"][1])  # a new map is a new document
     osd_map["epoch"] += 1
     change(osd_map)
     at = max(model.aggregates[e].modified_on for e in model.aggregates) + timedelta(seconds=1)
@@ -60,16 +63,38 @@ def test_setting_pgp_num_to_its_target_is_no_change(step09):
 
 
 def test_pg_num_split_in_progress_is_judged_against_the_target(step09):
-    model, fsid, osd_map = step09
+    model, fsid, _ = step09
 
     def split_under_way(m: dict) -> None:
         photos = next(p for p in m["pools"] if p["pool"] == PHOTOS)
         photos.update(pg_num=16, pg_num_target=32, pg_placement_num=16, pg_placement_num_target=16)
 
-    next_osd_map(model, fsid, osd_map, split_under_way)
+    next_osd_map(model, fsid, split_under_way)
     assert model.pools[fsid][PHOTOS].settings["pg_num"] == 16
     # back to 16 is a change (Ceph's target is 32) ...
     assert plan_pool_update(model, fsid, PHOTOS, {"pg_num": 16}) is not None
     # ... and pgp_num may follow pg_num's target, as Ceph allows
     plan = plan_pool_update(model, fsid, PHOTOS, {"pgp_num": 32})
     assert plan is not None and plan.expect[0]["fields"] == {"pgp_num": 32}
+
+
+def test_osd_destroy_keeps_the_id_and_a_replacement_takes_it(step09):
+    model, fsid, _ = step09
+    old_uuid = model.osds[fsid][2].uuid
+
+    def destroyed(m: dict) -> None:  # `ceph osd down 2; ceph osd out 2; ceph osd destroy 2`
+        m["osds"][2].update(uuid="00000000-0000-0000-0000-000000000000", up=0, weight=0, state=["destroyed", "exists"])
+        m["osds"][2]["in"] = 0
+
+    events = next_osd_map(model, fsid, destroyed)
+    assert [type(e).__name__ for e in events] == ["OsdDestroyed", "OsdMarkedDown", "OsdMarkedOut"]
+    osd = model.osds[fsid][2]
+    assert not osd.removed and (osd.up, osd.in_) == (False, False) and osd.uuid != old_uuid
+    assert describe(events[0], osd)[1] == "OSD osd.2 destroyed; its id is kept for a replacement"
+
+    def replaced(m: dict) -> None:  # `ceph osd new <uuid> 2` by the new disk's deployment
+        m["osds"][2].update(uuid="5a0e5b52-6a50-4c1c-9c1c-2f1b0d3c7e11", state=["exists", "new"])
+
+    events = next_osd_map(model, fsid, replaced)
+    assert [type(e).__name__ for e in events] == ["OsdReadded"]
+    assert model.osds[fsid][2].uuid == "5a0e5b52-6a50-4c1c-9c1c-2f1b0d3c7e11"
