@@ -1,6 +1,10 @@
 """Benchmarks of the event-sourced model at 10,000 OSDs, against the budgets of DESIGN.md.
 
     .venv/bin/python bench/bench_model.py [--osds 10000] [--events 1000000]
+        [--event-store postgresql://USER:PASS@HOST:PORT/DBNAME [--store-only]]
+
+With --event-store the append and restart figures are measured on that store (each in a new table,
+dropped afterwards); --store-only skips the other figures.
 
 Prints each figure, its budget and whether it is met. Nothing here is asserted by the test suite."""
 
@@ -28,6 +32,7 @@ from calamari.testing.strategies import ClusterState, OsdState, PoolState, osd_m
 
 T0 = datetime(2026, 11, 24, tzinfo=UTC)
 RESULTS: list[tuple[str, str, str, bool]] = []
+STORE_LABEL = ""  # names the store in the store figures when it is not the default SQLite
 
 
 def report(what: str, value: float, unit: str, budget: float, lower_is_better: bool = True) -> None:
@@ -105,7 +110,33 @@ def bench_changes(n_osds: int, n_pools: int) -> None:
         service.close()
 
 
-def bench_append(n_events: int = 200_000) -> None:
+def bench_store_url(base: str | None, data_dir: str, name: str) -> str:
+    """The store a benchmark writes: SQLite in its data dir, or a new table on the given server."""
+    if base is None:
+        return f"sqlite:///{data_dir}/events.db"
+    from urllib.parse import parse_qsl, urlencode, urlsplit
+
+    parts = urlsplit(base)
+    query = dict(parse_qsl(parts.query))
+    query["table"] = f"bench_{name}_{os.getpid()}_{int(time.time())}"
+    return parts._replace(query=urlencode(query)).geturl()
+
+
+def drop_table(url: str) -> None:
+    if not url.startswith("postgres"):
+        return
+    import psycopg
+    from psycopg.sql import SQL, Identifier
+
+    from calamari.adapters.postgres_store import parse_postgres_url
+
+    target = parse_postgres_url(url)
+    with psycopg.connect(host=target.host, port=target.port, user=target.user, password=target.password,
+                         dbname=target.dbname, autocommit=True) as conn:
+        conn.execute(SQL("DROP TABLE IF EXISTS {}.{}").format(Identifier(target.schema), Identifier(target.table)))
+
+
+def bench_append(n_events: int = 200_000, base_url: str | None = None) -> None:
     state = big_cluster(1000, 1, 10)
     model = ClusterModel()
     model.ingest(state.fsid, "osd_map", 1, osd_map(state, 1), T0)
@@ -117,20 +148,25 @@ def bench_append(n_events: int = 200_000) -> None:
         osd.emit(Osd.OsdMarkedDown if osd.up else Osd.OsdMarkedUp, T0, epoch=i)
         events.append(osd.pending_events.pop())
     with tempfile.TemporaryDirectory() as tmp:
-        store = EventStore(f"sqlite:///{tmp}/events.db")
-        t = time.perf_counter()
-        for i in range(0, n_events, 5000):
-            store.append(events[i:i + 5000])
-        rate = n_events / (time.perf_counter() - t)
-    report(f"event store append, sustained ({n_events:,} events, batches of 5,000)", rate, "events/s", 20_000,
-           lower_is_better=False)
+        url = bench_store_url(base_url, tmp, "append")
+        store = EventStore(url)
+        try:
+            t = time.perf_counter()
+            for i in range(0, n_events, 5000):
+                store.append(events[i:i + 5000])
+            rate = n_events / (time.perf_counter() - t)
+        finally:
+            store.close()
+            drop_table(url)
+    report(f"event store append, sustained ({n_events:,} events, batches of 5,000){STORE_LABEL}", rate, "events/s",
+           20_000, lower_is_better=False)
 
 
-def build_store(data_dir: str, n_osds: int, n_events: int, snapshot_every: int) -> None:
+def build_store(data_dir: str, n_osds: int, n_events: int, snapshot_every: int, url: str | None = None) -> None:
     """A data dir with a 10,000-OSD cluster and n_events stored events, snapshotted as the service
     does (every `snapshot_every` events), with a full tail since the newest snapshot."""
     state = big_cluster(n_osds, 100, 1000)
-    store = EventStore(f"sqlite:///{data_dir}/events.db")
+    store = EventStore(url or f"sqlite:///{data_dir}/events.db")
     model = ClusterModel()
     model.ingest(state.fsid, "osd_map", 1, osd_map(state, 1), T0)
     store.append(model.drain())
@@ -151,27 +187,37 @@ def build_store(data_dir: str, n_osds: int, n_events: int, snapshot_every: int) 
             # the newest snapshot lags up to an interval behind the end, as in the service
             if before < n_events - snapshot_every <= written:
                 write_snapshot(os.path.join(data_dir, "snapshots"), written, model)
+    store.close()
 
 
-def bench_restart(n_osds: int, n_events: int) -> None:
+def bench_restart(n_osds: int, n_events: int, base_url: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        t = time.perf_counter()
-        build_store(tmp, n_osds, n_events, 20_000)
-        print(f"  (built a store of {n_events:,} events in {time.perf_counter() - t:.0f} s)", flush=True)
-        gc.collect()
-        t = time.perf_counter()
-        service = ModelService(ServiceConfig(data_dir=tmp))
-        elapsed = time.perf_counter() - t
-        from calamari.api.app import create_app
+        url = bench_store_url(base_url, tmp, "restart")
+        try:
+            _restart(tmp, url, n_osds, n_events)
+        finally:
+            drop_table(url)
 
-        create_app(service)  # the API's own start-up work (event feed from the newest events)
-        api_ready = time.perf_counter() - t
-        snapshot_at = newest_snapshot(os.path.join(tmp, "snapshots"))[0]
-        tail = service.store.max_position() - snapshot_at
-        report(f"restart: {n_osds:,} OSDs, {n_events:,} stored events (model: snapshot + tail)", elapsed, "s", 5)
-        report("restart: the same, until the API is ready to answer", api_ready, "s", 5)
-        print(f"  (restored at position {service.restored_position:,}: snapshot at {snapshot_at:,} + {tail:,} events replayed)")
-        service.close()
+
+def _restart(tmp: str, url: str, n_osds: int, n_events: int) -> None:
+    t = time.perf_counter()
+    build_store(tmp, n_osds, n_events, 20_000, url)
+    print(f"  (built a store of {n_events:,} events in {time.perf_counter() - t:.0f} s)", flush=True)
+    gc.collect()
+    t = time.perf_counter()
+    service = ModelService(ServiceConfig(data_dir=tmp, event_store_url=url))
+    elapsed = time.perf_counter() - t
+    from calamari.api.app import create_app
+
+    create_app(service)  # the API's own start-up work (event feed from the newest events)
+    api_ready = time.perf_counter() - t
+    snapshot_at = newest_snapshot(os.path.join(tmp, "snapshots"))[0]
+    tail = service.store.max_position() - snapshot_at
+    report(f"restart: {n_osds:,} OSDs, {n_events:,} stored events (model: snapshot + tail){STORE_LABEL}",
+           elapsed, "s", 5)
+    report("restart: the same, until the API is ready to answer", api_ready, "s", 5)
+    print(f"  (restored at position {service.restored_position:,}: snapshot at {snapshot_at:,} + {tail:,} events replayed)")
+    service.close()
 
 
 def measure_rss(n_osds: int, n_pools: int, n_hosts: int) -> None:
@@ -209,12 +255,23 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--osds", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--event-store", default=None,
+                        help="measure append and restart on this store URL (postgresql://...; default SQLite)")
+    parser.add_argument("--store-only", action="store_true", help="only the append and restart figures")
     args = parser.parse_args()
+    global STORE_LABEL
+    if args.event_store:
+        from calamari.adapters.postgres_store import mask_password
+
+        STORE_LABEL = " [PostgreSQL]" if args.event_store.startswith("postgres") else " [given store]"
+        print(f"event store: {mask_password(args.event_store)}")
     print(f"calamari model benchmark — {args.osds:,} OSDs; {psutil.cpu_count()} CPUs")
-    bench_changes(args.osds, 1000)
-    bench_append()
-    bench_restart(args.osds, args.events)
-    measure_rss(args.osds, 1000, 1000)
+    if not args.store_only:
+        bench_changes(args.osds, 1000)
+    bench_append(base_url=args.event_store)
+    bench_restart(args.osds, args.events, args.event_store)
+    if not args.store_only:
+        measure_rss(args.osds, 1000, 1000)
     met = sum(1 for r in RESULTS if r[3])
     print(f"\n{met} of {len(RESULTS)} budgets met")
     return 0

@@ -58,6 +58,7 @@ class PostgresServer:
     password: str = "s3cret-pw"
     port: int = 0
     directory: str = ""
+    durable: bool = False  # fsync and synchronous commit as in production (for benchmarks)
     _as: str | None = field(default=None, repr=False)
 
     def _command(self, tool: str, *args: str) -> list[str]:
@@ -83,7 +84,9 @@ class PostgresServer:
                        check=True, capture_output=True, timeout=120)
         self.port = _free_port()
         # fsync off: a test server's data is thrown away; it keeps the tests quick on slow disks
-        options = f"-h 127.0.0.1 -p {self.port} -k {sockets} -c fsync=off -c synchronous_commit=off"
+        options = f"-h 127.0.0.1 -p {self.port} -k {sockets}"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off"
         subprocess.run(self._command("pg_ctl", "-D", data, "-o", options, "-l", os.path.join(self.directory, "log"),
                                      "-w", "-t", "60", "start"), check=True, capture_output=True, timeout=90)
         return self
