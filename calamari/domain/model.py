@@ -71,6 +71,9 @@ METADATA_FIELDS = (
 
 POOL_TYPES = {1: "replicated", 3: "erasure"}
 
+# The CRUSH place of an OSD the CRUSH map does not hold.
+UNPLACED: dict[str, Any] = {"host": None, "ancestry": [], "crush_weight": None, "device_class": None}
+
 
 def is_newer(name: str, version: SyncVersion, held: SyncVersion | None) -> bool:
     """Numeric versions must grow; a content hash only has to differ."""
@@ -412,8 +415,8 @@ class ClusterModel:
                 self._emit(cluster, Cluster.CrushMapChanged, at, version=version, crush=reduced)
             placement = crush_placement(data)
             for osd_id, osd in self.osds.get(fsid, {}).items():
-                if osd_id in placement:
-                    self._diff_osd_placement(osd, placement[osd_id], version, at)
+                # gone from CRUSH (purged): an OSD that takes the id later must not inherit the place
+                self._diff_osd_placement(osd, placement.get(osd_id, UNPLACED), version, at)
 
         return change
 
@@ -470,6 +473,11 @@ class ClusterModel:
                 osd = osds.get(entry.id)
                 if osd is not None:
                     self._diff_osd_metadata(osd, raw, at)
+            # Ceph drops a purged OSD's metadata: an OSD that takes the id must not show the old host
+            listed = {entry.id for entry in entries}
+            for osd_id, osd in osds.items():
+                if osd_id not in listed and osd.metadata:
+                    self._diff_osd_metadata(osd, {}, at)
             self._diff_osd_services(fsid, hosts, at)
 
         return change

@@ -98,3 +98,32 @@ def test_osd_destroy_keeps_the_id_and_a_replacement_takes_it(step09):
     events = next_osd_map(model, fsid, replaced)
     assert [type(e).__name__ for e in events] == ["OsdReadded"]
     assert model.osds[fsid][2].uuid == "5a0e5b52-6a50-4c1c-9c1c-2f1b0d3c7e11"
+
+
+def test_an_osd_taking_a_purged_id_does_not_inherit_the_old_host(step09):
+    model, fsid, _ = step09
+    at = model.clusters[fsid].modified_on + timedelta(seconds=1)
+    assert model.osds[fsid][2].host == model.osds[fsid][2].metadata["hostname"] == "vm"
+
+    # `ceph osd purge 2`: gone from the OSD map, the CRUSH map and the OSD metadata
+    next_osd_map(model, fsid, lambda m: m["osds"].pop(2))
+    crush_version, crush = model.held[fsid]["crush_map"]
+    crush = copy.deepcopy(crush)
+    crush["devices"] = [d for d in crush["devices"] if d["id"] != 2]
+    for bucket in crush["buckets"]:
+        bucket["items"] = [i for i in bucket["items"] if i["id"] != 2]
+    model.ingest(fsid, "crush_map", crush_version + 1, crush, at)
+    metadata = [m for m in model.held[fsid]["osd_metadata"][1] if m["id"] != 2]
+    model.ingest(fsid, "osd_metadata", "after-purge", metadata, at)
+    model.drain()
+
+    # `ceph osd new <uuid>` on another host takes id 2; its daemon has not booted yet
+    def created(m: dict) -> None:
+        m["osds"].append({"osd": 2, "uuid": "0f3c5a6e-8d1b-4c2a-9e7f-1a2b3c4d5e6f", "up": 0, "in": 0, "weight": 0,
+                          "primary_affinity": 1, "public_addr": "", "cluster_addr": "", "state": ["exists", "new"]})
+
+    events = next_osd_map(model, fsid, created)
+    assert [type(e).__name__ for e in events] == ["OsdReadded"]
+    osd = model.osds[fsid][2]
+    assert (osd.host, osd.crush_ancestry, osd.metadata) == (None, [], {})
+    assert describe(events[0], osd)[3] is None  # the feed does not tie it to the old server
