@@ -129,7 +129,9 @@ def open_postgres_recorder(url: str, pool_size: int | None = None) -> PostgresAp
                                   f"{_without_password(reason, target.password)}") from None
     datastore = PostgresDatastore(target.dbname, target.host, target.port, target.user, target.password,
                                   connect_timeout=target.connect_timeout, pool_size=2, max_overflow=size - 2,
-                                  schema=target.schema, pool_open_timeout=target.connect_timeout)
+                                  schema=target.schema)
+    # No pool_open_timeout: with it the library waits for a full pool on every checkout, which
+    # blocks while other threads hold connections and races between threads.
     try:
         recorder = PostgresApplicationRecorder(datastore, events_table_name=target.table)
         recorder.create_table()

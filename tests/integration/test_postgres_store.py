@@ -124,8 +124,10 @@ def test_concurrent_appends_get_unique_increasing_positions_and_readers_miss_non
     # two aggregates' worth of events, one per writer, so the writers never conflict on versions
     streams = [_osd_events(capture_dir, batches_per_writer * batch_size) for _ in range(2)]
     streams[1] = [_renamed(e) for e in streams[1]]
-    writers = [EventStore(store_url, pool_size=2) for _ in streams]  # as two processes would
-    reader = EventStore(store_url, pool_size=2)
+    # one writer shares its store (and connection pool) with the reader, as the service's threads
+    # do; the other has its own, as a second process would
+    shared = EventStore(store_url, pool_size=3)
+    writers, reader = [shared, EventStore(store_url, pool_size=2)], shared
     got: list[list[list[int]]] = [[], []]
     seen: list[int] = []
     done = threading.Event()
@@ -174,7 +176,7 @@ def test_concurrent_appends_get_unique_increasing_positions_and_readers_miss_non
                                [e for s in streams for e in s], strict=True))
         assert all(vars(event) == vars(by_position[p]) for p, event in stored)
     finally:
-        for store in (*writers, reader):
+        for store in writers:
             store.close()
 
 
