@@ -184,6 +184,13 @@ class CephSource:
         return rc, output, err
 
     # -- polling --------------------------------------------------------------------------------
+    def _mgr_epoch(self) -> int:
+        """The mgr map's epoch (0 where `mgr stat` is not known)."""
+        try:
+            return int(self.query("mgr stat").get("epoch", 0))
+        except (RuntimeError, ValueError, TypeError, AttributeError):
+            return 0
+
     def _due(self, name: str, now: float) -> bool:
         return now - self._fetched_at.get(name, -1e9) >= self.refresh.get(name, 0.0)
 
@@ -196,13 +203,16 @@ class CephSource:
         status = self.query("status")
         self._status = status
         summary_dump = self.query("pg dump", dumpcontents=["summary"])
+        # The PG map's version lives in the active mgr and starts again after a failover; led by
+        # the mgr map's epoch (which only grows) it still moves forward for the server.
+        pg_generation = self._mgr_epoch() << 32
         stamps = {
             "osd_map": status["osdmap"]["epoch"],
             "mon_map": status["monmap"]["epoch"],
             "mon_status": (status["election_epoch"], tuple(status.get("quorum", []))),
             "fs_map": status["fsmap"]["epoch"],
             "health": content_hash(status["health"]),
-            "pg": summary_dump["pg_map"]["version"],
+            "pg": pg_generation + int(summary_dump["pg_map"]["version"]),
         }
         previous, self._stamps = self._stamps, stamps
 
@@ -231,7 +241,7 @@ class CephSource:
         if changed("pg"):
             brief = self.query("pg dump", dumpcontents=["pgs_brief"])
             summary = pg_summary_from_dumps(summary_dump, brief, status)
-            self._store("pg_summary", summary["version"], summary, now)
+            self._store("pg_summary", stamps["pg"], summary, now)
         if (changed("pg") and self._due("df", now)) or "df" not in self._current:
             self._store("df", int(stamps["pg"]), self.query("df", detail="detail"), now)
         if self._due("config", now):
