@@ -65,15 +65,20 @@ class Cluster(CalamariAggregate):
         severity: str
         message: str
         count: int
+        muted: bool = False  # muted by an operator (`ceph health mute`): Ceph leaves it out of the status
 
         def apply(self, cluster: "Cluster") -> None:
             _put_health_check(cluster, self)
 
     class HealthCheckUpdated(Aggregate.Event):
+        """The check's severity, count or muting changed (its message alone is not news)."""
+
         code: str
         severity: str
         message: str
         count: int
+        muted: bool = False
+        previous_severity: str | None = None
 
         def apply(self, cluster: "Cluster") -> None:
             _put_health_check(cluster, self)
@@ -171,5 +176,6 @@ class Cluster(CalamariAggregate):
 def _put_health_check(cluster: Cluster, check: Any) -> None:
     cluster.health_checks = {
         **cluster.health_checks,
-        check.code: {"severity": check.severity, "message": check.message, "count": check.count},
+        check.code: {"severity": check.severity, "message": check.message, "count": check.count,
+                     "muted": check.muted},
     }

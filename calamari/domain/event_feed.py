@@ -45,8 +45,18 @@ def describe(event: Any, agg: Any) -> tuple[str, str, str | None, str | None] | 
             severity = "INFO" if event.previous is None else HEALTH_SEVERITY.get(event.status, "WARNING")
             return severity, f"Health of {label} changed from {event.previous} to {event.status}", fsid, None
         if name == "HealthCheckRaised":
+            if event.muted:  # an operator muted it: Ceph's status leaves it out, and so do we
+                return "INFO", f"Health check {event.code} failed (muted): {event.message}", fsid, None
             severity = "ERROR" if event.severity == "HEALTH_ERR" else "WARNING"
             return severity, f"Health check {event.code} failed: {event.message}", fsid, None
+        if name == "HealthCheckUpdated":
+            previous = event.previous_severity
+            if previous is not None and previous != event.severity and not event.muted:
+                worse = event.severity == "HEALTH_ERR"
+                return ("ERROR" if worse else "WARNING"), (
+                    f"Health check {event.code} {'worsened' if worse else 'eased'} to {event.severity}: "
+                    f"{event.message}"), fsid, None
+            return None
         if name == "HealthCheckCleared":
             return "RECOVERY", f"Health check {event.code} cleared", fsid, None
         if name == "MonQuorumChanged" and (event.left or event.joined):

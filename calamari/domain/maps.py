@@ -73,6 +73,7 @@ class HealthCheckSummary(_Loose):
 class HealthCheck(_Loose):
     severity: str
     summary: HealthCheckSummary
+    muted: bool = False
 
 
 class Health(_Loose):

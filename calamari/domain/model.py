@@ -338,16 +338,18 @@ class ClusterModel:
         health = validate("health", Health, data)
 
         def change(cluster: Cluster) -> None:
-            checks = {code: {"severity": c.severity, "message": c.summary.message, "count": c.summary.count}
+            checks = {code: {"severity": c.severity, "message": c.summary.message, "count": c.summary.count,
+                             "muted": c.muted}
                       for code, c in health.checks.items()}
             for code, check in checks.items():
                 old = cluster.health_checks.get(code)
                 if old is None:
                     self._emit(cluster, Cluster.HealthCheckRaised, at, code=code, **check)
-                elif (old["severity"], old["count"]) != (check["severity"], check["count"]):
+                elif _check_news(old) != _check_news(check):
                     # Messages carry ages ("blocked for 43 sec") that change on every poll: only a
-                    # change of severity or count is news.
-                    self._emit(cluster, Cluster.HealthCheckUpdated, at, code=code, **check)
+                    # change of severity, count or muting is news.
+                    self._emit(cluster, Cluster.HealthCheckUpdated, at, code=code, **check,
+                               previous_severity=old["severity"])
             for code in cluster.health_checks:
                 if code not in checks:
                     self._emit(cluster, Cluster.HealthCheckCleared, at, code=code)
@@ -726,6 +728,10 @@ class ClusterModel:
         for req in self.open_requests():
             if req.fsid == fsid and req.awaiting.get("name") == name and self._shows_expected(req):
                 self._request_done(req, UserRequest.UserRequestCompleted, at, status="Completed")
+
+
+def _check_news(check: dict[str, Any]) -> tuple[Any, ...]:
+    return check["severity"], check["count"], check.get("muted", False)
 
 
 def _past(version: SyncVersion, after: SyncVersion) -> bool:
