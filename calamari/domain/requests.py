@@ -163,14 +163,11 @@ def plan_pool_create(model: ClusterModel, fsid: str, body: dict[str, Any]) -> Pl
         if erasure not in profiles:
             errors["erasure_code_profile"] = f"unknown profile; known: {', '.join(sorted(profiles)) or 'none'}"
         else:
-            try:
-                k_m = int(profiles[erasure].get("k", 0)) + int(profiles[erasure].get("m", 0))
-            except ValueError:
-                k_m = 0
+            k, k_m = _profile_k_and_size(profiles[erasure])
             if size is not None and size != k_m:
                 errors["size"] = f"an erasure-coded pool's size is k+m of its profile ({k_m})"
-            if k_m and min_size is not None and not 1 <= min_size <= k_m:
-                errors["min_size"] = f"must be between 1 and k+m ({k_m})"
+            if k_m and min_size is not None and not k <= min_size <= k_m:
+                errors["min_size"] = f"must be between k ({k}) and k+m ({k_m}): fewer than k shards cannot serve data"
         args["pool_type"] = "erasure"
         args["erasure_code_profile"] = erasure
         expect_fields["type"] = 3
@@ -211,6 +208,15 @@ def plan_pool_create(model: ClusterModel, fsid: str, body: dict[str, Any]) -> Pl
             expect_fields[quota] = body[quota]
     return Plan("create", f"Creating pool '{name}'", [f"pool-name:{name}"], commands,
                 [{"check": "pool", "name": name, "fields": expect_fields}], body)
+
+
+def _profile_k_and_size(profile: dict[str, Any]) -> tuple[int, int]:
+    """An erasure-code profile's k (data shards) and k+m (its pools' size); 0s when unreadable."""
+    try:
+        k, m = int(profile.get("k", 0)), int(profile.get("m", 0))
+    except (TypeError, ValueError):
+        return 0, 0
+    return k, k + m
 
 
 def _size_errors(rule: dict[str, Any] | None, size: int | None, min_size: int | None,
@@ -269,8 +275,12 @@ def plan_pool_update(model: ClusterModel, fsid: str, pool_id: int, body: dict[st
     rule = rules.get(wanted.get("crush_ruleset", s.get("crush_rule")))
     if not erasure:
         errors.update(_size_errors(rule, wanted.get("size"), wanted.get("min_size"), s.get("size"), s.get("min_size")))
-    elif "min_size" in wanted and not 1 <= wanted["min_size"] <= (s.get("size") or 1):
-        errors["min_size"] = f"must be between 1 and size ({s.get('size')})"
+    elif "min_size" in wanted:
+        profile = ((_osd_map(model, fsid) or {}).get("erasure_code_profiles") or {}).get(
+            s.get("erasure_code_profile") or "", {})
+        k = _profile_k_and_size(profile)[0] or 1
+        if not k <= wanted["min_size"] <= (s.get("size") or 1):
+            errors["min_size"] = f"must be between k ({k}) and size ({s.get('size')})"
     new_pg = wanted.get("pg_num")
     extra = ((new_pg - (pg_num or 0)) * (s.get("size") or 1)) if new_pg else 0
     errors.update(_pg_errors(model, fsid, new_pg, wanted.get("pgp_num"), pg_num, extra))

@@ -22,6 +22,7 @@ def api(tmp_path_factory, capture_dir):
     ({"name": "ok", "pg_num": 8, "crush_ruleset": 1}, "crush_ruleset"),  # an erasure rule
     ({"name": "ok", "pg_num": 8, "erasure_code_profile": "nope"}, "erasure_code_profile"),
     ({"name": "ok", "pg_num": 8, "erasure_code_profile": "ec21", "size": 2}, "size"),  # k+m is 3
+    ({"name": "ok", "pg_num": 8, "erasure_code_profile": "ec21", "min_size": 1}, "min_size"),  # below k=2
     ({"name": "ok", "pg_num": 8, "colour": "red"}, "colour"),
     ({"name": "ok", "pg_num": 8, "id": 9}, "id"),
     ({"name": "ok", "pg_num": 8, "full": True}, "full"),
@@ -50,6 +51,7 @@ def test_erasure_coded_pool_plan(api):
     ("pool/2", {"min_size": 4}, "min_size"),
     ("pool/2", {"pg_num": 48}, "pg_num"),
     ("pool/4", {"size": 4}, "size"),  # erasure-coded: fixed by the profile
+    ("pool/4", {"min_size": 1}, "min_size"),  # erasure-coded ec21: k=2 shards are needed to serve data
     ("pool/2", {"name": "images"}, "name"),  # 409 below
     ("osd/0", {"reweight": 1.5}, "reweight"),
     ("osd/0", {"reweight": -0.1}, "reweight"),
