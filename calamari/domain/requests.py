@@ -289,8 +289,9 @@ def plan_pool_update(model: ClusterModel, fsid: str, pool_id: int, body: dict[st
     name = pool.name
     commands: list[dict[str, Any]] = []
     fields: dict[str, Any] = {}
-    # min_size before size when shrinking and after when growing, so each step is valid on its own
-    order = ["pg_num", "pgp_num", "crush_ruleset", "pg_autoscale_mode", "hashpspool"]
+    # min_size before size when shrinking and after when growing, so each step is valid on its own;
+    # the autoscaler's mode first, so that it cannot move a pg_num set in the same request
+    order = ["pg_autoscale_mode", "pg_num", "pgp_num", "crush_ruleset", "hashpspool"]
     if "size" in wanted and wanted["size"] < (s.get("size") or 0):
         order = ["min_size", "size", *order]
     else:
