@@ -23,7 +23,7 @@ def live_shape(model: ClusterModel, fsid: str, docs: dict[str, Any]) -> dict[str
     """Give the past rows the fields the live routes derive (OSD pools and commands, server
     versions, cluster counters), with the live routes' own functions over the past state."""
     from calamari.api.clusters import rule_root
-    from calamari.api.osds import _full_row
+    from calamari.api.osds import _full_row, osd_server_fqdns
     from calamari.api.servers import server_row
 
     cluster = model.clusters[fsid]
@@ -31,10 +31,11 @@ def live_shape(model: ClusterModel, fsid: str, docs: dict[str, Any]) -> dict[str
     by_root: dict[str | None, list[int]] = {}
     for row in docs["pool"]:
         by_root.setdefault(rules.get(row["crush_ruleset"]), []).append(row["id"])
+    server_fqdns = osd_server_fqdns(docs["server"], fsid)
     return {
         **docs,
         "cluster": {**docs["cluster"], "counters": docs["counters"]},
-        "osd": [_full_row(row, by_root) for row in docs["osd"]],
+        "osd": [_full_row(row, by_root, server_fqdns) for row in docs["osd"]],
         "server": [server_row(row, fsid) for row in docs["server"]],
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -29,13 +30,26 @@ def _pools_by_root(fsid: str) -> dict[str | None, list[int]]:
     return by_root
 
 
-def _full_row(row: dict[str, Any], by_root: dict[str | None, list[int]]) -> dict[str, Any]:
+def osd_server_fqdns(servers: Iterable[dict[str, Any]], fsid: str) -> dict[int, str]:
+    """The fqdn of the server each OSD of the cluster runs on, from the servers' services (an
+    OSD's metadata names its host as the host calls itself, often by its short name)."""
+    return {int(s["id"]): server["fqdn"] for server in servers for s in server["services"]
+            if s["type"] == "osd" and s["fsid"] == fsid and str(s["id"]).isdigit()}
+
+
+def _full_row(row: dict[str, Any], by_root: dict[str | None, list[int]],
+              server_fqdns: dict[int, str]) -> dict[str, Any]:
     ancestry = row["crush_node_ancestry"]
     pools = by_root.get(ancestry[0], []) if ancestry else []
     if None in by_root:  # pools whose rule names no root serve every OSD
         pools = sorted({*pools, *by_root[None]})
-    return {**row, "pools": pools, "valid_commands": list(OSD_COMMANDS) if row["up"] else [],
+    return {**row, "server": server_fqdns.get(row["id"], row["server"]), "pools": pools,
+            "valid_commands": list(OSD_COMMANDS) if row["up"] else [],
             "backend_partition_path": None, "osd_journal": None}
+
+
+def _server_fqdns(fsid: str) -> dict[int, str]:
+    return osd_server_fqdns(list(services().service.view.servers.values()), fsid)
 
 
 def _rows(fsid: str) -> dict[int, dict[str, Any]]:
@@ -59,7 +73,8 @@ def osds(fsid: str) -> Response:
         except ValueError:
             raise ApiError(400, "invalid OSD ids", {"id__in": "must be integers"}) from None
         selected = [rows[i] for i in sorted(ids) if i in rows]
-    result = [_full_row(r, by_root) for r in selected]
+    server_fqdns = _server_fqdns(fsid)
+    result = [_full_row(r, by_root, server_fqdns) for r in selected]
     pool = request.args.get("pool")
     if pool is not None:
         try:
@@ -82,7 +97,7 @@ def _osd(fsid: str, osd_id: int) -> dict[str, Any]:
 @blueprint.get("/osd/<int:osd_id>")
 @doc("One OSD", response=OSD_SCHEMA, errors=(401, 404))
 def osd(fsid: str, osd_id: int) -> Response:
-    return json_response(_full_row(_osd(fsid, osd_id), _pools_by_root(fsid)))
+    return json_response(_full_row(_osd(fsid, osd_id), _pools_by_root(fsid), _server_fqdns(fsid)))
 
 
 @blueprint.patch("/osd/<int:osd_id>")

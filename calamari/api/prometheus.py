@@ -17,6 +17,8 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_late
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from calamari.api.osds import osd_server_fqdns
+
 blueprint = Blueprint("prometheus", __name__)
 
 HEALTH_CODES = {"HEALTH_OK": 0, "HEALTH_WARN": 1, "HEALTH_ERR": 2}
@@ -123,6 +125,7 @@ class ClusterCollector(Collector):
             pg = held.get(fsid, {}).get("pg_summary")
             by_osd = (pg[1].get("by_osd") or {}) if pg else {}
             prefix = f"ceph.cluster.{fsid}.osd."
+            server_fqdns = osd_server_fqdns(servers.values(), fsid)
             for row in rows:
                 daemon = f"osd.{row['id']}"
                 key = [fsid, daemon]
@@ -130,7 +133,7 @@ class ClusterCollector(Collector):
                 in_.add_metric(key, 1 if row["in"] else 0)
                 weight.add_metric(key, row["reweight"] or 0.0)
                 crush_weight.add_metric(key, row["crush_weight"] or 0.0)
-                server = servers.get(row.get("server") or "", {})
+                server = servers.get(server_fqdns.get(row["id"], row.get("server") or ""), {})
                 metadata.add_metric([fsid, daemon, str(row.get("server") or ""), str(row.get("device_class") or ""),
                                      str(row.get("objectstore") or ""), str(row.get("public_addr") or ""),
                                      str(row.get("cluster_addr") or ""), str(server.get("frontend_iface") or ""),

@@ -1,5 +1,7 @@
 """Bad input gets 400 with a reason per field (or 404/409/503), never a 500."""
 
+from datetime import UTC, datetime
+
 import pytest
 from api_support import Harness
 
@@ -101,6 +103,21 @@ def test_osd_filters(api):
     osd = api.call("GET", "cluster/{fsid}/osd/0").json
     assert osd["pools"] == [1, 2, 3, 4] and osd["valid_commands"] == ["scrub", "deep_scrub", "repair"]
     assert osd["server"] and osd["crush_node_ancestry"][0] == "default"
+
+
+def test_osd_server_is_the_fqdn_of_its_server(tmp_path, capture_dir):
+    """OSD metadata names the host by its short name; the OSD's `server` is the fqdn its
+    collector reports, so that it leads to /server/<fqdn>."""
+    api = Harness(str(tmp_path), capture_dir)
+    try:
+        facts = {"hostname": "vm", "fqdn": "vm.lab.example", "services": []}
+        api.service.on_server_facts(api.fsid, facts, datetime.now(UTC))
+        osd = api.call("GET", "cluster/{fsid}/osd/0").json
+        assert osd["server"] == "vm.lab.example"
+        assert {o["server"] for o in api.call("GET", "cluster/{fsid}/osd").json} == {"vm.lab.example"}
+        assert api.call("GET", f"server/{osd['server']}").status_code == 200
+    finally:
+        api.close()
 
 
 def test_scrub_of_unknown_command_or_down_osd(tmp_path, capture_dir):
