@@ -660,8 +660,11 @@ def plan_crush_node_create(model: ClusterModel, fsid: str, body: dict[str, Any])
         bucket_types = [t for t, i in view.types.items() if i != DEVICE_TYPE_ID]
         errors["bucket_type"] = f"unknown bucket type; known: {', '.join(bucket_types)}"
     parent = None
-    if body.get("parent") is not None and type_id is not None:
-        parent = _placement_errors(view, type_id, body["parent"], None, errors)
+    if body.get("parent") is not None:
+        if type_id is not None:
+            parent = _placement_errors(view, type_id, body["parent"], None, errors)
+        elif _find_node(view, body["parent"]) is None:  # placement needs the type; existence does not
+            errors["parent"] = f"no CRUSH node {body['parent']!r}"
     if errors:
         raise RequestRejected("invalid CRUSH node", errors)
     if view.name_in_use(name):

@@ -182,6 +182,14 @@ def test_invalid_buckets_are_400_with_the_field(api, body, field):
     assert api.sender.sent == []
 
 
+def test_every_bad_field_of_a_bucket_is_told_at_once(api):
+    r = api.call("POST", "cluster/{fsid}/crush_node", user="oper",
+                 json={"name": "x", "bucket_type": "shelf", "parent": "nowhere"})
+    assert r.status_code == 400
+    assert set(r.json["errors"]) == {"bucket_type", "parent"}
+    assert r.json["errors"]["parent"] == "no CRUSH node 'nowhere'"
+
+
 @pytest.mark.parametrize("name", ["vm", "default", "osd.1"])
 def test_a_bucket_name_in_use_is_409(api, name):
     r = api.call("POST", "cluster/{fsid}/crush_node", json={"name": name, "bucket_type": "rack"})
