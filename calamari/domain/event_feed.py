@@ -155,6 +155,23 @@ def describe(event: Any, agg: Any) -> tuple[str, str, str | None, str | None] | 
     return None
 
 
+class OsdServers:
+    """The fqdn of the server whose services hold an OSD (its metadata names the host as the host
+    calls itself, often by a short name that is no server's fqdn); indexed on first use."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.index: dict[tuple[str | None, str], str] | None = None
+
+    def fqdn(self, osd: Osd) -> str | None:
+        if self.index is None:
+            servers = list(getattr(self.model, "servers", {}).values())
+            self.index = {(service.get("fsid"), str(service.get("id"))): server.fqdn
+                          for server in servers if server.merged_into is None
+                          for service in server.services if service.get("type") == "osd"}
+        return self.index.get((osd.fsid, str(osd.osd_id)))
+
+
 class EventFeed:
     def __init__(self, capacity: int = 100_000) -> None:
         self.capacity = capacity
@@ -164,8 +181,9 @@ class EventFeed:
         self.next_id = 1
 
     def add(self, events: list[Any], model: Any) -> None:
+        osd_servers = OsdServers(model)
         for event in events:
-            entry = self._entry(event, model, self.next_id)
+            entry = self._entry(event, model, self.next_id, osd_servers)
             if entry is not None:
                 self.entries.append(entry)
                 self.next_id += 1
@@ -173,11 +191,12 @@ class EventFeed:
     def add_older(self, positioned: list[tuple[int, Any]], model: Any) -> None:
         """Stored events from before start-up, oldest first, identified by their positions (which
         are all below next_id). Replaces what was told before, in one assignment."""
-        entries = [e for p, ev in positioned if (e := self._entry(ev, model, p)) is not None]
+        osd_servers = OsdServers(model)
+        entries = [e for p, ev in positioned if (e := self._entry(ev, model, p, osd_servers)) is not None]
         self.older = tuple(entries[-self.capacity:])
 
     @staticmethod
-    def _entry(event: Any, model: Any, entry_id: int) -> dict[str, Any] | None:
+    def _entry(event: Any, model: Any, entry_id: int, osd_servers: OsdServers) -> dict[str, Any] | None:
         agg = model.aggregates.get(event.originator_id)
         if agg is None:
             return None
@@ -185,6 +204,8 @@ class EventFeed:
         if told is None:
             return None
         severity, message, fsid, fqdn = told
+        if isinstance(agg, Osd):
+            fqdn = osd_servers.fqdn(agg) or fqdn
         return {"id": entry_id, "when": event.timestamp.isoformat(), "severity": severity,
                 "message": message, "fsid": fsid, "fqdn": fqdn, "_ts": event.timestamp.timestamp()}
 

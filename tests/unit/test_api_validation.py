@@ -1,5 +1,6 @@
 """Bad input gets 400 with a reason per field (or 404/409/503), never a 500."""
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -116,6 +117,24 @@ def test_osd_server_is_the_fqdn_of_its_server(tmp_path, capture_dir):
         assert osd["server"] == "vm.lab.example"
         assert {o["server"] for o in api.call("GET", "cluster/{fsid}/osd").json} == {"vm.lab.example"}
         assert api.call("GET", f"server/{osd['server']}").status_code == 200
+    finally:
+        api.close()
+
+
+def test_osd_events_link_the_fqdn_of_their_server(tmp_path, capture_dir):
+    api = Harness(str(tmp_path), capture_dir)
+    try:
+        facts = {"hostname": "vm", "fqdn": "vm.lab.example", "services": []}
+        api.service.on_server_facts(api.fsid, facts, datetime.now(UTC))
+        api.feed("05")  # osd.2 goes down
+        deadline = time.monotonic() + 10
+        while True:
+            events = api.call("GET", "server/vm.lab.example/event").json["results"]
+            if any(e["message"] == "OSD osd.2 went down" for e in events) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        down = [e for e in events if e["message"] == "OSD osd.2 went down"]
+        assert down and down[0]["fqdn"] == "vm.lab.example"
     finally:
         api.close()
 
