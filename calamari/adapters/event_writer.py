@@ -37,6 +37,7 @@ class EventWriter:
         self.batch_size = batch_size
         self.on_persisted = on_persisted
         self._queue: deque[Submission] = deque()
+        self._last_submitted: Submission | None = None
         self._cond = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="event-writer", daemon=True)
@@ -53,6 +54,7 @@ class EventWriter:
             return sub
         with self._cond:
             self._queue.append(sub)
+            self._last_submitted = sub
             self._cond.notify()
         return sub
 
@@ -61,9 +63,11 @@ class EventWriter:
             return sum(len(s.events) for s in self._queue)
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until everything submitted so far is written."""
+        """Wait until everything submitted so far is written. Submissions are written in order, so
+        the newest one being done means all are (it may already have left the queue and still be
+        in the batch being written)."""
         with self._cond:
-            last = self._queue[-1] if self._queue else None
+            last = self._last_submitted
         return True if last is None else last.wait(timeout)
 
     def stop(self, timeout: float = 30.0) -> None:
