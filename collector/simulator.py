@@ -130,6 +130,7 @@ class SimPool:
     quota_max_bytes: int = 0
     quota_max_objects: int = 0
     pg_autoscale_mode: str = "on"
+    hashpspool: bool = True
     application: str = "rbd"
     stored_bytes: float = 0.0
     write_rate: float = 0.0
@@ -535,8 +536,8 @@ class SimulatedCluster:
             "pool": pool.pool_id,
             "pool_name": pool.name,
             "create_time": pool.create_time,
-            "flags": 1,
-            "flags_names": "hashpspool",
+            "flags": 1 if pool.hashpspool else 0,
+            "flags_names": "hashpspool" if pool.hashpspool else "",
             "type": 3 if pool.erasure else 1,
             "size": pool.size,
             "min_size": pool.min_size,
@@ -1253,6 +1254,13 @@ class SimulatedCluster:
             if raw not in ("on", "off", "warn"):
                 return -EINVAL, "", "pg_autoscale_mode must be on, off or warn"
             pool.pg_autoscale_mode = raw
+        elif var == "hashpspool":
+            if raw not in ("true", "false", "1", "0"):
+                return -EINVAL, "", "expecting value 'true', 'false', '0', or '1'"
+            if not args.get("yes_i_really_mean_it"):
+                return -EPERM, "", ("are you SURE? this will remap all placement groups in this pool, this "
+                                    "triggers large data movement, pass --yes-i-really-mean-it if you really do.")
+            pool.hashpspool = raw in ("true", "1")
         else:
             return -EINVAL, "", f"unrecognized variable '{var}'"
         self._pool_changed(pool)

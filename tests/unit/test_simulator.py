@@ -3,6 +3,7 @@ consistency and the commands it executes."""
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
 
@@ -170,6 +171,24 @@ def test_pool_commands_show_in_the_next_map() -> None:
     assert cluster.execute("osd pool delete", {"pool": "photos", "pool2": "photos",
                                                "yes_i_really_really_mean_it": True})[0] == 0
     assert "photos" not in {p["pool_name"] for p in cluster.poll()["osd_map"][1]["pools"]}
+
+
+def test_hashpspool_can_be_unset_and_set_with_confirmation() -> None:
+    """The pool PATCH route sends `osd pool set POOL hashpspool false --yes-i-really-mean-it`."""
+    cluster = sim("hosts=3,osds=6,pools=1,pgs=32,seed=1")
+    cluster.poll()
+    rc, _, err = cluster.execute("osd pool set", {"pool": "rbd", "var": "hashpspool", "val": "false"})
+    assert rc == -errno.EPERM and "yes-i-really-mean-it" in err
+    assert cluster.execute("osd pool set", {"pool": "rbd", "var": "hashpspool", "val": "maybe",
+                                            "yes_i_really_mean_it": True})[0] == -errno.EINVAL
+    assert cluster.execute("osd pool set", {"pool": "rbd", "var": "hashpspool", "val": "false",
+                                            "yes_i_really_mean_it": True})[0] == 0
+    pool = cluster.poll()["osd_map"][1]["pools"][0]
+    assert (pool["flags"], pool["flags_names"]) == (0, "")
+    assert cluster.execute("osd pool set", {"pool": "rbd", "var": "hashpspool", "val": "true",
+                                            "yes_i_really_mean_it": True})[0] == 0
+    pool = cluster.poll()["osd_map"][1]["pools"][0]
+    assert (pool["flags"], pool["flags_names"]) == (1, "hashpspool")
 
 
 def test_osd_commands_show_in_the_next_map() -> None:
