@@ -455,22 +455,14 @@ def parse_cli(text: str) -> tuple[str, dict[str, Any]]:
 def cli(fsid: str) -> Response:
     body = parse_body(CliCommand)
     cluster_model(fsid)
-    commands = [body.command] if isinstance(body.command, str) else body.command
-    if not commands or len(commands) > 20:
-        raise ApiError(400, "give 1 to 20 commands", {"command": "1 to 20 commands"})
-    parsed = [parse_cli(c) for c in commands]
-    outs, errs, status = [], [], 0
-    for prefix, args in parsed:
-        result = services().executor.run_readonly(fsid, prefix, args)
-        if result is None:
-            raise ApiError(504, f"no answer from the cluster to {prefix!r} in time")
-        rc, out, err = result
-        outs.append(out)
-        errs.append(err or "")
-        status = status or rc
-    single = isinstance(body.command, str)
-    return json_response({"out": outs[0] if single else outs, "err": errs[0] if single else "\n".join(errs),
-                          "status": status})
+    # As in Calamari, a list is the words of one command line (its argv), not several commands.
+    line = body.command if isinstance(body.command, str) else shlex.join(body.command)
+    prefix, args = parse_cli(line)
+    result = services().executor.run_readonly(fsid, prefix, args)
+    if result is None:
+        raise ApiError(504, f"no answer from the cluster to {prefix!r} in time")
+    rc, out, err = result
+    return json_response({"out": out, "err": err or "", "status": rc})
 
 
 __all__ = ["blueprint", "cluster_model", "held", "osds_under", "request"]

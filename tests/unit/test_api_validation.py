@@ -160,10 +160,10 @@ def test_cli_allows_only_read_only_commands(api):
 def test_cli_runs_through_the_collector(api):
     import threading
 
-    def answer():
-        for _ in range(200):
+    def answer(already: int = 0):
+        for _ in range(500):
             cli = [s for s in api.sender.sent if s[1].startswith("cli/")]
-            if cli:
+            if len(cli) > already:
                 api.service.on_command_result(cli[-1][1], 0, {"epoch": 19}, "", None)
                 return
             threading.Event().wait(0.01)
@@ -175,3 +175,14 @@ def test_cli_runs_through_the_collector(api):
     assert r.status_code == 200 and r.json == {"out": {"epoch": 19}, "err": "", "status": 0}
     cli = [s for s in api.sender.sent if s[1].startswith("cli/")][-1]
     assert cli[2:4] == ("osd pool get", {"format": "json", "pool": "rbd", "var": "size"})
+
+    # Calamari's clients send the words of the command line as a list: the same command
+    before = len([s for s in api.sender.sent if s[1].startswith("cli/")])
+    thread = threading.Thread(target=answer, args=(before,))
+    thread.start()
+    r = api.call("POST", "cluster/{fsid}/cli", json={"command": ["ceph", "osd", "pool", "get", "rbd", "size"]})
+    thread.join()
+    assert r.status_code == 200 and r.json["status"] == 0
+    sent = [s for s in api.sender.sent if s[1].startswith("cli/")]
+    assert len(sent) == before + 1
+    assert sent[-1][2:4] == ("osd pool get", {"format": "json", "pool": "rbd", "var": "size"})
