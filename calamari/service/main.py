@@ -11,6 +11,7 @@ import sys
 import threading
 
 from calamari.adapters.event_store import EventStoreError
+from calamari.adapters.timeseries import DEFAULT_RETENTION
 from calamari.service import security_options
 from calamari.service.model import ModelService, ServiceConfig
 
@@ -32,6 +33,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--snapshot-every-events", type=int, default=20_000)
     p.add_argument("--snapshot-every-seconds", type=float, default=300.0)
     p.add_argument("--threads", type=int, default=8, help="API worker threads")
+    p.add_argument("--whisper-retention", default=DEFAULT_RETENTION,
+                   help="time-series archives of new whisper files, e.g. 1m:1d,5m:30d,1h:1y (docs/metrics.md)")
     p.add_argument("--log-level", default="INFO")
     security_options.add_arguments(p)
     return p.parse_args(argv)
@@ -45,6 +48,13 @@ def main(argv: list[str] | None = None) -> int:
                            snapshot_every_seconds=args.snapshot_every_seconds,
                            # every API thread may read history, beside the two writer threads
                            store_pool_size=args.threads + 3)
+    from calamari.adapters.timeseries import TimeSeriesWriter, WhisperStore
+
+    try:  # before anything starts: a bad option ends here, with a reason
+        whisper_store = WhisperStore(os.path.join(args.data_dir, "whisper"), retention=args.whisper_retention)
+    except Exception as exc:  # whisper's own parse errors are plain exceptions
+        print(f"calamari-server: --whisper-retention {args.whisper_retention!r}: {exc}", file=sys.stderr)
+        return 2
     try:
         service = ModelService(config)
     except EventStoreError as err:
@@ -59,10 +69,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from calamari.adapters.bus import CollectorBus
     from calamari.adapters.curve_keys import SERVER_KEY_NAME, load_or_create_key_pair, server_key_dir
-    from calamari.adapters.timeseries import TimeSeriesWriter, WhisperStore
     from calamari.api.app import create_app
 
-    timeseries = TimeSeriesWriter(WhisperStore(os.path.join(args.data_dir, "whisper")))
+    timeseries = TimeSeriesWriter(whisper_store)
     timeseries.start()
     from calamari.service.collector_keys import CollectorKeyService
     from calamari.service.control import ControlServer, key_handlers, snapshot_handler, user_handlers
