@@ -53,6 +53,7 @@ ROUTE_ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/api/v2/request/<request_id>/cancel"): OPERATOR_ONLY,
     ("GET", "/api/v2/server"): USER,
     ("GET", "/api/v2/server/<fqdn>"): USER,
+    ("DELETE", "/api/v2/server/<fqdn>"): ADMIN_ONLY,
     ("GET", "/api/v2/server/<fqdn>/event"): USER,
     ("GET", "/api/v2/server/<fqdn>/grains"): USER,
     ("GET", "/api/v2/cluster"): USER,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response
 
 from calamari.api.clusters import cluster_model
-from calamari.api.common import ApiError, doc, json_response, services
+from calamari.api.common import ApiError, current_user, doc, json_response, services
 
 blueprint = Blueprint("servers", __name__, url_prefix="/api/v2")
 
@@ -39,6 +40,24 @@ def servers() -> Response:
 @doc("One server", response=SERVER_SCHEMA, errors=(401, 404))
 def server(fqdn: str) -> Response:
     return json_response(server_row(_server(fqdn)))
+
+
+@blueprint.delete("/server/<fqdn>")
+@doc("Forget a server that runs no Ceph service any more (a decommissioned host); it comes back "
+     "if its collector reports again or the OSD metadata names it", status=204, response={},
+     errors=(401, 403, 404, 409))
+def forget_server(fqdn: str) -> Response:
+    s = services()
+    with s.service.lock:
+        _server(fqdn)
+        try:
+            s.service.model.forget_server(fqdn, current_user().username, datetime.now(UTC))
+        except KeyError:
+            raise ApiError(404, f"no server {fqdn!r}") from None
+        except ValueError as err:
+            raise ApiError(409, f"server {fqdn!r} cannot be forgotten: {err}") from None
+        s.service._commit_durable()
+    return Response(status=204)
 
 
 @blueprint.get("/server/<fqdn>/grains")

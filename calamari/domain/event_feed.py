@@ -125,6 +125,10 @@ def describe(event: Any, agg: Any) -> tuple[str, str, str | None, str | None] | 
             return "WARNING", f"Lost contact with server {agg.fqdn}", None, agg.fqdn
         if name == "ServerContactRegained":
             return "RECOVERY", f"Regained contact with server {agg.fqdn}", None, agg.fqdn
+        if name == "ServerForgotten":
+            return "INFO", f"Forgot server {agg.fqdn} (by {event.by})", None, agg.fqdn
+        if name == "ServerRediscovered":
+            return "INFO", f"Server {agg.fqdn} is back", None, agg.fqdn
         return None
     if isinstance(agg, UserRequest):
         if name == "UserRequestSubmitted":

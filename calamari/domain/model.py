@@ -496,11 +496,13 @@ class ClusterModel:
         by_fqdn: dict[str, list[int]] = {}
         for hostname, osd_ids in hosts.items():
             by_fqdn.setdefault(fqdn_of.get(hostname, hostname), []).extend(osd_ids)
-        live = {s.fqdn for s in self.servers.values() if s.merged_into is None}
+        live = {s.fqdn for s in self.servers.values() if s.merged_into is None and not s.forgotten}
         for fqdn in set(by_fqdn) | live:
             server = self.servers.get(fqdn)
             wanted = [{"fsid": fsid, "type": "osd", "id": str(i), "running": None, "version": None}
                       for i in sorted(by_fqdn.get(fqdn, []))]
+            if server is not None and server.forgotten:
+                self._emit(server, Server.ServerRediscovered, at)
             if server is None:
                 if not wanted:
                     continue
@@ -534,6 +536,18 @@ class ClusterModel:
         self._emit(cluster, Cluster.ClusterForgotten, at, by=by)
         self._unindex_cluster(fsid)
 
+    def forget_server(self, fqdn: str, by: str, at: datetime) -> None:
+        """Drop a host that runs no Ceph service any more. KeyError if unknown; ValueError, naming
+        them, while services are still placed on it (they would bring it straight back)."""
+        server = self.servers[fqdn]
+        if server.forgotten or server.merged_into is not None:
+            raise KeyError(fqdn)
+        if server.services:
+            names = ", ".join(f"{s['type']}.{s['id']}" for s in server.services[:10])
+            raise ValueError(f"it still runs {names}: remove them from their cluster first")
+        self._emit(server, Server.ServerForgotten, at, by=by)
+        self.last_contact_host.pop(fqdn, None)
+
     def _unindex_cluster(self, fsid: str) -> None:
         # The OSD and pool aggregates stay (their ids are fixed by fsid and number): a cluster that
         # comes back diffs its maps against them.
@@ -557,6 +571,8 @@ class ClusterModel:
         if server is None:
             server = self._create(Server, Server.ServerDiscovered, ids.server_id(fqdn), at, fqdn=fqdn,
                                   hostname=str(facts.get("hostname") or fqdn.split(".")[0]))
+        elif server.forgotten:
+            self._emit(server, Server.ServerRediscovered, at)
         kept = {k: facts[k] for k in ("hostname", "boot_time", "kernel", "cpu_count", "mem_total",
                                       "frontend_addr", "backend_addr", "frontend_iface",
                                       "backend_iface") if k in facts}

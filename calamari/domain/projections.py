@@ -165,7 +165,7 @@ class ReadModel:
             self.clusters[agg.fsid] = cluster_row(agg)
             self.osd_counts.setdefault(agg.fsid, Counter())
         elif isinstance(agg, Server):
-            if agg.merged_into is None:
+            if agg.merged_into is None and not agg.forgotten:
                 self.servers[agg.fqdn] = server_row(agg)
             else:
                 self.servers.pop(agg.fqdn, None)

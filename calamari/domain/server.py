@@ -11,6 +11,7 @@ class Server(CalamariAggregate):
     # Set when a host first known by its short name (from `ceph osd metadata`) turns out to be
     # another server's fqdn; a class default so snapshots written before it existed still load.
     merged_into: str | None = None
+    forgotten = False  # an admin removed it from the lists (a class default, as above)
 
     class ServerDiscovered(Aggregate.Created):
         fqdn: str
@@ -57,3 +58,17 @@ class Server(CalamariAggregate):
 
         def apply(self, server: "Server") -> None:
             server.merged_into, server.services = self.fqdn, []
+
+    class ServerForgotten(Aggregate.Event):
+        """An admin removed a host that runs no Ceph service any more (a decommissioned one)."""
+
+        by: str
+
+        def apply(self, server: "Server") -> None:
+            server.forgotten, server.services = True, []
+
+    class ServerRediscovered(Aggregate.Event):
+        """A forgotten host was named again (its collector reported, or the OSD metadata)."""
+
+        def apply(self, server: "Server") -> None:
+            server.forgotten = False

@@ -25,6 +25,7 @@ EXPECTED = {
     "POST /api/v2/request/<request_id>/cancel": OPERATOR,
     "GET /api/v2/server": READ_ONLY,
     "GET /api/v2/server/<fqdn>": READ_ONLY,
+    "DELETE /api/v2/server/<fqdn>": ADMIN,
     "GET /api/v2/server/<fqdn>/event": READ_ONLY,
     "GET /api/v2/server/<fqdn>/grains": READ_ONLY,
     "GET /api/v2/cluster": READ_ONLY,
