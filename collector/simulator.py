@@ -55,7 +55,7 @@ SETTABLE_FLAGS = frozenset(
 )
 DEFAULT_FLAGS = ("sortbitwise", "recovery_deletes", "purged_snapdirs", "pglog_hardlimit")
 
-EINVAL, ENOENT, EPERM, EEXIST, EBUSY, ENOTDIR, ENOTEMPTY = 22, 2, 1, 17, 16, 20, 39
+EINVAL, ENOENT, EPERM, EEXIST, EBUSY, ENOTDIR, ENOTEMPTY, EACCES = 22, 2, 1, 17, 16, 20, 39, 13
 
 STATE_CLEAN = "active+clean"
 STATE_UNDERSIZED = "active+undersized+degraded"
@@ -1121,7 +1121,7 @@ class SimulatedCluster:
                 if not self.osd_exists[osd_id]:
                     continue
                 base = f"{prefix}.osd.{osd_id}"
-                latency = 1 + (osd_id * 7 + self.tick_count) % 20 if self.osd_up[osd_id] else 0
+                latency = _osd_latency_ms(self, osd_id)
                 cluster += [
                     [f"{base}.kb_used", ts, used[osd_id] // 1024],
                     [f"{base}.kb_avail", ts, (OSD_BYTES - used[osd_id]) // 1024],
@@ -1699,6 +1699,452 @@ def _read_pool_ls(sim: SimulatedCluster, args: dict[str, Any]) -> tuple[int, Any
     return 0, [p["pool_name"] for p in pools], ""
 
 
+# A real `pg ls` lists every PG; a full pg_stat entry for each of a million PGs would stall the
+# simulator, so it lists the first ones (and says so on stderr).
+PG_LS_LIMIT = 1000
+ITEM_NONE = 2147483647  # CRUSH_ITEM_NONE: a missing shard of an erasure-coded PG
+
+# `ceph config get` answers the default of a known option that nobody set.
+CONFIG_DEFAULTS = {
+    "osd_pool_default_size": "3", "osd_pool_default_min_size": "0", "osd_pool_default_pg_num": "32",
+    "mon_allow_pool_delete": "false", "osd_max_backfills": "1", "osd_recovery_max_active": "0",
+    "mon_max_pg_per_osd": "250", "osd_scrub_auto_repair": "false", "public_network": "",
+    "cluster_network": "", "log_to_file": "false", "mgr/dashboard/ssl": "true",
+}
+CONFIG_WHO_TYPES = ("global", "mon", "mgr", "osd", "mds", "client")
+
+STAT_SUM_KEYS = (
+    "num_bytes", "num_objects", "num_object_clones", "num_object_copies", "num_objects_missing_on_primary",
+    "num_objects_missing", "num_objects_degraded", "num_objects_misplaced", "num_objects_unfound",
+    "num_objects_dirty", "num_whiteouts", "num_read", "num_read_kb", "num_write", "num_write_kb",
+    "num_scrub_errors", "num_shallow_scrub_errors", "num_deep_scrub_errors", "num_objects_recovered",
+    "num_bytes_recovered", "num_keys_recovered", "num_objects_omap", "num_objects_hit_set_archive",
+    "num_bytes_hit_set_archive", "num_flush", "num_flush_kb", "num_evict", "num_evict_kb", "num_promote",
+    "num_flush_mode_high", "num_flush_mode_low", "num_evict_mode_some", "num_evict_mode_full",
+    "num_objects_pinned", "num_legacy_snapsets", "num_large_omap_objects", "num_objects_manifest",
+    "num_omap_bytes", "num_omap_keys", "num_objects_repaired",
+)
+STORE_STATS_KEYS = (
+    "total", "available", "internally_reserved", "allocated", "data_stored", "data_compressed",
+    "data_compressed_allocated", "data_compressed_original", "omap_allocated", "internal_metadata",
+)
+MGR_MODULES = (
+    "alerts", "balancer", "crash", "devicehealth", "influx", "insights", "iostat", "localpool", "mirroring",
+    "nfs", "orchestrator", "osd_support", "pg_autoscaler", "progress", "prometheus", "rbd_support", "restful",
+    "selftest", "snap_schedule", "stats", "status", "telegraf", "telemetry", "test_orchestrator", "volumes",
+    "zabbix",
+)
+MGR_ALWAYS_ON = ("balancer", "crash", "devicehealth", "orchestrator", "pg_autoscaler", "progress", "rbd_support",
+                 "status", "telemetry", "volumes")
+
+
+def _no_pool(name: Any) -> tuple[int, Any, str]:
+    return -ENOENT, "", f"unrecognized pool '{name}'"
+
+
+def _osd_latency_ms(sim: SimulatedCluster, osd_id: int) -> int:
+    # the same wobble the per-OSD latency stats report, so `osd perf` and the graphs agree
+    return 1 + (osd_id * 7 + sim.tick_count) % 20 if sim.osd_up[osd_id] else 0
+
+
+def _crush_osd_weights(sim: SimulatedCluster) -> tuple[list[dict[str, Any]], dict[int, float], dict[int, int]]:
+    """The real (not "~hdd" shadow) buckets, root first; each OSD's CRUSH weight and depth."""
+    buckets = [b for b in sim.crush_map()["buckets"] if "~" not in b["name"]]
+    weights: dict[int, float] = {}
+    depths: dict[int, int] = {}
+    by_id = {b["id"]: b for b in buckets}
+    child_ids = {item["id"] for b in buckets for item in b["items"]}
+
+    def walk(bucket: dict[str, Any], depth: int) -> None:
+        for item in bucket["items"]:
+            if item["id"] >= 0:
+                weights[item["id"]] = item["weight"] / 0x10000
+                depths[item["id"]] = depth + 1
+            elif item["id"] in by_id:
+                walk(by_id[item["id"]], depth + 1)
+
+    roots = [b for b in buckets if b["id"] not in child_ids]
+    for root in roots:
+        walk(root, 0)
+    return roots, weights, depths
+
+
+def _read_osd_tree(sim: SimulatedCluster, args: dict[str, Any]) -> tuple[int, Any, str]:
+    buckets = {b["id"]: b for b in sim.crush_map()["buckets"] if "~" not in b["name"]}
+    roots, weights, _ = _crush_osd_weights(sim)
+    nodes: list[dict[str, Any]] = []
+
+    def visit(bucket: dict[str, Any], depth: int) -> None:
+        # Ceph lists a bucket's children newest first, then descends depth first in item order
+        node = {"id": bucket["id"], "name": bucket["name"], "type": bucket["type_name"],
+                "type_id": bucket["type_id"]}
+        if depth:
+            node["pool_weights"] = {}
+        node["children"] = [item["id"] for item in reversed(bucket["items"])]
+        nodes.append(node)
+        for item in bucket["items"]:
+            if item["id"] >= 0:
+                osd_id = item["id"]
+                entry = sim._osd_entry(osd_id)
+                nodes.append({"id": osd_id, "device_class": "hdd", "name": f"osd.{osd_id}", "type": "osd",
+                              "type_id": 0, "crush_weight": weights[osd_id], "depth": depth + 1,
+                              "pool_weights": {}, "exists": 1, "status": "up" if entry["up"] else "down",
+                              "reweight": entry["weight"], "primary_affinity": entry["primary_affinity"]})
+            elif item["id"] in buckets:
+                visit(buckets[item["id"]], depth + 1)
+
+    for root in roots:
+        visit(root, 0)
+    stray = [{"id": o, "name": f"osd.{o}", "type": "osd", "type_id": 0, "crush_weight": 0, "depth": 0,
+              "exists": 1, "status": "up" if sim.osd_up[o] else "down", "reweight": sim._osd_entry(o)["weight"],
+              "primary_affinity": 1}
+             for o in range(len(sim.osd_up)) if sim.osd_exists[o] and o not in weights]
+    return 0, {"nodes": nodes, "stray": stray}, ""
+
+
+def _osd_pg_count(sim: SimulatedCluster, osd_id: int) -> int:
+    return sum(sim.by_osd[osd_id].values())
+
+
+def _read_osd_df(sim: SimulatedCluster, args: dict[str, Any]) -> tuple[int, Any, str]:
+    _, weights, depths = _crush_osd_weights(sim)
+    used = sim._osd_used_bytes()
+    rows: list[dict[str, Any]] = []
+    for osd_id in range(len(sim.osd_up)):
+        if not sim.osd_exists[osd_id]:
+            continue
+        entry = sim._osd_entry(osd_id)
+        # an out OSD counts for nothing in Ceph's totals: its sizes print as 0
+        kb = OSD_BYTES // 1024 if entry["in"] else 0
+        kb_used = used[osd_id] // 1024 if kb else 0
+        rows.append({"id": osd_id, "device_class": "hdd", "name": f"osd.{osd_id}", "type": "osd", "type_id": 0,
+                     "crush_weight": weights.get(osd_id, 0), "depth": depths.get(osd_id, 0), "pool_weights": {},
+                     "reweight": entry["weight"], "kb": kb, "kb_used": kb_used, "kb_used_data": kb_used,
+                     "kb_used_omap": 0, "kb_used_meta": 0, "kb_avail": kb - kb_used,
+                     "utilization": kb_used / kb * 100 if kb else 0, "var": 0,
+                     "pgs": _osd_pg_count(sim, osd_id), "status": "up" if entry["up"] else "down"})
+    counted = [row for row in rows if row["kb"]]
+    total_kb = sum(row["kb"] for row in counted)
+    total_used = sum(row["kb_used"] for row in counted)
+    average = total_used / total_kb * 100 if total_kb else 0
+    for row in counted:
+        row["var"] = row["utilization"] / average if average else 1
+    variances = [row["var"] for row in counted] or [0]
+    deviation = (sum((row["utilization"] - average) ** 2 for row in counted) / len(counted)) ** 0.5 if counted else 0
+    return 0, {"nodes": rows, "stray": [], "summary": {
+        "total_kb": total_kb, "total_kb_used": total_used, "total_kb_used_data": total_used,
+        "total_kb_used_omap": 0, "total_kb_used_meta": 0, "total_kb_avail": total_kb - total_used,
+        "average_utilization": average, "min_var": min(variances), "max_var": max(variances), "dev": deviation,
+    }}, ""
+
+
+def _pool_get_values(sim: SimulatedCluster, pool: SimPool) -> dict[str, Any]:
+    """What `osd pool get <pool> all` reports, in Ceph's order and types (flags are strings)."""
+    rule = next((r for r in sim.crush_rules if r["rule_id"] == pool.crush_rule), None)
+    values: dict[str, Any] = {
+        "size": pool.size, "min_size": pool.min_size, "pg_num": pool.pg_num, "pgp_num": pool.pg_num,
+        "crush_rule": rule["rule_name"] if rule else str(pool.crush_rule),
+        "hashpspool": "true" if pool.hashpspool else "false", "nodelete": "false", "nopgchange": "false",
+        "nosizechange": "false", "write_fadvise_dontneed": "false", "noscrub": "false", "nodeep-scrub": "false",
+        "use_gmt_hitset": True, "fast_read": False, "pg_autoscale_mode": pool.pg_autoscale_mode,
+        "bulk": "false",
+    }
+    if pool.erasure:
+        values["erasure_code_profile"] = pool.erasure_code_profile
+    return values
+
+
+def _read_pool_get(sim: SimulatedCluster, args: dict[str, Any]) -> tuple[int, Any, str]:
+    pool = sim._pool_by_name(args.get("pool"))
+    if pool is None:
+        return _no_pool(args.get("pool"))
+    var = args.get("var")
+    values = _pool_get_values(sim, pool)
+    header = {"pool": pool.name, "pool_id": pool.pool_id}
+    if var == "all":
+        return 0, {**header, **values}, ""
+    if var == "erasure_code_profile" and not pool.erasure:
+        return -EACCES, "", f"pool '{pool.name}' is not a erasure pool: variable not applicable"
+    if var not in values:
+        return -EINVAL, "", f"invalid choice for var: '{var}' (known: {', '.join(values)}, all)"
+    return 0, {**header, var: values[var]}, ""
+
+
+def _pool_objects(pool: SimPool) -> int:
+    return int(pool.stored_bytes) // OBJECT_BYTES
+
+
+def _read_pool_get_quota(sim: SimulatedCluster, args: dict[str, Any]) -> tuple[int, Any, str]:
+    pool = sim._pool_by_name(args.get("pool"))
+    if pool is None:
+        return _no_pool(args.get("pool"))
+    return 0, {"pool_name": pool.name, "pool_id": pool.pool_id, "quota_max_objects": pool.quota_max_objects,
+               "current_num_objects": _pool_objects(pool), "quota_max_bytes": pool.quota_max_bytes,
+               "current_num_bytes": int(pool.stored_bytes)}, ""
+
+
+def _pool_stats_entry(sim: SimulatedCluster, pool: SimPool) -> dict[str, Any]:
+    counts = sim.by_pool.get(pool.pool_id, [])
+    names = sim.state_names
+    degraded = sum(n for code, n in enumerate(counts) if "degraded" in names[code])
+    misplaced = sum(n for code, n in enumerate(counts) if "remapped" in names[code])
+    objects = _pool_objects(pool)
+    copies = objects * pool.size
+    per_pg = copies / max(1, pool.pg_num)
+    recovery: dict[str, Any] = {}
+    # Ceph prints only the recovery counters that are non-zero; estimated from the PG counts
+    if degraded:
+        degraded_objects = int(per_pg * degraded / pool.size)
+        recovery.update(degraded_objects=degraded_objects, degraded_total=copies,
+                        degraded_ratio=degraded_objects / copies if copies else 0)
+    if misplaced:
+        misplaced_objects = int(per_pg * misplaced / pool.size)
+        recovery.update(misplaced_objects=misplaced_objects, misplaced_total=copies,
+                        misplaced_ratio=misplaced_objects / copies if copies else 0)
+    recovering = sum(n for code, n in enumerate(counts)  # waiting to backfill moves nothing yet
+                     if "recovering" in names[code] or "backfilling" in names[code])
+    recovery_rate: dict[str, Any] = {}
+    if recovering:
+        recovery_rate = {"recovering_objects_per_sec": recovering, "recovering_bytes_per_sec": recovering * OBJECT_BYTES,
+                         "recovering_keys_per_sec": 0, "num_objects_recovered": recovering,
+                         "num_bytes_recovered": recovering * OBJECT_BYTES, "num_keys_recovered": 0}
+    client_io: dict[str, Any] = {}
+    if pool.read_bytes_sec or pool.write_bytes_sec:
+        client_io = {key: value for key, value in (("read_bytes_sec", pool.read_bytes_sec),
+                                                   ("write_bytes_sec", pool.write_bytes_sec)) if value}
+        client_io.update(read_op_per_sec=pool.read_op_per_sec, write_op_per_sec=pool.write_op_per_sec)
+    return {"pool_name": pool.name, "pool_id": pool.pool_id, "recovery": recovery, "recovery_rate": recovery_rate,
+            "client_io_rate": client_io}
+
+
+def _read_pool_stats(sim: SimulatedCluster, args: dict[str, Any]) -> tuple[int, Any, str]:
+    name = args.get("pool_name")
+    if name is None:
+        return 0, [_pool_stats_entry(sim, pool) for pool in sim.pools.values()], ""
+    pool = sim._pool_by_name(name)
+    if pool is None:
+        return _no_pool(name)
+    return 0, [_pool_stats_entry(sim, pool)], ""
+
+
+def _read_crush_rule_dump(sim: SimulatedCluster, args: dict[str, Any]) -> tuple[int, Any, str]:
+    rules = sim.crush_map()["rules"]
+    name = args.get("name")
+    if name is None:
+        return 0, rules, ""
+    for rule in rules:
+        if rule["rule_name"] == name:
+            return 0, rule, ""
+    return -ENOENT, "", f"unknown crush rule '{name}'"
+
+
+def _read_ec_profile_get(sim: SimulatedCluster, args: dict[str, Any]) -> tuple[int, Any, str]:
+    name = args.get("name")
+    profile = sim.erasure_code_profiles.get(str(name))
+    if profile is None:
+        return -ENOENT, "", f"unknown erasure code profile '{name}'"
+    return 0, dict(profile), ""
+
+
+def _read_osd_perf(sim: SimulatedCluster, args: dict[str, Any]) -> tuple[int, Any, str]:
+    infos = []
+    for osd_id in reversed(range(len(sim.osd_up))):  # Ceph lists the highest id first
+        if sim.osd_exists[osd_id]:
+            latency = _osd_latency_ms(sim, osd_id)
+            infos.append({"id": osd_id, "perf_stats": {
+                "commit_latency_ms": latency, "apply_latency_ms": latency,
+                "commit_latency_ns": latency * 1_000_000, "apply_latency_ns": latency * 1_000_000}})
+    return 0, {"pg_ready": True, "osdstats": {"osd_perf_infos": infos}}, ""
+
+
+def _read_osd_blocked_by(sim: SimulatedCluster, args: dict[str, Any]) -> tuple[int, Any, str]:
+    # A PG that cannot go active (peered, stale) is blocked by its down OSDs; only down OSDs'
+    # PGs are looked at, so this stays cheap on a large healthy cluster.
+    inactive = {sim._state_code[s] for s in (STATE_PEERED, STATE_STALE) if s in sim._state_code}
+    blocked: dict[int, int] = {}
+    for osd_id in range(len(sim.osd_up)):
+        if sim.osd_exists[osd_id] and not sim.osd_up[osd_id]:
+            count = sum(1 for index in sim.osd_pgs[osd_id] if sim.pg_state[index] in inactive)
+            if count:
+                blocked[osd_id] = count
+    return 0, [{"id": osd_id, "num_blocked": count} for osd_id, count in sorted(blocked.items())], ""
+
+
+def _pg_brief_entries(sim: SimulatedCluster, limit: int | None = None) -> list[dict[str, Any]]:
+    """One {pgid, state, up, acting, ...} per PG, read straight off the flat arrays: down OSDs drop
+    out of a replicated PG's set and leave a hole (ITEM_NONE) in an erasure-coded one."""
+    names, states, acting, osd_up = sim.state_names, sim.pg_state, sim.pg_acting, sim.osd_up
+    width = sim.max_acting
+    entries: list[dict[str, Any]] = []
+    for pool in sim.pools.values():
+        prefix = f"{pool.pool_id}."
+        erasure = pool.erasure
+        for ps, index in enumerate(pool.pg_indexes):
+            if limit is not None and len(entries) >= limit:
+                return entries
+            base = index * width
+            osds = [o if osd_up[o] else ITEM_NONE for o in acting[base: base + width]
+                    if o != NO_OSD and (erasure or osd_up[o])]
+            primary = next((o for o in osds if o != ITEM_NONE), -1)
+            entries.append({"pgid": f"{prefix}{ps:x}", "state": names[states[index]], "up": osds,
+                            "acting": osds.copy(), "up_primary": primary, "acting_primary": primary})
+    return entries
+
+
+def _stat_sum(sim: SimulatedCluster, pools: list[SimPool]) -> dict[str, int]:
+    stat_sum = dict.fromkeys(STAT_SUM_KEYS, 0)
+    for pool in pools:
+        objects = _pool_objects(pool)
+        stat_sum["num_bytes"] += int(pool.stored_bytes)
+        stat_sum["num_objects"] += objects
+        stat_sum["num_object_copies"] += objects * pool.size
+        stat_sum["num_objects_dirty"] += objects
+        stat_sum["num_read"] += pool.num_read
+        stat_sum["num_read_kb"] += pool.num_read_kb
+        stat_sum["num_write"] += pool.num_write
+        stat_sum["num_write_kb"] += pool.num_write_kb
+    return stat_sum
+
+
+def _pg_map_summary(sim: SimulatedCluster) -> dict[str, Any]:
+    df = sim.df()["stats"]
+    acting_slots = sum(_osd_pg_count(sim, o) for o in range(len(sim.osd_up)))
+    zero_store = dict.fromkeys(STORE_STATS_KEYS, 0)
+    num_osds = sum(sim.osd_exists)
+    perf = dict.fromkeys(("commit_latency_ms", "apply_latency_ms", "commit_latency_ns", "apply_latency_ns"), 0)
+    pg_stats_sum = {"stat_sum": _stat_sum(sim, list(sim.pools.values())), "store_stats": dict(zero_store),
+                    "log_size": 0, "ondisk_log_size": 0, "up": acting_slots, "acting": acting_slots,
+                    "num_store_stats": 0}
+    delta = {"stat_sum": dict.fromkeys(STAT_SUM_KEYS, 0), "store_stats": dict(zero_store), "log_size": 0,
+             "ondisk_log_size": 0, "up": 0, "acting": 0, "num_store_stats": 0, "stamp_delta": "0.000000"}
+    return {
+        "version": sim.pg_version, "stamp": ceph_stamp(sim._clock()), "last_osdmap_epoch": 0, "last_pg_scan": 0,
+        "pg_stats_sum": pg_stats_sum,
+        "osd_stats_sum": {
+            "up_from": 0, "seq": 0, "num_pgs": acting_slots, "num_osds": num_osds, "num_per_pool_osds": num_osds,
+            "num_per_pool_omap_osds": num_osds, "kb": df["total_bytes"] // 1024,
+            "kb_used": df["total_used_bytes"] // 1024, "kb_used_data": df["total_used_bytes"] // 1024,
+            "kb_used_omap": 0, "kb_used_meta": 0, "kb_avail": df["total_avail_bytes"] // 1024,
+            "statfs": {**zero_store, "total": df["total_bytes"], "available": df["total_avail_bytes"],
+                       "allocated": df["total_used_bytes"], "data_stored": df["total_used_bytes"]},
+            "hb_peers": [], "snap_trim_queue_len": 0, "num_snap_trimming": 0, "num_shards_repaired": 0,
+            "op_queue_age_hist": {"histogram": [], "upper_bound": 1}, "perf_stat": perf, "alerts": [],
+            "network_ping_times": []},
+        "pg_stats_delta": delta,
+    }
+
+
+def _read_pg_dump(sim: SimulatedCluster, args: dict[str, Any]) -> tuple[int, Any, str]:
+    contents = args.get("dumpcontents")
+    if isinstance(contents, list):  # the mon's own syntax takes a list of CephChoices
+        contents = contents[0] if len(contents) == 1 else None
+    if contents == "summary":
+        return 0, {"pg_ready": True, "pg_map": _pg_map_summary(sim)}, ""
+    if contents == "pgs_brief":
+        return 0, {"pg_ready": True, "pg_stats": _pg_brief_entries(sim)}, ""
+    return -EINVAL, "", ("this simulation answers 'pg dump summary' and 'pg dump pgs_brief' "
+                         f"(asked for {contents or 'all'!r})")
+
+
+def _read_pg_ls(sim: SimulatedCluster, args: dict[str, Any]) -> tuple[int, Any, str]:
+    stamp = ceph_stamp(sim._clock())
+    created = sim.created
+    pool_of = {pool.pool_id: pool for pool in sim.pools.values()}
+    entries = []
+    for brief in _pg_brief_entries(sim, PG_LS_LIMIT):
+        pool = pool_of[int(brief["pgid"].split(".")[0])]
+        share = max(1, pool.pg_num)
+        stat_sum = dict.fromkeys(STAT_SUM_KEYS, 0)
+        stat_sum.update(num_bytes=int(pool.stored_bytes) // share, num_objects=_pool_objects(pool) // share,
+                        num_object_copies=_pool_objects(pool) * pool.size // share)
+        entries.append({
+            "pgid": brief["pgid"], "version": f"{sim.epoch}'{sim.pg_version}", "reported_seq": sim.pg_version,
+            "reported_epoch": sim.epoch, "state": brief["state"], "last_fresh": stamp, "last_change": stamp,
+            "last_active": stamp, "last_peered": stamp, "last_clean": stamp, "last_became_active": created,
+            "last_became_peered": created, "last_unstale": stamp, "last_undegraded": stamp,
+            "last_fullsized": stamp, "mapping_epoch": sim.epoch, "log_start": "0'0", "ondisk_log_start": "0'0",
+            "created": 1, "last_epoch_clean": sim.epoch, "parent": "0.0", "parent_split_bits": 0,
+            "last_scrub": "0'0", "last_scrub_stamp": created, "last_deep_scrub": "0'0",
+            "last_deep_scrub_stamp": created, "last_clean_scrub_stamp": created, "log_size": 0,
+            "ondisk_log_size": 0, "stats_invalid": False, "dirty_stats_invalid": False,
+            "omap_stats_invalid": False, "hitset_stats_invalid": False, "hitset_bytes_stats_invalid": False,
+            "pin_stats_invalid": False, "manifest_stats_invalid": False, "snaptrimq_len": 0,
+            "stat_sum": stat_sum, "up": brief["up"], "acting": brief["acting"], "avail_no_missing": [],
+            "object_location_counts": [], "blocked_by": [], "up_primary": brief["up_primary"],
+            "acting_primary": brief["acting_primary"], "purged_snaps": [],
+        })
+    note = "" if sim.num_pgs <= PG_LS_LIMIT else f"listing the first {PG_LS_LIMIT} of {sim.num_pgs} pgs"
+    return 0, {"pg_ready": True, "pg_stats": entries}, note
+
+
+def _read_fs_ls(sim: SimulatedCluster, args: dict[str, Any]) -> tuple[int, Any, str]:
+    listing = []
+    for fs in sim.fs_map()["filesystems"]:
+        mdsmap = fs["mdsmap"]
+        pool_names = {p.pool_id: p.name for p in sim.pools.values()}
+        listing.append({"name": mdsmap["fs_name"], "metadata_pool": pool_names.get(mdsmap["metadata_pool"], ""),
+                        "metadata_pool_id": mdsmap["metadata_pool"], "data_pool_ids": mdsmap["data_pools"],
+                        "data_pools": [pool_names.get(p, "") for p in mdsmap["data_pools"]]})
+    return 0, listing, ""
+
+
+def _read_mgr_dump(sim: SimulatedCluster, args: dict[str, Any]) -> tuple[int, Any, str]:
+    host_index = 0  # the simulated mgr runs beside the first mon, as server_facts() says
+    ip = f"10.{host_index // 250}.{host_index % 250}.10"
+    nonce = 5000 + sim.spec.seed
+    enabled = ["iostat", "nfs", "restful"]
+    return 0, {
+        "epoch": 5, "active_gid": 4100, "active_name": sim.hosts[host_index],
+        "active_addrs": {"addrvec": [{"type": "v2", "addr": f"{ip}:6808", "nonce": nonce},
+                                     {"type": "v1", "addr": f"{ip}:6809", "nonce": nonce}]},
+        "active_addr": f"{ip}:6809/{nonce}", "active_change": sim.created, "active_mgr_features": OSD_FEATURES,
+        "available": True, "standbys": [], "modules": enabled,
+        # module_options are left empty: their option schemas are not something a client diffs
+        "available_modules": [{"name": name, "can_run": True, "error_string": "", "module_options": {}}
+                              for name in MGR_MODULES],
+        "services": {}, "always_on_modules": {"pacific": list(MGR_ALWAYS_ON)}, "last_failure_osd_epoch": 0,
+        "active_clients": [],
+    }, ""
+
+
+def _read_mon_stat(sim: SimulatedCluster, args: dict[str, Any]) -> tuple[int, Any, str]:
+    status = sim.mon_status()
+    return 0, {"epoch": status["monmap"]["epoch"], "min_mon_release_name": "pacific",
+               "num_mons": len(status["monmap"]["mons"]), "leader": status["quorum_leader_name"],
+               "quorum": [{"rank": rank, "name": name}
+                          for rank, name in zip(status["quorum"], status["quorum_names"], strict=True)]}, ""
+
+
+def _config_sections(who: str) -> list[str] | None:
+    """The config sections that apply to `who`, most specific first (None: not an entity)."""
+    kind, _, name = who.partition(".")
+    if kind not in CONFIG_WHO_TYPES or (kind == "global" and name):
+        return None
+    return [who, kind, "global"] if name else [kind, "global"] if kind != "global" else ["global"]
+
+
+def _read_config_get(sim: SimulatedCluster, args: dict[str, Any]) -> tuple[int, Any, str]:
+    who, key = str(args.get("who", "")), args.get("key")
+    sections = _config_sections(who)
+    if sections is None:
+        return -EINVAL, "", f"invalid who '{who}'"
+    values: dict[str, str] = dict(CONFIG_DEFAULTS)
+    for section in reversed(sections):  # most specific wins
+        values.update({e["name"]: e["value"] for e in sim.config() if e["section"] == section})
+    if key is None:
+        return 0, values, ""
+    if key not in values:
+        return -ENOENT, "", f"unrecognized key '{key}'"
+    return 0, values[key], ""
+
+
+def _read_node_ls(sim: SimulatedCluster, args: dict[str, Any]) -> tuple[int, Any, str]:
+    osds = {host: [o for o in sim.host_osds[i] if sim.osd_exists[o]] for i, host in enumerate(sim.hosts)}
+    return 0, {"mon": {host: [host] for host in sim._mon_hosts()},
+               "osd": {host: ids for host, ids in osds.items() if ids},
+               "mgr": {sim.hosts[0]: [sim.hosts[0]]}}, ""
+
+
 _READ_COMMANDS: dict[str, Callable[[SimulatedCluster, dict[str, Any]], tuple[int, Any, str]]] = {
     "status": _read_status,
     "health": lambda sim, args: (0, sim.health(), ""),
@@ -1709,7 +2155,24 @@ _READ_COMMANDS: dict[str, Callable[[SimulatedCluster, dict[str, Any]], tuple[int
     "osd ls": lambda sim, args: (0, [o["osd"] for o in sim.osd_map()["osds"]], ""),
     "osd pool ls": _read_pool_ls,
     "osd crush dump": lambda sim, args: (0, sim.crush_map(), ""),
-    "osd crush rule dump": lambda sim, args: (0, sim.crush_map()["rules"], ""),
+    "osd crush rule dump": _read_crush_rule_dump,
+    "osd crush rule ls": lambda sim, args: (0, [r["rule_name"] for r in sim.crush_map()["rules"]], ""),
+    "osd tree": _read_osd_tree,
+    "osd df": _read_osd_df,
+    "osd pool get": _read_pool_get,
+    "osd pool get-quota": _read_pool_get_quota,
+    "osd pool stats": _read_pool_stats,
+    "osd erasure-code-profile ls": lambda sim, args: (0, sorted(sim.erasure_code_profiles), ""),
+    "osd erasure-code-profile get": _read_ec_profile_get,
+    "osd perf": _read_osd_perf,
+    "osd blocked-by": _read_osd_blocked_by,
+    "pg dump": _read_pg_dump,
+    "pg ls": _read_pg_ls,
+    "fs ls": _read_fs_ls,
+    "mgr dump": _read_mgr_dump,
+    "mon stat": _read_mon_stat,
+    "config get": _read_config_get,
+    "node ls": _read_node_ls,
     "osd metadata": _read_osd_metadata,
     "mon dump": lambda sim, args: (0, sim.mon_map(), ""),
     "quorum_status": lambda sim, args: (0, sim.mon_status(), ""),
