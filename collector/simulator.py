@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+DEVICE_CRUSH_WEIGHT = 4.0  # every simulated device is a 4 TiB disk
 CEPH_VERSION = "ceph version 16.2.15 (618f440892089921c3e944a991122ddc44e60516) pacific (stable)"
 CEPH_VERSION_SHORT = "16.2.15"
 OSD_FEATURES = 4540138314316775423
@@ -772,7 +773,8 @@ class SimulatedCluster:
                 node = self.crush_buckets[bucket_id]
                 items = []
                 if "host_index" in node:  # a generated host bucket holds its OSDs
-                    items = [{"id": osd_id, "weight": int(self.osd_weight[osd_id] * 0x10000 * 4)}
+                    # a device's CRUSH weight is its size (TiB), whatever its reweight
+                    items = [{"id": osd_id, "weight": int(DEVICE_CRUSH_WEIGHT * 0x10000)}
                              for osd_id in self.host_osds[node["host_index"]]]
                 for child in children.get(bucket_id, []):
                     items.append({"id": child, "weight": build(child)["weight"]})
