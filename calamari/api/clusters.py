@@ -14,14 +14,13 @@ from flask import Blueprint, Response, request
 from calamari import __version__
 from calamari.api.common import (
     ApiError,
-    accepted,
     current_user,
     doc,
     int_arg,
     json_response,
-    not_modified,
     parse_body,
     services,
+    submit_plan,
 )
 from calamari.api.schemas import (
     CRUSH_NODE_READ_ONLY,
@@ -37,7 +36,6 @@ from calamari.api.schemas import (
 )
 from calamari.domain.model import SYNC_OBJECTS
 from calamari.domain.requests import (
-    Plan,
     osd_flags,
     plan_crush_node_create,
     plan_crush_node_delete,
@@ -245,23 +243,13 @@ def crush_node(fsid: str, node_id: int) -> Response:
     raise ApiError(404, f"no CRUSH node {node_id}")
 
 
-def _submit(fsid: str, planner: Any, *args: Any) -> Response:
-    """Plan a change under the model's lock and hand it to the executor (202); 304 for no change."""
-    s = services()
-    with s.service.lock:
-        plan: Plan | None = planner(s.service.model, fsid, *args)
-    if plan is None:
-        return not_modified()
-    return accepted(s.executor.submit(fsid, current_user().username, plan))
-
-
 @blueprint.post("/cluster/<fsid>/crush_rule")
 @doc("Create a CRUSH rule: replicated (root, failure_domain, device_class) or erasure (from an "
      "erasure_code_profile) (202: a request)", body=CrushRuleCreate, status=202, response=ACCEPTED,
      errors=(400, 401, 403, 404, 409, 503))
 def create_crush_rule(fsid: str) -> Response:
     body = parse_body(CrushRuleCreate, read_only=CRUSH_RULE_READ_ONLY)
-    return _submit(fsid, plan_crush_rule_create, body.model_dump(exclude_none=True))
+    return submit_plan(fsid, plan_crush_rule_create, body.model_dump(exclude_none=True))
 
 
 @blueprint.patch("/cluster/<fsid>/crush_rule/<int:rule_id>")
@@ -269,14 +257,14 @@ def create_crush_rule(fsid: str) -> Response:
      body=CrushRuleUpdate, status=202, response=ACCEPTED, errors=(400, 401, 403, 404, 409, 503))
 def update_crush_rule(fsid: str, rule_id: int) -> Response:
     body = parse_body(CrushRuleUpdate, read_only=CRUSH_RULE_UPDATE_READ_ONLY)
-    return _submit(fsid, plan_crush_rule_update, rule_id, body.model_dump(exclude_none=True))
+    return submit_plan(fsid, plan_crush_rule_update, rule_id, body.model_dump(exclude_none=True))
 
 
 @blueprint.delete("/cluster/<fsid>/crush_rule/<int:rule_id>")
 @doc("Delete a CRUSH rule no pool uses (202: a request)", status=202, response=ACCEPTED,
      errors=(401, 403, 404, 409, 503))
 def delete_crush_rule(fsid: str, rule_id: int) -> Response:
-    return _submit(fsid, plan_crush_rule_delete, rule_id)
+    return submit_plan(fsid, plan_crush_rule_delete, rule_id)
 
 
 @blueprint.post("/cluster/<fsid>/crush_node")
@@ -284,7 +272,7 @@ def delete_crush_rule(fsid: str, rule_id: int) -> Response:
      status=202, response=ACCEPTED, errors=(400, 401, 403, 404, 409, 503))
 def create_crush_node(fsid: str) -> Response:
     body = parse_body(CrushNodeCreate, read_only=CRUSH_NODE_READ_ONLY)
-    return _submit(fsid, plan_crush_node_create, body.model_dump(exclude_none=True))
+    return submit_plan(fsid, plan_crush_node_create, body.model_dump(exclude_none=True))
 
 
 @blueprint.patch("/cluster/<fsid>/crush_node/<int(signed=True):node_id>")
@@ -292,14 +280,14 @@ def create_crush_node(fsid: str) -> Response:
      "would change)", body=CrushNodeUpdate, status=202, response=ACCEPTED, errors=(400, 401, 403, 404, 409, 503))
 def update_crush_node(fsid: str, node_id: int) -> Response:
     body = parse_body(CrushNodeUpdate, read_only=CRUSH_NODE_UPDATE_READ_ONLY)
-    return _submit(fsid, plan_crush_node_update, node_id, body.model_dump(exclude_none=True))
+    return submit_plan(fsid, plan_crush_node_update, node_id, body.model_dump(exclude_none=True))
 
 
 @blueprint.delete("/cluster/<fsid>/crush_node/<int(signed=True):node_id>")
 @doc("Delete an empty CRUSH bucket no rule uses (202: a request)", status=202, response=ACCEPTED,
      errors=(401, 403, 404, 409, 503))
 def delete_crush_node(fsid: str, node_id: int) -> Response:
-    return _submit(fsid, plan_crush_node_delete, node_id)
+    return submit_plan(fsid, plan_crush_node_delete, node_id)
 
 
 @blueprint.get("/cluster/<fsid>/crush_type")
@@ -394,12 +382,7 @@ def osd_config(fsid: str) -> Response:
      errors=(400, 401, 403, 404, 409))
 def patch_osd_config(fsid: str) -> Response:
     body = parse_body(OsdConfigUpdate).model_dump(by_alias=True, exclude_none=True)
-    s = services()
-    with s.service.lock:
-        plan = plan_osd_config(s.service.model, fsid, body)
-    if plan is None:
-        return not_modified()
-    return accepted(s.executor.submit(fsid, current_user().username, plan))
+    return submit_plan(fsid, plan_osd_config, body)
 
 
 # ---------------------------------------------------------------------------- cli

@@ -11,7 +11,7 @@ import orjson
 from flask import Response, current_app, g, request
 from pydantic import BaseModel, ValidationError
 
-from calamari.domain.requests import RequestRejected
+from calamari.domain.requests import Plan, RequestRejected
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -47,6 +47,16 @@ def accepted(request_id: str) -> Response:
 
 def not_modified() -> Response:
     return Response(status=304)
+
+
+def submit_plan(fsid: str, planner: Callable[..., Plan | None], *args: Any) -> Response:
+    """Plan a change under the model's lock and hand it to the executor (202); 304 for no change."""
+    s = services()
+    with s.service.lock:
+        plan = planner(s.service.model, fsid, *args)
+    if plan is None:
+        return not_modified()
+    return accepted(s.executor.submit(fsid, current_user().username, plan))
 
 
 def parse_body(model: type[BaseModel], read_only: tuple[str, ...] = ()) -> BaseModel:

@@ -8,7 +8,14 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from calamari.api.clusters import cluster_model, rule_root
-from calamari.api.common import ApiError, accepted, current_user, doc, json_response, not_modified, parse_body, services
+from calamari.api.common import (
+    ApiError,
+    doc,
+    json_response,
+    parse_body,
+    services,
+    submit_plan,
+)
 from calamari.api.schemas import OSD_READ_ONLY, OsdCommandMany, OsdUpdate
 from calamari.domain.requests import OSD_COMMANDS, plan_osd_command, plan_osd_update
 
@@ -105,12 +112,7 @@ def osd(fsid: str, osd_id: int) -> Response:
      errors=(400, 401, 403, 404, 409))
 def patch_osd(fsid: str, osd_id: int) -> Response:
     body = parse_body(OsdUpdate, read_only=OSD_READ_ONLY).model_dump(by_alias=True, exclude_none=True)
-    s = services()
-    with s.service.lock:
-        plan = plan_osd_update(s.service.model, fsid, osd_id, body)
-    if plan is None:
-        return not_modified()
-    return accepted(s.executor.submit(fsid, current_user().username, plan))
+    return submit_plan(fsid, plan_osd_update, osd_id, body)
 
 
 @blueprint.get("/osd/command")
@@ -128,10 +130,7 @@ def osd_valid_commands(fsid: str, osd_id: int) -> Response:
 
 
 def _run(fsid: str, ids: list[int], command: str) -> Response:
-    s = services()
-    with s.service.lock:
-        plan = plan_osd_command(s.service.model, fsid, ids, command)
-    return accepted(s.executor.submit(fsid, current_user().username, plan))
+    return submit_plan(fsid, plan_osd_command, ids, command)
 
 
 @blueprint.post("/osd/<int:osd_id>/command/<command>")

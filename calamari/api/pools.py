@@ -5,7 +5,14 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from calamari.api.clusters import cluster_model
-from calamari.api.common import ApiError, accepted, current_user, doc, json_response, not_modified, parse_body, services
+from calamari.api.common import (
+    ApiError,
+    doc,
+    json_response,
+    parse_body,
+    services,
+    submit_plan,
+)
 from calamari.api.schemas import POOL_READ_ONLY, POOL_UPDATE_READ_ONLY, PoolCreate, PoolUpdate
 from calamari.domain.requests import plan_pool_create, plan_pool_delete, plan_pool_update
 
@@ -44,10 +51,7 @@ def pool(fsid: str, pool_id: int) -> Response:
      response=ACCEPTED, errors=(400, 401, 403, 404, 409, 503))
 def create_pool(fsid: str) -> Response:
     body = parse_body(PoolCreate, read_only=POOL_READ_ONLY).model_dump(exclude_none=True)
-    s = services()
-    with s.service.lock:
-        plan = plan_pool_create(s.service.model, fsid, body)
-    return accepted(s.executor.submit(fsid, current_user().username, plan))
+    return submit_plan(fsid, plan_pool_create, body)
 
 
 @blueprint.patch("/pool/<int:pool_id>")
@@ -55,18 +59,10 @@ def create_pool(fsid: str) -> Response:
      response=ACCEPTED, errors=(400, 401, 403, 404, 409, 503))
 def update_pool(fsid: str, pool_id: int) -> Response:
     body = parse_body(PoolUpdate, read_only=POOL_UPDATE_READ_ONLY).model_dump(exclude_none=True)
-    s = services()
-    with s.service.lock:
-        plan = plan_pool_update(s.service.model, fsid, pool_id, body)
-    if plan is None:
-        return not_modified()
-    return accepted(s.executor.submit(fsid, current_user().username, plan))
+    return submit_plan(fsid, plan_pool_update, pool_id, body)
 
 
 @blueprint.delete("/pool/<int:pool_id>")
 @doc("Delete a pool (202: a request)", status=202, response=ACCEPTED, errors=(401, 403, 404, 409))
 def delete_pool(fsid: str, pool_id: int) -> Response:
-    s = services()
-    with s.service.lock:
-        plan = plan_pool_delete(s.service.model, fsid, pool_id)
-    return accepted(s.executor.submit(fsid, current_user().username, plan))
+    return submit_plan(fsid, plan_pool_delete, pool_id)
