@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -15,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -328,3 +329,22 @@ class ApiClient:
         """Poll /request/<id> until it is complete; the final row."""
         return wait_for(lambda: (lambda row: row if row["state"] == "complete" else None)(
             self.get(f"/request/{request_id}")), timeout, f"request {request_id} to complete", interval=0.2)
+
+
+@contextlib.contextmanager
+def server_and_collector(cluster: DevCluster, base: Path) -> Iterator[tuple[CalamariServer, CalamariCollector, ApiClient]]:
+    """A `calamari-server` and a `calamari-collector` of `cluster` (plain-TCP bus), both stopped at
+    the end whatever happens; yields once the cluster shows in the API."""
+    server = CalamariServer(base / "data")
+    collector: CalamariCollector | None = None
+    try:
+        api = server.start()
+        collector = CalamariCollector(server.bus, cluster.conf, base / "collector.log")
+        collector.start()
+        fsid = cluster.fsid()
+        wait_for(lambda: any(c["id"] == fsid for c in api.get("/cluster")), 60, "the cluster to appear in the API")
+        yield server, collector, api
+    finally:
+        if collector is not None:
+            collector.stop()
+        server.stop()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from calamari.testing.live import ApiClient, ApiError, CalamariCollector, CalamariServer, DevCluster, wait_for
+from calamari.testing.live import ApiClient, ApiError, DevCluster, server_and_collector, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -18,20 +18,10 @@ pytestmark = pytest.mark.integration
 def live(ceph_cluster: dict[str, str], tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[tuple[DevCluster, ApiClient, str]]:
     cluster = DevCluster(ceph_cluster["dir"])
-    base = tmp_path_factory.mktemp("calamari-crush")
-    server = CalamariServer(Path(base) / "data")
-    collector: CalamariCollector | None = None
-    try:
-        api = server.start()
-        collector = CalamariCollector(server.bus, cluster.conf, Path(base) / "collector.log")
-        collector.start()
+    with server_and_collector(cluster, Path(tmp_path_factory.mktemp("calamari-crush"))) as (_, _, api):
         fsid = cluster.fsid()
         wait_for(lambda: api.get(f"/cluster/{fsid}/crush_rule"), 60, "the CRUSH map in the API")
         yield cluster, api, fsid
-    finally:
-        if collector is not None:
-            collector.stop()
-        server.stop()
 
 
 def done(api: ApiClient, request_id: str) -> dict:

@@ -14,7 +14,15 @@ from typing import Any
 
 import pytest
 
-from calamari.testing.live import ApiClient, CalamariCollector, CalamariServer, DevCluster, WaitTimeout, wait_for
+from calamari.testing.live import (
+    ApiClient,
+    CalamariCollector,
+    CalamariServer,
+    DevCluster,
+    WaitTimeout,
+    server_and_collector,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -36,21 +44,10 @@ class Live:
 @pytest.fixture(scope="module")
 def live(ceph_cluster: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     cluster = DevCluster(ceph_cluster["dir"])
-    base = tmp_path_factory.mktemp("calamari-e2e")
-    server = CalamariServer(Path(base) / "data")
-    collector: CalamariCollector | None = None
-    try:
-        api = server.start()
-        collector = CalamariCollector(server.bus, cluster.conf, Path(base) / "collector.log")
-        collector.start()
+    with server_and_collector(cluster, Path(tmp_path_factory.mktemp("calamari-e2e"))) as (server, collector, api):
         fsid = cluster.fsid()
-        wait_for(lambda: any(c["id"] == fsid for c in api.get("/cluster")), 60, "the cluster to appear in the API")
         wait_for(lambda: len(api.get(f"/cluster/{fsid}/osd")) == 3, 60, "3 OSDs in the API")
         yield Live(cluster, server, collector, api, fsid)
-    finally:
-        if collector is not None:
-            collector.stop()
-        server.stop()
 
 
 # ------------------------------------------------------------------------------------ views
