@@ -144,22 +144,12 @@ class ModelService:
             self._commit()
 
     def on_command_result(self, request_id: str, rc: int, out: Any, err: str, at: datetime) -> None:
-        """Default handling: a failed command fails its request; a successful one completes it
-        once the next OSD map arrives. The request layer may replace this with finer rules."""
-        if self.command_result_handler is not None:
-            self.command_result_handler(request_id, rc, out, err, at)
+        """Command results belong to the RequestExecutor that sent the commands (it registers as
+        command_result_handler); without one, nothing was sent, so nothing waits for them."""
+        if self.command_result_handler is None:
+            log.warning("command result %s arrived, but no request executor runs; dropped", request_id)
             return
-        with self.lock:
-            req = self.model.requests.get(request_id)
-            if req is None or req.state == "complete":
-                return
-            if rc != 0:
-                self.model.request_failed(request_id, err or f"command failed with rc={rc}", at)
-            else:
-                held = self.model.held.get(req.fsid, {}).get("osd_map")
-                awaiting = {"name": "osd_map", "after": held[0]} if held else {}
-                self.model.request_command_succeeded(request_id, len(req.results), out, awaiting, at)
-            self._commit_durable()
+        self.command_result_handler(request_id, rc, out, err, at)
 
     def on_cluster_log(self, fsid: str, lines: list[dict[str, Any]], at: datetime) -> None:
         with self.lock:
