@@ -134,7 +134,6 @@ class ReadModel:
         self.servers: dict[str, dict[str, Any]] = {}
         self.requests: dict[str, dict[str, Any]] = {}
         self.osd_counts: dict[str, Counter[str]] = {}
-        self.position = 0
 
     def apply(self, event: Aggregate.Event, model: ClusterModel) -> None:
         """Re-render what `event` (already applied to `model`) changed."""
