@@ -50,6 +50,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line. A Z85 key may begin with '-', which argparse would take for an
+    option, so `--server-key VALUE` is read as `--server-key=VALUE` whatever VALUE looks like."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    joined: list[str] = []
+    index = 0
+    while index < len(words):
+        if words[index] == "--server-key" and index + 1 < len(words):
+            joined.append(f"--server-key={words[index + 1]}")
+            index += 2
+            continue
+        joined.append(words[index])
+        index += 1
+    return build_parser().parse_args(joined)
+
+
 def build_source(args: argparse.Namespace) -> Any:
     if args.simulate:
         from collector.simulator import SimulatedCluster
@@ -82,7 +98,7 @@ def build_curve(args: argparse.Namespace) -> ClientCurveKeys | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

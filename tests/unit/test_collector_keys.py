@@ -256,9 +256,21 @@ def test_collector_command_line_needs_the_server_key_unless_insecure(tmp_path: A
         collector_main.build_curve(parser.parse_args(["--simulate", "hosts=1"]))
     assert collector_main.build_curve(parser.parse_args(["--simulate", "hosts=1", "--insecure"])) is None
     server = new_key_pair()
-    args = parser.parse_args(["--simulate", "hosts=1", "--server-key", server.public_key,
-                              "--key-dir", str(tmp_path / "collector")])
+    args = collector_main.parse_args(["--simulate", "hosts=1", "--server-key", server.public_key,
+                                      "--key-dir", str(tmp_path / "collector")])
     keys = collector_main.build_curve(args)
     assert keys is not None and keys.server_public_key == server.public_key
     assert collector_main.build_curve(args).client == keys.client  # the same pair at the next start
     assert collector_main.main(["--simulate", "hosts=1", "--server-key", "garbage"]) == 2
+
+
+def test_a_server_key_that_begins_with_a_dash_is_taken_as_the_key(tmp_path: Any) -> None:
+    # Z85 keys draw from an alphabet with '-', so about one key in 85 begins with it.
+    server = new_key_pair()
+    while not server.public_key.startswith("-"):
+        server = new_key_pair()
+    args = collector_main.parse_args(["--simulate", "hosts=1", "--server-key", server.public_key,
+                                      "--key-dir", str(tmp_path / "collector")])
+    assert args.server_key == server.public_key
+    keys = collector_main.build_curve(args)
+    assert keys is not None and keys.server_public_key == server.public_key
