@@ -51,7 +51,7 @@ def snapshot_path(directory: str, position: int) -> str:
     return os.path.join(directory, f"snapshot-{position:012d}.msgpack")
 
 
-def write_snapshot(directory: str, position: int, model: ClusterModel) -> str:
+def write_snapshot(directory: str, position: int, model: ClusterModel, history_keep: int = HISTORY_KEEP) -> str:
     os.makedirs(directory, exist_ok=True)
     path = snapshot_path(directory, position)
     data = pack({"format": FORMAT, "position": position,
@@ -62,19 +62,19 @@ def write_snapshot(directory: str, position: int, model: ClusterModel) -> str:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)  # atomic: a reader sees a whole snapshot or none
-    prune_snapshots(directory)
+    prune_snapshots(directory, history_keep)
     return path
 
 
-def prune_snapshots(directory: str) -> None:
+def prune_snapshots(directory: str, history_keep: int = HISTORY_KEEP) -> None:
     """Keep the newest KEEP snapshots and, for history, the newest one of each earlier span of
-    HISTORY_SPACING positions (up to HISTORY_KEEP spans): spans are fixed by position, so what is
-    kept stays kept as newer snapshots arrive."""
+    HISTORY_SPACING positions (up to `history_keep` spans): spans are fixed by position, so what
+    is kept stays kept as newer snapshots arrive."""
     seen: set[int] = set()
     kept_history = 0
     for i, (position, path) in enumerate(sorted(_snapshots(directory), reverse=True)):
         span = position // HISTORY_SPACING
-        if i < KEEP or (span not in seen and kept_history < HISTORY_KEEP):
+        if i < KEEP or (span not in seen and kept_history < history_keep):
             kept_history += i >= KEEP
             seen.add(span)
             continue
@@ -122,8 +122,9 @@ def load_model(directory: str, store: EventStore, until: int | None = None) -> t
 
 class SnapshotWriter:
     def __init__(self, directory: str, store: EventStore, every_events: int = 20_000,
-                 every_seconds: float = 300.0) -> None:
+                 every_seconds: float = 300.0, history_keep: int = HISTORY_KEEP) -> None:
         self.directory = directory
+        self.history_keep = history_keep
         self.store = store
         self.every_events = every_events
         self.every_seconds = every_seconds
@@ -186,7 +187,7 @@ class SnapshotWriter:
             if (forced or due) and not broken:
                 if self.position != self.last_written:
                     try:
-                        write_snapshot(self.directory, self.position, shadow)
+                        write_snapshot(self.directory, self.position, shadow, self.history_keep)
                         self.last_written, self.written = self.position, self.written + 1
                     except Exception:
                         log.exception("snapshot at %d failed", self.position)

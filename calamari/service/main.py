@@ -11,11 +11,20 @@ import sys
 import threading
 
 from calamari.adapters.event_store import EventStoreError
+from calamari.adapters.snapshots import HISTORY_KEEP
 from calamari.adapters.timeseries import DEFAULT_RETENTION
 from calamari.service import security_options
 from calamari.service.model import ModelService, ServiceConfig
 
 log = logging.getLogger("calamari.server")
+
+
+def _count(text: str) -> int:
+    """A whole number ≥ 0, for argparse (which then reports a bad one with the option's name)."""
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -32,6 +41,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "$CALAMARI_EVENT_STORE keeps a password off the command line")
     p.add_argument("--snapshot-every-events", type=int, default=20_000)
     p.add_argument("--snapshot-every-seconds", type=float, default=300.0)
+    p.add_argument("--history-snapshots", type=_count, default=HISTORY_KEEP, metavar="N",
+                   help="older snapshots kept to answer history queries fast, one per 20,000 events "
+                        f"(default {HISTORY_KEEP}; 0 keeps none: past states then replay from the newest kept)")
     p.add_argument("--threads", type=int, default=8, help="API worker threads")
     p.add_argument("--whisper-retention", default=DEFAULT_RETENTION,
                    help="time-series archives of new whisper files, e.g. 1m:1d,5m:30d,1h:1y (docs/metrics.md)")
@@ -46,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     config = ServiceConfig(data_dir=args.data_dir, event_store_url=args.event_store,
                            snapshot_every_events=args.snapshot_every_events,
                            snapshot_every_seconds=args.snapshot_every_seconds,
+                           history_snapshots=args.history_snapshots,
                            # every API thread may read history, beside the two writer threads
                            store_pool_size=args.threads + 3)
     from calamari.adapters.timeseries import TimeSeriesWriter, WhisperStore

@@ -13,7 +13,7 @@ from typing import Any
 
 from calamari.adapters.event_store import EventStore
 from calamari.adapters.event_writer import EventWriter, Submission
-from calamari.adapters.snapshots import SnapshotWriter, load_model
+from calamari.adapters.snapshots import HISTORY_KEEP, SnapshotWriter, load_model
 from calamari.domain.maps import InvalidMap
 from calamari.domain.model import SyncVersion
 from calamari.domain.projections import ReadModel
@@ -29,6 +29,8 @@ class ServiceConfig:
     store_pool_size: int | None = None
     snapshot_every_events: int = 20_000
     snapshot_every_seconds: float = 300.0
+    # older snapshots kept for history queries, one per 20k-event span (see adapters/snapshots.py)
+    history_snapshots: int = HISTORY_KEEP
     write_batch: int = 5000
     durable_timeout: float = 30.0
 
@@ -58,7 +60,8 @@ class ModelService:
         self.view = ReadModel()
         self.view.rebuild(self.model)
         self.snapshots = SnapshotWriter(self.config.snapshot_dir, self.store,
-                                        self.config.snapshot_every_events, self.config.snapshot_every_seconds)
+                                        self.config.snapshot_every_events, self.config.snapshot_every_seconds,
+                                        self.config.history_snapshots)
         self.writer = EventWriter(self.store, self.config.write_batch, on_persisted=self.snapshots.persisted)
         self.rejected = 0
         self.cluster_log: dict[str, list[dict[str, Any]]] = {}  # newest lines, not evented

@@ -235,9 +235,8 @@ def test_older_snapshots_are_kept_spaced_out_for_history(tmp_path, monkeypatch):
     from calamari.domain.model import ClusterModel
 
     monkeypatch.setattr(snapshots, "HISTORY_SPACING", 100)
-    monkeypatch.setattr(snapshots, "HISTORY_KEEP", 4)
     for position in range(30, 1200, 30):  # written every 30 positions, as a quiet server might
-        snapshots.write_snapshot(str(tmp_path), position, ClusterModel())
+        snapshots.write_snapshot(str(tmp_path), position, ClusterModel(), history_keep=4)
     kept = sorted(p for p, _ in snapshots._snapshots(str(tmp_path)))
     newest = [1110, 1140, 1170]
     assert kept[-3:] == newest
@@ -245,6 +244,33 @@ def test_older_snapshots_are_kept_spaced_out_for_history(tmp_path, monkeypatch):
     assert kept[:-3] == [780, 870, 990, 1080]
     older = kept[:-3]
     assert snapshots.newest_snapshot(str(tmp_path), at_most=1000)[0] == max(p for p in older if p <= 1000)
+
+
+def test_history_snapshots_option_bounds_the_older_snapshots_kept(tmp_path, monkeypatch):
+    from calamari.adapters import snapshots
+    from calamari.domain.model import ClusterModel
+    from calamari.service import main as server_main
+
+    monkeypatch.setattr(snapshots, "HISTORY_SPACING", 100)
+    assert server_main.parse_args([]).history_snapshots == snapshots.HISTORY_KEEP
+    assert server_main.parse_args(["--history-snapshots", "2"]).history_snapshots == 2
+    with pytest.raises(SystemExit):
+        server_main.parse_args(["--history-snapshots", "-1"])
+    for keep, directory in ((0, tmp_path / "none"), (2, tmp_path / "two")):
+        for position in range(100, 1300, 100):
+            snapshots.write_snapshot(str(directory), position, ClusterModel(), history_keep=keep)
+        kept = sorted(p for p, _ in snapshots._snapshots(str(directory)))
+        assert kept == [800, 900][2 - keep:] + [1000, 1100, 1200]
+
+
+def test_the_service_passes_its_history_snapshot_setting_to_the_writer(tmp_path):
+    from calamari.service.model import ModelService, ServiceConfig
+
+    service = ModelService(ServiceConfig(data_dir=str(tmp_path), history_snapshots=7))
+    try:
+        assert service.snapshots.history_keep == 7
+    finally:
+        service.close()
 
 
 def test_through_the_app_with_users_and_a_real_request(tmp_path, capture_dir):
