@@ -43,6 +43,7 @@ class EventWriter:
         self._thread = threading.Thread(target=self._run, name="event-writer", daemon=True)
         self.written = 0
         self.failures = 0
+        self.backlog = 0  # events submitted and not yet written (queued or in the batch being retried)
 
     def start(self) -> None:
         self._thread.start()
@@ -55,6 +56,7 @@ class EventWriter:
         with self._cond:
             self._queue.append(sub)
             self._last_submitted = sub
+            self.backlog += len(events)
             self._cond.notify()
         return sub
 
@@ -102,6 +104,8 @@ class EventWriter:
                 start += len(sub.events)
                 sub.done.set()
             self.written += len(events)
+            with self._cond:
+                self.backlog -= len(events)
             if self.on_persisted is not None:
                 try:
                     self.on_persisted(positions, events)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,9 @@ class ServiceConfig:
     history_snapshots: int = HISTORY_KEEP
     write_batch: int = 5000
     durable_timeout: float = 30.0
+    # Events not yet written beyond which new maps wait: the event store is failing or too slow,
+    # and the model must not run ahead of it without bound. Collectors resend later (resync).
+    max_write_backlog: int = 200_000
 
     @property
     def store_url(self) -> str:
@@ -64,6 +68,8 @@ class ModelService:
                                         self.config.history_snapshots)
         self.writer = EventWriter(self.store, self.config.write_batch, on_persisted=self.snapshots.persisted)
         self.rejected = 0
+        self.deferred = 0  # maps not applied while the event store was behind
+        self._deferral_logged = 0.0
         self.cluster_log: dict[str, list[dict[str, Any]]] = {}  # newest lines, not evented
         # Called with each batch of committed events, under the lock (in-memory projections such
         # as the API's event feed); must be quick and must not raise.
@@ -99,8 +105,24 @@ class ModelService:
 
     # ------------------------------------------------------------------ ClusterSink
 
+    def store_behind(self) -> bool:
+        """True while more events wait for the store than config.max_write_backlog: new maps are
+        then not applied (their collector's next heartbeat gets a resync once the store caught up),
+        so memory stays bounded and the stored events stay the whole history of the model."""
+        if self.writer.backlog <= self.config.max_write_backlog:
+            return False
+        self.deferred += 1
+        now = time.monotonic()
+        if now - self._deferral_logged > 10.0:
+            self._deferral_logged = now
+            log.warning("event store is %d events behind (limit %d): new cluster maps wait (%d so far)",
+                        self.writer.backlog, self.config.max_write_backlog, self.deferred)
+        return True
+
     def on_sync_object(self, fsid: str, name: str, version: SyncVersion, data: Any, at: datetime,
                        host: str = "") -> bool:
+        if self.store_behind():
+            return False
         with self.lock:
             try:
                 changed = self.model.ingest(fsid, name, version, data, at)
@@ -121,6 +143,8 @@ class ModelService:
             return self.model.held.get(fsid, {}).get(name)
 
     def on_server_facts(self, fsid: str | None, facts: dict[str, Any], at: datetime) -> None:
+        if self.store_behind():
+            return  # facts come again every few seconds
         with self.lock:
             try:
                 self.model.server_facts(fsid, facts, at)
