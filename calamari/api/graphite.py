@@ -93,8 +93,8 @@ def render() -> Response:
     if len(targets) > MAX_TARGETS:
         return bad_request("target", f"at most {MAX_TARGETS} targets per request")
     fmt = params.get("format", "json")
-    if fmt != "json":
-        return bad_request("format", f"format {fmt!r} is not supported; use format=json")
+    if fmt not in RENDER_FORMATS:
+        return bad_request("format", f"format {fmt!r} is not supported; use one of {', '.join(RENDER_FORMATS)}")
     max_points = whole_number(params.get("maxDataPoints", "0"))
     if max_points is None:
         return bad_request("maxDataPoints", "maxDataPoints must be a whole number")
@@ -107,8 +107,36 @@ def render() -> Response:
         series = render_series(store, targets, start, end, now, max_points)
     except ExpressionError as err:
         return bad_request("target", str(err))
+    if fmt == "csv":
+        return Response(series_csv(series), mimetype="text/csv")
+    if fmt == "raw":
+        return Response(series_raw(series), mimetype="text/plain")
     return json_response([{"target": s.name, "tags": {"name": s.name}, "datapoints": s.datapoints()}
                           for s in series])
+
+
+RENDER_FORMATS = ("json", "csv", "raw")
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else repr(value)
+
+
+def series_csv(series: list[Series]) -> str:
+    """Graphite's csv: `target,YYYY-MM-DD HH:MM:SS,value` per point, UTC, empty for no value."""
+    lines = []
+    for s in series:
+        name = s.name.replace('"', "'")
+        quoted = f'"{name}"' if "," in name else name
+        for value, ts in s.datapoints():
+            lines.append(f"{quoted},{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(ts))},{_number(value)}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def series_raw(series: list[Series]) -> str:
+    """Graphite's raw: `target,start,end,step|v1,v2,...` per series, `None` for no value."""
+    return "".join(f"{s.name},{s.start},{s.end},{s.step}|"
+                   + ",".join("None" if v is None else repr(v) for v in s.values) + "\n" for s in series)
 
 
 @blueprint.route("/metrics/find", methods=["GET", "POST"])

@@ -107,6 +107,27 @@ def test_render_accepts_grafana_posts_and_time_forms(store, now):
     assert client.get("/graphite/render?target=servers.alpha.cpu.total.idle&from=-7d&until=-6d").get_json()[0]["datapoints"]
 
 
+def test_render_csv_and_raw_carry_the_same_points_as_json(store):
+    client = make_client(store)
+    query = "target=servers.{alpha,beta}.cpu.total.idle&from=-1h"
+    body = client.get(f"/graphite/render?{query}").get_json()
+    csv = client.get(f"/graphite/render?{query}&format=csv")
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    rows = [line.split(",") for line in csv.get_data(as_text=True).splitlines()]
+    expected = [[e["target"], time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts)), "" if v is None else repr(v)]
+                for e in body for v, ts in e["datapoints"]]
+    assert rows == expected and any(r[2] for r in rows)
+    raw = client.get(f"/graphite/render?{query}&format=raw").get_data(as_text=True).splitlines()
+    assert len(raw) == len(body)
+    for line, entry in zip(raw, body, strict=True):
+        header, values = line.split("|")
+        name, start, end, step = header.split(",")
+        points = entry["datapoints"]
+        assert name == entry["target"] and int(start) == points[0][1] and int(step) == points[1][1] - points[0][1]
+        assert int(end) == points[-1][1] + int(step)
+        assert values.split(",") == ["None" if v is None else repr(v) for v, _ in points]
+
+
 @pytest.mark.parametrize("query, field, reason", [
     ("target=sumSeries(servers.*.cpu", "target", "missing ')'"),
     ("target=nope(servers.*.cpu)", "target", "unknown function"),
@@ -115,7 +136,7 @@ def test_render_accepts_grafana_posts_and_time_forms(store, now):
     ("target=servers.a&from=-3fortnights", "from", "unknown time unit"),
     ("target=servers.a&until=tomorrowish", "until", "cannot read"),
     ("target=servers.a&from=-1h&until=-2h", "from", "before"),
-    ("target=servers.a&format=csv", "format", "not supported"),
+    ("target=servers.a&format=png", "format", "not supported"),
     ("target=servers.a&maxDataPoints=-1", "maxDataPoints", "whole number"),
     ("from=-1h", "target", "required"),
 ])
