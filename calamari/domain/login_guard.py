@@ -77,6 +77,11 @@ class LoginThrottle:
         if state is not None and state.locked_until == 0.0:
             del self._keys[key]
 
+    def restore_lock(self, key: str, until: float, now: float) -> None:
+        """Take up a lock recorded before a restart (nothing if it has run out)."""
+        if until > now:
+            self._keys.setdefault(key, _Failures()).locked_until = until
+
     def forget_stale(self, now: float) -> None:
         """Drop keys with nothing recent, so random names and addresses do not pile up."""
         for key, state in list(self._keys.items()):
@@ -92,6 +97,7 @@ class LoginGuard(CalamariAggregate):
 
     def __init__(self) -> None:
         self.locks = 0
+        self.locked_addresses: dict[str, float] = {}  # address -> until (epoch seconds)
 
     class LoginAddressLocked(Aggregate.Event):
         """Too many failed logins from one address (whatever the user names): refused until `until`."""
@@ -102,6 +108,13 @@ class LoginGuard(CalamariAggregate):
 
         def apply(self, guard: LoginGuard) -> None:
             guard.locks += 1
+            # (snapshots written before this field existed lack it)
+            locked = guard.__dict__.setdefault("locked_addresses", {})
+            # Only locks that may still hold matter; locks last minutes, so a day's margin is ample.
+            for address, until in list(locked.items()):
+                if until < self.until - 86_400:
+                    del locked[address]
+            locked[self.address] = self.until
 
     def address_locked(self, address: str, until: float, failures: int, at: datetime) -> None:
         self.emit(LoginGuard.LoginAddressLocked, at, address=address, until=until, failures=failures)

@@ -54,6 +54,7 @@ class User(CalamariAggregate):
         self.deleted = False
         # sha256 of each live token -> {"kind", "expires", "csrf_hash"}
         self.tokens: dict[str, dict[str, Any]] = {}
+        self.login_locked_until = 0.0  # epoch seconds; see UserLoginLocked
 
     class UserReinstated(Aggregate.Event):
         """A deleted user's name was given to a new account (ids derive from the name)."""
@@ -130,11 +131,14 @@ class User(CalamariAggregate):
 
     class UserLoginLocked(Aggregate.Event):
         """Too many failed logins: further attempts are refused until `until` (seconds since the
-        epoch). A record for the audit trail; the lock itself is kept by the login guard."""
+        epoch). Kept by the login throttle; a restarted server takes the lock up again from here."""
 
         until: float
         failures: int
         address: str
+
+        def apply(self, user: User) -> None:
+            user.login_locked_until = self.until
 
     # ---------------------------------------------------------------- commands (pure)
 

@@ -22,7 +22,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from calamari.domain import password_policy
-from calamari.domain.login_guard import LoginThrottle, ThrottlePolicy
+from calamari.domain.login_guard import LoginGuard, LoginThrottle, ThrottlePolicy
 from calamari.domain.user import ADMIN, OPERATOR, READ_ONLY, User, UserError, check_role, check_username
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,20 @@ class AuthService:
         self._started = clock()
         self._throttle = LoginThrottle(self.policy.throttle)
         self._throttle_lock = threading.Lock()
+        self._restore_locks()
         service.listeners.append(self._on_events)
+
+    def _restore_locks(self) -> None:
+        """Lock-outs recorded before a restart still hold (failure counts start again)."""
+        now = self.clock()
+        with self.service.lock:
+            for agg in list(self.service.model.aggregates.values()):
+                if isinstance(agg, User) and not agg.deleted:
+                    until = getattr(agg, "login_locked_until", 0.0)
+                    self._throttle.restore_lock(f"user:{agg.username}", until, now)
+                elif isinstance(agg, LoginGuard):
+                    for address, until in getattr(agg, "locked_addresses", {}).items():
+                        self._throttle.restore_lock(f"address:{address}", until, now)
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), tz=UTC)

@@ -223,6 +223,34 @@ def test_failed_logins_from_one_address_are_locked_whatever_the_names(api, clock
     assert event["address"] == "192.0.2.7" and event["failures"] == 6
 
 
+def test_lock_outs_still_hold_after_a_restart(tmp_path, capture_dir, clock):
+    options = {"clock": clock, "policy": POLICY}
+    api = Harness(str(tmp_path), capture_dir, steps=(), auth_options=options)
+    try:
+        for attempt in range(6):  # six failures for one user, from one address: both lock
+            r = login(api, "viewer", f"wrong-guess-{attempt}", address="192.0.2.9")
+            if r.status_code == 429:
+                clock.advance(float(r.json["retry_after"]))
+                assert login(api, "viewer", f"wrong-guess-{attempt}", address="192.0.2.9").status_code == 401
+        assert login(api, "viewer", address="10.0.0.1").status_code == 429
+        assert login(api, "admin", address="192.0.2.9").status_code == 429
+    finally:
+        api.close()
+    clock.advance(60)
+    again = Harness(str(tmp_path), capture_dir, steps=(), auth_options=options)
+    try:
+        locked = login(again, "viewer", address="10.0.0.1")
+        assert locked.status_code == 429 and "locked" in locked.json["detail"]
+        assert 780 < locked.json["retry_after"] <= 840
+        assert login(again, "admin", address="192.0.2.9").status_code == 429
+        assert login(again, "admin", address="10.0.0.2").status_code == 200
+        clock.advance(900)  # the locks run out as they would have without the restart
+        assert login(again, "viewer", address="10.0.0.1").status_code == 200
+        assert login(again, "admin", address="192.0.2.9").status_code == 200
+    finally:
+        again.close()
+
+
 def test_a_good_login_resets_the_count_of_its_user(api, clock):
     for _ in range(2):
         for attempt in range(2):
