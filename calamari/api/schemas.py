@@ -121,16 +121,29 @@ CRUSH_RULE_READ_ONLY = ("id", "ruleset", "min_size", "max_size", "steps", "osd_c
 CRUSH_RULE_UPDATE_READ_ONLY = (*CRUSH_RULE_READ_ONLY, "type")
 
 
+MAX_CRUSH_WEIGHT = 1000.0  # CRUSH weights are conventionally TiB; more than a PiB on one device is a typo
+
+
+class CrushItem(Strict):
+    """One child of a bucket: an OSD (id >= 0) or a bucket (id < 0)."""
+
+    id: int = Field(ge=-(1 << 31), lt=1 << 31)
+    weight: float | None = Field(default=None, ge=0.0, le=MAX_CRUSH_WEIGHT, allow_inf_nan=False)
+    pos: int | None = Field(default=None, ge=0)  # accepted for round trips of GET; Ceph picks positions
+
+
 class CrushNodeCreate(Strict):
     name: str = CrushName
     bucket_type: str = Field(min_length=1, max_length=100)
     parent: int | str | None = None  # the parent node's id or name; none: a new top-level bucket
+    items: list[CrushItem] | None = Field(default=None, max_length=10000)  # moved into the new bucket
 
 
 class CrushNodeUpdate(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[-_.0-9a-zA-Z]+$")
     parent: int | str | None = None
+    items: list[CrushItem] | None = Field(default=None, max_length=10000)  # the bucket's full new list of children
 
 
-CRUSH_NODE_READ_ONLY = ("id", "weight", "alg", "hash", "items")
+CRUSH_NODE_READ_ONLY = ("id", "weight", "alg", "hash")
 CRUSH_NODE_UPDATE_READ_ONLY = (*CRUSH_NODE_READ_ONLY, "bucket_type")

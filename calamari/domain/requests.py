@@ -650,7 +650,8 @@ def _placement_errors(view: CrushView, type_id: int, parent_ref: int | str, node
 
 
 def plan_crush_node_create(model: ClusterModel, fsid: str, body: dict[str, Any]) -> Plan:
-    """`body`: name, bucket_type, and optionally parent (a node's id or name)."""
+    """`body`: name, bucket_type, and optionally parent (a node's id or name) and items (children
+    moved into the new bucket, see plan_crush_items)."""
     view = crush_view(model, fsid)
     name, bucket_type = body["name"], body["bucket_type"]
     errors: dict[str, str] = {}
@@ -665,6 +666,10 @@ def plan_crush_node_create(model: ClusterModel, fsid: str, body: dict[str, Any])
             parent = _placement_errors(view, type_id, body["parent"], None, errors)
         elif _find_node(view, body["parent"]) is None:  # placement needs the type; existence does not
             errors["parent"] = f"no CRUSH node {body['parent']!r}"
+    items = None
+    if body.get("items") and type_id is not None and type_id != DEVICE_TYPE_ID:
+        items = plan_crush_items(view, crush_devices(model, fsid), None, name, type_id, bucket_type,
+                                 [parent["id"]] if parent else [], body["items"], errors)
     if errors:
         raise RequestRejected("invalid CRUSH node", errors)
     if view.name_in_use(name):
@@ -672,9 +677,14 @@ def plan_crush_node_create(model: ClusterModel, fsid: str, body: dict[str, Any])
     commands = [command("osd crush add-bucket", name=name, type=bucket_type)]
     if parent is not None:
         commands.append(command("osd crush move", name=name, args=[f"{parent['type_name']}={parent['name']}"]))
-    return Plan("create", f"Creating CRUSH {bucket_type} '{name}'", [f"crush-node-name:{name}"], commands,
-                [{"check": "crush_node", "name": name, "type": bucket_type,
-                  "parent": parent["name"] if parent else None}], body)
+    expect = [{"check": "crush_node", "name": name, "type": bucket_type, "parent": parent["name"] if parent else None}]
+    headline, targets = f"Creating CRUSH {bucket_type} '{name}'", [f"crush-node-name:{name}"]
+    if items is not None and items.commands:
+        commands += items.commands
+        expect.append({**items.check, "name": name})
+        targets += items.targets
+        headline += f" ({'; '.join(items.words)})"
+    return Plan("create", headline, targets, commands, expect, body)
 
 
 def get_crush_node(model: ClusterModel, fsid: str, node_id: int) -> dict[str, Any]:
@@ -685,7 +695,8 @@ def get_crush_node(model: ClusterModel, fsid: str, node_id: int) -> dict[str, An
 
 
 def plan_crush_node_update(model: ClusterModel, fsid: str, node_id: int, body: dict[str, Any]) -> Plan | None:
-    """`body`: name (rename) and/or parent (move under that node). None when nothing would change."""
+    """`body`: name (rename), parent (move under that node) and/or items (the bucket's full new list
+    of children, see plan_crush_items). None when nothing would change."""
     view = crush_view(model, fsid)
     node = get_crush_node(model, fsid, node_id)
     errors: dict[str, str] = {}
@@ -698,9 +709,16 @@ def plan_crush_node_update(model: ClusterModel, fsid: str, node_id: int, body: d
             parent = None  # already there
     if new_name is not None:
         _check_crush_name(new_name, "name", errors)
+    items = None
+    if body.get("items") is not None:
+        items = plan_crush_items(view, crush_devices(model, fsid), node, old_name, node.get("type_id", 0),
+                                 node.get("type_name", ""), [node_id] + ([parent["id"]] if parent else []),
+                                 body["items"], errors)
     if errors:
         raise RequestRejected("invalid CRUSH node change", errors)
-    if new_name is None and parent is None:
+    if items is not None and not items.commands:
+        items = None
+    if new_name is None and parent is None and items is None:
         return None
     if new_name is not None and view.name_in_use(new_name):
         raise RequestRejected(f"CRUSH name {new_name!r} is in use", {"name": "a CRUSH item of this name exists"}, 409)
@@ -708,6 +726,8 @@ def plan_crush_node_update(model: ClusterModel, fsid: str, node_id: int, body: d
     # move first, under the name Ceph knows now; a rename then finishes the request
     if parent is not None:
         commands.append(command("osd crush move", name=old_name, args=[f"{parent['type_name']}={parent['name']}"]))
+    if items is not None:
+        commands += items.commands
     if new_name is not None:
         commands.append(command("osd crush rename-bucket", srcname=old_name, dstname=new_name))
     expect: dict[str, Any] = {"check": "crush_node", "id": node_id, "name": new_name or old_name}
@@ -715,9 +735,160 @@ def plan_crush_node_update(model: ClusterModel, fsid: str, node_id: int, body: d
         expect["parent"] = parent["name"]
     targets = [f"crush-node:{node_id}"] + ([f"crush-node-name:{new_name}"] if new_name else [])
     words = [f"to '{new_name}'" if new_name else "", f"under '{parent['name']}'" if parent else ""]
-    headline = f"{'Renaming' if new_name else 'Moving'} CRUSH node '{old_name}' {' '.join(w for w in words if w)}"
-    changed = {k: v for k, v in (("name", new_name), ("parent", parent["name"] if parent else None)) if v}
-    return Plan("update", headline, targets, commands, [expect], {"id": node_id, **changed})
+    if items is not None:
+        targets += [t for t in items.targets if t not in targets]
+        words.append(f"({'; '.join(items.words)})")
+    verb = "Renaming" if new_name else "Moving" if parent else "Changing the items of"
+    headline = f"{verb} CRUSH node '{old_name}' {' '.join(w for w in words if w)}"
+    changed: dict[str, Any] = {k: v for k, v in (("name", new_name), ("parent", parent["name"] if parent else None))
+                               if v}
+    if items is not None:
+        changed["items"] = body["items"]
+    checks = [expect] + ([{**items.check, "id": node_id}] if items is not None else [])
+    return Plan("update", headline, targets, commands, checks, {"id": node_id, **changed})
+
+
+CRUSH_WEIGHT_UNIT = 0x10000  # CRUSH keeps weights as 16.16 fixed point
+
+
+def crush_fixed_weight(weight: float) -> int:
+    return int(weight * CRUSH_WEIGHT_UNIT)  # truncated, as the monitor converts a weight it is given
+
+
+def crush_devices(model: ClusterModel, fsid: str) -> dict[int, str]:
+    """The CRUSH map's devices: OSD id -> name ("osd.3")."""
+    held = model.held.get(fsid, {}).get("crush_map")
+    devices = held[1].get("devices", []) if held and isinstance(held[1], dict) else []
+    return {d["id"]: d["name"] for d in devices if isinstance(d, dict) and isinstance(d.get("id"), int)}
+
+
+@dataclass
+class ItemsChange:
+    """What setting a bucket's items takes: the commands, the 'crush_items' check the CRUSH map must
+    then pass (without the bucket's id or name: the caller knows it), the objects it touches (for
+    conflicts) and words for the headline."""
+
+    commands: list[dict[str, Any]]
+    check: dict[str, Any]
+    targets: list[str]
+    words: list[str]
+
+
+def _holds_devices(view: CrushView, bucket_id: int) -> bool:
+    pending, seen = [bucket_id], set()
+    while pending:
+        node = pending.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        for item in view.buckets.get(node, {}).get("items", []):
+            if item["id"] >= 0:
+                return True
+            pending.append(item["id"])
+    return False
+
+
+def plan_crush_items(view: CrushView, devices: dict[int, str], bucket: dict[str, Any] | None, name: str,
+                     type_id: int, type_name: str, anchors: list[int], items: list[dict[str, Any]],
+                     errors: dict[str, str]) -> ItemsChange | None:
+    """Make `items` ([{"id", "weight"?, "pos"?}]) the children of bucket `name` (`bucket`: its
+    current entry; None while it is being created). A child held elsewhere is moved in (`osd crush
+    move`, which keeps an OSD's weight and drops its other links), an OSD given a different weight is
+    reweighted, and a child left out is unlinked from this bucket. `anchors`: nodes the bucket will
+    be at or under, which no child may contain. Per-item reasons go to `errors` (None then); leaving
+    an OSD in no bucket at all is refused (409) because it would get no data."""
+    current = {i["id"]: i for i in (bucket or {}).get("items", [])}
+    links: dict[int, list[int]] = {}
+    for holder in view.buckets.values():
+        for entry in holder.get("items", []):
+            links.setdefault(entry["id"], []).append(holder["id"])
+
+    def weight_now(child: int) -> int | None:
+        if child < 0:
+            return view.buckets[child].get("weight")
+        entry = current.get(child) or next(
+            (i for b in links.get(child, []) for i in view.buckets[b]["items"] if i["id"] == child), None)
+        return entry.get("weight") if entry else None
+
+    def label(child: int) -> str:
+        return devices[child] if child >= 0 else view.buckets[child]["name"]
+
+    seen: set[int] = set()
+    for index, item in enumerate(items):
+        child, field_name = item["id"], f"items.{index}"
+        if child in seen:
+            errors[f"{field_name}.id"] = "listed twice"
+            continue
+        seen.add(child)
+        if child >= 0 and child not in devices:
+            errors[f"{field_name}.id"] = f"no OSD {child} in the CRUSH map"
+            continue
+        if child < 0:
+            sub = view.buckets.get(child)
+            if sub is None:
+                errors[f"{field_name}.id"] = f"no CRUSH node {child}"
+                continue
+            if child not in current:  # children already here are where Ceph let them be
+                if bucket is not None and child == bucket["id"]:
+                    errors[f"{field_name}.id"] = "a bucket cannot hold itself"
+                elif sub.get("type_id", 0) >= type_id:
+                    errors[f"{field_name}.id"] = (f"a {sub.get('type_name')} cannot go under a {type_name}: a "
+                                                  f"child's type must be lower than its bucket's")
+                elif any(view.subtree_contains(child, anchor) for anchor in anchors):
+                    errors[f"{field_name}.id"] = "would place the bucket under its own descendant"
+        weight = item.get("weight")
+        if weight is None:
+            continue
+        if child < 0:
+            if abs(crush_fixed_weight(weight) - view.buckets[child].get("weight", 0)) > 1:
+                shown = view.buckets[child].get("weight", 0) / CRUSH_WEIGHT_UNIT
+                errors[f"{field_name}.weight"] = (f"a bucket weighs the sum of its items ({shown:.5f}); set the "
+                                                  f"weights of its OSDs instead")
+        elif weight > 0 and crush_fixed_weight(weight) == 0:
+            errors[f"{field_name}.weight"] = "below CRUSH's smallest step (1/65536); give 0 for no data"
+    if errors:  # the request is refused with every field's reason; nothing more to plan
+        return None
+
+    location = f"{type_name}={name}"
+    commands, targets, words = [], [], []
+    present, weights = [], []
+    moved, reweighted = [], []
+    for item in items:
+        child = item["id"]
+        present.append(child)
+        target = f"crush-node:{child}" if child < 0 else f"crush-device:{child}"
+        if child not in current:
+            commands.append(command("osd crush move", name=label(child), args=[location]))
+            targets += [target] + [f"crush-node:{b}" for b in links.get(child, [])]  # its buckets lose it
+            moved.append(label(child))
+        if child >= 0 and item.get("weight") is not None:
+            fixed = crush_fixed_weight(item["weight"])
+            weights.append([child, fixed])
+            now = weight_now(child)
+            if now is None or abs(fixed - now) > 1:  # within a step: the weight GET showed, sent back
+                commands.append(command("osd crush reweight", name=label(child), weight=item["weight"]))
+                targets.append(target)
+                reweighted.append(f"{label(child)} to {item['weight']:g}")
+    dropped = [child for child in current if child not in seen]
+    stranded = [label(c) for c in dropped
+                if not any(b != (bucket or {}).get("id") for b in links.get(c, []))
+                and (c >= 0 or _holds_devices(view, c))]
+    if stranded:
+        raise RequestRejected(
+            f"{', '.join(stranded)} would be in no CRUSH bucket and get no data",
+            {"items": f"{', '.join(stranded)} would be left in no bucket: move them into another bucket by "
+                      "setting that bucket's items (or drain an OSD with weight 0) instead"}, 409)
+    for child in dropped:
+        commands.append(command("osd crush unlink", name=label(child), ancestor=name))
+        targets.append(f"crush-node:{child}" if child < 0 else f"crush-device:{child}")
+    if moved:
+        words.append(f"moving in {', '.join(moved)}")
+    if reweighted:
+        words.append(f"reweighting {', '.join(reweighted)}")
+    if dropped:
+        words.append(f"unlinking {', '.join(label(c) for c in dropped)}")
+    check = {"check": "crush_items", "present": present, "absent": dropped, "weights": weights}
+    return ItemsChange(commands, check, list(dict.fromkeys(targets)), words)
 
 
 def plan_crush_node_delete(model: ClusterModel, fsid: str, node_id: int) -> Plan:
@@ -736,7 +907,7 @@ def plan_crush_node_delete(model: ClusterModel, fsid: str, node_id: int) -> Plan
                 [{"check": "crush_node_gone", "id": node_id, "name": name}], {"id": node_id, "name": name})
 
 
-CRUSH_CHECKS = {"crush_rule", "crush_rule_gone", "crush_node", "crush_node_gone"}
+CRUSH_CHECKS = {"crush_rule", "crush_rule_gone", "crush_node", "crush_node_gone", "crush_items"}
 
 
 def awaited_sync_object(expect: list[dict[str, Any]]) -> str:
@@ -755,6 +926,16 @@ def crush_expectation_met(check: dict[str, Any], crush: dict[str, Any]) -> bool:
             return any(r.get("rule_id") == check["id"] and r.get("rule_name") == check["name"] for r in rules)
         return any(r.get("rule_name") == check["name"] for r in rules)
     buckets = [b for b in crush.get("buckets", []) if isinstance(b, dict)]
+    if kind == "crush_items":
+        holder = next((b for b in buckets if (b.get("id") == check["id"] if "id" in check
+                                              else b.get("name") == check["name"])), None)
+        if holder is None:
+            return False
+        held = {i.get("id"): i.get("weight") for i in holder.get("items", []) if isinstance(i, dict)}
+        if any(c not in held for c in check["present"]) or any(c in held for c in check["absent"]):
+            return False
+        # the monitor truncates a weight to 16.16: within one step is the weight asked for
+        return all(isinstance(held[c], int) and abs(held[c] - fixed) <= 1 for c, fixed in check["weights"])
     if kind == "crush_node_gone":
         return not any(b.get("id") == check["id"] and b.get("name") == check["name"] for b in buckets)
     node = next((b for b in buckets if b.get("name") == check["name"]), None)

@@ -172,7 +172,7 @@ def test_a_top_level_bucket_is_one_command_and_parent_may_be_an_id(api):
     ({"name": "r1", "bucket_type": "rack", "parent": "nowhere"}, "parent"),
     ({"name": "r1", "bucket_type": "rack", "parent": -99}, "parent"),
     ({"name": "r1", "bucket_type": "rack", "parent": "vm"}, "parent"),  # a host cannot hold a rack
-    ({"name": "r1", "bucket_type": "rack", "items": []}, "items"),
+    ({"name": "r1", "bucket_type": "rack", "weight": 1.0}, "weight"),  # a bucket weighs what its items weigh
     ({"name": "r1"}, "bucket_type"),
 ])
 def test_invalid_buckets_are_400_with_the_field(api, body, field):
