@@ -166,6 +166,8 @@ class SimulatedCluster:
         self.host_osds: list[list[int]] = [[] for _ in self.hosts]
         for osd_id, host_index in enumerate(self.osd_host):
             self.host_osds[host_index].append(osd_id)
+        # an OSD's place on its machine (port, device letter); kept when other OSDs come or go
+        self.osd_slot = [osd_id - self.host_osds[self.osd_host[osd_id]][0] for osd_id in range(n)]
         self.osd_up = bytearray(b"\x01" * n)
         self.osd_in = bytearray(b"\x01" * n)
         self.osd_exists = bytearray(b"\x01" * n)
@@ -253,7 +255,8 @@ class SimulatedCluster:
                     chosen.append(NO_OSD)
                     continue
                 host_osds = self.host_osds[(first_host + replica * step) % n_hosts]
-                osd_id = host_osds[rng.randrange(len(host_osds))]
+                # a machine whose OSDs were all moved away (CRUSH moves): any OSD stands in
+                osd_id = host_osds[rng.randrange(len(host_osds))] if host_osds else rng.randrange(len(self.osd_up))
                 if osd_id in chosen:  # fewer hosts than replicas: pick any other OSD
                     osd_id = (osd_id + 1 + replica) % len(self.osd_up)
                 chosen.append(osd_id)
@@ -477,7 +480,7 @@ class SimulatedCluster:
         host_index = self.osd_host[osd_id]
         ip = f"10.{host_index // 250}.{host_index % 250}.{10}"
         nonce = self.osd_nonce[osd_id]
-        port = 6800 + 8 * (osd_id - self.host_osds[host_index][0])
+        port = 6800 + 8 * self.osd_slot[osd_id]
 
         def addrs(offset: int) -> dict[str, Any]:
             return {"addrvec": [
@@ -734,8 +737,8 @@ class SimulatedCluster:
         }
 
     def _init_crush(self) -> None:
-        """CRUSH state the commands change: every bucket (id -> name, type, parent), the rules.
-        The hosts' OSD items are derived from the OSDs when the map is built."""
+        """CRUSH state the commands change: every bucket (id -> name, type, parent), the OSDs each
+        bucket holds (in the order they came) with their CRUSH weights, the rules."""
         self.crush_types = ["osd", "host", "chassis", "rack", "row", "pdu", "pod", "room", "datacenter", "zone",
                             "region", "root"]
         # id -> {"name", "type_id", "parent"}; each bucket has a shadow "~hdd" copy at id - 1
@@ -744,6 +747,11 @@ class SimulatedCluster:
             self.crush_buckets[-3 - 2 * host_index] = {"name": host, "type_id": 1, "parent": -1,
                                                        "host_index": host_index}
         self._next_bucket_id = -3 - 2 * len(self.hosts)
+        # bucket id -> its OSDs; an OSD unlinked from every bucket is in none (and gets no data)
+        self.bucket_osds: dict[int, list[int]] = {-3 - 2 * host_index: list(osds)
+                                                  for host_index, osds in enumerate(self.host_osds)}
+        # a device's CRUSH weight is its size (TiB), whatever its reweight
+        self.osd_crush_weight = [DEVICE_CRUSH_WEIGHT] * len(self.osd_up)
         self.crush_rules: list[dict[str, Any]] = [
             {"rule_id": 0, "rule_name": "replicated_rule", "ruleset": 0, "type": 1, "min_size": 1,
              "max_size": 10, "steps": [
@@ -771,11 +779,8 @@ class SimulatedCluster:
 
             def build(bucket_id: int) -> dict[str, Any]:
                 node = self.crush_buckets[bucket_id]
-                items = []
-                if "host_index" in node:  # a generated host bucket holds its OSDs
-                    # a device's CRUSH weight is its size (TiB), whatever its reweight
-                    items = [{"id": osd_id, "weight": int(DEVICE_CRUSH_WEIGHT * 0x10000)}
-                             for osd_id in self.host_osds[node["host_index"]]]
+                items = [{"id": osd_id, "weight": int(self.osd_crush_weight[osd_id] * 0x10000)}
+                         for osd_id in self.bucket_osds.get(bucket_id, [])]
                 for child in children.get(bucket_id, []):
                     items.append({"id": child, "weight": build(child)["weight"]})
                 items = [{**item, "pos": pos} for pos, item in enumerate(items)]
@@ -961,7 +966,7 @@ class SimulatedCluster:
                         "ceph_version_short": CEPH_VERSION_SHORT, "ceph_version_when_created": CEPH_VERSION,
                         "container_name": "", "cpu": "AMD EPYC", "created_at": self.created.replace("+0000", "Z"),
                         "default_device_class": "hdd", "device_ids": "", "device_paths": "",
-                        "devices": f"sd{chr(97 + (osd_id - self.host_osds[host_index][0]) % 26)}",
+                        "devices": f"sd{chr(97 + self.osd_slot[osd_id] % 26)}",
                         "distro": "debian", "distro_description": "Debian GNU/Linux 12 (bookworm)",
                         "distro_version": "12", "front_addr": _addrvec_string(entry["public_addrs"]),
                         "front_iface": "eth0",
@@ -1449,17 +1454,25 @@ class SimulatedCluster:
         self._crush_changed()
         return 0, "", f"added bucket {name} type {type_name} to crush map"
 
+    def _device_id(self, name: Any) -> int | None:
+        """The OSD id of a device name ("osd.3") of the CRUSH map."""
+        prefix, _, number = str(name).partition(".")
+        if prefix != "osd" or not number.isascii() or not number.isdigit() or int(number) >= len(self.osd_up):
+            return None
+        return int(number)
+
+    def _device_bucket(self, osd_id: int) -> int | None:
+        return next((b for b, osds in self.bucket_osds.items() if osd_id in osds), None)
+
     def _cmd_crush_move(self, args: dict[str, Any]) -> tuple[int, Any, str]:
         name = args["name"]
         raw = args.get("args") or []
         loc = dict(str(item).split("=", 1) for item in (raw if isinstance(raw, list) else [raw]))
         bucket_id = self._bucket_by_name(name)
-        if bucket_id is None:
-            if self._crush_item_exists(name):
-                return -EINVAL, "", f"item {name} is a device, not bucket; use 'osd crush set' or 'osd crush create-or-move'"
+        if bucket_id is None and self._device_id(name) is None:
             return -ENOENT, "", f"item {name} does not exist"
         if len(loc) != 1:
-            return -EINVAL, "", "this simulation moves a bucket under exactly one location (type=name)"
+            return -EINVAL, "", "this simulation moves an item under exactly one location (type=name)"
         (type_name, target), = loc.items()
         target_id = self._bucket_by_name(target)
         if type_name not in self.crush_types:
@@ -1468,6 +1481,8 @@ class SimulatedCluster:
             return -ENOENT, "", f"location {type_name}={target} does not exist"
         if self.crush_types[self.crush_buckets[target_id]["type_id"]] != type_name:
             return -EINVAL, "", f"{target} is not a {type_name}"
+        if bucket_id is None:
+            return self._move_device(self._device_id(name), target_id, type_name)
         node: int | None = target_id
         while node is not None:
             if node == bucket_id:
@@ -1480,6 +1495,78 @@ class SimulatedCluster:
         self.crush_buckets[bucket_id] = bucket  # moved in last: the last item of its new parent
         self._crush_changed()
         return 0, "", f"moved item id {bucket_id} name '{name}' to location {loc} in crush map"
+
+    def _move_device(self, osd_id: int, target_id: int, type_name: str) -> tuple[int, Any, str]:
+        """`osd crush move osd.N <type>=<bucket>`: Pacific moves a device too, keeping its weight.
+        Into a simulated machine's host bucket, the OSD moves to that machine (as when a disk is
+        moved between servers), so its metadata's hostname and its server follow."""
+        target = self.crush_buckets[target_id]
+        where = f"{{{type_name}={target['name']}}}"
+        source_id = self._device_bucket(osd_id)
+        if source_id == target_id:
+            return 0, "", f"no need to move item id {osd_id} name 'osd.{osd_id}' to location {where} in crush map"
+        if source_id is not None:
+            self.bucket_osds[source_id].remove(osd_id)
+        self.bucket_osds.setdefault(target_id, []).append(osd_id)  # moved in last: its last item
+        if "host_index" in target:
+            self._move_osd_to_machine(osd_id, target["host_index"])
+        self._crush_changed()
+        return 0, "", f"moved item id {osd_id} name 'osd.{osd_id}' to location {where} in crush map"
+
+    def _move_osd_to_machine(self, osd_id: int, host_index: int) -> None:
+        old = self.osd_host[osd_id]
+        if old == host_index:
+            return
+        self.host_osds[old].remove(osd_id)
+        others = self.host_osds[host_index]
+        self.osd_slot[osd_id] = max((self.osd_slot[o] for o in others), default=-1) + 1
+        others.append(osd_id)
+        others.sort()
+        self.osd_host[osd_id] = host_index
+        self._osd_entries[osd_id] = None  # its addresses are the new machine's
+        self._xinfo_entries[osd_id] = None
+        self._osd_metadata = None
+
+    def _cmd_crush_reweight(self, args: dict[str, Any]) -> tuple[int, Any, str]:
+        name = args["name"]
+        osd_id = self._device_id(name)
+        if osd_id is None:
+            if self._bucket_by_name(name) is not None:
+                return -EINVAL, "", f"device '{name}' is not a leaf in the crush map"
+            return -ENOENT, "", f"device '{name}' does not appear in the crush map"
+        weight = float(args["weight"])
+        if not 0.0 <= weight < 65536.0:  # what a 16.16 fixed-point weight can hold
+            return -EINVAL, "", f"Invalid command: {weight} not in range [0.0]"
+        self.osd_crush_weight[osd_id] = weight
+        self._crush_changed()
+        return 0, "", f"reweighted item id {osd_id} name '{name}' to {weight:g} in crush map"
+
+    def _cmd_crush_unlink(self, args: dict[str, Any]) -> tuple[int, Any, str]:
+        """`osd crush unlink <name> [<ancestor>]`: the item leaves its bucket (if that is at or
+        under the ancestor) but stays in the map, a device with its weight, a bucket with its items."""
+        name, ancestor = args["name"], args.get("ancestor")
+        bucket_id, osd_id = self._bucket_by_name(name), self._device_id(name)
+        if bucket_id is None and osd_id is None:
+            return 0, "", f"device '{name}' does not appear in the crush map"
+        ancestor_id = None
+        if ancestor is not None:
+            ancestor_id = self._bucket_by_name(ancestor)
+            if ancestor_id is None:
+                return -ENOENT, "", f"ancestor item '{ancestor}' does not appear in the crush map"
+        item_id = osd_id if bucket_id is None else bucket_id
+        parent = self._device_bucket(osd_id) if bucket_id is None else self.crush_buckets[bucket_id]["parent"]
+        chain, node = [], parent
+        while node is not None:
+            chain.append(node)
+            node = self.crush_buckets[node]["parent"]
+        if parent is None or (ancestor_id is not None and ancestor_id not in chain):
+            return 0, "", f"item {item_id} does not appear in that position"
+        if bucket_id is None:
+            self.bucket_osds[parent].remove(osd_id)
+        else:
+            self.crush_buckets[bucket_id]["parent"] = None
+        self._crush_changed()
+        return 0, "", f"removed item id {item_id} name '{name}' from crush map"
 
     def _cmd_crush_rename_bucket(self, args: dict[str, Any]) -> tuple[int, Any, str]:
         source, destination = args["srcname"], args["dstname"]
@@ -1506,14 +1593,14 @@ class SimulatedCluster:
             if self._crush_item_exists(name):
                 return -EBUSY, "", f"this simulation keeps its OSDs in CRUSH; cannot remove {name}"
             return 0, "", f"device '{name}' does not appear in the crush map"
-        if any(b["parent"] == bucket_id for b in self.crush_buckets.values()) or "host_index" in self.crush_buckets[
-                bucket_id] and self.host_osds[self.crush_buckets[bucket_id]["host_index"]]:
+        if any(b["parent"] == bucket_id for b in self.crush_buckets.values()) or self.bucket_osds.get(bucket_id):
             return -ENOTEMPTY, "", f"Error ENOTEMPTY: bucket '{name}' is not empty"
         users = [r["rule_name"] for r in self.crush_rules
                  if any(st.get("op") == "take" and st.get("item") in (bucket_id, bucket_id - 1) for st in r["steps"])]
         if users:
             return -EBUSY, "", f"bucket '{name}' is still referenced by crush_rule(s): {', '.join(users)}"
         del self.crush_buckets[bucket_id]
+        self.bucket_osds.pop(bucket_id, None)
         self._crush_changed()
         return 0, "", f"removed item id {bucket_id} name '{name}' from crush map"
 
@@ -1620,6 +1707,8 @@ _COMMANDS: dict[str, Callable[[SimulatedCluster, dict[str, Any]], tuple[int, Any
     "osd crush add-bucket": SimulatedCluster._cmd_crush_add_bucket,
     "osd crush move": SimulatedCluster._cmd_crush_move,
     "osd crush rename-bucket": SimulatedCluster._cmd_crush_rename_bucket,
+    "osd crush reweight": SimulatedCluster._cmd_crush_reweight,
+    "osd crush unlink": SimulatedCluster._cmd_crush_unlink,
     "osd crush rm": SimulatedCluster._cmd_crush_rm,
     "osd crush remove": SimulatedCluster._cmd_crush_rm,
     "osd crush rule create-replicated": SimulatedCluster._cmd_crush_rule_create_replicated,

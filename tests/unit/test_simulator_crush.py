@@ -51,7 +51,14 @@ def test_add_move_rename_and_remove_a_bucket(sim):
     ("osd crush add-bucket", {"name": "r", "type": "shelf"}, -22, "type 'shelf' does not exist"),
     ("osd crush add-bucket", {"name": "node0000", "type": "rack"}, 0, "already exists"),
     ("osd crush move", {"name": "nothing", "args": ["root=default"]}, -2, "does not exist"),
-    ("osd crush move", {"name": "osd.1", "args": ["host=node0000"]}, -22, "is a device, not bucket"),
+    ("osd crush move", {"name": "osd.99", "args": ["host=node0000"]}, -2, "item osd.99 does not exist"),
+    ("osd crush move", {"name": "osd.1", "args": ["host=node0000"]}, 0, "no need to move item id 1"),
+    ("osd crush reweight", {"name": "node0000", "weight": 1.0}, -22, "is not a leaf"),
+    ("osd crush reweight", {"name": "osd.99", "weight": 1.0}, -2, "does not appear in the crush map"),
+    ("osd crush reweight", {"name": "osd.1", "weight": -1.0}, -22, "not in range"),
+    ("osd crush unlink", {"name": "osd.1", "ancestor": "nowhere"}, -2, "ancestor item 'nowhere' does not appear"),
+    ("osd crush unlink", {"name": "osd.1", "ancestor": "node0001"}, 0, "item 1 does not appear in that position"),
+    ("osd crush unlink", {"name": "osd.99"}, 0, "device 'osd.99' does not appear in the crush map"),
     ("osd crush move", {"name": "default", "args": ["host=node0000"]}, -22, "under itself"),
     ("osd crush rename-bucket", {"srcname": "node0000", "dstname": "node0001"}, -17, "already exists"),
     ("osd crush rename-bucket", {"srcname": "osd.0", "dstname": "x"}, -20, "is not a bucket"),
@@ -102,3 +109,60 @@ def test_a_bucket_a_rule_takes_cannot_be_removed(sim):
     sim.execute("osd crush rule create-replicated", {"name": "on-spare", "root": "spare", "type": "host"})
     rc, _, err = sim.execute("osd crush rm", {"name": "spare"})
     assert rc == -16 and "on-spare" in err
+
+
+def items_of(sim, name):
+    return {i["id"]: i["weight"] for i in buckets(sim)[name]["items"]}
+
+
+def hostname_of(sim, osd_id):
+    return next(m["hostname"] for m in sim.osd_metadata()[1] if m["id"] == osd_id)
+
+
+def test_an_osd_is_moved_between_hosts_and_its_machine_follows(sim):
+    version = sim.crush_version
+    assert sim.execute("osd crush move", {"name": "osd.1", "args": ["host=node0001"]}) == (
+        0, "", "moved item id 1 name 'osd.1' to location {host=node0001} in crush map")
+    assert sim.crush_version == version + 1
+    assert 1 not in items_of(sim, "node0000") and items_of(sim, "node0001")[1] == 4 * 0x10000  # weight kept
+    assert list(items_of(sim, "node0001")) == [2, 3, 1]  # appended, as Ceph inserts a moved item
+    assert 1 in items_of(sim, "node0001~hdd")
+    assert buckets(sim)["node0001"]["weight"] == 3 * 4 * 0x10000
+    assert hostname_of(sim, 1) == "node0001" and hostname_of(sim, 0) == "node0000"
+    services = dict(sim.server_facts())["node0001"]["services"]
+    assert {"type": "osd", "id": "1"} in [{"type": s["type"], "id": s["id"]} for s in services]
+    addrs = {o["osd"]: o["public_addr"] for o in sim.osd_map()["osds"]}
+    assert addrs[1].startswith("10.0.1.10:") and len(set(addrs.values())) == 6  # no two OSDs share an address
+
+
+def test_an_osd_moved_to_a_new_bucket_keeps_its_machine(sim):
+    sim.execute("osd crush add-bucket", {"name": "spare-host", "type": "host"})
+    sim.execute("osd crush move", {"name": "spare-host", "args": ["root=default"]})
+    assert sim.execute("osd crush move", {"name": "osd.5", "args": ["host=spare-host"]})[0] == 0
+    assert items_of(sim, "spare-host") == {5: 4 * 0x10000}
+    assert hostname_of(sim, 5) == "node0002"
+    rc, _, err = sim.execute("osd crush rm", {"name": "spare-host"})
+    assert rc == -39 and "not empty" in err
+
+
+def test_crush_reweight_and_unlink_show_in_the_next_map(sim):
+    version = sim.crush_version
+    assert sim.execute("osd crush reweight", {"name": "osd.2", "weight": 0.5}) == (
+        0, "", "reweighted item id 2 name 'osd.2' to 0.5 in crush map")
+    assert items_of(sim, "node0001")[2] == 0x8000 and sim.crush_version == version + 1
+    assert sim.execute("osd crush unlink", {"name": "osd.2", "ancestor": "node0001"}) == (
+        0, "", "removed item id 2 name 'osd.2' from crush map")
+    assert 2 not in items_of(sim, "node0001")
+    assert 2 in {d["id"] for d in sim.crush_map()["devices"]}  # unlinked, not removed
+    assert sim.execute("osd crush move", {"name": "osd.2", "args": ["host=node0001"]})[0] == 0
+    assert items_of(sim, "node0001")[2] == 0x8000  # its weight was remembered
+    assert sim.execute("osd crush unlink", {"name": "node0002", "ancestor": "default"})[0] == 0
+    assert parent_of(sim, "node0002") is None and items_of(sim, "node0002")  # a bucket keeps its items
+
+
+def test_a_machine_emptied_by_moves_still_takes_new_pools(sim):
+    for osd_id in (0, 1):
+        assert sim.execute("osd crush move", {"name": f"osd.{osd_id}", "args": ["host=node0001"]})[0] == 0
+    assert sim.host_osds[0] == []
+    assert sim.execute("osd pool create", {"pool": "after-move", "pg_num": 32})[0] == 0
+    assert sim.execute("osd crush rm", {"name": "node0000"})[0] == 0
