@@ -31,6 +31,8 @@ from calamari.protocol import (
     SYNC_OBJECT,
     ProtocolError,
 )
+from calamari.protocol.host_logs import HOST_TARGET
+from collector.logs import run_host_command
 from collector.source import ClusterSource
 
 log = logging.getLogger("calamari.collector")
@@ -80,6 +82,7 @@ class Collector:
         self._hello_acked = False
         # request_id -> [body, last sent monotonic time, acknowledged]
         self._results: dict[str, list[Any]] = {}
+        self._host_results: set[str] = set()  # ids in _results of host commands (dropped once acknowledged)
         self.counters: dict[str, int] = {
             "messages_sent": 0,
             "bytes_sent": 0,
@@ -275,9 +278,14 @@ class Collector:
         body = envelope.body
         if envelope.type == ACK:
             if "command_result" in body:
-                entry = self._results.get(body["command_result"])
+                request_id = body["command_result"]
+                entry = self._results.get(request_id)
                 if entry is not None:
                     entry[2] = True
+                if request_id in self._host_results:
+                    # a log tail may be a MiB: not kept once delivered (running it again is harmless)
+                    self._host_results.discard(request_id)
+                    self._results.pop(request_id, None)
             else:
                 self._hello_acked = True
                 self._acked.update(body["sync"])
@@ -316,13 +324,19 @@ class Collector:
         prefix, args, target = body["prefix"], body.get("args", {}), body.get("target", "mon")
         log.info("running command %s %s (request %s)", prefix, args, request_id)
         try:
-            rc, out, err = self.source.execute(prefix, args, target)
+            if target == HOST_TARGET:  # about this host, answered here: Ceph is not asked
+                rc, out, err = run_host_command(self.source.host_logs, prefix, args)
+            else:
+                rc, out, err = self.source.execute(prefix, args, target)
         except Exception as exc:
             log.exception("command %s failed", prefix)
             rc, out, err = -5, "", f"collector error: {exc}"
         result = {"request_id": request_id, "rc": int(rc), "out": out, "err": str(err)}
         self._results[request_id] = [result, time.monotonic(), False]
         self._send(COMMAND_RESULT, result)
+        if target == HOST_TARGET:
+            self._host_results.add(request_id)
+            return  # it changed nothing in the cluster: no map to send after it
         # The result goes first, then the map that shows the change (the server completes a
         # request when a newer map arrives after the result).
         self._poll_source()

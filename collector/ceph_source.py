@@ -16,6 +16,7 @@ from typing import Any
 
 from collector import host as host_info
 from collector.ceph_shapes import cluster_points, content_hash, host_services, pg_summary_from_dumps
+from collector.logs import HostLogs, LogDirectory, default_log_dir
 from collector.source import ReportTracker
 
 log = logging.getLogger("calamari.collector.ceph")
@@ -122,8 +123,11 @@ class CephSource:
         config_refresh_s: float = 10.0,
         metadata_refresh_s: float = 30.0,
         use_rados: bool = True,
+        log_dir: str | None = None,
     ) -> None:
+        """`log_dir`: where this host's Ceph logs are (default: per the conf's `log file`)."""
         self.conffile = conffile
+        self.log_directory = LogDirectory(log_dir or default_log_dir(conffile))
         self._cli: CliBackend | None = None
         self._rados: RadosBackend | None = None
         if use_rados:
@@ -261,6 +265,9 @@ class CephSource:
 
     def reporting_hosts(self) -> list[str]:
         return [self.hostname]
+
+    def host_logs(self, host: str) -> HostLogs | None:
+        return self.log_directory if host in (self.hostname, host_info.fqdn()) else None
 
     def server_facts(self) -> list[tuple[str, dict[str, Any]]]:
         node_ls = self.query("node ls") or {}

@@ -14,6 +14,10 @@ def hostname() -> str:
     return socket.gethostname().split(".", 1)[0]
 
 
+def fqdn() -> str:
+    return socket.getfqdn() or hostname()
+
+
 def _metric_part(name: str) -> str:
     # Graphite paths use "." as separator; device names like "dm-0" are fine, "eth0.100" is not.
     return name.replace(".", "_").replace(" ", "_")
@@ -31,7 +35,7 @@ def local_facts(services: list[dict[str, Any]]) -> dict[str, Any]:
     address = _primary_address()
     return {
         "hostname": hostname(),
-        "fqdn": socket.getfqdn() or hostname(),
+        "fqdn": fqdn(),
         "boot_time": float(psutil.boot_time()),
         "kernel": platform.release(),
         "cpu_count": psutil.cpu_count() or 1,

@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--replay", metavar="DIR", help="recorded capture steps, one sub-folder each")
     parser.add_argument("--keyring", help="keyring for --ceph-conf (default: from the conf)")
     parser.add_argument("--name", default="client.admin", help="Ceph client name")
+    parser.add_argument("--log-dir", metavar="DIR",
+                        help="with --ceph-conf: the Ceph log files the server may list and tail (default: the "
+                             "directory of the conf's `log file` setting, else /var/log/ceph)")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between replayed steps")
     parser.add_argument("--exit-when-done", action="store_true",
                         help="with --replay: exit a few seconds after the last step was sent")
@@ -77,7 +80,8 @@ def build_source(args: argparse.Namespace) -> Any:
         return ReplaySource(args.replay, interval=args.interval)
     from collector.ceph_source import CephSource
 
-    return CephSource(args.ceph_conf, keyring=args.keyring, name=args.name, timeout=args.ceph_timeout)
+    return CephSource(args.ceph_conf, keyring=args.keyring, name=args.name, timeout=args.ceph_timeout,
+                      log_dir=args.log_dir)
 
 
 def build_curve(args: argparse.Namespace) -> ClientCurveKeys | None:

@@ -17,6 +17,7 @@ from collector.ceph_shapes import (
     host_services,
     pg_summary_from_dumps,
 )
+from collector.logs import HostLogs
 from collector.source import ReportTracker
 
 
@@ -141,6 +142,9 @@ class ReplaySource:
 
     def execute(self, prefix: str, args: dict[str, Any], target: str = "mon") -> tuple[int, Any, str]:
         return -95, "", "a replayed cluster does not execute commands"  # EOPNOTSUPP
+
+    def host_logs(self, host: str) -> HostLogs | None:
+        return None  # captures hold no log files
 
     def close(self) -> None:
         return None

@@ -16,11 +16,17 @@ import threading
 import time
 import uuid
 from array import array
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from collector.logs import HostLogs
+from collector.sim_logs import simulated_host_logs
+
+SIM_DOMAIN = "ceph.example"  # the simulated hosts' fqdns are <host>.ceph.example
+LOG_HISTORY_ENTRIES = 2000
 DEVICE_CRUSH_WEIGHT = 4.0  # every simulated device is a 4 TiB disk
 CEPH_VERSION = "ceph version 16.2.15 (618f440892089921c3e944a991122ddc44e60516) pacific (stable)"
 CEPH_VERSION_SHORT = "16.2.15"
@@ -219,6 +225,8 @@ class SimulatedCluster:
         self._osd_metadata: tuple[str, list[dict[str, Any]]] | None = None
         self._log_seq = 0
         self._pending_log: list[dict[str, Any]] = []
+        # the cluster log as the hosts' log files show it (bounded like a rotated file)
+        self._log_history: deque[dict[str, Any]] = deque(maxlen=LOG_HISTORY_ENTRIES)
         self._last_sent_versions: dict[str, Any] = {}
         self._io_stamp = clock()
         self._init_crush()
@@ -444,6 +452,7 @@ class SimulatedCluster:
             "priority": priority,
             "message": message,
         })
+        self._log_history.append(self._pending_log[-1])
 
     def _mark_down(self, osd_id: int, reason: str = "") -> None:
         if not self.osd_up[osd_id]:
@@ -1072,6 +1081,14 @@ class SimulatedCluster:
     def reporting_hosts(self) -> list[str]:
         return list(self.hosts)
 
+    def host_logs(self, host: str) -> HostLogs | None:
+        """The log files of a simulated host, named by host name or fqdn."""
+        name = host.removesuffix(f".{SIM_DOMAIN}")
+        if name not in self.hosts:
+            return None
+        with self._lock:
+            return simulated_host_logs(self, self.hosts.index(name), list(self._log_history))
+
     def server_facts(self) -> list[tuple[str, dict[str, Any]]]:
         with self._lock:
             mon_hosts = set(self._mon_hosts())
@@ -1091,7 +1108,7 @@ class SimulatedCluster:
                                      "version": CEPH_VERSION_SHORT})
                 facts.append((host, {
                     "hostname": host,
-                    "fqdn": f"{host}.ceph.example",
+                    "fqdn": f"{host}.{SIM_DOMAIN}",
                     "boot_time": boot_time,
                     "kernel": "6.1.0-18-amd64",
                     "cpu_count": 16,

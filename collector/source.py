@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from collector.logs import HostLogs
+
 SyncVersion = int | str
 
 
@@ -32,6 +34,9 @@ class ClusterSource(Protocol):
 
     def execute(self, prefix: str, args: dict[str, Any], target: str = "mon") -> tuple[int, Any, str]:
         """Run a Ceph command: (rc, output, error text)."""
+
+    def host_logs(self, host: str) -> HostLogs | None:
+        """The Ceph log files of `host` (by host name or fqdn), None for a host it has none of."""
 
     def close(self) -> None: ...
 

@@ -48,6 +48,7 @@ from calamari.protocol import (
     Envelope,
     ProtocolError,
 )
+from calamari.protocol.host_logs import HOST_TARGET, host_command_problem
 from calamari.service.sink import ClusterSink, InvalidMap
 
 log = logging.getLogger("calamari.bus")
@@ -150,6 +151,8 @@ class CollectorBus:
         self._stopping = threading.Event()
         self._sessions: dict[bytes, CollectorSession] = {}
         self._identity_by_fsid: dict[str, bytes] = {}
+        # host name or fqdn -> the collector that last spoke for that host (hello, server_facts)
+        self._identity_by_host: dict[str, bytes] = {}
         self._sessions_lock = threading.Lock()
         self._delivered_results: OrderedDict[str, None] = OrderedDict()
         self._seq = 0
@@ -252,6 +255,36 @@ class CollectorBus:
         self._outbox.append((identity, self._encode(COMMAND, body, fsid)))
         self._wake()
         return True
+
+    def send_host_command(self, host: str, request_id: str, prefix: str, args: dict[str, Any] | None = None) -> bool:
+        """Queue a host command (calamari.protocol.host_logs) for the collector that speaks for
+        `host`. False when none does: never heard of, not said hello, its key no longer accepted,
+        or silent for longer than the contact timeout (its host is then as good as unreachable)."""
+        body_args = {**dict(args or {}), "host": host}
+        problem = host_command_problem(prefix, body_args)
+        if problem is not None:
+            raise ValueError(problem)
+        with self._sessions_lock:
+            identity = self._identity_by_host.get(host)
+            session = self._sessions.get(identity) if identity is not None else None
+        if identity is None or session is None or not session.hello:
+            return False
+        if time.time() - session.last_seen > self.contact_timeout_s:
+            return False
+        if self.key_gate is not None and (
+            session.public_key is None or self.key_gate.status_of(session.public_key) != ACCEPTED
+        ):
+            return False
+        body = {"request_id": request_id, "prefix": prefix, "args": body_args, "target": HOST_TARGET}
+        self._outbox.append((identity, self._encode(COMMAND, body, session.fsid)))
+        self._wake()
+        return True
+
+    def _speaks_for(self, session: CollectorSession, *hosts: Any) -> None:
+        with self._sessions_lock:
+            for host in hosts:
+                if isinstance(host, str) and host:
+                    self._identity_by_host[host] = session.identity
 
     def connected_fsids(self) -> list[str]:
         with self._sessions_lock:
@@ -494,6 +527,7 @@ class CollectorBus:
                 self.sink.on_heartbeat(envelope.fsid, envelope.host, datetime.now(UTC))
             self._resync_stale(session, body["versions"])
         elif envelope.type == SERVER_FACTS:
+            self._speaks_for(session, envelope.host, body["fqdn"], body["hostname"])
             self.sink.on_server_facts(envelope.fsid, body, at)
         elif envelope.type == STATS:
             self.stats_sink(envelope.fsid, envelope.host, body["points"])
@@ -517,6 +551,7 @@ class CollectorBus:
             session.collector_version = envelope.body["collector_version"]
             if fsid is not None:
                 self._identity_by_fsid[fsid] = session.identity
+        self._speaks_for(session, session.host)
         log.info("collector %s (%s) says hello for cluster %s", session.host, session.identity.hex(), fsid)
 
     def _resync_stale(self, session: CollectorSession, versions: dict[str, Any]) -> None:

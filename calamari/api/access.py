@@ -56,6 +56,8 @@ ROUTE_ACCESS: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v2/server/<fqdn>"): ADMIN_ONLY,
     ("GET", "/api/v2/server/<fqdn>/event"): USER,
     ("GET", "/api/v2/server/<fqdn>/grains"): USER,
+    ("GET", "/api/v2/server/<fqdn>/log"): USER,  # the host's Ceph log files, read by its collector
+    ("GET", "/api/v2/server/<fqdn>/log/<path:log_path>"): USER,
     ("GET", "/api/v2/cluster"): USER,
     ("GET", _CLUSTER): USER,
     ("DELETE", _CLUSTER): ADMIN_ONLY,  # forget the cluster

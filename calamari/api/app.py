@@ -92,6 +92,8 @@ def create_app(service: Any, services: Services | None = None, **options: Any) -
         # commands of user requests go to the collectors over the bus; resume unfinished ones
         services.executor.send = bus.send_command
         services.executor.start()
+    if bus is not None and services.executor.send_to_host is None:
+        services.executor.send_to_host = bus.send_host_command  # the servers' log routes
 
     access.install(app)  # authentication, roles per route, security headers, size limit
 

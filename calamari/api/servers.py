@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import errno
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response
 
 from calamari.api.clusters import cluster_model
-from calamari.api.common import ApiError, current_user, doc, json_response, services
+from calamari.api.common import ApiError, current_user, doc, int_arg, json_response, services
+from calamari.protocol.host_logs import (
+    LOG_LIST,
+    LOG_TAIL,
+    MAX_TAIL_BYTES,
+    MAX_TAIL_LINES,
+    host_result_problem,
+    log_path_problem,
+)
 
 blueprint = Blueprint("servers", __name__, url_prefix="/api/v2")
 
@@ -85,3 +94,57 @@ def cluster_server(fsid: str, fqdn: str) -> Response:
     if not any(s["fsid"] == fsid for s in row["services"]):
         raise ApiError(404, f"server {fqdn!r} runs no service of cluster {fsid}")
     return json_response(server_row(row, fsid))
+
+
+# ---------------------------------------------------------------------------- log files
+
+# As in Calamari, log paths are relative to the log root (/var/log): the collector's log
+# directory (/var/log/ceph by default) is `ceph/`, whatever its real location.
+LOG_ROOT_NAME = "ceph"
+DEFAULT_TAIL_LINES = 40
+HOST_COMMAND_TIMEOUT_S = 10.0
+
+
+def _ask_host(fqdn: str, prefix: str, args: dict[str, Any]) -> Any:
+    """The output of a host command run by the collector of `fqdn`; ApiError when there is none."""
+    result = services().executor.run_host_command(fqdn, prefix, args, timeout_s=HOST_COMMAND_TIMEOUT_S)
+    if result is None:
+        raise ApiError(504, f"no answer from the collector of {fqdn!r} within {HOST_COMMAND_TIMEOUT_S:.0f} s")
+    rc, out, err = result
+    if rc == -errno.ENOENT:
+        raise ApiError(404, f"no log file {args.get('path', '')!r} on server {fqdn!r}")
+    if rc == -errno.EHOSTUNREACH:
+        raise ApiError(503, f"the collector of {fqdn!r} does not have its logs: {err}")
+    if rc != 0:
+        raise ApiError(502, f"the collector of {fqdn!r} failed: {err or rc}")
+    problem = host_result_problem(prefix, out)
+    if problem is not None:
+        raise ApiError(502, f"the collector of {fqdn!r} answered malformed output: {problem}")
+    return out
+
+
+@blueprint.get("/server/<fqdn>/log")
+@doc("The server's Ceph log files, relative to the log root (e.g. ceph/ceph.log); asks the host's collector",
+     response={"type": "array", "items": {"type": "string"}}, errors=(401, 404, 502, 503, 504))
+def server_logs(fqdn: str) -> Response:
+    _server(fqdn)
+    paths = _ask_host(fqdn, LOG_LIST, {})
+    return json_response([f"{LOG_ROOT_NAME}/{path}" for path in paths])
+
+
+@blueprint.get("/server/<fqdn>/log/<path:log_path>")
+@doc(f"The last lines of one of the server's log files (?lines=N, default {DEFAULT_TAIL_LINES}; at most "
+     f"{MAX_TAIL_BYTES} bytes, `truncated` when that cut lines off)",
+     response={"type": "object", "required": ["lines"],
+               "properties": {"lines": {"type": "string"}, "truncated": {"type": "boolean"}}},
+     query={"lines": {"type": "integer", "minimum": 1, "maximum": MAX_TAIL_LINES}},
+     errors=(400, 401, 404, 502, 503, 504))
+def server_log_tail(fqdn: str, log_path: str) -> Response:
+    _server(fqdn)
+    lines = int_arg("lines", DEFAULT_TAIL_LINES, 1, MAX_TAIL_LINES) or DEFAULT_TAIL_LINES
+    root, _, relative = log_path.partition("/")
+    # refused here too, so that a path that can name no log file never reaches a collector
+    if root != LOG_ROOT_NAME or log_path_problem(relative) is not None:
+        raise ApiError(404, f"no log file {log_path[:200]!r} on server {fqdn!r}")
+    out = _ask_host(fqdn, LOG_TAIL, {"path": relative, "lines": lines, "max_bytes": MAX_TAIL_BYTES})
+    return json_response({"lines": out["lines"], "truncated": out.get("truncated", False)})

@@ -18,6 +18,8 @@ from typing import Any
 
 import msgpack
 
+from calamari.protocol.host_logs import HOST_TARGET, host_command_problem
+
 PROTOCOL_VERSION = 1
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 DEFAULT_BUS_ENDPOINT = "tcp://127.0.0.1:5560"
@@ -295,7 +297,12 @@ def _validate_command(body: dict[str, Any]) -> None:
     _require(isinstance(body.get("request_id"), str), COMMAND, "request_id")
     _require(isinstance(body.get("prefix"), str) and body["prefix"] != "", COMMAND, "prefix")
     _require(isinstance(body.get("args", {}), dict), COMMAND, "args")
-    _require(body.get("target", "mon") in COMMAND_TARGETS, COMMAND, "target")
+    target = body.get("target", "mon")
+    if target == HOST_TARGET:
+        problem = host_command_problem(body["prefix"], body.get("args", {}))
+        _require(problem is None, COMMAND, str(problem))
+        return
+    _require(target in COMMAND_TARGETS, COMMAND, "target")
 
 
 def _validate_command_result(body: dict[str, Any]) -> None:

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 # send_command(fsid, command_id, prefix, args, target) -> False when no collector can take it
 Sender = Callable[[str, str, str, dict[str, Any], str], bool]
+# send_host_command(host, command_id, prefix, args) -> False when no collector speaks for the host
+HostSender = Callable[[str, str, str, dict[str, Any]], bool]
 
 
 @dataclass
@@ -38,6 +40,7 @@ class RequestExecutor:
                  connect_grace_s: float = 30.0) -> None:
         self.service = service
         self.send = send
+        self.send_to_host: HostSender | None = None  # host commands (log list/tail); set with the bus
         self.clock = clock
         self.command_timeout_s = command_timeout_s
         self.map_timeout_s = map_timeout_s
@@ -45,7 +48,7 @@ class RequestExecutor:
         self._lock = threading.Lock()
         self._waiting: dict[str, _Waiting] = {}  # request id -> what it waits for and until when
         self._unsent: dict[str, tuple[int, float]] = {}  # request id -> (command index, give up at)
-        self._cli: dict[str, list[Any]] = {}  # cli command id -> [threading.Event, result]
+        self._cli: dict[str, list[Any]] = {}  # cli or host command id -> [threading.Event, result]
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         service.command_result_handler = self.on_command_result
@@ -163,7 +166,7 @@ class RequestExecutor:
     # ---------------------------------------------------------------- results
 
     def on_command_result(self, command_id: str, rc: int, out: Any, err: str, at: datetime) -> None:
-        if command_id.startswith("cli/"):
+        if command_id.startswith(("cli/", "host/")):
             with self._lock:
                 waiter = self._cli.get(command_id)
             if waiter is not None:
@@ -246,6 +249,25 @@ class RequestExecutor:
         try:
             if self.send is None or not self.send(fsid, command_id, prefix, args, "mon"):
                 raise RequestRejected(f"no collector of cluster {fsid} is connected", status=503)
+            if not waiter[0].wait(timeout_s):
+                return None
+            return waiter[1]
+        finally:
+            with self._lock:
+                self._cli.pop(command_id, None)
+
+    def run_host_command(self, host: str, prefix: str, args: dict[str, Any], timeout_s: float = 10.0,
+                         ) -> tuple[int, Any, str] | None:
+        """Send one host command (calamari.protocol.host_logs) to the collector that speaks for
+        `host` and wait for its result; None on timeout. Raises RequestRejected(503) when no
+        collector of that host is connected."""
+        command_id = f"host/{uuid.uuid4()}"
+        waiter: list[Any] = [threading.Event(), None]
+        with self._lock:
+            self._cli[command_id] = waiter
+        try:
+            if self.send_to_host is None or not self.send_to_host(host, command_id, prefix, args):
+                raise RequestRejected(f"no collector of host {host} is connected", status=503)
             if not waiter[0].wait(timeout_s):
                 return None
             return waiter[1]

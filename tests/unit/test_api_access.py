@@ -28,6 +28,8 @@ EXPECTED = {
     "DELETE /api/v2/server/<fqdn>": ADMIN,
     "GET /api/v2/server/<fqdn>/event": READ_ONLY,
     "GET /api/v2/server/<fqdn>/grains": READ_ONLY,
+    "GET /api/v2/server/<fqdn>/log": READ_ONLY,
+    "GET /api/v2/server/<fqdn>/log/<path:log_path>": READ_ONLY,
     "GET /api/v2/cluster": READ_ONLY,
     f"GET {C}": READ_ONLY,
     f"DELETE {C}": ADMIN,
@@ -100,7 +102,7 @@ EXPECTED = {
 # never in a change, so that every role can call every route in turn.
 PARAMS = {"osd_id": "0", "pool_id": "99999", "node_id": "-1", "rule_id": "0", "type_id": "0", "key": "x",
           "name": "nobody", "fqdn": "no-such-host", "request_id": "no-such-request", "command": "no-such-command",
-          "key_id": "no-such-key", "session_id": "0" * 16}
+          "key_id": "no-such-key", "session_id": "0" * 16, "log_path": "ceph/ceph.log"}
 
 
 @pytest.fixture(scope="module")
