@@ -65,6 +65,7 @@ ROUTE_ACCESS: dict[tuple[str, str], str] = {
     ("GET", f"{_CLUSTER}/config"): USER,
     ("GET", f"{_CLUSTER}/config/<path:key>"): USER,
     ("GET", f"{_CLUSTER}/crush_map"): USER,
+    ("POST", f"{_CLUSTER}/crush_map"): OPERATOR_ONLY,  # replaces the whole map: like every CRUSH change
     ("GET", f"{_CLUSTER}/crush_node"): USER,
     ("POST", f"{_CLUSTER}/crush_node"): OPERATOR_ONLY,
     ("GET", _CRUSH_NODE): USER,

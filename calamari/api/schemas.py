@@ -113,6 +113,13 @@ class CrushRuleCreate(Strict):
     erasure_code_profile: str | None = Field(default=None, min_length=1, max_length=100)
 
 
+MAX_CRUSH_MAP_TEXT = 16 * 1024 * 1024  # a 10,000-OSD map is about 1 MiB of text
+
+
+class CrushMapReplace(Strict):
+    crush_map: str = Field(min_length=1, max_length=MAX_CRUSH_MAP_TEXT)  # the text `crushtool -d` prints
+
+
 class CrushRuleUpdate(Strict):
     name: str = CrushName  # Ceph can only rename a rule
 

@@ -666,7 +666,7 @@ class ClusterModel:
         held = self.held.get(req.fsid, {}).get(req.awaiting.get("name", "osd_map"))
         if held is None or not _past(held[0], req.awaiting.get("after", -1)):
             return False
-        return expectation_met(getattr(req, "expect", []), held[1])
+        return expectation_met(getattr(req, "expect", []), held[1], held[0])
 
     # ---------------------------------------------------------------- users
 

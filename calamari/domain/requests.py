@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from calamari.domain.crush_text import CrushTextError, parse_crush_text
 from calamari.domain.model import ClusterModel
 from calamari.domain.user_request import COMPLETE
 
@@ -100,12 +101,20 @@ def open_targets(model: ClusterModel, fsid: str) -> dict[str, str]:
     return busy
 
 
+def _overlaps(target: str, busy_target: str) -> bool:
+    # replacing the whole CRUSH map conflicts with every other CRUSH change, and they with it
+    if CRUSH_MAP_TARGET in (target, busy_target):
+        return target.startswith("crush-") and busy_target.startswith("crush-")
+    return target == busy_target
+
+
 def check_conflicts(model: ClusterModel, fsid: str, plan: Plan) -> None:
     busy = open_targets(model, fsid)
     for target in plan.targets:
-        if target in busy:
-            raise RequestRejected(f"request {busy[target]} is still changing {target}; wait for it to finish",
-                                  {"request": busy[target]}, status=409)
+        holder = busy.get(target) or next((busy[b] for b in busy if _overlaps(target, b)), None)
+        if holder is not None:
+            raise RequestRejected(f"request {holder} is still changing {target}; wait for it to finish",
+                                  {"request": holder}, status=409)
 
 
 def _is_power_of_two(n: int) -> bool:
@@ -429,9 +438,9 @@ def _pool_field(entry: dict[str, Any], key: str) -> Any:
     return entry.get(key)
 
 
-def expectation_met(expect: list[dict[str, Any]], osd_map: dict[str, Any] | None) -> bool:
+def expectation_met(expect: list[dict[str, Any]], osd_map: dict[str, Any] | None, version: Any = None) -> bool:
     """Does this map (the document as Ceph gives it: the OSD map, or the CRUSH map for CRUSH
-    changes, see awaited_sync_object) show every expected change?"""
+    changes, see awaited_sync_object), of this version, show every expected change?"""
     if not expect:
         return True
     if not isinstance(osd_map, dict):
@@ -439,7 +448,10 @@ def expectation_met(expect: list[dict[str, Any]], osd_map: dict[str, Any] | None
     pools = {p.get("pool"): p for p in osd_map.get("pools", []) if isinstance(p, dict)}
     for check in expect:
         kind = check["check"]
-        if kind in CRUSH_CHECKS:
+        if kind == "crush_map":
+            if not crush_map_expectation_met(check, osd_map, version):
+                return False
+        elif kind in CRUSH_CHECKS:
             if not crush_expectation_met(check, osd_map):
                 return False
         elif kind == "pool":
@@ -907,7 +919,50 @@ def plan_crush_node_delete(model: ClusterModel, fsid: str, node_id: int) -> Plan
                 [{"check": "crush_node_gone", "id": node_id, "name": name}], {"id": node_id, "name": name})
 
 
-CRUSH_CHECKS = {"crush_rule", "crush_rule_gone", "crush_node", "crush_node_gone", "crush_items"}
+CRUSH_CHECKS = {"crush_rule", "crush_rule_gone", "crush_node", "crush_node_gone", "crush_items", "crush_map"}
+CRUSH_MAP_TARGET = "crush-map"
+
+
+def plan_crush_map_set(model: ClusterModel, fsid: str, text: str) -> Plan:
+    """Replace the whole CRUSH map with `text` (crushtool's text form): checked here line by line,
+    compiled by the collector, set with `osd setcrushmap` only if the map Ceph holds is still the
+    version this plan was made against (prior_version)."""
+    crush_view(model, fsid)  # 503 until a CRUSH map has arrived
+    version = int(model.held[fsid]["crush_map"][0])
+    try:
+        parsed = parse_crush_text(text)
+    except CrushTextError as err:
+        errors: dict[str, str] = {}
+        for message in err.errors:
+            where, _, reason = message.partition(": ")
+            errors[where] = f"{errors[where]}; {reason}" if where in errors else reason
+        raise RequestRejected("invalid CRUSH map", errors) from None
+    rule_ids = {r.id for r in parsed.rules}
+    missing = {}
+    for pool in sorted(_live_pools(model, fsid).values(), key=lambda p: p.name):
+        rule_id = pool.settings.get("crush_rule")
+        if rule_id is not None and rule_id not in rule_ids:
+            missing[f"pool {pool.name}"] = f"uses CRUSH rule id {rule_id}, which the new map does not have"
+    if missing:
+        raise RequestRejected("the new CRUSH map lacks rules that pools use", missing, 409)
+    setcrushmap = command("osd setcrushmap", prior_version=version)
+    setcrushmap["input"] = text  # compiled by the collector, sent to Ceph as the command's input
+    buckets = sorted(b.name for b in parsed.buckets)
+    rules = sorted(r.name for r in parsed.rules)
+    return Plan("update", f"Replacing the CRUSH map (version {version})", [CRUSH_MAP_TARGET], [setcrushmap],
+                [{"check": "crush_map", "after_version": version, "buckets": buckets, "rules": rules}],
+                {"prior_version": version, "buckets": len(buckets), "rules": len(rules),
+                 "devices": len(parsed.devices)})
+
+
+def crush_map_expectation_met(check: dict[str, Any], crush: dict[str, Any], version: Any) -> bool:
+    """A CRUSH map newer than the one replaced, with the submitted map's buckets and rules."""
+    if not isinstance(version, int) or version <= check["after_version"]:
+        return False
+    buckets = sorted(b.get("name", "") for b in crush.get("buckets", [])
+                     if isinstance(b, dict) and "~" not in b.get("name", "~"))
+    rules = sorted(r.get("rule_name", "") for r in crush.get("rules", []) if isinstance(r, dict))
+    return buckets == check["buckets"] and rules == check["rules"]
 
 
 def awaited_sync_object(expect: list[dict[str, Any]]) -> str:

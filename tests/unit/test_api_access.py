@@ -37,6 +37,7 @@ EXPECTED = {
     f"GET {C}/config": READ_ONLY,
     f"GET {C}/config/<path:key>": READ_ONLY,
     f"GET {C}/crush_map": READ_ONLY,
+    f"POST {C}/crush_map": OPERATOR,
     f"GET {C}/crush_node": READ_ONLY,
     f"POST {C}/crush_node": OPERATOR,
     f"GET {C}/crush_node/<int(signed=True):node_id>": READ_ONLY,
