@@ -327,7 +327,8 @@ class Collector:
             if target == HOST_TARGET:  # about this host, answered here: Ceph is not asked
                 rc, out, err = run_host_command(self.source.host_logs, prefix, args)
             else:
-                rc, out, err = self.source.execute(prefix, args, target)
+                rc, out, err = self.source.execute(prefix, args, target, **(
+                    {"input": body["input"]} if "input" in body else {}))
         except Exception as exc:
             log.exception("command %s failed", prefix)
             rc, out, err = -5, "", f"collector error: {exc}"

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import subprocess
+import tempfile
 import time
 from typing import Any
 
 from collector import host as host_info
 from collector.ceph_shapes import cluster_points, content_hash, host_services, pg_summary_from_dumps
+from collector.crush_compile import CrushCompileError, compile_crush_text
 from collector.logs import HostLogs, LogDirectory, default_log_dir
 from collector.source import ReportTracker
 
@@ -63,12 +66,12 @@ class RadosBackend:
         self.cluster = rados.Rados(conffile=conffile, conf=conf, name=name)
         self.cluster.connect(timeout=int(timeout))
 
-    def command(self, prefix: str, args: dict[str, Any], target: str) -> tuple[int, bytes, str]:
+    def command(self, prefix: str, args: dict[str, Any], target: str, inbuf: bytes = b"") -> tuple[int, bytes, str]:
         payload = json.dumps({"prefix": prefix, **args, "format": "json"})
         if target == "mgr":
-            rc, out, err = self.cluster.mgr_command(payload, b"", timeout=int(self.timeout))
+            rc, out, err = self.cluster.mgr_command(payload, inbuf, timeout=int(self.timeout))
         else:
-            rc, out, err = self.cluster.mon_command(payload, b"", timeout=int(self.timeout))
+            rc, out, err = self.cluster.mon_command(payload, inbuf, timeout=int(self.timeout))
         return rc, out, err
 
     def fsid(self) -> str:
@@ -88,12 +91,18 @@ class CliBackend:
             self.base += ["--keyring", keyring]
         self.timeout = timeout
 
-    def command(self, prefix: str, args: dict[str, Any], target: str) -> tuple[int, bytes, str]:
+    def command(self, prefix: str, args: dict[str, Any], target: str, inbuf: bytes = b"") -> tuple[int, bytes, str]:
         argv = [*self.base, *cli_argv(prefix, args), "--format", "json"]
-        try:
-            done = subprocess.run(argv, capture_output=True, timeout=self.timeout * 2, check=False)
-        except subprocess.TimeoutExpired:
-            return -110, b"", f"ceph {prefix}: timed out"
+        with tempfile.TemporaryDirectory(prefix="calamari-input-") as work:
+            if inbuf:  # the CLI reads a command's input data from a file (-i)
+                input_file = os.path.join(work, "input")
+                with open(input_file, "wb") as f:
+                    f.write(inbuf)
+                argv += ["-i", input_file]
+            try:
+                done = subprocess.run(argv, capture_output=True, timeout=self.timeout * 2, check=False)
+            except subprocess.TimeoutExpired:
+                return -110, b"", f"ceph {prefix}: timed out"
         rc = -done.returncode if done.returncode > 0 else done.returncode
         return rc, done.stdout, done.stderr.decode("utf-8", "replace").strip()
 
@@ -153,10 +162,10 @@ class CephSource:
         self.backend_used: dict[str, int] = {"rados": 0, "cli": 0}
 
     # -- commands -------------------------------------------------------------------------------
-    def _raw(self, prefix: str, args: dict[str, Any], target: str) -> tuple[int, bytes, str]:
+    def _raw(self, prefix: str, args: dict[str, Any], target: str, inbuf: bytes = b"") -> tuple[int, bytes, str]:
         if self._rados is not None:
             try:
-                result = self._rados.command(prefix, args, target)
+                result = self._rados.command(prefix, args, target, inbuf)
                 self.backend_used["rados"] += 1
                 return result
             except Exception as exc:  # rados.Error, TimeoutError...
@@ -165,7 +174,7 @@ class CephSource:
                 log.warning("librados %s failed (%s); trying the ceph CLI", prefix, exc)
         assert self._cli is not None
         self.backend_used["cli"] += 1
-        return self._cli.command(prefix, args, target)
+        return self._cli.command(prefix, args, target, inbuf)
 
     def query(self, prefix: str, target: str | None = None, **args: Any) -> Any:
         """Run a read command and parse its JSON output; raises CephCommandError on failure."""
@@ -175,11 +184,20 @@ class CephSource:
             raise CephCommandError(prefix, rc, err)
         return json.loads(out) if out.strip() else None
 
-    def execute(self, prefix: str, args: dict[str, Any], target: str = "mon") -> tuple[int, Any, str]:
+    def execute(self, prefix: str, args: dict[str, Any], target: str = "mon",
+                input: str | None = None) -> tuple[int, Any, str]:  # noqa: A002 - the protocol's name
         if not isinstance(prefix, str) or not prefix.strip():
             return -22, "", "empty command prefix"
         arguments = {key: value for key, value in (args or {}).items() if key not in ("prefix", "format")}
-        rc, out, err = self._raw(prefix, arguments, "mgr" if target == "mgr" else "mon")
+        inbuf = b""
+        if input is not None and prefix == "osd setcrushmap":
+            try:  # Ceph takes the compiled map; the server sends crushtool's text form
+                inbuf = compile_crush_text(input)
+            except CrushCompileError as exc:
+                return -22, "", str(exc)
+        elif input is not None:
+            inbuf = input.encode("utf-8")
+        rc, out, err = self._raw(prefix, arguments, "mgr" if target == "mgr" else "mon", inbuf)
         text = out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
         try:
             output: Any = json.loads(text) if text.strip() else ""

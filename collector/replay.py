@@ -140,7 +140,8 @@ class ReplaySource:
         )
         return [(self.hostname, points)]
 
-    def execute(self, prefix: str, args: dict[str, Any], target: str = "mon") -> tuple[int, Any, str]:
+    def execute(self, prefix: str, args: dict[str, Any], target: str = "mon",
+                input: str | None = None) -> tuple[int, Any, str]:  # noqa: A002 - the protocol's name
         return -95, "", "a replayed cluster does not execute commands"  # EOPNOTSUPP
 
     def host_logs(self, host: str) -> HostLogs | None:

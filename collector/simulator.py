@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from calamari.domain.crush_text import WEIGHT_SCALE, CrushText, CrushTextError, parse_crush_text
 from collector.logs import HostLogs
 from collector.sim_logs import simulated_host_logs
 
@@ -1184,8 +1185,14 @@ class SimulatedCluster:
         return None
 
     # -------------------------------------------------------------------------- commands --
-    def execute(self, prefix: str, args: dict[str, Any], target: str = "mon") -> tuple[int, Any, str]:
-        """Run a Ceph command the way the mon/mgr would; returns (rc, out, err)."""
+    def execute(self, prefix: str, args: dict[str, Any], target: str = "mon",
+                input: str | None = None) -> tuple[int, Any, str]:  # noqa: A002 - the protocol's name
+        """Run a Ceph command the way the mon/mgr would; returns (rc, out, err). `input`: the
+        command's input data (for `osd setcrushmap`, the map's text, which the simulator reads
+        instead of crushtool's binary)."""
+        if prefix == "osd setcrushmap":
+            with self._lock:
+                return self._cmd_set_crush_map(args, input)
         handler = _COMMANDS.get(prefix) or _READ_COMMANDS.get(prefix)
         if handler is None:
             return -EINVAL, "", f"unrecognized command: {prefix!r}"
@@ -1440,6 +1447,96 @@ class SimulatedCluster:
     def _crush_changed(self) -> None:
         self.crush_version += 1
         self._bump_epoch()
+
+    def _cmd_set_crush_map(self, args: dict[str, Any], text: str | None) -> tuple[int, Any, str]:
+        """`osd setcrushmap`: the whole map replaced, refused (EPERM) when prior_version is not
+        the current crush_version. Buckets, their devices and device weights, and rules are
+        applied; a bucket's weight inside its parent is always the sum of its items here (Ceph
+        keeps a stated one), and types, tunables, device classes and choose_args stay fixed."""
+        prior = args.get("prior_version")
+        if prior is not None and int(prior) != self.crush_version:
+            return -EPERM, "", f"prior_version {prior} != crush version {self.crush_version}"
+        if not text:
+            return -EINVAL, "", "unable to decode crush map: no input data"
+        try:
+            crush = parse_crush_text(text)
+        except CrushTextError as exc:
+            return -EINVAL, "", f"crushtool could not compile the CRUSH map: {exc}"
+        problem = self._unsimulated_crush_change(crush)
+        if problem:
+            return -EINVAL, "", f"the simulated cluster cannot apply this map: {problem}"
+        rule_ids = {r.id for r in crush.rules}
+        for pool in self.pools.values():
+            if pool.crush_rule not in rule_ids:
+                return -EINVAL, "", f"pool {pool.name} uses crush rule {pool.crush_rule}, which the new map lacks"
+        used = {b.id for b in crush.buckets if b.id is not None}
+        used |= {i - 1 for i in used}  # every bucket's hdd shadow is id - 1 here
+        next_id = min([self._next_bucket_id, *used]) - 2
+        ids: dict[str, int] = {}
+        for b in crush.buckets:
+            if b.id is None:
+                b.id, next_id = next_id, next_id - 2
+            ids[b.name] = b.id
+        if len({*ids.values(), *(i - 1 for i in ids.values())}) != 2 * len(ids):
+            return -EINVAL, "", "the simulated cluster cannot apply this map: bucket ids overlap their hdd shadows"
+        parent = {item.name: b.name for b in crush.buckets for item in b.items}
+        types = {t.name: t.id for t in crush.types}
+        old = self.crush_buckets
+        self.crush_buckets = {}
+        self.bucket_osds = {}
+        for b in crush.buckets:
+            node: dict[str, Any] = {"name": b.name, "type_id": types[b.type_name],
+                                    "parent": ids[parent[b.name]] if b.name in parent else None}
+            if "host_index" in old.get(b.id, {}):  # b.id is set above
+                node["host_index"] = old[b.id]["host_index"]  # type: ignore[index]
+            self.crush_buckets[b.id] = node  # type: ignore[index]
+            osds = [int(item.name[4:]) for item in b.items if item.name not in ids]
+            if osds:
+                self.bucket_osds[b.id] = osds  # type: ignore[index]
+            for item in b.items:
+                if item.name not in ids:
+                    self.osd_crush_weight[int(item.name[4:])] = item.weight_fixed / WEIGHT_SCALE
+        self._next_bucket_id = next_id
+        self.crush_rules = [self._rule_dump(rule, ids) for rule in crush.rules]
+        self._crush_changed()
+        return 0, "", str(self.crush_version)
+
+    def _unsimulated_crush_change(self, crush: CrushText) -> str | None:
+        if [(t.id, t.name) for t in crush.types] != list(enumerate(self.crush_types)):
+            return "its CRUSH types differ from the cluster's"
+        if sorted((d.id, d.name) for d in crush.devices) != [(i, f"osd.{i}") for i in range(len(self.osd_up))]:
+            return "its devices are not the cluster's OSDs"
+        if any(d.device_class not in (None, "hdd") for d in crush.devices):
+            return "every simulated device is of class hdd"
+        if crush.choose_args or any(self.crush_map()["tunables"].get(k) != v for k, v in crush.tunables.items()):
+            return "choose_args and tunables are not simulated"
+        if any(b.alg != "straw2" for b in crush.buckets):
+            return "every simulated bucket is straw2"
+        return None
+
+    @staticmethod
+    def _rule_dump(rule: Any, ids: dict[str, int]) -> dict[str, Any]:
+        steps: list[dict[str, Any]] = []
+        for step in rule.steps:
+            if step.op == "take":
+                item_id = ids[step.item] if step.item in ids else int(step.item.split(".", 1)[1])  # osd.N
+                name = step.item
+                if step.item_class:  # the class's shadow tree: id - 1 here
+                    item_id, name = item_id - 1, f"{step.item}~{step.item_class}"
+                steps.append({"op": "take", "item": item_id, "item_name": name})
+            elif step.type_name is not None:
+                steps.append({"op": step.op, "num": step.num, "type": step.type_name})
+            elif step.op in ("set_choose_tries", "set_chooseleaf_tries"):
+                steps.append({"op": step.op, "num": step.num})
+            elif step.num is not None:  # Pacific's dump shows the other set_* steps by opcode
+                opcode = {"set_choose_local_tries": 10, "set_choose_local_fallback_tries": 11,
+                          "set_chooseleaf_vary_r": 12, "set_chooseleaf_stable": 13}[step.op]
+                steps.append({"opcode": opcode, "arg1": step.num, "arg2": 0})
+            else:
+                steps.append({"op": step.op})
+        return {"rule_id": rule.id, "rule_name": rule.name, "ruleset": rule.id,
+                "type": 1 if rule.type == "replicated" else 3, "min_size": rule.min_size,
+                "max_size": rule.max_size, "steps": steps}
 
     def _bucket_by_name(self, name: Any) -> int | None:
         return next((i for i, b in self.crush_buckets.items() if b["name"] == name), None)

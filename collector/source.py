@@ -32,8 +32,9 @@ class ClusterSource(Protocol):
     def reporting_hosts(self) -> list[str]:
         """Hosts to send heartbeats for (the simulator speaks for many)."""
 
-    def execute(self, prefix: str, args: dict[str, Any], target: str = "mon") -> tuple[int, Any, str]:
-        """Run a Ceph command: (rc, output, error text)."""
+    def execute(self, prefix: str, args: dict[str, Any], target: str = "mon",
+                input: str | None = None) -> tuple[int, Any, str]:  # noqa: A002 - the protocol's name
+        """Run a Ceph command, with `input` as its input data if given: (rc, output, error text)."""
 
     def host_logs(self, host: str) -> HostLogs | None:
         """The Ceph log files of `host` (by host name or fqdn), None for a host it has none of."""

@@ -237,11 +237,15 @@ class CollectorBus:
         prefix: str,
         args: dict[str, Any] | None = None,
         target: str = "mon",
+        input: str | None = None,  # noqa: A002 - the protocol's name for the command's input data
     ) -> bool:
-        """Queue a Ceph command for the collector of `fsid`. False when no collector of that
-        cluster has said hello (the caller should fail the request)."""
+        """Queue a Ceph command for the collector of `fsid`; `input`: its input data (the text of
+        `osd setcrushmap`). False when no collector of that cluster has said hello (the caller
+        should fail the request)."""
         if target not in protocol.envelope.COMMAND_TARGETS:
             raise ValueError(f"target must be mon or mgr, not {target!r}")
+        if input is not None and not isinstance(input, str):
+            raise ValueError("a command's input must be text")
         with self._sessions_lock:
             identity = self._identity_by_fsid.get(fsid)
             session = self._sessions.get(identity) if identity is not None else None
@@ -252,6 +256,8 @@ class CollectorBus:
         ):
             return False  # its key was rejected or deleted since its hello
         body = {"request_id": request_id, "prefix": prefix, "args": dict(args or {}), "target": target}
+        if input is not None:
+            body["input"] = input
         self._outbox.append((identity, self._encode(COMMAND, body, fsid)))
         self._wake()
         return True

@@ -297,6 +297,7 @@ def _validate_command(body: dict[str, Any]) -> None:
     _require(isinstance(body.get("request_id"), str), COMMAND, "request_id")
     _require(isinstance(body.get("prefix"), str) and body["prefix"] != "", COMMAND, "prefix")
     _require(isinstance(body.get("args", {}), dict), COMMAND, "args")
+    _require(isinstance(body.get("input", ""), str), COMMAND, "input")  # the command's input data (inbuf)
     target = body.get("target", "mon")
     if target == HOST_TARGET:
         problem = host_command_problem(body["prefix"], body.get("args", {}))

@@ -21,7 +21,8 @@ from calamari.domain.user_request import COMPLETE, SUBMITTED
 
 log = logging.getLogger(__name__)
 
-# send_command(fsid, command_id, prefix, args, target) -> False when no collector can take it
+# send_command(fsid, command_id, prefix, args, target[, input=text]) -> False when no collector can
+# take it; `input` is passed only for commands that carry input data
 Sender = Callable[[str, str, str, dict[str, Any], str], bool]
 # send_host_command(host, command_id, prefix, args) -> False when no collector speaks for the host
 HostSender = Callable[[str, str, str, dict[str, Any]], bool]
@@ -125,8 +126,9 @@ class RequestExecutor:
         sent = False
         if self.send is not None:
             try:
+                extra = {"input": cmd["input"]} if "input" in cmd else {}
                 sent = bool(self.send(fsid, f"{request_id}/{index}", cmd["prefix"], dict(cmd.get("args", {})),
-                                      cmd.get("target", "mon")))
+                                      cmd.get("target", "mon"), **extra))
             except Exception as err:  # a bad command must fail its request, not the caller
                 log.exception("sending %s failed", cmd["prefix"])
                 self._fail(request_id, f"could not send {cmd['prefix']!r}: {err}")
