@@ -272,7 +272,8 @@ def delete_crush_rule(fsid: str, rule_id: int) -> Response:
 
 
 @blueprint.post("/cluster/<fsid>/crush_node")
-@doc("Add a CRUSH bucket, optionally under a parent node (id or name) (202: a request)", body=CrushNodeCreate,
+@doc("Add a CRUSH bucket, optionally under a parent node (id or name) and with items moved into it "
+     "(202: a request)", body=CrushNodeCreate,
      status=202, response=ACCEPTED, errors=(400, 401, 403, 404, 409, 503))
 def create_crush_node(fsid: str) -> Response:
     body = parse_body(CrushNodeCreate, read_only=CRUSH_NODE_READ_ONLY)
@@ -280,8 +281,9 @@ def create_crush_node(fsid: str) -> Response:
 
 
 @blueprint.patch("/cluster/<fsid>/crush_node/<int(signed=True):node_id>")
-@doc("Rename a CRUSH bucket and/or move it under another parent (202: a request; 304 when nothing "
-     "would change)", body=CrushNodeUpdate, status=202, response=ACCEPTED, errors=(400, 401, 403, 404, 409, 503))
+@doc("Rename a CRUSH bucket, move it under another parent and/or set its items (children moved in, "
+     "reweighted, unlinked) (202: a request; 304 when nothing would change)", body=CrushNodeUpdate, status=202,
+     response=ACCEPTED, errors=(400, 401, 403, 404, 409, 503))
 def update_crush_node(fsid: str, node_id: int) -> Response:
     body = parse_body(CrushNodeUpdate, read_only=CRUSH_NODE_UPDATE_READ_ONLY)
     return submit_plan(fsid, plan_crush_node_update, node_id, body.model_dump(exclude_none=True))
