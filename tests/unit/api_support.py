@@ -21,11 +21,15 @@ PASSWORD = "correct-horse-1"
 class FakeSender:
     def __init__(self, connected: bool = True) -> None:
         self.sent: list[tuple[str, str, str, dict[str, Any], str]] = []
+        self.inputs: dict[str, str] = {}  # command id -> the input data sent with it
         self.connected = connected
 
-    def __call__(self, fsid: str, command_id: str, prefix: str, args: dict[str, Any], target: str) -> bool:
+    def __call__(self, fsid: str, command_id: str, prefix: str, args: dict[str, Any], target: str,
+                 input: str | None = None) -> bool:  # noqa: A002 - the protocol's name
         if self.connected:
             self.sent.append((fsid, command_id, prefix, args, target))
+            if input is not None:
+                self.inputs[command_id] = input
         return self.connected
 
     def prefixes(self) -> list[str]:
