@@ -134,7 +134,7 @@ MAX_CRUSH_WEIGHT = 1000.0  # CRUSH weights are conventionally TiB; more than a P
 class CrushItem(Strict):
     """One child of a bucket: an OSD (id >= 0) or a bucket (id < 0)."""
 
-    id: int = Field(ge=-(1 << 31), lt=1 << 31)
+    id: int = Field(ge=-(1 << 31), le=(1 << 31) - 1)  # le, not lt: OpenAPI 3.0 has no numeric exclusiveMaximum
     weight: float | None = Field(default=None, ge=0.0, le=MAX_CRUSH_WEIGHT, allow_inf_nan=False)
     pos: int | None = Field(default=None, ge=0)  # accepted for round trips of GET; Ceph picks positions
 
