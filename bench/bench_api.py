@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "unit"
 from api_support import FAST_HASHER, PASSWORD  # noqa: E402
 
 from calamari.api.app import Services, create_app  # noqa: E402
+from calamari.domain.crush_text import parse_crush_text  # noqa: E402
 from calamari.service.auth import AuthService  # noqa: E402
 from calamari.service.model import ModelService, ServiceConfig  # noqa: E402
 from calamari.testing.captures import captured_at, sync_objects  # noqa: E402
@@ -95,6 +96,7 @@ def main() -> int:
             ("cluster", f"/api/v2/cluster/{fsid}", 300),
             ("server list", f"/api/v2/cluster/{fsid}/server", 20),
             ("crush_rule", f"/api/v2/cluster/{fsid}/crush_rule", 50),
+            ("crush_map (text)", f"/api/v2/cluster/{fsid}/crush_map", 20),
             ("event", "/api/v2/event", 100),
             ("request", "/api/v2/request", 100),
         ]
@@ -109,6 +111,11 @@ def main() -> int:
             print(f"{label:<20} {median:>10.2f} {p99:>10.2f}  {verdict}")
         size = len(client.get(f"/api/v2/cluster/{fsid}/osd", headers=headers).data)
         print(f"osd list body: {size / 1e6:.1f} MB")
+        # what a crush_map POST checks before it becomes a request: the whole text parsed
+        text = client.get(f"/api/v2/cluster/{fsid}/crush_map", headers=headers).json
+        start = time.perf_counter()
+        parse_crush_text(text)
+        print(f"crush_map POST check: {(time.perf_counter() - start) * 1000:.0f} ms for {len(text) / 1e6:.2f} MB of text")
         print(json.dumps(results))
         service.close()
     return 0

@@ -514,6 +514,7 @@ def _parse(tokens: list[Token]) -> CrushText:
 def _validate(crush: CrushText) -> list[str]:
     errors: list[str] = []
     device_ids: dict[int, CrushDevice] = {}
+    devices: dict[str, CrushDevice] = {}  # by name, the first of each (a map may hold 10,000s)
     names: dict[str, int] = {}  # every item name -> the line defining it
     for d in crush.devices:
         if d.id < 0:
@@ -523,6 +524,7 @@ def _validate(crush: CrushText) -> list[str]:
         if d.name in names:
             errors.append(f"line {d.line}: the name {d.name} is already used (line {names[d.name]})")
         device_ids.setdefault(d.id, d)
+        devices.setdefault(d.name, d)
         names.setdefault(d.name, d.line)
     classes = {d.device_class for d in crush.devices if d.device_class}
     type_ids: dict[int, str] = {}
@@ -558,7 +560,7 @@ def _validate(crush: CrushText) -> list[str]:
             if item.name in seen:
                 errors.append(f"line {item.line}: item {item.name} appears twice in bucket {b.name}")
             seen.add(item.name)
-            device = crush.device(item.name)
+            device = devices.get(item.name)
             child = defined.get(item.name)
             if device is None and child is None:
                 later = crush.bucket(item.name)
@@ -591,7 +593,7 @@ def _validate(crush: CrushText) -> list[str]:
         for step in rule.steps:
             if step.op == "take":
                 bucket = defined.get(step.item or "")
-                if bucket is None and crush.device(step.item or "") is None:
+                if bucket is None and step.item not in devices:
                     errors.append(f"line {step.line}: step take {step.item}: no such bucket or device")
                 elif step.item_class is not None and (bucket is None or step.item_class not in bucket.class_ids):
                     errors.append(f"line {step.line}: step take {step.item} class {step.item_class}: the bucket "
