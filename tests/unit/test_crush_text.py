@@ -143,3 +143,24 @@ def test_a_bucket_used_before_it_is_defined_is_refused():
     with pytest.raises(CrushTextError) as err:
         parse_crush_text(text)
     assert "line 10: item h1 in bucket top is defined further down" in err.value.errors[0]
+
+
+def test_the_collector_compiles_text_with_crushtool_and_reports_its_line(capture_dir, tmp_path, monkeypatch):
+    from collector import crush_compile
+
+    if shutil.which("crushtool") is None:
+        pytest.skip("crushtool is not installed (Debian: ceph-base)")
+    dump = next(iter(fixture_dumps(capture_dir).values()))
+    text = render_crush_text(dump)
+    binary = crush_compile.compile_crush_text(text)
+    (tmp_path / "map").write_bytes(binary)
+    back = subprocess.run(["crushtool", "-d", str(tmp_path / "map")], check=True, capture_output=True, text=True)
+    assert back.stdout == text
+    # crushtool's own message, its temporary file's name turned into "line N"
+    with pytest.raises(crush_compile.CrushCompileError, match=r"could not compile.*line \d+ error: parse error"):
+        crush_compile.compile_crush_text(text.replace("alg straw2", "alg straw2 oops", 1))
+    with pytest.raises(crush_compile.CrushCompileError, match="unknown bucket alg 'nonsense'"):
+        crush_compile.compile_crush_text(text.replace("alg straw2", "alg nonsense", 1))
+    monkeypatch.setattr(crush_compile.shutil, "which", lambda name: None)
+    with pytest.raises(crush_compile.CrushCompileError, match="not installed"):
+        crush_compile.compile_crush_text(text)
