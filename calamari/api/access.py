@@ -55,6 +55,7 @@ ROUTE_ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/v2/server/<fqdn>"): USER,
     ("DELETE", "/api/v2/server/<fqdn>"): ADMIN_ONLY,
     ("GET", "/api/v2/server/<fqdn>/event"): USER,
+    ("GET", "/api/v2/grains"): USER,
     ("GET", "/api/v2/server/<fqdn>/grains"): USER,
     ("GET", "/api/v2/server/<fqdn>/log"): USER,  # the host's Ceph log files, read by its collector
     ("GET", "/api/v2/server/<fqdn>/log/<path:log_path>"): USER,

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response
 
+from calamari.adapters import local_host
 from calamari.api.clusters import cluster_model
 from calamari.api.common import ApiError, current_user, doc, int_arg, json_response, services
 from calamari.protocol.host_logs import (
@@ -67,6 +68,13 @@ def forget_server(fqdn: str) -> Response:
             raise ApiError(409, f"server {fqdn!r} cannot be forgotten: {err}") from None
         s.service._commit_durable()
     return Response(status=204)
+
+
+@blueprint.get("/grains")
+@doc("Facts of the host the Calamari server runs on (salt-style grain names, as Calamari gave them)",
+     response={"type": "object", "required": ["fqdn", "kernel", "num_cpus", "mem_total"]}, errors=(401,))
+def server_grains() -> Response:
+    return json_response(local_host.server_grains())
 
 
 @blueprint.get("/server/<fqdn>/grains")

@@ -27,6 +27,7 @@ EXPECTED = {
     "GET /api/v2/server/<fqdn>": READ_ONLY,
     "DELETE /api/v2/server/<fqdn>": ADMIN,
     "GET /api/v2/server/<fqdn>/event": READ_ONLY,
+    "GET /api/v2/grains": READ_ONLY,
     "GET /api/v2/server/<fqdn>/grains": READ_ONLY,
     "GET /api/v2/server/<fqdn>/log": READ_ONLY,
     "GET /api/v2/server/<fqdn>/log/<path:log_path>": READ_ONLY,

@@ -1,0 +1,53 @@
+"""Facts of the machine the server itself runs on, for `/api/v2/grains` (Calamari named host facts
+after salt's grains; the keys keep those names). Read with psutil and the standard library."""
+
+from __future__ import annotations
+
+import platform
+import socket
+import sys
+from typing import Any
+
+import psutil
+import zmq
+
+
+def _os_release(path: str = "/etc/os-release") -> dict[str, str]:
+    fields: dict[str, str] = {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                key, sep, value = line.strip().partition("=")
+                if sep:
+                    fields[key] = value.strip().strip('"')
+    except OSError:
+        pass
+    return fields
+
+
+def server_grains() -> dict[str, Any]:
+    hostname = socket.gethostname()
+    addresses = sorted({a.address for nic in psutil.net_if_addrs().values() for a in nic
+                        if a.family == socket.AF_INET})
+    interfaces = {name: [a.address for a in nic if a.family == socket.AF_INET]
+                  for name, nic in psutil.net_if_addrs().items()}
+    release = _os_release()
+    return {
+        "id": socket.getfqdn() or hostname,
+        "host": hostname.split(".", 1)[0],
+        "nodename": hostname,
+        "fqdn": socket.getfqdn() or hostname,
+        "kernel": platform.system(),
+        "kernelrelease": platform.release(),
+        "os": release.get("NAME", platform.system()),
+        "osrelease": release.get("VERSION_ID", ""),
+        "oscodename": release.get("VERSION_CODENAME", ""),
+        "osfullname": release.get("PRETTY_NAME", ""),
+        "cpuarch": platform.machine(),
+        "num_cpus": psutil.cpu_count() or 1,
+        "mem_total": int(psutil.virtual_memory().total // (1024 * 1024)),  # MiB, as salt gave it
+        "ipv4": addresses,
+        "ip_interfaces": {name: ips for name, ips in interfaces.items() if ips},
+        "pythonversion": list(sys.version_info[:3]) + [sys.version_info.releaselevel, sys.version_info.serial],
+        "zmqversion": zmq.zmq_version(),
+    }
