@@ -73,6 +73,8 @@ def _attach_feed(feed: EventFeed, service: Any, newest: int, told: threading.Eve
         try:
             feed.add_older(list(service.store.read(after=max(0, end - newest), until=end)), service.model)
         except Exception:  # the feed is a convenience; the store stays the record
+            if getattr(service, "closed", False):
+                return  # shut down while reading: nothing is lost, the feed goes with the process
             logging.getLogger(__name__).exception("could not read the event feed's history")
         finally:
             told.set()

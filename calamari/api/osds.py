@@ -104,7 +104,8 @@ def _osd(fsid: str, osd_id: int) -> dict[str, Any]:
 @blueprint.get("/osd/<int:osd_id>")
 @doc("One OSD", response=OSD_SCHEMA, errors=(401, 404))
 def osd(fsid: str, osd_id: int) -> Response:
-    return json_response(_full_row(_osd(fsid, osd_id), _pools_by_root(fsid), _server_fqdns(fsid)))
+    fqdn = services().service.view.osd_servers.get((fsid, osd_id))
+    return json_response(_full_row(_osd(fsid, osd_id), _pools_by_root(fsid), {osd_id: fqdn} if fqdn else {}))
 
 
 @blueprint.patch("/osd/<int:osd_id>")

@@ -124,6 +124,11 @@ def osd_state_key(row: dict[str, Any]) -> str:
     return ("up" if row["up"] else "down") + "_" + ("in" if row["in"] else "out")
 
 
+def _osd_keys(server: dict[str, Any]) -> list[tuple[str, int]]:
+    return [(s["fsid"], int(s["id"])) for s in server["services"]
+            if s["type"] == "osd" and s["fsid"] and str(s["id"]).isdigit()]
+
+
 class ReadModel:
     """Rows per resource, by cluster, plus OSD counters by state."""
 
@@ -132,6 +137,9 @@ class ReadModel:
         self.osds: dict[str, dict[int, dict[str, Any]]] = {}
         self.pools: dict[str, dict[int, dict[str, Any]]] = {}
         self.servers: dict[str, dict[str, Any]] = {}
+        # (fsid, osd id) -> fqdn of the server whose services include that OSD: an OSD's
+        # metadata names its host by the name the host gives itself, often the short one.
+        self.osd_servers: dict[tuple[str, int], str] = {}
         self.requests: dict[str, dict[str, Any]] = {}
         self.osd_counts: dict[str, Counter[str]] = {}
 
@@ -164,8 +172,16 @@ class ReadModel:
             self.clusters[agg.fsid] = cluster_row(agg)
             self.osd_counts.setdefault(agg.fsid, Counter())
         elif isinstance(agg, Server):
+            old = self.servers.get(agg.fqdn)
+            if old is not None:
+                for key in _osd_keys(old):
+                    if self.osd_servers.get(key) == agg.fqdn:
+                        del self.osd_servers[key]
             if agg.merged_into is None and not agg.forgotten:
-                self.servers[agg.fqdn] = server_row(agg)
+                row = server_row(agg)
+                self.servers[agg.fqdn] = row
+                for key in _osd_keys(row):
+                    self.osd_servers[key] = agg.fqdn
             else:
                 self.servers.pop(agg.fqdn, None)
         elif isinstance(agg, UserRequest):
@@ -204,6 +220,7 @@ class ReadModel:
             "osds": self.osds,
             "pools": self.pools,
             "servers": self.servers,
+            "osd_servers": {f"{fsid}/{osd}": fqdn for (fsid, osd), fqdn in sorted(self.osd_servers.items())},
             "requests": self.requests,
             "osd_counts": {f: {k: v for k, v in c.items() if v} for f, c in self.osd_counts.items()},
         }

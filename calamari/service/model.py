@@ -68,6 +68,7 @@ class ModelService:
                                         self.config.history_snapshots)
         self.writer = EventWriter(self.store, self.config.write_batch, on_persisted=self.snapshots.persisted)
         self.rejected = 0
+        self.closed = False
         self.deferred = 0  # maps not applied while the event store was behind
         self._deferral_logged = 0.0
         self.cluster_log: dict[str, list[dict[str, Any]]] = {}  # newest lines, not evented
@@ -80,6 +81,7 @@ class ModelService:
         self.writer.start()
 
     def close(self) -> None:
+        self.closed = True  # background readers of the store then end quietly
         self.writer.stop()
         self.snapshots.stop()
         self.store.close()
