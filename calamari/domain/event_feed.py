@@ -32,7 +32,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def describe(event: Any, agg: Any) -> tuple[str, str, str | None, str | None] | None:
+def describe(event: Any, agg: Any, pool_name: str | None = None) -> tuple[str, str, str | None, str | None] | None:
     """(severity, message, fsid, fqdn) for an event worth telling a person; None otherwise.
     `agg` is the aggregate the event belongs to (for names the event itself does not carry)."""
     fsid = getattr(agg, "fsid", None)
@@ -97,17 +97,18 @@ def describe(event: Any, agg: Any) -> tuple[str, str, str | None, str | None] | 
             return severity, message, fsid, fqdn
         return None
     if isinstance(agg, Pool):
+        pool = pool_name or agg.name  # the name it had then, where the caller knows it
         if name == "PoolCreated":
             return "INFO", f"Pool '{event.name}' created", fsid, None
         if name == "PoolRenamed":
             return "INFO", f"Pool '{event.previous}' renamed to '{event.name}'", fsid, None
         if name == "PoolDeleted":
-            return "INFO", f"Pool '{agg.name}' deleted", fsid, None
+            return "INFO", f"Pool '{pool}' deleted", fsid, None
         if name == "PoolSettingsChanged":
             changes = ", ".join(f"{k} {old} -> {new}" for k, (old, new) in sorted(event.changes.items()))
-            return "INFO", f"Pool '{agg.name}' changed: {changes}", fsid, None
+            return "INFO", f"Pool '{pool}' changed: {changes}", fsid, None
         if name == "PoolQuotaChanged":
-            return "INFO", (f"Pool '{agg.name}' quotas: max objects {event.quota_max_objects}, "
+            return "INFO", (f"Pool '{pool}' quotas: max objects {event.quota_max_objects}, "
                             f"max bytes {event.quota_max_bytes}"), fsid, None
         return None
     if isinstance(agg, Server):
@@ -196,15 +197,30 @@ class EventFeed:
         """Stored events from before start-up, oldest first, identified by their positions (which
         are all below next_id). Replaces what was told before, in one assignment."""
         osd_servers = OsdServers(model)
-        entries = [e for p, ev in positioned if (e := self._entry(ev, model, p, osd_servers)) is not None]
+        # The model holds today's pool names; going back from the newest event, each rename
+        # undone gives the name a pool had at the time of the events before it.
+        names: dict[Any, str] = {}
+        names_then: list[str | None] = []
+        for _, ev in reversed(positioned):
+            agg = model.aggregates.get(ev.originator_id)
+            if not isinstance(agg, Pool):
+                names_then.append(None)
+                continue
+            names_then.append(names.get(ev.originator_id, agg.name))
+            if type(ev).__name__ == "PoolRenamed":
+                names[ev.originator_id] = ev.previous
+        names_then.reverse()
+        entries = [e for (p, ev), pool_name in zip(positioned, names_then, strict=True)
+                   if (e := self._entry(ev, model, p, osd_servers, pool_name)) is not None]
         self.older = tuple(entries[-self.capacity:])
 
     @staticmethod
-    def _entry(event: Any, model: Any, entry_id: int, osd_servers: OsdServers) -> dict[str, Any] | None:
+    def _entry(event: Any, model: Any, entry_id: int, osd_servers: OsdServers,
+               pool_name: str | None = None) -> dict[str, Any] | None:
         agg = model.aggregates.get(event.originator_id)
         if agg is None:
             return None
-        told = describe(event, agg)
+        told = describe(event, agg, pool_name)
         if told is None:
             return None
         severity, message, fsid, fqdn = told

@@ -32,3 +32,39 @@ def test_feed_after_restart_tells_the_past_and_the_present_once(tmp_path, captur
         assert all(datetime.fromisoformat(e["when"]) <= datetime.now(UTC) for e in entries)
     finally:
         service.close()
+
+
+def test_stored_pool_events_are_told_with_the_name_the_pool_had_then(tmp_path, capture_dir):
+    import copy
+
+    from calamari.testing.captures import captured_at, sync_objects
+
+    config = ServiceConfig(data_dir=str(tmp_path))
+    service = ModelService(config)
+    for prefix in ("00", "01", "02", "03", "04", "05", "06", "07", "08"):
+        fsid = feed_step(service, step(capture_dir, prefix))
+    # step 09 renames 'images' to 'photos' and raises its pg_num; split in two maps: the pg_num
+    # change first, under the old name, then the rename
+    step09 = step(capture_dir, "09")
+    _, objects = sync_objects(step09)
+    _, epoch, osd_map = next(o for o in objects if o[0] == "osd_map")
+    before_rename = copy.deepcopy(osd_map)
+    before_rename["epoch"] = epoch
+    for pool in before_rename["pools"]:
+        if pool["pool_name"] == "photos":
+            pool["pool_name"] = "images"
+    renamed = dict(osd_map, epoch=epoch + 1)
+    service.on_sync_object(fsid, "osd_map", epoch, before_rename, captured_at(step09), host="vm")
+    service.on_sync_object(fsid, "osd_map", epoch + 1, renamed, captured_at(step09), host="vm")
+    service.close()
+
+    service = ModelService(config)
+    try:
+        services = Services(service)
+        assert services.feed_history_told.wait(30)
+        told = [e["message"] for e in services.feed.query(fsid=fsid) if "Pool" in e["message"]]
+        assert any(m.startswith("Pool 'images' changed: pg_num 16 -> 32") for m in told), told
+        assert "Pool 'images' renamed to 'photos'" in told
+        assert not any(m.startswith("Pool 'photos' changed") for m in told)
+    finally:
+        service.close()
