@@ -7,6 +7,7 @@ parser only makes sure a bad map is refused with useful reasons before anything 
 
 from __future__ import annotations
 
+import math
 import re
 import struct
 from dataclasses import dataclass, field
@@ -367,6 +368,8 @@ def _parse_bucket(r: _Reader) -> CrushBucket:
         while r.peek() in ("weight", "pos"):
             if r.take().text == "weight":
                 weight = r.float("a weight")
+                if not math.isfinite(weight):  # e.g. 1e999: CRUSH weights are 16.16 fixed point
+                    raise _Syntax(f"line {item_line}: a weight must be a finite number")
                 if weight < 0:
                     raise _Syntax(f"line {item_line}: a weight must not be negative")
             else:

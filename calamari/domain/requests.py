@@ -513,12 +513,23 @@ class CrushView:
     rules: dict[int, dict[str, Any]]
     classes: set[str]
     device_names: set[str]
+    shadows: dict[int | str, str] = field(default_factory=dict)  # shadow buckets' ids and names -> name
 
     def by_name(self, name: str) -> dict[str, Any] | None:
         return next((b for b in self.buckets.values() if b["name"] == name), None)
 
     def name_in_use(self, name: str) -> bool:
         return self.by_name(name) is not None or name in self.device_names
+
+    def no_node(self, ref: int | str) -> str:
+        """Why `ref` names no bucket the planner may use: a per-class shadow bucket (`default~hdd`,
+        which GET lists) is Ceph's own copy of its bucket, changed only through that bucket."""
+        shadow = self.shadows.get(ref)
+        if shadow is not None:
+            base, _, device_class = shadow.rpartition("~")
+            return (f"CRUSH node {shadow!r} is the {device_class} shadow of {base!r}, which Ceph keeps in step "
+                    f"with it: change {base!r} instead")
+        return f"no CRUSH node {ref!r}"
 
     def subtree_contains(self, top: int, node: int) -> bool:
         current: int | None = node
@@ -542,12 +553,16 @@ def crush_view(model: ClusterModel, fsid: str) -> CrushView:
     if not crush:
         raise RequestRejected("the CRUSH map has not been received yet; retry shortly", status=503)
     buckets = {b["id"]: b for b in crush.get("buckets", []) if "~" not in b["name"]}
+    shadows: dict[int | str, str] = {}
+    for b in crush.get("buckets", []):
+        if "~" in b["name"]:
+            shadows[b["id"]] = shadows[b["name"]] = b["name"]
     parent = {i["id"]: b["id"] for b in buckets.values() for i in b.get("items", [])}
     held = model.held.get(fsid, {}).get("crush_map")
     devices = held[1].get("devices", []) if held and isinstance(held[1], dict) else []
     return CrushView(buckets, parent, {t["name"]: t["type_id"] for t in crush.get("types", [])},
                      {r["rule_id"]: r for r in crush.get("rules", [])},
-                     {d["class"] for d in devices if d.get("class")}, {d["name"] for d in devices})
+                     {d["class"] for d in devices if d.get("class")}, {d["name"] for d in devices}, shadows)
 
 
 def _check_crush_name(name: str, field_name: str, errors: dict[str, str]) -> None:
@@ -651,7 +666,7 @@ def _placement_errors(view: CrushView, type_id: int, parent_ref: int | str, node
                       errors: dict[str, str]) -> dict[str, Any] | None:
     parent = _find_node(view, parent_ref)
     if parent is None:
-        errors["parent"] = f"no CRUSH node {parent_ref!r}"
+        errors["parent"] = view.no_node(parent_ref)
         return None
     if parent.get("type_id", 0) <= type_id:
         errors["parent"] = f"a bucket goes under a bucket of a higher type than its own; {parent['name']!r} is a " \
@@ -677,7 +692,7 @@ def plan_crush_node_create(model: ClusterModel, fsid: str, body: dict[str, Any])
         if type_id is not None:
             parent = _placement_errors(view, type_id, body["parent"], None, errors)
         elif _find_node(view, body["parent"]) is None:  # placement needs the type; existence does not
-            errors["parent"] = f"no CRUSH node {body['parent']!r}"
+            errors["parent"] = view.no_node(body["parent"])
     items = None
     if body.get("items") and type_id is not None and type_id != DEVICE_TYPE_ID:
         items = plan_crush_items(view, crush_devices(model, fsid), None, name, type_id, bucket_type,
@@ -700,7 +715,10 @@ def plan_crush_node_create(model: ClusterModel, fsid: str, body: dict[str, Any])
 
 
 def get_crush_node(model: ClusterModel, fsid: str, node_id: int) -> dict[str, Any]:
-    node = crush_view(model, fsid).buckets.get(node_id)
+    view = crush_view(model, fsid)
+    node = view.buckets.get(node_id)
+    if node is None and node_id in view.shadows:
+        raise RequestRejected(view.no_node(node_id), {"id": "a shadow bucket cannot be changed or deleted"}, 409)
     if node is None:
         raise RequestRejected(f"no CRUSH node {node_id} in cluster {fsid}", status=404)
     return node
@@ -838,7 +856,7 @@ def plan_crush_items(view: CrushView, devices: dict[int, str], bucket: dict[str,
         if child < 0:
             sub = view.buckets.get(child)
             if sub is None:
-                errors[f"{field_name}.id"] = f"no CRUSH node {child}"
+                errors[f"{field_name}.id"] = view.no_node(child)
                 continue
             if child not in current:  # children already here are where Ceph let them be
                 if bucket is not None and child == bucket["id"]:
@@ -928,7 +946,10 @@ def plan_crush_map_set(model: ClusterModel, fsid: str, text: str) -> Plan:
     compiled by the collector, set with `osd setcrushmap` only if the map Ceph holds is still the
     version this plan was made against (prior_version)."""
     crush_view(model, fsid)  # 503 until a CRUSH map has arrived
-    version = int(model.held[fsid]["crush_map"][0])
+    held = model.held.get(fsid, {}).get("crush_map")
+    if held is None:  # restarted: the CRUSH aggregate is back from the events, the map not yet
+        raise RequestRejected("the CRUSH map has not been received yet; retry shortly", status=503)
+    version = int(held[0])
     try:
         parsed = parse_crush_text(text)
     except CrushTextError as err:
