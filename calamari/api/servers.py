@@ -6,9 +6,8 @@ import errno
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, current_app
 
-from calamari.adapters import local_host
 from calamari.api.clusters import cluster_model
 from calamari.api.common import ApiError, current_user, doc, int_arg, json_response, services
 from calamari.protocol.host_logs import (
@@ -72,9 +71,13 @@ def forget_server(fqdn: str) -> Response:
 
 @blueprint.get("/grains")
 @doc("Facts of the host the Calamari server runs on (salt-style grain names, as Calamari gave them)",
-     response={"type": "object", "required": ["fqdn", "kernel", "num_cpus", "mem_total"]}, errors=(401,))
+     response={"type": "object", "required": ["fqdn", "kernel", "num_cpus", "mem_total"]}, errors=(401, 503))
 def server_grains() -> Response:
-    return json_response(local_host.server_grains())
+    # read by an adapter (calamari.adapters.local_host) that calamari-server hands to the app
+    read_grains = current_app.config.get("SERVER_GRAINS")
+    if read_grains is None:
+        raise ApiError(503, "this server's host facts are not available")
+    return json_response(read_grains())
 
 
 @blueprint.get("/server/<fqdn>/grains")

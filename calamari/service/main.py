@@ -120,8 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         log.info("simulated cluster %s (%s) reporting in-process", cluster.fsid, args.simulate)
 
     host, _, port = args.api.rpartition(":")
+    from calamari.adapters.local_host import server_grains
+
     app = create_app(service, BUS=bus, COLLECTOR_KEYS=keys, TIMESERIES=timeseries.store, TIMESERIES_WRITER=timeseries,
-                     **security_options.app_options(args))
+                     SERVER_GRAINS=server_grains, **security_options.app_options(args))
     # calamari-ctl reaches the running server here for what it would otherwise write to the store
     control = ControlServer(server_key_dir(args.data_dir), {**key_handlers(keys), **snapshot_handler(service),
                                                             **user_handlers(app.config["CALAMARI"].auth)})

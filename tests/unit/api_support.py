@@ -8,6 +8,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
+from calamari.adapters.local_host import server_grains
 from calamari.api.app import Services, create_app
 from calamari.service.auth import AuthService
 from calamari.service.model import ModelService, ServiceConfig
@@ -61,7 +62,8 @@ class Harness:
         self.executor = RequestExecutor(self.service, send=self.sender, **kwargs)
         self.auth = AuthService(self.service, hasher=FAST_HASHER, **(auth_options or {}))
         self.services = Services(self.service, auth=self.auth, executor=self.executor)
-        self.app = create_app(self.service, services=self.services, **(app_options or {}))
+        self.app = create_app(self.service, services=self.services,
+                              **{"SERVER_GRAINS": server_grains, **(app_options or {})})
         assert self.services.feed_history_told.wait(30), "the event feed did not read the stored events"
         self.client = self.app.test_client()
         self.tokens: dict[str, str] = {}

@@ -7,6 +7,7 @@ from api_support import Harness
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from calamari.adapters.local_host import server_grains
 from calamari.api.app import create_app
 
 
@@ -49,7 +50,7 @@ def test_fuzzing_finds_no_server_error(api):
                     param["schema"] = {"type": "string", "enum": [api.fsid, "no-such-cluster"]}
     spec["paths"] = keep
     schema = schemathesis.openapi.from_dict(spec)
-    app = create_app(api.service, services=api.services)
+    app = create_app(api.service, services=api.services, SERVER_GRAINS=server_grains)
     token = api.token("oper")
     failures = []
     calls = []
