@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from flask import Response, current_app, g, request
@@ -123,8 +124,11 @@ def paginate(rows: list[Any]) -> dict[str, Any]:
     base = request.base_url
 
     def link(n: int) -> str:
-        args = {**request.args.to_dict(), "page": str(n), "page_size": str(size)}
-        return base + "?" + "&".join(f"{k}={v}" for k, v in args.items())
+        # every query argument kept (repeated ones too) and encoded: a `since=…+00:00` must come back as '+'
+        wanted = {"page": str(n), "page_size": str(size)}
+        args = [(k, wanted.pop(k) if k in wanted else v) for k, v in request.args.items(multi=True)
+                if k not in ("page", "page_size") or k in wanted]
+        return base + "?" + urlencode(args + list(wanted.items()))
 
     return {"count": len(rows), "next": link(page + 1) if start + size < len(rows) else None,
             "previous": link(page - 1) if page > 1 else None, "results": rows[start:start + size]}
