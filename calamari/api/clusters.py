@@ -39,6 +39,7 @@ from calamari.api.schemas import (
 from calamari.domain.crush_text import render_crush_text
 from calamari.domain.model import SYNC_OBJECTS
 from calamari.domain.requests import (
+    check_crush_map_text,
     osd_flags,
     plan_crush_map_set,
     plan_crush_node_create,
@@ -347,7 +348,9 @@ def _crush_map_text() -> str:
      body=CrushMapReplace, status=202, response=ACCEPTED, errors=(400, 401, 403, 404, 409, 415, 503))
 def replace_crush_map(fsid: str) -> Response:
     text = _crush_map_text()
-    return submit_plan(fsid, plan_crush_map_set, text)
+    cluster_model(fsid)  # 404 first
+    # parsed before the model's lock is taken: a large map takes seconds, and ingest must not wait
+    return submit_plan(fsid, plan_crush_map_set, text, check_crush_map_text(text))
 
 
 # ---------------------------------------------------------------------------- config, sync objects, log

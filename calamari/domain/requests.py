@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from calamari.domain.crush_text import CrushTextError, parse_crush_text
+from calamari.domain.crush_text import CrushText, CrushTextError, parse_crush_text
 from calamari.domain.model import ClusterModel
 from calamari.domain.user_request import COMPLETE
 
@@ -941,23 +941,36 @@ CRUSH_CHECKS = {"crush_rule", "crush_rule_gone", "crush_node", "crush_node_gone"
 CRUSH_MAP_TARGET = "crush-map"
 
 
-def plan_crush_map_set(model: ClusterModel, fsid: str, text: str) -> Plan:
-    """Replace the whole CRUSH map with `text` (crushtool's text form): checked here line by line,
-    compiled by the collector, set with `osd setcrushmap` only if the map Ceph holds is still the
-    version this plan was made against (prior_version)."""
+MAX_CRUSH_TEXT_ERRORS = 100  # reasons a 400 lists (a large bad map may have one on every line)
+
+
+def check_crush_map_text(text: str) -> CrushText:
+    """The parsed map of a CRUSH text; RequestRejected naming the bad lines (the first
+    MAX_CRUSH_TEXT_ERRORS of them) otherwise. Needs no model: call it before taking the lock."""
+    try:
+        return parse_crush_text(text)
+    except CrushTextError as err:
+        errors: dict[str, str] = {}
+        for message in err.errors[:MAX_CRUSH_TEXT_ERRORS]:
+            where, _, reason = message.partition(": ")
+            errors[where] = f"{errors[where]}; {reason}" if where in errors else reason
+        if len(err.errors) > MAX_CRUSH_TEXT_ERRORS:
+            errors["more"] = f"{len(err.errors) - MAX_CRUSH_TEXT_ERRORS} more problems not listed"
+        raise RequestRejected("invalid CRUSH map", errors) from None
+
+
+def plan_crush_map_set(model: ClusterModel, fsid: str, text: str, parsed: CrushText | None = None) -> Plan:
+    """Replace the whole CRUSH map with `text` (crushtool's text form): checked here line by line
+    (`parsed`: what check_crush_map_text gave for it, if called already), compiled by the collector,
+    set with `osd setcrushmap` only if the map Ceph holds is still the version this plan was made
+    against (prior_version)."""
     crush_view(model, fsid)  # 503 until a CRUSH map has arrived
     held = model.held.get(fsid, {}).get("crush_map")
     if held is None:  # restarted: the CRUSH aggregate is back from the events, the map not yet
         raise RequestRejected("the CRUSH map has not been received yet; retry shortly", status=503)
     version = int(held[0])
-    try:
-        parsed = parse_crush_text(text)
-    except CrushTextError as err:
-        errors: dict[str, str] = {}
-        for message in err.errors:
-            where, _, reason = message.partition(": ")
-            errors[where] = f"{errors[where]}; {reason}" if where in errors else reason
-        raise RequestRejected("invalid CRUSH map", errors) from None
+    if parsed is None:
+        parsed = check_crush_map_text(text)
     rule_ids = {r.id for r in parsed.rules}
     missing = {}
     for pool in sorted(_live_pools(model, fsid).values(), key=lambda p: p.name):

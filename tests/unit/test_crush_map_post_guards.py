@@ -47,3 +47,35 @@ def test_post_before_the_crush_map_came_again_after_a_restart_is_503(sim_api):
     r = api.call("POST", "cluster/{fsid}/crush_map", json={"crush_map": text})
     assert r.status_code == 503, r.json
     assert api.sender.sent == []
+
+
+def test_the_text_is_parsed_without_holding_the_models_lock(sim_api, monkeypatch):
+    import threading
+
+    import calamari.domain.requests as planning
+
+    api = sim_api.api
+    text = get_text(api)
+    lock_free = []
+
+    def parse_and_look(source):
+        # from another thread: could ingest take the lock while the text is parsed?
+        probe = threading.Thread(target=lambda: lock_free.append(api.service.lock.acquire(timeout=0.5)
+                                                                 and (api.service.lock.release() or True)))
+        probe.start()
+        probe.join()
+        return parse_crush_text(source)
+
+    monkeypatch.setattr(planning, "parse_crush_text", parse_and_look)
+    assert api.call("POST", "cluster/{fsid}/crush_map", json={"crush_map": text}).status_code == 202
+    assert lock_free == [True]
+
+
+def test_a_map_bad_on_every_line_lists_a_bounded_number_of_reasons(sim_api):
+    api = sim_api.api
+    text = get_text(api)
+    start = text.index("# devices")
+    bad = text[:start] + "device 0 osd.0\n" * 5000 + text[start:]
+    r = api.call("POST", "cluster/{fsid}/crush_map", json={"crush_map": bad})
+    assert r.status_code == 400
+    assert 1 < len(r.json["errors"]) <= 101 and "more problems" in r.json["errors"]["more"]
