@@ -10,6 +10,7 @@ import glob
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -31,6 +32,9 @@ KEEP = 3
 # about HISTORY_SPACING events of replay (at most twice that).
 HISTORY_SPACING = 20_000
 HISTORY_KEEP = 50
+# What an offline tool (calamari-ctl) keeps: it does not know the server's --history-snapshots,
+# so it removes no history snapshot; the server prunes to its own setting when it next writes one.
+HISTORY_KEEP_ALL = sys.maxsize
 
 
 def encode_aggregates(aggregates: Iterable[CalamariAggregate]) -> list[list[Any]]:

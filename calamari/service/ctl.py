@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from calamari.adapters.event_store import EventStore, EventStoreError, event_record
-from calamari.adapters.snapshots import load_model, write_snapshot
+from calamari.adapters.snapshots import HISTORY_KEEP_ALL, load_model, write_snapshot
 from calamari.service import history_cli, key_cli, user_cli
 from calamari.service.model import ServiceConfig
 
@@ -45,7 +45,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     config = _config(args)
     store = EventStore(config.store_url)
     model, position = load_model(config.snapshot_dir, store)
-    path = write_snapshot(config.snapshot_dir, position, model)
+    path = write_snapshot(config.snapshot_dir, position, model, HISTORY_KEEP_ALL)
     print(f"snapshot at position {position}: {path}")
     return 0
 

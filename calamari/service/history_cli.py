@@ -13,7 +13,7 @@ import orjson
 
 from calamari.adapters.event_export import ExportFormatError, export_line, parse_line
 from calamari.adapters.event_store import EventStore
-from calamari.adapters.snapshots import load_model, newest_snapshot, write_snapshot
+from calamari.adapters.snapshots import HISTORY_KEEP_ALL, load_model, newest_snapshot, write_snapshot
 from calamari.domain.model import ClusterModel
 from calamari.service.history import ClusterNotFound, History, HistoryError, parse_limit
 from calamari.service.model import ServiceConfig
@@ -323,12 +323,12 @@ def cmd_import(args: argparse.Namespace) -> int:
         if len(batch) >= IMPORT_BATCH:
             store.append_at(batch, positions)
             if since_snapshot >= args.snapshot_every:
-                write_snapshot(config.snapshot_dir, positions[-1], model)
+                write_snapshot(config.snapshot_dir, positions[-1], model, HISTORY_KEEP_ALL)
                 since_snapshot = 0
             batch, positions = [], []
     if batch:
         store.append_at(batch, positions)
-    write_snapshot(config.snapshot_dir, store.max_position(), model)
+    write_snapshot(config.snapshot_dir, store.max_position(), model, HISTORY_KEEP_ALL)
     print(f"imported {count} events (positions {existing + 1}..{previous})", file=sys.stderr)
     return 0
 
