@@ -120,6 +120,7 @@ class ClusterModel:
         self.held: dict[str, dict[str, tuple[SyncVersion, Any]]] = {}
         self.last_contact: dict[str, float] = {}
         self.last_contact_host: dict[str, float] = {}
+        self._fqdn_of_hello: dict[str, str] = {}  # a collector's hello name -> its server's fqdn (a cache)
         # The raw OSD and pool entries of the newest OSD map, to skip unchanged ones cheaply.
         self._osd_entries: dict[str, dict[int, Any]] = {}
         self._pool_entries: dict[str, dict[int, Any]] = {}
@@ -622,8 +623,23 @@ class ClusterModel:
         self._host_contact(host, at)
 
     def _host_contact(self, host: str, at: datetime) -> None:
-        self.last_contact_host[host] = at.timestamp()
         server = self.servers.get(host)
+        if server is None or not server.managed:
+            # A collector says hello and heartbeats under its short host name, and reports its
+            # facts under its fqdn: a heartbeat counts for the server of that host name too, or
+            # after a restart a host whose collector died before its next facts would never be lost.
+            def fits(s: Server | None) -> bool:
+                return s is not None and s.hostname == host and s.managed and s.merged_into is None \
+                    and not s.forgotten
+            cached = self.servers.get(self._fqdn_of_hello.get(host, ""))
+            if not fits(cached):  # checked at each use, so a scan happens only when it changed
+                cached = next((s for s in self.servers.values() if fits(s)), None)
+                if cached is not None:
+                    self._fqdn_of_hello[host] = cached.fqdn
+            server = cached or server
+        self.last_contact_host[host] = at.timestamp()
+        if server is not None:
+            self.last_contact_host[server.fqdn] = at.timestamp()
         if server is not None and server.contact_lost:
             self._emit(server, Server.ServerContactRegained, at)
 
