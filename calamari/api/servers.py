@@ -32,6 +32,18 @@ def server_row(row: dict[str, Any], fsid: str | None = None) -> dict[str, Any]:
     return {**row, "services": services_, "ceph_version": versions.pop() if len(versions) == 1 else None}
 
 
+def live_server_row(row: dict[str, Any], fsid: str | None = None) -> dict[str, Any]:
+    """server_row with `last_contact` the time the host's collector was last heard from (its
+    heartbeats and facts, kept in memory), where the stored row has the time of its last change."""
+    out = server_row(row, fsid)
+    heard = services().service.model.last_contact_host.get(row["fqdn"])
+    if heard is not None:
+        when = datetime.fromtimestamp(heard, UTC)
+        if out.get("last_contact") is None or when > datetime.fromisoformat(out["last_contact"]):
+            out["last_contact"] = when.isoformat()
+    return out
+
+
 def _server(fqdn: str) -> dict[str, Any]:
     row = services().service.view.servers.get(fqdn)
     if row is None:
@@ -42,13 +54,13 @@ def _server(fqdn: str) -> dict[str, Any]:
 @blueprint.get("/server")
 @doc("All servers", response={"type": "array", "items": SERVER_SCHEMA}, errors=(401,))
 def servers() -> Response:
-    return json_response([server_row(r) for r in list(services().service.view.servers.values())])
+    return json_response([live_server_row(r) for r in list(services().service.view.servers.values())])
 
 
 @blueprint.get("/server/<fqdn>")
 @doc("One server", response=SERVER_SCHEMA, errors=(401, 404))
 def server(fqdn: str) -> Response:
-    return json_response(server_row(_server(fqdn)))
+    return json_response(live_server_row(_server(fqdn)))
 
 
 @blueprint.delete("/server/<fqdn>")
@@ -93,7 +105,7 @@ def grains(fqdn: str) -> Response:
      errors=(401, 404))
 def cluster_servers(fsid: str) -> Response:
     cluster_model(fsid)
-    return json_response([server_row(r, fsid) for r in list(services().service.view.servers.values())
+    return json_response([live_server_row(r, fsid) for r in list(services().service.view.servers.values())
                           if any(s["fsid"] == fsid for s in r["services"])])
 
 
@@ -104,7 +116,7 @@ def cluster_server(fsid: str, fqdn: str) -> Response:
     row = _server(fqdn)
     if not any(s["fsid"] == fsid for s in row["services"]):
         raise ApiError(404, f"server {fqdn!r} runs no service of cluster {fsid}")
-    return json_response(server_row(row, fsid))
+    return json_response(live_server_row(row, fsid))
 
 
 # ---------------------------------------------------------------------------- log files
