@@ -34,13 +34,12 @@ def server_row(row: dict[str, Any], fsid: str | None = None) -> dict[str, Any]:
 
 def live_server_row(row: dict[str, Any], fsid: str | None = None) -> dict[str, Any]:
     """server_row with `last_contact` the time the host's collector was last heard from (its
-    heartbeats and facts, kept in memory), where the stored row has the time of its last change."""
+    heartbeats and facts, kept in memory), where the stored row has the time of its last change
+    (until the first heartbeat after a restart, that time stays)."""
     out = server_row(row, fsid)
     heard = services().service.model.last_contact_host.get(row["fqdn"])
-    if heard is not None:
-        when = datetime.fromtimestamp(heard, UTC)
-        if out.get("last_contact") is None or when > datetime.fromisoformat(out["last_contact"]):
-            out["last_contact"] = when.isoformat()
+    if heard is not None:  # (the row's own time may be that of a 'contact lost' event: no contact)
+        out["last_contact"] = datetime.fromtimestamp(heard, UTC).isoformat()
     return out
 
 

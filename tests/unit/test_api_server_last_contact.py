@@ -31,3 +31,11 @@ def test_last_contact_follows_heartbeats_under_the_hello_name(api):
     assert rows[0]["last_contact"] == heard.isoformat()
     assert [r for r in api.call("GET", "cluster/{fsid}/server").json if r["fqdn"] == FQDN][0]["last_contact"] \
         == heard.isoformat()
+
+
+def test_losing_contact_does_not_move_last_contact(api):
+    start = datetime.now(UTC) - timedelta(minutes=10)
+    api.service.on_server_facts(api.fsid, {"fqdn": FQDN, "hostname": "stor1", "services": []}, start)
+    api.service.check_contact(start + timedelta(minutes=5), 30)  # a ServerContactLost event, 5 min later
+    row = api.call("GET", f"server/{FQDN}").json
+    assert row["contact_lost"] is True and row["last_contact"] == start.isoformat()
