@@ -84,6 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     except EventStoreError as err:
         print(f"calamari-ctl: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader went away (`calamari-ctl events | head`): stop quietly, as shell tools do;
+        # stdout goes to /dev/null so that the flush at exit does not fail again
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141  # 128 + SIGPIPE
 
 
 if __name__ == "__main__":
