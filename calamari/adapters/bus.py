@@ -459,6 +459,10 @@ class CollectorBus:
         host = ""
         if envelope.type == HELLO:
             host = envelope.body["hostname"] or envelope.host
+        if envelope.type != HELLO and status is None:
+            # a key deleted under a connected collector: its hello registers it as pending again
+            # (docs/security.md), and a running collector says hello only when asked
+            self._ask_hello(session)
         if envelope.type == HELLO and status is None:
             try:
                 status = gate.register(host, public_key)
@@ -499,6 +503,12 @@ class CollectorBus:
         else:
             log.debug("rejected message from %s: %s %s", session.identity.hex(), reason, detail[:200])
 
+    def _ask_hello(self, session: CollectorSession) -> None:
+        now = time.monotonic()
+        if now - session.last_hello_request > 1.0:  # at most once a second
+            session.last_hello_request = now
+            self._reply(session, HELLO_REQUEST, {})
+
     def _reply(self, session: CollectorSession, msg_type: str, body: dict[str, Any]) -> None:
         self._outbox.append((session.identity, self._encode(msg_type, body, session.fsid)))
 
@@ -513,10 +523,7 @@ class CollectorBus:
             return
         if not session.hello:
             # E.g. the server restarted under a connected collector: ask it to introduce itself.
-            now = time.monotonic()
-            if now - session.last_hello_request > 1.0:
-                session.last_hello_request = now
-                self._reply(session, HELLO_REQUEST, {})
+            self._ask_hello(session)
             raise ProtocolError("no_hello", envelope.type)
         if envelope.fsid != session.fsid:
             raise ProtocolError("fsid_mismatch", f"{envelope.fsid} != hello {session.fsid}")
