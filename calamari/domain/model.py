@@ -37,7 +37,7 @@ from calamari.domain.maps import (
 )
 from calamari.domain.osd import NIL_UUID, Osd
 from calamari.domain.pool import POOL_SETTINGS, Pool
-from calamari.domain.server import Server
+from calamari.domain.server import LOOPBACK_NAMES, Server
 from calamari.domain.user import User
 from calamari.domain.user_request import COMPLETE, UserRequest
 
@@ -569,17 +569,22 @@ class ClusterModel:
         ):
             raise InvalidMap("server_facts", "services", "must be a list of {type, id, ...}")
         server = self.servers.get(fqdn)
+        renamed = server is None or server.merged_into is not None
         if server is None:
             server = self._create(Server, Server.ServerDiscovered, ids.server_id(fqdn), at, fqdn=fqdn,
                                   hostname=str(facts.get("hostname") or fqdn.split(".")[0]))
         elif server.forgotten:
             self._emit(server, Server.ServerRediscovered, at)
+        if server.merged_into is not None:
+            self._emit(server, Server.ServerReclaimed, at)
         kept = {k: facts[k] for k in ("hostname", "boot_time", "kernel", "cpu_count", "mem_total",
                                       "frontend_addr", "backend_addr", "frontend_iface",
                                       "backend_iface") if k in facts}
         if kept != server.facts:
             self._emit(server, Server.ServerFactsChanged, at, facts=kept)
         inherited = self._merge_short_name(server, at)
+        if renamed:
+            inherited += self._merge_loopback_names(server, at)
         reported = [{"fsid": s.get("fsid") or fsid, "type": s["type"], "id": str(s["id"]),
                      "running": bool(s.get("running", True)), "version": s.get("version")}
                     for s in services]
@@ -592,6 +597,18 @@ class ClusterModel:
                   and (s["fsid"] not in reported_fsids or s["type"] == "osd")]
         self._set_services(server, others + reported, at)
         self.heartbeat(fsid, fqdn, at)
+
+    def _merge_loopback_names(self, server: Server, at: datetime) -> list[dict[str, Any]]:
+        """The host reported itself as `localhost` before (getfqdn() on a host whose /etc/hosts
+        lists its name after localhost): that server is this one, and gives its services over."""
+        inherited: list[dict[str, Any]] = []
+        for other in list(self.servers.values()):
+            if other is not server and other.hostname == server.hostname and other.merged_into is None \
+                    and not other.forgotten and other.fqdn.split(".", 1)[0] in LOOPBACK_NAMES:
+                inherited += other.services
+                self._emit(other, Server.ServerMergedInto, at, fqdn=server.fqdn)
+                self.last_contact_host.pop(other.fqdn, None)
+        return inherited
 
     def _merge_short_name(self, server: Server, at: datetime) -> list[dict[str, Any]]:
         """A server first named by its short host name (from the OSD metadata, before its

@@ -6,6 +6,10 @@ from eventsourcing.domain import Aggregate
 
 from calamari.domain.base import CalamariAggregate
 
+# Names that getfqdn() gives a host whose /etc/hosts lists it after `localhost` on a loopback
+# line: never a host's own name (collectors reported them before they fell back to the host name).
+LOOPBACK_NAMES = frozenset({"localhost", "localhost6", "ip6-localhost", "ip6-loopback"})
+
 
 class Server(CalamariAggregate):
     # Set when a host first known by its short name (from `ceph osd metadata`) turns out to be
@@ -58,6 +62,12 @@ class Server(CalamariAggregate):
 
         def apply(self, server: "Server") -> None:
             server.merged_into, server.services = self.fqdn, []
+
+    class ServerReclaimed(Aggregate.Event):
+        """A host merged into another server reports its facts under this name again."""
+
+        def apply(self, server: "Server") -> None:
+            server.merged_into = None
 
     class ServerForgotten(Aggregate.Event):
         """An admin removed a host that runs no Ceph service any more (a decommissioned one)."""
