@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
@@ -26,12 +25,6 @@ def wait_for(condition, timeout: float = 5.0) -> None:
             return
         time.sleep(0.02)
     raise AssertionError("condition not met in time")
-
-
-def free_endpoint() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{probe.getsockname()[1]}"
 
 
 def fast_collector(source, endpoint: str) -> Collector:
@@ -111,10 +104,10 @@ def test_command_results_are_resent_until_acknowledged() -> None:
 
 
 def test_collector_recovers_when_the_server_restarts() -> None:
-    endpoint = free_endpoint()
     first_sink = RecordingSink()
-    bus = CollectorBus(first_sink, endpoint)
+    bus = CollectorBus(first_sink, "tcp://127.0.0.1:0")  # the port is ours from the start
     bus.start()
+    endpoint = bus.bound_endpoint
     cluster = SimulatedCluster("hosts=2,osds=4,pools=1,pgs=16,seed=2")
     collector = fast_collector(cluster, endpoint)
     collector.start()
@@ -123,7 +116,15 @@ def test_collector_recovers_when_the_server_restarts() -> None:
         bus.stop()
         second_sink = RecordingSink()  # a restarted server that lost everything
         bus = CollectorBus(second_sink, endpoint)
-        bus.start()
+        for _ in range(50):  # the port was free a moment ago; another program may hold it briefly
+            try:
+                bus.start()
+                break
+            except Exception:
+                time.sleep(0.1)
+                bus = CollectorBus(second_sink, endpoint)
+        else:
+            pytest.fail(f"could not bind {endpoint} again")
         # it asks for a hello, the heartbeat shows newer versions, full objects are resent
         wait_for(lambda: set(second_sink.sync_versions(cluster.fsid)) == protocol.SYNC_NAMES, timeout=8)
         assert second_sink.data(cluster.fsid, "osd_map") == cluster.osd_map()
