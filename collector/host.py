@@ -9,23 +9,15 @@ from typing import Any
 
 import psutil
 
+from calamari.adapters.local_host import host_fqdn
+
 
 def hostname() -> str:
     return socket.gethostname().split(".", 1)[0]
 
 
-LOOPBACK_NAMES = {"localhost", "localhost6", "ip6-localhost", "ip6-loopback"}
-
-
 def fqdn() -> str:
-    """The host's fully qualified name. getfqdn() resolves the host name, and where /etc/hosts
-    lists it on a loopback line after `localhost` (`127.0.0.1 localhost vm`) it answers
-    `localhost`: every such host would then be the same server. The configured host name is
-    used instead."""
-    name = socket.getfqdn()
-    if not name or name.split(".", 1)[0] in LOOPBACK_NAMES:
-        name = socket.gethostname() or name
-    return name or hostname()
+    return host_fqdn()
 
 
 def _metric_part(name: str) -> str:

@@ -11,6 +11,19 @@ from typing import Any
 import psutil
 import zmq
 
+from calamari.domain.server import LOOPBACK_NAMES
+
+
+def host_fqdn() -> str:
+    """This host's fully qualified name. getfqdn() resolves the host name, and where /etc/hosts
+    lists it on a loopback line after `localhost` (`127.0.0.1 localhost vm`) it answers
+    `localhost`: every such host would then be the same server. The configured host name is
+    used instead."""
+    name = socket.getfqdn()
+    if not name or name.split(".", 1)[0] in LOOPBACK_NAMES:
+        name = socket.gethostname() or name
+    return name or socket.gethostname().split(".", 1)[0]
+
 
 def _os_release(path: str = "/etc/os-release") -> dict[str, str]:
     fields: dict[str, str] = {}
@@ -33,10 +46,10 @@ def server_grains() -> dict[str, Any]:
                   for name, nic in psutil.net_if_addrs().items()}
     release = _os_release()
     return {
-        "id": socket.getfqdn() or hostname,
+        "id": host_fqdn(),
         "host": hostname.split(".", 1)[0],
         "nodename": hostname,
-        "fqdn": socket.getfqdn() or hostname,
+        "fqdn": host_fqdn(),
         "kernel": platform.system(),
         "kernelrelease": platform.release(),
         "os": release.get("NAME", platform.system()),

@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
 from calamari import __version__
 from calamari.api.common import (
@@ -79,7 +79,10 @@ def held(fsid: str, name: str) -> Any:
 @doc("Server version and host", response={"type": "object", "properties": {"version": {"type": "string"}}},
      errors=(401,))
 def info() -> Response:
-    fqdn = socket.getfqdn()
+    # the host's names from the same reader as /grains (a loopback fqdn is no name), where given
+    read_grains = current_app.config.get("SERVER_GRAINS")
+    grains = read_grains() if read_grains is not None else {}
+    fqdn = grains.get("fqdn") or socket.getfqdn()
     try:
         ipaddr = socket.gethostbyname(socket.gethostname())
     except OSError:
