@@ -1,6 +1,7 @@
 """`/api/v2/grains` (the server's own host) and `/api/v2/server/<fqdn>/grains` (a reported host)."""
 
 import platform
+import socket
 from datetime import UTC, datetime
 
 import psutil
