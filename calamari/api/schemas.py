@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from calamari.domain.password_policy import MIN_PASSWORD_LENGTH
+from calamari.domain.user import EMAIL_PATTERN
 
 PoolName = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
 
@@ -25,13 +26,13 @@ class UserCreate(Strict):
     username: str = Field(min_length=1, max_length=150, pattern=r"^[A-Za-z0-9_.@+-]+$")
     password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=1024)
     role: Literal["admin", "operator", "read-only"] = "read-only"
-    email: str = Field(default="", max_length=254)
+    email: str = Field(default="", max_length=254, pattern=EMAIL_PATTERN)
 
 
 class UserUpdate(Strict):
     password: str | None = Field(default=None, min_length=MIN_PASSWORD_LENGTH, max_length=1024)
     role: Literal["admin", "operator", "read-only"] | None = None
-    email: str | None = Field(default=None, max_length=254)
+    email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
 
 
 class PoolCreate(Strict):

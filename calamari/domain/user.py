@@ -17,6 +17,8 @@ from calamari.domain.base import CalamariAggregate
 ADMIN, OPERATOR, READ_ONLY = "admin", "operator", "read-only"
 ROLES = (ADMIN, OPERATOR, READ_ONLY)
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@+-]{1,150}$")
+# empty, or one '@' between non-empty parts without spaces or control characters
+EMAIL_PATTERN = r"^$|^[^\s@\x00-\x1f\x7f]+@[^\s@\x00-\x1f\x7f]+$"
 
 
 class UserError(ValueError):
@@ -31,6 +33,11 @@ class UserError(ValueError):
 def check_username(username: str) -> None:
     if not USERNAME_RE.match(username):
         raise UserError("username", "1-150 letters, digits and @.+-_ only")
+
+
+def check_email(email: str) -> None:
+    if len(email) > 254 or not re.match(EMAIL_PATTERN, email):
+        raise UserError("email", "empty, or an address like name@example.net (no spaces or control characters)")
 
 
 def check_role(role: str) -> None:

@@ -15,7 +15,7 @@ from calamari.adapters.curve_keys import server_key_dir
 from calamari.adapters.event_store import EventStore
 from calamari.adapters.snapshots import load_model
 from calamari.domain.model import ClusterModel
-from calamari.domain.user import ROLES, UserError, check_role, check_username
+from calamari.domain.user import ROLES, UserError, check_email, check_role, check_username
 from calamari.service.auth import check_password, hash_password
 from calamari.service.control import ServerNotRunning, call_running_server
 
@@ -33,6 +33,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     try:
         check_username(args.name)
         check_role(args.role)
+        check_email(args.email)
         if sys.stdin.isatty():
             password = getpass.getpass("password: ")
         else:

@@ -40,6 +40,20 @@ def test_roles(api):
     assert login.status_code == 200
 
 
+@pytest.mark.parametrize("email, status", [
+    ("eve@example.net", 201), ("", 201), ("eve\x00@example.net", 400), ("eve example@net", 400),
+    ("eve", 400), ("@example.net", 400), ("eve@example.net\n", 400),
+])
+def test_user_email_is_empty_or_an_address(api, email, status):
+    r = api.call("POST", "user", json={"username": "eve", "password": PASSWORD, "email": email})
+    assert r.status_code == status, r.json
+    if status == 400:
+        assert "email" in r.json["errors"]
+        assert api.call("GET", "user/eve").status_code == 404
+    r = api.call("PATCH", "user/viewer", json={"email": email})
+    assert r.status_code == (400 if status == 400 else 200), r.json
+
+
 def test_cookie_session_needs_the_csrf_token_for_changes(api):
     login = api.client.post("/api/v2/auth/login", json={"username": "oper", "password": PASSWORD})
     csrf = login.json["csrf_token"]

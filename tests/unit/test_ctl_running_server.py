@@ -56,3 +56,15 @@ def test_user_add_writes_the_store_when_no_server_runs(tmp_path, monkeypatch):
         assert service.model.users["bob"].role == "read-only"
     finally:
         service.close()
+
+
+def test_user_add_refuses_a_malformed_email_before_anything_is_written(tmp_path, monkeypatch, capsys):
+    ModelService(ServiceConfig(data_dir=str(tmp_path))).close()
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a-Long-enough-pass-77\n"))
+    assert ctl.main(["--data-dir", str(tmp_path), "user", "add", "carol", "--email", "carol at example"]) == 2
+    assert "email" in capsys.readouterr().err
+    service = ModelService(ServiceConfig(data_dir=str(tmp_path)))
+    try:
+        assert "carol" not in service.model.users
+    finally:
+        service.close()
