@@ -223,6 +223,7 @@ class SimulatedCluster:
         self._pool_entries: dict[int, dict[str, Any]] = {}
         self._osd_map: dict[str, Any] | None = None
         self._crush_map: dict[str, Any] | None = None
+        self._last_set_crush_map: tuple[int, str] | None = None  # (the version it made, its text)
         self._osd_metadata: tuple[str, list[dict[str, Any]]] | None = None
         self._log_seq = 0
         self._pending_log: list[dict[str, Any]] = []
@@ -1454,6 +1455,11 @@ class SimulatedCluster:
         applied; a bucket's weight inside its parent is always the sum of its items here (Ceph
         keeps a stated one), and types, tunables, device classes and choose_args stay fixed."""
         prior = args.get("prior_version")
+        if prior is not None and int(prior) == self.crush_version - 1 and text \
+                and self._last_set_crush_map == (self.crush_version, text):
+            # As the monitor does: the resend of the update that made this version (e.g. a
+            # request resumed after a restart) is answered as done.
+            return 0, "", str(self.crush_version)
         if prior is not None and int(prior) != self.crush_version:
             return -EPERM, "", f"prior_version {prior} != crush version {self.crush_version}"
         if not text:
@@ -1499,6 +1505,7 @@ class SimulatedCluster:
         self._next_bucket_id = next_id
         self.crush_rules = [self._rule_dump(rule, ids) for rule in crush.rules]
         self._crush_changed()
+        self._last_set_crush_map = (self.crush_version, text)
         return 0, "", str(self.crush_version)
 
     def _unsimulated_crush_change(self, crush: CrushText) -> str | None:

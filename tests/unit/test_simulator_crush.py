@@ -166,3 +166,20 @@ def test_a_machine_emptied_by_moves_still_takes_new_pools(sim):
     assert sim.host_osds[0] == []
     assert sim.execute("osd pool create", {"pool": "after-move", "pg_num": 32})[0] == 0
     assert sim.execute("osd crush rm", {"name": "node0000"})[0] == 0
+
+
+def test_setcrushmap_resent_after_it_was_applied_is_answered_as_done_like_the_monitor():
+    from calamari.domain.crush_text import render_crush_text
+
+    sim = SimulatedCluster("hosts=2,osds=4,pools=1,pgs=16,seed=5")
+    before = sim.crush_version
+    text = render_crush_text(sim.crush_map()).replace("weight 4.000", "weight 3.000", 1)
+    assert sim.execute("osd setcrushmap", {"prior_version": before}, input=text)[0] == 0
+    assert sim.crush_version == before + 1
+    # the same map again with the same prior version: a resend of the update that was applied
+    assert sim.execute("osd setcrushmap", {"prior_version": before}, input=text) == (0, "", str(before + 1))
+    assert sim.crush_version == before + 1
+    # a different map with that stale prior version is refused
+    other = text.replace("weight 3.000", "weight 2.000", 1)
+    rc, _, err = sim.execute("osd setcrushmap", {"prior_version": before}, input=other)
+    assert rc < 0 and err == f"prior_version {before} != crush version {before + 1}"
