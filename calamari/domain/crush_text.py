@@ -259,9 +259,6 @@ class CrushText:
     def bucket(self, name: str) -> CrushBucket | None:
         return next((b for b in self.buckets if b.name == name), None)
 
-    def device(self, name: str) -> CrushDevice | None:
-        return next((d for d in self.devices if d.name == name), None)
-
 
 class CrushTextError(ValueError):
     """Text that is not a valid CRUSH map: `errors` holds one "line N: reason" per problem."""
