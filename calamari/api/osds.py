@@ -18,6 +18,7 @@ from calamari.api.common import (
 )
 from calamari.api.schemas import OSD_READ_ONLY, OsdCommandMany, OsdUpdate
 from calamari.domain.requests import OSD_COMMANDS, plan_osd_command, plan_osd_update
+from calamari.domain.server import osd_service_keys
 
 blueprint = Blueprint("osds", __name__, url_prefix="/api/v2/cluster/<fsid>")
 
@@ -40,8 +41,8 @@ def _pools_by_root(fsid: str) -> dict[str | None, list[int]]:
 def osd_server_fqdns(servers: Iterable[dict[str, Any]], fsid: str) -> dict[int, str]:
     """The fqdn of the server each OSD of the cluster runs on, from the servers' services (an
     OSD's metadata names its host as the host calls itself, often by its short name)."""
-    return {int(s["id"]): server["fqdn"] for server in servers for s in server["services"]
-            if s["type"] == "osd" and s["fsid"] == fsid and str(s["id"]).isdigit()}
+    return {osd_id: server["fqdn"] for server in servers
+            for osd_fsid, osd_id in osd_service_keys(server["services"]) if osd_fsid == fsid}
 
 
 def _full_row(row: dict[str, Any], by_root: dict[str | None, list[int]],

@@ -15,7 +15,7 @@ from calamari.domain.cluster import Cluster
 from calamari.domain.login_guard import LoginGuard
 from calamari.domain.osd import Osd
 from calamari.domain.pool import Pool
-from calamari.domain.server import Server
+from calamari.domain.server import Server, osd_service_keys
 from calamari.domain.user import User
 from calamari.domain.user_request import UserRequest
 
@@ -166,15 +166,14 @@ class OsdServers:
 
     def __init__(self, model: Any) -> None:
         self.model = model
-        self.index: dict[tuple[str | None, str], str] | None = None
+        self.index: dict[tuple[str, int], str] | None = None
 
     def fqdn(self, osd: Osd) -> str | None:
         if self.index is None:
             servers = list(getattr(self.model, "servers", {}).values())
-            self.index = {(service.get("fsid"), str(service.get("id"))): server.fqdn
-                          for server in servers if server.merged_into is None
-                          for service in server.services if service.get("type") == "osd"}
-        return self.index.get((osd.fsid, str(osd.osd_id)))
+            self.index = {key: server.fqdn for server in servers if server.merged_into is None
+                          for key in osd_service_keys(server.services)}
+        return self.index.get((osd.fsid, osd.osd_id))
 
 
 class EventFeed:

@@ -13,7 +13,7 @@ from calamari.domain.cluster import Cluster
 from calamari.domain.model import ClusterModel
 from calamari.domain.osd import Osd
 from calamari.domain.pool import Pool
-from calamari.domain.server import Server
+from calamari.domain.server import Server, osd_service_keys
 from calamari.domain.user_request import UserRequest
 
 
@@ -124,11 +124,6 @@ def osd_state_key(row: dict[str, Any]) -> str:
     return ("up" if row["up"] else "down") + "_" + ("in" if row["in"] else "out")
 
 
-def _osd_keys(server: dict[str, Any]) -> list[tuple[str, int]]:
-    return [(s["fsid"], int(s["id"])) for s in server["services"]
-            if s["type"] == "osd" and s["fsid"] and str(s["id"]).isdigit()]
-
-
 class ReadModel:
     """Rows per resource, by cluster, plus OSD counters by state."""
 
@@ -174,13 +169,13 @@ class ReadModel:
         elif isinstance(agg, Server):
             old = self.servers.get(agg.fqdn)
             if old is not None:
-                for key in _osd_keys(old):
+                for key in osd_service_keys(old["services"]):
                     if self.osd_servers.get(key) == agg.fqdn:
                         del self.osd_servers[key]
             if agg.merged_into is None and not agg.forgotten:
                 row = server_row(agg)
                 self.servers[agg.fqdn] = row
-                for key in _osd_keys(row):
+                for key in osd_service_keys(row["services"]):
                     self.osd_servers[key] = agg.fqdn
             else:
                 self.servers.pop(agg.fqdn, None)

@@ -11,6 +11,13 @@ from calamari.domain.base import CalamariAggregate
 LOOPBACK_NAMES = frozenset({"localhost", "localhost6", "ip6-localhost", "ip6-loopback"})
 
 
+def osd_service_keys(services: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """(fsid, OSD id) of each OSD among a server's services: what says which server an OSD runs
+    on (its metadata names the host as the host calls itself, often by its short name)."""
+    return [(s["fsid"], int(s["id"])) for s in services
+            if s.get("type") == "osd" and s.get("fsid") and str(s.get("id")).isdigit()]
+
+
 class Server(CalamariAggregate):
     # Set when a host first known by its short name (from `ceph osd metadata`) turns out to be
     # another server's fqdn; a class default so snapshots written before it existed still load.
