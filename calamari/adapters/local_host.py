@@ -40,16 +40,15 @@ def _os_release(path: str = "/etc/os-release") -> dict[str, str]:
 
 def server_grains() -> dict[str, Any]:
     hostname = socket.gethostname()
-    addresses = sorted({a.address for nic in psutil.net_if_addrs().values() for a in nic
-                        if a.family == socket.AF_INET})
+    fqdn = host_fqdn()  # a name lookup: once
     interfaces = {name: [a.address for a in nic if a.family == socket.AF_INET]
                   for name, nic in psutil.net_if_addrs().items()}
     release = _os_release()
     return {
-        "id": host_fqdn(),
+        "id": fqdn,
         "host": hostname.split(".", 1)[0],
         "nodename": hostname,
-        "fqdn": host_fqdn(),
+        "fqdn": fqdn,
         "kernel": platform.system(),
         "kernelrelease": platform.release(),
         "os": release.get("NAME", platform.system()),
@@ -59,7 +58,7 @@ def server_grains() -> dict[str, Any]:
         "cpuarch": platform.machine(),
         "num_cpus": psutil.cpu_count() or 1,
         "mem_total": int(psutil.virtual_memory().total // (1024 * 1024)),  # MiB, as salt gave it
-        "ipv4": addresses,
+        "ipv4": sorted({ip for ips in interfaces.values() for ip in ips}),
         "ip_interfaces": {name: ips for name, ips in interfaces.items() if ips},
         "pythonversion": list(sys.version_info[:3]) + [sys.version_info.releaselevel, sys.version_info.serial],
         "zmqversion": zmq.zmq_version(),
