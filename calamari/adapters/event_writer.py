@@ -60,10 +60,6 @@ class EventWriter:
             self._cond.notify()
         return sub
 
-    def pending(self) -> int:
-        with self._cond:
-            return sum(len(s.events) for s in self._queue)
-
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything submitted so far is written. Submissions are written in order, so
         the newest one being done means all are (it may already have left the queue and still be
