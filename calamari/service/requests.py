@@ -244,32 +244,30 @@ class RequestExecutor:
                      ) -> tuple[int, Any, str] | None:
         """Send one read-only command and wait for its result; None on timeout. Raises
         RequestRejected(503) when no collector can take it."""
-        command_id = f"cli/{uuid.uuid4()}"
-        waiter: list[Any] = [threading.Event(), None]
-        with self._lock:
-            self._cli[command_id] = waiter
-        try:
-            if self.send is None or not self.send(fsid, command_id, prefix, args, "mon"):
-                raise RequestRejected(f"no collector of cluster {fsid} is connected", status=503)
-            if not waiter[0].wait(timeout_s):
-                return None
-            return waiter[1]
-        finally:
-            with self._lock:
-                self._cli.pop(command_id, None)
+        return self._ask("cli", lambda command_id: self.send is not None
+                         and self.send(fsid, command_id, prefix, args, "mon"),
+                         f"no collector of cluster {fsid} is connected", timeout_s)
 
     def run_host_command(self, host: str, prefix: str, args: dict[str, Any], timeout_s: float = 10.0,
                          ) -> tuple[int, Any, str] | None:
         """Send one host command (calamari.protocol.host_logs) to the collector that speaks for
         `host` and wait for its result; None on timeout. Raises RequestRejected(503) when no
         collector of that host is connected."""
-        command_id = f"host/{uuid.uuid4()}"
+        return self._ask("host", lambda command_id: self.send_to_host is not None
+                         and self.send_to_host(host, command_id, prefix, args),
+                         f"no collector of host {host} is connected", timeout_s)
+
+    def _ask(self, kind: str, send: Callable[[str], bool], unreachable: str, timeout_s: float,
+             ) -> tuple[int, Any, str] | None:
+        """Send a command that is no user request (`send(command_id)` is False when no collector
+        can take it) and wait for the result the bus hands to command_result."""
+        command_id = f"{kind}/{uuid.uuid4()}"
         waiter: list[Any] = [threading.Event(), None]
         with self._lock:
             self._cli[command_id] = waiter
         try:
-            if self.send_to_host is None or not self.send_to_host(host, command_id, prefix, args):
-                raise RequestRejected(f"no collector of host {host} is connected", status=503)
+            if not send(command_id):
+                raise RequestRejected(unreachable, status=503)
             if not waiter[0].wait(timeout_s):
                 return None
             return waiter[1]
