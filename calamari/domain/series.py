@@ -453,8 +453,12 @@ class NodeGlob:
     def _move(self, state: int, c: str) -> tuple[int, int]:
         """The DFA state after reading `c` in `state`, built now; and the steps that took."""
         kinds, targets = self._nfa.kinds, self._nfa.targets
+        current = self._sets[state]
+        if self._size > _MAX_DFA_SIZE:  # forget the cache, keeping only where this match stands
+            self._reset()
+            state = self._state(current)
         reached, steps = [], 0
-        for nfa_state in self._sets[state]:
+        for nfa_state in current:
             if kinds[nfa_state] == _TEST:
                 taken, cost = _test(self._nfa.tests[nfa_state], c)
                 steps += cost
@@ -463,6 +467,7 @@ class NodeGlob:
         states, visited = self._nfa.closure(reached)
         found = self._state(states)
         self._moves[(state, c)] = found
+        self._size += 1
         return found, steps + visited
 
     def matches(self, name: str, budget: QueryBudget | None = None) -> bool:
@@ -471,12 +476,10 @@ class NodeGlob:
             return name == self.literal
         if self.match_all:
             return True
-        if self._size > _MAX_DFA_SIZE:
-            self._reset()
-        state, moves, steps = self._start, self._moves, 0
+        state, steps = self._start, 0
         for c in name:
             steps += 1
-            found = moves.get((state, c))
+            found = self._moves.get((state, c))
             if found is None:
                 found, cost = self._move(state, c)
                 if budget is not None:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from calamari.adapters.timeseries import TimeSeriesWriter, WhisperStore
 from calamari.api.app import Services, create_app
+from calamari.domain import series as series_module
 from calamari.domain.series import (
     Context,
     ExpressionError,
@@ -355,6 +356,23 @@ def test_globs_match_exactly_what_fnmatch_matches_after_brace_expansion(glob, na
     for name in names + ["".join(e.replace("*", "").replace("?", "a")) for e in expanded[:3]]:
         expected = any(fnmatch.fnmatchcase(name, pattern) for pattern in expanded)
         assert node.matches(name) is expected, (text, name)
+
+
+def test_a_full_dfa_cache_is_forgotten_without_changing_answers(monkeypatch):
+    """The DFA built while matching stays bounded: past its size it is dropped and rebuilt, even
+    in the middle of a name, and the answers stay those of an unbounded cache."""
+    patterns = ["*a*b*c", "{a*,*b,?c}*[!d]", "{" + ",".join(f"*{i}*" for i in range(40)) + "}x", "[a-c]?*{ab,ba}"]
+    names = ["abcabc", "xyz", "abd", "ccab", "".join(str(i) for i in range(40)) + "x", "a" * 50 + "b" * 50 + "c"]
+    expected = {(p, n): compile_node(p).matches(n) for p in patterns for n in names}
+    monkeypatch.setattr(series_module, "_MAX_DFA_SIZE", 30)
+    for pattern in patterns:
+        node = compile_node(pattern)
+        largest = 0
+        for name in names * 2:
+            assert node.matches(name) is expected[(pattern, name)], (pattern, name)
+            largest = max(largest, node._size)
+        nfa_states = len(node._nfa.kinds)
+        assert largest <= 30 + 2 * (nfa_states + 1) + 2  # the limit, plus the state kept and the one built
 
 
 @pytest.mark.parametrize("query, expected", [
