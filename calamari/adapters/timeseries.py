@@ -17,7 +17,7 @@ from typing import Any
 
 import whisper
 
-from calamari.domain.series import ExpressionError, Series, is_glob, node_regex, split_path
+from calamari.domain.series import ExpressionError, NodeGlob, QueryBudget, Series
 
 log = logging.getLogger(__name__)
 
@@ -109,44 +109,50 @@ class WhisperStore:
 
     # ------------------------------------------------------------------ reading
 
-    def find(self, pattern: str) -> list[MetricNode]:
-        """Metrics and folders matching a Graphite pattern (`*`, `?`, `[..]`, `{a,b}` per node)."""
-        parts = split_path(pattern)
-        for part in parts:
-            if not is_glob(part) and not NODE_RE.match(part):
-                raise ExpressionError(f"node {part!r} cannot name a metric")
+    def find(self, pattern: str, budget: QueryBudget | None = None) -> list[MetricNode]:
+        """Metrics and folders matching a Graphite pattern (`*`, `?`, `[..]`, `{a,b}` per node).
+        ExpressionError for a malformed pattern; QueryTooLarge once the names looked at or the
+        matching steps pass the budget's limits (a fresh default budget when none is given)."""
+        budget = budget if budget is not None else QueryBudget()
+        nodes = budget.path_glob(pattern).nodes
+        for node in nodes:
+            if node.literal is not None and not NODE_RE.match(node.literal):
+                raise ExpressionError(f"node {node.literal[:40]!r} cannot name a metric")
         prefixes: list[tuple[str, str]] = [("", self.root)]  # (metric prefix, directory)
-        for part in parts[:-1]:
+        for node in nodes[:-1]:
             prefixes = [(f"{prefix}{name}.", os.path.join(folder, name))
-                        for prefix, folder in prefixes for name in self._matching(folder, part, folders=True)]
+                        for prefix, folder in prefixes for name in self._matching(folder, node, budget)[0]]
         found: dict[str, MetricNode] = {}
-        last = parts[-1]
         for prefix, folder in prefixes:
-            for name in self._matching(folder, last, folders=True):
+            folders, metrics = self._matching(folder, nodes[-1], budget)
+            for name in folders:
                 found[prefix + name] = MetricNode(prefix + name, leaf=False, branch=True)
-            for name in self._matching(folder, last, folders=False):
-                branch = prefix + name in found
-                found[prefix + name] = MetricNode(prefix + name, leaf=True, branch=branch)
+            for name in metrics:
+                found[prefix + name] = MetricNode(prefix + name, leaf=True, branch=prefix + name in found)
         return [found[k] for k in sorted(found)]
 
-    def _matching(self, folder: str, part: str, folders: bool) -> list[str]:
-        if not is_glob(part):
-            target = os.path.join(folder, part) if folders else os.path.join(folder, part + SUFFIX)
-            present = os.path.isdir(target) if folders else os.path.isfile(target)
-            return [part] if present else []
-        regex = node_regex(part)
+    def _matching(self, folder: str, node: NodeGlob, budget: QueryBudget) -> tuple[list[str], list[str]]:
+        """(sub-folders, metrics) of `folder` whose names match `node`."""
+        if node.literal is not None:
+            budget.examine(1)
+            name = node.literal
+            return ([name] if os.path.isdir(os.path.join(folder, name)) else [],
+                    [name] if os.path.isfile(os.path.join(folder, name + SUFFIX)) else [])
+        folders, metrics = [], []
         try:
-            entries = list(os.scandir(folder))
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    budget.examine(1)  # charged as read: a huge directory stops the query early
+                    if entry.name.startswith("."):
+                        continue
+                    if entry.name.endswith(SUFFIX) and entry.is_file():
+                        if node.matches(entry.name[:-len(SUFFIX)], budget):
+                            metrics.append(entry.name[:-len(SUFFIX)])
+                    elif entry.is_dir() and node.matches(entry.name, budget):
+                        folders.append(entry.name)
         except (FileNotFoundError, NotADirectoryError):
-            return []
-        names = []
-        for entry in entries:
-            if folders:
-                if entry.is_dir() and not entry.name.startswith("."):
-                    names.append(entry.name)
-            elif entry.name.endswith(SUFFIX) and entry.is_file():
-                names.append(entry.name[:-len(SUFFIX)])
-        return sorted(n for n in names if regex.match(n))
+            return [], []
+        return sorted(folders), sorted(metrics)
 
     def fetch(self, metric: str, start: int, end: int, now: int | None = None) -> Series | None:
         """One metric between start and end, at the finest archive that reaches back to start."""
@@ -166,15 +172,22 @@ class WhisperStore:
         (first, _last, step), values = result
         return Series(metric, first, step, list(values), metric)
 
-    def fetch_pattern(self, pattern: str, start: int, end: int, now: int | None = None) -> list[Series]:
-        """Every metric matching a pattern; the series carry the pattern as their path expression."""
-        out = []
-        for node in self.find(pattern):
-            if node.leaf:
-                series = self.fetch(node.path, start, end, now)
-                if series is not None:
-                    series.path_expression = pattern
-                    out.append(series)
+    def fetch_pattern(self, pattern: str, start: int, end: int, now: int | None = None,
+                      budget: QueryBudget | None = None) -> list[Series]:
+        """Every metric matching a pattern; the series carry the pattern as their path expression.
+        Checks the budget before each read (QueryTooLarge when the series or their points would
+        pass its limits) without charging: the caller charges what it gets."""
+        budget = budget if budget is not None else QueryBudget()
+        leaves = [node.path for node in self.find(pattern, budget) if node.leaf]
+        budget.ensure_room(series=len(leaves))
+        out, points = [], 0
+        for metric in leaves:
+            series = self.fetch(metric, start, end, now)
+            if series is not None:
+                points += len(series.values)
+                budget.ensure_room(series=len(leaves), points=points)
+                series.path_expression = pattern
+                out.append(series)
         return out
 
     def children(self, prefix: str) -> list[str]:

@@ -1,6 +1,8 @@
 """Graphite-compatible reads of the whisper store, for Grafana's Graphite data source and
 Calamari's graph clients: /graphite/render, /graphite/metrics/find and /graphite/functions.
-The store comes from app.config["TIMESERIES"] (a WhisperStore)."""
+The store comes from app.config["TIMESERIES"] (a WhisperStore); the work one request may do from
+app.config["GRAPHITE_LIMITS"] (a QueryLimits, the defaults when absent). A malformed target or
+query answers 400, one that needs more work than the limits allow 413, each with the reason."""
 
 from __future__ import annotations
 
@@ -11,8 +13,13 @@ import orjson
 from flask import Blueprint, Response, current_app, request
 
 from calamari.domain.series import (
+    DEFAULT_LIMITS,
     Context,
     ExpressionError,
+    Node,
+    QueryBudget,
+    QueryLimits,
+    QueryTooLarge,
     Series,
     TimeSyntaxError,
     evaluate,
@@ -25,7 +32,6 @@ from calamari.domain.series import (
 blueprint = Blueprint("graphite", __name__, url_prefix="/graphite")
 
 MAX_TARGETS = 50
-MAX_SERIES = 10_000
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -34,6 +40,18 @@ def json_response(body: Any, status: int = 200) -> Response:
 
 def bad_request(field: str, reason: str) -> Response:
     return json_response({"detail": reason, "errors": {field: reason}}, 400)
+
+
+def refused_query(field: str, err: ExpressionError) -> Response:
+    """400 for a malformed target or query, 413 for one that would need too much work."""
+    response = bad_request(field, str(err))
+    if isinstance(err, QueryTooLarge):
+        response.status_code = 413
+    return response
+
+
+def query_limits() -> QueryLimits:
+    return current_app.config.get("GRAPHITE_LIMITS") or DEFAULT_LIMITS
 
 
 def timeseries_store() -> Any:
@@ -72,12 +90,16 @@ def time_range(params: Any, now: int, default_from: str = "-24h") -> tuple[int, 
 
 
 def render_series(store: Any, targets: list[str], start: int, end: int, now: int,
-                  max_points: int = 0) -> list[Series]:
-    """Evaluate Graphite targets against the store (ExpressionError for a bad one)."""
-    ctx = Context(fetch=lambda pattern: store.fetch_pattern(pattern, start, end, now), series_limit=MAX_SERIES)
+                  max_points: int = 0, limits: QueryLimits = DEFAULT_LIMITS) -> list[Series]:
+    """Evaluate Graphite targets against the store: ExpressionError for a malformed one (every
+    target is parsed before any is read), QueryTooLarge when together they need more work than
+    `limits` allow."""
+    parsed: list[Node] = [parse_target(target, limits) for target in targets]
+    budget = QueryBudget(limits)
+    ctx = Context(fetch=lambda pattern: store.fetch_pattern(pattern, start, end, now, budget), budget=budget)
     out: list[Series] = []
-    for target in targets:
-        out.extend(evaluate(parse_target(target), ctx))
+    for node in parsed:
+        out.extend(evaluate(node, ctx))
     return [limit_points(s, max_points) for s in out] if max_points else out
 
 
@@ -104,9 +126,9 @@ def render() -> Response:
     except RangeError as err:
         return bad_request(err.field, str(err))
     try:
-        series = render_series(store, targets, start, end, now, max_points)
+        series = render_series(store, targets, start, end, now, max_points, query_limits())
     except ExpressionError as err:
-        return bad_request("target", str(err))
+        return refused_query("target", err)
     if fmt == "csv":
         return Response(series_csv(series), mimetype="text/csv")
     if fmt == "raw":
@@ -148,9 +170,9 @@ def find() -> Response:
     if not query:
         return bad_request("query", "a query is required, e.g. query=ceph.*")
     try:
-        nodes = store.find(query)
+        nodes = store.find(query, QueryBudget(query_limits()))
     except ExpressionError as err:
-        return bad_request("query", str(err))
+        return refused_query("query", err)
     return json_response([{"text": n.name, "id": n.path, "leaf": int(n.leaf), "expandable": int(n.branch),
                            "allowChildren": int(n.branch), "context": {}} for n in nodes])
 

@@ -155,7 +155,85 @@ def _utc(yyyymmdd: str, hour: int, minute: int) -> int:
     return int(day.timestamp())
 
 
+# --------------------------------------------------------------------------- bounded work
+
+class QueryTooLarge(ExpressionError):
+    """A well-formed query that needs more work than one request may do; the message names the
+    limit and how to stay under it."""
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """How much one render or find request may ask for (docs/security.md, "Bounded work")."""
+
+    max_target_length: int = 8192  # characters of one target or find query
+    max_nodes: int = 32  # dot-separated nodes of a path (a metric name has at most 32)
+    max_nesting: int = 32  # function calls inside calls, braces inside braces
+    max_arguments: int = 256  # arguments of one function call
+    max_candidates: int = 200_000  # directory entries (metric and folder names) looked at
+    max_match_steps: int = 2_000_000  # glob matcher steps: one per character of a name, more for a new state
+    max_series: int = 10_000  # series read
+    max_points: int = 5_000_000  # points read plus points computed by functions
+
+
+DEFAULT_LIMITS = QueryLimits()
+
+
+class QueryBudget:
+    """The work one request has done so far, charged as it goes: QueryTooLarge as soon as a limit
+    is passed, so an expensive query stops early instead of running on."""
+
+    def __init__(self, limits: QueryLimits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+        self.candidates = 0
+        self.match_steps = 0
+        self.series = 0
+        self.points = 0
+        self._globs: dict[str, PathGlob] = {}
+
+    def path_glob(self, pattern: str) -> PathGlob:
+        """The compiled pattern, compiled once per request however often the targets repeat it."""
+        glob = self._globs.get(pattern)
+        if glob is None:
+            glob = self._globs[pattern] = compile_path(pattern, self.limits)
+        return glob
+
+    def examine(self, count: int) -> None:
+        """Charge `count` names looked at (directory entries or file lookups)."""
+        self.candidates += count
+        if self.candidates > self.limits.max_candidates:
+            raise QueryTooLarge(f"the query looks at more than {self.limits.max_candidates} metric names; "
+                                "narrow the pattern")
+
+    def step(self, count: int) -> None:
+        """Charge `count` glob matcher steps."""
+        self.match_steps += count
+        if self.match_steps > self.limits.max_match_steps:
+            raise QueryTooLarge(f"matching the patterns takes more than {self.limits.max_match_steps} steps; "
+                                "use fewer or simpler globs")
+
+    def ensure_room(self, series: int = 0, points: int = 0) -> None:
+        """QueryTooLarge when `series` more series or `points` more points would pass a limit.
+        Charges nothing: a reader calls it before reading, `add` charges what was read."""
+        if self.series + series > self.limits.max_series:
+            raise QueryTooLarge(f"the targets match more than {self.limits.max_series} series; narrow the pattern")
+        if self.points + points > self.limits.max_points:
+            raise QueryTooLarge(f"the query needs more than {self.limits.max_points} points; "
+                                "narrow the pattern or the time range")
+
+    def add(self, series: int, points: int) -> None:
+        """Charge series read and points read or computed."""
+        self.ensure_room(series, points)
+        self.series += series
+        self.points += points
+
+
 # --------------------------------------------------------------------------- path globs
+#
+# A node pattern is compiled to a Thompson NFA and matched through a DFA built lazily from it
+# (one DFA state per set of NFA states met, one transition per (state, character) met), so a match
+# costs at most (name length) x (pattern size) steps, never the exponential backtracking of a
+# regular expression built from the pattern. Each step is charged to the request's QueryBudget.
 
 GLOB_CHARS = frozenset("*?[{")
 
@@ -164,8 +242,15 @@ def is_glob(part: str) -> bool:
     return any(c in GLOB_CHARS for c in part)
 
 
-def split_path(pattern: str) -> list[str]:
+def _shown(text: str, limit: int = 80) -> str:
+    """`text` quoted for an error message, cut when long (a pattern may be thousands of characters)."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
+
+
+def split_path(pattern: str, limits: QueryLimits = DEFAULT_LIMITS) -> list[str]:
     """Split a metric pattern into nodes at dots outside braces and brackets."""
+    if len(pattern) > limits.max_target_length:
+        raise ExpressionError(f"pattern longer than {limits.max_target_length} characters")
     parts, depth, current = [], 0, []
     for c in pattern:
         if c in "{[":
@@ -173,65 +258,264 @@ def split_path(pattern: str) -> list[str]:
         elif c in "}]":
             depth -= 1
             if depth < 0:
-                raise ExpressionError(f"unbalanced {c!r} in {pattern!r}")
+                raise ExpressionError(f"unbalanced {c!r} in {_shown(pattern)}")
         elif c == "." and depth == 0:
             parts.append("".join(current))
             current = []
             continue
         current.append(c)
     if depth:
-        raise ExpressionError(f"unclosed brace or bracket in {pattern!r}")
+        raise ExpressionError(f"unclosed brace or bracket in {_shown(pattern)}")
     parts.append("".join(current))
     if any(p == "" for p in parts):
-        raise ExpressionError(f"empty node in {pattern!r}")
+        raise ExpressionError(f"empty node in {_shown(pattern)}")
+    if len(parts) > limits.max_nodes:
+        raise ExpressionError(f"more than {limits.max_nodes} nodes in {_shown(pattern)} (no metric has as many)")
     return parts
 
 
-def node_regex(part: str) -> re.Pattern[str]:
-    """A compiled regex for one node pattern: `*`, `?`, `[abc]`/`[!abc]`, `{a,b}` (nestable)."""
-    regex, end = _glob_to_regex(part, 0, top=True)
-    if end != len(part):
-        raise ExpressionError(f"unexpected {part[end]!r} in {part!r}")
-    return re.compile(regex + r"\Z")
+# Parsed node items: ("*",) any run of characters, ("?",) one character, ("=", c) the character c,
+# ("[", ((low, high), ...), negated) a character class, ("{", (branch, ...)) alternatives, each
+# branch a tuple of items.
+_Item = tuple[Any, ...]
+_STAR: _Item = ("*",)
+_ANY: _Item = ("?",)
 
 
-def _glob_to_regex(part: str, pos: int, top: bool) -> tuple[str, int]:
-    out: list[str] = []
-    while pos < len(part):
-        c = part[pos]
-        if c == "*":
-            out.append(".*")
-        elif c == "?":
-            out.append(".")
-        elif c == "[":
-            close = part.find("]", pos + 2)
-            if close < 0:
-                raise ExpressionError(f"unclosed '[' in {part!r}")
-            body = part[pos + 1:close]
-            negate = body.startswith("!")
-            body = body[1:] if negate else body
-            out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\").replace("^", "\\^") + "]")
-            pos = close
-        elif c == "{":
-            alternatives = []
-            pos += 1
-            while True:
-                alternative, pos = _glob_to_regex(part, pos, top=False)
-                alternatives.append(alternative)
-                if pos >= len(part):
-                    raise ExpressionError(f"unclosed '{{' in {part!r}")
-                if part[pos] == "}":
-                    break
-                pos += 1  # the comma
-            out.append("(?:" + "|".join(alternatives) + ")")
-        elif not top and c in ",}":
-            return "".join(out), pos
-        elif c == "}" or c == "]":
-            raise ExpressionError(f"unbalanced {c!r} in {part!r}")
-        else:
-            out.append(re.escape(c))
-        pos += 1
-    return "".join(out), pos
+class _NodeParser:
+    def __init__(self, text: str, limits: QueryLimits) -> None:
+        self.text = text
+        self.limits = limits
+        self.pos = 0
+
+    def parse(self) -> tuple[_Item, ...]:
+        items = self.sequence(0, inside=False)
+        return tuple(items)
+
+    def sequence(self, depth: int, inside: bool) -> list[_Item]:
+        """Items up to the end, or (inside braces) up to the `,` or `}` that ends the branch."""
+        text, items = self.text, []
+        while self.pos < len(text):
+            c = text[self.pos]
+            if c == "*":
+                if not items or items[-1] != _STAR:  # `**` matches what `*` does, with fewer states
+                    items.append(_STAR)
+            elif c == "?":
+                items.append(_ANY)
+            elif c == "[":
+                items.append(self.char_class())
+            elif c == "{":
+                if depth >= self.limits.max_nesting:
+                    raise ExpressionError(f"braces nested more than {self.limits.max_nesting} deep in "
+                                          f"{_shown(text)}")
+                branches = []
+                while True:
+                    self.pos += 1
+                    branches.append(tuple(self.sequence(depth + 1, inside=True)))
+                    if self.pos >= len(text):
+                        raise ExpressionError(f"unclosed '{{' in {_shown(text)}")
+                    if text[self.pos] == "}":
+                        break
+                items.append(("{", tuple(branches)))
+            elif inside and c in ",}":
+                return items
+            elif c in "}]":
+                raise ExpressionError(f"unbalanced {c!r} in {_shown(text)}")
+            else:
+                items.append(("=", c))
+            self.pos += 1
+        return items
+
+    def char_class(self) -> _Item:
+        """`[abc]`, `[a-z]`, `[!abc]` (not these); leaves pos at the closing `]`."""
+        text = self.text
+        first = self.pos + 1
+        negated = text.startswith("!", first)
+        first += negated
+        close = text.find("]", first)
+        if close < 0:
+            raise ExpressionError(f"unclosed '[' in {_shown(text)}")
+        body = text[first:close]
+        if not body:
+            raise ExpressionError(f"empty character class in {_shown(text)}")
+        ranges, i = [], 0
+        while i < len(body):
+            low = body[i]
+            if i + 2 < len(body) and body[i + 1] == "-":
+                high = body[i + 2]
+                if low > high:
+                    raise ExpressionError(f"invalid range {low}-{high} (reversed) in {_shown(text)}")
+                ranges.append((low, high))
+                i += 3
+            else:  # a `-` first or last stands for itself
+                ranges.append((low, low))
+                i += 1
+        self.pos = close
+        return ("[", tuple(ranges), negated)
+
+
+_ACCEPT, _EPSILON, _TEST = 0, 1, 2
+
+
+class _Nfa:
+    """Thompson's construction: each state tests one character and moves on, or branches without
+    reading (epsilon), or accepts. State 0 accepts."""
+
+    def __init__(self) -> None:
+        self.kinds: list[int] = [_ACCEPT]
+        self.tests: list[_Item] = [()]
+        self.targets: list[list[int]] = [[]]
+
+    def add(self, kind: int, test: _Item, targets: list[int]) -> int:
+        self.kinds.append(kind)
+        self.tests.append(test)
+        self.targets.append(targets)
+        return len(self.kinds) - 1
+
+    def build(self, items: tuple[_Item, ...], follow: int) -> int:
+        """The state that matches `items` and then goes on to `follow`."""
+        state = follow
+        for item in reversed(items):
+            if item == _STAR:
+                split = self.add(_EPSILON, (), [])
+                loop = self.add(_TEST, _ANY, [split])
+                self.targets[split] = [loop, state]
+                state = split
+            elif item[0] == "{":
+                state = self.add(_EPSILON, (), [self.build(branch, state) for branch in item[1]])
+            else:
+                state = self.add(_TEST, item, [state])
+        return state
+
+    def closure(self, states: list[int]) -> tuple[frozenset[int], int]:
+        """The testing and accepting states reachable through epsilons; and the states visited."""
+        seen: set[int] = set()
+        found = []
+        stack = list(states)
+        while stack:
+            state = stack.pop()
+            if state in seen:
+                continue
+            seen.add(state)
+            if self.kinds[state] == _EPSILON:
+                stack.extend(self.targets[state])
+            else:
+                found.append(state)
+        return frozenset(found), len(seen)
+
+
+def _test(test: _Item, c: str) -> tuple[bool, int]:
+    """Whether a testing state takes character `c`, and the steps that took."""
+    kind = test[0]
+    if kind == "?":
+        return True, 1
+    if kind == "=":
+        return c == test[1], 1
+    ranges, negated = test[1], test[2]
+    return any(low <= c <= high for low, high in ranges) != negated, len(ranges)
+
+
+# The lazily built DFA of a node is forgotten (and rebuilt as needed) beyond this many NFA states
+# summed over its DFA states, which bounds its memory for any pattern.
+_MAX_DFA_SIZE = 200_000
+
+
+class NodeGlob:
+    """One compiled node pattern: `*`, `?`, `[abc]`, `[a-z]`, `[!abc]`, `{a,b}` (nestable)."""
+
+    def __init__(self, text: str, limits: QueryLimits = DEFAULT_LIMITS) -> None:
+        self.text = text
+        items = _NodeParser(text, limits).parse()
+        # a node without glob characters is looked up directly; one that is only `*` takes every name
+        self.literal: str | None = None if is_glob(text) else text
+        self.match_all = items == (_STAR,)
+        self._nfa = _Nfa()
+        self._nfa_start = self._nfa.build(items, 0)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._sets: list[frozenset[int]] = []
+        self._ids: dict[frozenset[int], int] = {}
+        self._accepting: list[bool] = []
+        self._moves: dict[tuple[int, str], int] = {}
+        self._size = 0
+        self._start = self._state(self._nfa.closure([self._nfa_start])[0])
+
+    def _state(self, states: frozenset[int]) -> int:
+        found = self._ids.get(states)
+        if found is None:
+            found = self._ids[states] = len(self._sets)
+            self._sets.append(states)
+            self._accepting.append(0 in states)
+            self._size += len(states) + 1
+        return found
+
+    def _move(self, state: int, c: str) -> tuple[int, int]:
+        """The DFA state after reading `c` in `state`, built now; and the steps that took."""
+        kinds, targets = self._nfa.kinds, self._nfa.targets
+        current = self._sets[state]
+        if self._size > _MAX_DFA_SIZE:  # forget the cache, keeping only where this match stands
+            self._reset()
+            state = self._state(current)
+        reached, steps = [], 0
+        for nfa_state in current:
+            if kinds[nfa_state] == _TEST:
+                taken, cost = _test(self._nfa.tests[nfa_state], c)
+                steps += cost
+                if taken:
+                    reached.append(targets[nfa_state][0])
+        states, visited = self._nfa.closure(reached)
+        found = self._state(states)
+        self._moves[(state, c)] = found
+        self._size += 1
+        return found, steps + visited
+
+    def matches(self, name: str, budget: QueryBudget | None = None) -> bool:
+        """Whether the whole of `name` matches; the steps are charged to `budget`."""
+        if self.literal is not None:
+            return name == self.literal
+        if self.match_all:
+            return True
+        state, steps = self._start, 0
+        for c in name:
+            steps += 1
+            found = self._moves.get((state, c))
+            if found is None:
+                found, cost = self._move(state, c)
+                if budget is not None:
+                    budget.step(cost)
+            state = found
+            if not self._sets[state]:  # no way on: the rest of the name cannot match
+                break
+        if budget is not None:
+            budget.step(steps)
+        return self._accepting[state]
+
+
+def compile_node(part: str, limits: QueryLimits = DEFAULT_LIMITS) -> NodeGlob:
+    """Compile one node pattern; ExpressionError says what is wrong with a malformed one."""
+    if len(part) > limits.max_target_length:
+        raise ExpressionError(f"pattern longer than {limits.max_target_length} characters")
+    return NodeGlob(part, limits)
+
+
+@dataclass(frozen=True)
+class PathGlob:
+    """A compiled metric pattern: one NodeGlob per dot-separated node."""
+
+    pattern: str
+    nodes: tuple[NodeGlob, ...]
+
+    def matches(self, metric: str, budget: QueryBudget | None = None) -> bool:
+        names = metric.split(".")
+        return len(names) == len(self.nodes) and all(
+            node.matches(name, budget) for node, name in zip(self.nodes, names, strict=True))
+
+
+def compile_path(pattern: str, limits: QueryLimits = DEFAULT_LIMITS) -> PathGlob:
+    """Compile a metric pattern (`ceph.cluster.*.pool.{1,2}.num_bytes`); ExpressionError says what
+    is wrong with a malformed one, before anything is read."""
+    return PathGlob(pattern, tuple(compile_node(part, limits) for part in split_path(pattern, limits)))
 
 
 # --------------------------------------------------------------------------- parser
@@ -256,28 +540,28 @@ class CallNode:
 
 Node = PathNode | LiteralNode | CallNode
 
-MAX_DEPTH = 32
-MAX_LENGTH = 8192
 _PATH_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-*?[]{}:#@%+~^$!")
 _NUMBER_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _KWARG_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*=")
 
 
-def parse_target(text: str) -> Node:
-    """Parse one `target=` expression into a tree of PathNode, LiteralNode and CallNode."""
-    if len(text) > MAX_LENGTH:
-        raise ExpressionError(f"target longer than {MAX_LENGTH} characters")
-    return _Parser(text).parse()
+def parse_target(text: str, limits: QueryLimits = DEFAULT_LIMITS) -> Node:
+    """Parse one `target=` expression into a tree of PathNode, LiteralNode and CallNode. Every
+    metric pattern in it is compiled too, so a malformed glob is refused before anything is read."""
+    if len(text) > limits.max_target_length:
+        raise ExpressionError(f"target longer than {limits.max_target_length} characters")
+    return _Parser(text, limits).parse()
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, limits: QueryLimits = DEFAULT_LIMITS) -> None:
         self.text = text
+        self.limits = limits
         self.pos = 0
 
     def fail(self, reason: str) -> ExpressionError:
-        return ExpressionError(f"{reason} at position {self.pos} of {self.text!r}")
+        return ExpressionError(f"{reason} at position {self.pos} of {_shown(self.text)}")
 
     def peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else ""
@@ -294,8 +578,8 @@ class _Parser:
         return node
 
     def expression(self, depth: int) -> Node:
-        if depth > MAX_DEPTH:
-            raise self.fail("expression nested too deeply")
+        if depth > self.limits.max_nesting:
+            raise self.fail(f"expression nested too deeply (more than {self.limits.max_nesting} calls)")
         self.skip_space()
         c = self.peek()
         if not c:
@@ -325,6 +609,10 @@ class _Parser:
             return LiteralNode(True)
         if word in ("false", "False"):
             return LiteralNode(False)
+        try:
+            compile_path(word, self.limits)
+        except ExpressionError as err:
+            raise ExpressionError(f"{err} (at position {start})") from None
         return PathNode(word)
 
     def string(self, quote: str) -> str:
@@ -371,6 +659,8 @@ class _Parser:
                 raise self.fail("positional argument after a keyword argument")
             else:
                 args.append(self.expression(depth + 1))
+            if len(args) + len(kwargs) > self.limits.max_arguments:
+                raise self.fail(f"more than {self.limits.max_arguments} arguments")
             self.skip_space()
             c = self.peek()
             if c == ",":
@@ -389,11 +679,13 @@ Fetch = Callable[[str], list[Series]]
 
 @dataclass
 class Context:
-    """What evaluation needs: the metric fetcher (already bound to the time range)."""
+    """What evaluation needs: the metric fetcher (already bound to the time range) and the
+    request's budget. Evaluation charges the series fetched and the points read and computed; a
+    fetcher that reads files should call `budget.ensure_room` before each read, so that a query
+    over too many series stops before reading them."""
 
     fetch: Fetch
-    series_limit: int = 10_000
-    fetched: int = field(default=0)
+    budget: QueryBudget = field(default_factory=QueryBudget)
 
 
 @dataclass(frozen=True)
@@ -430,16 +722,21 @@ def evaluate(node: Node, ctx: Context) -> list[Series]:
     """The series a parsed target stands for."""
     if isinstance(node, PathNode):
         series = ctx.fetch(node.pattern)
-        ctx.fetched += len(series)
-        if ctx.fetched > ctx.series_limit:
-            raise ExpressionError(f"the targets match more than {ctx.series_limit} series; narrow the pattern")
+        ctx.budget.add(len(series), _points(series))
         return series
     if isinstance(node, LiteralNode):
         raise ExpressionError(f"{node.value!r} is not a series (a metric path or a function call)")
     fn = FUNCTIONS.get(node.name)
     if fn is None:
         raise ExpressionError(f"unknown function {node.name!r}")
-    return fn.run(*_bind(fn, node, ctx))
+    out = fn.run(*_bind(fn, node, ctx))
+    # what a function made, plus its per-series work on its other arguments (aliasByNode's nodes)
+    ctx.budget.add(0, _points(out) + len(out) * (len(node.args) + len(node.kwargs)))
+    return out
+
+
+def _points(series: list[Series]) -> int:
+    return sum(len(s.values) for s in series)
 
 
 def _bind(fn: Function, node: CallNode, ctx: Context) -> list[Any]:

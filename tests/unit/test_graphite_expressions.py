@@ -14,10 +14,11 @@ from calamari.domain.series import (
     Series,
     TimeSyntaxError,
     align,
+    compile_node,
+    compile_path,
     evaluate,
     function_catalog,
     limit_points,
-    node_regex,
     parse_target,
     parse_time,
     split_path,
@@ -29,14 +30,9 @@ NOW = 1_700_000_000
 def fetcher(series_by_name):
     """A fetch over in-memory series that honours the same glob rules as the store."""
     def fetch(pattern):
-        parts = split_path(pattern)
-        regexes = [node_regex(p) for p in parts]
-        out = []
-        for name, (start, step, values) in sorted(series_by_name.items()):
-            nodes = name.split(".")
-            if len(nodes) == len(regexes) and all(r.match(n) for r, n in zip(regexes, nodes, strict=True)):
-                out.append(Series(name, start, step, list(values), pattern))
-        return out
+        glob = compile_path(pattern)
+        return [Series(name, start, step, list(values), pattern)
+                for name, (start, step, values) in sorted(series_by_name.items()) if glob.matches(name)]
     return fetch
 
 
@@ -112,9 +108,9 @@ def test_bad_calls_explain_themselves(target, reason):
     ("a+b", ["a+b"], ["aab"]),
 ])
 def test_node_patterns(pattern, matches, misses):
-    regex = node_regex(pattern)
-    assert all(regex.match(m) for m in matches)
-    assert not any(regex.match(m) for m in misses)
+    glob = compile_node(pattern)
+    assert all(glob.matches(m) for m in matches)
+    assert not any(glob.matches(m) for m in misses)
 
 
 def test_split_path_keeps_braces_whole():
