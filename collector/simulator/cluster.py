@@ -10,13 +10,14 @@ from collections.abc import Callable
 from typing import Any
 
 from collector.logs import HostLogs
-from collector.simulator import host_reports, sync_objects
+from collector.simulator import host_reports
 from collector.simulator.ceph import SIM_DOMAIN, Reply
 from collector.simulator.commands import run_command
 from collector.simulator.logs import simulated_host_logs
 from collector.simulator.pool import SimPool
 from collector.simulator.spec import SimSpec
 from collector.simulator.state import ClusterState
+from collector.simulator.sync_objects import PERIODIC, all_sync_objects, cheap_versions, sync_object
 from collector.simulator.ticks import tick
 from collector.source import ReportTracker
 
@@ -93,11 +94,11 @@ class SimulatedCluster:
     def osd_metadata(self) -> tuple[str, list[dict[str, Any]]]:
         """(a hash of the OSDs' metadata, the metadata)."""
         with self._lock:
-            return sync_objects.build(self.state, "osd_metadata")
+            return sync_object(self.state, "osd_metadata")
 
     def _document(self, name: str) -> Any:
         with self._lock:
-            return sync_objects.build(self.state, name)[1]
+            return sync_object(self.state, name)[1]
 
     # -------------------------------------------------------------------- source interface --
     def tick(self) -> None:
@@ -108,7 +109,7 @@ class SimulatedCluster:
     def sync_objects(self) -> dict[str, tuple[Any, Any]]:
         """Every sync object, current: name -> (version, data)."""
         with self._lock:
-            return sync_objects.build_all(self.state)
+            return all_sync_objects(self.state)
 
     def poll(self) -> dict[str, tuple[Any, Any]]:
         """One tick, then the sync objects whose version changed since the previous poll."""
@@ -116,20 +117,20 @@ class SimulatedCluster:
             state = self.state
             tick(state)
             # Objects whose versions are cheap to know are only built when they changed.
-            stale = [name for name, version in sync_objects.cheap_versions(state).items()
+            stale = [name for name, version in cheap_versions(state).items()
                      if self._reports.reported_version(name) != version]
-            current = {name: sync_objects.build(state, name) for name in stale}
+            current = {name: sync_object(state, name) for name in stale}
             if state.tick_count % 5 == 1:  # df and content-hashed objects every few ticks
-                for name in sync_objects.PERIODIC:
-                    current[name] = sync_objects.build(state, name)
+                for name in PERIODIC:
+                    current[name] = sync_object(state, name)
             elif "osd_map" in stale:
-                current["health"] = sync_objects.build(state, "health")
+                current["health"] = sync_object(state, "health")
             return self._reports.changed(current)
 
     def current(self, name: str) -> tuple[Any, Any] | None:
         with self._lock:
             try:
-                return sync_objects.build(self.state, name)
+                return sync_object(self.state, name)
             except KeyError:
                 return None
 

@@ -18,10 +18,7 @@ CONFIG_DEFAULTS = {
     "mon_max_pg_per_osd": "250", "osd_scrub_auto_repair": "false", "public_network": "",
     "cluster_network": "", "log_to_file": "false", "mgr/dashboard/ssl": "true",
 }
-
-
 CONFIG_WHO_TYPES = ("global", "mon", "mgr", "osd", "mds", "client")
-
 
 MGR_MODULES = (
     "alerts", "balancer", "crash", "devicehealth", "influx", "insights", "iostat", "localpool", "mirroring",
@@ -29,8 +26,6 @@ MGR_MODULES = (
     "selftest", "snap_schedule", "stats", "status", "telegraf", "telemetry", "test_orchestrator", "volumes",
     "zabbix",
 )
-
-
 MGR_ALWAYS_ON = ("balancer", "crash", "devicehealth", "orchestrator", "pg_autoscaler", "progress", "rbd_support",
                  "status", "telemetry", "volumes")
 

@@ -15,7 +15,6 @@ from collector.simulator.state import ClusterState, Handler
 # simulator, so it lists the first ones (and says so on stderr).
 PG_LS_LIMIT = 1000
 
-
 STAT_SUM_KEYS = (
     "num_bytes", "num_objects", "num_object_clones", "num_object_copies", "num_objects_missing_on_primary",
     "num_objects_missing", "num_objects_degraded", "num_objects_misplaced", "num_objects_unfound",
@@ -27,8 +26,6 @@ STAT_SUM_KEYS = (
     "num_objects_pinned", "num_legacy_snapsets", "num_large_omap_objects", "num_objects_manifest",
     "num_omap_bytes", "num_omap_keys", "num_objects_repaired",
 )
-
-
 STORE_STATS_KEYS = (
     "total", "available", "internally_reserved", "allocated", "data_stored", "data_compressed",
     "data_compressed_allocated", "data_compressed_original", "omap_allocated", "internal_metadata",
@@ -56,7 +53,7 @@ def _pg_brief_entries(state: ClusterState, limit: int | None = None) -> list[dic
     return entries
 
 
-def _stat_sum(state: ClusterState, pools: list[SimPool]) -> dict[str, int]:
+def _stat_sum(pools: list[SimPool]) -> dict[str, int]:
     stat_sum = dict.fromkeys(STAT_SUM_KEYS, 0)
     for pool in pools:
         objects = pool.objects
@@ -77,7 +74,7 @@ def _pg_map_summary(state: ClusterState) -> dict[str, Any]:
     zero_store = dict.fromkeys(STORE_STATS_KEYS, 0)
     num_osds = sum(state.osd_exists)
     perf = dict.fromkeys(("commit_latency_ms", "apply_latency_ms", "commit_latency_ns", "apply_latency_ns"), 0)
-    pg_stats_sum = {"stat_sum": _stat_sum(state, list(state.pools.values())), "store_stats": dict(zero_store),
+    pg_stats_sum = {"stat_sum": _stat_sum(list(state.pools.values())), "store_stats": dict(zero_store),
                     "log_size": 0, "ondisk_log_size": 0, "up": acting_slots, "acting": acting_slots,
                     "num_store_stats": 0}
     delta = {"stat_sum": dict.fromkeys(STAT_SUM_KEYS, 0), "store_stats": dict(zero_store), "log_size": 0,

@@ -38,13 +38,13 @@ _RESYNC_BUILD_ORDER = ("osd_map", "pg_summary", "health", "config", "osd_metadat
 PERIODIC = ("df", "health", "config", "osd_metadata")
 
 
-def build(state: ClusterState, name: str) -> tuple[Any, Any]:
+def sync_object(state: ClusterState, name: str) -> tuple[Any, Any]:
     """(version, document) of one sync object; KeyError for a name that is none."""
     return _BUILDERS[name](state)
 
 
-def build_all(state: ClusterState) -> dict[str, tuple[Any, Any]]:
-    built = {name: build(state, name) for name in _RESYNC_BUILD_ORDER}
+def all_sync_objects(state: ClusterState) -> dict[str, tuple[Any, Any]]:
+    built = {name: sync_object(state, name) for name in _RESYNC_BUILD_ORDER}
     return {name: built[name] for name in _BUILDERS}
 
 
