@@ -51,6 +51,10 @@ class ReportTracker:
         self._seen_log: dict[tuple[Any, ...], None] = {}
         self._log_memory = log_memory
 
+    def reported_version(self, name: str) -> SyncVersion | None:
+        """The version of the sync object last reported (None: never reported)."""
+        return self._versions.get(name)
+
     def changed(self, current: dict[str, tuple[SyncVersion, Any]]) -> dict[str, tuple[SyncVersion, Any]]:
         result = {}
         for name, (version, data) in current.items():
