@@ -8,7 +8,7 @@ from calamari.api.access import CSRF_COOKIE, SESSION_COOKIE, retry_after_header,
 from calamari.api.common import ApiError, current_user, doc, json_response, parse_body, services
 from calamari.api.schemas import Login, UserCreate, UserUpdate
 from calamari.domain.user import ADMIN, UserError
-from calamari.service.auth import LoginThrottled
+from calamari.service.auth import LoginThrottled, NoSuchUser, UserExists
 
 blueprint = Blueprint("auth", __name__, url_prefix="/api/v2")
 
@@ -83,7 +83,10 @@ def revoke_my_session(session_id: str) -> Response:
      response={"type": "object", "properties": {"revoked": {"type": "integer"}}}, errors=(401, 403, 404))
 def revoke_user_sessions(name: str) -> Response:
     user = _user(name)
-    count = services().auth.revoke_all(user.username, current_user().username, reason="sessions ended on request")
+    try:
+        count = services().auth.revoke_all(user.username, current_user().username, reason="sessions ended on request")
+    except NoSuchUser:
+        raise _gone(user.username) from None
     return json_response({"revoked": count})
 
 
@@ -97,14 +100,21 @@ def users() -> Response:
 @doc("Add a user (admin)", body=UserCreate, response=USER_SCHEMA, status=201, errors=(400, 401, 403, 409))
 def add_user() -> Response:
     body = parse_body(UserCreate, read_only=("id",))
-    auth = services().auth
-    if auth.get(body.username) is not None:
-        raise ApiError(409, "a user of this name exists", {"username": "in use"})
     try:
-        user = auth.add_user(body.username, body.password, body.role, current_user().username, body.email)
+        # the name is checked under the model's lock, where it is taken: a concurrent create of
+        # the same name gets 409 whichever request wins
+        user = services().auth.add_user(body.username, body.password, body.role, current_user().username,
+                                        body.email)
+    except UserExists:
+        raise ApiError(409, "a user of this name exists", {"username": "in use"}) from None
     except UserError as err:
         raise ApiError(400, "invalid user", {err.field: err.reason}) from None
     return json_response(user_row(user), 201)
+
+
+def _gone(username: str) -> ApiError:
+    """A user found by the route but deleted by another request before the change was made."""
+    return ApiError(404, f"no user {username!r}")
 
 
 def _user(name: str) -> object:
@@ -134,6 +144,8 @@ def change_user(name: str) -> Response:
     try:
         user = services().auth.change_user(user.username, me.username, role=body.role, password=body.password,
                                            email=body.email)
+    except NoSuchUser:
+        raise _gone(user.username) from None
     except UserError as err:
         raise ApiError(400, "invalid change", {err.field: err.reason}) from None
     return json_response(user_row(user))
@@ -145,6 +157,8 @@ def delete_user(name: str) -> Response:
     user = _user(name)
     try:
         services().auth.delete_user(user.username, current_user().username)
+    except NoSuchUser:
+        raise _gone(user.username) from None
     except UserError as err:
         raise ApiError(400, "cannot delete", {err.field: err.reason}) from None
     return json_response({"detail": f"deleted {user.username}"})

@@ -60,6 +60,17 @@ class AuthPolicy:
     throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
 
 
+class UserExists(UserError):
+    """The name is taken, also when another request took it a moment ago (answered 409, not 400)."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__("username", f"a user named {username!r} exists")
+
+
+class NoSuchUser(KeyError):
+    """The user is not there (any more: another request may have deleted it a moment ago)."""
+
+
 class LoginThrottled(Exception):
     """Too many failed logins for this user name or address: try again after `retry_after` seconds."""
 
@@ -147,7 +158,7 @@ class AuthService:
         password_hash = self.hasher.hash(password)
         with self.service.lock:
             if self.get(username) is not None:
-                raise UserError("username", "a user of this name exists")
+                raise UserExists(username)
             user = self.service.model.add_user(username, role, password_hash, email, by, self._now())
             self.service._commit_durable()
             return user
@@ -160,7 +171,7 @@ class AuthService:
         with self.service.lock:
             user = self.get(username)
             if user is None:
-                raise KeyError(username)
+                raise NoSuchUser(username)
             if role is not None and role != ADMIN and user.role == ADMIN and self._admins() == [username]:
                 raise UserError("role", "the last admin cannot lose the admin role")
             user.change(self._now(), by, role=role, password_hash=password_hash, email=email)
@@ -172,7 +183,7 @@ class AuthService:
         with self.service.lock:
             user = self.get(username)
             if user is None:
-                raise KeyError(username)
+                raise NoSuchUser(username)
             if user.role == ADMIN and self._admins() == [username]:
                 raise UserError("username", "the last admin cannot be deleted")
             self.service.model.user_event(username, User.UserDeleted, self._now(), by=by)
@@ -317,7 +328,7 @@ class AuthService:
         with self.service.lock:
             user = self.get(username)
             if user is None:
-                raise KeyError(username)
+                raise NoSuchUser(username)
             count = len(user.tokens)
             if count:
                 user.emit(User.UserTokensRevoked, self._now(), by=by, reason=reason)
