@@ -34,10 +34,7 @@ def login() -> Response:
     try:
         issued = services().auth.login(body.username, body.password, address=request.remote_addr or "")
     except LoginThrottled as err:
-        detail = ("too many failed logins: locked, try again later" if err.locked
-                  else "too many failed logins: wait before trying again")
-        return json_response({"detail": detail, "retry_after": round(err.retry_after, 1)}, 429,
-                             headers={"Retry-After": retry_after_header(err.retry_after)})
+        return _throttled(err)
     if issued is None:
         raise ApiError(401, "invalid username or password")
     token, csrf = issued
@@ -48,6 +45,13 @@ def login() -> Response:
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", secure=secure, path="/api/")
     response.set_cookie(CSRF_COOKIE, csrf, httponly=False, samesite="Strict", secure=secure, path="/")
     return response
+
+
+def _throttled(err: LoginThrottled) -> Response:
+    detail = ("too many failed logins: locked, try again later" if err.locked
+              else "too many failed logins: wait before trying again")
+    return json_response({"detail": detail, "retry_after": round(err.retry_after, 1)}, 429,
+                         headers={"Retry-After": retry_after_header(err.retry_after)})
 
 
 @blueprint.post("/auth/logout")
@@ -133,14 +137,28 @@ def get_user(name: str) -> Response:
 
 
 @blueprint.patch("/user/<name>")
-@doc("Change a user's password, role or email (admins; anyone for their own password and email)",
-     body=UserUpdate, response=USER_SCHEMA)
+@doc("Change a user's password, role or email (admins; anyone for their own password and email). "
+     "Changing one's own password needs `current_password` (400 naming it when missing or wrong; wrong "
+     "ones count as failed logins, so they are throttled: 429)",
+     body=UserUpdate, response=USER_SCHEMA, errors=(400, 401, 403, 404, 429))
 def change_user(name: str) -> Response:
     body = parse_body(UserUpdate, read_only=("id", "username"))
     user = _user(name)
     me = current_user()
     if body.role is not None and me.role != ADMIN:
         raise ApiError(403, "only an admin may change roles")
+    if body.password is not None and user.username == me.username:
+        if body.current_password is None:
+            raise ApiError(400, "changing your own password needs your current password",
+                           {"current_password": "required to change your own password"})
+        try:
+            if not services().auth.verify_password(me.username, body.current_password,
+                                                   address=request.remote_addr or ""):
+                raise ApiError(400, "the current password is wrong", {"current_password": "wrong password"})
+        except LoginThrottled as err:
+            return _throttled(err)
+        except NoSuchUser:
+            raise _gone(user.username) from None
     try:
         user = services().auth.change_user(user.username, me.username, role=body.role, password=body.password,
                                            email=body.email)

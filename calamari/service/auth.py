@@ -197,12 +197,8 @@ class AuthService:
     def login(self, username: str, password: str, address: str = "", kind: str = "bearer") -> tuple[str, str] | None:
         """(token, csrf token) for good credentials, else None; LoginThrottled while this user name
         or address must wait (checked before the password, which costs nothing then)."""
-        keys = [f"user:{username}"] + ([f"address:{address}"] if address else [])
         now = self.clock()
-        with self._throttle_lock:
-            wait = self._throttle.retry_after(keys, now)
-        if wait > 0:
-            raise LoginThrottled(wait, locked=wait > self.policy.throttle.max_delay_s)
+        self._check_throttle(username, address, now)
         user = self.get(username)
         if user is None:
             # spend the same time as a real check so names cannot be probed by timing
@@ -227,6 +223,30 @@ class AuthService:
             self.service.model.user_changed(username)
             self.service._commit_durable()
         return token, csrf
+
+    def _check_throttle(self, username: str, address: str, now: float) -> None:
+        keys = [f"user:{username}"] + ([f"address:{address}"] if address else [])
+        with self._throttle_lock:
+            wait = self._throttle.retry_after(keys, now)
+        if wait > 0:
+            raise LoginThrottled(wait, locked=wait > self.policy.throttle.max_delay_s)
+
+    def verify_password(self, username: str, password: str, address: str = "") -> bool:
+        """Whether `password` is the user's, asked before a change of one's own password. A wrong
+        one counts as a failed login (a stolen session must not become a way to guess the
+        password), so it is throttled and locked out like logins: LoginThrottled while it must wait."""
+        self._check_throttle(username, address, self.clock())
+        user = self.get(username)
+        if user is None:
+            raise NoSuchUser(username)
+        try:
+            self.hasher.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            self._login_failed(username, address, exists=True)
+            return False
+        with self._throttle_lock:
+            self._throttle.succeeded(f"user:{username}")
+        return True
 
     def _login_failed(self, username: str, address: str, exists: bool) -> None:
         now = self.clock()
