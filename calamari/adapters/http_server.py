@@ -18,7 +18,9 @@ A connection whose request is being answered, or is queued for a worker thread, 
 out or evicted here. There can only be a bounded number of those: each holds a worker thread
 (`threads`) or waits for one. A long-lived answer (a push stream) therefore stays open as long as
 it needs; a route that serves such answers must cap how many it serves at once below `threads`,
-so that other requests keep a thread.
+so that other requests keep a thread. The one exception is a client that stops reading its
+answer while a worker thread waits for it (more than waitress's outbuf_high_watermark unsent,
+nothing sent for `idle_timeout`): it is closed, which frees the thread.
 """
 
 from __future__ import annotations
@@ -98,9 +100,13 @@ class GuardedChannel(HTTPChannel):
         return self.request_started if self.request_started is not None else self.last_activity
 
     def overdue(self, now: float, limits: ConnectionLimits) -> str | None:
-        """Why this connection must be closed now ("slow request" or "idle"), or None."""
+        """Why this connection must be closed now ("slow request", "idle", "not reading"), or None."""
         if self.busy:
-            return None
+            # An answer in progress is only closed when its client stopped reading it: its worker
+            # thread waits (more than outbuf_high_watermark unsent) and nothing went out for long.
+            stalled = (self.total_outbufs_len >= self.adj.outbuf_high_watermark
+                       and now - self.last_activity > limits.idle_timeout)
+            return "not reading" if stalled else None
         if self.request_started is not None:
             return "slow request" if now - self.request_started > limits.request_timeout else None
         return "idle" if now - self.last_activity > limits.idle_timeout else None
@@ -140,7 +146,7 @@ class GuardedServer(TcpWSGIServer):
     def __init__(self, application: Callable[..., Any], limits: ConnectionLimits, **kwargs: Any) -> None:
         self.limits = limits
         self._next_sweep = 0.0
-        self._closed = {"slow request": 0, "idle": 0, "evicted": 0}
+        self._closed = {"slow request": 0, "idle": 0, "evicted": 0, "not reading": 0}
         self._next_report = time.monotonic() + REPORT_EVERY_S
         self._full_logged = 0.0
         self._looping = False  # run() is in its loop
@@ -223,11 +229,12 @@ class GuardedServer(TcpWSGIServer):
         if time.monotonic() < self._next_report:
             return
         self._next_report = time.monotonic() + REPORT_EVERY_S
-        slow, evicted = self._closed["slow request"], self._closed["evicted"]
-        if slow or evicted:  # idle ones are ordinary keep-alive endings
+        slow, evicted, stalled = self._closed["slow request"], self._closed["evicted"], self._closed["not reading"]
+        if slow or evicted or stalled:  # idle ones are ordinary keep-alive endings
             log.warning("HTTP connections closed in the last %.0f s: %d sending their request for more than "
-                        "%.0f s, %d waiting longest when %d connections were open", REPORT_EVERY_S, slow,
-                        self.limits.request_timeout, evicted, self.limits.max_connections)
+                        "%.0f s, %d waiting longest when %d connections were open, %d not reading their answer",
+                        REPORT_EVERY_S, slow, self.limits.request_timeout, evicted, self.limits.max_connections,
+                        stalled)
         self._closed = dict.fromkeys(self._closed, 0)
 
 

@@ -18,23 +18,29 @@ from calamari.adapters.http_server import ConnectionLimits, create_http_server
 ANSWER_WITHIN_S = 30  # liveness bound only: a blocked server never answers, a working one at once
 
 
+BIG_ANSWER = 64 << 20  # more than waitress buffers before the worker thread must wait for the client
+
+
 def app(environ, start_response):
     if environ["PATH_INFO"] == "/hold":
         environ["hold.release"].wait(ANSWER_WITHIN_S)
+    if environ["PATH_INFO"] == "/big":
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return (b"x" * (1 << 20) for _ in range(BIG_ANSWER >> 20))
     body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"ok:" + body]
 
 
 @contextlib.contextmanager
-def running_server(limits: ConnectionLimits, hold: threading.Event | None = None) -> Iterator[int]:
+def running_server(limits: ConnectionLimits, hold: threading.Event | None = None, threads: int = 4) -> Iterator[int]:
     release = hold or threading.Event()
 
     def with_hold(environ, start_response):
         environ["hold.release"] = release
         return app(environ, start_response)
 
-    server = create_http_server(with_hold, "127.0.0.1", 0, threads=4, limits=limits)
+    server = create_http_server(with_hold, "127.0.0.1", 0, threads=threads, limits=limits)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -64,6 +70,18 @@ def read_all(sock: socket.socket) -> bytes:
     while chunk := sock.recv(65536):
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One answer (its head and its Content-Length of body) from a connection kept alive."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
 
 
 def closed_by_server(sock: socket.socket) -> bool:
@@ -127,8 +145,9 @@ def test_a_request_trickling_in_is_dropped_after_the_request_timeout():
 def test_an_idle_connection_is_closed_after_the_idle_timeout_and_a_kept_alive_one_works_before():
     limits = ConnectionLimits(max_connections=50, request_timeout=600, idle_timeout=0.5)
     with running_server(limits) as port, connect(port) as sock:
-        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        for _ in range(2):  # kept alive between requests
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert read_response(sock).startswith(b"HTTP/1.1 200")
         assert closed_by_server(sock)
 
 
@@ -149,6 +168,15 @@ def test_an_answer_in_progress_is_never_cut_by_timeouts_or_evictions():
         finally:
             for sock in squatters:
                 sock.close()
+
+
+def test_a_client_that_stops_reading_a_large_answer_does_not_hold_a_worker_thread_for_ever():
+    limits = ConnectionLimits(max_connections=50, request_timeout=600, idle_timeout=0.5)
+    with running_server(limits, threads=1) as port, connect(port) as reader:
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        reader.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")  # and never reads
+        # the only worker thread is freed for the next client
+        assert get(port, body=b"next").endswith(b"ok:next")
 
 
 def test_a_body_above_the_limit_is_refused_with_json_before_it_is_sent():
