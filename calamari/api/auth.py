@@ -8,7 +8,7 @@ from calamari.api.access import CSRF_COOKIE, SESSION_COOKIE, retry_after_header,
 from calamari.api.common import ApiError, current_user, doc, json_response, parse_body, services
 from calamari.api.schemas import Login, UserCreate, UserUpdate
 from calamari.domain.user import ADMIN, UserError
-from calamari.service.auth import LoginThrottled
+from calamari.service.auth import LoginThrottled, NoSuchUser, UserExists
 
 blueprint = Blueprint("auth", __name__, url_prefix="/api/v2")
 
@@ -34,10 +34,7 @@ def login() -> Response:
     try:
         issued = services().auth.login(body.username, body.password, address=request.remote_addr or "")
     except LoginThrottled as err:
-        detail = ("too many failed logins: locked, try again later" if err.locked
-                  else "too many failed logins: wait before trying again")
-        return json_response({"detail": detail, "retry_after": round(err.retry_after, 1)}, 429,
-                             headers={"Retry-After": retry_after_header(err.retry_after)})
+        return _throttled(err)
     if issued is None:
         raise ApiError(401, "invalid username or password")
     token, csrf = issued
@@ -48,6 +45,13 @@ def login() -> Response:
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", secure=secure, path="/api/")
     response.set_cookie(CSRF_COOKIE, csrf, httponly=False, samesite="Strict", secure=secure, path="/")
     return response
+
+
+def _throttled(err: LoginThrottled) -> Response:
+    detail = ("too many failed logins: locked, try again later" if err.locked
+              else "too many failed logins: wait before trying again")
+    return json_response({"detail": detail, "retry_after": round(err.retry_after, 1)}, 429,
+                         headers={"Retry-After": retry_after_header(err.retry_after)})
 
 
 @blueprint.post("/auth/logout")
@@ -83,7 +87,10 @@ def revoke_my_session(session_id: str) -> Response:
      response={"type": "object", "properties": {"revoked": {"type": "integer"}}}, errors=(401, 403, 404))
 def revoke_user_sessions(name: str) -> Response:
     user = _user(name)
-    count = services().auth.revoke_all(user.username, current_user().username, reason="sessions ended on request")
+    try:
+        count = services().auth.revoke_all(user.username, current_user().username, reason="sessions ended on request")
+    except NoSuchUser:
+        raise _gone(user.username) from None
     return json_response({"revoked": count})
 
 
@@ -97,14 +104,21 @@ def users() -> Response:
 @doc("Add a user (admin)", body=UserCreate, response=USER_SCHEMA, status=201, errors=(400, 401, 403, 409))
 def add_user() -> Response:
     body = parse_body(UserCreate, read_only=("id",))
-    auth = services().auth
-    if auth.get(body.username) is not None:
-        raise ApiError(409, "a user of this name exists", {"username": "in use"})
     try:
-        user = auth.add_user(body.username, body.password, body.role, current_user().username, body.email)
+        # the name is checked under the model's lock, where it is taken: a concurrent create of
+        # the same name gets 409 whichever request wins
+        user = services().auth.add_user(body.username, body.password, body.role, current_user().username,
+                                        body.email)
+    except UserExists:
+        raise ApiError(409, "a user of this name exists", {"username": "in use"}) from None
     except UserError as err:
         raise ApiError(400, "invalid user", {err.field: err.reason}) from None
     return json_response(user_row(user), 201)
+
+
+def _gone(username: str) -> ApiError:
+    """A user found by the route but deleted by another request before the change was made."""
+    return ApiError(404, f"no user {username!r}")
 
 
 def _user(name: str) -> object:
@@ -123,17 +137,33 @@ def get_user(name: str) -> Response:
 
 
 @blueprint.patch("/user/<name>")
-@doc("Change a user's password, role or email (admins; anyone for their own password and email)",
-     body=UserUpdate, response=USER_SCHEMA)
+@doc("Change a user's password, role or email (admins; anyone for their own password and email). "
+     "Changing one's own password needs `current_password` (400 naming it when missing or wrong; wrong "
+     "ones count as failed logins, so they are throttled: 429)",
+     body=UserUpdate, response=USER_SCHEMA, errors=(400, 401, 403, 404, 429))
 def change_user(name: str) -> Response:
     body = parse_body(UserUpdate, read_only=("id", "username"))
     user = _user(name)
     me = current_user()
     if body.role is not None and me.role != ADMIN:
         raise ApiError(403, "only an admin may change roles")
+    if body.password is not None and user.username == me.username:
+        if body.current_password is None:
+            raise ApiError(400, "changing your own password needs your current password",
+                           {"current_password": "required to change your own password"})
+        try:
+            if not services().auth.verify_password(me.username, body.current_password,
+                                                   address=request.remote_addr or ""):
+                raise ApiError(400, "the current password is wrong", {"current_password": "wrong password"})
+        except LoginThrottled as err:
+            return _throttled(err)
+        except NoSuchUser:
+            raise _gone(user.username) from None
     try:
         user = services().auth.change_user(user.username, me.username, role=body.role, password=body.password,
                                            email=body.email)
+    except NoSuchUser:
+        raise _gone(user.username) from None
     except UserError as err:
         raise ApiError(400, "invalid change", {err.field: err.reason}) from None
     return json_response(user_row(user))
@@ -145,6 +175,8 @@ def delete_user(name: str) -> Response:
     user = _user(name)
     try:
         services().auth.delete_user(user.username, current_user().username)
+    except NoSuchUser:
+        raise _gone(user.username) from None
     except UserError as err:
         raise ApiError(400, "cannot delete", {err.field: err.reason}) from None
     return json_response({"detail": f"deleted {user.username}"})

@@ -61,9 +61,11 @@ def submit_plan(fsid: str, planner: Callable[..., Plan | None], *args: Any) -> R
 
 
 def parse_body(model: type[BaseModel], read_only: tuple[str, ...] = ()) -> BaseModel:
-    """The request body validated by `model`; 400 with a reason per field otherwise."""
-    if request.mimetype and not request.is_json:
-        raise ApiError(415, f"send the body as application/json, not {request.mimetype}")
+    """The request body validated by `model`; 400 with a reason per field otherwise, 415 unless
+    it is sent as JSON (a body without a Content-Type is not guessed to be JSON)."""
+    if not request.is_json:
+        raise ApiError(415, f"send the body as application/json, not {request.mimetype}" if request.mimetype
+                       else "send the body as application/json: the request has no Content-Type")
     raw = request.get_data(cache=True)
     if not raw.strip():
         raise ApiError(400, "a JSON body is required")

@@ -31,6 +31,8 @@ class UserCreate(Strict):
 
 class UserUpdate(Strict):
     password: str | None = Field(default=None, min_length=MIN_PASSWORD_LENGTH, max_length=1024)
+    # required to change one's own password (not for an admin resetting another user's)
+    current_password: str | None = Field(default=None, min_length=1, max_length=1024)
     role: Literal["admin", "operator", "read-only"] | None = None
     email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
 

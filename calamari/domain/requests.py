@@ -14,7 +14,7 @@ from calamari.domain.crush_text import CrushText, CrushTextError, parse_crush_te
 from calamari.domain.model import ClusterModel
 from calamari.domain.user_request import COMPLETE
 
-POOL_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+POOL_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")  # Calamari's own rule, stricter than Ceph's
 OSD_FLAGS = ("pause", "noup", "nodown", "noout", "noin", "nobackfill", "norebalance", "norecover",
              "noscrub", "nodeep-scrub", "nosnaptrim")
 OSD_COMMANDS = {"scrub": "osd scrub", "deep_scrub": "osd deep-scrub", "repair": "osd repair"}
@@ -146,15 +146,28 @@ def _pg_errors(model: ClusterModel, fsid: str, pg_num: int | None, pgp_num: int 
 
 # ---------------------------------------------------------------------------- pools
 
+def pool_name_error(name: str) -> str | None:
+    """Why a pool may not be created with, or renamed to, `name`; None if it may. Ceph's monitor
+    refuses an empty name and, for `osd pool create` and `osd pool rename`, a name beginning with
+    '.' (reserved for Ceph's own pools such as .mgr; it answers success without doing anything, so
+    the request would never complete). It accepts a leading '-', and so does Calamari."""
+    if not POOL_NAME_RE.match(name):
+        return "1-100 letters, digits, '-', '_' or '.'"
+    if name.startswith("."):
+        return "must not begin with '.': Ceph reserves such names for its own pools"
+    return None
+
+
 def plan_pool_create(model: ClusterModel, fsid: str, body: dict[str, Any]) -> Plan:
     """`body`: name, pg_num, and optionally pgp_num, size, min_size, crush_ruleset,
     erasure_code_profile, quota_max_objects, quota_max_bytes, pg_autoscale_mode."""
     _cluster(model, fsid)
     errors: dict[str, str] = {}
     name = body["name"]
-    if not POOL_NAME_RE.match(name):
-        errors["name"] = "1-100 letters, digits, '-', '_' or '.'"
-    if any(p.name == name for p in _live_pools(model, fsid).values()):
+    name_error = pool_name_error(name)
+    if name_error:
+        errors["name"] = name_error
+    elif any(p.name == name for p in _live_pools(model, fsid).values()):
         raise RequestRejected(f"pool name {name!r} is in use", {"name": "a pool of this name exists"}, 409)
     rules = _rules(model, fsid)
     erasure = body.get("erasure_code_profile")
@@ -269,8 +282,9 @@ def plan_pool_update(model: ClusterModel, fsid: str, pool_id: int, body: dict[st
     rules = _rules(model, fsid)
     erasure = s.get("type") == "erasure"
     if "name" in wanted:
-        if not POOL_NAME_RE.match(wanted["name"]):
-            errors["name"] = "1-100 letters, digits, '-', '_' or '.'"
+        name_error = pool_name_error(wanted["name"])
+        if name_error:
+            errors["name"] = name_error
         elif any(p.name == wanted["name"] for p in _live_pools(model, fsid).values()):
             raise RequestRejected(f"pool name {wanted['name']!r} is in use", {"name": "a pool of this name exists"}, 409)
     if erasure and "size" in wanted:

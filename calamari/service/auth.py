@@ -60,6 +60,17 @@ class AuthPolicy:
     throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
 
 
+class UserExists(UserError):
+    """The name is taken, also when another request took it a moment ago (answered 409, not 400)."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__("username", f"a user named {username!r} exists")
+
+
+class NoSuchUser(KeyError):
+    """The user is not there (any more: another request may have deleted it a moment ago)."""
+
+
 class LoginThrottled(Exception):
     """Too many failed logins for this user name or address: try again after `retry_after` seconds."""
 
@@ -147,7 +158,7 @@ class AuthService:
         password_hash = self.hasher.hash(password)
         with self.service.lock:
             if self.get(username) is not None:
-                raise UserError("username", "a user of this name exists")
+                raise UserExists(username)
             user = self.service.model.add_user(username, role, password_hash, email, by, self._now())
             self.service._commit_durable()
             return user
@@ -160,7 +171,7 @@ class AuthService:
         with self.service.lock:
             user = self.get(username)
             if user is None:
-                raise KeyError(username)
+                raise NoSuchUser(username)
             if role is not None and role != ADMIN and user.role == ADMIN and self._admins() == [username]:
                 raise UserError("role", "the last admin cannot lose the admin role")
             user.change(self._now(), by, role=role, password_hash=password_hash, email=email)
@@ -172,7 +183,7 @@ class AuthService:
         with self.service.lock:
             user = self.get(username)
             if user is None:
-                raise KeyError(username)
+                raise NoSuchUser(username)
             if user.role == ADMIN and self._admins() == [username]:
                 raise UserError("username", "the last admin cannot be deleted")
             self.service.model.user_event(username, User.UserDeleted, self._now(), by=by)
@@ -186,12 +197,8 @@ class AuthService:
     def login(self, username: str, password: str, address: str = "", kind: str = "bearer") -> tuple[str, str] | None:
         """(token, csrf token) for good credentials, else None; LoginThrottled while this user name
         or address must wait (checked before the password, which costs nothing then)."""
-        keys = [f"user:{username}"] + ([f"address:{address}"] if address else [])
         now = self.clock()
-        with self._throttle_lock:
-            wait = self._throttle.retry_after(keys, now)
-        if wait > 0:
-            raise LoginThrottled(wait, locked=wait > self.policy.throttle.max_delay_s)
+        self._check_throttle(username, address, now)
         user = self.get(username)
         if user is None:
             # spend the same time as a real check so names cannot be probed by timing
@@ -216,6 +223,30 @@ class AuthService:
             self.service.model.user_changed(username)
             self.service._commit_durable()
         return token, csrf
+
+    def _check_throttle(self, username: str, address: str, now: float) -> None:
+        keys = [f"user:{username}"] + ([f"address:{address}"] if address else [])
+        with self._throttle_lock:
+            wait = self._throttle.retry_after(keys, now)
+        if wait > 0:
+            raise LoginThrottled(wait, locked=wait > self.policy.throttle.max_delay_s)
+
+    def verify_password(self, username: str, password: str, address: str = "") -> bool:
+        """Whether `password` is the user's, asked before a change of one's own password. A wrong
+        one counts as a failed login (a stolen session must not become a way to guess the
+        password), so it is throttled and locked out like logins: LoginThrottled while it must wait."""
+        self._check_throttle(username, address, self.clock())
+        user = self.get(username)
+        if user is None:
+            raise NoSuchUser(username)
+        try:
+            self.hasher.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            self._login_failed(username, address, exists=True)
+            return False
+        with self._throttle_lock:
+            self._throttle.succeeded(f"user:{username}")
+        return True
 
     def _login_failed(self, username: str, address: str, exists: bool) -> None:
         now = self.clock()
@@ -317,7 +348,7 @@ class AuthService:
         with self.service.lock:
             user = self.get(username)
             if user is None:
-                raise KeyError(username)
+                raise NoSuchUser(username)
             count = len(user.tokens)
             if count:
                 user.emit(User.UserTokensRevoked, self._now(), by=by, reason=reason)

@@ -11,6 +11,7 @@ import sys
 import threading
 
 from calamari.adapters.event_store import EventStoreError
+from calamari.adapters.http_server import ConnectionLimits, create_http_server
 from calamari.adapters.snapshots import HISTORY_KEEP
 from calamari.adapters.timeseries import DEFAULT_RETENTION
 from calamari.service import security_options
@@ -23,6 +24,20 @@ def _count(text: str) -> int:
     """A whole number ≥ 0, for argparse (which then reports a bad one with the option's name)."""
     value = int(text)
     if value < 0:
+        raise ValueError(text)
+    return value
+
+
+def _positive_count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):
         raise ValueError(text)
     return value
 
@@ -49,11 +64,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="time-series archives of new whisper files, e.g. 1m:1d,5m:30d,1h:1y (docs/metrics.md)")
     p.add_argument("--log-level", default="INFO")
     security_options.add_arguments(p)
+    http = p.add_argument_group("HTTP connections (docs/security.md)")
+    defaults = ConnectionLimits()
+    http.add_argument("--http-max-connections", type=_positive_count, default=defaults.max_connections, metavar="N",
+                      help="open API connections; at the limit a new one closes the connection that has waited "
+                           f"longest for its client (default {defaults.max_connections})")
+    http.add_argument("--http-request-timeout", type=_positive_seconds, default=defaults.request_timeout,
+                      metavar="SECONDS", help="a request not fully received this long after its first byte is "
+                                              f"dropped (default {defaults.request_timeout:g})")
+    http.add_argument("--http-idle-timeout", type=_positive_seconds, default=defaults.idle_timeout,
+                      metavar="SECONDS", help="a connection with no request under way is closed after this long "
+                                              f"without progress (default {defaults.idle_timeout:g})")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        limits = ConnectionLimits(max_connections=args.http_max_connections,
+                                  request_timeout=args.http_request_timeout, idle_timeout=args.http_idle_timeout,
+                                  max_body=args.max_body)
+    except ValueError:
+        print(f"calamari-server: --max-body must be 0 or more, not {args.max_body}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = ServiceConfig(data_dir=args.data_dir, event_store_url=args.event_store,
                            snapshot_every_events=args.snapshot_every_events,
@@ -77,8 +110,6 @@ def main(argv: list[str] | None = None) -> int:
     # The restored model is long-lived: keep the cyclic collector from walking it again and again
     # (it showed as p99 spikes of the large list routes).
     gc.freeze()
-
-    from waitress import create_server
 
     from calamari.adapters.bus import CollectorBus
     from calamari.adapters.curve_keys import SERVER_KEY_NAME, load_or_create_key_pair, server_key_dir
@@ -128,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     control = ControlServer(server_key_dir(args.data_dir), {**key_handlers(keys), **snapshot_handler(service),
                                                             **user_handlers(app.config["CALAMARI"].auth)})
     control.start()
-    http = create_server(app, host=host or "127.0.0.1", port=int(port), threads=args.threads)
+    http = create_http_server(app, host or "127.0.0.1", int(port), args.threads, limits)
     stop = threading.Event()
 
     def shutdown(*_: object) -> None:

@@ -34,7 +34,8 @@ def test_roles(api):
     assert api.call("POST", "user", json={"username": "eve", "password": PASSWORD}).status_code == 409
     # anyone may change their own password (which ends their sessions), not their role
     assert api.call("PATCH", "user/viewer", user="viewer", json={"role": "admin"}).status_code == 403
-    assert api.call("PATCH", "user/me", user="viewer", json={"password": "another-pass-2"}).status_code == 200
+    new_password = {"password": "another-pass-2", "current_password": PASSWORD}
+    assert api.call("PATCH", "user/me", user="viewer", json=new_password).status_code == 200
     assert api.call("GET", "info", user="viewer").status_code == 401
     login = api.client.post("/api/v2/auth/login", json={"username": "viewer", "password": "another-pass-2"})
     assert login.status_code == 200

@@ -56,7 +56,7 @@ def session_of_secrets(api, tmp_path, caplog):
     carol = login("carol", created)
     changed = "Changed-Secret-8832"
     secrets.append(changed)
-    assert client.patch("/api/v2/user/me", json={"password": changed},
+    assert client.patch("/api/v2/user/me", json={"password": changed, "current_password": created},
                         headers={"Authorization": f"Bearer {carol}"}).status_code == 200
     reset = "Admin-Reset-Secret-4471"
     secrets.append(reset)

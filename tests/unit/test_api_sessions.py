@@ -181,7 +181,8 @@ def test_weak_passwords_are_refused_with_a_reason(api, password, reason):
     assert r.status_code == 400 and reason in r.json["errors"]["password"]
     viewer = login(api, "viewer").json["token"]
     weak = password.replace("ewcomer", "iewer") if "ewcomer" in password.lower() else password
-    r = client.patch("/api/v2/user/me", json={"password": weak}, headers={"Authorization": f"Bearer {viewer}"})
+    r = client.patch("/api/v2/user/me", json={"password": weak, "current_password": PASSWORD},
+                     headers={"Authorization": f"Bearer {viewer}"})
     assert r.status_code == 400 and "password" in r.json["errors"]
     assert get(api, viewer).status_code == 200  # a refused change ends no session
 
@@ -257,3 +258,60 @@ def test_a_good_login_resets_the_count_of_its_user(api, clock):
             assert login(api, "viewer", f"wrong-{attempt}-xyz", address=f"10.1.0.{attempt}").status_code == 401
         assert login(api, "viewer", address="10.1.0.9").status_code == 200
     assert login(api, "viewer", "wrong-again-xyz", address="10.1.0.5").status_code == 401
+
+
+# ------------------------------------------------------------------------- one's own password
+
+def change_own_password(api, token, body, address="127.0.0.1"):
+    return api.app.test_client().patch("/api/v2/user/me", json=body, headers={"Authorization": f"Bearer {token}"},
+                                       environ_base={"REMOTE_ADDR": address})
+
+
+@pytest.mark.parametrize("user", ["viewer", "oper", "admin"])
+def test_changing_ones_own_password_needs_the_current_one(api, user):
+    token = login(api, user).json["token"]
+    new = "Brand-New-Secret-77"
+    r = change_own_password(api, token, {"password": new})
+    assert r.status_code == 400 and "required" in r.json["errors"]["current_password"]
+    r = change_own_password(api, token, {"password": new, "current_password": "Not-The-Password-1"})
+    assert r.status_code == 400 and "wrong" in r.json["errors"]["current_password"]
+    assert get(api, token).status_code == 200  # refused: nothing changed, the session goes on
+    assert login(api, user, new).status_code == 401
+    r = change_own_password(api, token, {"password": new, "current_password": PASSWORD})
+    assert r.status_code == 200
+    assert login(api, user, new).status_code == 200
+    assert login(api, user, PASSWORD).status_code == 401
+
+
+def test_an_email_change_of_ones_own_account_needs_no_password(api):
+    token = login(api, "viewer").json["token"]
+    assert change_own_password(api, token, {"email": "viewer@example.net"}).status_code == 200
+
+
+def test_an_admin_resets_another_users_password_without_it(api):
+    admin = login(api, "admin").json["token"]
+    r = api.app.test_client().patch("/api/v2/user/viewer", json={"password": "Reset-By-Admin-42"},
+                                    headers={"Authorization": f"Bearer {admin}"})
+    assert r.status_code == 200
+    assert login(api, "viewer", "Reset-By-Admin-42").status_code == 200
+
+
+def test_wrong_current_passwords_are_throttled_and_locked_like_logins(api, clock):
+    token = login(api, "viewer").json["token"]
+    statuses = []
+    for attempt in range(2 * POLICY.throttle.lock_after):
+        if statuses.count(400) == POLICY.throttle.lock_after:
+            break
+        r = change_own_password(api, token, {"password": "Brand-New-Secret-77", "current_password": f"guess-{attempt}"},
+                                address=f"10.1.0.{attempt}")
+        statuses.append(r.status_code)
+        if r.status_code == 429:
+            assert int(r.headers["Retry-After"]) >= 1
+            clock.advance(float(r.json["retry_after"]))
+    # slowed down after 3 wrong ones, as logins are
+    assert statuses[:5] == [400, 400, 400, 429, 400]
+    # the guesses locked the user's logins, as failed logins do, with an event
+    assert login(api, "viewer", address="10.9.9.9").status_code == 429
+    assert "UserLoginLocked" in [name for name, _ in stored_events(api)]
+    r = change_own_password(api, token, {"password": "Brand-New-Secret-77", "current_password": PASSWORD})
+    assert r.status_code == 429  # the right one too, while locked

@@ -5,13 +5,11 @@ import gc
 import os
 import threading
 
-import waitress
-
 from calamari.service import main as server_main
 
 
 class ServerThatStopsAtOnce:
-    """Stands in for the waitress server: run() returns as after a SIGTERM."""
+    """Stands in for the HTTP server: run() returns as after a SIGTERM."""
 
     def __init__(self, *args, **kwargs) -> None:
         pass
@@ -36,7 +34,7 @@ def open_files_under(directory: str) -> list[str]:
 
 
 def test_main_stops_its_threads_and_closes_the_store(tmp_path, monkeypatch):
-    monkeypatch.setattr(waitress, "create_server", ServerThatStopsAtOnce)
+    monkeypatch.setattr(server_main, "create_http_server", ServerThatStopsAtOnce)
     monkeypatch.setattr(gc, "freeze", lambda: None)
     monkeypatch.setattr(server_main.signal, "signal", lambda *args: None)  # keep the test runner's handlers
     before = set(threading.enumerate())

@@ -1,0 +1,278 @@
+"""The API's HTTP server: waitress, with idle and slow clients bounded so that they cannot lock
+legitimate clients out.
+
+Plain waitress stops accepting at 100 open connections and closes an idle one only after 120 s
+without a byte, so about 100 sockets that each send half a request (a byte now and then) stop the
+API for everyone. Here:
+
+- a request whose line, headers and body have not all arrived `request_timeout` seconds after its
+  first byte (for a new connection: after it opened) is dropped, however slowly bytes keep coming;
+- a connection with nothing in progress (between requests, or holding an answer its client does
+  not read) is closed after `idle_timeout` seconds without progress;
+- at `max_connections`, a new connection evicts the waiting one (idle, or still sending its
+  request) that has waited longest, instead of being refused;
+- a body larger than `max_body` is refused (413) as soon as its Content-Length is read, before it
+  is received, and waitress's own error answers are JSON like the API's.
+
+A connection whose request is being answered, or is queued for a worker thread, is never timed
+out or evicted here. There can only be a bounded number of those: each holds a worker thread
+(`threads`) or waits for one. A long-lived answer (a push stream) therefore stays open as long as
+it needs; a route that serves such answers must cap how many it serves at once below `threads`,
+so that other requests keep a thread. The one exception is a client that stops reading its
+answer while a worker thread waits for it (more than waitress's outbuf_high_watermark unsent,
+nothing sent for `idle_timeout`): it is closed, which frees the thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import select
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.server import MultiSocketServer, TcpWSGIServer
+from waitress.task import ErrorTask, ThreadedTaskDispatcher
+
+log = logging.getLogger(__name__)
+
+REPORT_EVERY_S = 60.0  # closed slow or evicted connections are logged at most this often
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """How many connections the API keeps open and how long a client may take."""
+
+    max_connections: int = 200
+    request_timeout: float = 30.0  # from a request's first byte to its last
+    idle_timeout: float = 60.0  # without progress while no request is in progress
+    max_body: int = 1 << 20  # bytes; larger bodies are refused before they are read (--max-body)
+
+    def __post_init__(self) -> None:
+        if self.max_connections < 1 or self.request_timeout <= 0 or self.idle_timeout <= 0 or self.max_body < 0:
+            raise ValueError(f"connection limits must be positive: {self}")
+
+
+class JsonErrorTask(ErrorTask):
+    """waitress's answer to a request it refuses itself (malformed, headers or body too large),
+    as JSON {"detail"} like every other error of the API."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        detail = (f"request body too large: at most {self.channel.server.limits.max_body} bytes" if error.code == 413
+                  else f"{error.reason}: {error.body}")
+        body = orjson.dumps({"detail": detail})
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.extend([("Content-Type", "application/json"), ("Cache-Control", "no-store"),
+                                      ("X-Content-Type-Options", "nosniff")])
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class GuardedChannel(HTTPChannel):
+    """One client connection, knowing since when it has been waiting for its client."""
+
+    error_task_class = JsonErrorTask
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # When the first byte of the request being received arrived (None: no request under way).
+        # A new connection counts as sending its first request from the moment it opened.
+        self.request_started: float | None = self.creation_time
+        self.serving = False  # a worker thread is in service() for this connection
+
+    @property
+    def busy(self) -> bool:
+        """A request is being answered or waits for a worker thread: never timed out or evicted."""
+        return bool(self.requests) or self.serving
+
+    @property
+    def open(self) -> bool:
+        return self._fileno is not None  # wasyncore clears it when the socket is closed
+
+    def waiting_since(self) -> float:
+        return self.request_started if self.request_started is not None else self.last_activity
+
+    def overdue(self, now: float, limits: ConnectionLimits) -> str | None:
+        """Why this connection must be closed now ("slow request", "idle", "not reading"), or None."""
+        if self.busy:
+            # An answer in progress is only closed when its client stopped reading it: its worker
+            # thread waits (more than outbuf_high_watermark unsent) and nothing went out for long.
+            stalled = (self.total_outbufs_len >= self.adj.outbuf_high_watermark
+                       and now - self.last_activity > limits.idle_timeout)
+            return "not reading" if stalled else None
+        if self.request_started is not None:
+            return "slow request" if now - self.request_started > limits.request_timeout else None
+        return "idle" if now - self.last_activity > limits.idle_timeout else None
+
+    def received(self, data: bytes) -> bool:
+        result = super().received(data)
+        if self.request is None:  # every byte so far belongs to complete requests
+            self.request_started = None
+        elif self.request_started is None:  # the first bytes of a new request
+            self.request_started = time.time()
+        return result
+
+    def service(self) -> None:
+        # `requests` empties before service() returns and refreshes last_activity: without the
+        # flag, a sweep in between could take a connection that is still answering for idle.
+        self.serving = True
+        try:
+            super().service()
+        finally:
+            self.serving = False
+
+    def readable(self) -> bool:
+        return self.open and super().readable()
+
+    def writable(self) -> bool:
+        return self.open and bool(super().writable())
+
+
+class GuardedServer(TcpWSGIServer):
+    """A listening socket of the API. Timeouts and evictions run in readable(), which the loop
+    calls for the listening sockets before any client connection (they were put in the socket
+    map first): a connection closed there is not registered with poll() in that round, so no
+    event of its old descriptor can reach a new connection that reuses the number."""
+
+    channel_class = GuardedChannel
+
+    def __init__(self, application: Callable[..., Any], limits: ConnectionLimits, **kwargs: Any) -> None:
+        self.limits = limits
+        self._next_sweep = 0.0
+        self._closed = {"slow request": 0, "idle": 0, "evicted": 0, "not reading": 0}
+        self._next_report = time.monotonic() + REPORT_EVERY_S
+        self._full_logged = 0.0
+        self._looping = False  # run() is in its loop
+        self._closing = False  # close() was asked for while it was
+        super().__init__(application, **kwargs)
+        if not self.adj.asyncore_use_poll:
+            # select() would fail on a descriptor closed between readable() and the wait
+            raise ValueError("GuardedServer needs asyncore_use_poll")
+        self._incoming = select.poll()
+        self._incoming.register(self.socket.fileno(), select.POLLIN)
+
+    def channels(self) -> list[GuardedChannel]:
+        """The open client connections of every listening socket sharing this server's loop."""
+        return [c for c in list(self._map.values()) if isinstance(c, GuardedChannel) and c.open]
+
+    def readable(self) -> bool:
+        if self._closing:
+            self._close_all()
+            return False
+        now = time.time()
+        if now >= self._next_sweep:
+            self._next_sweep = now + 1.0
+            self.maintenance(now)
+        if not self.accepting:
+            return False
+        channels = self.channels()
+        if len(channels) < self.limits.max_connections:
+            return True
+        if not self._incoming.poll(0):
+            return True  # nobody is waiting to connect: nothing to make room for yet
+        waiting = [c for c in channels if not c.busy]
+        if not waiting:
+            # every connection is being answered: new ones wait in the listen backlog
+            if time.monotonic() - self._full_logged > REPORT_EVERY_S:
+                self._full_logged = time.monotonic()
+                log.warning("all %d HTTP connections are being answered; new ones wait", len(channels))
+            return False
+        # room for one more (connections accepted meanwhile by another listening socket included)
+        excess = len(channels) - self.limits.max_connections + 1
+        for channel in sorted(waiting, key=GuardedChannel.waiting_since)[:excess]:
+            self._close(channel, "evicted")
+        return len(waiting) >= excess
+
+    def maintenance(self, now: float) -> None:
+        for channel in self.channels():
+            reason = channel.overdue(now, self.limits)
+            if reason is not None:
+                self._close(channel, reason)
+        self._report()
+
+    def run(self) -> None:
+        self._looping = True
+        try:
+            super().run()
+        finally:
+            self._looping = False
+
+    def close(self) -> None:
+        """Stop listening and drop every connection, so that run() returns: plain waitress keeps
+        serving open keep-alive connections after close(), and nothing would time them out any
+        more. Safe from a signal handler or another thread: the loop does it at its safe point."""
+        if not self._looping:
+            self._close_all()
+            return
+        self._closing = True
+        with contextlib.suppress(OSError):  # already closed
+            self.pull_trigger()
+
+    def _close_all(self) -> None:
+        for channel in self.channels():
+            channel.handle_close()
+        if self.socket is not None:
+            super().close()
+
+    def _close(self, channel: GuardedChannel, reason: str) -> None:
+        self._closed[reason] += 1
+        channel.handle_close()
+
+    def _report(self) -> None:
+        if time.monotonic() < self._next_report:
+            return
+        self._next_report = time.monotonic() + REPORT_EVERY_S
+        slow, evicted, stalled = self._closed["slow request"], self._closed["evicted"], self._closed["not reading"]
+        if slow or evicted or stalled:  # idle ones are ordinary keep-alive endings
+            log.warning("HTTP connections closed in the last %.0f s: %d sending their request for more than "
+                        "%.0f s, %d waiting longest when %d connections were open, %d not reading their answer",
+                        REPORT_EVERY_S, slow, self.limits.request_timeout, evicted, self.limits.max_connections,
+                        stalled)
+        self._closed = dict.fromkeys(self._closed, 0)
+
+
+def create_http_server(application: Callable[..., Any], host: str, port: int, threads: int,
+                       limits: ConnectionLimits) -> Any:
+    """A waitress server for `application` on every address `host` resolves to; run() serves
+    until close()."""
+    adj = Adjustments(host=host, port=port, threads=threads, connection_limit=limits.max_connections,
+                      max_request_body_size=limits.max_body + 1,  # waitress refuses from this size on
+                      asyncore_use_poll=True)
+    sockets: dict[int, Any] = {}
+    dispatcher = ThreadedTaskDispatcher()
+    dispatcher.set_thread_count(adj.threads)
+    servers = [GuardedServer(application, limits, map=sockets, dispatcher=dispatcher, adj=adj, sockinfo=info)
+               for info in adj.listen]
+    if len(servers) == 1:
+        return servers[0]
+    return GuardedServers(servers, sockets, adj, dispatcher)
+
+
+class GuardedServers(MultiSocketServer):
+    """Several listening sockets (a host name with IPv4 and IPv6 addresses) served by one loop."""
+
+    def __init__(self, servers: list[GuardedServer], sockets: dict[int, Any], adj: Adjustments,
+                 dispatcher: ThreadedTaskDispatcher) -> None:
+        super().__init__(sockets, adj, [(s.effective_host, s.effective_port) for s in servers], dispatcher,
+                         servers[0].log_info)
+        self.servers = servers
+
+    def run(self) -> None:
+        for server in self.servers:
+            server._looping = True
+        try:
+            super().run()
+        finally:
+            for server in self.servers:
+                server._looping = False
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.close()
