@@ -107,6 +107,8 @@ class CollectorSession:
     last_seen: float = 0.0
     last_warning: float = 0.0
     last_hello_request: float = 0.0
+    last_error: str | None = None  # the newest problem the collector reported in a heartbeat
+    errors_reported: int = 0
 
 
 class CollectorBus:
@@ -258,7 +260,7 @@ class CollectorBus:
         body = {"request_id": request_id, "prefix": prefix, "args": dict(args or {}), "target": target}
         if input is not None:
             body["input"] = input
-        self._outbox.append((identity, self._encode(COMMAND, body, fsid)))
+        self._outbox.append((identity, self._encode_command(body, fsid)))
         self._wake()
         return True
 
@@ -282,7 +284,7 @@ class CollectorBus:
         ):
             return False
         body = {"request_id": request_id, "prefix": prefix, "args": body_args, "target": HOST_TARGET}
-        self._outbox.append((identity, self._encode(COMMAND, body, session.fsid)))
+        self._outbox.append((identity, self._encode_command(body, session.fsid)))
         self._wake()
         return True
 
@@ -313,6 +315,8 @@ class CollectorBus:
                 "reject_reasons": dict(session.reject_reasons),
                 "resyncs": session.resyncs,
                 "last_seen": session.last_seen,
+                "last_error": session.last_error,
+                "errors_reported": session.errors_reported,
             }
         return result
 
@@ -512,6 +516,14 @@ class CollectorBus:
     def _reply(self, session: CollectorSession, msg_type: str, body: dict[str, Any]) -> None:
         self._outbox.append((session.identity, self._encode(msg_type, body, session.fsid)))
 
+    def _encode_command(self, body: dict[str, Any], fsid: str | None) -> bytes:
+        """A command's frame; ValueError when the protocol cannot carry it (e.g. an integer beyond
+        64 bits among its arguments), which fails the request that sent it."""
+        try:
+            return self._encode(COMMAND, body, fsid)
+        except (OverflowError, TypeError, ValueError) as exc:
+            raise ValueError(f"the command cannot be encoded: {exc}") from None
+
     def _encode(self, msg_type: str, body: dict[str, Any], fsid: str | None) -> bytes:
         self._seq += 1
         return protocol.encode(msg_type, body, fsid=fsid, host=self._host, seq=self._seq)
@@ -532,6 +544,8 @@ class CollectorBus:
         if envelope.type == SYNC_OBJECT:
             self._on_sync_object(session, envelope, at)
         elif envelope.type == HEARTBEAT:
+            if body.get("error"):
+                self._note_collector_error(session, body["error"])
             # (sinks written before the flag existed only know heartbeats)
             unreachable = getattr(self.sink, "on_cluster_unreachable", None)
             if body.get("cluster_unreachable") and envelope.fsid is not None and unreachable is not None:
@@ -566,6 +580,15 @@ class CollectorBus:
                 self._identity_by_fsid[fsid] = session.identity
         self._speaks_for(session, session.host)
         log.info("collector %s (%s) says hello for cluster %s", session.host, session.identity.hex(), fsid)
+
+    def _note_collector_error(self, session: CollectorSession, error: str) -> None:
+        """A problem the collector reports (its cluster unreachable, a map it cannot send, a
+        restart of its loop): counted, and logged when it changes (heartbeats repeat it)."""
+        error = error[:500]
+        session.errors_reported += 1
+        if error != session.last_error:
+            log.warning("collector %s reports: %s", session.host or session.identity.hex(), error)
+        session.last_error = error
 
     def _resync_stale(self, session: CollectorSession, versions: dict[str, Any]) -> None:
         if session.fsid is None or not versions:
