@@ -442,25 +442,29 @@ class Collector:
         # request when a newer map arrives after the result). A change whose map cannot be sent
         # would leave the request waiting for it: it fails with the reason instead.
         changes = self._read_source()
-        frames = self._sync_frames(changes[0]) if changes is not None else []
-        unsent = [self.unsendable[name] for name in (changes[0] if changes is not None else ()) if name in self.unsendable]
+        if changes is None:
+            self._deliver_result(result)
+            return
+        changed, lines = changes
+        frames = self._sync_frames(changed)
+        unsent = [self.unsendable[name] for name in changed if name in self.unsendable]
         if result["rc"] == 0 and unsent:
             result = {**result, "rc": -errno.EIO, "out": "",
                       "err": f"collector error: Ceph ran the command, but {unsent[0]}"}
         self._deliver_result(result)
-        if changes is not None:
-            self._send_changes(changes[1], frames)
+        self._send_changes(lines, frames)
 
     def _deliver_result(self, result: dict[str, Any]) -> None:
         """Send a command's result and keep it for resending until acknowledged; a result the
         protocol cannot carry (e.g. its output holds an integer beyond 64 bits) is replaced by
         a failure saying so."""
         try:
-            self._encode(COMMAND_RESULT, result)
+            frame = self._encode(COMMAND_RESULT, result)
         except UnsendableMessage as exc:
             self.counters["unsendable"] += 1
             log.error("the result of request %s cannot be sent: %s", result["request_id"], exc)
             result = {"request_id": result["request_id"], "rc": -errno.EIO, "out": "",
                       "err": f"collector error: the command's result cannot be sent: {exc}"}
+            frame = self._encode(COMMAND_RESULT, result)
         self._results[result["request_id"]] = [result, time.monotonic(), False]
-        self._send(COMMAND_RESULT, result)
+        self._push(frame)

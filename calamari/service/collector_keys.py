@@ -122,8 +122,8 @@ class CollectorKeyService:
         if public_key in self._trusted:
             return ACCEPTED
         key = self._keys_view().by_public_key.get(public_key)
-        if key is None or not self._live(key, self._now()):
-            return None
+        if key is None or (key.status == PENDING and not self._live(key, self._now())):
+            return None  # (only a pending key expires: the clock is read for those alone)
         return key.status
 
     def register(self, key_id: str, public_key: str, source: str | None = None) -> str:
