@@ -4,10 +4,17 @@ One thread owns the socket (ZeroMQ sockets are not thread-safe); it polls the so
 second, sends heartbeats, stats and server facts on their own intervals, executes commands from
 the server and resends their results until the server acknowledges them. ZeroMQ reconnects by
 itself; when the server has forgotten us (it restarted) it asks for a new hello.
+
+Nothing the cluster gives may stop the thread silently: a map the protocol cannot carry (say an
+integer beyond 64 bits) is not sent, and heartbeats report the cluster as unreachable with the
+reason until a later version goes through; a command whose resulting map cannot be sent fails with
+that reason; and if the loop itself fails, it is logged, restarted on a new socket after a back-off,
+and the next heartbeat tells the server why.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
@@ -40,6 +47,12 @@ log = logging.getLogger("calamari.collector")
 COLLECTOR_VERSION = "0.1.0"
 MAX_POINTS_PER_MESSAGE = 20_000
 MAX_LOG_LINES_PER_MESSAGE = 1_000
+MAX_RESTART_DELAY_S = 30.0  # the back-off between restarts of a failing loop grows up to this
+RESTART_RESET_S = 60.0  # a loop that ran this long before failing starts the back-off afresh
+
+
+class UnsendableMessage(ValueError):
+    """A message the protocol cannot encode (e.g. an integer beyond 64 bits)."""
 
 
 class Collector:
@@ -94,11 +107,18 @@ class Collector:
             "resyncs": 0,
             "commands": 0,
             "source_errors": 0,
+            "unsendable": 0,
+            "restarts": 0,
         }
         self.polls = 0
         # Why the last poll of the cluster failed; None while it answers. Heartbeats carry it, so
         # that the server can tell "collector alive, cluster unreachable" from "all is well".
         self.cluster_error: str | None = None
+        # sync object name -> why its newest version could not be sent (heartbeats carry it too:
+        # the server's copy is stale until a later version goes through)
+        self.unsendable: dict[str, str] = {}
+        self.last_failure: str | None = None  # why the loop last failed and was restarted
+        self._restart_notice: str | None = None  # told to the server in the next heartbeat
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -113,6 +133,29 @@ class Collector:
             self._thread = None
 
     def run(self) -> None:
+        """Serve until stop(). A failure of the loop is logged and the loop restarted on a new
+        socket after a back-off (0.5 s, doubling up to MAX_RESTART_DELAY_S); the next heartbeat
+        tells the server why."""
+        failures = 0
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            try:
+                self._serve()
+                return
+            except Exception as exc:
+                failures = 1 if time.monotonic() - started > RESTART_RESET_S else failures + 1
+                delay = min(MAX_RESTART_DELAY_S, 0.5 * 2 ** (failures - 1))
+                self.counters["restarts"] += 1
+                self.last_failure = f"{type(exc).__name__}: {exc}"[:500]
+                self._restart_notice = f"the collector restarted after an error: {self.last_failure}"
+                log.exception("the collector loop failed; restarting it in %.1f s", delay)
+                # the new socket is a new session for the server: hello again, full objects again
+                self._sent.clear()
+                self._hello_acked = False
+                if self._stopping.wait(delay):
+                    return
+
+    def _serve(self) -> None:
         sock = self._context.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 1000)
         sock.setsockopt(zmq.SNDHWM, 10_000)
@@ -154,14 +197,19 @@ class Collector:
             self._socket = None
 
     # -- sending --------------------------------------------------------------------------------
-    def _send(self, msg_type: str, body: dict[str, Any], host: str | None = None) -> None:
+    def _encode(self, msg_type: str, body: dict[str, Any], host: str | None = None) -> bytes:
+        """One message as a frame; UnsendableMessage when the protocol cannot carry it."""
+        self._seq += 1
+        try:
+            return protocol.encode(msg_type, body, fsid=self.source.fsid, host=host or self.source.hostname,
+                                   seq=self._seq)
+        except (OverflowError, TypeError, ValueError) as exc:  # msgpack: int beyond 64 bits, odd types
+            raise UnsendableMessage(f"{type(exc).__name__}: {exc}") from None
+
+    def _push(self, frame: bytes) -> None:
         sock = self._socket
         if sock is None:
             return
-        self._seq += 1
-        frame = protocol.encode(
-            msg_type, body, fsid=self.source.fsid, host=host or self.source.hostname, seq=self._seq
-        )
         try:
             sock.send(frame, zmq.NOBLOCK)
         except zmq.Again:
@@ -170,6 +218,17 @@ class Collector:
             return
         self.counters["messages_sent"] += 1
         self.counters["bytes_sent"] += len(frame)
+
+    def _send(self, msg_type: str, body: dict[str, Any], host: str | None = None) -> bool:
+        """Queue one message; False (logged, counted) when it cannot be encoded."""
+        try:
+            frame = self._encode(msg_type, body, host)
+        except UnsendableMessage as exc:
+            self.counters["unsendable"] += 1
+            log.error("a %s message cannot be sent: %s", msg_type, exc)
+            return False
+        self._push(frame)
+        return True
 
     def _send_hello(self) -> None:
         self._send(
@@ -180,15 +239,29 @@ class Collector:
     def _send_heartbeats(self) -> None:
         versions = {name: version for name, (version, _) in self._held.items()}
         body: dict[str, Any] = {"versions": versions}
-        if self.cluster_error is not None:
-            body.update(cluster_unreachable=True, error=self.cluster_error[:500])
-        self._send(HEARTBEAT, body)
+        problem = self.cluster_error or next(iter(self.unsendable.values()), None)
+        if problem is not None:
+            body.update(cluster_unreachable=True, error=problem[:500])
+        elif self._restart_notice is not None:
+            body["error"] = self._restart_notice[:500]
+        if self._send(HEARTBEAT, body):
+            self._restart_notice = None
         for host in self.source.reporting_hosts():
             if host != self.source.hostname:
                 self._send(HEARTBEAT, {"versions": {}}, host=host)
 
-    def send_sync(self, name: str, version: Any, data: Any, *, full: bool = False) -> None:
-        self._held[name] = (version, data)
+    def send_sync(self, name: str, version: Any, data: Any, *, full: bool = False) -> bool:
+        """Send one sync object, as a delta against the version sent before when possible. False
+        when it cannot be encoded (see _sync_frame)."""
+        frame = self._sync_frame(name, version, data, full=full)
+        if frame is not None:
+            self._push(frame)
+        return frame is not None
+
+    def _sync_frame(self, name: str, version: Any, data: Any, *, full: bool = False) -> bytes | None:
+        """The frame of one sync object. None when the protocol cannot carry it: it then counts as
+        not sent (the next delta is still made against what the server has), and heartbeats report
+        it until a later version goes through."""
         previous = self._sent.get(name)
         if (
             not full
@@ -200,15 +273,33 @@ class Collector:
         ):
             delta = protocol.make_delta(name, previous[1], data)
             body = {"name": name, "version": version, "delta_from": previous[0], "delta": delta}
-            self.counters["syncs_delta"] += 1
         else:
             body = {"name": name, "version": version, "data": data}
-            self.counters["syncs_full"] += 1
+        try:
+            frame = self._encode(SYNC_OBJECT, body)
+        except UnsendableMessage as exc:
+            self.counters["unsendable"] += 1
+            if name not in self.unsendable:
+                log.error("the cluster's %s (version %s) cannot be sent to the server: %s", name, version, exc)
+            self.unsendable[name] = f"the cluster's {name} (version {version}) cannot be sent: {exc}"
+            return None
+        if self.unsendable.pop(name, None) is not None:
+            log.info("the cluster's %s is sent again (version %s)", name, version)
+        self.counters["syncs_delta" if "delta" in body else "syncs_full"] += 1
+        if "data" in body:
             self._needs_full.discard(name)
+        self._held[name] = (version, data)
         self._sent[name] = (version, data)
-        self._send(SYNC_OBJECT, body)
+        return frame
 
     def _poll_source(self) -> None:
+        changes = self._read_source()
+        if changes is not None:
+            self._send_changes(changes[1], self._sync_frames(changes[0]))
+
+    def _read_source(self) -> tuple[dict[str, tuple[Any, Any]], list[Any]] | None:
+        """The sync objects that changed and the new cluster log lines; None when the cluster
+        could not be read (heartbeats then say so)."""
         try:
             changed = self.source.poll()
             lines = self.source.cluster_log()
@@ -218,14 +309,24 @@ class Collector:
             if self.cluster_error is None:
                 self.cluster_error = str(exc) or type(exc).__name__
                 self._send_heartbeats()  # say so now, not at the next heartbeat
-            return
+            return None
         self.polls += 1
-        for name, (version, data) in changed.items():
-            self.send_sync(name, version, data)
+        return changed, lines
+
+    def _sync_frames(self, changed: dict[str, tuple[Any, Any]]) -> list[bytes]:
+        frames = (self._sync_frame(name, version, data) for name, (version, data) in changed.items())
+        return [frame for frame in frames if frame is not None]
+
+    def _send_changes(self, lines: list[Any], frames: list[bytes]) -> None:
+        was_unsendable = bool(self.unsendable)
+        for frame in frames:
+            self._push(frame)
         if self.cluster_error is not None:
             log.info("the cluster answers again")
             self.cluster_error = None
             self._send_heartbeats()  # after the fresh maps, so that "not stale" means current
+        elif bool(self.unsendable) != was_unsendable:
+            self._send_heartbeats()  # the server's copy became stale, or current again: say so now
         for start in range(0, len(lines), MAX_LOG_LINES_PER_MESSAGE):
             self._send(CLUSTER_LOG, {"lines": lines[start : start + MAX_LOG_LINES_PER_MESSAGE]})
 
@@ -331,13 +432,39 @@ class Collector:
                     {"input": body["input"]} if "input" in body else {}))
         except Exception as exc:
             log.exception("command %s failed", prefix)
-            rc, out, err = -5, "", f"collector error: {exc}"
+            rc, out, err = -errno.EIO, "", f"collector error: {exc}"
         result = {"request_id": request_id, "rc": int(rc), "out": out, "err": str(err)}
-        self._results[request_id] = [result, time.monotonic(), False]
-        self._send(COMMAND_RESULT, result)
         if target == HOST_TARGET:
             self._host_results.add(request_id)
+            self._deliver_result(result)
             return  # it changed nothing in the cluster: no map to send after it
         # The result goes first, then the map that shows the change (the server completes a
-        # request when a newer map arrives after the result).
-        self._poll_source()
+        # request when a newer map arrives after the result). A change whose map cannot be sent
+        # would leave the request waiting for it: it fails with the reason instead.
+        changes = self._read_source()
+        if changes is None:
+            self._deliver_result(result)
+            return
+        changed, lines = changes
+        frames = self._sync_frames(changed)
+        unsent = [self.unsendable[name] for name in changed if name in self.unsendable]
+        if result["rc"] == 0 and unsent:
+            result = {**result, "rc": -errno.EIO, "out": "",
+                      "err": f"collector error: Ceph ran the command, but {unsent[0]}"}
+        self._deliver_result(result)
+        self._send_changes(lines, frames)
+
+    def _deliver_result(self, result: dict[str, Any]) -> None:
+        """Send a command's result and keep it for resending until acknowledged; a result the
+        protocol cannot carry (e.g. its output holds an integer beyond 64 bits) is replaced by
+        a failure saying so."""
+        try:
+            frame = self._encode(COMMAND_RESULT, result)
+        except UnsendableMessage as exc:
+            self.counters["unsendable"] += 1
+            log.error("the result of request %s cannot be sent: %s", result["request_id"], exc)
+            result = {"request_id": result["request_id"], "rc": -errno.EIO, "out": "",
+                      "err": f"collector error: the command's result cannot be sent: {exc}"}
+            frame = self._encode(COMMAND_RESULT, result)
+        self._results[result["request_id"]] = [result, time.monotonic(), False]
+        self._push(frame)

@@ -57,6 +57,12 @@ StatsSink = Callable[[str | None, str, list[list[Any]]], None]
 
 
 ZAP_DOMAIN = b"calamari"
+# Anyone who reaches the port can open connections: the sessions of those that never said a
+# hello the bus applied are forgotten once silent for the contact timeout, and beyond this many
+# sessions the longest-silent of them are forgotten at once.
+MAX_SESSIONS = 10_000
+# Rejections are logged at most once per 5 s per collector, and at most this many per 10 s in all.
+MAX_REJECT_WARNINGS = 20
 KEY_REJECT_REASONS = {None: "key_unknown", PENDING: "key_pending", REJECTED: "key_rejected"}
 
 
@@ -66,13 +72,23 @@ class KeyGate(Protocol):
     def status_of(self, public_key: str) -> str | None:
         """`accepted`, `pre`, `rejected`, or None for a key never registered (or deleted)."""
 
-    def register(self, key_id: str, public_key: str) -> str:
-        """Register a key presented with a hello as pending; its status. Raises
-        CollectorKeyError when the id is invalid or taken by another live key."""
+    def register(self, key_id: str, public_key: str, source: str | None = None) -> str:
+        """Register a key presented with a hello from address `source` as pending; its status.
+        Raises CollectorKeyError when the id is invalid, the host has an accepted key, or a
+        registration limit is reached."""
 
 
 def _discard_stats(fsid: str | None, host: str, points: list[list[Any]]) -> None:
     return None
+
+
+def _peer_address(frame: zmq.Frame) -> str | None:
+    """The source address of the connection a frame came on (libzmq's Peer-Address property; None
+    where the transport has none). Registrations of new keys are limited per source address."""
+    try:
+        return frame.get("Peer-Address")
+    except (zmq.ZMQError, ValueError, UnicodeDecodeError):
+        return None
 
 
 # How far a collector's clock may be from the server's before its times are not trusted.
@@ -95,6 +111,7 @@ class CollectorSession:
 
     identity: bytes
     public_key: str | None = None  # Z85 client key authenticated by CURVE (None on plain TCP)
+    peer_address: str | None = None  # the connection's source address, as ZeroMQ gives it
     hello: bool = False
     fsid: str | None = None
     host: str = ""
@@ -107,6 +124,8 @@ class CollectorSession:
     last_seen: float = 0.0
     last_warning: float = 0.0
     last_hello_request: float = 0.0
+    last_error: str | None = None  # the newest problem the collector reported in a heartbeat
+    errors_reported: int = 0
 
 
 class CollectorBus:
@@ -155,6 +174,8 @@ class CollectorBus:
         self._identity_by_host: dict[str, bytes] = {}
         self._sessions_lock = threading.Lock()
         self._delivered_results: OrderedDict[str, None] = OrderedDict()
+        self._warnings_since = 0.0  # the rejection warnings of the current 10 s window
+        self._warnings = 0
         self._seq = 0
         self._host = socket.gethostname()
         self.bound_endpoint: str | None = None
@@ -258,7 +279,7 @@ class CollectorBus:
         body = {"request_id": request_id, "prefix": prefix, "args": dict(args or {}), "target": target}
         if input is not None:
             body["input"] = input
-        self._outbox.append((identity, self._encode(COMMAND, body, fsid)))
+        self._outbox.append((identity, self._encode_command(body, fsid)))
         self._wake()
         return True
 
@@ -282,7 +303,7 @@ class CollectorBus:
         ):
             return False
         body = {"request_id": request_id, "prefix": prefix, "args": body_args, "target": HOST_TARGET}
-        self._outbox.append((identity, self._encode(COMMAND, body, session.fsid)))
+        self._outbox.append((identity, self._encode_command(body, session.fsid)))
         self._wake()
         return True
 
@@ -307,12 +328,15 @@ class CollectorBus:
                 "fsid": session.fsid,
                 "host": session.host,
                 "public_key": session.public_key,
+                "peer_address": session.peer_address,
                 "messages": session.messages,
                 "bytes": session.bytes,
                 "rejects": session.rejects,
                 "reject_reasons": dict(session.reject_reasons),
                 "resyncs": session.resyncs,
                 "last_seen": session.last_seen,
+                "last_error": session.last_error,
+                "errors_reported": session.errors_reported,
             }
         return result
 
@@ -368,7 +392,8 @@ class CollectorBus:
                             if curve:
                                 # ZAP set User-Id to the client's Z85 key during the handshake.
                                 public_key = parts[-1].get("User-Id")
-                                self._handle_frames(router, [p.bytes for p in parts], public_key)
+                                self._handle_frames(router, [p.bytes for p in parts], public_key,
+                                                    _peer_address(parts[-1]))
                             else:
                                 self._handle_frames(router, frames)
                         except Exception:  # whatever one message does, the bus keeps serving
@@ -377,6 +402,7 @@ class CollectorBus:
                 if time.monotonic() >= next_contact_check:
                     next_contact_check = time.monotonic() + self.contact_check_interval_s
                     self._check_contact()
+                    self._forget_sessions()
         finally:
             router.close(0)
             wake_rx.close(0)
@@ -400,17 +426,32 @@ class CollectorBus:
     def _session(self, identity: bytes) -> CollectorSession:
         session = self._sessions.get(identity)
         if session is None:
+            if len(self._sessions) >= MAX_SESSIONS:
+                self._forget_sessions(len(self._sessions) - MAX_SESSIONS + MAX_SESSIONS // 10)
             with self._sessions_lock:
                 session = self._sessions[identity] = CollectorSession(identity)
         return session
 
-    def _handle_frames(self, router: zmq.Socket, frames: list[bytes], public_key: str | None = None) -> None:
+    def _forget_sessions(self, count: int = 0) -> None:
+        """Forget sessions without an applied hello that have been silent for the contact timeout,
+        and the `count` longest-silent ones of them besides."""
+        now = time.time()
+        with self._sessions_lock:
+            idle = sorted((s for s in self._sessions.values() if not s.hello), key=lambda s: s.last_seen)
+            for position, session in enumerate(idle):
+                if position < count or now - session.last_seen > self.contact_timeout_s:
+                    del self._sessions[session.identity]
+
+    def _handle_frames(self, router: zmq.Socket, frames: list[bytes], public_key: str | None = None,
+                       peer_address: str | None = None) -> None:
         if len(frames) < 2:
             return
         identity = frames[0]
         session = self._session(identity)
         if public_key is not None:
             session.public_key = public_key
+        if peer_address is not None:
+            session.peer_address = peer_address
         session.messages += 1
         session.last_seen = time.time()
         payload_size = sum(len(frame) for frame in frames[1:])
@@ -465,7 +506,7 @@ class CollectorBus:
             self._ask_hello(session)
         if envelope.type == HELLO and status is None:
             try:
-                status = gate.register(host, public_key)
+                status = gate.register(host, public_key, session.peer_address)
             except CollectorKeyError as exc:
                 self._reject(session, "key_refused", f"{host}: {exc.reason}")
                 return False
@@ -489,9 +530,12 @@ class CollectorBus:
     def _reject(self, session: CollectorSession, reason: str, detail: str) -> None:
         self._count_reason(session, reason)
         now = time.monotonic()
-        # Rate-limited so that a misbehaving collector cannot flood the log.
-        if now - session.last_warning > 5.0:
+        # Rate-limited so that a misbehaving collector (or thousands of them) cannot flood the log.
+        if now - self._warnings_since > 10.0:
+            self._warnings_since, self._warnings = now, 0
+        if now - session.last_warning > 5.0 and self._warnings < MAX_REJECT_WARNINGS:
             session.last_warning = now
+            self._warnings += 1
             log.warning(
                 "rejected message from collector %s (%s): %s %s (%d rejected so far)",
                 session.host or "?",
@@ -511,6 +555,14 @@ class CollectorBus:
 
     def _reply(self, session: CollectorSession, msg_type: str, body: dict[str, Any]) -> None:
         self._outbox.append((session.identity, self._encode(msg_type, body, session.fsid)))
+
+    def _encode_command(self, body: dict[str, Any], fsid: str | None) -> bytes:
+        """A command's frame; ValueError when the protocol cannot carry it (e.g. an integer beyond
+        64 bits among its arguments), which fails the request that sent it."""
+        try:
+            return self._encode(COMMAND, body, fsid)
+        except (OverflowError, TypeError, ValueError) as exc:
+            raise ValueError(f"the command cannot be encoded: {exc}") from None
 
     def _encode(self, msg_type: str, body: dict[str, Any], fsid: str | None) -> bytes:
         self._seq += 1
@@ -532,6 +584,8 @@ class CollectorBus:
         if envelope.type == SYNC_OBJECT:
             self._on_sync_object(session, envelope, at)
         elif envelope.type == HEARTBEAT:
+            if body.get("error"):
+                self._note_collector_error(session, body["error"])
             # (sinks written before the flag existed only know heartbeats)
             unreachable = getattr(self.sink, "on_cluster_unreachable", None)
             if body.get("cluster_unreachable") and envelope.fsid is not None and unreachable is not None:
@@ -566,6 +620,15 @@ class CollectorBus:
                 self._identity_by_fsid[fsid] = session.identity
         self._speaks_for(session, session.host)
         log.info("collector %s (%s) says hello for cluster %s", session.host, session.identity.hex(), fsid)
+
+    def _note_collector_error(self, session: CollectorSession, error: str) -> None:
+        """A problem the collector reports (its cluster unreachable, a map it cannot send, a
+        restart of its loop): counted, and logged when it changes (heartbeats repeat it)."""
+        error = error[:500]
+        session.errors_reported += 1
+        if error != session.last_error:
+            log.warning("collector %s reports: %s", session.host or session.identity.hex(), error)
+        session.last_error = error
 
     def _resync_stale(self, session: CollectorSession, versions: dict[str, Any]) -> None:
         if session.fsid is None or not versions:

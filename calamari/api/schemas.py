@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -80,8 +80,12 @@ OSD_READ_ONLY = ("id", "uuid", "server", "pools", "valid_commands", "public_addr
                  "osd_journal", "primary_affinity", "crush_weight", "device_class")
 
 
+INT32_MAX = (1 << 31) - 1  # OSD ids and CRUSH ids are 32-bit in Ceph
+OsdId = Annotated[int, Field(ge=0, le=INT32_MAX)]
+
+
 class OsdCommandMany(Strict):
-    ids: list[int] = Field(min_length=1, max_length=10000)
+    ids: list[OsdId] = Field(min_length=1, max_length=10000)
 
 
 class OsdConfigUpdate(Strict):
@@ -139,19 +143,23 @@ class CrushItem(Strict):
 
     id: int = Field(ge=-(1 << 31), le=(1 << 31) - 1)  # le, not lt: OpenAPI 3.0 has no numeric exclusiveMaximum
     weight: float | None = Field(default=None, ge=0.0, le=MAX_CRUSH_WEIGHT, allow_inf_nan=False)
-    pos: int | None = Field(default=None, ge=0)  # accepted for round trips of GET; Ceph picks positions
+    pos: int | None = Field(default=None, ge=0, le=INT32_MAX)  # accepted for round trips of GET; Ceph picks positions
+
+
+# a CRUSH node by id or by name
+CrushRef = Annotated[int, Field(ge=-(1 << 31), le=INT32_MAX)] | Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class CrushNodeCreate(Strict):
     name: str = CrushName
     bucket_type: str = Field(min_length=1, max_length=100)
-    parent: int | str | None = None  # the parent node's id or name; none: a new top-level bucket
+    parent: CrushRef | None = None  # the parent node's id or name; none: a new top-level bucket
     items: list[CrushItem] | None = Field(default=None, max_length=10000)  # moved into the new bucket
 
 
 class CrushNodeUpdate(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[-_.0-9a-zA-Z]+$")
-    parent: int | str | None = None
+    parent: CrushRef | None = None
     items: list[CrushItem] | None = Field(default=None, max_length=10000)  # the bucket's full new list of children
 
 

@@ -30,6 +30,28 @@ SET_STEPS = ("set_choose_tries", "set_chooseleaf_tries", "set_choose_local_tries
 SET_STEP_OPCODES = {8: "set_choose_tries", 9: "set_chooseleaf_tries", 10: "set_choose_local_tries",
                     11: "set_choose_local_fallback_tries", 12: "set_chooseleaf_vary_r", 13: "set_chooseleaf_stable"}
 MAX_DEVICE_WEIGHT = 100.0  # crushtool refuses a device item heavier than this
+# Ceph's own bounds for the numbers of a map (src/crush/crush.h, CrushCompiler.cc): a number outside
+# them is refused naming its line, instead of being truncated by crushtool (a `max_size 300` becomes
+# 44, a step's `firstn 99999999999` 1215752191) or, in Python, reaching a msgpack frame it cannot fit.
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+MAX_NUMBER_DIGITS = 20  # enough for any 64-bit number; longer ones are refused before conversion
+MAX_DEVICE_ID = 0x7FFFFFFD  # 0x7ffffffe and 0x7fffffff are CRUSH_ITEM_UNDEF and CRUSH_ITEM_NONE
+# Ceph gives buckets ids densely from -1 down; the compiled map keeps a slot for every id down to the
+# lowest (crushtool needs 7 GB for an id near -2**31), so ids below this are refused as typos.
+MIN_BUCKET_ID = -(1 << 16)
+MAX_TYPE_ID = 0xFFFF  # a bucket's type is 16-bit
+MAX_RULE_ID = 255  # CRUSH_MAX_RULES - 1
+MAX_RULE_SIZE = 255  # min_size and max_size are 8-bit
+MAX_ITEM_WEIGHT = 65535.0  # CRUSH_MAX_BUCKET_WEIGHT: any item, and each weight of a weight_set
+MAX_FIXED_WEIGHT = 0xFFFFFFFF  # a bucket's weight, the sum of its items', is 32-bit 16.16
+# tunables: 32-bit counters, but crushtool reads them as a C int; the last three are 8-bit
+TUNABLE_RANGES = {"choose_local_tries": (0, INT32_MAX), "choose_local_fallback_tries": (0, INT32_MAX),
+                  "choose_total_tries": (0, INT32_MAX), "chooseleaf_descend_once": (0, INT32_MAX),
+                  "allowed_bucket_algs": (0, INT32_MAX), "chooseleaf_vary_r": (0, 255),
+                  "chooseleaf_stable": (0, 255), "straw_calc_version": (0, 255)}
+MAX_NAME_LENGTH = 256  # Ceph sets none; longer than any host name, and it keeps error messages short
+# choose_args are keyed by pool id (int64); crushtool writes the compat set (-1) as unsigned 64-bit
+CHOOSE_ARGS_KEY_RANGE = (-(1 << 63), (1 << 64) - 1)
 COMPAT_CHOOSE_ARGS = -1  # the compat weight set; crushtool writes its key as an unsigned 64-bit number
 NAME_RE = re.compile(r"^[-_.0-9A-Za-z]+$")
 INT_RE = re.compile(r"^-?[0-9]+$")
@@ -272,6 +294,11 @@ class _Syntax(Exception):
     pass
 
 
+def _shown(word: str) -> str:
+    """A word of the text as an error message quotes it: long ones clipped."""
+    return repr(word) if len(word) <= 40 else f"{word[:20]!r}... ({len(word)} characters)"
+
+
 def _tokens(text: str) -> list[Token]:
     tokens = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -297,7 +324,7 @@ class _Reader:
         return self.tokens[-1].line if self.tokens else 1
 
     def fail(self, expected: str) -> _Syntax:
-        got = f"{self.peek()!r}" if self.peek() is not None else "the end of the text"
+        got = _shown(self.peek() or "") if self.peek() is not None else "the end of the text"
         return _Syntax(f"line {self.line}: expected {expected}, found {got}")
 
     def take(self, expected: str | None = None) -> Token:
@@ -307,19 +334,39 @@ class _Reader:
         self.index += 1
         return token
 
-    def int(self, what: str) -> int:
+    def int(self, what: str, low: int, high: int) -> int:
+        """The next token as an integer between `low` and `high` (Ceph's bounds for `what`)."""
         if self.peek() is None or not INT_RE.match(self.peek() or ""):
             raise self.fail(what)
-        return int(self.take().text)
+        line = self.line
+        text = self.take().text
+        digits = text.lstrip("-").lstrip("0") or "0"
+        value = None
+        if len(digits) <= MAX_NUMBER_DIGITS:  # int() would refuse thousands of digits with a ValueError
+            value = -int(digits) if text.startswith("-") else int(digits)
+        if value is None or not low <= value <= high:
+            shown = text if len(text) <= 24 else f"{text[:12]}... ({len(digits)} digits)"
+            raise _Syntax(f"line {line}: {what} must be between {low} and {high}, not {shown}")
+        return value
 
-    def float(self, what: str) -> float:
+    def float(self, what: str, high: float) -> float:
+        """The next token as a finite number between 0 and `high`."""
         if self.peek() is None or not FLOAT_RE.match(self.peek() or ""):
             raise self.fail(what)
-        return float(self.take().text)
+        line = self.line
+        value = float(self.take().text)
+        if not math.isfinite(value):  # e.g. 1e999: CRUSH weights are 16.16 fixed point
+            raise _Syntax(f"line {line}: {what} must be a finite number")
+        if not 0 <= value <= high:
+            raise _Syntax(f"line {line}: {what} must be between 0 and {high:g}, not {value:g}")
+        return value
 
     def name(self, what: str) -> str:
         if self.peek() is None or not NAME_RE.match(self.peek() or ""):
             raise self.fail(what)
+        if len(self.peek() or "") > MAX_NAME_LENGTH:
+            raise _Syntax(f"line {self.line}: {what} has at most {MAX_NAME_LENGTH} characters, "
+                          f"not {len(self.peek() or '')}")
         return self.take().text
 
 
@@ -333,9 +380,7 @@ def _parse_bucket(r: _Reader) -> CrushBucket:
     while r.peek() == "id":
         id_line = r.line
         r.take()
-        value = r.int("a bucket id")
-        if value >= 0:
-            raise _Syntax(f"line {id_line}: a bucket id must be negative, not {value}")
+        value = r.int("a bucket id", MIN_BUCKET_ID, -1)
         if r.peek() == "class":
             r.take()
             cls = r.name("a device class")
@@ -350,12 +395,12 @@ def _parse_bucket(r: _Reader) -> CrushBucket:
     alg_line = r.line
     alg = r.name("a bucket algorithm")
     if alg not in BUCKET_ALGS:
-        raise _Syntax(f"line {alg_line}: unknown bucket algorithm {alg!r}; known: {', '.join(BUCKET_ALGS)}")
+        raise _Syntax(f"line {alg_line}: unknown bucket algorithm {_shown(alg)}; known: {', '.join(BUCKET_ALGS)}")
     r.take("hash")
     hash_line = r.line
     hash_word = r.name("a hash")
     if hash_word not in ("0", "rjenkins1"):
-        raise _Syntax(f"line {hash_line}: unknown hash {hash_word!r}; known: 0 (rjenkins1)")
+        raise _Syntax(f"line {hash_line}: unknown hash {_shown(hash_word)}; known: 0 (rjenkins1)")
     items = []
     while r.peek() == "item":
         item_line = r.line
@@ -364,13 +409,9 @@ def _parse_bucket(r: _Reader) -> CrushBucket:
         weight = pos = None
         while r.peek() in ("weight", "pos"):
             if r.take().text == "weight":
-                weight = r.float("a weight")
-                if not math.isfinite(weight):  # e.g. 1e999: CRUSH weights are 16.16 fixed point
-                    raise _Syntax(f"line {item_line}: a weight must be a finite number")
-                if weight < 0:
-                    raise _Syntax(f"line {item_line}: a weight must not be negative")
+                weight = r.float("a weight", MAX_ITEM_WEIGHT)
             else:
-                pos = r.int("a position")
+                pos = r.int("a position", 0, INT32_MAX)
         items.append(CrushItem(item_name, weight, pos, item_line))
     if r.peek() != "}":
         raise r.fail("'item' or '}'")
@@ -392,15 +433,15 @@ def _parse_step(r: _Reader) -> CrushStep:
     if word in ("choose", "chooseleaf"):
         mode = r.name("firstn or indep")
         if mode not in ("firstn", "indep"):
-            raise _Syntax(f"line {line}: expected firstn or indep after {word}, found {mode!r}")
-        num = r.int("a number of items")
+            raise _Syntax(f"line {line}: expected firstn or indep after {word}, found {_shown(mode)}")
+        num = r.int("a number of items", INT32_MIN, INT32_MAX)  # 0: as many as replicas; -N: N fewer
         r.take("type")
         return CrushStep(f"{word}_{mode}", line, num=num, type_name=r.name("a type name"))
     if word in SET_STEPS:
-        return CrushStep(word, line, num=r.int("a number"))
+        return CrushStep(word, line, num=r.int("a number", INT32_MIN, INT32_MAX))
     if word in ("emit", "noop"):
         return CrushStep(word, line)
-    raise _Syntax(f"line {line}: unknown step {word!r}")
+    raise _Syntax(f"line {line}: unknown step {_shown(word)}")
 
 
 def _parse_rule(r: _Reader) -> CrushRule:
@@ -411,16 +452,16 @@ def _parse_rule(r: _Reader) -> CrushRule:
     if r.peek() not in ("id", "ruleset"):
         raise r.fail("'id'")
     r.take()
-    rule_id = r.int("a rule id")
+    rule_id = r.int("a rule id", 0, MAX_RULE_ID)
     r.take("type")
     type_line = r.line
     rule_type = r.name("replicated or erasure")
     if rule_type not in RULE_TYPES.values():
-        raise _Syntax(f"line {type_line}: a rule's type is replicated or erasure, not {rule_type!r}")
+        raise _Syntax(f"line {type_line}: a rule's type is replicated or erasure, not {_shown(rule_type)}")
     r.take("min_size")
-    min_size = r.int("a number")
+    min_size = r.int("min_size", 0, MAX_RULE_SIZE)
     r.take("max_size")
-    max_size = r.int("a number")
+    max_size = r.int("max_size", 0, MAX_RULE_SIZE)
     steps = []
     while r.peek() == "step":
         steps.append(_parse_step(r))
@@ -441,7 +482,7 @@ def _parse_number_list(r: _Reader, parse: Any) -> list[Any]:
 
 def _parse_choose_args(r: _Reader) -> tuple[int, list[CrushChooseArg]]:
     r.take("choose_args")
-    key = r.int("a choose_args id")
+    key = r.int("a choose_args id", *CHOOSE_ARGS_KEY_RANGE)
     if key >= 1 << 63:
         key -= 1 << 64  # written unsigned, kept signed (the compat set is -1)
     r.take("{")
@@ -450,18 +491,18 @@ def _parse_choose_args(r: _Reader) -> tuple[int, list[CrushChooseArg]]:
         line = r.line
         r.take("{")
         r.take("bucket_id")
-        bucket_id = r.int("a bucket id")
+        bucket_id = r.int("a bucket id", MIN_BUCKET_ID, -1)
         weight_set = ids = None
         if r.peek() == "weight_set":
             r.take()
             r.take("[")
             weight_set = []
             while r.peek() == "[":
-                weight_set.append(_parse_number_list(r, lambda: r.float("a weight")))
+                weight_set.append(_parse_number_list(r, lambda: r.float("a weight", MAX_ITEM_WEIGHT)))
             r.take("]")
         if r.peek() == "ids":
             r.take()
-            ids = _parse_number_list(r, lambda: r.int("an id"))
+            ids = _parse_number_list(r, lambda: r.int("an id", INT32_MIN, INT32_MAX))
         r.take("}")
         args.append(CrushChooseArg(bucket_id, weight_set, ids, line))
     r.take("}")
@@ -476,12 +517,12 @@ def _parse(tokens: list[Token]) -> CrushText:
         r.take()
         name = r.name("a tunable name")
         if name not in LEGACY_TUNABLES:
-            raise _Syntax(f"line {line}: unknown tunable {name!r}")
-        crush.tunables[name] = r.int("a number")
+            raise _Syntax(f"line {line}: unknown tunable {_shown(name)}")
+        crush.tunables[name] = r.int(f"tunable {name}", *TUNABLE_RANGES[name])
     while r.peek() == "device":
         line = r.line
         r.take()
-        device_id = r.int("a device id")
+        device_id = r.int("a device id", 0, MAX_DEVICE_ID)
         name = r.name("a device name")
         cls = None
         if r.peek() == "class":
@@ -491,7 +532,7 @@ def _parse(tokens: list[Token]) -> CrushText:
     while r.peek() == "type":
         line = r.line
         r.take()
-        type_id = r.int("a type id")
+        type_id = r.int("a type id", 0, MAX_TYPE_ID)
         crush.types.append(CrushType(type_id, r.name("a type name"), line))
     while r.peek() is not None and r.peek() not in ("rule", "choose_args"):
         if r.peek(2) != "{":
@@ -517,8 +558,6 @@ def _validate(crush: CrushText) -> list[str]:
     devices: dict[str, CrushDevice] = {}  # by name, the first of each (a map may hold 10,000s)
     names: dict[str, int] = {}  # every item name -> the line defining it
     for d in crush.devices:
-        if d.id < 0:
-            errors.append(f"line {d.line}: a device id must not be negative")
         if d.id in device_ids:
             errors.append(f"line {d.line}: device id {d.id} is already used by {device_ids[d.id].name}")
         if d.name in names:
@@ -555,11 +594,19 @@ def _validate(crush: CrushText) -> list[str]:
             if cls not in classes:
                 errors.append(f"line {b.line}: no device has class {cls!r} (bucket {b.name})")
         seen: set[str] = set()
+        positions: set[int] = set()
         total = 0
         for item in b.items:
             if item.name in seen:
                 errors.append(f"line {item.line}: item {item.name} appears twice in bucket {b.name}")
             seen.add(item.name)
+            if item.pos is not None:
+                if item.pos >= len(b.items):
+                    errors.append(f"line {item.line}: pos {item.pos} is beyond the bucket's {len(b.items)} items "
+                                  f"(positions count from 0)")
+                elif item.pos in positions:
+                    errors.append(f"line {item.line}: pos {item.pos} is taken by another item of bucket {b.name}")
+                positions.add(item.pos)
             device = devices.get(item.name)
             child = defined.get(item.name)
             if device is None and child is None:
@@ -575,6 +622,9 @@ def _validate(crush: CrushText) -> list[str]:
             else:
                 item.weight_fixed = WEIGHT_SCALE if device is not None else child.weight_fixed  # type: ignore[union-attr]
             total += item.weight_fixed
+        if total > MAX_FIXED_WEIGHT:
+            errors.append(f"line {b.line}: bucket {b.name} weighs {total / WEIGHT_SCALE:.0f}, more than CRUSH's "
+                          f"32-bit weights hold ({MAX_FIXED_WEIGHT / WEIGHT_SCALE:.0f}): lower its items' weights")
         b.weight_fixed = total
         defined[b.name] = b
     rule_ids: dict[int, str] = {}
@@ -586,8 +636,6 @@ def _validate(crush: CrushText) -> list[str]:
             errors.append(f"line {rule.line}: rule {rule.name} is defined twice")
         rule_ids.setdefault(rule.id, rule.name)
         rule_names.add(rule.name)
-        if not 0 <= rule.id <= 255:
-            errors.append(f"line {rule.line}: a rule id is between 0 and 255")
         if rule.min_size > rule.max_size:
             errors.append(f"line {rule.line}: min_size {rule.min_size} exceeds max_size {rule.max_size}")
         for step in rule.steps:

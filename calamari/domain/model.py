@@ -17,7 +17,7 @@ from eventsourcing.domain import Aggregate
 from calamari.domain import ids
 from calamari.domain.base import CalamariAggregate
 from calamari.domain.cluster import Cluster
-from calamari.domain.collector_key import CollectorKey, CollectorKeyError, collector_key_id
+from calamari.domain.collector_key import CollectorKey, collector_key_id
 from calamari.domain.login_guard import LOGIN_GUARD_ID, LoginGuard
 from calamari.domain.maps import (
     ConfigEntry,
@@ -115,7 +115,7 @@ class ClusterModel:
         self.servers: dict[str, Server] = {}
         self.requests: dict[str, UserRequest] = {}
         self.users: dict[str, User] = {}
-        self.collector_keys: dict[str, CollectorKey] = {}  # by key id (the collector's host)
+        self.collector_keys: dict[UUID, CollectorKey] = {}  # every key ever registered, deleted ones too
         self._open_requests: set[str] | None = None  # unfinished request ids; None: recompute
         self.held: dict[str, dict[str, tuple[SyncVersion, Any]]] = {}
         self.last_contact: dict[str, float] = {}
@@ -147,7 +147,7 @@ class ClusterModel:
         elif isinstance(agg, User):
             self.users[agg.username] = agg
         elif isinstance(agg, CollectorKey):
-            self.collector_keys[agg.key_id] = agg
+            self.collector_keys[agg.id] = agg
 
     def apply(self, event: Aggregate.Event) -> None:
         """Fold one stored event into the model (replay)."""
@@ -730,20 +730,30 @@ class ClusterModel:
 
     # ---------------------------------------------------------------- collector keys
 
-    def register_collector_key(self, key_id: str, public_key: str, fingerprint: str, at: datetime) -> CollectorKey:
-        """A new key waits as pending; a deleted id takes the new key. An id held by a live key
-        stays with it (CollectorKeyError), so a second key cannot take over a host's name."""
-        key = self.collector_keys.get(key_id)
-        if key is None:
-            return self._create(CollectorKey, CollectorKey.CollectorKeyRegistered, collector_key_id(key_id), at,
-                                key_id=key_id, public_key=public_key, fingerprint=fingerprint)
-        if not key.deleted:
-            raise CollectorKeyError("id", f"{key_id!r} already has a key")
-        self._emit(key, CollectorKey.CollectorKeyReregistered, at, public_key=public_key, fingerprint=fingerprint)
-        return key
+    def register_collector_key(self, key_id: str, public_key: str, fingerprint: str, at: datetime,
+                               source: str = "") -> CollectorKey:
+        """Record a key as pending for host `key_id` (whether it may register is the caller's
+        policy: calamari.domain.collector_key.registration_refusal). A key seen before for this host
+        (deleted, or its pending registration expired) is pending again on its aggregate; one left
+        under another host name is deleted there, so that a key is live under one name at a time."""
+        mine = None
+        for key in self.collector_keys.values():
+            if key.public_key != public_key:
+                continue
+            if key.key_id == key_id:
+                mine = key
+            elif not key.deleted:
+                self._emit(key, CollectorKey.CollectorKeyDeleted, at, by="calamari",
+                           reason=f"the key registered again as {key_id}")
+        if mine is None:
+            return self._create(CollectorKey, CollectorKey.CollectorKeyRegistered, collector_key_id(key_id, public_key),
+                                at, key_id=key_id, public_key=public_key, fingerprint=fingerprint, source=source)
+        self._emit(mine, CollectorKey.CollectorKeyReregistered, at, public_key=public_key, fingerprint=fingerprint,
+                   source=source)
+        return mine
 
-    def collector_key_event(self, key_id: str, event_class: type, at: datetime, **fields: Any) -> None:
-        self._emit(self.collector_keys[key_id], event_class, at, **fields)
+    def collector_key_event(self, key: CollectorKey, event_class: type, at: datetime, **fields: Any) -> None:
+        self._emit(key, event_class, at, **fields)
 
     def request_executing(self, request_id: str, status: str, at: datetime) -> None:
         self._emit(self.requests[request_id], UserRequest.UserRequestExecuting, at, status=status)

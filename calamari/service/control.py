@@ -40,7 +40,8 @@ Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def key_handlers(keys: CollectorKeyService) -> dict[str, Handler]:
-    """The key operations: {"op": "list"} or {"op": "accept"|"reject"|"delete", "id", "by"}."""
+    """The key operations: {"op": "list"} or {"op": "accept"|"reject"|"delete", "id", "by",
+    "fingerprint" (optional: which of the host's keys)}."""
     def handle(request: dict[str, Any]) -> dict[str, Any]:
         return handle_key_request(keys, request)
     return {op: handle for op in ("list", "accept", "reject", "delete")}
@@ -48,18 +49,20 @@ def key_handlers(keys: CollectorKeyService) -> dict[str, Handler]:
 
 def handle_key_request(keys: CollectorKeyService, request: dict[str, Any]) -> dict[str, Any]:
     op = request.get("op")
+    ttl_s = keys.limits.pending_ttl_s
     try:
         if op == "list":
-            return {"ok": True, "keys": [key_row(k) for k in keys.keys()]}
-        key_id, by = request.get("id"), request.get("by")
+            return {"ok": True, "keys": [key_row(k, ttl_s) for k in keys.keys()]}
+        key_id, by, fingerprint = request.get("id"), request.get("by"), request.get("fingerprint")
         if not isinstance(key_id, str) or not isinstance(by, str) or not by:
             return {"ok": False, "status": 400, "error": "id and by are required strings"}
+        if fingerprint is not None and not isinstance(fingerprint, str):
+            return {"ok": False, "status": 400, "error": "fingerprint must be a string"}
         if op in ("accept", "reject"):
-            key = keys.decide(key_id, "accepted" if op == "accept" else "rejected", by)
-            return {"ok": True, "key": key_row(key)}
+            key = keys.decide(key_id, "accepted" if op == "accept" else "rejected", by, fingerprint)
+            return {"ok": True, "key": key_row(key, ttl_s)}
         if op == "delete":
-            keys.delete(key_id, by)
-            return {"ok": True}
+            return {"ok": True, "deleted": keys.delete(key_id, by, fingerprint)}
     except KeyError:
         return {"ok": False, "status": 404, "error": f"no key {request.get('id')!r}"}
     except CollectorKeyError as exc:

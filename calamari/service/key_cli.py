@@ -1,4 +1,4 @@
-"""`calamari-ctl key list|accept ID|reject ID|delete ID|server`: collector keys.
+"""`calamari-ctl key list|accept ID|reject ID|delete ID [--fingerprint FP]|server`: collector keys.
 
 With the server running, decisions go to it over the data dir's control channel (it applies them
 at once and records them); with it stopped, they are written to the event store directly and the
@@ -19,7 +19,14 @@ from calamari.adapters.curve_keys import (
     load_or_create_key_pair,
     server_key_dir,
 )
-from calamari.domain.collector_key import CollectorKey, CollectorKeyError, check_key_id
+from calamari.domain.collector_key import (
+    ACCEPTED,
+    CollectorKey,
+    CollectorKeyError,
+    RegistrationLimits,
+    check_key_id,
+    on_accepting,
+)
 from calamari.service.collector_keys import key_row
 from calamari.service.control import ServerNotRunning, call_running_server
 
@@ -39,21 +46,33 @@ def _offline(args: argparse.Namespace, request: dict[str, Any]) -> dict[str, Any
     config = _config(args)
     store = EventStore(config.store_url)
     model, _ = load_model(config.snapshot_dir, store)
-    live = {k.key_id: k for k in model.collector_keys.values() if not k.deleted}
-    if request["op"] == "list":
-        return {"ok": True, "keys": [key_row(k) for _, k in sorted(live.items())]}
-    key = live.get(request["id"])
-    if key is None:
-        return {"ok": False, "status": 404, "error": f"no key {request['id']!r}"}
     now = datetime.now(UTC)
+    ttl_s = RegistrationLimits().pending_ttl_s
+    live = sorted((k for k in model.collector_keys.values() if k.is_live(now, ttl_s)),
+                  key=lambda k: (k.key_id, k.pending_since))
+    if request["op"] == "list":
+        return {"ok": True, "keys": [key_row(k, ttl_s) for k in live]}
+    keys = [k for k in live if k.key_id == request["id"]
+            and request.get("fingerprint") in (None, k.fingerprint)]
+    if not keys:
+        return {"ok": False, "status": 404, "error": f"no key {request['id']!r}"}
     if request["op"] == "delete":
-        model.collector_key_event(key.key_id, CollectorKey.CollectorKeyDeleted, now, by=request["by"])
-    else:
-        event_class = key.decision_event(OPS[request["op"]])
-        if event_class is not None:
-            model.collector_key_event(key.key_id, event_class, now, by=request["by"])
+        for key in keys:
+            model.collector_key_event(key, CollectorKey.CollectorKeyDeleted, now, by=request["by"])
+        store.append(model.drain())
+        return {"ok": True, "deleted": len(keys)}
+    if len(keys) > 1:
+        return {"ok": False, "status": 400, "error": f"{len(keys)} keys are registered for {request['id']}: name "
+                f"one with --fingerprint ({', '.join(k.fingerprint for k in keys)})"}
+    key, status = keys[0], OPS[request["op"]]
+    event_class = key.decision_event(status)
+    if event_class is not None:
+        model.collector_key_event(key, event_class, now, by=request["by"])
+    if status == ACCEPTED:  # as the server does: one accepted key per host
+        for other, other_event, fields in on_accepting(key, live):
+            model.collector_key_event(other, other_event, now, by=request["by"], **fields)
     store.append(model.drain())
-    return {"ok": True, "key": key_row(key)}
+    return {"ok": True, "key": key_row(key, ttl_s)}
 
 
 def _call(args: argparse.Namespace, request: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +92,9 @@ def cmd_key_list(args: argparse.Namespace) -> int:
     if not reply.get("ok"):
         return _fail(reply)
     for row in reply["keys"]:
-        print(f"{row['id']}\t{row['status']}\t{row['fingerprint']}\t{row['decided_by'] or '-'}")
+        # the first four columns as before; then where it registered from and when a pending key expires
+        print(f"{row['id']}\t{row['status']}\t{row['fingerprint']}\t{row['decided_by'] or '-'}\t"
+              f"{row.get('registered_from') or '-'}\t{row.get('expires_at') or '-'}")
     return 0
 
 
@@ -83,10 +104,17 @@ def cmd_key_decide(args: argparse.Namespace) -> int:
     except CollectorKeyError as err:
         print(f"calamari-ctl: {err}", file=sys.stderr)
         return 2
-    reply = _call(args, {"op": args.key_command, "id": args.id, "by": _by(args)})
+    request = {"op": args.key_command, "id": args.id, "by": _by(args)}
+    if args.fingerprint:
+        request["fingerprint"] = args.fingerprint
+    reply = _call(args, request)
     if not reply.get("ok"):
         return _fail(reply)
-    print(f"{args.key_command}ed key {args.id}" if args.key_command != "delete" else f"deleted key {args.id}")
+    if args.key_command != "delete":
+        print(f"{args.key_command}ed key {args.id} ({reply['key']['fingerprint']})")
+    else:
+        count = reply.get("deleted", 1)
+        print(f"deleted key {args.id}" if count == 1 else f"deleted {count} keys of {args.id}")
     return 0
 
 
@@ -113,6 +141,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                      ("delete", "forget a key (its collector's next hello makes it pending again)")):
         parser = key_sub.add_parser(op, help=text)
         parser.add_argument("id", help="the key id: the collector's host name")
+        parser.add_argument("--fingerprint", default=None,
+                            help="which of the host's keys (SHA256:..., as `key list` shows; needed when it has "
+                                 "several, e.g. two pending; without it, delete forgets all of them)")
         parser.add_argument("--by", default=None, help="who decides (default: your login name)")
         parser.set_defaults(func=cmd_key_decide)
     server = key_sub.add_parser("server", help="print the server's public key (for --server-key)")

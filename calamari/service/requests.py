@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from calamari import protocol
+from calamari.adapters.codec import pack
 from calamari.domain.requests import Plan, RequestRejected, awaited_sync_object, check_conflicts
 from calamari.domain.user_request import COMPLETE, SUBMITTED
 
@@ -33,6 +35,21 @@ class _Waiting:
     request_id: str
     deadline: float
     reason: str  # the error message if the deadline passes
+
+
+def _check_encodable(plan: Plan) -> None:
+    """RequestRejected (400) for a plan whose commands no bus frame, or whose body no stored event,
+    can carry (e.g. an integer beyond 64 bits): refused before anything is stored, so that it can
+    neither block the event writer nor fail only once sent."""
+    try:
+        pack(plan.body)
+        for cmd in plan.commands:
+            pack(cmd)
+            protocol.encode(protocol.COMMAND, {"request_id": "", "prefix": cmd["prefix"], "args": cmd.get("args", {}),
+                                               "target": cmd.get("target", "mon")}, fsid=None, host="", seq=0, ts=0)
+    except (OverflowError, TypeError, ValueError) as exc:
+        raise RequestRejected(f"the request cannot be sent: {exc}",
+                              {"body": "a value beyond what a command can carry (integers are at most 64-bit)"}) from None
 
 
 class RequestExecutor:
@@ -98,6 +115,7 @@ class RequestExecutor:
         """Record the request (durably) and start it; returns its id. Raises RequestRejected with
         status 409 when an unfinished request changes the same object."""
         request_id = str(uuid.uuid4())
+        _check_encodable(plan)
         with self.service.lock:
             check_conflicts(self.service.model, fsid, plan)
             self.service.model.submit_request(request_id, fsid, username, plan.kind, plan.target, plan.headline,

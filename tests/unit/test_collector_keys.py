@@ -53,10 +53,10 @@ class Server:
     """The server's side as calamari-server wires it: model, key service, CURVE bus, control
     channel, API."""
 
-    def __init__(self, data_dir: str) -> None:
+    def __init__(self, data_dir: str, **key_options: Any) -> None:
         self.data_dir = data_dir
         self.service = ModelService(ServiceConfig(data_dir=data_dir, snapshot_every_events=1_000_000))
-        self.keys = CollectorKeyService(self.service)
+        self.keys = CollectorKeyService(self.service, **key_options)
         self.server_keys = load_or_create_key_pair(server_key_dir(data_dir), SERVER_KEY_NAME)
         self.bus = CollectorBus(self.service, "tcp://127.0.0.1:0", server_keys=self.server_keys,
                                 key_gate=self.keys, contact_check_interval_s=60)
@@ -99,8 +99,13 @@ def server(tmp_path: Any) -> Iterator[Server]:
     srv.close()
 
 
-def start_collector(server: Server, cluster: SimulatedCluster, keys: ClientCurveKeys | None) -> Collector:
-    collector = Collector(cluster, server.bus.bound_endpoint, poll_interval=0.05, heartbeat_interval=0.2,
+def start_collector(server: Server, cluster: SimulatedCluster, keys: ClientCurveKeys | None,
+                    source: str | None = None) -> Collector:
+    """`source`: connect from this local address (e.g. 127.0.0.3), as a collector on another host would."""
+    endpoint = server.bus.bound_endpoint
+    if source is not None:
+        endpoint = endpoint.replace("tcp://", f"tcp://{source}:0;")
+    collector = Collector(cluster, endpoint, poll_interval=0.05, heartbeat_interval=0.2,
                           stats_interval=0.3, curve=keys)
     collector.start()
     return collector
@@ -197,7 +202,7 @@ def test_clients_without_the_right_server_key_get_nothing_through(server: Server
 def test_a_second_key_cannot_take_a_registered_host_name(server: Server) -> None:
     first, second = new_key_pair(), new_key_pair()
     assert server.keys.register("ceph-1", first.public_key) == "pre"
-    with pytest.raises(CollectorKeyError):
+    with pytest.raises(CollectorKeyError):  # from the same address: one waiting key per host name
         server.keys.register("ceph-1", second.public_key)
     with pytest.raises(CollectorKeyError):
         server.keys.register("bad/name", second.public_key)
