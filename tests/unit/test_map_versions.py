@@ -465,3 +465,25 @@ def test_the_bus_asks_again_only_for_maps_the_restarted_model_would_take(tmp_pat
         collector.close()
         bus.stop()
         service.close()
+
+
+def test_the_event_feed_and_history_tell_a_pool_listed_again_and_a_reset() -> None:
+    from calamari.domain.event_feed import describe
+    from calamari.domain.history import ChangeSummary
+
+    live, state = Live(), three_pools()
+    without = copy.deepcopy(state)
+    del without.pools[2]
+    live.send("osd_map", 10, osd_map(state, 10))
+    live.send("osd_map", 11, osd_map(without, 11))
+    _, events = live.send("osd_map", 12, osd_map(state, 12))
+    live.model.reset_versions(FSID, "admin", live.clock)
+    events += live.model.drain()
+    told = [describe(e, live.model.aggregates[e.originator_id]) for e in events]
+    assert [t[1] for t in told if t] == [
+        "Pool 'images' listed again by the OSD map after it was deleted",
+        "Map versions of cluster 'ceph' reset (by admin): maps of lower versions are accepted again"]
+    summary = ChangeSummary(FSID, None)
+    for position, event in enumerate(events, 1):
+        summary.add(position, event, live.model.aggregates[event.originator_id])
+    assert [p["id"] for p in summary.finish(None)["pools"]["created"]] == [2]
