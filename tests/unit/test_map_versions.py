@@ -487,3 +487,33 @@ def test_the_event_feed_and_history_tell_a_pool_listed_again_and_a_reset() -> No
     for position, event in enumerate(events, 1):
         summary.add(position, event, live.model.aggregates[event.originator_id])
     assert [p["id"] for p in summary.finish(None)["pools"]["created"]] == [2]
+
+
+def test_the_api_lists_what_the_held_map_lists_across_vanishing_pools_and_a_restart(tmp_path, capture_dir) -> None:
+    """/pool and sync_object/osd_map agree: after a pool is absent then present again, and after
+    a restart in which an older map that lacks it arrives."""
+    from api_support import Harness
+
+    api = Harness(str(tmp_path), capture_dir, steps=("00", "01", "02"))  # 02: pool `images` created
+    try:
+        full = api.call("GET", "cluster/{fsid}/sync_object/osd_map").json
+        epoch = full["epoch"]
+        without = {**copy.deepcopy(full), "epoch": epoch + 1,
+                   "pools": [p for p in full["pools"] if p["pool_name"] != "images"]}
+        assert api.service.on_sync_object(api.fsid, "osd_map", epoch + 1, without, T0, host="vm")
+        assert "images" not in [p["name"] for p in api.call("GET", "cluster/{fsid}/pool").json]
+        again = {**copy.deepcopy(full), "epoch": epoch + 2}
+        assert api.service.on_sync_object(api.fsid, "osd_map", epoch + 2, again, T0, host="vm")
+        listed = sorted(p["name"] for p in api.call("GET", "cluster/{fsid}/pool").json)
+        held = sorted(p["pool_name"] for p in api.call("GET", "cluster/{fsid}/sync_object/osd_map").json["pools"])
+        assert listed == held and "images" in listed
+    finally:
+        api.close()
+    restarted = Harness(str(tmp_path), capture_dir, steps=())
+    try:
+        restarted.fsid = api.fsid
+        stale = {**copy.deepcopy(without), "epoch": epoch - 5}
+        assert restarted.service.on_sync_object(api.fsid, "osd_map", epoch - 5, stale, T0, host="vm") is False
+        assert sorted(p["name"] for p in restarted.call("GET", "cluster/{fsid}/pool").json) == listed
+    finally:
+        restarted.close()
