@@ -633,12 +633,19 @@ class CollectorBus:
     def _resync_stale(self, session: CollectorSession, versions: dict[str, Any]) -> None:
         if session.fsid is None or not versions:
             return
-        held = self.sink.sync_versions(session.fsid)
-        stale = [
-            name
-            for name, version in versions.items()
-            if name in protocol.SYNC_NAMES and protocol.version_is_newer(version, held.get(name))
-        ]
+        wanted = getattr(self.sink, "sync_wanted", None)
+        if wanted is not None:
+            # the model also knows versions it no longer holds a copy of (after a restart): an
+            # older map would be refused, so asking for it again would only repeat the refusal
+            candidates = {name: v for name, v in versions.items() if name in protocol.SYNC_NAMES}
+            stale = wanted(session.fsid, candidates)
+        else:
+            held = self.sink.sync_versions(session.fsid)
+            stale = [
+                name
+                for name, version in versions.items()
+                if name in protocol.SYNC_NAMES and protocol.version_is_newer(version, held.get(name))
+            ]
         if stale:
             session.resyncs += 1
             self._reply(session, RESYNC, {"names": stale})

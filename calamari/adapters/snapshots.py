@@ -59,7 +59,8 @@ def write_snapshot(directory: str, position: int, model: ClusterModel, history_k
     os.makedirs(directory, exist_ok=True)
     path = snapshot_path(directory, position)
     data = pack({"format": FORMAT, "position": position,
-                 "aggregates": encode_aggregates(model.aggregates.values())})
+                 "aggregates": encode_aggregates(model.aggregates.values()),
+                 "reflected": model.reflected})
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
         f.write(data)
@@ -113,7 +114,7 @@ def load_model(directory: str, store: EventStore, until: int | None = None) -> t
         try:
             with open(found[1], "rb") as f:
                 doc = unpack(f.read())
-            model.load(decode_aggregates(doc["aggregates"]))
+            model.load(decode_aggregates(doc["aggregates"]), doc.get("reflected"))
             position = doc["position"]
         except Exception:
             log.exception("snapshot %s unreadable; replaying from the start", found[1])

@@ -172,6 +172,28 @@ class Cluster(CalamariAggregate):
         def apply(self, cluster: "Cluster") -> None:
             cluster.forgotten = False
 
+    class SyncVersionAdvanced(Aggregate.Event):
+        """A newer version of a sync object (`name`) was taken in that changed nothing else the
+        model records (e.g. an OSD map epoch that only moved pg_temp). Recorded so that after a
+        restart the model still knows the newest version it reflects and refuses older ones; the
+        model's index of versions (ClusterModel.reflected) is folded from it."""
+
+        name: str
+        version: int
+
+        def apply(self, cluster: "Cluster") -> None:
+            pass  # the version index lives in the model, next to the aggregates it spans
+
+    class SyncVersionsReset(Aggregate.Event):
+        """An admin said the cluster was rebuilt under the same fsid (`calamari-ctl cluster
+        reset-versions`): the versions recorded so far no longer bound what is accepted, and the
+        next map of any version is diffed against the model."""
+
+        by: str
+
+        def apply(self, cluster: "Cluster") -> None:
+            pass  # see SyncVersionAdvanced
+
 
 def _put_health_check(cluster: Cluster, check: Any) -> None:
     cluster.health_checks = {

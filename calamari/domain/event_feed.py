@@ -76,6 +76,9 @@ def describe(event: Any, agg: Any, pool_name: str | None = None) -> tuple[str, s
             return "INFO", f"Cluster {agg.fsid} forgotten (by {event.by})", fsid, None
         if name == "ClusterRediscovered":
             return "INFO", f"Cluster {agg.fsid} reporting again after it was forgotten", fsid, None
+        if name == "SyncVersionsReset":
+            return "INFO", (f"Map versions of {label} reset (by {event.by}): maps of lower versions "
+                            "are accepted again"), fsid, None
         return None
     if isinstance(agg, Osd):
         fqdn = agg.metadata.get("hostname") or agg.host
@@ -104,6 +107,8 @@ def describe(event: Any, agg: Any, pool_name: str | None = None) -> tuple[str, s
             return "INFO", f"Pool '{event.previous}' renamed to '{event.name}'", fsid, None
         if name == "PoolDeleted":
             return "INFO", f"Pool '{pool}' deleted", fsid, None
+        if name == "PoolReappeared":
+            return "INFO", f"Pool '{event.name}' listed again by the OSD map after it was deleted", fsid, None
         if name == "PoolSettingsChanged":
             changes = ", ".join(f"{k} {old} -> {new}" for k, (old, new) in sorted(event.changes.items()))
             return "INFO", f"Pool '{pool}' changed: {changes}", fsid, None

@@ -123,9 +123,9 @@ class ChangeSummary:
         elif isinstance(agg, Pool):
             counts = self.pool_events.setdefault(agg.pool_id, {})
             counts[kind] = counts.get(kind, 0) + 1
-            if isinstance(event, Pool.PoolCreated | Pool.PoolDeleted):
+            if isinstance(event, Pool.PoolCreated | Pool.PoolReappeared | Pool.PoolDeleted):
                 # by event, so that a pool created and deleted in between is listed as both
-                key = "created" if isinstance(event, Pool.PoolCreated) else "deleted"
+                key = "deleted" if isinstance(event, Pool.PoolDeleted) else "created"
                 self.pool_lifecycle[key].append({"id": agg.pool_id, "name": agg.name, "position": position,
                                                  "time": when})
         elif isinstance(event, Cluster.ClusterFlagsChanged):

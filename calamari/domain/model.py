@@ -47,6 +47,29 @@ Change = Callable[[Cluster], None]  # what an ingested map does to the model, on
 # Sync objects versioned by a number that only grows; the others carry a content hash.
 NUMERIC_VERSIONS = {"osd_map", "mon_map", "mon_status", "fs_map", "pg_summary", "df", "crush_map"}
 SYNC_OBJECTS = NUMERIC_VERSIONS | {"health", "config", "osd_metadata"}
+# Sync objects whose every newer version is recorded, with SyncVersionAdvanced when nothing else
+# changed: their versions move only when the cluster does. The PG summary's moves every few
+# seconds, so only versions that changed PG counts are recorded (PgStatesChanged); df is not
+# modelled at all (see docs/architecture.md, "Versions across a restart").
+EXACT_VERSIONS = {"osd_map", "mon_map", "mon_status", "fs_map", "crush_map"}
+
+# The events that carry the version of the sync object that caused them: (sync object, field).
+VERSION_SOURCES: dict[type, tuple[str, str]] = {
+    **{cls: ("osd_map", "epoch") for cls in (
+        Cluster.ClusterFlagsChanged, Cluster.ClusterSettingsChanged,
+        Osd.OsdAdded, Osd.OsdReadded, Osd.OsdRemoved, Osd.OsdDestroyed, Osd.OsdMarkedUp, Osd.OsdMarkedDown,
+        Osd.OsdMarkedIn, Osd.OsdMarkedOut, Osd.OsdReweighted, Osd.OsdPrimaryAffinityChanged,
+        Osd.OsdAddressChanged,
+        Pool.PoolCreated, Pool.PoolRenamed, Pool.PoolSettingsChanged, Pool.PoolQuotaChanged,
+        Pool.PoolReappeared, Pool.PoolDeleted)},
+    Osd.OsdMovedInCrush: ("crush_map", "crush_version"),
+    Osd.OsdCrushWeightChanged: ("crush_map", "crush_version"),
+    Cluster.CrushMapChanged: ("crush_map", "version"),
+    Cluster.MonMapChanged: ("mon_map", "epoch"),
+    Cluster.MonQuorumChanged: ("mon_status", "election_epoch"),
+    Cluster.FsMapChanged: ("fs_map", "epoch"),
+    Cluster.PgStatesChanged: ("pg_summary", "version"),
+}
 
 # OSD map header fields kept as cluster settings.
 RATIO_FIELDS = ("full_ratio", "backfillfull_ratio", "nearfull_ratio", "require_osd_release")
@@ -125,6 +148,10 @@ class ClusterModel:
         self._osd_entries: dict[str, dict[int, Any]] = {}
         self._pool_entries: dict[str, dict[int, Any]] = {}
         self.received_at: dict[str, dict[str, float]] = {}
+        # fsid -> sync object -> the newest version the model reflects, folded from the events
+        # (VERSION_SOURCES, SyncVersionAdvanced) live and in replay alike, and kept in snapshots:
+        # unlike `held`, it survives a restart, so an older map is refused after one too.
+        self.reflected: dict[str, dict[str, int]] = {}
         self._touched: list[CalamariAggregate] = []
         self._new: list[Aggregate.Event] = []
 
@@ -163,11 +190,34 @@ class ClusterModel:
                 self._unindex_cluster(agg.fsid)
             elif isinstance(event, Cluster.ClusterRediscovered):
                 self.clusters[agg.fsid] = agg
+        self._note_version(agg, event)
 
-    def load(self, aggregates: Iterable[CalamariAggregate]) -> None:
-        """Install aggregates restored from a snapshot."""
+    def _note_version(self, agg: Any, event: Aggregate.Event) -> None:
+        """Keep `reflected` as the events say (the same call live and in replay)."""
+        if isinstance(event, Cluster.SyncVersionAdvanced):
+            name, version = event.name, event.version
+        elif isinstance(event, Cluster.SyncVersionsReset | Cluster.ClusterForgotten):
+            self.reflected.pop(agg.fsid, None)
+            return
+        else:
+            source = VERSION_SOURCES.get(type(event))
+            if source is None:
+                return
+            name, version = source[0], getattr(event, source[1])
+        versions = self.reflected.setdefault(agg.fsid, {})
+        if version > versions.get(name, version - 1):
+            versions[name] = version
+
+    def load(self, aggregates: Iterable[CalamariAggregate],
+             reflected: dict[str, dict[str, int]] | None = None) -> None:
+        """Install aggregates restored from a snapshot, with the versions the model reflected
+        (None from a snapshot written before they were kept: estimated from the aggregates)."""
+        aggregates = list(aggregates)
         for agg in aggregates:
             self._register(agg)
+        if reflected is None:
+            reflected = _estimate_reflected(aggregates)
+        self.reflected = {fsid: dict(versions) for fsid, versions in reflected.items()}
 
     def _create(self, cls: type[CalamariAggregate], created: type, agg_id: UUID, at: datetime,
                 **fields: Any) -> Any:
@@ -175,12 +225,14 @@ class ClusterModel:
         self._register(agg)
         self._touched.append(agg)
         self._new.append(agg.pending_events[-1])
+        self._note_version(agg, agg.pending_events[-1])
         return agg
 
     def _emit(self, agg: CalamariAggregate, event_class: type, at: datetime, **fields: Any) -> None:
         agg.emit(event_class, at, **fields)
         self._touched.append(agg)
         self._new.append(agg.pending_events[-1])
+        self._note_version(agg, agg.pending_events[-1])
 
     def drain(self) -> list[Aggregate.Event]:
         """The events produced since the last drain, in the order they were made."""
@@ -192,22 +244,43 @@ class ClusterModel:
 
     # ---------------------------------------------------------------- ingest
 
+    def accepts(self, fsid: str, name: str, version: SyncVersion) -> bool:
+        """Whether a sync object of this version would be taken in: newer than the copy held, and
+        not older than the version the model reflects. The held copies are gone after a restart,
+        the reflected versions are not: a map of exactly that version is then taken again (it
+        restores the held copy and changes nothing), an older one is refused."""
+        if name in NUMERIC_VERSIONS and (not isinstance(version, int) or isinstance(version, bool)):
+            return False
+        held = self.held.get(fsid, {}).get(name)
+        if held is not None and not is_newer(name, version, held[0]):
+            return False
+        floor = self.reflected.get(fsid, {}).get(name)
+        return floor is None or (isinstance(version, int) and version >= floor)
+
+    def reflected_version(self, fsid: str, name: str) -> SyncVersion | None:
+        """The newest version of a sync object the model holds or reflects (for messages)."""
+        held = self.held.get(fsid, {}).get(name)
+        return held[0] if held is not None else self.reflected.get(fsid, {}).get(name)
+
     def ingest(self, fsid: str, name: str, version: SyncVersion, data: Any, at: datetime) -> bool:
         """Diff a sync object into events. False (and no change) when it is not newer than the one
-        held. Raises InvalidMap, with nothing changed, when it is malformed."""
+        held or older than the one the model reflects (`accepts`). Raises InvalidMap, with nothing
+        changed, when it is malformed."""
         if name not in SYNC_OBJECTS:
             raise InvalidMap(name, "name", "unknown sync object")
         if not isinstance(version, int | str) or isinstance(version, bool):
             raise InvalidMap(name, "version", "must be an integer or a string")
         if name in NUMERIC_VERSIONS and not isinstance(version, int):
             raise InvalidMap(name, "version", "must be an integer")
-        held = self.held.get(fsid, {}).get(name)
-        if not is_newer(name, version, held[0] if held else None):
+        if not self.accepts(fsid, name, version):
             return False
         handler = getattr(self, f"_ingest_{name}")
         apply_changes = handler(fsid, version, data, at)  # validates; returns the change to make
         cluster = self._cluster(fsid, at)
         apply_changes(cluster)
+        if name in EXACT_VERSIONS and self.reflected.get(fsid, {}).get(name) != version:
+            # nothing the model keeps changed, yet this version must still bound what comes next
+            self._emit(cluster, Cluster.SyncVersionAdvanced, at, name=name, version=version)
         self.held.setdefault(fsid, {})[name] = (version, data)
         self.received_at.setdefault(fsid, {})[name] = at.timestamp()
         self._complete_awaiting(fsid, name, version, at)
@@ -317,13 +390,17 @@ class ClusterModel:
 
     def _diff_pool(self, fsid: str, pool: Pool | None, e: PoolEntry, epoch: int, at: datetime) -> None:
         settings = pool_settings(e)
-        if pool is None or pool.deleted:
-            # Ceph never reuses pool ids; a deleted one coming back means a replayed old map.
-            if pool is None:
-                self._create(Pool, Pool.PoolCreated, ids.pool_id(fsid, e.pool), at, fsid=fsid,
-                             pool_id=e.pool, name=e.pool_name, settings=settings,
-                             quota_max_bytes=e.quota_max_bytes, quota_max_objects=e.quota_max_objects,
-                             epoch=epoch)
+        if pool is None:
+            self._create(Pool, Pool.PoolCreated, ids.pool_id(fsid, e.pool), at, fsid=fsid,
+                         pool_id=e.pool, name=e.pool_name, settings=settings,
+                         quota_max_bytes=e.quota_max_bytes, quota_max_objects=e.quota_max_objects,
+                         epoch=epoch)
+            return
+        if pool.deleted:
+            # Older maps never get here (ingest refuses them), so the newest map is the truth
+            # even where Ceph would not reuse an id (a cluster rebuilt under the same fsid).
+            self._emit(pool, Pool.PoolReappeared, at, epoch=epoch, name=e.pool_name, settings=settings,
+                       quota_max_bytes=e.quota_max_bytes, quota_max_objects=e.quota_max_objects)
             return
         if e.pool_name != pool.name:
             self._emit(pool, Pool.PoolRenamed, at, epoch=epoch, name=e.pool_name, previous=pool.name)
@@ -536,6 +613,18 @@ class ClusterModel:
                 self.request_failed(req.request_id, f"The cluster was forgotten by {by}", at)
         self._emit(cluster, Cluster.ClusterForgotten, at, by=by)
         self._unindex_cluster(fsid)
+
+    def reset_versions(self, fsid: str, by: str, at: datetime) -> None:
+        """The cluster was rebuilt under the same fsid: forget the versions it reached, so that the
+        next map of any version is diffed against the model (and bounds what comes after it). Its
+        open requests fail (they wait for versions of the old history). KeyError if unknown."""
+        cluster = self.clusters[fsid]
+        for req in self.open_requests():
+            if req.fsid == fsid:
+                self.request_failed(req.request_id, f"The cluster's map versions were reset by {by}", at)
+        self._emit(cluster, Cluster.SyncVersionsReset, at, by=by)
+        for per_cluster in (self.held, self._osd_entries, self._pool_entries):
+            per_cluster.pop(fsid, None)
 
     def forget_server(self, fqdn: str, by: str, at: datetime) -> None:
         """Drop a host that runs no Ceph service any more. KeyError if unknown; ValueError, naming
@@ -787,6 +876,30 @@ class ClusterModel:
         for req in self.open_requests():
             if req.fsid == fsid and req.awaiting.get("name") == name and self._shows_expected(req):
                 self._request_done(req, UserRequest.UserRequestCompleted, at, status="Completed")
+
+
+def _estimate_reflected(aggregates: Iterable[CalamariAggregate]) -> dict[str, dict[str, int]]:
+    """For a snapshot written before reflected versions were kept: the versions its aggregates
+    show (the OSD map's from its OSDs and pools, the others from the cluster's own fields)."""
+    reflected: dict[str, dict[str, int]] = {}
+    aggregates = list(aggregates)
+    forgotten = {a.fsid for a in aggregates if isinstance(a, Cluster) and getattr(a, "forgotten", False)}
+    for agg in aggregates:
+        if getattr(agg, "fsid", None) in forgotten:
+            continue  # forgetting a cluster clears its versions
+        if isinstance(agg, Osd | Pool):
+            found = {"osd_map": agg.epoch}
+        elif isinstance(agg, Cluster):
+            found = {"mon_map": agg.mon_map_epoch, "mon_status": agg.election_epoch,
+                     "pg_summary": agg.pgmap_version, "crush_map": agg.crush_version,
+                     "fs_map": agg.fs_map_epoch}
+        else:
+            continue
+        versions = reflected.setdefault(agg.fsid, {})
+        for name, version in found.items():
+            if version and version > versions.get(name, 0):
+                versions[name] = version
+    return reflected
 
 
 def _check_news(check: dict[str, Any]) -> tuple[Any, ...]:

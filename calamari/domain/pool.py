@@ -82,6 +82,22 @@ class Pool(CalamariAggregate):
             pool.quota_max_bytes, pool.quota_max_objects = self.quota_max_bytes, self.quota_max_objects
             pool.epoch = self.epoch
 
+    class PoolReappeared(Aggregate.Event):
+        """A deleted pool id is listed again by a newer OSD map. Ceph does not reuse pool ids, so
+        this is a cluster rebuilt under the same fsid or a map sequence Ceph itself would not
+        make; either way the model follows the newest map, which carries everything afresh."""
+
+        epoch: int
+        name: str
+        settings: dict[str, Any]
+        quota_max_bytes: int
+        quota_max_objects: int
+
+        def apply(self, pool: "Pool") -> None:
+            pool.name, pool.settings, pool.epoch = self.name, self.settings, self.epoch
+            pool.quota_max_bytes, pool.quota_max_objects = self.quota_max_bytes, self.quota_max_objects
+            pool.deleted = False
+
     class PoolDeleted(Aggregate.Event):
         epoch: int
 

@@ -80,6 +80,25 @@ def snapshot_handler(service: Any) -> dict[str, Handler]:
     return {"snapshot": handle}
 
 
+def cluster_handlers(service: Any) -> dict[str, Handler]:
+    """{"op": "cluster_reset_versions", "fsid", "by"}: lower map versions are accepted again."""
+    from calamari.service.model import NotPersisted
+
+    def reset(request: dict[str, Any]) -> dict[str, Any]:
+        fsid, by = request.get("fsid"), request.get("by")
+        if not isinstance(fsid, str) or not isinstance(by, str) or not by:
+            return {"ok": False, "status": 400, "error": "fsid and by are required strings"}
+        try:
+            service.reset_sync_versions(fsid, by)
+        except KeyError:
+            return {"ok": False, "status": 404, "error": f"no cluster {fsid!r}"}
+        except NotPersisted as exc:
+            return {"ok": False, "status": 503, "error": str(exc)}
+        return {"ok": True}
+
+    return {"cluster_reset_versions": reset}
+
+
 def user_handlers(auth: Any) -> dict[str, Handler]:
     """{"op": "user_add", "name", "password", "role", "email", "by"} and {"op": "user_list"}."""
     from calamari.domain.user import UserError

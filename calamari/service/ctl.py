@@ -11,7 +11,7 @@ import orjson
 
 from calamari.adapters.event_store import EventStore, EventStoreError, event_record
 from calamari.adapters.snapshots import HISTORY_KEEP_ALL, load_model, write_snapshot
-from calamari.service import history_cli, key_cli, user_cli
+from calamari.service import cluster_cli, history_cli, key_cli, user_cli
 from calamari.service.model import ServiceConfig
 
 
@@ -55,6 +55,7 @@ EXTENSIONS: list[Any] = []  # later parts register sub-commands here: fn(subpars
 EXTENSIONS.append(history_cli.add_commands)  # history, diff, events export|import
 EXTENSIONS.append(user_cli.add_commands)  # user add|list
 EXTENSIONS.append(key_cli.add_commands)  # key list|accept|reject|delete|server
+EXTENSIONS.append(cluster_cli.add_commands)  # cluster versions|reset-versions
 
 
 def build_parser() -> argparse.ArgumentParser:

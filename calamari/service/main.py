@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     timeseries = TimeSeriesWriter(whisper_store)
     timeseries.start()
     from calamari.service.collector_keys import CollectorKeyService
-    from calamari.service.control import ControlServer, key_handlers, snapshot_handler, user_handlers
+    from calamari.service.control import ControlServer, cluster_handlers, key_handlers, snapshot_handler, user_handlers
 
     keys = CollectorKeyService(service)
     server_keys = None
@@ -157,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
                      SERVER_GRAINS=server_grains, **security_options.app_options(args))
     # calamari-ctl reaches the running server here for what it would otherwise write to the store
     control = ControlServer(server_key_dir(args.data_dir), {**key_handlers(keys), **snapshot_handler(service),
-                                                            **user_handlers(app.config["CALAMARI"].auth)})
+                                                            **user_handlers(app.config["CALAMARI"].auth),
+                                                            **cluster_handlers(service)})
     control.start()
     http = create_http_server(app, host or "127.0.0.1", int(port), args.threads, limits)
     stop = threading.Event()

@@ -9,7 +9,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from calamari.adapters.event_store import EventStore
@@ -20,6 +20,8 @@ from calamari.domain.model import SyncVersion
 from calamari.domain.projections import ReadModel
 
 log = logging.getLogger(__name__)
+
+REFUSAL_LOG_INTERVAL_S = 60.0
 
 
 @dataclass
@@ -71,6 +73,8 @@ class ModelService:
         self.closed = False
         self.deferred = 0  # maps not applied while the event store was behind
         self._deferral_logged = 0.0
+        self.refused_older = 0  # sync objects older than the version the model reflects
+        self._refusals_logged: dict[tuple[str, str], tuple[float, int]] = {}  # -> (when, refused since)
         self.cluster_log: dict[str, list[dict[str, Any]]] = {}  # newest lines, not evented
         # Called with each batch of committed events, under the lock (in-memory projections such
         # as the API's event feed); must be quick and must not raise.
@@ -133,8 +137,43 @@ class ModelService:
                 log.warning("rejected %s v%s of %s from %s: %s", name, version, fsid, host or "?", err)
                 self.model.drain()  # nothing is made before validation passes; keep it that way
                 raise
+            if not changed:
+                self._note_refusal(fsid, name, version, host)
             self._commit()
             return changed
+
+    def _note_refusal(self, fsid: str, name: str, version: SyncVersion, host: str) -> None:
+        """Log a map older than the one the model reflects: at most once a minute per cluster
+        and sync object (with how many were refused meanwhile), since a stale collector or a
+        rebuilt cluster sends one every few seconds. Resends of the same version are normal."""
+        reflected = self.model.reflected_version(fsid, name)
+        if not (isinstance(version, int) and isinstance(reflected, int) and version < reflected):
+            return
+        self.refused_older += 1
+        key = (fsid, name)
+        now = time.monotonic()
+        last, count = self._refusals_logged.get(key, (-REFUSAL_LOG_INTERVAL_S, 0))
+        if now - last < REFUSAL_LOG_INTERVAL_S:
+            self._refusals_logged[key] = (last, count + 1)
+            return
+        self._refusals_logged[key] = (now, 0)
+        log.warning("refused %s v%s of %s from %s: older than v%s, which the model already reflects "
+                    "(%d more refused in the last minute; a cluster rebuilt under the same fsid needs "
+                    "`calamari-ctl cluster reset-versions %s`)", name, version, fsid, host or "?",
+                    reflected, count, fsid)
+
+    def sync_wanted(self, fsid: str, versions: dict[str, Any]) -> list[str]:
+        """The names among a collector's versions that the model would take in (the bus asks
+        for those again): not what it holds, and never older than what it reflects."""
+        with self.lock:
+            return [name for name, version in versions.items() if self.model.accepts(fsid, name, version)]
+
+    def reset_sync_versions(self, fsid: str, by: str) -> None:
+        """A cluster rebuilt under the same fsid: lower versions are accepted again (the event is
+        written before this returns). KeyError for an unknown cluster; NotPersisted."""
+        with self.lock:
+            self.model.reset_versions(fsid, by, datetime.now(UTC))
+            self._commit_durable()
 
     def sync_versions(self, fsid: str) -> dict[str, SyncVersion]:
         with self.lock:

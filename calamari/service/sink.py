@@ -26,6 +26,10 @@ class ClusterSink(Protocol):
     def sync_object(self, fsid: str, name: str) -> tuple[SyncVersion, Any] | None:
         """The newest full sync object held (the base a delta applies to)."""
 
+    def sync_wanted(self, fsid: str, versions: dict[str, SyncVersion]) -> list[str]:
+        """Optional: the names among a collector's versions that would be applied (the bus asks
+        for those again). Without it the bus asks for every version newer than sync_versions."""
+
     def on_server_facts(self, fsid: str | None, facts: dict[str, Any], at: datetime) -> None:
         """Host facts from a collector (hostname, fqdn, services, ...)."""
 

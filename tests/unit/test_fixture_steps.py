@@ -18,12 +18,14 @@ EXPECTED = {
     "06-osd2-out": ["ClusterFlagsChanged -noout", "OsdMarkedOut osd.2", "HealthCheckCleared OSDMAP_FLAGS",
                     "HealthCheckCleared OSD_DOWN", "HealthChanged HEALTH_OK", "PgStatesChanged"],
     "07-osd2-back": ["OsdMarkedUp osd.2", "OsdMarkedIn osd.2", "OsdAddressChanged osd.2",
-                     "OsdMetadataChanged osd.2", "PoolSettingsChanged ecpool pg_num,pgp_num", "PgStatesChanged"],
+                     "OsdMetadataChanged osd.2", "PoolSettingsChanged ecpool pg_num,pgp_num", "PgStatesChanged",
+                     # the CRUSH version moved (the OSD re-registered) without a change we model
+                     "SyncVersionAdvanced crush_map 9"],
     "08-reweight": ["OsdReweighted osd.1 0.5", "PgStatesChanged"],
     "09-pool-changed": ["PoolRenamed images->photos", "PoolSettingsChanged photos pg_num", "PgStatesChanged"],
     "10-pool-deleted": ["PoolDeleted photos", "HealthCheckRaised PG_AVAILABILITY", "HealthCheckRaised SLOW_OPS",
                         "HealthChanged HEALTH_WARN", "PgStatesChanged"],
-    "11-scrub-and-flag": ["PgStatesChanged"],
+    "11-scrub-and-flag": ["PgStatesChanged", "SyncVersionAdvanced osd_map 49"],
 }
 
 
@@ -45,6 +47,8 @@ def describe(event, model: ClusterModel) -> str:
         return f"{name} {event.code}"
     if name == "HealthChanged":
         return f"{name} {event.status}"
+    if name == "SyncVersionAdvanced":
+        return f"{name} {event.name} {event.version}"
     return name
 
 

@@ -1,7 +1,9 @@
 """Property tests of the event-sourced model: random map sequences (OSDs and pools appearing,
-flapping, leaving; flags; health; out-of-order and duplicated versions), checking after every step
-that the live projection equals the fold of all stored events, that snapshot + tail equals a full
-replay, that versions never go backwards and that an unchanged map adds nothing."""
+flapping, leaving and coming back; flags; health; out-of-order, duplicated and older versions;
+restarts from a snapshot or from the events alone; a cluster rebuilt under the same fsid),
+checking after every step that the live projection equals the fold of all stored events, that
+snapshot + tail equals a full replay, that versions never go backwards, that the model equals
+what the newest accepted map says, and that an unchanged map adds at most its version."""
 
 import copy
 import shutil
@@ -52,6 +54,9 @@ class ModelMachine(RuleBasedStateMachine):
         self.sent: dict[str, object] = {}  # newest version of each map sent
         self.highest_held: dict[str, object] = {}
         self.sent_maps: list[tuple[str, object, object]] = []
+        self.newest_osd_map: dict | None = None  # the newest OSD map the model took in
+        self.gone_pools: dict[int, PoolState] = {}  # deleted, may come back
+        self.gone_osds: dict[int, OsdState] = {}
         self.publish_all()
 
     def teardown(self) -> None:
@@ -66,8 +71,14 @@ class ModelMachine(RuleBasedStateMachine):
         for event in events:
             self.view.apply(event, self.model)
         self.store.append(events)
-        self.sent_maps.append((name, version, data))
+        if applied:  # what a resend or a late arrival may repeat
+            self.sent_maps.append((name, version, data))
+            if name == "osd_map":
+                self.newest_osd_map = data
         return applied, events
+
+    def held(self, name: str):
+        return self.model.held.get(self.cluster.fsid, {}).get(name)
 
     def publish_osd_map(self) -> list:
         self.epoch += 1
@@ -117,16 +128,29 @@ class ModelMachine(RuleBasedStateMachine):
         changed = self.cluster.osds[osd].weight != weight
         self.cluster.osds[osd].weight = weight
         events = self.publish_osd_map()
-        assert [type(e).__name__ for e in events] == (["OsdReweighted"] if changed else [])
+        assert [type(e).__name__ for e in events] == (["OsdReweighted"] if changed else ["SyncVersionAdvanced"])
 
     @precondition(lambda self: len(self.cluster.osds) > 1)
     @rule(data=st.data())
     def remove_osd(self, data) -> None:
         osd = data.draw(st.sampled_from(sorted(self.cluster.osds)))
-        del self.cluster.osds[osd]
+        self.gone_osds[osd] = self.cluster.osds.pop(osd)
         events = self.publish_osd_map()
         assert [type(e).__name__ for e in events] == ["OsdRemoved"]
         assert osd not in self.view.osds[self.cluster.fsid]
+
+    @precondition(lambda self: self.gone_osds)
+    @rule(data=st.data())
+    def removed_osd_comes_back(self, data) -> None:
+        """An OSD id absent from the last maps is listed again (same daemon, or a new one)."""
+        osd = data.draw(st.sampled_from(sorted(self.gone_osds)))
+        if osd in self.cluster.osds:
+            del self.gone_osds[osd]
+            return
+        self.cluster.osds[osd] = self.gone_osds.pop(osd)
+        events = self.publish_osd_map()
+        assert [type(e).__name__ for e in events] == ["OsdReadded"]
+        assert self.view.osds[self.cluster.fsid][osd]["up"] == self.cluster.osds[osd].up
 
     @rule(name=POOL_NAME, erasure=st.booleans())
     def create_pool(self, name: str, erasure: bool) -> None:
@@ -160,9 +184,24 @@ class ModelMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def delete_pool(self, data) -> None:
         pool = data.draw(st.sampled_from(sorted(self.cluster.pools)))
-        del self.cluster.pools[pool]
+        self.gone_pools[pool] = self.cluster.pools.pop(pool)
         events = self.publish_osd_map()
         assert [type(e).__name__ for e in events] == ["PoolDeleted"]
+
+    @precondition(lambda self: self.gone_pools)
+    @rule(data=st.data(), size=st.integers(1, 4))
+    def deleted_pool_comes_back(self, data, size: int) -> None:
+        """A pool id absent from the last maps is listed again by a newer one (Ceph does not do
+        it; a map sequence that does is still the newest truth): it is listed again, as it is."""
+        pool = data.draw(st.sampled_from(sorted(self.gone_pools)))
+        back = self.gone_pools.pop(pool)
+        if any(p.name == back.name for p in self.cluster.pools.values()):
+            return
+        back.size = size
+        self.cluster.pools[pool] = back
+        events = self.publish_osd_map()
+        assert [type(e).__name__ for e in events] == ["PoolReappeared"]
+        assert self.view.pools[self.cluster.fsid][pool]["size"] == size
 
     @rule(flag=st.sampled_from(OPERATOR_FLAGS))
     def toggle_flag(self, flag: str) -> None:
@@ -193,15 +232,18 @@ class ModelMachine(RuleBasedStateMachine):
 
     @rule()
     def duplicate_map(self) -> None:
-        """The same version again (a resend): ignored, nothing added."""
+        """The same version again (a resend): ignored, nothing added. After a restart, when no
+        copy is held, it is taken to restore the copy, and still adds nothing."""
         name, version, data = self.sent_maps[-1]
+        held = self.held(name)
         before = self.store.max_position()
         applied, events = self.send(name, version, copy.deepcopy(data))
-        assert (applied, events) == (False, []) and self.store.max_position() == before
+        assert (applied, events) == (held is None, [])
+        assert self.store.max_position() == before
 
     @rule(data=st.data())
     def old_map_arrives_late(self, data) -> None:
-        """An older osd map arriving out of order is ignored."""
+        """An older osd map arriving out of order is ignored, restarted or not."""
         older = [m for m in self.sent_maps if m[0] == "osd_map" and m[1] < self.epoch]
         if not older:
             return
@@ -209,10 +251,44 @@ class ModelMachine(RuleBasedStateMachine):
         applied, events = self.send(name, version, doc)
         assert (applied, events) == (False, [])
 
+    @rule(other=cluster_states(max_osds=4, max_pools=3), back=st.integers(1, 9))
+    def stale_collector_sends_another_cluster_state(self, other: ClusterState, back: int) -> None:
+        """A map of a lower epoch showing anything at all (a stale collector, a replay): refused."""
+        epoch = self.epoch - back
+        if epoch < 1:
+            return
+        applied, events = self.send("osd_map", epoch, osd_map(other, epoch))
+        assert (applied, events) == (False, [])
+
     @rule()
     def unchanged_content_new_version(self) -> None:
-        """A new epoch whose content changed nothing we model (e.g. pg_temp) adds no event."""
-        assert self.publish_osd_map() == []
+        """A new epoch whose content changed nothing we model (e.g. pg_temp) adds only the record
+        of its version (so that a restart still refuses older ones), and changes no row."""
+        rows = copy.deepcopy((self.view.osds, self.view.pools))
+        assert [type(e).__name__ for e in self.publish_osd_map()] == ["SyncVersionAdvanced"]
+        assert (self.view.osds, self.view.pools) == rows
+
+    @rule(source=st.sampled_from(["new snapshot", "older snapshots", "events only"]))
+    def restart(self, source: str) -> None:
+        """The process restarts: the model is what the stored events (and a snapshot) say, the
+        held copies are gone."""
+        if source == "new snapshot":
+            write_snapshot(self.snapdir, self.store.max_position(), self.model)
+        self.model, _ = load_model(self.snapdir if "snapshot" in source else self.snapdir + "-none", self.store)
+        self.view = ReadModel()
+        self.view.rebuild(self.model)
+        assert self.model.held == {}
+
+    @rule(epoch=st.integers(1, 5))
+    def cluster_rebuilt_under_the_same_fsid(self, epoch: int) -> None:
+        """An admin resets the versions; the rebuilt cluster's lower epochs are then taken in."""
+        self.model.reset_versions(self.cluster.fsid, "admin", self.clock)
+        events = self.model.drain()
+        for event in events:
+            self.view.apply(event, self.model)
+        self.store.append(events)
+        self.epoch, self.highest_held, self.sent_maps = epoch - 1, {}, []
+        self.publish_all()
 
     @rule()
     def snapshot(self) -> None:
@@ -226,6 +302,7 @@ class ModelMachine(RuleBasedStateMachine):
         for _, event in self.store.read():
             replayed.apply(event)
         assert aggregate_states(replayed) == aggregate_states(self.model)
+        assert replayed.reflected == self.model.reflected
         view = ReadModel()
         view.rebuild(replayed)
         assert view.as_dict() == self.view.as_dict()
@@ -235,13 +312,31 @@ class ModelMachine(RuleBasedStateMachine):
         restored, position = load_model(self.snapdir, self.store)
         assert position == self.store.max_position()
         assert aggregate_states(restored) == aggregate_states(self.model)
+        assert restored.reflected == self.model.reflected
 
     @invariant()
     def versions_never_go_backwards(self) -> None:
-        for name, (version, _) in self.model.held.get(self.cluster.fsid, {}).items():
+        fsid = self.cluster.fsid
+        reflected = self.model.reflected.get(fsid, {})
+        for name, (version, _) in self.model.held.get(fsid, {}).items():
             if name in NUMERIC_VERSIONS:
                 assert version >= self.highest_held.get(name, version)
                 self.highest_held[name] = version
+        for name, version in reflected.items():  # restarts included
+            assert version >= self.highest_held.get(f"reflected {name}", version)
+            self.highest_held[f"reflected {name}"] = version
+        assert reflected.get("osd_map") == self.epoch  # every accepted OSD map epoch is recorded
+
+    @invariant()
+    def model_is_what_the_newest_accepted_map_says(self) -> None:
+        fsid, newest = self.cluster.fsid, self.newest_osd_map
+        assert newest is not None and newest["epoch"] == self.epoch
+        held = self.held("osd_map")
+        assert held is None or held[1] is newest
+        assert {i: r["name"] for i, r in self.view.pools.get(fsid, {}).items()} == {
+            p["pool"]: p["pool_name"] for p in newest["pools"]}
+        assert {i: (r["up"], r["in"]) for i, r in self.view.osds.get(fsid, {}).items()} == {
+            o["osd"]: (bool(o["up"]), bool(o["in"])) for o in newest["osds"]}
 
     @invariant()
     def model_matches_the_cluster(self) -> None:
