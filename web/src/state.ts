@@ -124,10 +124,15 @@ const LIVE_EVENTS_KEPT = 500;
 
 export const live = new LiveChannel({
   onChange: (change) => {
+    const changed = [...change.changed];
     if (change.event) {
       liveEvents.value = [change.event, ...liveEvents.value].slice(0, LIVE_EVENTS_KEPT);
+      // the event lists that show it
+      changed.push("event");
+      if (change.event.fsid) changed.push(`cluster/${change.event.fsid}/event`);
+      if (change.event.fqdn) changed.push(`server/${change.event.fqdn}/event`);
     }
-    applyChanges(change.changed);
+    applyChanges(changed);
     for (const path of change.changed) {
       if (path === "cluster" || /^cluster\/[^/]+$/.test(path)) {
         if (!clusters.value?.some((c) => `cluster/${c.id}` === path)) void loadClusters();

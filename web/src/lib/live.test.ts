@@ -20,6 +20,10 @@ describe("stream messages", () => {
     expect(affects("cluster/f/osd/3", "cluster/f/osd/30")).toBe(false);
     expect(affects("cluster/f/osd/3", "cluster/f/pool")).toBe(false);
     expect(affects("cluster/f", "cluster/f/sync_object/health")).toBe(true);
+    expect(affects("cluster/f", "/cluster/f?x=1")).toBe(true);
+    expect(affects("cluster/f", "cluster")).toBe(true);
+    expect(affects("cluster/f", "cluster/f/osd")).toBe(false); // a cluster's health is no change of its OSDs
+    expect(affects("event", "event?page_size=8")).toBe(true);
   });
 });
 

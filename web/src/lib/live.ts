@@ -51,13 +51,22 @@ export function parseChange(data: string): StreamChange | null {
 }
 
 /** Does a change of `changed` (an API path) make the cached resource `resource` stale? The
- * resource itself, the collection holding it, and anything below it. */
+ * resource itself, the collection holding it (with any query), and what lies below it; below a
+ * cluster only its own documents (sync objects, stats, flags, monitors), not the lists of its
+ * OSDs or pools, which have changes of their own. */
 export function affects(changed: string, resource: string): boolean {
-  const bare = resource.split("?")[0] as string;
-  if (bare === changed || bare.startsWith(`${changed}/`)) return true;
+  const bare = (resource.split("?")[0] as string).replace(/^\/+/, "");
+  if (bare === changed) return true;
+  if (bare.startsWith(`${changed}/`)) {
+    if (!/^cluster\/[^/]+$/.test(changed)) return true;
+    const below = bare.slice(changed.length + 1).split("/")[0];
+    return CLUSTER_DOCUMENTS.has(below as string);
+  }
   const parent = changed.slice(0, changed.lastIndexOf("/"));
   return parent !== "" && bare === parent;
 }
+
+const CLUSTER_DOCUMENTS = new Set(["sync_object", "stats", "osd_config", "mon", "config", "log", "crush_map"]);
 
 export interface LiveOptions {
   onChange: (change: StreamChange) => void;
