@@ -123,3 +123,14 @@ export function poolBody(form: PoolForm, before: PoolRow | null): Record<string,
 export function deleteConfirmed(pool: Pick<PoolRow, "name">, typed: string): boolean {
   return typed === pool.name;
 }
+
+/** The server's reasons in plain words where pydantic's are technical; others as they are. */
+export function humanReason(reason: string): string {
+  const pattern = /String should match pattern '\^\[A-Za-z0-9_\.-\]\+\$'/;
+  if (pattern.test(reason)) return "only letters, digits, '_', '.' and '-' (no spaces)";
+  const more = /Input should be greater than or equal to (\d+)/.exec(reason);
+  if (more) return `at least ${more[1]}`;
+  const less = /Input should be less than or equal to (\d+)/.exec(reason);
+  if (less) return `at most ${less[1]}`;
+  return reason;
+}
