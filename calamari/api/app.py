@@ -38,6 +38,7 @@ BLUEPRINT_MODULES: list[str] = [
     "calamari.api.stats",  # /api/v2/cluster/<fsid>/…/stats
     "calamari.api.history",  # /api/v2/cluster/<fsid>/history
     "calamari.api.keys",  # /api/v2/key: collector keys
+    "calamari.api.stream",  # /api/v2/stream: committed events pushed as Server-Sent Events
 ]
 
 

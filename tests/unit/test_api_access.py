@@ -20,6 +20,7 @@ EXPECTED = {
     "GET /api/v2/info": READ_ONLY,
     "GET /api/v2/openapi.json": READ_ONLY,
     "GET /api/v2/event": READ_ONLY,
+    "GET /api/v2/stream": READ_ONLY,
     "GET /api/v2/request": READ_ONLY,
     "GET /api/v2/request/<request_id>": READ_ONLY,
     "POST /api/v2/request/<request_id>/cancel": OPERATOR,

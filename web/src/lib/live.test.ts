@@ -81,11 +81,11 @@ describe("the live channel", () => {
     channel.stop();
   });
 
-  it("polls while the server has no stream (404), and says so", async () => {
+  it.each([404, 503])("polls while the stream answers %i, and says so", async (status) => {
     vi.useFakeTimers();
     const states: LiveState[] = [];
     let polls = 0;
-    const fetchImpl = vi.fn(async () => new Response("{}", { status: 404 }));
+    const fetchImpl = vi.fn(async () => new Response("{}", { status }));
     const channel = new LiveChannel({ onChange: () => undefined, onState: (s) => states.push(s), onPoll: () => { polls += 1; },
       pollEveryMs: 5000, fetchImpl: fetchImpl as unknown as typeof fetch });
     channel.start();

@@ -142,9 +142,10 @@ export class LiveChannel {
       this.options.onState("unauthorized");
       return; // the session layer asks for a login, then kicks the channel
     }
-    if (response.status === 404 || response.status === 405) {
-      // a server without the stream: poll, and look for the stream again now and then
-      this.options.onState("polling");
+    if (response.status === 404 || response.status === 405 || response.status === 503) {
+      // a server without the stream, or with every stream place taken: poll, and look for the
+      // stream again now and then
+      this.options.onState("polling", response.status === 503 ? "the server's streams are all taken" : "this server has no stream");
       const every = this.options.pollEveryMs ?? 5000;
       let polls = 0;
       const poll = () => {
