@@ -6,7 +6,7 @@ event after it, then the live ones, so a reconnect misses nothing.
 Each open stream holds one API worker thread (waitress gives each request a thread), so streams
 are bounded: at most STREAM_LIMIT open at once (503 with Retry-After beyond it: poll meanwhile),
 each for at most STREAM_SECONDS (then the client reconnects and resumes), a keep-alive comment
-every STREAM_KEEPALIVE seconds (which also finds clients that left), and a client that falls
+every STREAM_KEEPALIVE seconds (5; a write is how a worker learns that its client left), and a client that falls
 STREAM_QUEUE events behind is cut off (it resumes from the store)."""
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def stream() -> Response:
     hub: StreamHub = current_app.config["STREAM_HUB"]
     after = _resume_position()
     lifetime = _setting(current_app, "STREAM_SECONDS", 55.0)
-    keepalive = _setting(current_app, "STREAM_KEEPALIVE", 15.0)
+    keepalive = _setting(current_app, "STREAM_KEEPALIVE", 5.0)
     sub = hub.subscribe()  # before reading the store: nothing stored meanwhile can fall between the two
     if sub is None:
         error = ApiError(503, f"{hub.max_subscribers} streams are open, the most this server serves; "
@@ -75,6 +75,7 @@ def stream() -> Response:
     backlog: list[dict[str, Any]] = []
     reset = False
     try:
+        start = hub.service.store.max_position()  # after subscribing: later events are in the queue
         if after is not None:
             backlog, reset = hub.stored_after(after, RESUME_LIMIT)
     except Exception:
@@ -85,6 +86,10 @@ def stream() -> Response:
         try:
             yield f"retry: {RETRY_MS}\n: calamari event stream\n\n"
             sent = after if after is not None else -1
+            if after is None:
+                # where this stream starts: a client that reconnects with it misses nothing after it
+                sent = start
+                yield f"id: {start}\nevent: hello\ndata: {{\"position\": {start}}}\n\n"
             if reset:
                 # too much was missed to send: the client reloads what it shows, then follows from here
                 yield "event: reset\ndata: {}\n\n"

@@ -144,10 +144,12 @@ class StreamHub:
         with self._lock:
             for position, event in zip(positions, events, strict=False):
                 described = self._described.pop(id(event), None)
-                if described is None:  # committed before the hub listened
-                    described = {"type": type(event).__name__, "when": event.timestamp.isoformat(), "event": None,
-                                 "changed": []}
-                messages.append(positioned(position, described))
+                if described is None:
+                    # committed before the hub listened (the bus starts before the API): described
+                    # by the stream's own thread, which may take the service lock
+                    messages.append({"position": position, "undescribed": event})
+                else:
+                    messages.append(positioned(position, described))
             subscribers = list(self._subscribers)
         if not subscribers:
             return
@@ -198,4 +200,10 @@ class StreamHub:
     def messages(self, sub: Subscription, timeout: float) -> Iterator[dict[str, Any] | None]:
         """The subscription's messages as they come; None after `timeout` s without one."""
         while not sub.cut.is_set():
-            yield sub.take(timeout)
+            message = sub.take(timeout)
+            if message is not None and "undescribed" in message:
+                with self.service.lock:
+                    model = self.service.model
+                    message = positioned(message["position"], describe_event(message["undescribed"], model,
+                                                                             OsdServers(model)))
+            yield message

@@ -165,3 +165,15 @@ def test_a_stream_ends_after_its_lifetime(tmp_path, capture_dir):
         assert harness.app.config["STREAM_HUB"].open_streams == 0
     finally:
         harness.close()
+
+
+def test_a_new_stream_says_where_it_starts(api):
+    api.service.writer.flush(10)
+    start = api.service.store.max_position()
+    stream = open_stream(api)
+    try:
+        frames = stream.read_until(lambda fs: any(f.get("event") == "hello" for f in fs))
+        hello = next(f for f in frames if f.get("event") == "hello")
+        assert hello["id"] == str(start) and json.loads(hello["data"]) == {"position": start}
+    finally:
+        stream.close()

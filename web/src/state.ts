@@ -149,6 +149,12 @@ export const live = new LiveChannel({
   onPoll: () => {
     pollAll();
     void loadClusters();
+    applyChanges((clusters.value ?? []).map((c) => `cluster/${c.id}/osd`)); // the workbench's list
+  },
+  onReset: () => {
+    pollAll();
+    void loadClusters();
+    applyChanges((clusters.value ?? []).map((c) => `cluster/${c.id}/osd`));
   },
 });
 

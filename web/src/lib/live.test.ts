@@ -95,6 +95,24 @@ describe("the live channel", () => {
     channel.stop();
   });
 
+  it("takes the position a new stream starts at, and resumes from it", async () => {
+    vi.useFakeTimers();
+    const requests: (string | null)[] = [];
+    const answers = [sse(`id: 41\nevent: hello\ndata: {"position": 41}\n\n`)];
+    const fetchImpl = vi.fn(async (_url: string | URL | Request, init?: RequestInit) => {
+      requests.push(((init?.headers ?? {}) as Record<string, string>)["Last-Event-ID"] ?? null);
+      return answers.shift() ?? new Promise<Response>(() => undefined);
+    });
+    const seen: StreamChange[] = [];
+    const channel = new LiveChannel({ onChange: (c) => seen.push(c), onState: () => undefined, onPoll: () => undefined,
+      fetchImpl: fetchImpl as typeof fetch });
+    channel.start();
+    await vi.advanceTimersByTimeAsync(1100);
+    expect(seen).toEqual([]); // a hello is no change
+    expect(requests).toEqual([null, "41"]);
+    channel.stop();
+  });
+
   it("stops at a 401 and reports the session gone", async () => {
     vi.useFakeTimers();
     const states: LiveState[] = [];

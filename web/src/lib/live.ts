@@ -73,6 +73,8 @@ export interface LiveOptions {
   onState: (state: LiveState, detail?: string) => void;
   /** the stream answered 404 (or is refused): the console polls instead, until it comes back */
   onPoll: () => void;
+  /** the server could not replay all that was missed: everything shown must be fetched anew */
+  onReset?: () => void;
   pollEveryMs?: number;
   fetchImpl?: typeof fetch;
 }
@@ -85,6 +87,7 @@ export class LiveChannel {
   private controller: AbortController | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private generation = 0; // a connection superseded by a newer one ends silently
+  private polled = false; // polled without a stream position: catch up once the stream is back
   private readonly options: LiveOptions;
 
   constructor(options: LiveOptions) {
@@ -149,10 +152,12 @@ export class LiveChannel {
       const every = this.options.pollEveryMs ?? 5000;
       let polls = 0;
       const poll = () => {
+        this.polled = true;
         this.options.onPoll();
         polls += 1;
         if (generation !== this.generation) return;
-        if (polls >= 12) void this.connect();
+        // every place taken (503) frees up as other consoles leave: look again sooner
+        if (polls >= (response.status === 503 ? 2 : 12)) void this.connect();
         else this.schedule(every, poll);
       };
       this.schedule(every, poll);
@@ -163,10 +168,16 @@ export class LiveChannel {
     }
     this.attempt = 0;
     this.options.onState("live");
+    if (this.polled && this.lastEventId === null) this.options.onReset?.();
+    this.polled = false;
     const parser = createParser({
       onEvent: (message: EventSourceMessage) => {
         if (message.id !== undefined) this.lastEventId = message.id;
-        if (message.event && message.event !== "change") return; // keep-alives and future kinds
+        if (message.event === "reset") {
+          this.options.onReset?.();
+          return;
+        }
+        if (message.event && message.event !== "change") return; // future kinds
         const change = parseChange(message.data);
         if (change) this.options.onChange(change);
       },
