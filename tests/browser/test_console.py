@@ -173,7 +173,8 @@ def test_every_page_renders_and_the_readme_screenshot(page, console_server):
     assert outline == "solid"
     page.goto(origin(console_server) + "/")
     expect(page.locator("#health .badge").first).to_be_visible()
-    page.wait_for_timeout(1000)
+    expect(page.locator("[data-live='live']")).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(500)
     page.screenshot(path=str(REPO / "docs" / "console.png"))
     assert page.page_errors == []
 

@@ -2,7 +2,8 @@
 import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useRef } from "preact/hooks";
 
-import { explain } from "../lib/api";
+import { ApiFailure, explain } from "../lib/api";
+import { logout } from "../state";
 
 export function Card(props: { title?: string; actions?: ComponentChildren; children: ComponentChildren; class?: string; id?: string }) {
   return (
@@ -55,6 +56,12 @@ export function ErrorNote(props: { error: unknown; retry?: () => void }) {
       {props.retry && (
         <button type="button" class="btn btn-small" onClick={props.retry}>
           Try again
+        </button>
+      )}
+      {props.error instanceof ApiFailure && props.error.status === 403 && (
+        // the page stays in the address: after the login it shows again
+        <button type="button" class="btn btn-small" onClick={() => void logout()}>
+          Log in as another user
         </button>
       )}
     </div>

@@ -47,7 +47,7 @@ export function Events() {
           <input id="ev-object" type="search" placeholder="osd.3, rbd, node1…" value={filter.object}
             onInput={(e) => setQuery("object", (e.target as HTMLInputElement).value)} />
         </div>
-        <label class="radio-row" style={{ alignSelf: "center" }}>
+        <label class="check-row">
           <input type="checkbox" checked={q.get("all") === "1"} onChange={(e) => setQuery("all", (e.target as HTMLInputElement).checked ? "1" : null)} />
           All clusters, servers and users
         </label>
