@@ -7,29 +7,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS, DIST, SIMULATION, VIEWER, VIEWER_PASSWORD, add_user, skip_or_fail
 
-from calamari.testing.live import BIN, CalamariServer
-
-REPO = Path(__file__).resolve().parents[2]
-DIST = REPO / "web" / "dist"
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM = os.environ.get("CALAMARI_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-SIMULATION = "hosts=5,osds=30,pools=4,pgs=1024,seed=7,churn=0"
-VIEWER, VIEWER_PASSWORD = "viewer", "viewer-secret-pass"
-
-
-def skip_or_fail(reason: str) -> None:
-    if os.environ.get("CALAMARI_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"CALAMARI_REQUIRE_BROWSER=1 but {reason}")
-    pytest.skip(reason)
+from calamari.testing.live import CalamariServer, wait_for
 
 
 @pytest.fixture(scope="session")
@@ -62,19 +46,12 @@ def browser(chromium_path: str) -> Iterator[object]:
             shutil.rmtree(profile, ignore_errors=True)
 
 
-def add_user(server: CalamariServer, name: str, password: str, role: str) -> None:
-    subprocess.run([str(BIN / "calamari-ctl"), "--data-dir", str(server.data_dir), "user", "add", name, "--role", role],
-                   input=password + "\n", text=True, check=True, timeout=60, capture_output=True)
-
-
 @pytest.fixture(scope="module")
 def console_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[CalamariServer]:
     """A server with a simulated 30-OSD cluster, an admin and a read-only user."""
     server = CalamariServer(tmp_path_factory.mktemp("console") / "data", extra=["--simulate", SIMULATION])
     add_user(server, VIEWER, VIEWER_PASSWORD, "read-only")
     api = server.start()
-    from calamari.testing.live import wait_for
-
     wait_for(lambda: api.get("/cluster"), 60, "the simulated cluster to report")
     server.api = api  # type: ignore[attr-defined]
     try:
@@ -83,24 +60,14 @@ def console_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str)
         server.stop()
 
 
-def origin(server: CalamariServer) -> str:
-    return f"http://127.0.0.1:{server.api_port}"
-
-
-def screenshot(page: object, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=False)  # type: ignore[attr-defined]
-    return path
-
-
 @pytest.fixture()
 def page(browser: object) -> Iterator[object]:
-    """A new tab with no cookies of an earlier test."""
+    """A new tab with no cookies of an earlier test; script errors and CSP refusals are collected."""
     browser.clear_cookies()  # type: ignore[attr-defined]
     tab = browser.new_page()  # type: ignore[attr-defined]
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
+
     def on_console(msg: object) -> None:
         if msg.type == "error" and "Content Security Policy" in msg.text:  # type: ignore[attr-defined]
             errors.append(msg.text)  # type: ignore[attr-defined]
@@ -111,12 +78,3 @@ def page(browser: object) -> Iterator[object]:
         yield tab
     finally:
         tab.close()
-
-
-def log_in(page: object, server: CalamariServer, user: str = CalamariServer.USER,
-           password: str = CalamariServer.PASSWORD, path: str = "/") -> None:
-    page.goto(origin(server) + path)  # type: ignore[attr-defined]
-    page.get_by_label("User name").fill(user)  # type: ignore[attr-defined]
-    page.get_by_label("Password").fill(password)  # type: ignore[attr-defined]
-    page.get_by_role("button", name="Log in").click()  # type: ignore[attr-defined]
-    page.get_by_role("navigation", name="Main").wait_for()  # type: ignore[attr-defined]

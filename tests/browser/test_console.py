@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import REPO, VIEWER, VIEWER_PASSWORD, log_in, origin, screenshot
+from browser_support import REPO, VIEWER, VIEWER_PASSWORD, log_in, origin, screenshot
 
 
 def expect(locator, **kwargs):
