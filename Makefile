@@ -13,7 +13,19 @@ $(BIN)/calamari-server: setup.py
 	$(BIN)/python scripts/link_rados.py $(VENV) || true
 	touch $@
 
-venv: $(BIN)/calamari-server
+# The web console (web/): built with the machine's Node.js and npm when missing or stale.
+WEB_SOURCES := $(shell find web/src web/public web/scripts -type f 2>/dev/null) \
+	web/index.html web/vite.config.ts web/tsconfig.json web/package.json
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && npm run build
+
+web: web/dist/index.html
+
+venv: $(BIN)/calamari-server web/dist/index.html
 
 run: venv
 	@if [ -n "$$CEPH_CONF" ]; then \
@@ -29,9 +41,10 @@ run: venv
 
 test: venv
 	$(BIN)/ruff check .
+	cd web && npm test
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests; rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
 
 bench: venv
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
-.PHONY: venv run test bench
+.PHONY: venv web run test bench

@@ -31,6 +31,8 @@ setup(
             "pytest==9.2.0",
             "ruff==0.17.6",
             "schemathesis==4.32.5",
+            # browser tests of the web console (tests/browser); drives Debian's chromium, downloads no browser
+            "playwright==1.65.2",
         ],
     },
     entry_points={

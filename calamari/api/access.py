@@ -48,6 +48,7 @@ ROUTE_ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/v2/info"): USER,
     ("GET", "/api/v2/openapi.json"): USER,
     ("GET", "/api/v2/event"): USER,
+    ("GET", "/api/v2/stream"): USER,  # the push stream of committed events (Server-Sent Events)
     ("GET", "/api/v2/request"): USER,
     ("GET", "/api/v2/request/<request_id>"): USER,
     ("POST", "/api/v2/request/<request_id>/cancel"): OPERATOR_ONLY,

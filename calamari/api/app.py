@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from calamari.api import access
+from calamari.api import access, console
 from calamari.api.common import ApiError, json_response
 from calamari.domain.event_feed import EventFeed
 from calamari.domain.requests import RequestRejected
@@ -38,6 +38,7 @@ BLUEPRINT_MODULES: list[str] = [
     "calamari.api.stats",  # /api/v2/cluster/<fsid>/…/stats
     "calamari.api.history",  # /api/v2/cluster/<fsid>/history
     "calamari.api.keys",  # /api/v2/key: collector keys
+    "calamari.api.stream",  # /api/v2/stream: committed events pushed as Server-Sent Events
 ]
 
 
@@ -97,6 +98,7 @@ def create_app(service: Any, services: Services | None = None, **options: Any) -
     if bus is not None and services.executor.send_to_host is None:
         services.executor.send_to_host = bus.send_host_command  # the servers' log routes
 
+    console.install(app, options.get("CONSOLE_DIR"))  # the web console's files at /, in front of the API
     access.install(app)  # authentication, roles per route, security headers, size limit
 
     @app.errorhandler(ApiError)

@@ -20,6 +20,7 @@ EXPECTED = {
     "GET /api/v2/info": READ_ONLY,
     "GET /api/v2/openapi.json": READ_ONLY,
     "GET /api/v2/event": READ_ONLY,
+    "GET /api/v2/stream": READ_ONLY,
     "GET /api/v2/request": READ_ONLY,
     "GET /api/v2/request/<request_id>": READ_ONLY,
     "POST /api/v2/request/<request_id>/cancel": OPERATOR,
@@ -180,7 +181,7 @@ def test_each_role_is_refused_exactly_what_the_table_says(api, role):
 def test_unknown_routes_need_a_login_before_they_are_404(api):
     anonymous = api.app.test_client()
     assert anonymous.get("/api/v2/no-such-thing").status_code == 401
-    assert anonymous.get("/static/x.js").status_code == 401
+    assert anonymous.get("/graphite/no-such-thing").status_code == 401  # other paths are the console's (public)
     assert api.call("GET", "/api/v2/no-such-thing", user="viewer").status_code == 404
     assert api.call("PUT", "/api/v2/info", user="viewer").status_code == 405
 

@@ -1,0 +1,180 @@
+"""GET /api/v2/stream: committed events pushed in store order with the resources they changed,
+resumable with Last-Event-ID, bounded per client and in number."""
+
+import json
+import time
+
+import pytest
+from api_support import Harness
+
+from calamari.service.stream_hub import StreamHub
+
+FAST = {"STREAM_KEEPALIVE": 0.05, "STREAM_SECONDS": 30}
+
+
+class Reader:
+    """Reads an open stream's frames from the test client's response, a few at a time."""
+
+    def __init__(self, response):
+        assert response.status_code == 200, response.data
+        assert response.mimetype == "text/event-stream"
+        self.response = response
+        self.chunks = iter(response.response)
+        self.frames = []
+
+    def read_until(self, predicate, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        buffer = ""
+        while time.monotonic() < deadline:
+            chunk = next(self.chunks)
+            buffer += chunk.decode() if isinstance(chunk, bytes) else chunk
+            while "\n\n" in buffer:
+                block, buffer = buffer.split("\n\n", 1)
+                fields = {}
+                for line in block.split("\n"):
+                    if line and not line.startswith(":"):
+                        key, _, value = line.partition(": ")
+                        fields[key] = value
+                if "data" in fields:
+                    self.frames.append(fields)
+            if predicate(self.frames):
+                return self.frames
+        raise AssertionError(f"the stream did not show it in time; got {self.frames}")
+
+    def close(self):
+        self.response.close()
+
+
+def changes(frames):
+    return [json.loads(f["data"]) for f in frames if f.get("event") == "change"]
+
+
+def open_stream(api, user="viewer", **headers):
+    return Reader(api.call("GET", "/api/v2/stream", user=user, headers=headers, buffered=False))
+
+
+@pytest.fixture()
+def api(tmp_path, capture_dir):
+    harness = Harness(str(tmp_path), capture_dir, app_options=FAST)
+    yield harness
+    harness.close()
+
+
+def test_a_change_arrives_with_its_position_feed_entry_and_changed_resources(api):
+    stream = open_stream(api)
+    try:
+        r = api.call("PATCH", "cluster/{fsid}/osd/0", user="oper", json={"in": False})
+        assert r.status_code == 202
+        request_id = r.json["request_id"]
+        frames = stream.read_until(lambda fs: any(f"request/{request_id}" in c["changed"] for c in changes(fs)))
+        message = next(c for c in changes(frames) if f"request/{request_id}" in c["changed"])
+        frame = next(f for f in frames if f.get("event") == "change" and json.loads(f["data"]) == message)
+        assert frame["id"] == str(message["position"])
+        assert message["type"] == "UserRequestSubmitted"
+        assert f"cluster/{api.fsid}/request/{request_id}" in message["changed"]
+        # as the event feed tells it
+        feed = api.call("GET", "event?page_size=5").json["results"]
+        told = next(e for e in feed if e["message"] == message["event"]["message"])
+        assert told["severity"] == message["event"]["severity"] and message["event"]["id"] == message["position"]
+        # the store holds it at that position
+        stored = dict(api.service.store.read(after=message["position"] - 1, until=message["position"]))
+        assert type(stored[message["position"]]).__name__ == "UserRequestSubmitted"
+    finally:
+        stream.close()
+
+
+def test_map_changes_name_the_osds_they_changed(api):
+    stream = open_stream(api)
+    try:
+        api.feed("05")  # the capture taken after osd.2 went down
+        frames = stream.read_until(lambda fs: any(f"cluster/{api.fsid}/osd/2" in c["changed"] for c in changes(fs)))
+        down = next(c for c in changes(frames) if f"cluster/{api.fsid}/osd/2" in c["changed"] and c["type"] == "OsdMarkedDown")
+        assert down["event"]["message"] == "OSD osd.2 went down" and down["event"]["severity"] == "WARNING"
+        positions = [c["position"] for c in changes(frames)]
+        assert positions == sorted(positions) and len(set(positions)) == len(positions)  # store order
+    finally:
+        stream.close()
+
+
+def test_a_resumed_stream_misses_nothing(api):
+    before = api.service.store.max_position()
+    for pool in ("a1", "a2", "a3"):
+        assert api.call("POST", "cluster/{fsid}/pool", user="oper", json={"name": pool, "pg_num": 8}).status_code == 202
+    api.service.writer.flush(10)
+    end = api.service.store.max_position()
+    expected = [p for p, _ in api.service.store.read(after=before, until=end)]
+    assert len(expected) >= 3
+    stream = open_stream(api, **{"Last-Event-ID": str(before)})
+    try:
+        frames = stream.read_until(lambda fs: any(c["position"] == end for c in changes(fs)))
+        assert [c["position"] for c in changes(frames)] == expected
+        # and then live, after the stored ones, without repeats
+        assert api.call("PATCH", "cluster/{fsid}/osd/0", user="oper", json={"in": False}).status_code == 202
+        frames = stream.read_until(lambda fs: max(c["position"] for c in changes(fs)) > end)
+        positions = [c["position"] for c in changes(frames)]
+        assert positions == sorted(set(positions))
+    finally:
+        stream.close()
+
+
+def test_a_bad_resume_position_is_a_400_and_a_login_is_needed(api):
+    r = api.call("GET", "/api/v2/stream", headers={"Last-Event-ID": "x1"})
+    assert r.status_code == 400 and "Last-Event-ID" in r.json["errors"]
+    assert api.app.test_client().get("/api/v2/stream").status_code == 401
+
+
+def test_open_streams_are_limited(tmp_path, capture_dir):
+    harness = Harness(str(tmp_path), capture_dir, app_options={**FAST, "STREAM_LIMIT": 2})
+    try:
+        first, second = open_stream(harness), open_stream(harness)
+        refused = harness.call("GET", "/api/v2/stream", user="viewer")
+        assert refused.status_code == 503 and refused.headers["Retry-After"] == "30" and "detail" in refused.json
+        first.close()  # a closed stream frees its place
+        third = open_stream(harness)
+        third.close()
+        second.close()
+    finally:
+        harness.close()
+
+
+def test_a_slow_subscriber_is_cut_off_and_never_blocks_the_writer(tmp_path, capture_dir):
+    harness = Harness(str(tmp_path), capture_dir, app_options=FAST)
+    try:
+        hub = StreamHub(harness.service, max_subscribers=2, queue_size=2)
+        hub.attach()
+        slow = hub.subscribe()
+        for osd in (0, 1, 2):  # more events than the queue holds, nobody reading
+            assert harness.call("PATCH", f"cluster/{{fsid}}/osd/{osd}", user="oper", json={"in": False}).status_code == 202
+        harness.service.writer.flush(10)
+        assert slow.cut.is_set() and hub.cut_off == 1 and hub.open_streams == 0
+        assert slow.queue.qsize() == 2  # what it had is kept; the rest it reads from the store on resume
+        # the writer went on: everything is stored
+        assert harness.call("GET", "request?page_size=10").json["count"] == 3
+    finally:
+        harness.close()
+
+
+def test_a_stream_ends_after_its_lifetime(tmp_path, capture_dir):
+    harness = Harness(str(tmp_path), capture_dir, app_options={**FAST, "STREAM_SECONDS": 0.2})
+    try:
+        response = harness.call("GET", "/api/v2/stream", user="viewer", buffered=False)
+        started = time.monotonic()
+        body = b"".join(c if isinstance(c, bytes) else c.encode() for c in response.response)
+        assert time.monotonic() - started < 5
+        assert body.startswith(b"retry: ")
+        assert harness.app.config["STREAM_HUB"].open_streams == 0
+    finally:
+        harness.close()
+
+
+def test_a_new_stream_says_where_it_starts(api):
+    api.token("viewer")  # the login is an event too: before the position is read
+    api.service.writer.flush(10)
+    start = api.service.store.max_position()
+    stream = open_stream(api)
+    try:
+        frames = stream.read_until(lambda fs: any(f.get("event") == "hello" for f in fs))
+        hello = next(f for f in frames if f.get("event") == "hello")
+        assert hello["id"] == str(start) and json.loads(hello["data"]) == {"position": start}
+    finally:
+        stream.close()

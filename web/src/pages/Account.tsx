@@ -1,0 +1,173 @@
+import { useState } from "preact/hooks";
+
+import { ErrorNote, Card, Field, Loading, Empty } from "../components/ui";
+import { ApiFailure, call } from "../lib/api";
+import { ago, when } from "../lib/format";
+import { refresh, useResource } from "../lib/store";
+import { logout, session, sessionNote, user } from "../state";
+
+interface Session {
+  id: string;
+  kind: string;
+  issued: number;
+  last_used: number;
+  expires: number;
+  current: boolean;
+}
+
+const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
+
+function Sessions() {
+  const sessions = useResource<Session[]>("/auth/token");
+  const [error, setError] = useState<unknown>(null);
+  const end = async (id: string) => {
+    setError(null);
+    try {
+      await call("DELETE", `/auth/token/${encodeURIComponent(id)}`);
+      void refresh("/auth/token");
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const list = sessions.data.value;
+  return (
+    <Card title="Your sessions">
+      {error !== null && <ErrorNote error={error} />}
+      {sessions.error.value && <ErrorNote error={sessions.error.value} retry={() => void refresh("/auth/token")} />}
+      {!list ? (
+        <Loading what="sessions" />
+      ) : list.length === 0 ? (
+        <Empty>No sessions.</Empty>
+      ) : (
+        <table class="table">
+          <thead>
+            <tr>
+              <th scope="col">Session</th>
+              <th scope="col">Kind</th>
+              <th scope="col">Started</th>
+              <th scope="col">Last used</th>
+              <th scope="col">Ends</th>
+              <th scope="col"><span class="sr-only">Actions</span></th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.map((s) => (
+              <tr key={s.id}>
+                <td>
+                  <code>{s.id}</code> {s.current && <span class="tag">this browser</span>}
+                </td>
+                <td>{s.kind === "bearer" ? "login" : s.kind}</td>
+                <td>{when(iso(s.issued))}</td>
+                <td>{ago(iso(s.last_used), Date.now())}</td>
+                <td>{when(iso(s.expires))}</td>
+                <td class="actions">
+                  {s.current ? (
+                    <button type="button" class="btn btn-small" onClick={() => void logout()}>
+                      Log out
+                    </button>
+                  ) : (
+                    <button type="button" class="btn btn-small" onClick={() => void end(s.id)}>
+                      End session
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Card>
+  );
+}
+
+function PasswordChange() {
+  const [password, setPassword] = useState("");
+  const [again, setAgain] = useState("");
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [failure, setFailure] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const found: Record<string, string> = {};
+    if (password.length < 10) found.password = "at least 10 characters";
+    if (again !== password) found.again = "the two entries differ";
+    setErrors(found);
+    setFailure(null);
+    if (Object.keys(found).length) return;
+    setBusy(true);
+    try {
+      await call("PATCH", "/user/me", { body: { password } });
+      // a new password ends every session, this one too: log in with it
+      session.value = "out";
+      sessionNote.value = "";
+      user.value = null;
+    } catch (err) {
+      if (err instanceof ApiFailure && err.status === 400) setErrors(err.errors);
+      setFailure(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Card title="Change your password">
+      <form onSubmit={submit} class="form narrow" noValidate>
+        <p class="muted">All your sessions end when the password changes; you then log in with the new one.</p>
+        <Field label="New password" name="password" error={errors.password} hint="At least 10 characters, not your user name, not a common password.">
+          <input id="f-password" type="password" autocomplete="new-password" value={password}
+            aria-invalid={!!errors.password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} />
+        </Field>
+        <Field label="New password again" name="again" error={errors.again}>
+          <input id="f-again" type="password" autocomplete="new-password" value={again}
+            aria-invalid={!!errors.again} onInput={(e) => setAgain((e.target as HTMLInputElement).value)} />
+        </Field>
+        {failure !== null && !(failure instanceof ApiFailure && failure.status === 400) && <ErrorNote error={failure} />}
+        <button class="btn btn-primary" type="submit" disabled={busy}>
+          {busy ? "Changing…" : "Change password"}
+        </button>
+      </form>
+    </Card>
+  );
+}
+
+export function Account() {
+  const me = user.value;
+  return (
+    <div class="page">
+      <header class="page-head">
+        <h1>Account</h1>
+      </header>
+      <div class="grid-2">
+        <Card title="You">
+          <dl class="facts">
+            <dt>User</dt>
+            <dd>{me?.username}</dd>
+            <dt>Role</dt>
+            <dd>
+              {me?.role}
+              <div class="muted small">
+                {me?.role === "read-only"
+                  ? "You can see everything; changes to the cluster need the operator role."
+                  : me?.role === "operator"
+                    ? "You can see everything and change the cluster."
+                    : "You can change the cluster and manage users and collector keys."}
+              </div>
+            </dd>
+            {me?.email && (
+              <>
+                <dt>Email</dt>
+                <dd>{me.email}</dd>
+              </>
+            )}
+          </dl>
+          <button type="button" class="btn" onClick={() => void logout()}>
+            Log out
+          </button>
+        </Card>
+        <PasswordChange />
+      </div>
+      <Sessions />
+    </div>
+  );
+}

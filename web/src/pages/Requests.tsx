@@ -1,0 +1,103 @@
+// Every request: who asked for what, its state and its error; operators may cancel unfinished ones.
+import { useState } from "preact/hooks";
+
+import { Badge, Card, Empty, ErrorNote, Loading } from "../components/ui";
+import { call } from "../lib/api";
+import { when } from "../lib/format";
+import { location, setQuery } from "../lib/router";
+import { refresh, useResource } from "../lib/store";
+import { canChange, type RequestRow } from "../state";
+
+interface Page {
+  count: number;
+  next: string | null;
+  previous: string | null;
+  results: RequestRow[];
+}
+
+const PAGE_SIZE = 50;
+
+export function Requests() {
+  const q = location.value.query;
+  const state = q.get("state") ?? "";
+  const page = Math.max(1, Number(q.get("page") ?? "1") || 1);
+  const path = `/request?page_size=${PAGE_SIZE}&page=${page}${state ? `&state=${state}` : ""}`;
+  const requests = useResource<Page>(path);
+  const [failure, setFailure] = useState<unknown>(null);
+  const data = requests.data.value;
+  const cancel = async (id: string) => {
+    setFailure(null);
+    try {
+      await call("POST", `/request/${encodeURIComponent(id)}/cancel`);
+      void refresh(path);
+    } catch (err) {
+      setFailure(err);
+    }
+  };
+  const pages = data ? Math.max(1, Math.ceil(data.count / PAGE_SIZE)) : 1;
+  return (
+    <div class="page">
+      <header class="page-head">
+        <h1>Requests</h1>
+        {data && <span class="muted">{data.count} requests</span>}
+        <span class="spacer" />
+        <label class="cluster-switch">
+          <span>State</span>
+          <select value={state} onChange={(e) => { setQuery("page", null); setQuery("state", (e.target as HTMLSelectElement).value); }}>
+            <option value="">All</option>
+            <option value="submitted">Submitted</option>
+            <option value="executing">Executing</option>
+            <option value="complete">Complete</option>
+          </select>
+        </label>
+      </header>
+      {requests.error.value && <ErrorNote error={requests.error.value} retry={() => void refresh(path)} />}
+      {failure !== null && <ErrorNote error={failure} />}
+      <Card>
+        {!data ? <Loading what="requests" /> : data.results.length === 0 ? <Empty>No requests{state ? ` in state ${state}` : ""}.</Empty> : (
+          <div class="table-wrap">
+            <table class="table" aria-label="Requests">
+              <thead>
+                <tr>
+                  <th scope="col">Requested</th>
+                  <th scope="col">Who</th>
+                  <th scope="col">What</th>
+                  <th scope="col">State</th>
+                  <th scope="col">Outcome</th>
+                  {canChange.value && <th scope="col"><span class="sr-only">Actions</span></th>}
+                </tr>
+              </thead>
+              <tbody>
+                {data.results.map((r) => (
+                  <tr key={r.id} data-request={r.id}>
+                    <td class="small">{when(r.requested_at)}</td>
+                    <td>{r.username}</td>
+                    <td>{r.headline}<div class="muted small"><code>{r.target}</code></div></td>
+                    <td>
+                      {r.state === "complete"
+                        ? <Badge level={r.error ? "failed" : "complete"} text={r.error ? "failed" : "complete"} />
+                        : <span><span class="spinner" aria-hidden="true" /> {r.state}</span>}
+                    </td>
+                    <td class="small">{r.error ? <span class="field-msg">{r.error_message}</span> : r.state === "complete" ? `done ${when(r.completed_at)}` : r.status}</td>
+                    {canChange.value && (
+                      <td class="actions">
+                        {r.state !== "complete" && <button type="button" class="btn btn-small" onClick={() => void cancel(r.id)}>Cancel</button>}
+                      </td>
+                    )}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+        {data && pages > 1 && (
+          <nav class="links-row" aria-label="Pages" style={{ marginTop: "10px" }}>
+            <button type="button" class="btn btn-small" disabled={page <= 1} onClick={() => setQuery("page", String(page - 1))}>← Newer</button>
+            <span class="muted">page {page} of {pages}</span>
+            <button type="button" class="btn btn-small" disabled={page >= pages} onClick={() => setQuery("page", String(page + 1))}>Older →</button>
+          </nav>
+        )}
+      </Card>
+    </div>
+  );
+}
