@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from calamari.domain.crush_text import CrushText, CrushTextError, parse_crush_text
+from calamari.crush.model import CrushText, CrushTextError
+from calamari.crush.text_parse import parse_crush_text
 from calamari.domain.model import ClusterModel
 from calamari.domain.user_request import COMPLETE
 

@@ -5,7 +5,8 @@ received the collector's map (just after a restart)."""
 import pytest
 from test_api_crush_map import SimulatedApi, get_text
 
-from calamari.domain.crush_text import CrushTextError, parse_crush_text
+from calamari.crush.model import CrushTextError
+from calamari.crush.text_parse import parse_crush_text
 
 OVERFLOWING = ("device 0 osd.0\ntype 0 osd\ntype 1 host\n"
                "host h {\n\tid -1\n\talg straw2\n\thash 0\n\titem osd.0 weight WEIGHT\n}\n")
