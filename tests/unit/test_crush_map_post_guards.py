@@ -53,7 +53,7 @@ def test_post_before_the_crush_map_came_again_after_a_restart_is_503(sim_api):
 def test_the_text_is_parsed_without_holding_the_models_lock(sim_api, monkeypatch):
     import threading
 
-    import calamari.domain.requests as planning
+    import calamari.domain.requests.crush_map as planning
 
     api = sim_api.api
     text = get_text(api)
