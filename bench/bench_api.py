@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "unit"
 from api_support import FAST_HASHER, PASSWORD  # noqa: E402
 
 from calamari.api.app import Services, create_app  # noqa: E402
-from calamari.domain.crush_text import parse_crush_text  # noqa: E402
+from calamari.crush.text_parse import parse_crush_text  # noqa: E402
 from calamari.service.auth import AuthService  # noqa: E402
 from calamari.service.model import ModelService, ServiceConfig  # noqa: E402
 from calamari.testing.captures import captured_at, sync_objects  # noqa: E402

@@ -11,7 +11,7 @@ from typing import Any
 import psutil
 import zmq
 
-from calamari.domain.server import LOOPBACK_NAMES
+from calamari.protocol.host_names import LOOPBACK_NAMES
 
 
 def host_fqdn() -> str:

@@ -36,7 +36,7 @@ from calamari.api.schemas import (
     CrushRuleUpdate,
     OsdConfigUpdate,
 )
-from calamari.domain.crush_text import render_crush_text
+from calamari.crush.text_render import render_crush_text
 from calamari.domain.model import SYNC_OBJECTS
 from calamari.domain.requests import (
     check_crush_map_text,

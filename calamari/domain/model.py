@@ -777,13 +777,17 @@ class ClusterModel:
             self._open_requests = {r.request_id for r in self.requests.values() if r.state != COMPLETE}
         return [r for r in (self.requests[i] for i in list(self._open_requests)) if r.state != COMPLETE]
 
+    def pool_entry(self, fsid: str, pool_id: int) -> dict[str, Any] | None:
+        """The pool's entry as the newest OSD map gave it (raw: targets, flags), None if it has none."""
+        return self._pool_entries.get(fsid, {}).get(pool_id)
+
     def _request_done(self, req: UserRequest, event_class: type, at: datetime, **fields: Any) -> None:
         self._emit(req, event_class, at, **fields)
         if self._open_requests is not None:
             self._open_requests.discard(req.request_id)
 
     def _shows_expected(self, req: UserRequest) -> bool:
-        from calamari.domain.requests import expectation_met
+        from calamari.domain.requests.expect import expectation_met
 
         held = self.held.get(req.fsid, {}).get(req.awaiting.get("name", "osd_map"))
         if held is None or not _past(held[0], req.awaiting.get("after", -1)):

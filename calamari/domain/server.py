@@ -5,10 +5,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from calamari.domain.base import CalamariAggregate
-
-# Names that getfqdn() gives a host whose /etc/hosts lists it after `localhost` on a loopback
-# line: never a host's own name (collectors reported them before they fell back to the host name).
-LOOPBACK_NAMES = frozenset({"localhost", "localhost6", "ip6-localhost", "ip6-loopback"})
+from calamari.protocol.host_names import LOOPBACK_NAMES  # noqa: F401  (model.py reads it from here)
 
 
 def osd_service_keys(services: list[dict[str, Any]]) -> list[tuple[str, int]]:

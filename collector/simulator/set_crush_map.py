@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from calamari.domain.crush_text import WEIGHT_SCALE, CrushText, CrushTextError, parse_crush_text
+from calamari.crush.model import CrushText, CrushTextError
+from calamari.crush.text_parse import parse_crush_text
+from calamari.crush.weights import WEIGHT_SCALE
 from collector.simulator.ceph import EINVAL, EPERM, Reply
 from collector.simulator.crush import TUNABLES
 from collector.simulator.state import ClusterState

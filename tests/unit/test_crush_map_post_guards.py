@@ -5,7 +5,8 @@ received the collector's map (just after a restart)."""
 import pytest
 from test_api_crush_map import SimulatedApi, get_text
 
-from calamari.domain.crush_text import CrushTextError, parse_crush_text
+from calamari.crush.model import CrushTextError
+from calamari.crush.text_parse import parse_crush_text
 
 OVERFLOWING = ("device 0 osd.0\ntype 0 osd\ntype 1 host\n"
                "host h {\n\tid -1\n\talg straw2\n\thash 0\n\titem osd.0 weight WEIGHT\n}\n")
@@ -52,7 +53,7 @@ def test_post_before_the_crush_map_came_again_after_a_restart_is_503(sim_api):
 def test_the_text_is_parsed_without_holding_the_models_lock(sim_api, monkeypatch):
     import threading
 
-    import calamari.domain.requests as planning
+    import calamari.domain.requests.crush_map as planning
 
     api = sim_api.api
     text = get_text(api)

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from calamari.domain.crush_text import CrushTextError, parse_crush_text, render_crush_text, weight_text
+from calamari.crush.model import CrushTextError
+from calamari.crush.text_parse import parse_crush_text
+from calamari.crush.text_render import render_crush_text
+from calamari.crush.weights import weight_text
 from collector.simulator import SimulatedCluster
 
 

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from calamari.domain.crush_text import CrushTextError, parse_crush_text
+from calamari.crush.model import CrushTextError
+from calamari.crush.text_parse import parse_crush_text
 
 BASE = """tunable choose_total_tries 50
 tunable chooseleaf_vary_r 1

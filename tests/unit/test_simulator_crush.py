@@ -169,7 +169,7 @@ def test_a_machine_emptied_by_moves_still_takes_new_pools(sim):
 
 
 def test_setcrushmap_resent_after_it_was_applied_is_answered_as_done_like_the_monitor():
-    from calamari.domain.crush_text import render_crush_text
+    from calamari.crush.text_render import render_crush_text
 
     sim = SimulatedCluster("hosts=2,osds=4,pools=1,pgs=16,seed=5")
     before = sim.crush_version

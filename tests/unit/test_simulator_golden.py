@@ -314,7 +314,7 @@ def test_the_script_replaces_the_crush_map() -> None:
 def record(dump_dir: Path | None) -> None:
     """Write the fixture from the simulator as it is now (and, given a folder, every output line
     by spec there, to compare two versions with diff)."""
-    from calamari.domain.crush_text import render_crush_text
+    from calamari.crush.text_render import render_crush_text
 
     crush_text = {}
     for name in ("churning", "wide"):
