@@ -17,7 +17,8 @@ import urllib.parse
 from pathlib import Path
 
 from calamari.adapters.timeseries import WhisperStore
-from calamari.domain.series import QueryBudget, compile_node
+from calamari.graphite.budget import QueryBudget
+from calamari.graphite.glob import compile_node
 from calamari.testing.live import ApiClient, ApiError, CalamariServer
 
 FSID = "f3b9a7c2-5d1e-4a8b-9c6f-0e2d4b8a1c37"

@@ -17,7 +17,10 @@ from typing import Any
 
 import whisper
 
-from calamari.domain.series import ExpressionError, NodeGlob, QueryBudget, Series
+from calamari.graphite.budget import QueryBudget
+from calamari.graphite.errors import ExpressionError
+from calamari.graphite.glob import NodeGlob
+from calamari.graphite.series import Series
 
 log = logging.getLogger(__name__)
 

@@ -12,22 +12,14 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, current_app, request
 
-from calamari.domain.series import (
-    DEFAULT_LIMITS,
-    Context,
-    ExpressionError,
-    Node,
-    QueryBudget,
-    QueryLimits,
-    QueryTooLarge,
-    Series,
-    TimeSyntaxError,
-    evaluate,
-    function_catalog,
-    limit_points,
-    parse_target,
-    parse_time,
-)
+from calamari.graphite.budget import QueryBudget
+from calamari.graphite.errors import ExpressionError
+from calamari.graphite.evaluate import Context, evaluate
+from calamari.graphite.functions import function_catalog
+from calamari.graphite.limits import DEFAULT_LIMITS, QueryLimits, QueryTooLarge
+from calamari.graphite.parser import Node, parse_target
+from calamari.graphite.series import Series, limit_points
+from calamari.graphite.timespec import TimeSyntaxError, parse_time
 
 blueprint = Blueprint("graphite", __name__, url_prefix="/graphite")
 

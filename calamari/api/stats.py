@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, request
 
 from calamari.api.common import doc
 from calamari.api.graphite import RangeError, bad_request, json_response, no_store, time_range, whole_number
-from calamari.domain.series import Series, last_value, limit_points
+from calamari.graphite.series import Series, last_value, limit_points
 
 blueprint = Blueprint("stats", __name__, url_prefix="/api/v2/cluster/<fsid>")
 

@@ -16,19 +16,14 @@ from hypothesis import strategies as st
 
 from calamari.adapters.timeseries import TimeSeriesWriter, WhisperStore
 from calamari.api.app import Services, create_app
-from calamari.domain import series as series_module
-from calamari.domain.series import (
-    Context,
-    ExpressionError,
-    QueryBudget,
-    QueryLimits,
-    QueryTooLarge,
-    Series,
-    compile_node,
-    compile_path,
-    evaluate,
-    parse_target,
-)
+from calamari.graphite import glob as glob_module
+from calamari.graphite.budget import QueryBudget
+from calamari.graphite.errors import ExpressionError
+from calamari.graphite.evaluate import Context, evaluate
+from calamari.graphite.glob import compile_node, compile_path
+from calamari.graphite.limits import QueryLimits, QueryTooLarge
+from calamari.graphite.parser import parse_target
+from calamari.graphite.series import Series
 from calamari.service.auth import AuthService
 from calamari.service.model import ModelService, ServiceConfig
 
@@ -364,7 +359,7 @@ def test_a_full_dfa_cache_is_forgotten_without_changing_answers(monkeypatch):
     patterns = ["*a*b*c", "{a*,*b,?c}*[!d]", "{" + ",".join(f"*{i}*" for i in range(40)) + "}x", "[a-c]?*{ab,ba}"]
     names = ["abcabc", "xyz", "abd", "ccab", "".join(str(i) for i in range(40)) + "x", "a" * 50 + "b" * 50 + "c"]
     expected = {(p, n): compile_node(p).matches(n) for p in patterns for n in names}
-    monkeypatch.setattr(series_module, "_MAX_DFA_SIZE", 30)
+    monkeypatch.setattr(glob_module, "_MAX_DFA_SIZE", 30)
     for pattern in patterns:
         node = compile_node(pattern)
         largest = 0

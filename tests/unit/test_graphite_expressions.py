@@ -4,25 +4,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from calamari.domain.series import (
-    FUNCTIONS,
-    CallNode,
-    Context,
-    ExpressionError,
-    LiteralNode,
-    PathNode,
-    Series,
-    TimeSyntaxError,
-    align,
-    compile_node,
-    compile_path,
-    evaluate,
-    function_catalog,
-    limit_points,
-    parse_target,
-    parse_time,
-    split_path,
-)
+from calamari.graphite.errors import ExpressionError
+from calamari.graphite.evaluate import Context, evaluate
+from calamari.graphite.functions import FUNCTIONS, function_catalog
+from calamari.graphite.glob import compile_node, compile_path, split_path
+from calamari.graphite.parser import CallNode, LiteralNode, PathNode, parse_target
+from calamari.graphite.series import Series, align, limit_points
+from calamari.graphite.timespec import TimeSyntaxError, parse_time
 
 NOW = 1_700_000_000
 
