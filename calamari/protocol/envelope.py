@@ -5,6 +5,9 @@
 Validation is explicit (no pydantic models) because the bus validates every frame on its hot path
 and plain isinstance checks are several times cheaper.
 """
+# Not msgspec: its decoder lets non-text map keys through inside free-form data (msgpack's
+# strict_map_key rejects them), and with the walk that needs it is slower on a 10,000-OSD map
+# (bench/bench_envelope.py).
 
 from __future__ import annotations
 

@@ -286,13 +286,13 @@ def test_the_bus_forgets_idle_sessions_that_never_said_a_hello_it_applied() -> N
 
     bus = CollectorBus(NoSink(), "tcp://127.0.0.1:0", contact_timeout_s=30)  # type: ignore[arg-type]
     for i in range(100):
-        bus._session(f"idle-{i}".encode()).last_seen = time.time() - 31
-    known = bus._session(b"collector")
+        bus.peers.session(f"idle-{i}".encode()).last_seen = time.time() - 31
+    known = bus.peers.session(b"collector")
     known.hello, known.last_seen = True, time.time() - 3600
-    fresh = bus._session(b"fresh")
+    fresh = bus.peers.session(b"fresh")
     fresh.last_seen = time.time()
-    bus._forget_sessions()
-    assert set(bus._sessions) == {b"collector", b"fresh"}
+    bus.peers.forget_idle()
+    assert set(bus.peers.sessions) == {b"collector", b"fresh"}
 
 
 def test_keys_stored_before_hosts_could_have_several_still_load_and_decide(tmp_path: Any) -> None:

@@ -98,6 +98,21 @@ def test_invalid_frames_are_rejected_with_a_reason(frame: bytes, reason: str) ->
     assert caught.value.reason == reason
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "osd_map", "version": 3, "data": {"epoch": 3, "osds": [{0: "up"}]}},
+        {"name": "osd_map", "version": 3, "delta_from": 2, "delta": {"set": {7: 1}}},
+    ],
+)
+def test_map_keys_that_are_not_text_are_rejected_anywhere_in_a_frame(body) -> None:
+    """Not only the envelope's: a map nested deep in a sync object's data is checked too, so that
+    nothing downstream meets a key JSON cannot carry."""
+    with pytest.raises(ProtocolError) as caught:
+        protocol.decode(raw_frame(type="sync_object", body=body))
+    assert caught.value.reason == "undecodable"
+
+
 def test_oversized_frames_are_rejected_before_decoding() -> None:
     frame = protocol.encode("stats", {"points": [["m", 1.0, 1.0]] * 1000}, fsid=None, host="h", seq=1)
     with pytest.raises(ProtocolError, match="too_large"):

@@ -45,9 +45,7 @@ def test_a_plan_beyond_64_bits_is_refused_before_it_is_stored(api, value, where)
 def test_a_command_the_bus_cannot_encode_fails_its_request_with_the_reason(api):
     bus = CollectorBus(api.service, "tcp://127.0.0.1:0")
     # a collector of this cluster has said hello (its session, as the bus keeps it)
-    session = bus._session(b"collector-1")
-    session.hello, session.fsid = True, api.fsid
-    bus._identity_by_fsid[api.fsid] = session.identity
+    bus.peers.said_hello(bus.peers.session(b"collector-1"), api.fsid, "node1", "0.1.0")
     with pytest.raises(ValueError, match="cannot be encoded"):
         bus.send_command(api.fsid, "r-1", "osd reweight", {"id": 1 << 70, "weight": 0.5})
 
