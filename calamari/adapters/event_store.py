@@ -1,11 +1,16 @@
 """The event store: the eventsourcing library's application recorder (SQLite file, PostgreSQL, or
 in memory for tests) with a mapper whose transcoder is msgpack. Positions are the recorder's
 notification ids: a global order of everything ever stored, strictly increasing in commit order
-(gap-free on SQLite; on PostgreSQL a failed transaction can leave a gap, see postgres_store)."""
+(gap-free on SQLite; on PostgreSQL a failed transaction can leave a gap, see postgres_store).
+
+Write failures that more attempts cannot fix soon (a full disk, a read-only file system) are told
+apart by `unavailable_reason`."""
 
 from __future__ import annotations
 
+import errno
 import os
+import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlparse
@@ -21,6 +26,55 @@ from calamari.adapters.codec import MsgpackTranscoder, to_json_safe
 
 class EventStoreError(RuntimeError):
     """The store cannot be opened or used as asked; the message is meant for the user (no password)."""
+
+
+# sqlite3 messages of errors that retrying soon will not fix (the library wraps them in its own types)
+_SQLITE_UNAVAILABLE = (
+    ("database or disk is full", "the data disk is full"),
+    ("attempt to write a readonly database", "the event store is read-only"),
+    ("unable to open database file", "the event store cannot be opened for writing"),
+    ("disk i/o error", "the data disk reports I/O errors"),
+)
+_ERRNO_UNAVAILABLE = {
+    errno.ENOSPC: "the data disk is full",
+    errno.EDQUOT: "the data disk quota is exhausted",
+    errno.EROFS: "the data directory is on a read-only file system",
+    errno.EACCES: "the data directory is not writable",
+    errno.EPERM: "the data directory is not writable",
+    errno.EIO: "the data disk reports I/O errors",
+}
+# PostgreSQL SQLSTATE classes and codes of the same kind: disk full, out of resources, read-only
+# server, connection lost or refused
+_SQLSTATE_UNAVAILABLE = (
+    ("53", "the PostgreSQL server has run out of disk, memory or connections"),
+    ("25006", "the PostgreSQL server is read-only"),
+    ("08", "the PostgreSQL server cannot be reached"),
+    ("57P", "the PostgreSQL server is shutting down or not accepting writes"),
+)
+
+
+def unavailable_reason(error: BaseException) -> str | None:
+    """Why a write failed, for a failure that a quick retry will not fix (full disk, read-only file
+    system or database, unreachable database server); None for other errors. Follows the chain of
+    causes, as the eventsourcing library wraps the driver's errors."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _ERRNO_UNAVAILABLE:
+            return _ERRNO_UNAVAILABLE[current.errno]
+        if isinstance(current, sqlite3.Error):
+            text = str(current).lower()
+            for fragment, reason in _SQLITE_UNAVAILABLE:
+                if fragment in text:
+                    return reason
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str):
+            for prefix, reason in _SQLSTATE_UNAVAILABLE:
+                if sqlstate.startswith(prefix):
+                    return reason
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def open_recorder(url: str, pool_size: int | None = None) -> ApplicationRecorder:

@@ -98,20 +98,18 @@ class CollectorKeyService:
     def decide(self, key_id: str, status: str, by: str) -> CollectorKey:
         """Accept or reject a key (KeyError when there is no such key; a repeat changes nothing)."""
         check_decision(status)
-        with self.service.lock:
+        with self.service.durable() as model:
             key = self.get(key_id)
             if key is None:
                 raise KeyError(key_id)
             event_class = key.decision_event(status)
             if event_class is not None:
-                self.service.model.collector_key_event(key_id, event_class, self._now(), by=by)
-                self.service._commit_durable()
-            return key
+                model.collector_key_event(key_id, event_class, self._now(), by=by)
+        return key
 
     def delete(self, key_id: str, by: str) -> None:
         """Forget a key: its collector's next hello registers it as pending again."""
-        with self.service.lock:
+        with self.service.durable() as model:
             if self.get(key_id) is None:
                 raise KeyError(key_id)
-            self.service.model.collector_key_event(key_id, CollectorKey.CollectorKeyDeleted, self._now(), by=by)
-            self.service._commit_durable()
+            model.collector_key_event(key_id, CollectorKey.CollectorKeyDeleted, self._now(), by=by)
