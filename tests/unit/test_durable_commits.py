@@ -17,7 +17,9 @@ from eventsourcing.persistence import OperationalError
 
 from calamari.adapters.curve_keys import new_key_pair
 from calamari.domain.collector_key import PENDING
+from calamari.domain.login_guard import ThrottlePolicy
 from calamari.domain.user import User
+from calamari.service.auth import AuthPolicy
 from calamari.service.collector_keys import CollectorKeyService
 from calamari.service.model import ModelService, NotPersisted, ServiceConfig
 
@@ -182,15 +184,25 @@ def test_a_read_only_store_is_told_as_such(api):
     assert api.auth.get("newcomer") is None
 
 
-def test_a_wrong_password_on_a_full_disk_is_still_a_401(api):
+def test_a_wrong_password_on_a_full_disk_is_still_a_401_and_locks(tmp_path, capture_dir):
     """Failed logins lock out in memory; a lock that cannot be stored is logged, not a 503 that
     would tell a password guesser something else."""
-    client = api.app.test_client()
-    api.store.failure = "database or disk is full"
-    for _ in range(12):
-        r = client.post("/api/v2/auth/login", json={"username": "oper", "password": "wrong-password-1"})
-        assert r.status_code in (401, 429)
-    assert r.status_code == 429
+    policy = AuthPolicy(throttle=ThrottlePolicy(slow_after=10, lock_after=3, lock_s=900, window_s=900))
+    api = Harness(str(tmp_path), capture_dir, steps=(), auth_options={"policy": policy})
+    api.service.config.durable_timeout = DURABLE_TIMEOUT
+    store = api.service.writer.store = SwitchableStore(api.service.writer.store)
+    try:
+        client = api.app.test_client()
+        store.failure = "database or disk is full"
+        answers = [client.post("/api/v2/auth/login", json={"username": "oper", "password": "wrong-password-1"},
+                               environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code for _ in range(4)]
+        assert answers == [401, 401, 401, 429]  # the third locks (in memory): the fourth waits
+        store.failure = None
+        locked = client.post("/api/v2/auth/login", json={"username": "oper", "password": PASSWORD},
+                             environ_base={"REMOTE_ADDR": "192.0.2.8"})
+        assert locked.status_code == 429
+    finally:
+        api.close()
 
 
 def test_a_change_the_store_does_not_confirm_in_time_is_withdrawn_and_never_written(api):
