@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from calamari.adapters.data_dir import secure_data_dir
 from calamari.adapters.event_store import EventStore
 from calamari.adapters.event_writer import EventWriter, Submission
 from calamari.adapters.snapshots import HISTORY_KEEP, SnapshotWriter, load_model
@@ -63,7 +64,7 @@ class ModelService:
 
     def __init__(self, config: ServiceConfig | None = None) -> None:
         self.config = config or ServiceConfig()
-        os.makedirs(self.config.data_dir, exist_ok=True)
+        secure_data_dir(self.config.data_dir)  # owner-only, and tightened if an older version left it open
         self.store = EventStore(self.config.store_url, self.config.store_pool_size)
         self.lock = threading.RLock()
         self.model, position = load_model(self.config.snapshot_dir, self.store)
