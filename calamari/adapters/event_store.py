@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import ApplicationRecorder, Mapper, StoredEvent
+from eventsourcing.persistence import ApplicationRecorder, Mapper, PersistenceError, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
@@ -130,7 +130,7 @@ def unavailable_reason(error: BaseException) -> str | None:
         seen.add(id(current))
         if isinstance(current, OSError) and current.errno in _ERRNO_UNAVAILABLE:
             return _ERRNO_UNAVAILABLE[current.errno]
-        if isinstance(current, sqlite3.Error):
+        if isinstance(current, sqlite3.Error | PersistenceError):  # the library keeps the driver's message
             text = str(current).lower()
             for fragment, reason in _SQLITE_UNAVAILABLE:
                 if fragment in text:
