@@ -207,6 +207,8 @@ class AuthService:
             self._throttle.succeeded(f"user:{username}")
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
         with self.service.durable() as model:  # NotPersisted: no session, the caller answers 503
+            if self.get(username) is not user:  # deleted (or never stored) since the password check
+                return None
             ended = self._end_dead_sessions(user, now)
             user.emit(User.UserTokenIssued, self._now(), token_hash=token_hash(token), kind=kind,
                       expires=now + self.policy.session_max_s, csrf_hash=token_hash(csrf))
