@@ -150,13 +150,19 @@ def prune_snapshots(directory: str, history_keep: int = HISTORY_KEEP) -> None:
             os.remove(path)
         except FileNotFoundError:
             pass
+    # rejected snapshots are kept for inspection, the newest few only: after an upgrade they can
+    # be as many as the history snapshots of format 1
+    for _position, path in sorted(_snapshots(directory, REJECTED_SUFFIX), reverse=True)[KEEP:]:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
 
 
-def _snapshots(directory: str) -> list[tuple[int, str]]:
+def _snapshots(directory: str, suffix: str = "") -> list[tuple[int, str]]:
     found = []
-    for path in glob.glob(os.path.join(directory, "snapshot-*.msgpack")):
+    for path in glob.glob(os.path.join(directory, "snapshot-*.msgpack" + suffix)):
+        name = os.path.basename(path)[:-len(suffix)] if suffix else os.path.basename(path)
         try:
-            found.append((int(os.path.basename(path)[len("snapshot-"):-len(".msgpack")]), path))
+            found.append((int(name[len("snapshot-"):-len(".msgpack")]), path))
         except ValueError:
             continue
     return found
@@ -171,7 +177,10 @@ def load_snapshot(path: str, position: int) -> ClusterModel:
     """The model a snapshot file holds; SnapshotRejected if it does not check out, OSError if it
     cannot be read."""
     with open(path, "rb") as f:
-        doc = decode_snapshot(f.read(), position)
+        head = f.read(len(HEADER_PREFIX))
+        if head != HEADER_PREFIX:  # told without reading a whole (possibly large) file of format 1
+            raise SnapshotRejected("no checksum header (a snapshot of format 1, or not a snapshot)")
+        doc = decode_snapshot(head + f.read(), position)
     model = ClusterModel()
     try:
         model.load(decode_aggregates(doc["aggregates"]))

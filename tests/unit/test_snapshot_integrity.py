@@ -187,3 +187,14 @@ def test_a_failed_snapshot_write_leaves_no_partial_file(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         write_snapshot(directory, 5, users_model())
     assert os.listdir(directory) == []
+
+
+def test_only_the_newest_rejected_snapshots_are_kept(tmp_path):
+    directory = tmp_path / "snapshots"
+    directory.mkdir()
+    for position in range(1, 8):
+        (directory / f"snapshot-{position:012d}.msgpack.rejected").write_bytes(b"old")
+    write_snapshot(str(directory), 10, users_model())
+    assert sorted(p.name for p in directory.iterdir()) == [
+        "snapshot-000000000005.msgpack.rejected", "snapshot-000000000006.msgpack.rejected",
+        "snapshot-000000000007.msgpack.rejected", "snapshot-000000000010.msgpack"]
