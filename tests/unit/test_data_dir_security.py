@@ -126,3 +126,16 @@ def test_a_read_only_data_dir_stops_the_real_server_with_one_line(read_only_moun
                            "--bus", "tcp://127.0.0.1:0", "--insecure-bus"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines() == [f"calamari-server: the data dir {data} is on a read-only file system"]
+
+
+def test_calamari_ctl_on_a_read_only_data_dir_says_so_in_one_line(read_only_mount):
+    data = read_only_mount / "data"
+    CalamariServer(data)
+    subprocess.run(["mount", "-o", "remount,ro", str(read_only_mount)], check=True, capture_output=True)
+    done = subprocess.run([str(BIN / "calamari-ctl"), "--data-dir", str(data), "user", "add", "another",
+                           "--role", "read-only"], input="correct-horse-1\n", capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("calamari-ctl: the ") and "Traceback" not in done.stderr, \
+        done.stderr
