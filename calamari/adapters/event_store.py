@@ -1,17 +1,25 @@
 """The event store: the eventsourcing library's application recorder (SQLite file, PostgreSQL, or
 in memory for tests) with a mapper whose transcoder is msgpack. Positions are the recorder's
 notification ids: a global order of everything ever stored, strictly increasing in commit order
-(gap-free on SQLite; on PostgreSQL a failed transaction can leave a gap, see postgres_store)."""
+(gap-free on SQLite; on PostgreSQL a failed transaction can leave a gap, see postgres_store).
+
+Every event is stored with a checksum (ChecksummedMapper): a damaged event fails loudly when it
+is read instead of folding into the model as something else. Write failures that more attempts
+cannot fix soon (a full disk, a read-only file system) are told apart by `unavailable_reason`."""
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
+import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlparse
+from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import ApplicationRecorder, Mapper
+from eventsourcing.persistence import ApplicationRecorder, Mapper, PersistenceError, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
@@ -21,6 +29,119 @@ from calamari.adapters.codec import MsgpackTranscoder, to_json_safe
 
 class EventStoreError(RuntimeError):
     """The store cannot be opened or used as asked; the message is meant for the user (no password)."""
+
+
+class CorruptEvent(EventStoreError):
+    """A stored event does not match its checksum (or cannot be decoded at all): the store was
+    damaged or edited. Raised instead of handing the model an event that is not what was written."""
+
+
+# A stored event's state: CHECKSUM_MARK, CHECKSUM_VERSION, then an 8-byte BLAKE2b digest of the
+# aggregate id, version, topic and body, then the msgpack body. 0xc1 is never used by msgpack, so
+# events stored before checksums (a msgpack map, 0x80-0x8f/0xde/0xdf) are told apart.
+CHECKSUM_MARK = 0xC1
+CHECKSUM_VERSION = 1
+_DIGEST_SIZE = 8
+_HEADER = bytes((CHECKSUM_MARK, CHECKSUM_VERSION))
+_MSGPACK_MAP_STARTS = frozenset([*range(0x80, 0x90), 0xDE, 0xDF])
+
+
+def event_digest(originator_id: UUID | str, version: int, topic: str, body: bytes) -> bytes:
+    if not isinstance(originator_id, UUID):
+        try:  # a store that hands ids back as text: the same digest as the UUID it was written as
+            originator_id = UUID(originator_id)
+        except ValueError:
+            pass
+    identity = originator_id.bytes if isinstance(originator_id, UUID) else originator_id.encode()
+    return hashlib.blake2b(b"".join((identity, version.to_bytes(8, "big", signed=True), topic.encode(), b"\0",
+                                     body)), digest_size=_DIGEST_SIZE).digest()
+
+
+class ChecksummedMapper(Mapper[Any]):
+    """The library's mapper, with a checksum over each stored event. Events stored before
+    checksums existed (no mark) are read as they are."""
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[Any]) -> StoredEvent:
+        stored = super().to_stored_event(domain_event)
+        digest = event_digest(stored.originator_id, stored.originator_version, stored.topic, stored.state)
+        return StoredEvent(originator_id=stored.originator_id, originator_version=stored.originator_version,
+                           topic=stored.topic, state=_HEADER + digest + stored.state)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[Any]:
+        state = stored_event.state
+        if state[:1] == _HEADER[:1]:
+            if state[1:2] != _HEADER[1:2]:
+                raise CorruptEvent(f"{_describe(stored_event)}: unknown checksum version {state[1:2].hex() or 'none'}")
+            digest, body = state[2:2 + _DIGEST_SIZE], state[2 + _DIGEST_SIZE:]
+            expected = event_digest(stored_event.originator_id, stored_event.originator_version,
+                                    stored_event.topic, body)
+            if digest != expected:
+                raise CorruptEvent(f"{_describe(stored_event)} does not match its checksum: the event store is damaged")
+            return super().to_domain_event(StoredEvent(
+                originator_id=stored_event.originator_id, originator_version=stored_event.originator_version,
+                topic=stored_event.topic, state=body))
+        if not state or state[0] not in _MSGPACK_MAP_STARTS:
+            raise CorruptEvent(f"{_describe(stored_event)} is neither a checksummed event nor an older unchecked one")
+        try:
+            return super().to_domain_event(stored_event)
+        except Exception as err:  # an older unchecked event that no longer decodes
+            raise CorruptEvent(f"{_describe(stored_event)} cannot be decoded ({err}): the event store is damaged") from err
+
+
+def _describe(stored_event: StoredEvent) -> str:
+    position = getattr(stored_event, "id", None)
+    at = f" at position {position}" if position is not None else ""
+    return (f"stored event{at} (aggregate {stored_event.originator_id}, version "
+            f"{stored_event.originator_version}, {stored_event.topic.rpartition('.')[2] or '?'})")
+
+
+# sqlite3 messages of errors that retrying soon will not fix (the library wraps them in its own types)
+_SQLITE_UNAVAILABLE = (
+    ("database or disk is full", "the data disk is full"),
+    ("attempt to write a readonly database", "the event store is read-only"),
+    ("unable to open database file", "the event store cannot be opened for writing"),
+    ("disk i/o error", "the data disk reports I/O errors"),
+)
+_ERRNO_UNAVAILABLE = {
+    errno.ENOSPC: "the data disk is full",
+    errno.EDQUOT: "the data disk quota is exhausted",
+    errno.EROFS: "the data directory is on a read-only file system",
+    errno.EACCES: "the data directory is not writable",
+    errno.EPERM: "the data directory is not writable",
+    errno.EIO: "the data disk reports I/O errors",
+}
+# PostgreSQL SQLSTATE classes and codes of the same kind: disk full, out of resources, read-only
+# server, connection lost or refused
+_SQLSTATE_UNAVAILABLE = (
+    ("53", "the PostgreSQL server has run out of disk, memory or connections"),
+    ("25006", "the PostgreSQL server is read-only"),
+    ("08", "the PostgreSQL server cannot be reached"),
+    ("57P", "the PostgreSQL server is shutting down or not accepting writes"),
+)
+
+
+def unavailable_reason(error: BaseException) -> str | None:
+    """Why a write failed, for a failure that a quick retry will not fix (full disk, read-only file
+    system or database, unreachable database server); None for other errors. Follows the chain of
+    causes, as the eventsourcing library wraps the driver's errors."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _ERRNO_UNAVAILABLE:
+            return _ERRNO_UNAVAILABLE[current.errno]
+        if isinstance(current, sqlite3.Error | PersistenceError):  # the library keeps the driver's message
+            text = str(current).lower()
+            for fragment, reason in _SQLITE_UNAVAILABLE:
+                if fragment in text:
+                    return reason
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str):
+            for prefix, reason in _SQLSTATE_UNAVAILABLE:
+                if sqlstate.startswith(prefix):
+                    return reason
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def open_recorder(url: str, pool_size: int | None = None) -> ApplicationRecorder:
@@ -37,7 +158,11 @@ def open_recorder(url: str, pool_size: int | None = None) -> ApplicationRecorder
     if parsed.scheme == "sqlite":
         path = url[len("sqlite://"):]  # sqlite:///abs/path -> /abs/path; sqlite://rel -> rel
         directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        if not os.path.exists(path):
+            # created owner-only before SQLite opens it: SQLite gives its -wal and -shm files the
+            # database file's mode, and the store holds password hashes
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         datastore = SQLiteDatastore(os.path.abspath(path), lock_timeout=30)
         recorder = SQLiteApplicationRecorder(datastore)
         recorder.create_table()
@@ -50,7 +175,7 @@ class EventStore:
     def __init__(self, url: str, pool_size: int | None = None) -> None:
         self.url = url
         self.recorder = open_recorder(url, pool_size)
-        self.mapper: Mapper[Any] = Mapper(transcoder=MsgpackTranscoder())
+        self.mapper: Mapper[Any] = ChecksummedMapper(transcoder=MsgpackTranscoder())
 
     def __repr__(self) -> str:
         return f"EventStore({postgres_store.mask_password(self.url)!r})"

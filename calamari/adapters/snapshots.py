@@ -2,11 +2,19 @@
 loads the newest one and replays only the events after it.
 
 The writer keeps its own shadow model, folded from the events as they are persisted, and encodes
-snapshots from it on its own thread: neither the ingest path nor the API ever waits for one."""
+snapshots from it on its own thread: neither the ingest path nor the API ever waits for one.
+
+A snapshot file is one header line, `calamari-snapshot 2 sha256 <hex digest of the body>`, then
+the msgpack body. A file whose header, digest or content does not check out (a flipped bit, an
+edit, a snapshot of format 1 from before checksums, which cannot be told from a forged one) is
+never loaded: it is renamed `*.rejected`, with a warning, and the next older snapshot, or the
+events from the start, take its place. Files are written owner-only (0600)."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import hashlib
 import logging
 import os
 import queue
@@ -25,7 +33,10 @@ from calamari.domain.model import ClusterModel
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
+HEADER_PREFIX = b"calamari-snapshot %d sha256 " % FORMAT
+_MAX_HEADER = 128  # bytes read to find the header line
+REJECTED_SUFFIX = ".rejected"
 KEEP = 3
 # Older snapshots also serve history queries (state at a past time): one is kept per span of
 # HISTORY_SPACING positions, for HISTORY_KEEP spans, so a past state costs one snapshot load plus
@@ -55,20 +66,73 @@ def snapshot_path(directory: str, position: int) -> str:
     return os.path.join(directory, f"snapshot-{position:012d}.msgpack")
 
 
-def write_snapshot(directory: str, position: int, model: ClusterModel, history_keep: int = HISTORY_KEEP) -> str:
-    os.makedirs(directory, exist_ok=True)
-    path = snapshot_path(directory, position)
-    data = pack({"format": FORMAT, "position": position,
+class SnapshotRejected(ValueError):
+    """A snapshot file that must not be loaded; the message says why."""
+
+
+def encode_snapshot(position: int, model: ClusterModel) -> bytes:
+    """The bytes of a snapshot file: the header line with the body's SHA-256, then the body."""
+    body = pack({"format": FORMAT, "position": position,
                  "aggregates": encode_aggregates(model.aggregates.values()),
                  "reflected": model.reflected})
+    return HEADER_PREFIX + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+
+
+def decode_snapshot(data: bytes, position: int | None = None) -> dict[str, Any]:
+    """The document of a snapshot file, after checking its header, digest and content (and, if
+    given, that it is of `position`, the one its name says); SnapshotRejected otherwise."""
+    newline = data.find(b"\n", 0, _MAX_HEADER)
+    if not data.startswith(HEADER_PREFIX) or newline < 0:
+        raise SnapshotRejected("no checksum header (a snapshot of format 1, or not a snapshot)")
+    digest = data[len(HEADER_PREFIX):newline].decode("ascii", "replace")
+    body = data[newline + 1:]
+    if hashlib.sha256(body).hexdigest() != digest:
+        raise SnapshotRejected("its content does not match its checksum (damaged or edited)")
+    try:
+        doc = unpack(body)
+    except Exception as err:  # a checked body that does not decode: written by something else
+        raise SnapshotRejected(f"its content does not decode: {err}") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("aggregates"), list) \
+            or not isinstance(doc.get("position"), int):
+        raise SnapshotRejected(f"its content is not a snapshot of format {FORMAT}")
+    if position is not None and doc["position"] != position:
+        raise SnapshotRejected(f"it holds position {doc['position']}, not the {position} of its name")
+    return doc
+
+
+def write_snapshot(directory: str, position: int, model: ClusterModel, history_keep: int = HISTORY_KEEP) -> str:
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    path = snapshot_path(directory, position)
+    data = encode_snapshot(position, model)
     tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)  # atomic: a reader sees a whole snapshot or none
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)  # atomic: a reader sees a whole snapshot or none
+    except BaseException:
+        with contextlib.suppress(OSError):  # e.g. a full disk: leave no partial file taking space
+            os.remove(tmp)
+        raise
+    _sync_directory(directory)
     prune_snapshots(directory, history_keep)
     return path
+
+
+def _sync_directory(directory: str) -> None:
+    """Make the rename itself durable (a crash right after could otherwise lose it)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def prune_snapshots(directory: str, history_keep: int = HISTORY_KEEP) -> None:
@@ -87,13 +151,19 @@ def prune_snapshots(directory: str, history_keep: int = HISTORY_KEEP) -> None:
             os.remove(path)
         except FileNotFoundError:
             pass
+    # rejected snapshots are kept for inspection, the newest few only: after an upgrade they can
+    # be as many as the history snapshots of format 1
+    for _position, path in sorted(_snapshots(directory, REJECTED_SUFFIX), reverse=True)[KEEP:]:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
 
 
-def _snapshots(directory: str) -> list[tuple[int, str]]:
+def _snapshots(directory: str, suffix: str = "") -> list[tuple[int, str]]:
     found = []
-    for path in glob.glob(os.path.join(directory, "snapshot-*.msgpack")):
+    for path in glob.glob(os.path.join(directory, "snapshot-*.msgpack" + suffix)):
+        name = os.path.basename(path)[:-len(suffix)] if suffix else os.path.basename(path)
         try:
-            found.append((int(os.path.basename(path)[len("snapshot-"):-len(".msgpack")]), path))
+            found.append((int(name[len("snapshot-"):-len(".msgpack")]), path))
         except ValueError:
             continue
     return found
@@ -104,21 +174,51 @@ def newest_snapshot(directory: str, at_most: int | None = None) -> tuple[int, st
     return max(found) if found else None
 
 
-def load_model(directory: str, store: EventStore, until: int | None = None) -> tuple[ClusterModel, int]:
-    """The model at store position `until` (default: the end): the newest usable snapshot plus
-    the events after it. Returns the model and the position it reflects."""
+def load_snapshot(path: str, position: int) -> ClusterModel:
+    """The model a snapshot file holds; SnapshotRejected if it does not check out, OSError if it
+    cannot be read."""
+    with open(path, "rb") as f:
+        head = f.read(len(HEADER_PREFIX))
+        if head != HEADER_PREFIX:  # told without reading a whole (possibly large) file of format 1
+            raise SnapshotRejected("no checksum header (a snapshot of format 1, or not a snapshot)")
+        doc = decode_snapshot(head + f.read(), position)
     model = ClusterModel()
-    position = 0
-    found = newest_snapshot(directory, until)
-    if found is not None:
+    try:
+        model.load(decode_aggregates(doc["aggregates"]), doc.get("reflected"))
+    except Exception as err:  # checked, but not aggregates this version knows
+        raise SnapshotRejected(f"its aggregates cannot be restored: {err}") from None
+    return model
+
+
+def reject_snapshot(path: str, reason: str) -> None:
+    """Set a snapshot that must not be loaded aside (renamed *.rejected, kept for inspection)."""
+    try:
+        os.replace(path, path + REJECTED_SUFFIX)
+        log.warning("snapshot %s rejected: %s; renamed %s%s", path, reason, os.path.basename(path), REJECTED_SUFFIX)
+    except OSError as err:  # e.g. a read-only data dir: it is skipped again next time
+        log.warning("snapshot %s rejected: %s (could not rename it: %s)", path, reason, err)
+
+
+def load_model(directory: str, store: EventStore, until: int | None = None) -> tuple[ClusterModel, int]:
+    """The model at store position `until` (default: the end): the newest snapshot that checks
+    out, plus the events after it (from the start if none does). Returns the model and the
+    position it reflects."""
+    model, position = ClusterModel(), 0
+    passed_over = 0
+    for snapshot_position, path in sorted(_snapshots(directory), reverse=True):
+        if until is not None and snapshot_position > until:
+            continue
         try:
-            with open(found[1], "rb") as f:
-                doc = unpack(f.read())
-            model.load(decode_aggregates(doc["aggregates"]), doc.get("reflected"))
-            position = doc["position"]
-        except Exception:
-            log.exception("snapshot %s unreadable; replaying from the start", found[1])
-            model, position = ClusterModel(), 0
+            model, position = load_snapshot(path, snapshot_position), snapshot_position
+            break
+        except SnapshotRejected as err:
+            reject_snapshot(path, str(err))
+        except OSError as err:  # unreadable now (removed by pruning meanwhile, an I/O error): skip it
+            log.warning("snapshot %s unreadable (%s); trying an older one", path, err)
+        passed_over += 1
+    if passed_over:
+        log.warning("%d snapshot(s) in %s passed over: the model is rebuilt from %s", passed_over, directory,
+                    f"the snapshot at {position} and the events after it" if position else "every stored event")
     for stored_at, event in store.read(after=position, until=until):
         model.apply(event)
         position = stored_at

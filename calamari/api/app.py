@@ -13,10 +13,11 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from calamari.api import access, console
-from calamari.api.common import ApiError, json_response
+from calamari.api.common import ApiError, json_response, not_stored_response
 from calamari.domain.event_feed import EventFeed
 from calamari.domain.requests import RequestRejected
 from calamari.service.auth import AuthService
+from calamari.service.model import NotPersisted
 from calamari.service.requests import RequestExecutor
 
 __all__ = ["BLUEPRINT_MODULES", "Services", "create_app", "json_response"]
@@ -108,6 +109,10 @@ def create_app(service: Any, services: Services | None = None, **options: Any) -
     @app.errorhandler(RequestRejected)
     def rejected(err: RequestRejected) -> Response:
         return ApiError.from_rejected(err).response()
+
+    @app.errorhandler(NotPersisted)
+    def not_stored(err: NotPersisted) -> Response:
+        return not_stored_response(err)
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException) -> Response:

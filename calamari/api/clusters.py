@@ -118,11 +118,10 @@ def cluster(fsid: str) -> Response:
      errors=(401, 403, 404))
 def forget_cluster(fsid: str) -> Response:
     s = services()
-    with s.service.lock:
-        if fsid not in s.service.model.clusters:
+    with s.service.durable() as model:
+        if fsid not in model.clusters:
             raise ApiError(404, f"no cluster {fsid}")
-        s.service.model.forget_cluster(fsid, current_user().username, datetime.now(UTC))
-        s.service._commit_durable()
+        model.forget_cluster(fsid, current_user().username, datetime.now(UTC))
     return Response(status=204)
 
 

@@ -13,6 +13,9 @@ from flask import Response, current_app, g, request
 from pydantic import BaseModel, ValidationError
 
 from calamari.domain.requests import Plan, RequestRejected
+from calamari.service.model import NotPersisted
+
+STORE_RETRY_AFTER_S = 10  # what a 503 for a change that could not be stored suggests to wait
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -36,6 +39,14 @@ class ApiError(Exception):
     @classmethod
     def from_rejected(cls, err: RequestRejected) -> ApiError:
         return cls(err.status, err.detail, err.errors)
+
+
+def not_stored_response(err: NotPersisted) -> Response:
+    """503 for a change the event store did not take (full disk, read-only, unreachable): it was
+    undone and will not happen later, so the client may simply try again."""
+    return json_response({"detail": f"the change was not stored: {err.reason}; nothing was changed, "
+                                    "try again later", "reason": err.reason},
+                         503, headers={"Retry-After": str(STORE_RETRY_AFTER_S)})
 
 
 def services() -> Any:

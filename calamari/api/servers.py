@@ -68,15 +68,14 @@ def server(fqdn: str) -> Response:
      errors=(401, 403, 404, 409))
 def forget_server(fqdn: str) -> Response:
     s = services()
-    with s.service.lock:
+    with s.service.durable() as model:
         _server(fqdn)
         try:
-            s.service.model.forget_server(fqdn, current_user().username, datetime.now(UTC))
+            model.forget_server(fqdn, current_user().username, datetime.now(UTC))
         except KeyError:
             raise ApiError(404, f"no server {fqdn!r}") from None
         except ValueError as err:
             raise ApiError(409, f"server {fqdn!r} cannot be forgotten: {err}") from None
-        s.service._commit_durable()
     return Response(status=204)
 
 

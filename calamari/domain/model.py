@@ -7,15 +7,17 @@ in (replay); live ingest and replay go through the same event `apply` methods, s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from itertools import islice
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from calamari.domain import ids
-from calamari.domain.base import CalamariAggregate
+from calamari.domain.base import CalamariAggregate, recording_prior_states, restore_prior_states
 from calamari.domain.cluster import Cluster
 from calamari.domain.collector_key import CollectorKey, collector_key_id
 from calamari.domain.login_guard import LOGIN_GUARD_ID, LoginGuard
@@ -241,6 +243,54 @@ class ClusterModel:
         self._touched.clear()
         events, self._new = self._new, []
         return events
+
+    # ---------------------------------------------------------------- undoing a change
+
+    # Indexes only ever added to by _register; every other dict of the model is copied by undoable()
+    _REGISTRIES = ("aggregates", "osds", "pools", "servers", "requests", "users", "collector_keys")
+
+    @contextmanager
+    def undoable(self) -> Iterator[Callable[[], None]]:
+        """Yield a function that puts the model back as it was when the block began: aggregates
+        changed in the block get their prior state back, those created leave the indexes, the
+        other indexes are restored, and events not yet drained are dropped. For changes that
+        must be stored before they count (the caller undoes them if storing fails); they are
+        few and small, as every aggregate they change is copied."""
+        registered = len(self.aggregates)
+        saved = {name: dict(value) for name, value in vars(self).items()
+                 if isinstance(value, dict) and name not in self._REGISTRIES}
+        with recording_prior_states() as prior:
+            def undo() -> None:
+                self.drain()
+                restore_prior_states(prior)
+                created = list(islice(reversed(self.aggregates), len(self.aggregates) - registered))
+                for agg_id in created:
+                    self._unregister(self.aggregates[agg_id])
+                for name, value in saved.items():
+                    setattr(self, name, value)  # a whole dict at once: readers never see it half done
+                self._open_requests = None
+
+            yield undo
+
+    def _unregister(self, agg: CalamariAggregate) -> None:
+        """Remove an aggregate that undo() takes back from every index _register put it in."""
+        self.aggregates.pop(agg.id, None)
+        keyed: list[tuple[dict[Any, Any], Any]] = []
+        if isinstance(agg, Osd):
+            keyed.append((self.osds.get(agg.fsid, {}), agg.osd_id))
+        elif isinstance(agg, Pool):
+            keyed.append((self.pools.get(agg.fsid, {}), agg.pool_id))
+        elif isinstance(agg, Server):
+            keyed.append((self.servers, agg.fqdn))
+        elif isinstance(agg, UserRequest):
+            keyed.append((self.requests, agg.request_id))
+        elif isinstance(agg, User):
+            keyed.append((self.users, agg.username))
+        elif isinstance(agg, CollectorKey):
+            keyed.append((self.collector_keys, agg.key_id))
+        for index, key in keyed:
+            if index.get(key) is agg:
+                del index[key]
 
     # ---------------------------------------------------------------- ingest
 

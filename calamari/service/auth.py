@@ -24,6 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from calamari.domain import password_policy
 from calamari.domain.login_guard import LoginGuard, LoginThrottle, ThrottlePolicy
 from calamari.domain.user import ADMIN, OPERATOR, READ_ONLY, User, UserError, check_role, check_username
+from calamari.service.model import NotPersisted
 
 log = logging.getLogger(__name__)
 
@@ -156,38 +157,34 @@ class AuthService:
         check_role(role)
         check_password(password, username)
         password_hash = self.hasher.hash(password)
-        with self.service.lock:
+        with self.service.durable() as model:
             if self.get(username) is not None:
                 raise UserExists(username)
-            user = self.service.model.add_user(username, role, password_hash, email, by, self._now())
-            self.service._commit_durable()
-            return user
+            return model.add_user(username, role, password_hash, email, by, self._now())
 
     def change_user(self, username: str, by: str, role: str | None = None, password: str | None = None,
                     email: str | None = None) -> User:
         if password is not None:
             check_password(password, username)
         password_hash = self.hasher.hash(password) if password is not None else None
-        with self.service.lock:
+        with self.service.durable() as model:
             user = self.get(username)
             if user is None:
                 raise NoSuchUser(username)
             if role is not None and role != ADMIN and user.role == ADMIN and self._admins() == [username]:
                 raise UserError("role", "the last admin cannot lose the admin role")
             user.change(self._now(), by, role=role, password_hash=password_hash, email=email)
-            self.service.model.user_changed(username)
-            self.service._commit_durable()
-            return user
+            model.user_changed(username)
+        return user
 
     def delete_user(self, username: str, by: str) -> None:
-        with self.service.lock:
+        with self.service.durable() as model:
             user = self.get(username)
             if user is None:
                 raise NoSuchUser(username)
             if user.role == ADMIN and self._admins() == [username]:
                 raise UserError("username", "the last admin cannot be deleted")
-            self.service.model.user_event(username, User.UserDeleted, self._now(), by=by)
-            self.service._commit_durable()
+            model.user_event(username, User.UserDeleted, self._now(), by=by)
 
     def _admins(self) -> list[str]:
         return [u.username for u in self.users() if u.role == ADMIN]
@@ -216,12 +213,15 @@ class AuthService:
         with self._throttle_lock:
             self._throttle.succeeded(f"user:{username}")
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-        with self.service.lock:
-            self._end_dead_sessions(user, now)
+        with self.service.durable() as model:  # NotPersisted: no session, the caller answers 503
+            if self.get(username) is not user:  # deleted (or never stored) since the password check
+                return None
+            ended = self._end_dead_sessions(user, now)
             user.emit(User.UserTokenIssued, self._now(), token_hash=token_hash(token), kind=kind,
                       expires=now + self.policy.session_max_s, csrf_hash=token_hash(csrf))
-            self.service.model.user_changed(username)
-            self.service._commit_durable()
+            model.user_changed(username)
+        for digest in ended:
+            self._last_used.pop(digest, None)
         return token, csrf
 
     def _check_throttle(self, username: str, address: str, now: float) -> None:
@@ -263,24 +263,28 @@ class AuthService:
                         self.policy.throttle.lock_s, address_failures, address)
         if not (user_failures and exists) and not address_failures:
             return
-        with self.service.lock:
-            if user_failures and exists and self.get(username) is not None:
-                self.service.model.user_event(username, User.UserLoginLocked, self._now(), until=until,
-                                              failures=user_failures, address=address)
-            if address_failures:
-                self.service.model.login_address_locked(address, until, address_failures, self._now())
-            self.service._commit_durable()
+        try:
+            with self.service.durable() as model:
+                if user_failures and exists and self.get(username) is not None:
+                    model.user_event(username, User.UserLoginLocked, self._now(), until=until,
+                                     failures=user_failures, address=address)
+                if address_failures:
+                    model.login_address_locked(address, until, address_failures, self._now())
+        except NotPersisted as err:
+            # The lock holds in memory all the same; only a restart would forget it.
+            log.warning("login lock not stored (%s): it holds until this server restarts", err.reason)
 
     def _alive(self, digest: str, info: dict[str, Any], now: float) -> bool:
         last = self._last_used.get(digest, max(info.get("issued", 0.0), self._started))
         return info["expires"] > now and now - last < self.policy.session_idle_s
 
-    def _end_dead_sessions(self, user: User, now: float) -> None:
-        """Record the end of sessions that expired (caller holds the service lock)."""
-        for digest, info in list(user.tokens.items()):
-            if not self._alive(digest, info, now):
-                user.emit(User.UserTokenRevoked, self._now(), token_hash=digest)
-                self._last_used.pop(digest, None)
+    def _end_dead_sessions(self, user: User, now: float) -> list[str]:
+        """Record the end of sessions that expired (caller holds the service lock); their token
+        hashes, whose last use the caller forgets once the ends are stored."""
+        ended = [digest for digest, info in user.tokens.items() if not self._alive(digest, info, now)]
+        for digest in ended:
+            user.emit(User.UserTokenRevoked, self._now(), token_hash=digest)
+        return ended
 
     _dummy: str | None = None
 
@@ -329,7 +333,7 @@ class AuthService:
 
     def revoke_session(self, username: str, session_id: str) -> bool:
         """End one session of the user, named by its id; False if the user has no such session."""
-        with self.service.lock:
+        with self.service.durable() as model:
             user = self.get(username)
             if user is None or len(session_id) != TOKEN_ID_LENGTH:
                 return False
@@ -338,22 +342,20 @@ class AuthService:
             if digest is None:
                 return False
             user.emit(User.UserTokenRevoked, self._now(), token_hash=digest)
-            self._last_used.pop(digest, None)
-            self.service.model.user_changed(username)
-            self.service._commit_durable()
-            return True
+            model.user_changed(username)
+        self._last_used.pop(digest, None)
+        return True
 
     def revoke_all(self, username: str, by: str, reason: str = "revoked") -> int:
         """End every session of the user; how many there were."""
-        with self.service.lock:
+        with self.service.durable() as model:
             user = self.get(username)
             if user is None:
                 raise NoSuchUser(username)
             count = len(user.tokens)
             if count:
                 user.emit(User.UserTokensRevoked, self._now(), by=by, reason=reason)
-                self.service.model.user_changed(username)
-                self.service._commit_durable()
-            return count
+                model.user_changed(username)
+        return count
 
 ROLES = (ADMIN, OPERATOR, READ_ONLY)

@@ -192,27 +192,25 @@ class CollectorKeyService:
         Accepting one removes the host's other pending keys and rejects its other accepted one:
         a host has one accepted key."""
         check_decision(status)
-        with self.service.lock:
+        with self.service.durable() as model:
             key = self.resolve(key_id, fingerprint)
-            model, now = self.service.model, self._now()
+            now = self._now()
             event_class = key.decision_event(status)
             if event_class is not None:
                 model.collector_key_event(key, event_class, now, by=by)
             if status == ACCEPTED:
                 for other, other_event, fields in on_accepting(key, self.keys_of(key_id)):
                     model.collector_key_event(other, other_event, now, by=by, **fields)
-            self.service._commit_durable()
-            return key
+        return key
 
     def delete(self, key_id: str, by: str, fingerprint: str | None = None) -> int:
         """Forget the key with `fingerprint`, or every key of the host without one (KeyError when
         there is none): its collector's next hello registers it as pending again. How many."""
-        with self.service.lock:
+        with self.service.durable() as model:
             keys = [self.resolve(key_id, fingerprint)] if fingerprint is not None else self.keys_of(key_id)
             if not keys:
                 raise KeyError(key_id)
             now = self._now()
             for key in keys:
-                self.service.model.collector_key_event(key, CollectorKey.CollectorKeyDeleted, now, by=by)
-            self.service._commit_durable()
-            return len(keys)
+                model.collector_key_event(key, CollectorKey.CollectorKeyDeleted, now, by=by)
+        return len(keys)

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from calamari.adapters.event_store import EventStore, EventStoreError, event_record
+from calamari.adapters.event_store import EventStore, EventStoreError, event_record, unavailable_reason
 from calamari.adapters.snapshots import HISTORY_KEEP_ALL, load_model, write_snapshot
 from calamari.service import cluster_cli, history_cli, key_cli, user_cli
 from calamari.service.model import ServiceConfig
@@ -93,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError):
             pass
         return 141  # 128 + SIGPIPE
+    except Exception as err:
+        reason = unavailable_reason(err)  # a full or read-only data disk: one line, not a traceback
+        if reason is None:
+            raise
+        print(f"calamari-ctl: {reason} ({err})", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ import signal
 import sys
 import threading
 
-from calamari.adapters.event_store import EventStoreError
+from calamari.adapters.data_dir import DataDirError, check_writable
+from calamari.adapters.event_store import EventStoreError, unavailable_reason
 from calamari.adapters.http_server import ConnectionLimits, create_http_server
 from calamari.adapters.snapshots import HISTORY_KEEP
 from calamari.adapters.timeseries import DEFAULT_RETENTION
@@ -78,8 +79,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def open_service(config: ServiceConfig) -> ModelService:
+    """The model service, or StartupError with one line saying why it cannot start (the event
+    store cannot be opened or written, an event in it is damaged)."""
+    try:
+        return ModelService(config)
+    except EventStoreError as err:  # includes a damaged event (CorruptEvent): the message names it
+        raise StartupError(str(err)) from None
+    except Exception as err:  # the driver's errors, wrapped by the eventsourcing library, and OSError
+        reason = unavailable_reason(err)
+        detail = f"{reason} ({err})" if reason else f"{type(err).__name__}: {err}"
+        raise StartupError(f"cannot open the event store: {detail}") from None
+
+
+class StartupError(RuntimeError):
+    """calamari-server cannot start; the message says why in one line."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Everything the server creates (events.db and its -wal/-shm, snapshots, keys, whisper files,
+    # the control file) is for its own user alone: the data dir holds password hashes and keys.
+    previous = os.umask(0o077)
+    try:
+        return serve(args)
+    finally:
+        os.umask(previous)  # for a caller in the same process (tests)
+
+
+def serve(args: argparse.Namespace) -> int:
     try:
         limits = ConnectionLimits(max_connections=args.http_max_connections,
                                   request_timeout=args.http_request_timeout, idle_timeout=args.http_idle_timeout,
@@ -88,6 +116,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"calamari-server: --max-body must be 0 or more, not {args.max_body}", file=sys.stderr)
         return 2
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        check_writable(args.data_dir)
+    except DataDirError as err:
+        print(f"calamari-server: {err}", file=sys.stderr)
+        return 2
     config = ServiceConfig(data_dir=args.data_dir, event_store_url=args.event_store,
                            snapshot_every_events=args.snapshot_every_events,
                            snapshot_every_seconds=args.snapshot_every_seconds,
@@ -102,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"calamari-server: --whisper-retention {args.whisper_retention!r}: {exc}", file=sys.stderr)
         return 2
     try:
-        service = ModelService(config)
-    except EventStoreError as err:
+        service = open_service(config)
+    except StartupError as err:
         print(f"calamari-server: {err}", file=sys.stderr)
         return 2
     log.info("model restored at position %d from %r", service.restored_position, service.store)

@@ -8,15 +8,18 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from calamari.adapters.data_dir import secure_data_dir
 from calamari.adapters.event_store import EventStore
 from calamari.adapters.event_writer import EventWriter, Submission
 from calamari.adapters.snapshots import HISTORY_KEEP, SnapshotWriter, load_model
 from calamari.domain.maps import InvalidMap
-from calamari.domain.model import SyncVersion
+from calamari.domain.model import ClusterModel, SyncVersion
 from calamari.domain.projections import ReadModel
 
 log = logging.getLogger(__name__)
@@ -50,7 +53,12 @@ class ServiceConfig:
 
 
 class NotPersisted(RuntimeError):
-    """A durable change could not be written in time."""
+    """A durable change was not stored, and has been undone: the caller must answer that it failed
+    (the API answers 503). `reason` says why, for the client."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class ModelService:
@@ -58,7 +66,7 @@ class ModelService:
 
     def __init__(self, config: ServiceConfig | None = None) -> None:
         self.config = config or ServiceConfig()
-        os.makedirs(self.config.data_dir, exist_ok=True)
+        secure_data_dir(self.config.data_dir)  # owner-only, and tightened if an older version left it open
         self.store = EventStore(self.config.store_url, self.config.store_pool_size)
         self.lock = threading.RLock()
         self.model, position = load_model(self.config.snapshot_dir, self.store)
@@ -76,6 +84,7 @@ class ModelService:
         self.refused_older = 0  # sync objects older than the version the model reflects
         self._refusals_logged: dict[tuple[str, str], tuple[float, int]] = {}  # -> (when, refused since)
         self.cluster_log: dict[str, list[dict[str, Any]]] = {}  # newest lines, not evented
+        self._durable_depth = 0  # durable() blocks open in the thread holding the lock
         # Called with each batch of committed events, under the lock (in-memory projections such
         # as the API's event feed); must be quick and must not raise.
         self.listeners: list[Any] = []
@@ -95,6 +104,10 @@ class ModelService:
     def _commit(self) -> Submission:
         """Project and hand over the events the model made (call with the lock held)."""
         events = self.model.drain()
+        self._project(events)
+        return self.writer.submit(events)
+
+    def _project(self, events: list[Any]) -> None:
         for event in events:
             self.view.apply(event, self.model)
         for listener in self.listeners:
@@ -102,12 +115,47 @@ class ModelService:
                 listener(events, self.model)
             except Exception:
                 log.exception("event listener %r failed", listener)
-        return self.writer.submit(events)
 
-    def _commit_durable(self) -> None:
-        sub = self._commit()
-        if not sub.wait(self.config.durable_timeout):
-            raise NotPersisted("the event store did not confirm the write in time")
+    @contextmanager
+    def durable(self) -> Iterator[ClusterModel]:
+        """A change that counts only once it is stored: user requests, users, sessions, keys.
+        Under the lock, yields the model; at the end of the block the events made are written
+        and confirmed before they reach the projections and listeners. If they are not stored
+        (the disk is full, the store does not confirm in time), or the block raises, the model
+        is put back as it was and nothing of the change is, or will later be, stored:
+        NotPersisted then says why. Nested blocks join the outermost one."""
+        with self.lock:
+            if self._durable_depth:
+                self._durable_depth += 1
+                try:
+                    yield self.model
+                finally:
+                    self._durable_depth -= 1
+                return
+            self._durable_depth = 1
+            try:
+                with self.model.undoable() as undo:
+                    try:
+                        yield self.model
+                    except BaseException:
+                        undo()
+                        raise
+                    self._store_durably(undo)
+            finally:
+                self._durable_depth = 0
+
+    def _store_durably(self, undo: Callable[[], None]) -> None:
+        events = self.model.drain()
+        if not events:
+            return
+        sub = self.writer.submit(events, durable=True)
+        if not sub.wait(self.config.durable_timeout) and self.writer.withdraw(sub):
+            log.warning("a change of %d events was not stored in %.0f s: undone", len(events),
+                        self.config.durable_timeout)
+        if sub.error is not None:
+            undo()
+            raise NotPersisted(sub.error.reason) from sub.error
+        self._project(events)
 
     # ------------------------------------------------------------------ ClusterSink
 
@@ -171,9 +219,8 @@ class ModelService:
     def reset_sync_versions(self, fsid: str, by: str) -> None:
         """A cluster rebuilt under the same fsid: lower versions are accepted again (the event is
         written before this returns). KeyError for an unknown cluster; NotPersisted."""
-        with self.lock:
-            self.model.reset_versions(fsid, by, datetime.now(UTC))
-            self._commit_durable()
+        with self.durable() as model:
+            model.reset_versions(fsid, by, datetime.now(UTC))
 
     def sync_versions(self, fsid: str) -> dict[str, SyncVersion]:
         with self.lock:

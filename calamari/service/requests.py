@@ -20,8 +20,11 @@ from calamari import protocol
 from calamari.adapters.codec import pack
 from calamari.domain.requests import Plan, RequestRejected, awaited_sync_object, check_conflicts
 from calamari.domain.user_request import COMPLETE, SUBMITTED
+from calamari.service.model import NotPersisted
 
 log = logging.getLogger(__name__)
+
+STORE_RETRY_S = 5.0  # how soon a request outcome that could not be stored is stored again
 
 # send_command(fsid, command_id, prefix, args, target[, input=text]) -> False when no collector can
 # take it; `input` is passed only for commands that carry input data
@@ -116,14 +119,16 @@ class RequestExecutor:
         status 409 when an unfinished request changes the same object."""
         request_id = str(uuid.uuid4())
         _check_encodable(plan)
-        with self.service.lock:
-            check_conflicts(self.service.model, fsid, plan)
-            self.service.model.submit_request(request_id, fsid, username, plan.kind, plan.target, plan.headline,
-                                              plan.body, plan.commands, self._at(), expect=plan.expect)
-            self.service._commit_durable()
+        with self.service.durable() as model:  # NotPersisted: nothing recorded, nothing will run
+            check_conflicts(model, fsid, plan)
+            model.submit_request(request_id, fsid, username, plan.kind, plan.target, plan.headline,
+                                 plan.body, plan.commands, self._at(), expect=plan.expect)
         with self._lock:
             self._unsent[request_id] = (0, self.clock() + self.connect_grace_s)
-        self._send_unsent()
+        try:
+            self._send_unsent()
+        except Exception:  # accepted and stored: its sending is retried by tick(), not the caller's failure
+            log.exception("sending the commands of request %s failed", request_id)
         return request_id
 
     def _send_unsent(self) -> None:
@@ -169,13 +174,23 @@ class RequestExecutor:
                     request_id, f"Running {cmd['prefix']!r} ({index + 1} of {len(req.commands)})", self._at())
                 self.service._commit()
 
-    def _fail(self, request_id: str, message: str) -> None:
+    def _fail(self, request_id: str, message: str, retry_later: bool = True) -> None:
+        """Close the request as failed. If that cannot be stored, it stays open: NotPersisted, or
+        with `retry_later` another attempt at a later tick (an outcome is never lost)."""
+        try:
+            with self.service.durable() as model:
+                model.request_failed(request_id, message, self._at())
+        except NotPersisted as err:
+            if not retry_later:
+                raise
+            log.warning("request %s could not be closed as failed (%s); retrying", request_id, err.reason)
+            with self._lock:
+                self._unsent.pop(request_id, None)
+                self._waiting[request_id] = _Waiting(request_id, self.clock() + STORE_RETRY_S, message)
+            return
         with self._lock:
             self._unsent.pop(request_id, None)
             self._waiting.pop(request_id, None)
-        with self.service.lock:
-            self.service.model.request_failed(request_id, message, self._at())
-            self.service._commit_durable()
 
     def _expect_map(self, request_id: str, now: float) -> None:
         with self._lock:
@@ -199,23 +214,27 @@ class RequestExecutor:
             return
         index = int(index_text)
         send_next = False
-        with self.service.lock:
-            model = self.service.model
-            req = model.requests.get(request_id)
-            if req is None or req.state == COMPLETE or index != len(req.results):
-                return  # unknown, finished, or a repeated result
-            if rc != 0:
-                model.request_failed(request_id, (err or str(out) or f"command failed with rc={rc}").strip(), at)
-            else:
-                awaited = awaited_sync_object(getattr(req, "expect", None) or [])
-                held = model.held.get(req.fsid, {}).get(awaited)
-                # a map before the command result may already show the change: the expectation
-                # decides, the version only has to be the one held when the command was accepted
-                awaiting = {"name": awaited, "after": held[0] - 1 if held else -1}
-                model.request_command_succeeded(request_id, index, out, awaiting, at)
-                send_next = req.state != COMPLETE and index + 1 < len(req.commands)
-            finished = req.state == COMPLETE
-            self.service._commit_durable()
+        try:
+            with self.service.durable() as model:
+                req = model.requests.get(request_id)
+                if req is None or req.state == COMPLETE or index != len(req.results):
+                    return  # unknown, finished, or a repeated result
+                if rc != 0:
+                    model.request_failed(request_id, (err or str(out) or f"command failed with rc={rc}").strip(), at)
+                else:
+                    awaited = awaited_sync_object(getattr(req, "expect", None) or [])
+                    held = model.held.get(req.fsid, {}).get(awaited)
+                    # a map before the command result may already show the change: the expectation
+                    # decides, the version only has to be the one held when the command was accepted
+                    awaiting = {"name": awaited, "after": held[0] - 1 if held else -1}
+                    model.request_command_succeeded(request_id, index, out, awaiting, at)
+                    send_next = req.state != COMPLETE and index + 1 < len(req.commands)
+                finished = req.state == COMPLETE
+        except NotPersisted as exc:
+            # as if the result had not come: the request's deadline closes it
+            log.warning("the result of %s could not be stored (%s); the request waits for its deadline",
+                        command_id, exc.reason)
+            return
         with self._lock:
             self._waiting.pop(request_id, None)
         if send_next:
@@ -253,7 +272,8 @@ class RequestExecutor:
             if req.state == COMPLETE:
                 return False
         self._fail(request_id, f"Cancelled by {username}" + (
-            "; commands already sent may still take effect" if req.results or req.state != SUBMITTED else ""))
+            "; commands already sent may still take effect" if req.results or req.state != SUBMITTED else ""),
+            retry_later=False)
         return True
 
     # ---------------------------------------------------------------- read-only commands

@@ -3,6 +3,8 @@ from the queue and is still writing."""
 
 import threading
 
+from eventsourcing.persistence import OperationalError
+
 from calamari.adapters.event_store import EventStore
 from calamari.adapters.event_writer import EventWriter
 
@@ -44,3 +46,128 @@ def test_flush_waits_for_the_batch_being_written(capture_dir):
     finally:
         store.release.set()
         writer.stop()
+
+
+class FullDisk:
+    """An event store that fails as SQLite does on a full disk until `space()` is called."""
+
+    def __init__(self) -> None:
+        self.inner = EventStore("memory://")
+        self.full = True
+
+    def append(self, events):
+        if self.full:
+            raise OperationalError("database or disk is full")
+        return self.inner.append(events)
+
+
+def some_events(capture_dir, count):
+    from calamari.domain.model import ClusterModel
+    from calamari.testing.captures import capture_steps, captured_at, sync_objects
+
+    model = ClusterModel()
+    first = capture_steps(capture_dir)[0]
+    fsid, objects = sync_objects(first)
+    for name, version, data in objects:
+        model.ingest(fsid, name, version, data, captured_at(first))
+    events = model.drain()
+    assert len(events) >= count
+    return events[:count]
+
+
+def test_a_durable_submission_behind_a_failing_batch_is_refused_and_flush_still_waits_for_the_batch(capture_dir):
+    events = some_events(capture_dir, 6)
+    store = FullDisk()
+    writer = EventWriter(store)  # type: ignore[arg-type]
+    writer.start()
+    try:
+        writer.submit(events[:4])  # map events: retried until the disk has space
+        durable = writer.submit(events[4:], durable=True)
+        assert durable.wait(10) and durable.error is not None
+        assert durable.error.reason == "the data disk is full"
+        assert writer.flush(0.3) is False  # the map events are not written yet
+        store.full = False
+        assert writer.flush(10) is True
+        assert [vars(e) for _, e in store.inner.read()] == [vars(e) for e in events[:4]]
+        assert writer.backlog == 0
+    finally:
+        store.full = False
+        writer.stop()
+
+
+def test_withdrawing_a_submission_being_written_waits_for_the_outcome(capture_dir):
+    events = some_events(capture_dir, 3)
+    store = SlowStore()
+    writer = EventWriter(store)  # type: ignore[arg-type]
+    writer.start()
+    try:
+        sub = writer.submit(events, durable=True)
+        assert store.entered.wait(10)
+        answer: list[bool] = []
+        withdrawing = threading.Thread(target=lambda: answer.append(writer.withdraw(sub)))
+        withdrawing.start()
+        withdrawing.join(0.3)
+        assert answer == []  # the append under way decides
+        store.release.set()
+        withdrawing.join(10)
+        assert answer == [False] and sub.error is None  # it was stored: not withdrawn
+        assert store.inner.max_position() == 3
+    finally:
+        store.release.set()
+        writer.stop()
+
+
+def test_a_queued_submission_withdrawn_is_never_written(capture_dir):
+    events = some_events(capture_dir, 5)
+    store = SlowStore()
+    writer = EventWriter(store)  # type: ignore[arg-type]
+    writer.start()
+    try:
+        writer.submit(events[:2])
+        assert store.entered.wait(10)  # the first batch is being written; the next one waits in the queue
+        queued = writer.submit(events[2:], durable=True)
+        assert writer.withdraw(queued) is True and queued.error is not None
+        store.release.set()
+        assert writer.flush(10)
+        assert store.inner.max_position() == 2
+    finally:
+        store.release.set()
+        writer.stop()
+
+
+class DriverError(Exception):
+    """Stands in for psycopg's errors, which carry the SQLSTATE code."""
+
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+def chained(cause: BaseException) -> Exception:
+    """`cause` wrapped as the eventsourcing library wraps its driver's errors."""
+    try:
+        raise cause
+    except BaseException as err:
+        try:
+            raise OperationalError(str(err)) from err
+        except OperationalError as wrapped:
+            return wrapped
+
+
+def test_failures_that_retrying_soon_will_not_fix_are_told_apart():
+    import errno
+    import sqlite3
+
+    from calamari.adapters.event_store import unavailable_reason
+
+    assert unavailable_reason(chained(OSError(errno.ENOSPC, "No space left on device"))) == "the data disk is full"
+    assert unavailable_reason(chained(OSError(errno.EROFS, "Read-only"))) == \
+        "the data directory is on a read-only file system"
+    assert unavailable_reason(chained(sqlite3.OperationalError("database or disk is full"))) == "the data disk is full"
+    assert unavailable_reason(chained(sqlite3.OperationalError("attempt to write a readonly database"))) == \
+        "the event store is read-only"
+    assert unavailable_reason(chained(DriverError("53100"))).startswith("the PostgreSQL server has run out of disk")
+    assert unavailable_reason(chained(DriverError("08006"))) == "the PostgreSQL server cannot be reached"
+    assert unavailable_reason(chained(sqlite3.OperationalError("database is locked"))) is None
+    assert unavailable_reason(chained(DriverError("23505"))) is None  # a unique violation: a bug, not the disk
+    assert unavailable_reason(ValueError("nothing to do with storage")) is None

@@ -17,6 +17,7 @@ PACKAGES = ("calamari", "collector")
 KNOWN_CIRCLES = {
     frozenset({"calamari.service.ctl", "calamari.service.key_cli"}),
     frozenset({"calamari.service.ctl", "calamari.service.user_cli"}),
+    frozenset({"calamari.service.ctl", "calamari.service.cluster_cli"}),
 }
 
 
