@@ -39,7 +39,7 @@ from calamari.domain.maps import (
 )
 from calamari.domain.osd import NIL_UUID, Osd
 from calamari.domain.pool import POOL_SETTINGS, Pool
-from calamari.domain.server import LOOPBACK_NAMES, Server
+from calamari.domain.server import LOOPBACK_NAMES, Server, facts_changed
 from calamari.domain.user import User
 from calamari.domain.user_request import COMPLETE, UserRequest
 
@@ -719,7 +719,7 @@ class ClusterModel:
         kept = {k: facts[k] for k in ("hostname", "boot_time", "kernel", "cpu_count", "mem_total",
                                       "frontend_addr", "backend_addr", "frontend_iface",
                                       "backend_iface") if k in facts}
-        if kept != server.facts:
+        if facts_changed(server.facts, kept):
             self._emit(server, Server.ServerFactsChanged, at, facts=kept)
         inherited = self._merge_short_name(server, at)
         if renamed:

@@ -15,6 +15,26 @@ def osd_service_keys(services: list[dict[str, Any]]) -> list[tuple[str, int]]:
             if s.get("type") == "osd" and s.get("fsid") and str(s.get("id")).isdigit()]
 
 
+# A host's boot time is derived from its clock (psutil reads /proc/stat's btime, which moves when
+# NTP steps the clock): a report within this many seconds of the held one is the same boot, not a
+# change worth an event (a time that jittered by a second once made one event per report).
+BOOT_TIME_JITTER_S = 60.0
+
+
+def facts_changed(held: dict[str, Any], reported: dict[str, Any]) -> bool:
+    """Whether a host's reported facts differ from the held ones by more than boot-time jitter."""
+    if held.keys() != reported.keys():
+        return True
+    for key, value in reported.items():
+        old = held[key]
+        if key == "boot_time" and isinstance(value, int | float) and isinstance(old, int | float):
+            if abs(value - old) > BOOT_TIME_JITTER_S:
+                return True
+        elif value != old:
+            return True
+    return False
+
+
 class Server(CalamariAggregate):
     # Set when a host first known by its short name (from `ceph osd metadata`) turns out to be
     # another server's fqdn; a class default so snapshots written before it existed still load.

@@ -13,7 +13,8 @@ from collector.simulator.state import ClusterState
 def server_facts(state: ClusterState) -> list[tuple[str, dict[str, Any]]]:
     """Each host's facts: name, fqdn, boot time, hardware, the Ceph daemons it runs, addresses."""
     mon_hosts = set(state.mon_hosts())
-    boot_time = float(int(state.clock()) - 86400 * 30 - state.spec.seed)
+    # a real host's boot time stays put between reports: from the cluster's (fixed) creation time
+    boot_time = float(int(state.created_ts) - 86400 * 29 - state.spec.seed)
     facts = []
     for host_index, host in enumerate(state.hosts):
         services = [
