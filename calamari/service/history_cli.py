@@ -14,6 +14,7 @@ import orjson
 from calamari.adapters.event_export import ExportFormatError, export_line, parse_line
 from calamari.adapters.event_store import EventStore
 from calamari.adapters.snapshots import HISTORY_KEEP_ALL, load_model, newest_snapshot, write_snapshot
+from calamari.domain.documents import with_live_fields
 from calamari.domain.model import ClusterModel
 from calamari.service.history import ClusterNotFound, History, HistoryError, parse_limit
 from calamari.service.model import ServiceConfig
@@ -178,9 +179,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     history = _history(args)
     point = history.point(args.at, "at")
     fsid = _cluster_for(history, args.cluster, point.position)
-    from calamari.api.history import live_shape  # the API's documents, field for field
-
-    doc = history.state(fsid, args.at, live_shape)
+    doc = history.state(fsid, args.at, with_live_fields)  # the API's documents, field for field
     if args.json:
         _dump(doc)
     else:
