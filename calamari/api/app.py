@@ -27,7 +27,18 @@ log = logging.getLogger(__name__)
 # Modules with a `blueprint` to register; other parts append theirs (e.g. "calamari.api.graphite").
 BLUEPRINT_MODULES: list[str] = [
     "calamari.api.auth",
-    "calamari.api.clusters",
+    "calamari.api.info",  # /api/v2/info
+    "calamari.api.clusters",  # /api/v2/cluster[/<fsid>]; the next ones are /api/v2/cluster/<fsid>/…
+    "calamari.api.monitors",
+    "calamari.api.crush_rules",
+    "calamari.api.crush_nodes",
+    "calamari.api.crush_types",
+    "calamari.api.crush_map",
+    "calamari.api.cluster_config",
+    "calamari.api.sync_objects",
+    "calamari.api.cluster_log",
+    "calamari.api.osd_flags",
+    "calamari.api.cli",
     "calamari.api.osds",
     "calamari.api.pools",
     "calamari.api.servers",

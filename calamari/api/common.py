@@ -164,3 +164,8 @@ def doc(summary: str, *, body: type[BaseModel] | None = None, response: dict[str
         return fn
 
     return mark
+
+
+def route_doc(view: Callable[..., Any] | None) -> dict[str, Any] | None:
+    """What `doc` noted on a view function, or None for an undocumented one."""
+    return getattr(view, "_api_doc", None)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from calamari.api.clusters import cluster_model
 from calamari.api.common import ApiError, doc, json_response, paginate, services, time_arg
+from calamari.api.lookup import cluster_model
 from calamari.domain.event_feed import SEVERITIES
 
 blueprint = Blueprint("events", __name__, url_prefix="/api/v2")

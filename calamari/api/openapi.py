@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app
 
 from calamari import __version__
-from calamari.api.common import doc, json_response
+from calamari.api.common import doc, json_response, route_doc
 
 blueprint = Blueprint("openapi", __name__, url_prefix="/api/v2")
 
@@ -22,6 +22,11 @@ REASONS = {400: "invalid input", 401: "not authenticated", 403: "not allowed for
            429: "too many failed logins: wait (Retry-After)", 504: "the cluster did not answer in time"}
 _PARAM = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 _TYPES = {"int": {"type": "integer"}, "path": {"type": "string"}, None: {"type": "string", "pattern": r"^[^/]+$"}}
+# These blueprints' routes were published as one blueprint, "clusters": their operationIds keep that
+# name, which clients generated from this document use for their methods.
+OPERATION_ID_BLUEPRINTS = {name: "clusters" for name in (
+    "info", "monitors", "crush_rules", "crush_nodes", "crush_types", "crush_map", "cluster_config", "sync_objects",
+    "cluster_log", "osd_flags", "cli")}
 
 
 def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:
@@ -34,12 +39,18 @@ def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:
     return _PARAM.sub(lambda m: "{" + m.group(2) + "}", rule), params
 
 
+def operation_id(endpoint: str, method: str) -> str:
+    """`<blueprint>.<view function>_<method>`."""
+    blueprint, _, view = endpoint.rpartition(".")
+    blueprint = OPERATION_ID_BLUEPRINTS.get(blueprint, blueprint)
+    return f"{blueprint}.{view}_{method.lower()}" if blueprint else f"{view}_{method.lower()}"
+
+
 def build_spec(app: Flask) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {"Error": ERROR}
     for rule in app.url_map.iter_rules():
-        view = app.view_functions.get(rule.endpoint)
-        note = getattr(view, "_api_doc", None)
+        note = route_doc(app.view_functions.get(rule.endpoint))
         if note is None or not rule.rule.startswith("/api/"):
             continue
         path, params = _path(rule.rule)
@@ -47,7 +58,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
             params_all = params + [{"name": k, "in": "query", "required": False, "schema": v,
                                     **({"style": "form", "explode": True} if v.get("type") == "array" else {})}
                                    for k, v in note["query"].items()]
-            op: dict[str, Any] = {"summary": note["summary"], "operationId": f"{rule.endpoint}_{method.lower()}",
+            op: dict[str, Any] = {"summary": note["summary"], "operationId": operation_id(rule.endpoint, method),
                                   "parameters": params_all,
                                   "responses": {str(note["status"]): {
                                       "description": "OK" if note["status"] < 300 else "Accepted",

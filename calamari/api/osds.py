@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from flask import Blueprint, Response, request
 
-from calamari.api.clusters import cluster_model, rule_root
 from calamari.api.common import (
     ApiError,
     doc,
@@ -16,9 +14,11 @@ from calamari.api.common import (
     services,
     submit_plan,
 )
+from calamari.api.lookup import cluster_model, found
+from calamari.api.response_schemas import ACCEPTED
 from calamari.api.schemas import OSD_READ_ONLY, OsdCommandMany, OsdUpdate
+from calamari.domain.documents import osd_document, osd_server_fqdns, pools_by_root, valid_osd_commands
 from calamari.domain.requests import OSD_COMMANDS, plan_osd_command, plan_osd_update
-from calamari.domain.server import osd_service_keys
 
 blueprint = Blueprint("osds", __name__, url_prefix="/api/v2/cluster/<fsid>")
 
@@ -26,34 +26,11 @@ OSD_SCHEMA = {"type": "object", "required": ["id", "up", "in", "reweight"],
               "properties": {"id": {"type": "integer"}, "up": {"type": "boolean"}, "in": {"type": "boolean"},
                              "reweight": {"type": "number"}, "pools": {"type": "array", "items": {"type": "integer"}},
                              "valid_commands": {"type": "array", "items": {"type": "string"}}}}
-ACCEPTED = {"type": "object", "required": ["request_id"], "properties": {"request_id": {"type": "string"}}}
 
 
 def _pools_by_root(fsid: str) -> dict[str | None, list[int]]:
-    """Pools by the CRUSH root their rule takes from (an OSD serves the pools of its root)."""
-    rules = {r["rule_id"]: rule_root(r) for r in cluster_model(fsid).crush.get("rules", [])}
-    by_root: dict[str | None, list[int]] = {}
-    for pool_id, row in sorted(services().service.view.pools.get(fsid, {}).items()):
-        by_root.setdefault(rules.get(row["crush_ruleset"]), []).append(pool_id)
-    return by_root
-
-
-def osd_server_fqdns(servers: Iterable[dict[str, Any]], fsid: str) -> dict[int, str]:
-    """The fqdn of the server each OSD of the cluster runs on, from the servers' services (an
-    OSD's metadata names its host as the host calls itself, often by its short name)."""
-    return {osd_id: server["fqdn"] for server in servers
-            for osd_fsid, osd_id in osd_service_keys(server["services"]) if osd_fsid == fsid}
-
-
-def _full_row(row: dict[str, Any], by_root: dict[str | None, list[int]],
-              server_fqdns: dict[int, str]) -> dict[str, Any]:
-    ancestry = row["crush_node_ancestry"]
-    pools = by_root.get(ancestry[0], []) if ancestry else []
-    if None in by_root:  # pools whose rule names no root serve every OSD
-        pools = sorted({*pools, *by_root[None]})
-    return {**row, "server": server_fqdns.get(row["id"], row["server"]), "pools": pools,
-            "valid_commands": list(OSD_COMMANDS) if row["up"] else [],
-            "backend_partition_path": None, "osd_journal": None}
+    crush = cluster_model(fsid).crush
+    return pools_by_root(crush, [row for _, row in sorted(services().service.view.pools.get(fsid, {}).items())])
 
 
 def _server_fqdns(fsid: str) -> dict[int, str]:
@@ -82,7 +59,7 @@ def osds(fsid: str) -> Response:
             raise ApiError(400, "invalid OSD ids", {"id__in": "must be integers"}) from None
         selected = [rows[i] for i in sorted(ids) if i in rows]
     server_fqdns = _server_fqdns(fsid)
-    result = [_full_row(r, by_root, server_fqdns) for r in selected]
+    result = [osd_document(r, by_root, server_fqdns) for r in selected]
     pool = request.args.get("pool")
     if pool is not None:
         try:
@@ -96,17 +73,14 @@ def osds(fsid: str) -> Response:
 
 
 def _osd(fsid: str, osd_id: int) -> dict[str, Any]:
-    row = _rows(fsid).get(osd_id)
-    if row is None:
-        raise ApiError(404, f"no OSD {osd_id} in cluster {fsid}")
-    return row
+    return found(_rows(fsid).get(osd_id), f"no OSD {osd_id} in cluster {fsid}")
 
 
 @blueprint.get("/osd/<int:osd_id>")
 @doc("One OSD", response=OSD_SCHEMA, errors=(401, 404))
 def osd(fsid: str, osd_id: int) -> Response:
     fqdn = services().service.view.osd_servers.get((fsid, osd_id))
-    return json_response(_full_row(_osd(fsid, osd_id), _pools_by_root(fsid), {osd_id: fqdn} if fqdn else {}))
+    return json_response(osd_document(_osd(fsid, osd_id), _pools_by_root(fsid), {osd_id: fqdn} if fqdn else {}))
 
 
 @blueprint.patch("/osd/<int:osd_id>")
@@ -128,7 +102,7 @@ def osd_commands(fsid: str) -> Response:
 @doc("The commands valid for an OSD now", response={"type": "object"}, errors=(401, 404))
 def osd_valid_commands(fsid: str, osd_id: int) -> Response:
     row = _osd(fsid, osd_id)
-    return json_response({str(osd_id): {"valid_commands": list(OSD_COMMANDS) if row["up"] else []}})
+    return json_response({str(osd_id): {"valid_commands": valid_osd_commands(row)}})
 
 
 def _run(fsid: str, ids: list[int], command: str) -> Response:

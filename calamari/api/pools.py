@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from calamari.api.clusters import cluster_model
 from calamari.api.common import (
-    ApiError,
     doc,
     json_response,
     parse_body,
     services,
     submit_plan,
 )
+from calamari.api.lookup import cluster_model, found
 from calamari.api.schemas import POOL_READ_ONLY, POOL_UPDATE_READ_ONLY, PoolCreate, PoolUpdate
 from calamari.domain.requests import plan_pool_create, plan_pool_delete, plan_pool_update
 
@@ -34,10 +33,7 @@ def pools(fsid: str) -> Response:
 
 def _pool(fsid: str, pool_id: int) -> dict:
     cluster_model(fsid)
-    row = services().service.view.pools.get(fsid, {}).get(pool_id)
-    if row is None:
-        raise ApiError(404, f"no pool {pool_id} in cluster {fsid}")
-    return row
+    return found(services().service.view.pools.get(fsid, {}).get(pool_id), f"no pool {pool_id} in cluster {fsid}")
 
 
 @blueprint.get("/pool/<int:pool_id>")

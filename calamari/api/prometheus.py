@@ -17,7 +17,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_late
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from calamari.api.osds import osd_server_fqdns
+from calamari.domain.documents import osd_server_fqdns
 
 blueprint = Blueprint("prometheus", __name__)
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from calamari.api.clusters import cluster_model
 from calamari.api.common import ApiError, current_user, doc, json_response, paginate, services
+from calamari.api.lookup import cluster_model
 
 blueprint = Blueprint("requests", __name__, url_prefix="/api/v2")
 

@@ -8,8 +8,9 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app
 
-from calamari.api.clusters import cluster_model
 from calamari.api.common import ApiError, current_user, doc, int_arg, json_response, services
+from calamari.api.lookup import cluster_model, found
+from calamari.domain.documents import server_document
 from calamari.protocol.host_logs import (
     LOG_LIST,
     LOG_TAIL,
@@ -26,28 +27,15 @@ SERVER_SCHEMA = {"type": "object", "required": ["fqdn", "hostname", "services"],
                                 "services": {"type": "array", "items": {"type": "object"}}}}
 
 
-def server_row(row: dict[str, Any], fsid: str | None = None) -> dict[str, Any]:
-    services_ = [s for s in row["services"] if fsid is None or s["fsid"] == fsid]
-    versions = {s.get("version") for s in services_ if s.get("version")}
-    return {**row, "services": services_, "ceph_version": versions.pop() if len(versions) == 1 else None}
-
-
 def live_server_row(row: dict[str, Any], fsid: str | None = None) -> dict[str, Any]:
-    """server_row with `last_contact` the time the host's collector was last heard from (its
-    heartbeats and facts, kept in memory), where the stored row has the time of its last change
-    (until the first heartbeat after a restart, that time stays)."""
-    out = server_row(row, fsid)
-    heard = services().service.model.last_contact_host.get(row["fqdn"])
-    if heard is not None:  # (the row's own time may be that of a 'contact lost' event: no contact)
-        out["last_contact"] = datetime.fromtimestamp(heard, UTC).isoformat()
-    return out
+    """The server's document with `last_contact` the time the host's collector was last heard
+    from (its heartbeats and facts, kept in memory), where the stored row has the time of its last
+    change (until the first heartbeat after a restart, that time stays)."""
+    return server_document(row, fsid, services().service.model.last_contact_host.get(row["fqdn"]))
 
 
 def _server(fqdn: str) -> dict[str, Any]:
-    row = services().service.view.servers.get(fqdn)
-    if row is None:
-        raise ApiError(404, f"no server {fqdn!r}")
-    return row
+    return found(services().service.view.servers.get(fqdn), f"no server {fqdn!r}")
 
 
 @blueprint.get("/server")

@@ -86,20 +86,23 @@ def cluster_stats(fsid: str) -> Response:
     return _answer(_read([root] + [f"{root}.{group}" for group in CLUSTER_GROUPS]), {"cluster": fsid})
 
 
+def _member_stats(fsid: str, kind: str, member_id: int, rows: dict[str, dict[int, Any]], what: str) -> Response:
+    """The series of one pool or OSD (`kind`) of the cluster; 404 when the cluster has no such one."""
+    if member_id not in rows.get(fsid, {}):
+        return _unknown(f"{what} {member_id} in cluster {fsid}")
+    return _answer(_read([f"ceph.cluster.{fsid}.{kind}.{member_id}"]), {"cluster": fsid, kind: member_id})
+
+
 @blueprint.get("/pool/<int:pool_id>/stats")
 @doc("One pool's usage and IO series", response=SERIES_RESPONSE, query=RANGE_QUERY, errors=ERRORS)
 def pool_stats(fsid: str, pool_id: int) -> Response:
-    if pool_id not in _view().pools.get(fsid, {}):
-        return _unknown(f"pool {pool_id} in cluster {fsid}")
-    return _answer(_read([f"ceph.cluster.{fsid}.pool.{pool_id}"]), {"cluster": fsid, "pool": pool_id})
+    return _member_stats(fsid, "pool", pool_id, _view().pools, "pool")
 
 
 @blueprint.get("/osd/<int:osd_id>/stats")
 @doc("One OSD's usage and latency series", response=SERIES_RESPONSE, query=RANGE_QUERY, errors=ERRORS)
 def osd_stats(fsid: str, osd_id: int) -> Response:
-    if osd_id not in _view().osds.get(fsid, {}):
-        return _unknown(f"OSD {osd_id} in cluster {fsid}")
-    return _answer(_read([f"ceph.cluster.{fsid}.osd.{osd_id}"]), {"cluster": fsid, "osd": osd_id})
+    return _member_stats(fsid, "osd", osd_id, _view().osds, "OSD")
 
 
 @blueprint.get("/pool/stats")

@@ -11,10 +11,11 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from calamari.domain.cluster import Cluster
+from calamari.domain.documents import request_row
 from calamari.domain.model import ClusterModel
 from calamari.domain.osd import Osd
 from calamari.domain.pool import Pool
-from calamari.domain.projections import ReadModel, osd_state_key, request_row
+from calamari.domain.projections import ReadModel, osd_state_key
 from calamari.domain.server import Server
 from calamari.domain.user_request import UserRequest
 

@@ -1,6 +1,6 @@
-"""Read-side projections for the API: rows shaped like Calamari's v2 resources, and counters,
-kept up to date as each event is applied. A row is re-rendered from the aggregate the event
-changed, so the projection never folds events a second way."""
+"""Read-side projections for the API: a row per object (shaped by calamari.domain.documents) and
+counters, kept up to date as each event is applied. A row is re-rendered from the aggregate the
+event changed, so the projection never folds events a second way."""
 
 from __future__ import annotations
 
@@ -10,114 +10,12 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from calamari.domain.cluster import Cluster
+from calamari.domain.documents import cluster_row, osd_row, pool_row, request_row, server_row
 from calamari.domain.model import ClusterModel
 from calamari.domain.osd import Osd
 from calamari.domain.pool import Pool
 from calamari.domain.server import Server, osd_service_keys
 from calamari.domain.user_request import UserRequest
-
-
-def osd_row(osd: Osd) -> dict[str, Any]:
-    md = osd.metadata
-    return {
-        "id": osd.osd_id,
-        "uuid": osd.uuid,
-        "up": osd.up,
-        "in": osd.in_,
-        "reweight": osd.reweight,
-        "primary_affinity": osd.primary_affinity,
-        "crush_weight": osd.crush_weight,
-        "device_class": osd.device_class,
-        "server": md.get("hostname") or osd.host,
-        "crush_host": osd.host,
-        "crush_node_ancestry": osd.crush_ancestry,
-        "public_addr": osd.public_addr,
-        "cluster_addr": osd.cluster_addr,
-        "osd_data": md.get("osd_data"),
-        "backend_device_node": md.get("devices") or None,
-        "objectstore": md.get("osd_objectstore"),
-        "ceph_version": md.get("ceph_version_short"),
-        "epoch": osd.epoch,
-    }
-
-
-def pool_row(pool: Pool) -> dict[str, Any]:
-    s = pool.settings
-    return {
-        "id": pool.pool_id,
-        "name": pool.name,
-        "type": s.get("type"),
-        "size": s.get("size"),
-        "min_size": s.get("min_size"),
-        "pg_num": s.get("pg_num"),
-        "pgp_num": s.get("pgp_num"),
-        "crush_ruleset": s.get("crush_rule"),
-        "crush_rule": s.get("crush_rule"),
-        "crash_replay_interval": 0,
-        "hashpspool": s.get("hashpspool"),
-        "full": s.get("full"),
-        "erasure_code_profile": s.get("erasure_code_profile") or None,
-        "pg_autoscale_mode": s.get("pg_autoscale_mode"),
-        "application": s.get("application", []),
-        "quota_max_objects": pool.quota_max_objects,
-        "quota_max_bytes": pool.quota_max_bytes,
-        "epoch": pool.epoch,
-    }
-
-
-def cluster_row(cluster: Cluster) -> dict[str, Any]:
-    return {
-        "id": cluster.fsid,
-        "name": cluster.name,
-        "update_time": cluster.modified_on.isoformat(),
-        "health": {"status": cluster.health_status, "checks": cluster.health_checks},
-        "flags": cluster.flags,
-        "mons": cluster.mons,
-        "quorum": cluster.quorum,
-        "election_epoch": cluster.election_epoch,
-        "pg_by_state": cluster.pg_by_state,
-        "pgmap_version": cluster.pgmap_version,
-        "filesystems": cluster.filesystems,
-        "stale": cluster.stale,
-    }
-
-
-def server_row(server: Server) -> dict[str, Any]:
-    f = server.facts
-    return {
-        "fqdn": server.fqdn,
-        "hostname": server.hostname,
-        "managed": server.managed,
-        "contact_lost": server.contact_lost,
-        "last_contact": server.modified_on.isoformat(),
-        "boot_time": f.get("boot_time"),
-        "kernel": f.get("kernel"),
-        "cpu_count": f.get("cpu_count"),
-        "mem_total": f.get("mem_total"),
-        "frontend_addr": f.get("frontend_addr"),
-        "backend_addr": f.get("backend_addr"),
-        "frontend_iface": f.get("frontend_iface"),
-        "backend_iface": f.get("backend_iface"),
-        "services": server.services,
-    }
-
-
-def request_row(req: UserRequest) -> dict[str, Any]:
-    return {
-        "id": req.request_id,
-        "fsid": req.fsid,
-        "username": req.username,
-        "kind": req.kind,
-        "target": req.target,
-        "headline": req.headline,
-        "state": req.state,
-        "status": req.status,
-        "error": req.error,
-        "error_message": req.error_message,
-        "requested_at": req.created_on.isoformat(),
-        "completed_at": req.modified_on.isoformat() if req.state == "complete" else None,
-        "body": req.body,
-    }
 
 
 def osd_state_key(row: dict[str, Any]) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 import orjson
@@ -14,6 +14,7 @@ import orjson
 from calamari.adapters.event_export import ExportFormatError, export_line, parse_line
 from calamari.adapters.event_store import EventStore
 from calamari.adapters.snapshots import HISTORY_KEEP_ALL, load_model, newest_snapshot, write_snapshot
+from calamari.domain.documents import with_live_fields
 from calamari.domain.model import ClusterModel
 from calamari.service.history import ClusterNotFound, History, HistoryError, parse_limit
 from calamari.service.model import ServiceConfig
@@ -178,25 +179,22 @@ def cmd_history(args: argparse.Namespace) -> int:
     history = _history(args)
     point = history.point(args.at, "at")
     fsid = _cluster_for(history, args.cluster, point.position)
-    from calamari.api.history import live_shape  # the API's documents, field for field
-
-    doc = history.state(fsid, args.at, live_shape)
-    if args.json:
-        _dump(doc)
-    else:
-        print(format_state(doc))
-    return 0
+    return _show(args, history.state(fsid, args.at, with_live_fields), format_state)  # the API's documents
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
     history = _history(args)
     end = history.point(args.to, "to") if args.to is not None else None
     fsid = _cluster_for(history, args.cluster, end.position if end else history.end())
-    doc = history.diff(fsid, args.start, args.to, parse_limit(str(args.limit)))
+    return _show(args, history.diff(fsid, args.start, args.to, parse_limit(str(args.limit))), format_diff)
+
+
+def _show(args: argparse.Namespace, doc: dict[str, Any], as_text: Callable[[dict[str, Any]], str]) -> int:
+    """Print a document as JSON (`--json`, what the API answers) or as text."""
     if args.json:
         _dump(doc)
     else:
-        print(format_diff(doc))
+        print(as_text(doc))
     return 0
 
 

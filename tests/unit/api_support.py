@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from argon2 import PasswordHasher
 
 from calamari.adapters.local_host import server_grains
@@ -105,3 +107,15 @@ class Harness:
 
     def close(self) -> None:
         self.service.close()
+
+
+def harness_fixture(steps: tuple[str, ...]) -> Callable[..., Iterator[Harness]]:
+    """A test module's `api` fixture: a Harness fed the capture steps, closed after each test."""
+
+    @pytest.fixture
+    def api(tmp_path: Any, capture_dir: str) -> Iterator[Harness]:
+        harness = Harness(str(tmp_path), capture_dir, steps=steps)
+        yield harness
+        harness.close()
+
+    return api

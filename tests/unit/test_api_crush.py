@@ -5,14 +5,9 @@ import copy
 from datetime import UTC, datetime
 
 import pytest
-from api_support import Harness
+from api_support import harness_fixture
 
-
-@pytest.fixture
-def api(tmp_path, capture_dir):
-    harness = Harness(str(tmp_path), capture_dir, steps=("00", "01", "02", "03"))
-    yield harness
-    harness.close()
+api = harness_fixture(steps=("00", "01", "02", "03"))
 
 
 def held_crush(api):

@@ -3,14 +3,9 @@ with the reason (Ceph keeps them in step with their bucket), not a 404 claiming 
 node, and nothing is sent to Ceph."""
 
 import pytest
-from api_support import Harness
+from api_support import harness_fixture
 
-
-@pytest.fixture
-def api(tmp_path, capture_dir):
-    harness = Harness(str(tmp_path), capture_dir, steps=("00", "01", "02", "03"))
-    yield harness
-    harness.close()
+api = harness_fixture(steps=("00", "01", "02", "03"))
 
 
 def shadow(api):

@@ -4,15 +4,9 @@ kept, page and page_size once."""
 
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
-from api_support import Harness
+from api_support import harness_fixture
 
-
-@pytest.fixture
-def api(tmp_path, capture_dir):
-    harness = Harness(str(tmp_path), capture_dir, steps=("00", "01", "02", "03"))
-    yield harness
-    harness.close()
+api = harness_fixture(steps=("00", "01", "02", "03"))
 
 
 def test_following_next_and_previous_with_a_utc_offset_since(api):

@@ -10,7 +10,8 @@ from flask import Flask
 from history_fixtures import PASSWORD_HASH, FakeService, record_history
 
 from calamari.adapters.snapshots import newest_snapshot
-from calamari.api.history import blueprint, cluster_history, live_shape
+from calamari.api.history import blueprint, cluster_history
+from calamari.domain.documents import with_live_fields
 from calamari.service import ctl
 from calamari.service.history import History, HistoryError, parse_point
 
@@ -145,7 +146,7 @@ def test_api_history_at_and_diff(client, recorded, history):
     at = rec.step_times[6].isoformat()
     r = client.get(f"/api/v2/cluster/{rec.fsid}/history", query_string={"at": at})
     assert r.status_code == 200
-    assert r.get_json() == orjson.loads(orjson.dumps(history.state(rec.fsid, at, live_shape)))
+    assert r.get_json() == orjson.loads(orjson.dumps(history.state(rec.fsid, at, with_live_fields)))
     r = client.get(f"/api/v2/cluster/{rec.fsid}/history", query_string={"from": "10", "to": "40", "limit": "5"})
     assert r.status_code == 200
     body = r.get_json()
@@ -199,7 +200,7 @@ def test_ctl_history_and_diff_print_the_api_documents(recorded, history, capsys)
     base = ["--data-dir", rec.data_dir]
     at = rec.step_times[5].isoformat()
     assert ctl.main([*base, "history", "--at", at, "--json"]) == 0
-    assert orjson.loads(capsys.readouterr().out) == orjson.loads(orjson.dumps(history.state(rec.fsid, at, live_shape)))
+    assert orjson.loads(capsys.readouterr().out) == orjson.loads(orjson.dumps(history.state(rec.fsid, at, with_live_fields)))
     assert ctl.main([*base, "history", "--at", at]) == 0
     text = capsys.readouterr().out
     assert "HEALTH_WARN" in text and "noout" in text

@@ -247,7 +247,7 @@ def test_config_get(sim):
 
 
 def test_every_allowed_read_command_is_answered(sim):
-    from calamari.api.clusters import READ_ONLY_COMMANDS
+    from calamari.api.cli import READ_ONLY_COMMANDS
 
     for prefix in READ_ONLY_COMMANDS:
         rc, _, err = sim.execute(prefix, {"pool": "rbd", "var": "size", "who": "global", "key": "osd_pool_default_size",

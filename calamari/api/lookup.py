@@ -1,0 +1,39 @@
+"""Looking up what a route names: the cluster (404 when there is no such cluster), the newest
+sync objects it sent (503 until it has), and one item of a collection (404 when it is not there)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from calamari.api.common import ApiError, services
+
+Item = TypeVar("Item")
+
+
+def cluster_model(fsid: str) -> Any:
+    cluster = services().service.model.clusters.get(fsid)
+    if cluster is None:
+        raise ApiError(404, f"no cluster {fsid}")
+    return cluster
+
+
+def held(fsid: str, name: str) -> Any:
+    """The newest sync object of a kind; 503 until the cluster has sent one."""
+    cluster_model(fsid)
+    item = services().service.model.held.get(fsid, {}).get(name)
+    if item is None:
+        raise ApiError(503, f"no {name} received from cluster {fsid} yet; retry shortly")
+    return item[1]
+
+
+def found(item: Item | None, missing: str) -> Item:
+    """`item`, or 404 with `missing` as the reason when it is None."""
+    if item is None:
+        raise ApiError(404, missing)
+    return item
+
+
+def first(items: Iterable[Item], wanted: Callable[[Item], bool], missing: str) -> Item:
+    """The first of `items` that is `wanted`; 404 with `missing` as the reason when none is."""
+    return found(next((item for item in items if wanted(item)), None), missing)
