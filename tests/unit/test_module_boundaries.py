@@ -14,6 +14,7 @@ from test_import_graph import module_files
 KNOWN_BORROWED = {
     ("calamari.service.key_cli", "calamari.service.ctl._config"),
     ("calamari.service.user_cli", "calamari.service.ctl._config"),
+    ("calamari.service.cluster_cli", "calamari.service.ctl._config"),
 }
 # What the modules below the API may not import: they must work without a web app
 # (calamari-ctl reads a data dir directly, the collector runs on Ceph hosts).
