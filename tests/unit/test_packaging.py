@@ -1,6 +1,6 @@
-"""What an installation needs: the runtime requirements of setup.py are what the server, the
-collector and calamari-ctl import; test support (calamari.testing, hypothesis) is an extra that no
-entry point loads."""
+"""What an installation holds and needs: every module folder is a package setup.py ships; the
+runtime requirements are what the server, the collector and calamari-ctl import; test support
+(calamari.testing, hypothesis) is an extra that no entry point loads."""
 
 from __future__ import annotations
 
@@ -31,8 +31,18 @@ def setup_arguments() -> dict[str, Any]:
     captured: dict[str, Any] = {}
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(setuptools, "setup", lambda **kwargs: captured.update(kwargs))
+        patch.chdir(ROOT)  # find_packages looks below the working directory
         runpy.run_path(str(ROOT / "setup.py"))
     return captured
+
+
+def test_every_folder_of_modules_is_shipped() -> None:
+    # find_packages sees only folders with an __init__.py: one without it is left out of a
+    # (non-editable) installation, and every entry point that imports from it fails there
+    folders = {".".join(path.parent.relative_to(ROOT).parts)
+               for package in ("calamari", "collector") for path in (ROOT / package).rglob("*.py")}
+    missing = folders - set(setup_arguments()["packages"])
+    assert not missing, f"not shipped (no __init__.py?): {sorted(missing)}"
 
 
 def distribution_name(requirement: str) -> str:
