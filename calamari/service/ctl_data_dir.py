@@ -14,8 +14,10 @@ from calamari.adapters.curve_keys import server_key_dir
 from calamari.adapters.event_store import EventStore
 from calamari.adapters.snapshots import load_model
 from calamari.domain.model import ClusterModel
-from calamari.service.control import ServerNotRunning, call_running_server
+from calamari.service.control import ServerNotAnswering, ServerNotRunning, call_running_server
 from calamari.service.model import ServiceConfig
+
+ANSWER_TIMEOUT_S = 30.0  # how long a command waits for the running server's answer
 
 
 def service_config(args: argparse.Namespace) -> ServiceConfig:
@@ -32,13 +34,18 @@ def stored_model(args: argparse.Namespace) -> tuple[EventStore, ClusterModel]:
 
 
 def ask_running_server(args: argparse.Namespace, request: dict[str, Any],
-                       timeout: float = 30.0) -> dict[str, Any] | None:
-    """The reply of the server running on the data dir, or None when none runs (the command then
-    works on the stored events itself)."""
+                       timeout: float | None = None) -> dict[str, Any] | None:
+    """The reply of the server running on the data dir (waiting `timeout` seconds, default
+    ANSWER_TIMEOUT_S), or None when none runs: the command then works on the stored events itself."""
     try:
-        return call_running_server(server_key_dir(args.data_dir), request, timeout=timeout)
+        return call_running_server(server_key_dir(args.data_dir), request,
+                                   timeout=ANSWER_TIMEOUT_S if timeout is None else timeout)
     except ServerNotRunning:
         return None
+    except ServerNotAnswering as exc:
+        # a failed reply, not None: the server runs, and a change written to the store behind its
+        # back would be lost to it
+        return {"ok": False, "status": 504, "error": str(exc)}
 
 
 def decided_by(args: argparse.Namespace) -> str:

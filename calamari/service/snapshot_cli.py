@@ -9,9 +9,11 @@ from calamari.adapters.event_store import EventStore
 from calamari.adapters.snapshots import HISTORY_KEEP_ALL, load_model, write_snapshot
 from calamari.service.ctl_data_dir import ask_running_server, print_error, service_config
 
+SNAPSHOT_TIMEOUT_S = 120.0  # the server writes the whole model first
+
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
-    reply = ask_running_server(args, {"op": "snapshot"}, timeout=120)
+    reply = ask_running_server(args, {"op": "snapshot"}, timeout=SNAPSHOT_TIMEOUT_S)
     if reply is not None:
         if not reply.get("ok"):
             print_error(reply.get("error", "failed"))
