@@ -1,7 +1,8 @@
 """The data dir a `calamari-ctl` command works on: its configuration, the model its stored events
 make, the running server that owns it, and who a decision is recorded as made by.
 
-Every command module of calamari-ctl uses these; they import nothing of calamari-ctl themselves."""
+Every command module of calamari-ctl (`*_cli.py`) uses these; this module imports none of them,
+nor ctl.py, which assembles them."""
 
 from __future__ import annotations
 
