@@ -1,5 +1,7 @@
 from setuptools import find_packages, setup
 
+TESTING = ["hypothesis==6.170.17"]
+
 setup(
     name="calamari",
     version="0.1.0",
@@ -23,11 +25,14 @@ setup(
         "argon2-cffi==25.1.0",
         "whisper==1.1.10",
         "psutil==7.2.2",
-        "hypothesis==6.170.17",
         "prometheus-client==0.26.0",
     ],
     extras_require={
+        # calamari.testing: hypothesis strategies of realistic maps (tests, bench/bench_model.py); the
+        # server, the collector and calamari-ctl never import it
+        "testing": TESTING,
         "test": [
+            *TESTING,
             "pytest==9.2.0",
             "ruff==0.17.6",
             "schemathesis==4.32.5",

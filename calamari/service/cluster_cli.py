@@ -9,36 +9,18 @@ dir's control channel; with it stopped, the event is written to the event store 
 from __future__ import annotations
 
 import argparse
-import getpass
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from calamari.adapters.curve_keys import server_key_dir
-from calamari.service.control import ServerNotRunning, call_running_server
-
-
-def _by(args: argparse.Namespace) -> str:
-    return args.by or f"{getpass.getuser()} (calamari-ctl)"
-
-
-def _stored_model(args: argparse.Namespace) -> tuple[Any, Any]:
-    from calamari.adapters.event_store import EventStore
-    from calamari.adapters.snapshots import load_model
-    from calamari.service.ctl import _config
-
-    config = _config(args)
-    store = EventStore(config.store_url)
-    model, _ = load_model(config.snapshot_dir, store)
-    return store, model
+from calamari.service.ctl_data_dir import ask_running_server, decided_by, print_error, stored_model
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
     """The versions the stored events reflect (what a restarted server refuses to go below)."""
-    store, model = _stored_model(args)
+    store, model = stored_model(args)
     try:
         if args.fsid not in model.clusters:
-            print(f"calamari-ctl: no cluster {args.fsid!r}", file=sys.stderr)
+            print_error(f"no cluster {args.fsid!r}")
             return 1
         for name, version in sorted(model.reflected.get(args.fsid, {}).items()):
             print(f"{name}\t{version}")
@@ -48,7 +30,7 @@ def cmd_versions(args: argparse.Namespace) -> int:
 
 
 def _reset_offline(args: argparse.Namespace, by: str) -> dict[str, Any]:
-    store, model = _stored_model(args)
+    store, model = stored_model(args)
     try:
         if args.fsid not in model.clusters:
             return {"ok": False, "status": 404, "error": f"no cluster {args.fsid!r}"}
@@ -60,15 +42,13 @@ def _reset_offline(args: argparse.Namespace, by: str) -> dict[str, Any]:
 
 
 def cmd_reset_versions(args: argparse.Namespace) -> int:
-    by = _by(args)
-    request = {"op": "cluster_reset_versions", "fsid": args.fsid, "by": by}
-    try:
-        reply = call_running_server(server_key_dir(args.data_dir), request)
-        where = " (by the running server)"
-    except ServerNotRunning:
+    by = decided_by(args)
+    reply = ask_running_server(args, {"op": "cluster_reset_versions", "fsid": args.fsid, "by": by})
+    where = " (by the running server)"
+    if reply is None:
         reply, where = _reset_offline(args, by), ""
     if not reply.get("ok"):
-        print(f"calamari-ctl: {reply.get('error', 'failed')}", file=sys.stderr)
+        print_error(reply.get("error", "failed"))
         return 1 if reply.get("status") == 404 else 2
     print(f"versions of cluster {args.fsid} reset{where}: the next map of any version is taken in")
     return 0

@@ -32,6 +32,10 @@ class ServerNotRunning(Exception):
     """No server answers on the data dir's control channel."""
 
 
+class ServerNotAnswering(Exception):
+    """A server took the request on the control channel but gave no answer in time."""
+
+
 def control_path(key_dir: str) -> str:
     return os.path.join(key_dir, CONTROL_FILE)
 
@@ -200,7 +204,8 @@ class ControlServer:
 
 
 def call_running_server(key_dir: str, request: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
-    """Send `request` to the server running on this data dir; ServerNotRunning when none is."""
+    """Send `request` to the server running on this data dir; ServerNotRunning when none is,
+    ServerNotAnswering when one took it but did not answer within `timeout` seconds."""
     try:
         with open(control_path(key_dir)) as f:
             info = json.load(f)
@@ -213,8 +218,13 @@ def call_running_server(key_dir: str, request: dict[str, Any], timeout: float = 
         raise ServerNotRunning from None  # a stale file left by a server that died
     with conn:
         conn.settimeout(timeout)
-        conn.sendall(json.dumps({**request, "token": token}).encode() + b"\n")
-        line = conn.makefile("rb").readline(16 * 1024 * 1024)
+        try:
+            conn.sendall(json.dumps({**request, "token": token}).encode() + b"\n")
+            line = conn.makefile("rb").readline(16 * 1024 * 1024)
+        except TimeoutError:
+            raise ServerNotAnswering(f"the running server did not answer within {timeout:g} s") from None
+        except OSError:
+            raise ServerNotRunning from None  # it went away while we asked, as when it closes without a word
     try:
         reply = json.loads(line)
     except ValueError:

@@ -1,61 +1,16 @@
-"""`calamari-ctl`: administration on a data dir (works whether or not the server is running)."""
+"""`calamari-ctl`: administration on a data dir (works whether or not the server is running).
+
+This module only assembles the command line from the command modules (`*_cli.py`) and runs the
+chosen command; what the commands share is in ctl_data_dir.py."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from typing import Any
 
-import orjson
-
-from calamari.adapters.event_store import EventStore, EventStoreError, event_record, unavailable_reason
-from calamari.adapters.snapshots import HISTORY_KEEP_ALL, load_model, write_snapshot
-from calamari.service import cluster_cli, history_cli, key_cli, user_cli
-from calamari.service.model import ServiceConfig
-
-
-def _config(args: argparse.Namespace) -> ServiceConfig:
-    return ServiceConfig(data_dir=args.data_dir, event_store_url=args.event_store)
-
-
-def cmd_events(args: argparse.Namespace) -> int:
-    store = EventStore(_config(args).store_url)
-    out = sys.stdout.buffer
-    for position, event in store.read(after=args.since):
-        out.write(orjson.dumps(event_record(position, event)) + b"\n")
-    out.flush()
-    return 0
-
-
-def cmd_snapshot(args: argparse.Namespace) -> int:
-    from calamari.adapters.curve_keys import server_key_dir
-    from calamari.service.control import ServerNotRunning, call_running_server
-
-    try:  # a running server writes it itself, from what it has persisted
-        reply = call_running_server(server_key_dir(args.data_dir), {"op": "snapshot"}, timeout=120)
-    except ServerNotRunning:
-        reply = None
-    if reply is not None:
-        if not reply.get("ok"):
-            print(f"calamari-ctl: {reply.get('error', 'failed')}", file=sys.stderr)
-            return 2
-        print(f"snapshot at position {reply['position']} (written by the running server)")
-        return 0
-    config = _config(args)
-    store = EventStore(config.store_url)
-    model, position = load_model(config.snapshot_dir, store)
-    path = write_snapshot(config.snapshot_dir, position, model, HISTORY_KEEP_ALL)
-    print(f"snapshot at position {position}: {path}")
-    return 0
-
-
-COMMANDS: dict[str, Any] = {"events": cmd_events, "snapshot": cmd_snapshot}
-EXTENSIONS: list[Any] = []  # later parts register sub-commands here: fn(subparsers)
-EXTENSIONS.append(history_cli.add_commands)  # history, diff, events export|import
-EXTENSIONS.append(user_cli.add_commands)  # user add|list
-EXTENSIONS.append(key_cli.add_commands)  # key list|accept|reject|delete|server
-EXTENSIONS.append(cluster_cli.add_commands)  # cluster versions|reset-versions
+from calamari.adapters.event_store import EventStoreError, unavailable_reason
+from calamari.service import cluster_cli, events_cli, history_cli, key_cli, snapshot_cli, user_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,13 +20,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="event store URL, as given to the server (default: sqlite in the data dir; "
                              "or $CALAMARI_EVENT_STORE, which keeps a password off the command line)")
     sub = parser.add_subparsers(dest="command", required=True)
-    events = sub.add_parser("events", help="print stored events as JSON lines")
-    events.add_argument("--since", type=int, default=0, help="only events after this position")
-    events.set_defaults(func=cmd_events)
-    snap = sub.add_parser("snapshot", help="write a snapshot of the model now")
-    snap.set_defaults(func=cmd_snapshot)
-    for extend in EXTENSIONS:
-        extend(sub)
+    events = events_cli.add_commands(sub)  # events
+    snapshot_cli.add_commands(sub)  # snapshot
+    history_cli.add_commands(sub, events)  # history, diff, events export|import
+    user_cli.add_commands(sub)  # user add|list
+    key_cli.add_commands(sub)  # key list|accept|reject|delete|server
+    cluster_cli.add_commands(sub)  # cluster versions|reset-versions
     return parser
 
 

@@ -16,6 +16,7 @@ from calamari.adapters.event_store import EventStore
 from calamari.adapters.snapshots import HISTORY_KEEP_ALL, load_model, newest_snapshot, write_snapshot
 from calamari.domain.documents import with_live_fields
 from calamari.domain.model import ClusterModel
+from calamari.service.ctl_data_dir import service_config
 from calamari.service.history import ClusterNotFound, History, HistoryError, parse_limit
 from calamari.service.model import ServiceConfig
 
@@ -26,12 +27,8 @@ class CtlError(Exception):
     """A user error of a command: printed as one line, exit code 2."""
 
 
-def _config(args: argparse.Namespace) -> ServiceConfig:
-    return ServiceConfig(data_dir=args.data_dir, event_store_url=args.event_store)
-
-
 def _history(args: argparse.Namespace) -> History:
-    config = _config(args)
+    config = service_config(args)
     return History(EventStore(config.store_url), config.snapshot_dir)
 
 
@@ -266,7 +263,7 @@ def _fold(model: ClusterModel, event: Any, where: str) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = service_config(args)
     if args.snapshot_every < 1:
         raise HistoryError("snapshot-every", "must be a positive number of events")
     if not os.path.isfile(args.file):
@@ -343,8 +340,9 @@ def _store_name(config: ServiceConfig) -> str:
 # ---------------------------------------------------------------------- parsers
 
 
-def add_commands(sub: Any) -> None:
-    """Register the history commands on calamari-ctl's sub-parsers."""
+def add_commands(sub: argparse._SubParsersAction, events: argparse.ArgumentParser) -> None:
+    """Register the history commands on calamari-ctl's sub-parsers, and `export` and `import` on
+    the `events` command's parser."""
     hist = sub.add_parser("history", help="the cluster as it was at a time or event position")
     hist.add_argument("--at", required=True, help="ISO 8601 time (UTC unless a zone is given) or event position")
     hist.add_argument("--cluster", default=None, help="fsid (needed when there are several clusters)")
@@ -359,7 +357,6 @@ def add_commands(sub: Any) -> None:
     diff.add_argument("--json", action="store_true", help="print the API's JSON document")
     diff.set_defaults(func=_guarded(cmd_diff))
 
-    events = sub.choices["events"]
     actions = events.add_subparsers(dest="events_action", required=False)
     export = actions.add_parser("export", help="write events as JSON lines that `events import` reads back")
     export.add_argument("--since", dest="export_since", default=None,

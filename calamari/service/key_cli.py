@@ -7,7 +7,6 @@ server finds them when it starts."""
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -28,24 +27,14 @@ from calamari.domain.collector_key import (
     on_accepting,
 )
 from calamari.service.collector_keys import key_row
-from calamari.service.control import ServerNotRunning, call_running_server
+from calamari.service.ctl_data_dir import ask_running_server, decided_by, print_error, stored_model
 
 OPS = {"accept": "accepted", "reject": "rejected"}
 
 
-def _by(args: argparse.Namespace) -> str:
-    return args.by or f"{getpass.getuser()} (calamari-ctl)"
-
-
 def _offline(args: argparse.Namespace, request: dict[str, Any]) -> dict[str, Any]:
     """What the server would have answered, made on the stored events (server stopped)."""
-    from calamari.adapters.event_store import EventStore
-    from calamari.adapters.snapshots import load_model
-    from calamari.service.ctl import _config
-
-    config = _config(args)
-    store = EventStore(config.store_url)
-    model, _ = load_model(config.snapshot_dir, store)
+    store, model = stored_model(args)
     now = datetime.now(UTC)
     ttl_s = RegistrationLimits().pending_ttl_s
     live = sorted((k for k in model.collector_keys.values() if k.is_live(now, ttl_s)),
@@ -76,14 +65,12 @@ def _offline(args: argparse.Namespace, request: dict[str, Any]) -> dict[str, Any
 
 
 def _call(args: argparse.Namespace, request: dict[str, Any]) -> dict[str, Any]:
-    try:
-        return call_running_server(server_key_dir(args.data_dir), request)
-    except ServerNotRunning:
-        return _offline(args, request)
+    reply = ask_running_server(args, request)
+    return reply if reply is not None else _offline(args, request)
 
 
 def _fail(reply: dict[str, Any]) -> int:
-    print(f"calamari-ctl: {reply.get('error', 'failed')}", file=sys.stderr)
+    print_error(reply.get("error", "failed"))
     return 1 if reply.get("status") == 404 else 2
 
 
@@ -102,9 +89,9 @@ def cmd_key_decide(args: argparse.Namespace) -> int:
     try:
         check_key_id(args.id)
     except CollectorKeyError as err:
-        print(f"calamari-ctl: {err}", file=sys.stderr)
+        print_error(str(err))
         return 2
-    request = {"op": args.key_command, "id": args.id, "by": _by(args)}
+    request = {"op": args.key_command, "id": args.id, "by": decided_by(args)}
     if args.fingerprint:
         request["fingerprint"] = args.fingerprint
     reply = _call(args, request)
@@ -123,7 +110,7 @@ def cmd_key_server(args: argparse.Namespace) -> int:
     try:
         pair = load_or_create_key_pair(server_key_dir(args.data_dir), SERVER_KEY_NAME)
     except (KeyFileError, OSError) as err:
-        print(f"calamari-ctl: {err}", file=sys.stderr)
+        print_error(str(err))
         return 2
     print(pair.public_key)
     if args.verbose:

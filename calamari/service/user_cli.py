@@ -11,22 +11,9 @@ import getpass
 import sys
 from datetime import UTC, datetime
 
-from calamari.adapters.curve_keys import server_key_dir
-from calamari.adapters.event_store import EventStore
-from calamari.adapters.snapshots import load_model
-from calamari.domain.model import ClusterModel
 from calamari.domain.user import ROLES, UserError, check_email, check_role, check_username
 from calamari.service.auth import check_password, hash_password
-from calamari.service.control import ServerNotRunning, call_running_server
-
-
-def _store_and_model(args: argparse.Namespace) -> tuple[EventStore, ClusterModel]:
-    from calamari.service.ctl import _config
-
-    config = _config(args)
-    store = EventStore(config.store_url)
-    model, _ = load_model(config.snapshot_dir, store)
-    return store, model
+from calamari.service.ctl_data_dir import ask_running_server, print_error, stored_model
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
@@ -40,24 +27,20 @@ def cmd_user_add(args: argparse.Namespace) -> int:
             password = sys.stdin.readline().rstrip("\r\n")
         check_password(password, args.name)
     except UserError as err:
-        print(f"calamari-ctl: {err}", file=sys.stderr)
+        print_error(str(err))
         return 2
-    try:
-        reply = call_running_server(server_key_dir(args.data_dir), {
-            "op": "user_add", "name": args.name, "password": password, "role": args.role,
-            "email": args.email, "by": "calamari-ctl"})
-    except ServerNotRunning:
-        reply = None
+    reply = ask_running_server(args, {"op": "user_add", "name": args.name, "password": password, "role": args.role,
+                                      "email": args.email, "by": "calamari-ctl"})
     if reply is not None:
         if not reply.get("ok"):
-            print(f"calamari-ctl: {reply.get('error', 'failed')}", file=sys.stderr)
+            print_error(reply.get("error", "failed"))
             return 1 if reply.get("status") == 409 else 2
         print(f"added user {args.name} ({args.role})")
         return 0
-    store, model = _store_and_model(args)
+    store, model = stored_model(args)
     existing = model.users.get(args.name)
     if existing is not None and not existing.deleted:
-        print(f"calamari-ctl: user {args.name!r} exists", file=sys.stderr)
+        print_error(f"user {args.name!r} exists")
         return 1
     model.add_user(args.name, args.role, hash_password(password), args.email, "calamari-ctl",
                    datetime.now(UTC))
@@ -67,7 +50,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_user_list(args: argparse.Namespace) -> int:
-    _, model = _store_and_model(args)
+    _, model = stored_model(args)
     for user in sorted(model.users.values(), key=lambda u: u.username):
         if not user.deleted:
             print(f"{user.username}\t{user.role}\t{user.email}")
