@@ -59,3 +59,39 @@ def test_a_hundred_open_streams_leave_the_api_answering_and_all_get_the_next_eve
     finally:
         for stream in streams:
             stream.close()
+
+
+def test_calamari_server_passes_its_stream_limit_and_contact_timeout_on(monkeypatch, tmp_path):
+    from calamari.service import main as server_main
+
+    seen = {}
+
+    class Stops:
+        def __init__(self, app, host, port, threads, limits):
+            seen["app"] = app
+
+        def run(self):
+            return None
+
+        def close(self):
+            return None
+
+    monkeypatch.setattr(server_main, "create_http_server", Stops)
+    monkeypatch.setattr(server_main.gc, "freeze", lambda: None)
+    monkeypatch.setattr(server_main.signal, "signal", lambda *args: None)
+    assert server_main.main(["--data-dir", str(tmp_path), "--api", "127.0.0.1:0", "--bus", "tcp://127.0.0.1:0",
+                             "--insecure-bus", "--log-level", "WARNING", "--http-max-streams", "300",
+                             "--contact-timeout", "4.5"]) == 0
+    assert seen["app"].config["STREAM_HUB"].max_subscribers == 300
+    assert seen["app"].config["BUS"].contact_timeout_s == 4.5
+
+
+@pytest.mark.parametrize("option, value", [("--http-max-streams", "0"), ("--contact-timeout", "0"),
+                                           ("--contact-timeout", "soon")])
+def test_calamari_server_refuses_a_bad_stream_limit_or_contact_timeout_naming_the_option(option, value, capsys):
+    from calamari.service import main as server_main
+
+    with pytest.raises(SystemExit) as exited:
+        server_main.parse_args([option, value])
+    assert exited.value.code == 2
+    assert option in capsys.readouterr().err
