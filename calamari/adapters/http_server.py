@@ -150,8 +150,7 @@ class PushedAnswer:
 
     def wake(self) -> None:
         """Tell the I/O loop that there is output to send."""
-        with contextlib.suppress(OSError):  # the server is closing
-            self._channel.server.pull_trigger()
+        self._channel.server.wake()
 
     def end(self) -> None:
         """Finish the answer: the connection closes once everything pushed has been sent."""
@@ -309,6 +308,7 @@ class GuardedServer(TcpWSGIServer):
         self._full_logged = 0.0
         self._looping = False  # run() is in its loop
         self._closing = False  # close() was asked for while it was
+        self._woken = False  # wake() pulled the trigger and the loop has not come round since
         super().__init__(application, **kwargs)
         if not self.adj.asyncore_use_poll:
             # select() would fail on a descriptor closed between readable() and the wait
@@ -324,7 +324,19 @@ class GuardedServer(TcpWSGIServer):
         """Open connections whose answer was handed over (push streams)."""
         return sum(1 for c in self.channels() if c.pushed is not None)
 
+    def wake(self) -> None:
+        """Have the loop come round (pushed output to send): one trigger per round, however
+        many answers were pushed to (their output is queued before this is called)."""
+        if self._woken:
+            return
+        self._woken = True
+        with contextlib.suppress(OSError):  # the server is closing
+            self.pull_trigger()
+
     def readable(self) -> bool:
+        # Called at the start of each round, before the connections are asked what they wait for:
+        # output queued from now on needs a new trigger.
+        self._woken = False
         if self._closing:
             self._close_all()
             return False
