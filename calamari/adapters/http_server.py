@@ -277,6 +277,8 @@ class GuardedChannel(HTTPChannel):
         if not self.will_close:
             with self.outbuf_lock:
                 self._flush_exception(self._flush_some)
+            if not self.open:  # the client was gone: sending closed it
+                return
             if self.close_when_flushed and not self.total_outbufs_len:
                 self.will_close = True
         if self.will_close:

@@ -140,8 +140,8 @@ class StreamBody:
     def _handed_over(self) -> Iterator[bytes]:
         sub = self.sub
         target = self.hand_over(lambda: self.hub.closed(sub))
-        self.handed_over = True
         self.hub.hand_over(sub, target, self.opening.encode())
+        self.handed_over = True  # from now on the hub ends it, not close()
         yield from ()  # nothing more on this thread
 
     def _read(self) -> Iterator[str]:
