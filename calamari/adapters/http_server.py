@@ -322,10 +322,6 @@ class GuardedServer(TcpWSGIServer):
         """The open client connections of every listening socket sharing this server's loop."""
         return [c for c in list(self._map.values()) if isinstance(c, GuardedChannel) and c.open]
 
-    def pushing(self) -> int:
-        """Open connections whose answer was handed over (push streams)."""
-        return sum(1 for c in self.channels() if c.pushed is not None)
-
     def wake(self) -> None:
         """Have the loop come round (pushed output to send): one trigger per round, however
         many answers were pushed to (their output is queued before this is called)."""

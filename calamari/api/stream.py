@@ -4,8 +4,8 @@ event's store position; a client that sends `Last-Event-ID` (or `?after=`) first
 event after it, then the live ones, so a reconnect misses nothing.
 
 The route authenticates, validates and reads what the client missed on an API worker thread like
-any other; then, under calamari-server, it hands the connection to the stream hub
-(calamari.adapters.http_server.HAND_OVER) and the thread is free again: open streams hold no
+any other; then, under calamari-server, it hands the connection to the stream hub (HAND_OVER,
+offered by calamari.adapters.http_server) and the thread is free again: open streams hold no
 worker thread. Bounds: at most STREAM_LIMIT open at once (256; 503 with Retry-After beyond it),
 each for at most STREAM_SECONDS (then the client reconnects and resumes: a session that ended is
 then refused), a keep-alive comment every STREAM_KEEPALIVE seconds (5), and a client with more
@@ -24,12 +24,12 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
 
-from calamari.adapters.http_server import HAND_OVER
 from calamari.api.common import ApiError
 from calamari.service.stream_hub import (
     DEFAULT_MAX_SUBSCRIBERS,
     DEFAULT_MAX_UNSENT,
     DEFAULT_QUEUE,
+    HAND_OVER,
     StreamHub,
     Subscription,
 )

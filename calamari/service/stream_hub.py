@@ -30,6 +30,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
+from calamari.adapters.http_server import HAND_OVER
 from calamari.domain.cluster import Cluster
 from calamari.domain.collector_key import CollectorKey
 from calamari.domain.event_feed import OsdServers, describe
@@ -38,6 +39,8 @@ from calamari.domain.pool import Pool
 from calamari.domain.server import Server
 from calamari.domain.user import User
 from calamari.domain.user_request import UserRequest
+
+__all__ = ["HAND_OVER", "PushTarget", "StreamHub", "Subscription"]  # HAND_OVER: the WSGI environ key of a hand-over
 
 log = logging.getLogger(__name__)
 
