@@ -7,7 +7,9 @@ Events are described at commit (a model listener, under the service lock, where 
 are at hand) and handed on when the event writer reports them stored, with their positions. The
 writer thread never takes the service lock here (a durable commit holds that lock while it waits
 for the writer) and never waits for a stream: it queues each stored batch for the pump thread,
-which encodes every message once and appends it to every stream.
+which encodes every message once and appends it to every stream. An event stored before it was
+described (committed before the hub listened, or a change whose listeners run only once it is
+stored) is described by the pump, under the service lock; its late description is not kept.
 
 A stream is served in one of two ways:
 
@@ -165,6 +167,7 @@ class StreamHub:
         self._wakeup = threading.Condition(self._lock)
         self._subscribers: set[Subscription] = set()
         self._described: OrderedDict[int, dict[str, Any]] = OrderedDict()  # id(event) -> description
+        self._stored_first: OrderedDict[int, None] = OrderedDict()  # id(event): stored before described
         # the pump's work, in order: ("batch", messages), ("hand over", sub, target, opening), ("closed", sub)
         self._inbox: deque[tuple[Any, ...]] = deque()
         self._pending = 0  # messages in the inbox
@@ -192,6 +195,8 @@ class StreamHub:
         osd_servers = OsdServers(model)
         with self._lock:
             for event in events:
+                if self._stored_first.pop(id(event), False) is None:
+                    continue  # already handed on (the pump described it): nothing will take this one
                 self._described[id(event)] = describe_event(event, model, osd_servers)
             while len(self._described) > MAX_DESCRIBED:
                 self._described.popitem(last=False)
@@ -203,9 +208,13 @@ class StreamHub:
             for position, event in zip(positions, events, strict=False):
                 described = self._described.pop(id(event), None)
                 if described is None:
-                    # committed before the hub listened (the bus starts before the API): the pump
-                    # describes it, taking the service lock, which this thread must not
+                    # not described yet (committed before the hub listened, or its listeners run
+                    # once it is stored): the pump describes it, taking the service lock, which
+                    # this thread must not
                     messages.append({"position": position, "undescribed": event})
+                    self._stored_first[id(event)] = None
+                    while len(self._stored_first) > MAX_DESCRIBED:
+                        self._stored_first.popitem(last=False)
                 else:
                     messages.append(positioned(position, described))
             if not self._subscribers or not messages:
@@ -256,6 +265,12 @@ class StreamHub:
         """A pushed stream's connection closed (on the HTTP server's loop: never waits)."""
         with self._lock:
             self._put(("closed", sub))
+
+    @property
+    def held_descriptions(self) -> int:
+        """Descriptions of events not yet stored (bounded by MAX_DESCRIBED)."""
+        with self._lock:
+            return len(self._described)
 
     @property
     def open_streams(self) -> int:

@@ -289,3 +289,29 @@ def test_a_pushed_stream_whose_client_lags_is_cut_off_and_never_blocks_the_write
         assert harness.call("GET", "request?page_size=10").json["count"] == 3  # the writer went on
     finally:
         harness.close()
+
+
+def test_an_event_stored_before_its_listeners_ran_is_sent_described_and_nothing_is_kept_for_it(api):
+    """Durable changes may reach listeners only once they are stored: the hub then hears of the
+    events from the writer first. The stream still tells them as the feed does, and the hub keeps
+    no description for them afterwards (it would never be taken)."""
+    assert api.call("PATCH", "cluster/{fsid}/osd/0", user="oper", json={"in": False}).status_code == 202
+    api.service.writer.flush(10)
+    stored = list(api.service.store.read(after=0, until=api.service.store.max_position()))[-3:]
+    positions, events = [p for p, _ in stored], [e for _, e in stored]
+    hub = StreamHub(api.service, encode=lambda m: json.dumps(m).encode())
+    sub = hub.subscribe()
+    hub.persisted(positions, events)  # stored first ...
+    with api.service.lock:
+        hub.committed(events, api.service.model)  # ... then told to the listeners
+    assert hub.settle(10)
+    assert hub.held_descriptions == 0
+    told = [sub.take(1) for _ in events]
+    assert [m["position"] for m in told] == positions
+    assert [m["type"] for m in told] == [type(e).__name__ for e in events]
+    with api.service.lock:
+        model = api.service.model
+        from calamari.domain.event_feed import OsdServers
+        from calamari.service.stream_hub import describe_event, positioned
+        expected = [positioned(p, describe_event(e, model, OsdServers(model))) for p, e in stored]
+    assert told == expected
