@@ -1,5 +1,5 @@
 """The API's HTTP server: waitress, with idle and slow clients bounded so that they cannot lock
-legitimate clients out.
+legitimate clients out, and long-lived answers (the push stream) taken off the worker threads.
 
 Plain waitress stops accepting at 100 open connections and closes an idle one only after 120 s
 without a byte, so about 100 sockets that each send half a request (a byte now and then) stop the
@@ -16,11 +16,17 @@ API for everyone. Here:
 
 A connection whose request is being answered, or is queued for a worker thread, is never timed
 out or evicted here. There can only be a bounded number of those: each holds a worker thread
-(`threads`) or waits for one. A long-lived answer (a push stream) therefore stays open as long as
-it needs; a route that serves such answers must cap how many it serves at once below `threads`,
-so that other requests keep a thread. The one exception is a client that stops reading its
-answer while a worker thread waits for it (more than waitress's outbuf_high_watermark unsent,
-nothing sent for `idle_timeout`): it is closed, which frees the thread.
+(`threads`) or waits for one. The exception is a client that stops reading its answer while a
+worker thread waits for it (more than waitress's outbuf_high_watermark unsent, nothing sent for
+`idle_timeout`): it is closed, which frees the thread.
+
+An answer that lasts (a push stream) must not hold a worker thread: the application takes it off
+with `environ[HAND_OVER]` once its head is decided (see `PushedAnswer`). The worker thread then
+returns; whoever holds the PushedAnswer appends to it from any thread without blocking, and this
+server's I/O loop sends it. Pushed answers neither count towards `max_connections` nor are evicted
+(the application bounds their number); one is closed once nothing of it could be sent for
+`idle_timeout` (a client that stopped reading; its writer's keep-alives are progress), when the
+client sends anything more, or when it hangs up.
 """
 
 from __future__ import annotations
@@ -35,13 +41,20 @@ from typing import Any
 
 import orjson
 from waitress.adjustments import Adjustments
+from waitress.buffers import OverflowableBuffer
 from waitress.channel import HTTPChannel
 from waitress.server import MultiSocketServer, TcpWSGIServer
-from waitress.task import ErrorTask, ThreadedTaskDispatcher
+from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
 
 log = logging.getLogger(__name__)
 
 REPORT_EVERY_S = 60.0  # closed slow or evicted connections are logged at most this often
+
+HAND_OVER = "calamari.hand_over"
+"""The WSGI environ key of a callable `hand_over(on_close) -> PushedAnswer`: called while the
+application's answer is being iterated (start_response done), it sends the answer's head, ends
+the worker thread's part once the iterator is exhausted and returns the answer to be continued
+from any thread. `on_close()` is called (on the I/O loop) when the connection closes."""
 
 
 @dataclass(frozen=True)
@@ -75,10 +88,96 @@ class JsonErrorTask(ErrorTask):
         self.write(body)
 
 
+class HandOverTask(WSGITask):
+    """A WSGI answer that the application may take off the worker thread (HAND_OVER)."""
+
+    handed_over = False
+
+    def get_environment(self) -> dict[str, Any]:
+        environ = super().get_environment()
+        environ[HAND_OVER] = self.hand_over
+        return environ
+
+    def hand_over(self, on_close: Callable[[], None]) -> PushedAnswer:
+        if self.handed_over:
+            raise RuntimeError("the answer was already handed over")
+        self.write(b"")  # the head goes out now, from this thread, before anything pushed
+        self.handed_over = True
+        return self.channel.hand_over(self.chunked_response, on_close)
+
+    def finish(self) -> None:
+        if not self.handed_over:
+            super().finish()
+            return
+        # The answer goes on without this thread: no last chunk, and the connection stays open
+        # (its head said `Connection: close`; it closes when the pushed answer ends).
+        self.close_on_finish = False
+
+
+class PushedAnswer:
+    """The rest of an answer after its worker thread handed it over: appended to by any thread,
+    never blocking on the client (the server's I/O loop sends what was appended when the client
+    takes it). The holder bounds what may wait unsent (`unsent`) and cuts a client that lags."""
+
+    def __init__(self, channel: GuardedChannel, chunked: bool) -> None:
+        self._channel = channel
+        self._chunked = chunked
+        self._ending = False
+
+    @property
+    def unsent(self) -> int:
+        """Bytes appended and not yet taken by the client (its kernel buffers count as taken)."""
+        return int(self._channel.total_outbufs_len)
+
+    @property
+    def open(self) -> bool:
+        channel = self._channel
+        return bool(channel.connected and channel.open and not channel.will_close and not self._ending)
+
+    def push(self, data: bytes) -> int | None:
+        """Append `data`; the bytes now waiting unsent, or None when the connection is closed or
+        ending (nothing is appended). Call wake() after a round of pushes."""
+        if not data:
+            return self.unsent if self.open else None
+        if self._chunked:
+            data = b"%X\r\n%b\r\n" % (len(data), data)
+        channel = self._channel
+        with channel.outbuf_lock:
+            if not self.open:
+                return None
+            channel.append_output(data)
+            return int(channel.total_outbufs_len)
+
+    def wake(self) -> None:
+        """Tell the I/O loop that there is output to send."""
+        self._channel.server.wake()
+
+    def end(self) -> None:
+        """Finish the answer: the connection closes once everything pushed has been sent."""
+        channel = self._channel
+        with channel.outbuf_lock:
+            if not self.open:
+                return
+            if self._chunked:
+                channel.append_output(b"0\r\n\r\n")
+            self._ending = True
+            channel.close_when_flushed = True
+        self.wake()
+
+    def cut(self) -> None:
+        """Close the connection now, dropping what was not sent."""
+        channel = self._channel
+        with channel.outbuf_lock:
+            self._ending = True
+            channel.will_close = True
+        self.wake()
+
+
 class GuardedChannel(HTTPChannel):
     """One client connection, knowing since when it has been waiting for its client."""
 
     error_task_class = JsonErrorTask
+    task_class = HandOverTask
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -86,6 +185,32 @@ class GuardedChannel(HTTPChannel):
         # A new connection counts as sending its first request from the moment it opened.
         self.request_started: float | None = self.creation_time
         self.serving = False  # a worker thread is in service() for this connection
+        self.pushed: PushedAnswer | None = None  # its answer was handed over by its worker thread
+        self._on_close: Callable[[], None] | None = None
+
+    def hand_over(self, chunked: bool, on_close: Callable[[], None]) -> PushedAnswer:
+        """From the worker thread answering this connection's request (HandOverTask)."""
+        with self.requests_lock:
+            # Requests pipelined behind this one are never answered: its head said Connection: close.
+            for request in self.requests[1:]:
+                request.close()
+            del self.requests[1:]
+            self.request = None
+            self.request_started = None
+            self._on_close = on_close
+            self.pushed = PushedAnswer(self, chunked)
+            self.last_activity = time.time()
+        return self.pushed
+
+    def append_output(self, data: bytes) -> None:
+        """Queue `data` to be sent by the loop; the caller holds outbuf_lock."""
+        if self.current_outbuf_count >= self.adj.outbuf_overflow:
+            # a fresh buffer now and then: a drained one is freed, a long answer does not pile up
+            self.outbufs.append(OverflowableBuffer(self.adj.outbuf_overflow))
+            self.current_outbuf_count = 0
+        self.outbufs[-1].append(data)
+        self.current_outbuf_count += len(data)
+        self.total_outbufs_len += len(data)
 
     @property
     def busy(self) -> bool:
@@ -101,6 +226,9 @@ class GuardedChannel(HTTPChannel):
 
     def overdue(self, now: float, limits: ConnectionLimits) -> str | None:
         """Why this connection must be closed now ("slow request", "idle", "not reading"), or None."""
+        if self.pushed is not None:
+            # a pushed answer makes progress with every byte the client takes (keep-alives too)
+            return "not reading" if now - self.last_activity > limits.idle_timeout else None
         if self.busy:
             # An answer in progress is only closed when its client stopped reading it: its worker
             # thread waits (more than outbuf_high_watermark unsent) and nothing went out for long.
@@ -112,6 +240,10 @@ class GuardedChannel(HTTPChannel):
         return "idle" if now - self.last_activity > limits.idle_timeout else None
 
     def received(self, data: bytes) -> bool:
+        if self.pushed is not None:
+            # nothing may follow a request whose answer is pushed (it said Connection: close)
+            self.will_close = True
+            return False
         result = super().received(data)
         if self.request is None:  # every byte so far belongs to complete requests
             self.request_started = None
@@ -129,10 +261,37 @@ class GuardedChannel(HTTPChannel):
             self.serving = False
 
     def readable(self) -> bool:
+        if self.pushed is not None:
+            # read on while output waits: a hang-up (or stray bytes) must close it at once
+            return self.open and not (self.will_close or self.close_when_flushed)
         return self.open and super().readable()
 
     def writable(self) -> bool:
         return self.open and bool(super().writable())
+
+    def handle_write(self) -> None:
+        if self.pushed is None:
+            super().handle_write()
+            return
+        # Other threads append to a pushed answer: send under the lock they append under.
+        if not self.will_close:
+            with self.outbuf_lock:
+                self._flush_exception(self._flush_some)
+            if not self.open:  # the client was gone: sending closed it
+                return
+            if self.close_when_flushed and not self.total_outbufs_len:
+                self.will_close = True
+        if self.will_close:
+            self.handle_close()
+
+    def handle_close(self) -> None:
+        super().handle_close()
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            try:
+                on_close()
+            except Exception:  # the loop must go on whatever the holder does
+                log.exception("a pushed answer's close handler failed")
 
 
 class GuardedServer(TcpWSGIServer):
@@ -151,6 +310,7 @@ class GuardedServer(TcpWSGIServer):
         self._full_logged = 0.0
         self._looping = False  # run() is in its loop
         self._closing = False  # close() was asked for while it was
+        self._woken = False  # wake() pulled the trigger and the loop has not come round since
         super().__init__(application, **kwargs)
         if not self.adj.asyncore_use_poll:
             # select() would fail on a descriptor closed between readable() and the wait
@@ -162,7 +322,19 @@ class GuardedServer(TcpWSGIServer):
         """The open client connections of every listening socket sharing this server's loop."""
         return [c for c in list(self._map.values()) if isinstance(c, GuardedChannel) and c.open]
 
+    def wake(self) -> None:
+        """Have the loop come round (pushed output to send): one trigger per round, however
+        many answers were pushed to (their output is queued before this is called)."""
+        if self._woken:
+            return
+        self._woken = True
+        with contextlib.suppress(OSError):  # the server is closing
+            self.pull_trigger()
+
     def readable(self) -> bool:
+        # Called at the start of each round, before the connections are asked what they wait for:
+        # output queued from now on needs a new trigger.
+        self._woken = False
         if self._closing:
             self._close_all()
             return False
@@ -172,7 +344,8 @@ class GuardedServer(TcpWSGIServer):
             self.maintenance(now)
         if not self.accepting:
             return False
-        channels = self.channels()
+        # pushed answers are bounded by the application that pushes them, not here
+        channels = [c for c in self.channels() if c.pushed is None]
         if len(channels) < self.limits.max_connections:
             return True
         if not self._incoming.poll(0):

@@ -3,11 +3,15 @@ feed tells it plus the API paths of the resources it changed (docs/api.md, "stre
 event's store position; a client that sends `Last-Event-ID` (or `?after=`) first gets every stored
 event after it, then the live ones, so a reconnect misses nothing.
 
-Each open stream holds one API worker thread (waitress gives each request a thread), so streams
-are bounded: at most STREAM_LIMIT open at once (503 with Retry-After beyond it: poll meanwhile),
-each for at most STREAM_SECONDS (then the client reconnects and resumes), a keep-alive comment
-every STREAM_KEEPALIVE seconds (5; a write is how a worker learns that its client left), and a client that falls
-STREAM_QUEUE events behind is cut off (it resumes from the store)."""
+The route authenticates, validates and reads what the client missed on an API worker thread like
+any other; then, under calamari-server, it hands the connection to the stream hub (HAND_OVER,
+offered by calamari.adapters.http_server) and the thread is free again: open streams hold no
+worker thread. Bounds: at most STREAM_LIMIT open at once (256; 503 with Retry-After beyond it),
+each for at most STREAM_SECONDS (then the client reconnects and resumes: a session that ended is
+then refused), a keep-alive comment every STREAM_KEEPALIVE seconds (5), and a client with more
+than STREAM_UNSENT bytes (1 MiB) waiting to be sent is cut off (it resumes from the store).
+Under another WSGI server (the tests' client) the answer is read on its thread instead, and a
+client STREAM_QUEUE events behind is cut off."""
 
 from __future__ import annotations
 
@@ -21,12 +25,20 @@ from flask import Blueprint, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
 
 from calamari.api.common import ApiError
-from calamari.service.stream_hub import DEFAULT_MAX_SUBSCRIBERS, DEFAULT_QUEUE, StreamHub
+from calamari.service.stream_hub import (
+    DEFAULT_MAX_SUBSCRIBERS,
+    DEFAULT_MAX_UNSENT,
+    DEFAULT_QUEUE,
+    HAND_OVER,
+    StreamHub,
+    Subscription,
+)
 
 blueprint = Blueprint("stream", __name__, url_prefix="/api/v2")
 
 RESUME_LIMIT = 50_000  # stored events sent on a resume; beyond it the client is told to reload
 RETRY_MS = 2000
+KEEPALIVE = ": keep-alive\n\n"
 
 
 def _setting(app: Any, name: str, default: float) -> float:
@@ -40,7 +52,9 @@ def _setting(app: Any, name: str, default: float) -> float:
 def _attach(state: BlueprintSetupState) -> None:
     app = state.app
     hub = StreamHub(app.config["SERVICE"], max_subscribers=int(_setting(app, "STREAM_LIMIT", DEFAULT_MAX_SUBSCRIBERS)),
-                    queue_size=int(_setting(app, "STREAM_QUEUE", DEFAULT_QUEUE)))
+                    queue_size=int(_setting(app, "STREAM_QUEUE", DEFAULT_QUEUE)),
+                    max_unsent=int(_setting(app, "STREAM_UNSENT", DEFAULT_MAX_UNSENT)),
+                    encode=lambda message: frame(message).encode(), keepalive_frame=KEEPALIVE.encode())
     hub.attach()
     app.config["STREAM_HUB"] = hub
 
@@ -64,51 +78,88 @@ def stream() -> Response:
     hub: StreamHub = current_app.config["STREAM_HUB"]
     after = _resume_position()
     lifetime = _setting(current_app, "STREAM_SECONDS", 55.0)
-    keepalive = _setting(current_app, "STREAM_KEEPALIVE", 5.0)
-    sub = hub.subscribe()  # before reading the store: nothing stored meanwhile can fall between the two
+    keepalive = min(_setting(current_app, "STREAM_KEEPALIVE", 5.0), max(0.05, lifetime))
+    # before reading the store: nothing stored meanwhile can fall between the two
+    sub = hub.subscribe(lifetime=lifetime, keepalive=keepalive)
     if sub is None:
         error = ApiError(503, f"{hub.max_subscribers} streams are open, the most this server serves; "
                               "read the resources meanwhile and try again later")
         response = error.response()
         response.headers["Retry-After"] = "30"
         return response
-    backlog: list[dict[str, Any]] = []
-    reset = False
     try:
-        start = hub.service.store.max_position()  # after subscribing: later events are in the queue
-        if after is not None:
-            backlog, reset = hub.stored_after(after, RESUME_LIMIT)
+        opening = _opening(hub, sub, after)
     except Exception:
         hub.unsubscribe(sub)
         raise
+    body = StreamBody(hub, sub, opening, request.environ.get(HAND_OVER), lifetime, keepalive)
+    response = Response(body, mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"  # a proxy must pass events on as they come
+    return response
 
-    def events() -> Iterator[str]:
+
+def _opening(hub: StreamHub, sub: Subscription, after: int | None) -> str:
+    """The stream's first frames: retry, where it starts (hello) or what the client missed."""
+    start = hub.service.store.max_position()  # after subscribing: later events are in the queue
+    parts = [f"retry: {RETRY_MS}\n: calamari event stream\n\n"]
+    if after is None:
+        # where this stream starts: a client that reconnects with it misses nothing after it
+        sub.sent = start
+        parts.append(f"id: {start}\nevent: hello\ndata: {{\"position\": {start}}}\n\n")
+        return "".join(parts)
+    sub.sent = after
+    backlog, reset = hub.stored_after(after, RESUME_LIMIT)
+    if reset:
+        # too much was missed to send: the client reloads what it shows, then follows from here
+        sub.sent = start
+        parts.append(f"id: {start}\nevent: reset\ndata: {{}}\n\n")
+    for message in backlog:
+        parts.append(frame(message))
+        sub.sent = message["position"]
+    return "".join(parts)
+
+
+class StreamBody:
+    """The stream's body. Under calamari-server it is handed over to the hub at the first read
+    (the head is sent, the worker thread returns); elsewhere it is read here, frame by frame."""
+
+    def __init__(self, hub: StreamHub, sub: Subscription, opening: str, hand_over: Any, lifetime: float,
+                 keepalive: float) -> None:
+        self.hub = hub
+        self.sub = sub
+        self.opening = opening
+        self.hand_over = hand_over
+        self.lifetime = lifetime
+        self.keepalive = keepalive
+        self.handed_over = False
+
+    def __iter__(self) -> Iterator[str | bytes]:
+        return self._handed_over() if self.hand_over is not None else self._read()
+
+    def _handed_over(self) -> Iterator[bytes]:
+        sub = self.sub
+        target = self.hand_over(lambda: self.hub.closed(sub))
+        self.hub.hand_over(sub, target, self.opening.encode())
+        self.handed_over = True  # from now on the hub ends it, not close()
+        yield from ()  # nothing more on this thread
+
+    def _read(self) -> Iterator[str]:
         try:
-            yield f"retry: {RETRY_MS}\n: calamari event stream\n\n"
-            sent = after if after is not None else -1
-            if after is None:
-                # where this stream starts: a client that reconnects with it misses nothing after it
-                sent = start
-                yield f"id: {start}\nevent: hello\ndata: {{\"position\": {start}}}\n\n"
-            if reset:
-                # too much was missed to send: the client reloads what it shows, then follows from here
-                yield "event: reset\ndata: {}\n\n"
-            for message in backlog:
-                yield frame(message)
-                sent = message["position"]
-            deadline = time.monotonic() + lifetime
-            for message in hub.messages(sub, min(keepalive, max(0.05, lifetime))):
+            yield self.opening
+            sent = self.sub.sent
+            deadline = time.monotonic() + self.lifetime
+            for message in self.hub.messages(self.sub, self.keepalive):
                 if message is None:
-                    yield ": keep-alive\n\n"
+                    yield KEEPALIVE
                 elif message["position"] > sent:
                     yield frame(message)
                     sent = message["position"]
                 if time.monotonic() >= deadline:
                     return
         finally:
-            hub.unsubscribe(sub)
+            self.hub.unsubscribe(self.sub)
 
-    response = Response(events(), mimetype="text/event-stream")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Accel-Buffering"] = "no"  # a proxy must pass events on as they come
-    return response
+    def close(self) -> None:
+        if not self.handed_over:
+            self.hub.unsubscribe(self.sub)

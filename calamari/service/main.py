@@ -17,6 +17,7 @@ from calamari.adapters.snapshots import HISTORY_KEEP
 from calamari.adapters.timeseries import DEFAULT_RETENTION
 from calamari.service import security_options
 from calamari.service.model import ModelService, ServiceConfig
+from calamari.service.stream_hub import DEFAULT_MAX_SUBSCRIBERS
 
 log = logging.getLogger("calamari.server")
 
@@ -48,6 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", default="./var")
     p.add_argument("--api", default="127.0.0.1:8002", help="HOST:PORT of the REST API")
     p.add_argument("--bus", default="tcp://127.0.0.1:5560", help="ZeroMQ endpoint collectors connect to")
+    p.add_argument("--contact-timeout", type=_positive_seconds, default=30.0, metavar="SECONDS",
+                   help="a cluster whose collectors have been silent this long shows as stale, a host as contact "
+                        "lost (default 30)")
     p.add_argument("--insecure-bus", action="store_true",
                    help="plain TCP bus: no encryption, every collector trusted (development and tests only)")
     p.add_argument("--simulate", default=None, metavar="SPEC", help="also run a simulated cluster in-process")
@@ -76,6 +80,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     http.add_argument("--http-idle-timeout", type=_positive_seconds, default=defaults.idle_timeout,
                       metavar="SECONDS", help="a connection with no request under way is closed after this long "
                                               f"without progress (default {defaults.idle_timeout:g})")
+    http.add_argument("--http-max-streams", type=_positive_count, default=DEFAULT_MAX_SUBSCRIBERS, metavar="N",
+                      help="open push streams (GET /api/v2/stream); they hold no worker thread and do not count "
+                           f"towards --http-max-connections (default {DEFAULT_MAX_SUBSCRIBERS})")
     return p.parse_args(argv)
 
 
@@ -163,7 +170,7 @@ def serve(args: argparse.Namespace) -> int:
     else:
         log.warning("--insecure-bus: collector traffic is neither encrypted nor authenticated")
     bus = CollectorBus(service, args.bus, stats_sink=timeseries.stats_sink, server_keys=server_keys,
-                       key_gate=keys if server_keys is not None else None)
+                       key_gate=keys if server_keys is not None else None, contact_timeout_s=args.contact_timeout)
     bus.start()
     collector = None
     if args.simulate:
@@ -187,7 +194,8 @@ def serve(args: argparse.Namespace) -> int:
     from calamari.adapters.local_host import server_grains
 
     app = create_app(service, BUS=bus, COLLECTOR_KEYS=keys, TIMESERIES=timeseries.store, TIMESERIES_WRITER=timeseries,
-                     SERVER_GRAINS=server_grains, **security_options.app_options(args))
+                     SERVER_GRAINS=server_grains, STREAM_LIMIT=args.http_max_streams,
+                     **security_options.app_options(args))
     # calamari-ctl reaches the running server here for what it would otherwise write to the store
     control = ControlServer(server_key_dir(args.data_dir), {**key_handlers(keys), **snapshot_handler(service),
                                                             **user_handlers(app.config["CALAMARI"].auth),

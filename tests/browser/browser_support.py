@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from calamari.testing.live import BIN, CalamariServer
+from calamari.testing.live import BIN, CalamariServer, Process, plain_bus_options
 
 REPO = Path(__file__).resolve().parents[2]
 DIST = REPO / "web" / "dist"
@@ -17,6 +17,8 @@ CHROMIUM = os.environ.get("CALAMARI_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 SIMULATION = "hosts=5,osds=30,pools=4,pgs=1024,seed=7,churn=0"
+OTHER_SIMULATION = "hosts=2,osds=6,pools=2,pgs=128,seed=8,churn=0"  # a second cluster: another fsid
+UPDATE_SCREENSHOTS = os.environ.get("CALAMARI_UPDATE_SCREENSHOTS") == "1"  # rewrite docs/console.png
 VIEWER, VIEWER_PASSWORD = "viewer", "viewer-secret-pass"
 
 
@@ -29,6 +31,13 @@ def skip_or_fail(reason: str) -> None:
 def add_user(server: CalamariServer, name: str, password: str, role: str) -> None:
     subprocess.run([str(BIN / "calamari-ctl"), "--data-dir", str(server.data_dir), "user", "add", name, "--role", role],
                    input=password + "\n", text=True, check=True, timeout=60, capture_output=True)
+
+
+def simulated_collector(server: CalamariServer, spec: str, log_path: Path) -> Process:
+    """`calamari-collector --simulate SPEC` reporting to `server` over its plain-TCP bus, as its own
+    process: it outlives a restart of the server and can be stopped on its own."""
+    return Process([str(BIN / "calamari-collector"), "--server", server.bus, *plain_bus_options("calamari-collector"),
+                    "--simulate", spec, "--poll-interval", "0.5", "--heartbeat-interval", "1"], log_path)
 
 
 def origin(server: CalamariServer) -> str:

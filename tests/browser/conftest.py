@@ -11,7 +11,18 @@ import tempfile
 from collections.abc import Iterator
 
 import pytest
-from browser_support import CHROMIUM, CHROMIUM_ARGS, DIST, SIMULATION, VIEWER, VIEWER_PASSWORD, add_user, skip_or_fail
+from browser_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DIST,
+    OTHER_SIMULATION,
+    SIMULATION,
+    VIEWER,
+    VIEWER_PASSWORD,
+    add_user,
+    simulated_collector,
+    skip_or_fail,
+)
 
 from calamari.testing.live import CalamariServer, wait_for
 
@@ -57,6 +68,37 @@ def console_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str)
     try:
         yield server
     finally:
+        server.stop()
+
+
+CONTACT_TIMEOUT_S = 3  # a silent collector makes its cluster stale this soon (the default is 30 s)
+
+
+@pytest.fixture(scope="module")
+def two_clusters(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[CalamariServer]:
+    """A server and two simulated clusters, each reported by its own `calamari-collector` process
+    (`server.collectors["a"|"b"]`, `server.fsids["a"|"b"]`; a: 30 OSDs, b: 6), with a short
+    contact timeout."""
+    base = tmp_path_factory.mktemp("two-clusters")
+    server = CalamariServer(base / "data", extra=["--contact-timeout", str(CONTACT_TIMEOUT_S)])
+    api = server.start()
+    collectors = {"a": simulated_collector(server, SIMULATION, base / "collector-a.log"),
+                  "b": simulated_collector(server, OTHER_SIMULATION, base / "collector-b.log")}
+    server.api = api  # type: ignore[attr-defined]
+    server.collectors = collectors  # type: ignore[attr-defined]
+    try:
+        wait_for(lambda: len(api.get("/cluster")) == 2, 60, "both simulated clusters to report")
+
+        def by_size() -> dict[str, str]:
+            totals = {c["id"]: api.get(f"/cluster/{c['id']}")["counters"]["osd"]["total"] for c in api.get("/cluster")}
+            found = {"a" if n == 30 else "b" if n == 6 else "?": fsid for fsid, n in totals.items()}
+            return found if set(found) == {"a", "b"} else {}
+
+        server.fsids = wait_for(by_size, 60, "the OSD maps of both clusters")  # type: ignore[attr-defined]
+        yield server
+    finally:
+        for collector in collectors.values():
+            collector.stop()
         server.stop()
 
 

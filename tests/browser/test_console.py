@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 import re
+import shutil
 
-from browser_support import REPO, VIEWER, VIEWER_PASSWORD, log_in, origin, screenshot
+from browser_support import (
+    OTHER_SIMULATION,
+    REPO,
+    UPDATE_SCREENSHOTS,
+    VIEWER,
+    VIEWER_PASSWORD,
+    add_user,
+    log_in,
+    origin,
+    screenshot,
+    simulated_collector,
+)
+
+from calamari.testing.live import wait_for
 
 
 def expect(locator, **kwargs):
@@ -163,39 +177,170 @@ def test_every_page_renders_and_the_readme_screenshot(page, console_server):
         expect(page.locator("main h1").first).to_be_visible()
         expect(page.locator(".loading")).to_have_count(0, timeout=15_000)  # everything it shows has arrived
         screenshot(page, name)
-    # keyboard: Tab reaches the skip link and the navigation, with a visible focus ring
-    page.goto(origin(console_server) + "/")
-    expect(page.locator("#health")).to_be_visible()
-    page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
-    page.keyboard.press("Tab")
-    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
-    assert outline == "solid"
     page.goto(origin(console_server) + "/")
     expect(page.locator("#health .badge").first).to_be_visible()
     expect(page.locator("[data-live='live']")).to_be_visible(timeout=30_000)
     page.wait_for_timeout(500)
-    page.screenshot(path=str(REPO / "docs" / "console.png"))
+    shot = screenshot(page, "readme")
+    if UPDATE_SCREENSHOTS:  # docs/console.png changes only when asked to (docs/console.md)
+        shutil.copyfile(shot, REPO / "docs" / "console.png")
     assert page.page_errors == []
 
 
-def test_the_stream_resumes_after_the_server_restarts(page, console_server):
+# What the keyboard must reach on each page (accessible names), beside the navigation.
+FOCUS_JS = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  let name = el.getAttribute("aria-label") || "";
+  const label = el.labels && el.labels[0];
+  if (!name && label) {
+    const copy = label.cloneNode(true);
+    copy.querySelectorAll("select, input, textarea").forEach((c) => c.remove());
+    name = copy.textContent.trim();
+  }
+  if (!name) name = el.textContent.trim().slice(0, 80);
+  const style = getComputedStyle(el);
+  return {name, tag: el.tagName.toLowerCase(), outline: style.outlineStyle, width: parseFloat(style.outlineWidth) || 0};
+}"""
+NAVIGATION = {"Skip to content", "Overview", "OSDs", "Pools", "Hosts", "Requests", "Events", "Account", "Log out"}
+
+
+def tab_through(page, wanted: set[str], presses: int = 80) -> list[dict]:
+    """Press Tab until every name in `wanted` had the focus (or `presses` ran out); what was focused."""
+    focused = []
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        info = page.evaluate(FOCUS_JS)
+        if info is None:
+            continue
+        focused.append(info)
+        names = {f["name"] for f in focused}
+        if all(any(n == w or n.startswith(w) for n in names) for w in wanted):
+            break
+    return focused
+
+
+def test_tab_reaches_the_controls_of_every_page_with_a_visible_focus_ring(page, console_server):
     api = console_server.api
     fsid = api.get("/cluster")[0]["id"]
-    log_in(page, console_server, path="/osds?state=out")
+    osds = api.get(f"/cluster/{fsid}/osd")
+    pool = api.get(f"/cluster/{fsid}/pool")[0]["name"]
+    host = sorted({o["crush_host"] for o in osds})[0]
+    hostname = api.get("/server")[0]["hostname"]
+    log_in(page, console_server)
+    pages = {
+        "/": {"Workbench →", "All events →", "All requests →"},
+        f"/osds?host={host}": {"Search", "Host", "Pool", "State", "Clear filters", "OSD grid"},
+        "/pools": {"Filter pools by name", "Create pool", f"Edit pool {pool}", f"Delete pool {pool}"},
+        "/hosts": {hostname},
+        "/requests": {"State"},
+        "/events": {"Severity", "Type", "Object", "All clusters, servers and users"},
+        "/account": {"Current password", "New password", "New password again", "Change password", "End session"},
+    }
+    for path, controls in pages.items():
+        page.goto(origin(console_server) + path)
+        expect(page.locator("main h1").first).to_be_visible()
+        expect(page.locator(".loading")).to_have_count(0, timeout=15_000)
+        wanted = NAVIGATION | controls
+        focused = tab_through(page, wanted)
+        names = {f["name"] for f in focused}
+        missing = [w for w in wanted if not any(n == w or n.startswith(w) for n in names)]
+        assert not missing, f"{path}: Tab never reached {missing}; it reached {sorted(names)}"
+        unringed = [f for f in focused if f["outline"] == "none" or f["width"] < 2]
+        assert not unringed, f"{path}: focused without a visible outline: {unringed}"
+    assert page.page_errors == []
+
+
+def test_the_own_password_change_needs_the_current_password(page, console_server):
+    user, old, new = "changer", "changer-old-secret", "changer-new-secret-2"
+    add_user(console_server, user, old, "read-only")
+    log_in(page, console_server, user, old, path="/account")
+    form = page.get_by_role("form", name="Change your password")
+    form.get_by_label("Current password").fill("not-my-password")
+    form.get_by_label("New password", exact=True).fill(new)
+    form.get_by_label("New password again").fill(new)
+    form.get_by_role("button", name="Change password").click()
+    # the API's 400, at its field
+    expect(form.locator("[data-field='current_password']")).to_contain_text("wrong")
+    expect(form.get_by_label("Current password")).to_have_attribute("aria-invalid", "true")
+    screenshot(page, "password-wrong-current")
+    form.get_by_label("Current password").fill(old)
+    form.get_by_role("button", name="Change password").click()
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()  # every session ended
+    page.get_by_label("User name").fill(user)
+    page.get_by_label("Password").fill(new)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    assert page.page_errors == []
+
+
+def choose_cluster(page, fsid: str) -> None:
+    switch = page.get_by_label("Cluster", exact=True)
+    switch.select_option(fsid)
+    expect(switch).to_have_value(fsid)
+
+
+def osd_total(page):
+    return page.locator("#osd-counts .stat").filter(has=page.locator(".stat-label", has_text="total")).locator(".stat-value")
+
+
+def test_the_cluster_switcher_and_the_stale_banner(page, two_clusters):
+    a, b = two_clusters.fsids["a"], two_clusters.fsids["b"]
+    log_in(page, two_clusters)
+    switch = page.get_by_label("Cluster", exact=True)
+    expect(switch.locator("option")).to_have_count(2)
+    choose_cluster(page, a)
+    expect(osd_total(page)).to_have_text("30")
+    choose_cluster(page, b)
+    expect(osd_total(page)).to_have_text("6")  # the overview follows the choice
+    expect(page.get_by_test_id("stale-banner")).to_have_count(0)
+    screenshot(page, "cluster-switcher")
+    # b's collector goes silent: after the contact timeout b is stale, with its last contact
+    two_clusters.collectors["b"].stop()
+    banner = page.get_by_test_id("stale-banner")
+    expect(banner).to_be_visible(timeout=30_000)
+    last_contact = two_clusters.api.get(f"/cluster/{b}")["last_contact"]
+    assert last_contact
+    expect(banner).to_contain_text("is not reporting")
+    expect(banner).to_contain_text("Last contact:")
+    expect(banner).not_to_contain_text("none since")
+    screenshot(page, "stale-banner")
+    choose_cluster(page, a)  # a still reports
+    expect(osd_total(page)).to_have_text("30")
+    expect(page.get_by_test_id("stale-banner")).to_have_count(0)
+    # b reports again: its banner goes
+    two_clusters.collectors["b"] = simulated_collector(two_clusters, OTHER_SIMULATION,
+                                                       two_clusters.data_dir / "collector-b-again.log")
+    choose_cluster(page, b)
+    expect(page.get_by_test_id("stale-banner")).to_have_count(0, timeout=30_000)
+    assert page.page_errors == []
+
+
+def test_the_stream_resumes_after_the_server_restarts(page, two_clusters):
+    """The server is killed and started again on the same ports and data dir; the collector (its
+    own process) reports on. The console shows the outage, reconnects, and a change made after
+    the restart appears without a reload."""
+    fsid = two_clusters.fsids["a"]
+    log_in(page, two_clusters, path="/osds?state=out")
+    choose_cluster(page, fsid)
+    grid = page.get_by_test_id("osd-grid")
+    api = two_clusters.api
+    expect(grid).to_have_attribute("data-shown", str(sum(not o["in"] for o in api.get(f"/cluster/{fsid}/osd"))))
     expect(page.locator("[data-live='live']")).to_be_visible(timeout=15_000)
     page.evaluate("window.__notReloaded = true")
-    console_server.stop()
+    two_clusters.process.kill9()
+    two_clusters.process.stop()  # closes its log
     expect(page.get_by_test_id("connection-banner")).to_be_visible(timeout=15_000)
     screenshot(page, "connection-lost")
-    api = console_server.start()
-    console_server.api = api
+    api = two_clusters.start()
+    two_clusters.api = api
     expect(page.locator("[data-live='live']")).to_be_visible(timeout=60_000)
     expect(page.get_by_test_id("connection-banner")).to_have_count(0)
-    grid = page.get_by_test_id("osd-grid")
+    wait_for(lambda: api.get(f"/cluster/{fsid}/osd"), 60, "the restored OSDs")
     outs = sum(not o["in"] for o in api.get(f"/cluster/{fsid}/osd"))
     expect(grid).to_have_attribute("data-shown", str(outs), timeout=15_000)
     target = next(o for o in api.get(f"/cluster/{fsid}/osd") if o["in"])
     api.wait_request(api.submit("PATCH", f"/cluster/{fsid}/osd/{target['id']}", {"in": False}))
     expect(grid).to_have_attribute("data-shown", str(outs + 1), timeout=10_000)
     assert page.evaluate("window.__notReloaded") is True
+    assert page.page_errors == []

@@ -95,7 +95,7 @@ function ClusterSwitcher() {
   return (
     <label class="cluster-switch">
       <span>Cluster</span>
-      <select value={fsid.value ?? ""} onChange={(e) => chooseCluster((e.target as HTMLSelectElement).value)}>
+      <select aria-label="Cluster" value={fsid.value ?? ""} onChange={(e) => chooseCluster((e.target as HTMLSelectElement).value)}>
         {list.map((c) => (
           <option value={c.id} key={c.id}>
             {c.name} ({c.id.slice(0, 8)})

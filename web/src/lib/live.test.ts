@@ -81,6 +81,34 @@ describe("the live channel", () => {
     channel.stop();
   });
 
+  it("follows on at once, still live, when the server ends a stream after its lifetime", async () => {
+    vi.useFakeTimers();
+    const states: LiveState[] = [];
+    const requests: { at: number; after: string | null }[] = [];
+    const lived = (ms: number, ...chunks: string[]) =>
+      new Response(new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (const c of chunks) controller.enqueue(new TextEncoder().encode(c));
+          setTimeout(() => controller.close(), ms);
+        },
+      }), { status: 200 });
+    const answers = [() => lived(55_000, change(5, ["cluster/f"])), () => lived(55_000, change(6, ["cluster/f"]))];
+    const fetchImpl = vi.fn(async (_url: string | URL | Request, init?: RequestInit) => {
+      requests.push({ at: Date.now(), after: ((init?.headers ?? {}) as Record<string, string>)["Last-Event-ID"] ?? null });
+      return answers.shift()?.() ?? new Promise<Response>(() => undefined);
+    });
+    const channel = new LiveChannel({ onChange: () => undefined, onState: (s) => states.push(s), onPoll: () => undefined,
+      fetchImpl: fetchImpl as typeof fetch });
+    channel.start();
+    await vi.advanceTimersByTimeAsync(111_000);
+    expect(requests.map((r) => r.after)).toEqual([null, "5", "6"]);
+    const gaps = requests.slice(1).map((r, i) => r.at - (requests[i] as { at: number }).at);
+    expect(gaps.every((g) => g >= 55_000 && g < 55_100)).toBe(true); // no back-off pause
+    expect(states).not.toContain("reconnecting"); // no "connection lost" banner
+    expect(states.filter((s) => s === "live").length).toBe(2); // the third answer never comes here
+    channel.stop();
+  });
+
   it.each([404, 503])("polls while the stream answers %i, and says so", async (status) => {
     vi.useFakeTimers();
     const states: LiveState[] = [];

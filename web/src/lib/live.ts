@@ -66,6 +66,10 @@ export function affects(changed: string, resource: string): boolean {
   return parent !== "" && bare === parent;
 }
 
+/** A stream the server ends after at least this long was renewed, not lost: the console follows
+ * on at once without a "connection lost" banner. A shorter one is treated as a drop (back-off). */
+export const RENEW_AFTER_MS = 10_000;
+
 const CLUSTER_DOCUMENTS = new Set(["sync_object", "stats", "osd_config", "mon", "config", "log", "crush_map"]);
 
 export interface LiveOptions {
@@ -88,6 +92,7 @@ export class LiveChannel {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private generation = 0; // a connection superseded by a newer one ends silently
   private polled = false; // polled without a stream position: catch up once the stream is back
+  private renewing = false; // following on from a stream the server ended: the state stays "live"
   private readonly options: LiveOptions;
 
   constructor(options: LiveOptions) {
@@ -126,7 +131,8 @@ export class LiveChannel {
     this.controller?.abort();
     const generation = ++this.generation;
     this.controller = new AbortController();
-    this.options.onState(this.attempt === 0 ? "connecting" : "reconnecting");
+    if (!this.renewing) this.options.onState(this.attempt === 0 ? "connecting" : "reconnecting");
+    this.renewing = false;
     const headers: Record<string, string> = { Accept: "text/event-stream" };
     if (this.lastEventId !== null) headers["Last-Event-ID"] = this.lastEventId;
     let response: Response;
@@ -183,14 +189,25 @@ export class LiveChannel {
       },
     });
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    const opened = Date.now();
+    let ended = false; // the server finished the answer (a stream's lifetime), rather than it broke
     try {
       for (;;) {
         const { value, done } = await reader.read();
-        if (done) break;
+        if (done) {
+          ended = true;
+          break;
+        }
         parser.feed(value);
       }
     } catch {
       // aborted, or the connection broke: both end here
+    }
+    if (ended && !this.stopped && generation === this.generation && Date.now() - opened >= RENEW_AFTER_MS) {
+      // The server ends each stream after its lifetime: follow on at once, still live (no banner).
+      this.renewing = true;
+      void this.connect();
+      return;
     }
     this.dropped(generation, "the connection to the server was lost");
   }

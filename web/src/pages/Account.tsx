@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 
 import { ErrorNote, Card, Field, Loading, Empty } from "../components/ui";
+import { passwordBody, passwordProblems, type PasswordForm } from "../lib/account";
 import { ApiFailure, call } from "../lib/api";
 import { ago, when } from "../lib/format";
 import { refresh, useResource } from "../lib/store";
@@ -81,54 +82,71 @@ function Sessions() {
 }
 
 function PasswordChange() {
-  const [password, setPassword] = useState("");
-  const [again, setAgain] = useState("");
+  const [form, setForm] = useState<PasswordForm>({ current: "", password: "", again: "" });
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [failure, setFailure] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const set = (field: keyof PasswordForm) => (e: Event) => setForm({ ...form, [field]: (e.target as HTMLInputElement).value });
 
   const submit = async (e: Event) => {
     e.preventDefault();
-    const found: Record<string, string> = {};
-    if (password.length < 10) found.password = "at least 10 characters";
-    if (again !== password) found.again = "the two entries differ";
+    const found = passwordProblems(form);
     setErrors(found);
     setFailure(null);
-    if (Object.keys(found).length) return;
+    if (Object.keys(found).length) {
+      focusFirstError(found);
+      return;
+    }
     setBusy(true);
     try {
-      await call("PATCH", "/user/me", { body: { password } });
+      await call("PATCH", "/user/me", { body: passwordBody(form) });
       // a new password ends every session, this one too: log in with it
       session.value = "out";
       sessionNote.value = "";
       user.value = null;
     } catch (err) {
-      if (err instanceof ApiFailure && err.status === 400) setErrors(err.errors);
+      if (err instanceof ApiFailure && err.status === 400) {
+        setErrors(err.errors);
+        focusFirstError(err.errors);
+      }
       setFailure(err);
     } finally {
       setBusy(false);
     }
   };
 
+  const shownAtFields = failure instanceof ApiFailure && failure.status === 400 && Object.keys(failure.errors).some((k) => k in FIELD_IDS);
   return (
     <Card title="Change your password">
-      <form onSubmit={submit} class="form narrow" noValidate>
+      <form onSubmit={submit} class="form narrow" noValidate aria-label="Change your password">
         <p class="muted">All your sessions end when the password changes; you then log in with the new one.</p>
+        <Field label="Current password" name="current_password" error={errors.current_password}>
+          <input id="f-current_password" type="password" autocomplete="current-password" value={form.current}
+            aria-invalid={!!errors.current_password} onInput={set("current")} />
+        </Field>
         <Field label="New password" name="password" error={errors.password} hint="At least 10 characters, not your user name, not a common password.">
-          <input id="f-password" type="password" autocomplete="new-password" value={password}
-            aria-invalid={!!errors.password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} />
+          <input id="f-password" type="password" autocomplete="new-password" value={form.password}
+            aria-invalid={!!errors.password} onInput={set("password")} />
         </Field>
         <Field label="New password again" name="again" error={errors.again}>
-          <input id="f-again" type="password" autocomplete="new-password" value={again}
-            aria-invalid={!!errors.again} onInput={(e) => setAgain((e.target as HTMLInputElement).value)} />
+          <input id="f-again" type="password" autocomplete="new-password" value={form.again}
+            aria-invalid={!!errors.again} onInput={set("again")} />
         </Field>
-        {failure !== null && !(failure instanceof ApiFailure && failure.status === 400) && <ErrorNote error={failure} />}
+        {failure !== null && !shownAtFields && <ErrorNote error={failure} />}
         <button class="btn btn-primary" type="submit" disabled={busy}>
           {busy ? "Changing…" : "Change password"}
         </button>
       </form>
     </Card>
   );
+}
+
+const FIELD_IDS: Record<string, string> = { current_password: "f-current_password", password: "f-password", again: "f-again" };
+
+/** Moves the focus to the first field with a problem, so that a keyboard user lands on it. */
+function focusFirstError(found: Record<string, string>): void {
+  const first = Object.keys(FIELD_IDS).find((k) => k in found);
+  if (first) document.getElementById(FIELD_IDS[first] as string)?.focus();
 }
 
 export function Account() {

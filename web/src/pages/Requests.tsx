@@ -43,7 +43,7 @@ export function Requests() {
         <span class="spacer" />
         <label class="cluster-switch">
           <span>State</span>
-          <select value={state} onChange={(e) => { setQuery("page", null); setQuery("state", (e.target as HTMLSelectElement).value); }}>
+          <select aria-label="State" value={state} onChange={(e) => { setQuery("page", null); setQuery("state", (e.target as HTMLSelectElement).value); }}>
             <option value="">All</option>
             <option value="submitted">Submitted</option>
             <option value="executing">Executing</option>
