@@ -101,8 +101,10 @@ class ModelService:
 
     # ------------------------------------------------------------------ commit
 
-    def _commit(self) -> Submission:
-        """Project and hand over the events the model made (call with the lock held)."""
+    def commit(self) -> Submission:
+        """Project the events the model made and hand them to the writer, not waiting for the store
+        (call with the lock held): for changes a crash may lose, since the next report makes them
+        again. Changes that must be stored before they count use durable()."""
         events = self.model.drain()
         self._project(events)
         return self.writer.submit(events)
@@ -187,7 +189,7 @@ class ModelService:
                 raise
             if not changed:
                 self._note_refusal(fsid, name, version, host)
-            self._commit()
+            self.commit()
             return changed
 
     def _note_refusal(self, fsid: str, name: str, version: SyncVersion, host: str) -> None:
@@ -241,22 +243,22 @@ class ModelService:
                 log.warning("rejected server facts: %s", err)
                 self.model.drain()
                 raise
-            self._commit()
+            self.commit()
 
     def on_heartbeat(self, fsid: str | None, host: str, at: datetime) -> None:
         with self.lock:
             self.model.heartbeat(fsid, host, at)
-            self._commit()
+            self.commit()
 
     def on_cluster_unreachable(self, fsid: str, host: str, at: datetime) -> None:
         with self.lock:
             self.model.cluster_unreachable(fsid, host, at)
-            self._commit()
+            self.commit()
 
     def check_contact(self, now: datetime, timeout_s: float) -> None:
         with self.lock:
             self.model.check_contact(now, timeout_s)
-            self._commit()
+            self.commit()
 
     def on_command_result(self, request_id: str, rc: int, out: Any, err: str, at: datetime) -> None:
         """Command results belong to the RequestExecutor that sent the commands (it registers as

@@ -18,6 +18,8 @@ BELOW_THE_API = ("calamari.domain", "calamari.protocol", "calamari.adapters", "c
                  "calamari.service.ctl", "calamari.service.history_cli", "calamari.service.key_cli",
                  "calamari.service.user_cli")
 WEB_PACKAGES = ("calamari.api", "flask", "werkzeug")
+# The model service's commit methods: other modules commit through its public commit() and durable().
+COMMIT_OWNER = "calamari.service.model"
 
 
 def _private(name: str) -> bool:
@@ -62,6 +64,12 @@ def _dotted(node: ast.expr) -> str | None:
     return None
 
 
+def private_commit_uses(source: str) -> set[str]:
+    """Each `<expr>._commit…` the source names (a call or a reference), as `line: expr._commit…`."""
+    return {f"{node.lineno}: {_dotted(node.value) or '…'}.{node.attr}" for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_commit")}
+
+
 def web_imports(source: str) -> set[str]:
     found = set()
     for node in ast.walk(ast.parse(source)):
@@ -78,6 +86,9 @@ def test_the_checks_see_what_they_look_for() -> None:
     assert borrowed_names("pkg.a", "import pkg.b\npkg.b._z()\n", modules) == {"pkg.b._z"}
     assert borrowed_names("pkg.a", "import pkg.b as bee\nbee._w\n", modules) == {"pkg.b._w"}
     assert borrowed_names("pkg.a", "from pkg.b import __version__\nself._own = 1\n", modules) == set()
+    assert private_commit_uses("self.service._commit()\nx = svc._commit_durable\n") == \
+        {"1: self.service._commit", "2: svc._commit_durable"}
+    assert private_commit_uses("self.service.commit()\nwith s.durable():\n    pass\n") == set()
     assert web_imports("def f():\n    from calamari.api.history import x\n") == {"calamari.api.history"}
     assert web_imports("import flask\nfrom calamari.apis import y\n") == {"flask"}
 
@@ -87,6 +98,12 @@ def test_no_module_borrows_a_private_name_of_another() -> None:
     borrowed = {(name, private) for name, path in files.items()
                 for private in borrowed_names(name, path.read_text(), set(files))}
     assert sorted(borrowed - KNOWN_BORROWED) == []
+
+
+def test_only_the_model_service_uses_its_private_commit() -> None:
+    offenders = {f"{name}:{use}" for name, path in module_files().items() if name != COMMIT_OWNER
+                 for use in private_commit_uses(path.read_text())}
+    assert sorted(offenders) == []
 
 
 def test_the_layers_below_the_api_never_import_it() -> None:
