@@ -18,10 +18,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
-from flask.blueprints import BlueprintSetupState
 
 from calamari.api.common import ApiError
-from calamari.service.stream_hub import DEFAULT_MAX_SUBSCRIBERS, DEFAULT_QUEUE, StreamHub
+from calamari.service.stream_hub import StreamHub  # built by the composition root (calamari/bootstrap.py)
 
 blueprint = Blueprint("stream", __name__, url_prefix="/api/v2")
 
@@ -34,15 +33,6 @@ def _setting(app: Any, name: str, default: float) -> float:
     if value is None:
         value = os.environ.get(f"CALAMARI_{name}")
     return float(value) if value is not None else default
-
-
-@blueprint.record_once
-def _attach(state: BlueprintSetupState) -> None:
-    app = state.app
-    hub = StreamHub(app.config["SERVICE"], max_subscribers=int(_setting(app, "STREAM_LIMIT", DEFAULT_MAX_SUBSCRIBERS)),
-                    queue_size=int(_setting(app, "STREAM_QUEUE", DEFAULT_QUEUE)))
-    hub.attach()
-    app.config["STREAM_HUB"] = hub
 
 
 def frame(message: dict[str, Any]) -> str:
