@@ -1,5 +1,5 @@
 """The composition root: the one place that builds calamari-server's parts and hands each what it
-needs. The event store, its writers and the model come with the ModelService; around it: the
+needs: the event store and its writers, the ModelService over them; around it: the
 time-series writer, the collector key service, the collector bus, the request executor (sending
 through the bus), users and sessions, the event feed, the push stream's hub, the Flask app over
 those services, and the control channel `calamari-ctl` reaches a running server by.
@@ -27,7 +27,7 @@ from calamari.domain.event_feed import EventFeed
 from calamari.service import security_options
 from calamari.service.auth import AuthPolicy, AuthService
 from calamari.service.collector_keys import CollectorKeyService
-from calamari.service.model import ModelService, ServiceConfig
+from calamari.service.model import ModelService, ServiceConfig, open_persistence
 from calamari.service.requests import RequestExecutor
 from calamari.service.stream_hub import DEFAULT_MAX_SUBSCRIBERS, DEFAULT_QUEUE, StreamHub
 
@@ -44,10 +44,11 @@ class StartupError(RuntimeError):
 
 
 def open_service(config: ServiceConfig) -> ModelService:
-    """The model service, or StartupError with one line saying why it cannot start (the event
-    store cannot be opened or written, an event in it is damaged)."""
+    """The model service over the event store and writers of `config`, or StartupError with one
+    line saying why it cannot start (the event store cannot be opened or written, an event in it
+    is damaged)."""
     try:
-        return ModelService(config)
+        return ModelService(config, open_persistence(config))
     except EventStoreError as err:  # includes a damaged event (CorruptEvent): the message names it
         raise StartupError(str(err)) from None
     except Exception as err:  # the driver's errors, wrapped by the eventsourcing library, and OSError
