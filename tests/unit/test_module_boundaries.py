@@ -20,6 +20,14 @@ BELOW_THE_API = ("calamari.domain", "calamari.protocol", "calamari.adapters", "c
 WEB_PACKAGES = ("calamari.api", "flask", "werkzeug")
 # The model service's commit methods: other modules commit through its public commit() and durable().
 COMMIT_OWNER = "calamari.service.model"
+# The server's long-lived parts, built by the composition root alone and handed to whoever uses them.
+COMPOSITION_ROOT = "calamari.bootstrap"
+ROOT_BUILT = ("ModelService", "AuthService", "RequestExecutor", "EventFeed", "StreamHub", "CollectorKeyService",
+              "CollectorBus", "TimeSeriesWriter", "ControlServer", "EventWriter", "SnapshotWriter")
+# Where a default is still made, for callers that do not go through the root (calamari-ctl on a
+# stopped server, tests): the model service opens its own store and writers when given none.
+# (EventStore is not listed: calamari-ctl's commands open the store of a stopped server directly.)
+ROOT_BUILT_ELSEWHERE = {"calamari.service.model": {"SnapshotWriter", "EventWriter"}}
 
 
 def _private(name: str) -> bool:
@@ -70,6 +78,18 @@ def private_commit_uses(source: str) -> set[str]:
             if isinstance(node, ast.Attribute) and node.attr.startswith("_commit")}
 
 
+def constructions(source: str, classes: tuple[str, ...]) -> set[str]:
+    """The classes among `classes` the source calls (`Name(...)` or `module.Name(...)`)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call):
+            name = node.func.id if isinstance(node.func, ast.Name) else \
+                node.func.attr if isinstance(node.func, ast.Attribute) else None
+            if name in classes:
+                found.add(name)
+    return found
+
+
 def web_imports(source: str) -> set[str]:
     found = set()
     for node in ast.walk(ast.parse(source)):
@@ -89,6 +109,8 @@ def test_the_checks_see_what_they_look_for() -> None:
     assert private_commit_uses("self.service._commit()\nx = svc._commit_durable\n") == \
         {"1: self.service._commit", "2: svc._commit_durable"}
     assert private_commit_uses("self.service.commit()\nwith s.durable():\n    pass\n") == set()
+    assert constructions("a = AuthService(s)\nb = x.RequestExecutor(s)\nc = Other(AuthService)\n",
+                         ("AuthService", "RequestExecutor")) == {"AuthService", "RequestExecutor"}
     assert web_imports("def f():\n    from calamari.api.history import x\n") == {"calamari.api.history"}
     assert web_imports("import flask\nfrom calamari.apis import y\n") == {"flask"}
 
@@ -103,6 +125,12 @@ def test_no_module_borrows_a_private_name_of_another() -> None:
 def test_only_the_model_service_uses_its_private_commit() -> None:
     offenders = {f"{name}:{use}" for name, path in module_files().items() if name != COMMIT_OWNER
                  for use in private_commit_uses(path.read_text())}
+    assert sorted(offenders) == []
+
+
+def test_only_the_composition_root_builds_the_servers_parts() -> None:
+    offenders = {f"{name}: {built}" for name, path in module_files().items() if name != COMPOSITION_ROOT
+                 for built in constructions(path.read_text(), ROOT_BUILT) - ROOT_BUILT_ELSEWHERE.get(name, set())}
     assert sorted(offenders) == []
 
 
