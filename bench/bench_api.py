@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "unit"
 
 from api_support import FAST_HASHER, PASSWORD  # noqa: E402
 
-from calamari.api.app import Services, create_app  # noqa: E402
+from calamari.bootstrap import build_app  # noqa: E402
 from calamari.crush.text_parse import parse_crush_text  # noqa: E402
 from calamari.service.auth import AuthService  # noqa: E402
 from calamari.service.model import ModelService, ServiceConfig  # noqa: E402
@@ -83,7 +83,7 @@ def main() -> int:
         gc.freeze()  # as calamari-server does once the model is loaded
         auth = AuthService(service, hasher=FAST_HASHER)
         auth.add_user("bench", PASSWORD, "admin", "bench")
-        app = create_app(service, services=Services(service, auth=auth))
+        app = build_app(service, auth=auth)
         client = app.test_client()
         token = client.post("/api/v2/auth/login", json={"username": "bench", "password": PASSWORD}).json["token"]
         headers = {"Authorization": f"Bearer {token}"}

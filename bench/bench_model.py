@@ -207,9 +207,9 @@ def _restart(tmp: str, url: str, n_osds: int, n_events: int) -> None:
     t = time.perf_counter()
     service = ModelService(ServiceConfig(data_dir=tmp, event_store_url=url))
     elapsed = time.perf_counter() - t
-    from calamari.api.app import create_app
+    from calamari.bootstrap import build_app
 
-    create_app(service)  # the API's own start-up work (event feed from the newest events)
+    build_app(service)  # the API's own start-up work (event feed from the newest events)
     api_ready = time.perf_counter() - t
     snapshot_at = newest_snapshot(os.path.join(tmp, "snapshots"))[0]
     tail = service.store.max_position() - snapshot_at

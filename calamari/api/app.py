@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, request
@@ -19,6 +20,7 @@ from calamari.domain.requests import RequestRejected
 from calamari.service.auth import AuthService
 from calamari.service.model import NotPersisted
 from calamari.service.requests import RequestExecutor
+from calamari.service.stream_hub import StreamHub
 
 __all__ = ["BLUEPRINT_MODULES", "Services", "create_app", "json_response"]
 
@@ -54,61 +56,27 @@ BLUEPRINT_MODULES: list[str] = [
 ]
 
 
+@dataclass
 class Services:
-    """What the handlers use: the model service, users, the request executor, the event feed."""
+    """What the handlers use, built by the composition root (calamari/bootstrap.py): the model
+    service, users, the request executor, the event feed and the push stream's hub."""
 
-    def __init__(self, service: Any, auth: AuthService | None = None, executor: RequestExecutor | None = None,
-                 feed: EventFeed | None = None, load_feed_events: int = 200_000) -> None:
-        self.service = service
-        self.auth = auth or AuthService(service)
-        self.executor = executor or getattr(service, "executor", None) or RequestExecutor(service)
-        service.executor = self.executor
-        self.feed_history_told = threading.Event()  # set once the feed has told the stored past
-        if feed is None:
-            feed = EventFeed()
-            _attach_feed(feed, service, load_feed_events, self.feed_history_told)
-        else:
-            self.feed_history_told.set()
-        self.feed = feed
+    service: Any
+    auth: AuthService
+    executor: RequestExecutor
+    feed: EventFeed
+    feed_history_told: threading.Event  # set once the feed has told the stored past
+    stream_hub: StreamHub
 
 
-def _attach_feed(feed: EventFeed, service: Any, newest: int, told: threading.Event) -> None:
-    """Follow live commits from now on, and tell the newest stored events (what happened before)
-    from a background thread, so that a restart does not wait for them. The live feed starts
-    under the service lock with the writer drained, so no event is told twice or missed."""
-    with service.lock:
-        service.writer.flush(service.config.durable_timeout)
-        end = service.store.max_position()
-        feed.next_id = end + 1  # older entries are numbered by their store positions
-        service.listeners.append(feed.add)
-
-    def tell_older() -> None:
-        try:
-            feed.add_older(list(service.store.read(after=max(0, end - newest), until=end)), service.model)
-        except Exception:  # the feed is a convenience; the store stays the record
-            if getattr(service, "closed", False):
-                return  # shut down while reading: nothing is lost, the feed goes with the process
-            logging.getLogger(__name__).exception("could not read the event feed's history")
-        finally:
-            told.set()
-
-    threading.Thread(target=tell_older, name="event-feed-history", daemon=True).start()
-
-
-def create_app(service: Any, services: Services | None = None, **options: Any) -> Flask:
-    """`service` is the ModelService; `services` (built if not given) adds users, requests, events."""
+def create_app(services: Services, **options: Any) -> Flask:
+    """The API over `services`; `options` are app settings (COLLECTOR_KEYS, TIMESERIES, the
+    security settings of docs/security.md, …)."""
     app = Flask("calamari", static_folder=None)  # no files to serve
-    app.config["SERVICE"] = service
-    app.config["CALAMARI"] = services = services or Services(
-        service, auth=AuthService(service, policy=options.get("AUTH_POLICY")))
+    app.config["SERVICE"] = services.service
+    app.config["CALAMARI"] = services
+    app.config["STREAM_HUB"] = services.stream_hub
     app.config.update(options)
-    bus = options.get("BUS")
-    if bus is not None and services.executor.send is None:
-        # commands of user requests go to the collectors over the bus; resume unfinished ones
-        services.executor.send = bus.send_command
-        services.executor.start()
-    if bus is not None and services.executor.send_to_host is None:
-        services.executor.send_to_host = bus.send_host_command  # the servers' log routes
 
     console.install(app, options.get("CONSOLE_DIR"))  # the web console's files at /, in front of the API
     access.install(app)  # authentication, roles per route, security headers, size limit

@@ -6,7 +6,6 @@ has more than one."""
 
 from __future__ import annotations
 
-import threading
 from typing import Literal
 
 from flask import Blueprint, Response, current_app, request
@@ -36,8 +35,6 @@ READ_ONLY = ("id", "public_key", "decided_by", "registered_at", "updated_at", "r
 FINGERPRINT_QUERY = {"fingerprint": {"type": "string", "description": "which of the host's keys"}}
 MAX_FINGERPRINT_LENGTH = 100
 
-_keys_lock = threading.Lock()
-
 
 class KeyUpdate(Strict):
     status: Literal["accepted", "rejected"]
@@ -45,14 +42,8 @@ class KeyUpdate(Strict):
 
 
 def collector_keys() -> CollectorKeyService:
-    """The server's key service (shared with the bus), or one over the model service."""
-    keys = current_app.config.get("COLLECTOR_KEYS")
-    if keys is None:
-        with _keys_lock:
-            keys = current_app.config.get("COLLECTOR_KEYS")
-            if keys is None:
-                keys = current_app.config["COLLECTOR_KEYS"] = CollectorKeyService(current_app.config["SERVICE"])
-    return keys
+    """The server's key service, shared with the bus (the composition root gives it to the app)."""
+    return current_app.config["COLLECTOR_KEYS"]
 
 
 def _row(key: CollectorKey) -> dict[str, object]:

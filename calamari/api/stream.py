@@ -22,17 +22,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
-from flask.blueprints import BlueprintSetupState
 
 from calamari.api.common import ApiError
-from calamari.service.stream_hub import (
-    DEFAULT_MAX_SUBSCRIBERS,
-    DEFAULT_MAX_UNSENT,
-    DEFAULT_QUEUE,
-    HAND_OVER,
-    StreamHub,
-    Subscription,
-)
+from calamari.service.stream_hub import HAND_OVER, StreamHub, Subscription  # the hub: built by calamari/bootstrap.py
 
 blueprint = Blueprint("stream", __name__, url_prefix="/api/v2")
 
@@ -46,17 +38,6 @@ def _setting(app: Any, name: str, default: float) -> float:
     if value is None:
         value = os.environ.get(f"CALAMARI_{name}")
     return float(value) if value is not None else default
-
-
-@blueprint.record_once
-def _attach(state: BlueprintSetupState) -> None:
-    app = state.app
-    hub = StreamHub(app.config["SERVICE"], max_subscribers=int(_setting(app, "STREAM_LIMIT", DEFAULT_MAX_SUBSCRIBERS)),
-                    queue_size=int(_setting(app, "STREAM_QUEUE", DEFAULT_QUEUE)),
-                    max_unsent=int(_setting(app, "STREAM_UNSENT", DEFAULT_MAX_UNSENT)),
-                    encode=lambda message: frame(message).encode(), keepalive_frame=KEEPALIVE.encode())
-    hub.attach()
-    app.config["STREAM_HUB"] = hub
 
 
 def frame(message: dict[str, Any]) -> str:

@@ -149,7 +149,7 @@ class CollectorKeyService:
             self.service.model.register_collector_key(key_id, public_key, fingerprint(public_key), now, source=source)
             # Not durable: a registration lost in a crash is simply made again at the next hello,
             # and the bus thread must not wait for the disk.
-            self.service._commit()
+            self.service.commit()
             self._rate.record(source, now.timestamp())
         return self.status_of(public_key) or ""
 

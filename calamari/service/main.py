@@ -1,4 +1,5 @@
-"""`calamari-server`: collector bus + event-sourced model + REST API in one process."""
+"""`calamari-server`: collector bus + event-sourced model + REST API in one process. This module
+parses the options, has calamari/bootstrap.py build the parts and serves the API until a signal."""
 
 from __future__ import annotations
 
@@ -10,13 +11,11 @@ import signal
 import sys
 import threading
 
-from calamari.adapters.data_dir import DataDirError, check_writable
-from calamari.adapters.event_store import EventStoreError, unavailable_reason
 from calamari.adapters.http_server import ConnectionLimits, create_http_server
 from calamari.adapters.snapshots import HISTORY_KEEP
 from calamari.adapters.timeseries import DEFAULT_RETENTION
+from calamari.bootstrap import StartupError, build_server
 from calamari.service import security_options
-from calamari.service.model import ModelService, ServiceConfig
 from calamari.service.stream_hub import DEFAULT_MAX_SUBSCRIBERS
 
 log = logging.getLogger("calamari.server")
@@ -86,23 +85,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def open_service(config: ServiceConfig) -> ModelService:
-    """The model service, or StartupError with one line saying why it cannot start (the event
-    store cannot be opened or written, an event in it is damaged)."""
-    try:
-        return ModelService(config)
-    except EventStoreError as err:  # includes a damaged event (CorruptEvent): the message names it
-        raise StartupError(str(err)) from None
-    except Exception as err:  # the driver's errors, wrapped by the eventsourcing library, and OSError
-        reason = unavailable_reason(err)
-        detail = f"{reason} ({err})" if reason else f"{type(err).__name__}: {err}"
-        raise StartupError(f"cannot open the event store: {detail}") from None
-
-
-class StartupError(RuntimeError):
-    """calamari-server cannot start; the message says why in one line."""
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Everything the server creates (events.db and its -wal/-shm, snapshots, keys, whisper files,
@@ -124,84 +106,19 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        check_writable(args.data_dir)
-    except DataDirError as err:
-        print(f"calamari-server: {err}", file=sys.stderr)
-        return 2
-    config = ServiceConfig(data_dir=args.data_dir, event_store_url=args.event_store,
-                           snapshot_every_events=args.snapshot_every_events,
-                           snapshot_every_seconds=args.snapshot_every_seconds,
-                           history_snapshots=args.history_snapshots,
-                           # every API thread may read history, beside the two writer threads
-                           store_pool_size=args.threads + 3)
-    from calamari.adapters.timeseries import TimeSeriesWriter, WhisperStore
-
-    try:  # before anything starts: a bad option ends here, with a reason
-        whisper_store = WhisperStore(os.path.join(args.data_dir, "whisper"), retention=args.whisper_retention)
-    except Exception as exc:  # whisper's own parse errors are plain exceptions
-        print(f"calamari-server: --whisper-retention {args.whisper_retention!r}: {exc}", file=sys.stderr)
-        return 2
-    try:
-        service = open_service(config)
+        server = build_server(args)  # the composition root: every part built, started and wired
     except StartupError as err:
         print(f"calamari-server: {err}", file=sys.stderr)
         return 2
-    log.info("model restored at position %d from %r", service.restored_position, service.store)
     # The restored model is long-lived: keep the cyclic collector from walking it again and again
     # (it showed as p99 spikes of the large list routes).
     gc.freeze()
-
-    from calamari.adapters.bus import CollectorBus
-    from calamari.adapters.curve_keys import SERVER_KEY_NAME, load_or_create_key_pair, server_key_dir
-    from calamari.api.app import create_app
-
-    timeseries = TimeSeriesWriter(whisper_store)
-    timeseries.start()
-    from calamari.service.collector_keys import CollectorKeyService
-    from calamari.service.control import ControlServer, cluster_handlers, key_handlers, snapshot_handler, user_handlers
-
-    keys = CollectorKeyService(service)
-    server_keys = None
-    if not args.insecure_bus:
-        server_keys = load_or_create_key_pair(server_key_dir(args.data_dir), SERVER_KEY_NAME)
-        log.info("collector bus uses CURVE; server public key %s (%s), file %s/%s.key: give it to collectors "
-                 "as --server-key", server_keys.public_key, server_keys.fingerprint,
-                 server_key_dir(args.data_dir), SERVER_KEY_NAME)
-    else:
-        log.warning("--insecure-bus: collector traffic is neither encrypted nor authenticated")
-    bus = CollectorBus(service, args.bus, stats_sink=timeseries.stats_sink, server_keys=server_keys,
-                       key_gate=keys if server_keys is not None else None, contact_timeout_s=args.contact_timeout)
-    bus.start()
-    collector = None
-    if args.simulate:
-        from collector.agent import Collector
-        from collector.simulator import SimulatedCluster
-
-        cluster = SimulatedCluster(args.simulate)
-        curve = None
-        if server_keys is not None:
-            from calamari.adapters.curve_keys import ClientCurveKeys, new_key_pair
-
-            # It runs inside the server, with the server's trust: its key is accepted unasked.
-            simulator_keys = new_key_pair()
-            keys.trust(simulator_keys.public_key)
-            curve = ClientCurveKeys(simulator_keys, server_keys.public_key)
-        collector = Collector(cluster, bus.bound_endpoint or args.bus, curve=curve)
-        collector.start()
-        log.info("simulated cluster %s (%s) reporting in-process", cluster.fsid, args.simulate)
-
     host, _, port = args.api.rpartition(":")
-    from calamari.adapters.local_host import server_grains
-
-    app = create_app(service, BUS=bus, COLLECTOR_KEYS=keys, TIMESERIES=timeseries.store, TIMESERIES_WRITER=timeseries,
-                     SERVER_GRAINS=server_grains, STREAM_LIMIT=args.http_max_streams,
-                     **security_options.app_options(args))
-    # calamari-ctl reaches the running server here for what it would otherwise write to the store
-    control = ControlServer(server_key_dir(args.data_dir), {**key_handlers(keys), **snapshot_handler(service),
-                                                            **user_handlers(app.config["CALAMARI"].auth),
-                                                            **cluster_handlers(service)})
-    control.start()
-    http = create_http_server(app, host or "127.0.0.1", int(port), args.threads, limits)
+    try:
+        http = create_http_server(server.app, host or "127.0.0.1", int(port), args.threads, limits)
+    except BaseException:
+        server.stop()
+        raise
     stop = threading.Event()
 
     def shutdown(*_: object) -> None:
@@ -217,13 +134,7 @@ def serve(args: argparse.Namespace) -> int:
         if not stop.is_set():
             raise
     finally:
-        if collector is not None:
-            collector.stop()
-        app.config["CALAMARI"].executor.stop()  # started by create_app; it sends through the bus
-        bus.stop()
-        control.stop()
-        timeseries.stop()
-        service.close()
+        server.stop()
     return 0
 
 

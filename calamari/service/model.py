@@ -52,6 +52,26 @@ class ServiceConfig:
         return os.path.join(self.data_dir, "snapshots")
 
 
+@dataclass(frozen=True)
+class Persistence:
+    """The event store and the writers that fill it: events in batches, snapshots of the model."""
+
+    store: EventStore
+    snapshots: SnapshotWriter
+    writer: EventWriter
+
+
+def open_persistence(config: ServiceConfig) -> Persistence:
+    """Open the event store of `config` and make its writers (started by the ModelService, which
+    first restores the model from them). The data dir is made owner-only before the store's
+    files are created, and tightened if an older version left it open."""
+    secure_data_dir(config.data_dir)
+    store = EventStore(config.store_url, config.store_pool_size)
+    snapshots = SnapshotWriter(config.snapshot_dir, store, config.snapshot_every_events,
+                               config.snapshot_every_seconds, config.history_snapshots)
+    return Persistence(store, snapshots, EventWriter(store, config.write_batch, on_persisted=snapshots.persisted))
+
+
 class NotPersisted(RuntimeError):
     """A durable change was not stored, and has been undone: the caller must answer that it failed
     (the API answers 503). `reason` says why, for the client."""
@@ -64,19 +84,19 @@ class NotPersisted(RuntimeError):
 class ModelService:
     """Implements calamari.service.sink.ClusterSink, and the operations of user requests."""
 
-    def __init__(self, config: ServiceConfig | None = None) -> None:
+    def __init__(self, config: ServiceConfig | None = None, persistence: Persistence | None = None) -> None:
+        """`persistence` is the store and its writers, not started (the composition root passes
+        them); without it the service opens its own from `config`."""
         self.config = config or ServiceConfig()
-        secure_data_dir(self.config.data_dir)  # owner-only, and tightened if an older version left it open
-        self.store = EventStore(self.config.store_url, self.config.store_pool_size)
+        persistence = persistence or open_persistence(self.config)
+        self.store = persistence.store
         self.lock = threading.RLock()
         self.model, position = load_model(self.config.snapshot_dir, self.store)
         self.restored_position = position
         self.view = ReadModel()
         self.view.rebuild(self.model)
-        self.snapshots = SnapshotWriter(self.config.snapshot_dir, self.store,
-                                        self.config.snapshot_every_events, self.config.snapshot_every_seconds,
-                                        self.config.history_snapshots)
-        self.writer = EventWriter(self.store, self.config.write_batch, on_persisted=self.snapshots.persisted)
+        self.snapshots = persistence.snapshots
+        self.writer = persistence.writer
         self.rejected = 0
         self.closed = False
         self.deferred = 0  # maps not applied while the event store was behind
@@ -101,8 +121,10 @@ class ModelService:
 
     # ------------------------------------------------------------------ commit
 
-    def _commit(self) -> Submission:
-        """Project and hand over the events the model made (call with the lock held)."""
+    def commit(self) -> Submission:
+        """Project the events the model made and hand them to the writer, not waiting for the store
+        (call with the lock held): for changes a crash may lose, since the next report makes them
+        again. Changes that must be stored before they count use durable()."""
         events = self.model.drain()
         self._project(events)
         return self.writer.submit(events)
@@ -187,7 +209,7 @@ class ModelService:
                 raise
             if not changed:
                 self._note_refusal(fsid, name, version, host)
-            self._commit()
+            self.commit()
             return changed
 
     def _note_refusal(self, fsid: str, name: str, version: SyncVersion, host: str) -> None:
@@ -241,22 +263,22 @@ class ModelService:
                 log.warning("rejected server facts: %s", err)
                 self.model.drain()
                 raise
-            self._commit()
+            self.commit()
 
     def on_heartbeat(self, fsid: str | None, host: str, at: datetime) -> None:
         with self.lock:
             self.model.heartbeat(fsid, host, at)
-            self._commit()
+            self.commit()
 
     def on_cluster_unreachable(self, fsid: str, host: str, at: datetime) -> None:
         with self.lock:
             self.model.cluster_unreachable(fsid, host, at)
-            self._commit()
+            self.commit()
 
     def check_contact(self, now: datetime, timeout_s: float) -> None:
         with self.lock:
             self.model.check_contact(now, timeout_s)
-            self._commit()
+            self.commit()
 
     def on_command_result(self, request_id: str, rc: int, out: Any, err: str, at: datetime) -> None:
         """Command results belong to the RequestExecutor that sent the commands (it registers as

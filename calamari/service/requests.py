@@ -172,7 +172,7 @@ class RequestExecutor:
             if req.state == SUBMITTED or index > 0:
                 self.service.model.request_executing(
                     request_id, f"Running {cmd['prefix']!r} ({index + 1} of {len(req.commands)})", self._at())
-                self.service._commit()
+                self.service.commit()
 
     def _fail(self, request_id: str, message: str, retry_later: bool = True) -> None:
         """Close the request as failed. If that cannot be stored, it stays open: NotPersisted, or

@@ -11,7 +11,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from calamari.adapters.local_host import server_grains
-from calamari.api.app import Services, create_app
+from calamari.bootstrap import build_app
 from calamari.service.auth import AuthService
 from calamari.service.model import ModelService, ServiceConfig
 from calamari.service.requests import RequestExecutor
@@ -63,9 +63,9 @@ class Harness:
         kwargs = {"clock": clock} if clock else {}
         self.executor = RequestExecutor(self.service, send=self.sender, **kwargs)
         self.auth = AuthService(self.service, hasher=FAST_HASHER, **(auth_options or {}))
-        self.services = Services(self.service, auth=self.auth, executor=self.executor)
-        self.app = create_app(self.service, services=self.services,
-                              **{"SERVER_GRAINS": server_grains, **(app_options or {})})
+        self.app = build_app(self.service, auth=self.auth, executor=self.executor,
+                             **{"SERVER_GRAINS": server_grains, **(app_options or {})})
+        self.services = self.app.config["CALAMARI"]
         assert self.services.feed_history_told.wait(30), "the event feed did not read the stored events"
         self.client = self.app.test_client()
         self.tokens: dict[str, str] = {}

@@ -50,7 +50,7 @@ def test_fuzzing_finds_no_server_error(api):
                     param["schema"] = {"type": "string", "enum": [api.fsid, "no-such-cluster"]}
     spec["paths"] = keep
     schema = schemathesis.openapi.from_dict(spec)
-    app = create_app(api.service, services=api.services, SERVER_GRAINS=server_grains)
+    app = create_app(api.services, COLLECTOR_KEYS=api.app.config["COLLECTOR_KEYS"], SERVER_GRAINS=server_grains)
     token = api.token("oper")
     failures = []
     calls = []

@@ -51,7 +51,7 @@ def test_a_host_known_as_localhost_becomes_its_own_name_with_its_services(tmp_pa
         # the fixed collector reports 'vm'
         model.server_facts(fsid, _facts("vm", [mon]), t0 + timedelta(seconds=20))
         model._diff_osd_services(fsid, {"vm": [0, 1]}, t0 + timedelta(seconds=21))
-        svc._commit()
+        svc.commit()
     assert set(svc.view.servers) == {"vm"}
     names = sorted(f"{s['type']}.{s['id']}" for s in svc.view.servers["vm"]["services"])
     assert names == ["mon.a", "osd.0", "osd.1"]
@@ -77,7 +77,7 @@ def test_two_real_names_of_one_short_name_are_not_merged(tmp_path):
         with svc.lock:
             svc.model.server_facts(None, _facts("vm.dc1.example", []), t0)
             svc.model.server_facts(None, _facts("vm.dc2.example", []), t0 + timedelta(seconds=1))
-            svc._commit()
+            svc.commit()
         assert set(svc.view.servers) == {"vm.dc1.example", "vm.dc2.example"}
     finally:
         svc.close()

@@ -25,7 +25,7 @@ from calamari.adapters.curve_keys import (
     secret_key_path,
     server_key_dir,
 )
-from calamari.api.app import Services, create_app
+from calamari.bootstrap import build_app
 from calamari.domain.collector_key import CollectorKey, CollectorKeyError
 from calamari.service import ctl
 from calamari.service.auth import AuthService
@@ -64,8 +64,8 @@ class Server:
         self.control = ControlServer(server_key_dir(data_dir), key_handlers(self.keys))
         self.control.start()
         auth = AuthService(self.service, hasher=FAST_HASHER)
-        services = Services(self.service, auth=auth, executor=RequestExecutor(self.service, send=FakeSender()))
-        self.app = create_app(self.service, services=services, COLLECTOR_KEYS=self.keys)
+        self.app = build_app(self.service, auth=auth, executor=RequestExecutor(self.service, send=FakeSender()),
+                             keys=self.keys)
         self.client = self.app.test_client()
         if auth.get("admin") is None:
             auth.add_user("admin", PASSWORD, "admin", "test")

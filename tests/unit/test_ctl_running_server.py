@@ -6,7 +6,7 @@ import sys
 
 from calamari.adapters.curve_keys import server_key_dir
 from calamari.adapters.snapshots import newest_snapshot
-from calamari.api.app import Services
+from calamari.bootstrap import build_services
 from calamari.service import ctl
 from calamari.service.auth import AuthService
 from calamari.service.control import ControlServer, snapshot_handler, user_handlers
@@ -18,7 +18,7 @@ def test_user_add_and_snapshot_go_through_the_running_server(tmp_path, capture_d
     config = ServiceConfig(data_dir=str(tmp_path), snapshot_every_events=10**9)
     service = ModelService(config)
     auth = AuthService(service, hasher=FAST_HASHER)
-    Services(service, auth=auth)
+    build_services(service, auth=auth)
     control = ControlServer(server_key_dir(str(tmp_path)), {**snapshot_handler(service), **user_handlers(auth)})
     control.start()
     try:

@@ -3,7 +3,7 @@ and what happens after, newest first, each entry once."""
 
 from datetime import UTC, datetime
 
-from calamari.api.app import Services
+from calamari.bootstrap import build_services
 from calamari.service.model import ModelService, ServiceConfig
 from tests.unit.api_support import feed_step, step
 
@@ -17,7 +17,7 @@ def test_feed_after_restart_tells_the_past_and_the_present_once(tmp_path, captur
 
     service = ModelService(config)
     try:
-        services = Services(service)
+        services = build_services(service)
         feed_step(service, step(capture_dir, "06"))  # after start-up: told live
         assert services.feed_history_told.wait(30)
         entries = services.feed.query(fsid=fsid)
@@ -60,7 +60,7 @@ def test_stored_pool_events_are_told_with_the_name_the_pool_had_then(tmp_path, c
 
     service = ModelService(config)
     try:
-        services = Services(service)
+        services = build_services(service)
         assert services.feed_history_told.wait(30)
         told = [e["message"] for e in services.feed.query(fsid=fsid) if "Pool" in e["message"]]
         assert any(m.startswith("Pool 'images' changed: pg_num 16 -> 32") for m in told), told

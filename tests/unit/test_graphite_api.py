@@ -8,7 +8,7 @@ from api_support import FAST_HASHER, PASSWORD
 
 from calamari.adapters.timeseries import TimeSeriesWriter, WhisperStore
 from calamari.api import app as app_module
-from calamari.api.app import Services, create_app
+from calamari.bootstrap import build_app
 from calamari.service.auth import AuthService
 from calamari.service.model import ModelService, ServiceConfig
 from calamari.testing.captures import capture_steps, captured_at, sync_objects
@@ -55,7 +55,7 @@ def make_client(store, service=None):
     auth = AuthService(service, hasher=FAST_HASHER)
     if auth.get("viewer") is None:
         auth.add_user("viewer", PASSWORD, "read-only", "test")
-    app = create_app(service, services=Services(service, auth=auth), TIMESERIES=store)
+    app = build_app(service, auth=auth, TIMESERIES=store)
     client = app.test_client()
     assert client.get("/graphite/functions").status_code == 401
     token = client.post("/api/v2/auth/login", json={"username": "viewer", "password": PASSWORD}).json["token"]

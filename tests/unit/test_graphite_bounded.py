@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from calamari.adapters.timeseries import TimeSeriesWriter, WhisperStore
-from calamari.api.app import Services, create_app
+from calamari.bootstrap import build_app
 from calamari.graphite import glob as glob_module
 from calamari.graphite.budget import QueryBudget
 from calamari.graphite.errors import ExpressionError
@@ -107,7 +107,7 @@ class Api:
         options = {"TIMESERIES": store}
         if limits is not None:
             options["GRAPHITE_LIMITS"] = limits
-        self.app = create_app(self.service, services=Services(self.service, auth=auth), **options)
+        self.app = build_app(self.service, auth=auth, **options)
         self.client = self.app.test_client()
         token = self.client.post("/api/v2/auth/login", json={"username": "viewer", "password": PASSWORD}).json["token"]
         self.client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"

@@ -18,6 +18,16 @@ BELOW_THE_API = ("calamari.domain", "calamari.protocol", "calamari.adapters", "c
                  "calamari.service.ctl", "calamari.service.history_cli", "calamari.service.key_cli",
                  "calamari.service.user_cli")
 WEB_PACKAGES = ("calamari.api", "flask", "werkzeug")
+# The model service's commit methods: other modules commit through its public commit() and durable().
+COMMIT_OWNER = "calamari.service.model"
+# The server's long-lived parts, built by the composition root alone and handed to whoever uses them.
+COMPOSITION_ROOT = "calamari.bootstrap"
+ROOT_BUILT = ("ModelService", "AuthService", "RequestExecutor", "EventFeed", "StreamHub", "CollectorKeyService",
+              "CollectorBus", "TimeSeriesWriter", "ControlServer", "EventWriter", "SnapshotWriter")
+# Where a default is still made, for callers that do not go through the root (calamari-ctl on a
+# stopped server, tests): the model service opens its own store and writers when given none.
+# (EventStore is not listed: calamari-ctl's commands open the store of a stopped server directly.)
+ROOT_BUILT_ELSEWHERE = {"calamari.service.model": {"SnapshotWriter", "EventWriter"}}
 
 
 def _private(name: str) -> bool:
@@ -62,6 +72,24 @@ def _dotted(node: ast.expr) -> str | None:
     return None
 
 
+def private_commit_uses(source: str) -> set[str]:
+    """Each `<expr>._commit…` the source names (a call or a reference), as `line: expr._commit…`."""
+    return {f"{node.lineno}: {_dotted(node.value) or '…'}.{node.attr}" for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_commit")}
+
+
+def constructions(source: str, classes: tuple[str, ...]) -> set[str]:
+    """The classes among `classes` the source calls (`Name(...)` or `module.Name(...)`)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call):
+            name = node.func.id if isinstance(node.func, ast.Name) else \
+                node.func.attr if isinstance(node.func, ast.Attribute) else None
+            if name in classes:
+                found.add(name)
+    return found
+
+
 def web_imports(source: str) -> set[str]:
     found = set()
     for node in ast.walk(ast.parse(source)):
@@ -78,6 +106,11 @@ def test_the_checks_see_what_they_look_for() -> None:
     assert borrowed_names("pkg.a", "import pkg.b\npkg.b._z()\n", modules) == {"pkg.b._z"}
     assert borrowed_names("pkg.a", "import pkg.b as bee\nbee._w\n", modules) == {"pkg.b._w"}
     assert borrowed_names("pkg.a", "from pkg.b import __version__\nself._own = 1\n", modules) == set()
+    assert private_commit_uses("self.service._commit()\nx = svc._commit_durable\n") == \
+        {"1: self.service._commit", "2: svc._commit_durable"}
+    assert private_commit_uses("self.service.commit()\nwith s.durable():\n    pass\n") == set()
+    assert constructions("a = AuthService(s)\nb = x.RequestExecutor(s)\nc = Other(AuthService)\n",
+                         ("AuthService", "RequestExecutor")) == {"AuthService", "RequestExecutor"}
     assert web_imports("def f():\n    from calamari.api.history import x\n") == {"calamari.api.history"}
     assert web_imports("import flask\nfrom calamari.apis import y\n") == {"flask"}
 
@@ -87,6 +120,18 @@ def test_no_module_borrows_a_private_name_of_another() -> None:
     borrowed = {(name, private) for name, path in files.items()
                 for private in borrowed_names(name, path.read_text(), set(files))}
     assert sorted(borrowed - KNOWN_BORROWED) == []
+
+
+def test_only_the_model_service_uses_its_private_commit() -> None:
+    offenders = {f"{name}:{use}" for name, path in module_files().items() if name != COMMIT_OWNER
+                 for use in private_commit_uses(path.read_text())}
+    assert sorted(offenders) == []
+
+
+def test_only_the_composition_root_builds_the_servers_parts() -> None:
+    offenders = {f"{name}: {built}" for name, path in module_files().items() if name != COMPOSITION_ROOT
+                 for built in constructions(path.read_text(), ROOT_BUILT) - ROOT_BUILT_ELSEWHERE.get(name, set())}
+    assert sorted(offenders) == []
 
 
 def test_the_layers_below_the_api_never_import_it() -> None:

@@ -8,7 +8,7 @@ from api_support import FAST_HASHER, PASSWORD
 from prometheus_client.parser import text_string_to_metric_families
 
 from calamari.adapters.timeseries import TimeSeriesWriter, WhisperStore
-from calamari.api.app import Services, create_app
+from calamari.bootstrap import build_app
 from calamari.service.auth import AuthService
 from calamari.service.model import ModelService, ServiceConfig
 from calamari.testing.captures import capture_steps, captured_at, sync_objects
@@ -39,7 +39,7 @@ def scrape(tmp_path, steps):
         writer.write_batch([(fsid, "vm", points)])
         auth = AuthService(service, hasher=FAST_HASHER)
         auth.add_user("scraper", PASSWORD, "read-only", "test")
-        app = create_app(service, services=Services(service, auth=auth), TIMESERIES=store, TIMESERIES_WRITER=writer)
+        app = build_app(service, auth=auth, TIMESERIES=store, TIMESERIES_WRITER=writer)
         client = app.test_client()
         assert client.get("/metrics").status_code == 401  # a scraper sends a read-only user's token
         token = client.post("/api/v2/auth/login", json={"username": "scraper", "password": PASSWORD}).json["token"]

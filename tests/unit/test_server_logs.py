@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from calamari import protocol
 from calamari.adapters.bus import CollectorBus
 from calamari.api import servers as servers_api
-from calamari.api.app import Services, create_app
+from calamari.bootstrap import build_app
 from calamari.protocol.host_logs import LOG_LIST, LOG_TAIL, MAX_TAIL_BYTES, host_result_problem
 from calamari.service.auth import AuthService
 from calamari.service.model import ModelService, ServiceConfig
@@ -242,8 +242,8 @@ class SimulatedServer:
         self.bus = CollectorBus(self.service, "tcp://127.0.0.1:0")
         self.bus.start()
         self.auth = AuthService(self.service, hasher=FAST_HASHER)
-        self.services = Services(self.service, auth=self.auth)
-        self.app = create_app(self.service, services=self.services, BUS=self.bus)
+        self.app = build_app(self.service, auth=self.auth, bus=self.bus)
+        self.services = self.app.config["CALAMARI"]
         self.client = self.app.test_client()
         self.cluster = SimulatedCluster("hosts=3,osds=6,pools=2,pgs=64,seed=3,churn=0.3")
         for _ in range(20):  # some history: flaps in the cluster log and the OSD logs

@@ -76,6 +76,14 @@ def test_calamari_server_passes_its_stream_limit_and_contact_timeout_on(monkeypa
         def close(self):
             return None
 
+    import calamari.adapters.bus as bus_package
+
+    class RecordedBus(bus_package.CollectorBus):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            seen["bus"] = self
+
+    monkeypatch.setattr(bus_package, "CollectorBus", RecordedBus)  # the root builds it from here
     monkeypatch.setattr(server_main, "create_http_server", Stops)
     monkeypatch.setattr(server_main.gc, "freeze", lambda: None)
     monkeypatch.setattr(server_main.signal, "signal", lambda *args: None)
@@ -83,7 +91,7 @@ def test_calamari_server_passes_its_stream_limit_and_contact_timeout_on(monkeypa
                              "--insecure-bus", "--log-level", "WARNING", "--http-max-streams", "300",
                              "--contact-timeout", "4.5"]) == 0
     assert seen["app"].config["STREAM_HUB"].max_subscribers == 300
-    assert seen["app"].config["BUS"].contact_timeout_s == 4.5
+    assert seen["bus"].contact_timeout_s == 4.5
 
 
 @pytest.mark.parametrize("option, value", [("--http-max-streams", "0"), ("--contact-timeout", "0"),
