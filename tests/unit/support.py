@@ -14,6 +14,8 @@ import pytest
 from recording_sink import RecordingSink
 
 from calamari.adapters.bus import CollectorBus
+from calamari.domain.model import ClusterModel
+from calamari.testing.captures import captured_at, sync_objects
 from collector.agent import Collector
 
 T = TypeVar("T")
@@ -29,6 +31,16 @@ def wait_for(condition: Callable[[], T], timeout: float = 5.0, what: str = "cond
             return value
         time.sleep(0.02)
     raise AssertionError(f"{what} not met in time")
+
+
+def step_events(step_dir: str, model: ClusterModel | None = None) -> list[Any]:
+    """The events `model` (a fresh one by default) makes of every sync object of a capture step,
+    ingested at the step's capture time."""
+    model = ClusterModel() if model is None else model
+    fsid, objects = sync_objects(step_dir)
+    for name, version, data in objects:
+        model.ingest(fsid, name, version, data, captured_at(step_dir))
+    return model.drain()
 
 
 def fast_collector(source: Any, endpoint: str) -> Collector:
