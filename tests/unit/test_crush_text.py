@@ -123,6 +123,11 @@ def test_a_valid_map_parses_with_resolved_weights():
     (("step take default class hdd", "step take nowhere"), 26, "no such bucket or device"),
     (("step take default class hdd", "step take default class ssd"), 26, "has no id for class ssd"),
     (("type 0 osd\n", "type 0 osd\ntype 1 rack\n"), 5, "type id 1 is already used"),
+    (("type 11 root\n", "type 11 root\ntype 12 root\n"), 6, "type root is defined twice"),
+    (("\tstep emit\n}\n", "\tstep emit\n}\nrule other {\n\tid 0\n\ttype replicated\n\tmin_size 1\n\tmax_size 10\n"
+      "\tstep take default\n\tstep emit\n}\n"), 30, "rule id 0 is already used by replicated_rule"),
+    (("\tstep emit\n}\n", "\tstep emit\n}\nrule replicated_rule {\n\tid 1\n\ttype replicated\n\tmin_size 1\n"
+      "\tmax_size 10\n\tstep take default\n\tstep emit\n}\n"), 30, "rule replicated_rule is defined twice"),
     (("host h1 {", "shelf h1 {"), 6, "unknown type 'shelf'"),
     (("\tid -1\n", "\tid -2\n"), 14, "bucket id -2 is already used"),
     (("root default {", "root h1 {"), 14, "the name h1 is already used"),
