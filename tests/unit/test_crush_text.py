@@ -123,11 +123,6 @@ def test_a_valid_map_parses_with_resolved_weights():
     (("step take default class hdd", "step take nowhere"), 26, "no such bucket or device"),
     (("step take default class hdd", "step take default class ssd"), 26, "has no id for class ssd"),
     (("type 0 osd\n", "type 0 osd\ntype 1 rack\n"), 5, "type id 1 is already used"),
-    (("type 11 root\n", "type 11 root\ntype 12 root\n"), 6, "type root is defined twice"),
-    (("\tstep emit\n}\n", "\tstep emit\n}\nrule other {\n\tid 0\n\ttype replicated\n\tmin_size 1\n\tmax_size 10\n"
-      "\tstep take default\n\tstep emit\n}\n"), 30, "rule id 0 is already used by replicated_rule"),
-    (("\tstep emit\n}\n", "\tstep emit\n}\nrule replicated_rule {\n\tid 1\n\ttype replicated\n\tmin_size 1\n"
-      "\tmax_size 10\n\tstep take default\n\tstep emit\n}\n"), 30, "rule replicated_rule is defined twice"),
     (("host h1 {", "shelf h1 {"), 6, "unknown type 'shelf'"),
     (("\tid -1\n", "\tid -2\n"), 14, "bucket id -2 is already used"),
     (("root default {", "root h1 {"), 14, "the name h1 is already used"),
@@ -144,6 +139,18 @@ def test_bad_text_is_refused_naming_the_line(change, line, reason):
     with pytest.raises(CrushTextError) as err:
         parse_crush_text(text)
     assert any(e.startswith(f"line {line}: ") and reason in e for e in err.value.errors), err.value.errors
+
+
+def test_a_type_or_a_rule_defined_twice_is_refused():
+    def errors_of(text):
+        with pytest.raises(CrushTextError) as err:
+            parse_crush_text(text)
+        return err.value.errors
+
+    rule = "rule {} {{\n\tid {}\n\ttype replicated\n\tmin_size 1\n\tmax_size 10\n\tstep take default\n\tstep emit\n}}\n"
+    assert errors_of(BASE.replace("type 11 root\n", "type 11 root\ntype 12 root\n")) == ["line 6: type root is defined twice"]
+    assert errors_of(BASE + rule.format("other", 0)) == ["line 30: rule id 0 is already used by replicated_rule"]
+    assert errors_of(BASE + rule.format("replicated_rule", 1)) == ["line 30: rule replicated_rule is defined twice"]
 
 
 def test_a_bucket_used_before_it_is_defined_is_refused():
