@@ -116,8 +116,10 @@ def harness_fixture(steps: tuple[str, ...] = ("00",), scope: str = "function",
     data dir where `timeseries`), for each test or shared by the module (`scope`), closed after."""
 
     @pytest.fixture(scope=scope)
-    def api(tmp_path_factory: pytest.TempPathFactory, capture_dir: str) -> Iterator[Harness]:
-        data_dir = tmp_path_factory.mktemp("api")
+    def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+            capture_dir: str) -> Iterator[Harness]:
+        # per test, the data dir is the test's tmp_path: a test may start another Harness on it
+        data_dir = request.getfixturevalue("tmp_path") if scope == "function" else tmp_path_factory.mktemp("api")
         app_options = {"TIMESERIES": WhisperStore(str(data_dir / "whisper"))} if timeseries else {}
         harness = Harness(str(data_dir), capture_dir, steps=steps, app_options=app_options)
         yield harness
