@@ -10,6 +10,18 @@ from calamari.crush.model import CrushBucket, CrushDevice, CrushText
 from calamari.crush.weights import WEIGHT_SCALE, weight_fixed
 
 
+def _check_unique(errors: list[str], kind: str, line: int, id_: int, name: str, ids: dict[int, str],
+                  names: set[str]) -> None:
+    """A type or rule takes an id and a name no earlier one of its kind took; it is then recorded
+    in `ids` and `names`."""
+    if id_ in ids:
+        errors.append(f"line {line}: {kind} id {id_} is already used by {ids[id_]}")
+    if name in names:
+        errors.append(f"line {line}: {kind} {name} is defined twice")
+    ids.setdefault(id_, name)
+    names.add(name)
+
+
 def text_problems(crush: CrushText) -> list[str]:
     """Every problem of a parsed map, as "line N: reason"; none: crushtool would compile it."""
     errors: list[str] = []
@@ -28,12 +40,7 @@ def text_problems(crush: CrushText) -> list[str]:
     type_ids: dict[int, str] = {}
     type_names: set[str] = set()
     for t in crush.types:
-        if t.id in type_ids:
-            errors.append(f"line {t.line}: type id {t.id} is already used by {type_ids[t.id]}")
-        if t.name in type_names:
-            errors.append(f"line {t.line}: type {t.name} is defined twice")
-        type_ids.setdefault(t.id, t.name)
-        type_names.add(t.name)
+        _check_unique(errors, "type", t.line, t.id, t.name, type_ids, type_names)
     device_type = type_ids.get(0)
     bucket_ids: dict[int, int] = {}  # every bucket id (per-class ids too) -> its line
     defined: dict[str, CrushBucket] = {}
@@ -89,12 +96,7 @@ def text_problems(crush: CrushText) -> list[str]:
     rule_ids: dict[int, str] = {}
     rule_names: set[str] = set()
     for rule in crush.rules:
-        if rule.id in rule_ids:
-            errors.append(f"line {rule.line}: rule id {rule.id} is already used by {rule_ids[rule.id]}")
-        if rule.name in rule_names:
-            errors.append(f"line {rule.line}: rule {rule.name} is defined twice")
-        rule_ids.setdefault(rule.id, rule.name)
-        rule_names.add(rule.name)
+        _check_unique(errors, "rule", rule.line, rule.id, rule.name, rule_ids, rule_names)
         if rule.min_size > rule.max_size:
             errors.append(f"line {rule.line}: min_size {rule.min_size} exceeds max_size {rule.max_size}")
         for step in rule.steps:

@@ -55,17 +55,30 @@ def _combined_name(function: str, series: list[Series]) -> str:
 
 
 def _combine(function: str, series_lists: list[list[Series]],
-             reduce: Callable[[list[float]], float]) -> list[Series]:
+             point: Callable[[tuple[float | None, ...]], float | None]) -> list[Series]:
+    """The series aligned, and each timestamp's column of their values made one point by `point`."""
     series = _flatten(series_lists)
     if not series:
         return []
     start, step, rows = align(series)
-    values: list[float | None] = []
-    for column in zip(*rows, strict=True):
-        known = [v for v in column if v is not None]
-        values.append(reduce(known) if known else None)
+    values = [point(column) for column in zip(*rows, strict=True)]
     name = _combined_name(function, series)
     return [Series(name, start, step, values, name)]
+
+
+def _of_known(reduce: Callable[[list[float]], float]) -> Callable[[tuple[float | None, ...]], float | None]:
+    """A column's point: `reduce` of its known values; None where none is known."""
+
+    def point(column: tuple[float | None, ...]) -> float | None:
+        known = [v for v in column if v is not None]
+        return reduce(known) if known else None
+
+    return point
+
+
+def _first_minus_rest(column: tuple[float | None, ...]) -> float | None:
+    first, rest = column[0], [v for v in column[1:] if v is not None]
+    return None if first is None and not rest else (first or 0.0) - sum(rest)
 
 
 _SERIES_LISTS = Param("seriesLists", "seriesLists", multiple=True)
@@ -75,40 +88,31 @@ _SERIES = Param("seriesList", "seriesList")
 @_function("sumSeries", "Combine", [_SERIES_LISTS], aliases=["sum"])
 def sum_series(series_lists: list[list[Series]]) -> list[Series]:
     """Point-wise sum of all the series (missing points are left out)."""
-    return _combine("sumSeries", series_lists, sum)
+    return _combine("sumSeries", series_lists, _of_known(sum))
 
 
 @_function("averageSeries", "Combine", [_SERIES_LISTS], aliases=["avg"])
 def average_series(series_lists: list[list[Series]]) -> list[Series]:
     """Point-wise average of the series that have a value."""
-    return _combine("averageSeries", series_lists, lambda known: sum(known) / len(known))
+    return _combine("averageSeries", series_lists, _of_known(lambda known: sum(known) / len(known)))
 
 
 @_function("maxSeries", "Combine", [_SERIES_LISTS])
 def max_series(series_lists: list[list[Series]]) -> list[Series]:
     """Point-wise maximum."""
-    return _combine("maxSeries", series_lists, max)
+    return _combine("maxSeries", series_lists, _of_known(max))
 
 
 @_function("minSeries", "Combine", [_SERIES_LISTS])
 def min_series(series_lists: list[list[Series]]) -> list[Series]:
     """Point-wise minimum."""
-    return _combine("minSeries", series_lists, min)
+    return _combine("minSeries", series_lists, _of_known(min))
 
 
 @_function("diffSeries", "Combine", [_SERIES_LISTS])
 def diff_series(series_lists: list[list[Series]]) -> list[Series]:
     """The first series minus all the others."""
-    series = _flatten(series_lists)
-    if not series:
-        return []
-    start, step, rows = align(series)
-    values: list[float | None] = []
-    for column in zip(*rows, strict=True):
-        first, rest = column[0], [v for v in column[1:] if v is not None]
-        values.append(None if first is None and not rest else (first or 0.0) - sum(rest))
-    name = _combined_name("diffSeries", series)
-    return [Series(name, start, step, values, name)]
+    return _combine("diffSeries", series_lists, _first_minus_rest)
 
 
 @_function("divideSeries", "Combine", [Param("dividendSeriesList", "seriesList"), Param("divisorSeries", "seriesList")])

@@ -14,6 +14,7 @@ objects as immutable).
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Any
 
 # name -> {list key: id field}
@@ -136,21 +137,24 @@ def apply_delta(name: str, base: dict[str, Any], delta: dict[str, Any]) -> dict[
         result.pop(key, None)
     list_keys = KEYED_LISTS.get(name, {})
     for key, change in lists.items():
-        if key not in list_keys:
-            raise DeltaError(f"{key} is not a keyed list of {name}")
-        current = result.get(key)
-        if not isinstance(current, list):
-            raise DeltaError(f"{key} is not a list in the base")
+        current = _keyed_base(result, name, key, list_keys, list)
         result[key] = _apply_list_delta(current, change, list_keys[key])
     map_keys = KEYED_MAPS.get(name, ())
     for key, change in maps.items():
-        if key not in map_keys:
-            raise DeltaError(f"{key} is not a keyed map of {name}")
-        current = result.get(key)
-        if not isinstance(current, dict):
-            raise DeltaError(f"{key} is not a map in the base")
-        result[key] = _apply_map_delta(current, change)
+        result[key] = _apply_map_delta(_keyed_base(result, name, key, map_keys, dict), change)
     return result
+
+
+def _keyed_base(base: dict[str, Any], name: str, key: Any, keyed: Container[str], kind: type) -> Any:
+    """The base's value under `key`, which a delta may change entry by entry only where the sync
+    object `name` keys it (`keyed`) and the base holds a `kind` (list or dict) there."""
+    word = "list" if kind is list else "map"
+    if key not in keyed:
+        raise DeltaError(f"{key} is not a keyed {word} of {name}")
+    current = base.get(key)
+    if not isinstance(current, kind):
+        raise DeltaError(f"{key} is not a {word} in the base")
+    return current
 
 
 def _apply_list_delta(current: list[Any], change: Any, id_field: str) -> list[Any]:

@@ -4,30 +4,15 @@ showing it has arrived, and the `ceph` CLI agrees."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
+from crush_live import crush_live_fixture, done
 
-from calamari.testing.live import ApiClient, ApiError, DevCluster, server_and_collector, wait_for
+from calamari.testing.live import ApiClient, ApiError, DevCluster
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def live(ceph_cluster: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-         ) -> Iterator[tuple[DevCluster, ApiClient, str]]:
-    cluster = DevCluster(ceph_cluster["dir"])
-    with server_and_collector(cluster, Path(tmp_path_factory.mktemp("calamari-crush"))) as (_, _, api):
-        fsid = cluster.fsid()
-        wait_for(lambda: api.get(f"/cluster/{fsid}/crush_rule"), 60, "the CRUSH map in the API")
-        yield cluster, api, fsid
-
-
-def done(api: ApiClient, request_id: str) -> dict:
-    row = api.wait_request(request_id)
-    assert row["error"] is False, row["error_message"]
-    return row
+live = crush_live_fixture("calamari-crush", "crush_rule")
 
 
 def test_bucket_rule_and_pool_made_and_removed(live: tuple[DevCluster, ApiClient, str]) -> None:

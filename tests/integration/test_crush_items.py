@@ -5,13 +5,12 @@ is left as it was."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from crush_live import crush_live_fixture, done
 
-from calamari.testing.live import ApiClient, ApiError, DevCluster, server_and_collector, wait_for
+from calamari.testing.live import ApiClient, ApiError, DevCluster
 
 pytestmark = pytest.mark.integration
 
@@ -20,20 +19,7 @@ NEW_HOST = "host-items-e2e"
 CRUSH_WEIGHT_UNIT = 0x10000  # CRUSH weights are 16.16 fixed point
 
 
-@pytest.fixture(scope="module")
-def live(ceph_cluster: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-         ) -> Iterator[tuple[DevCluster, ApiClient, str]]:
-    cluster = DevCluster(ceph_cluster["dir"])
-    with server_and_collector(cluster, Path(tmp_path_factory.mktemp("calamari-crush-items"))) as (_, _, api):
-        fsid = cluster.fsid()
-        wait_for(lambda: api.get(f"/cluster/{fsid}/crush_node"), 60, "the CRUSH map in the API")
-        yield cluster, api, fsid
-
-
-def done(api: ApiClient, request_id: str) -> dict[str, Any]:
-    row = api.wait_request(request_id)
-    assert row["error"] is False, row["error_message"]
-    return row
+live = crush_live_fixture("calamari-crush-items", "crush_node")
 
 
 def holder_of(crush: dict[str, Any], item_id: int) -> dict[str, Any]:

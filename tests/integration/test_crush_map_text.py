@@ -7,26 +7,18 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from crush_live import crush_live_fixture
 
-from calamari.testing.live import ApiClient, DevCluster, server_and_collector, wait_for
+from calamari.testing.live import ApiClient, DevCluster, wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(shutil.which("crushtool") is None, reason="crushtool is not installed (Debian: ceph-base)")]
 
 
-@pytest.fixture(scope="module")
-def live(ceph_cluster: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-         ) -> Iterator[tuple[DevCluster, ApiClient, str]]:
-    if shutil.which("crushtool") is None:
-        pytest.skip("crushtool is not installed (Debian: ceph-base)")
-    cluster = DevCluster(ceph_cluster["dir"])
-    with server_and_collector(cluster, Path(tmp_path_factory.mktemp("calamari-crush-text"))) as (_, _, api):
-        fsid = cluster.fsid()
-        wait_for(lambda: api.get(f"/cluster/{fsid}/crush_rule"), 60, "the CRUSH map in the API")
-        yield cluster, api, fsid
+live = crush_live_fixture("calamari-crush-text", "crush_rule")
 
 
 def decompiled(cluster: DevCluster, work: Path) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import time
+from functools import partial
 
 import pytest
+import support
 from recording_sink import RecordingSink
 
 from calamari import protocol
@@ -16,13 +17,7 @@ from collector.simulator import SimulatedCluster
 pytestmark = pytest.mark.integration
 
 
-def wait_for(condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
+wait_for = partial(support.wait_for, timeout=20.0)
 
 
 def shape(value, depth: int = 0):

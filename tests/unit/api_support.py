@@ -11,6 +11,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from calamari.adapters.local_host import server_grains
+from calamari.adapters.timeseries import WhisperStore
 from calamari.bootstrap import build_app
 from calamari.service.auth import AuthService
 from calamari.service.model import ModelService, ServiceConfig
@@ -109,12 +110,18 @@ class Harness:
         self.service.close()
 
 
-def harness_fixture(steps: tuple[str, ...]) -> Callable[..., Iterator[Harness]]:
-    """A test module's `api` fixture: a Harness fed the capture steps, closed after each test."""
+def harness_fixture(steps: tuple[str, ...] = ("00",), scope: str = "function",
+                    timeseries: bool = False) -> Callable[..., Iterator[Harness]]:
+    """A test module's `api` fixture: a Harness fed the capture steps (with a whisper store in its
+    data dir where `timeseries`), for each test or shared by the module (`scope`), closed after."""
 
-    @pytest.fixture
-    def api(tmp_path: Any, capture_dir: str) -> Iterator[Harness]:
-        harness = Harness(str(tmp_path), capture_dir, steps=steps)
+    @pytest.fixture(scope=scope)
+    def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+            capture_dir: str) -> Iterator[Harness]:
+        # per test, the data dir is the test's tmp_path: a test may start another Harness on it
+        data_dir = request.getfixturevalue("tmp_path") if scope == "function" else tmp_path_factory.mktemp("api")
+        app_options = {"TIMESERIES": WhisperStore(str(data_dir / "whisper"))} if timeseries else {}
+        harness = Harness(str(data_dir), capture_dir, steps=steps, app_options=app_options)
         yield harness
         harness.close()
 

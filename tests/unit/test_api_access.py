@@ -3,9 +3,7 @@ called as nobody, read-only, operator and admin. A route the table does not know
 so a new route must be given a rule (and calamari.api.access.ROUTE_ACCESS refuses it until then)."""
 
 import pytest
-from api_support import Harness
-
-from calamari.adapters.timeseries import WhisperStore
+from api_support import Harness, harness_fixture
 
 ANYONE, READ_ONLY, OPERATOR, ADMIN, SELF = "anyone", "read-only", "operator", "admin", "self-or-admin"
 ROLE_RANK = {READ_ONLY: 1, OPERATOR: 2, ADMIN: 3}
@@ -108,12 +106,7 @@ PARAMS = {"osd_id": "0", "pool_id": "99999", "node_id": "-1", "rule_id": "0", "t
           "key_id": "no-such-key", "session_id": "0" * 16, "log_path": "ceph/ceph.log"}
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory, capture_dir):
-    data_dir = tmp_path_factory.mktemp("access")
-    harness = Harness(str(data_dir), capture_dir, app_options={"TIMESERIES": WhisperStore(str(data_dir / "whisper"))})
-    yield harness
-    harness.close()
+api = harness_fixture(scope="module", timeseries=True)
 
 
 def app_routes(app):

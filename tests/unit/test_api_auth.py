@@ -2,14 +2,9 @@
 
 import orjson
 import pytest
-from api_support import PASSWORD, Harness
+from api_support import PASSWORD, Harness, harness_fixture
 
-
-@pytest.fixture
-def api(tmp_path, capture_dir):
-    harness = Harness(str(tmp_path), capture_dir)
-    yield harness
-    harness.close()
+api = harness_fixture(steps=("00",))
 
 
 def test_every_route_but_login_needs_a_user(api):

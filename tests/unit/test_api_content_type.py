@@ -6,17 +6,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from api_support import Harness
+from api_support import harness_fixture
 
 BODY_METHODS = {"POST", "PATCH", "PUT"}
 TEXT_ROUTES = {"/api/v2/cluster/<fsid>/crush_map"}  # the map's text itself, as text/plain
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory, capture_dir):
-    harness = Harness(str(tmp_path_factory.mktemp("var")), capture_dir)
-    yield harness
-    harness.close()
+api = harness_fixture(scope="module")
 
 
 def json_body_routes(api) -> list[tuple[str, str]]:

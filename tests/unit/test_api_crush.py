@@ -74,6 +74,15 @@ def test_erasure_rule_is_made_from_a_profile(api):
     assert api.sender.sent[0][2:4] == ("osd crush rule create-erasure", {"name": "ec-rule", "profile": "ec21"})
 
 
+def assert_refused_naming(api, resource, body, field):
+    """An operator's POST of `body` to the cluster's `resource` is a 400 naming `field`, and
+    nothing is sent to Ceph."""
+    r = api.call("POST", f"cluster/{{fsid}}/{resource}", user="oper", json=body)
+    assert r.status_code == 400, r.json
+    assert field in r.json["errors"]
+    assert api.sender.sent == []
+
+
 @pytest.mark.parametrize("body, field", [
     ({"name": "bad name", "root": "default"}, "name"),
     ({"name": "r1"}, "root"),
@@ -88,10 +97,7 @@ def test_erasure_rule_is_made_from_a_profile(api):
     ({"name": 5, "root": "default"}, "name"),
 ])
 def test_invalid_rules_are_400_with_the_field(api, body, field):
-    r = api.call("POST", "cluster/{fsid}/crush_rule", user="oper", json=body)
-    assert r.status_code == 400, r.json
-    assert field in r.json["errors"]
-    assert api.sender.sent == []
+    assert_refused_naming(api, "crush_rule", body, field)
 
 
 def test_rule_name_in_use_is_409(api):
@@ -171,10 +177,7 @@ def test_a_top_level_bucket_is_one_command_and_parent_may_be_an_id(api):
     ({"name": "r1"}, "bucket_type"),
 ])
 def test_invalid_buckets_are_400_with_the_field(api, body, field):
-    r = api.call("POST", "cluster/{fsid}/crush_node", user="oper", json=body)
-    assert r.status_code == 400, r.json
-    assert field in r.json["errors"]
-    assert api.sender.sent == []
+    assert_refused_naming(api, "crush_node", body, field)
 
 
 def test_every_bad_field_of_a_bucket_is_told_at_once(api):

@@ -3,14 +3,7 @@ beyond its field (thousands of digits, an id beyond 64 bits) is a 400 naming the
 stored or sent; in JSON bodies, ids and positions beyond 32 bits are a 400 naming the field."""
 
 import pytest
-from test_api_crush_map import SimulatedApi, get_text
-
-
-@pytest.fixture
-def sim_api(tmp_path, capture_dir):
-    harness = SimulatedApi(str(tmp_path), capture_dir)
-    yield harness
-    harness.api.close()
+from test_api_crush_map import get_text, sim_api_fixture  # noqa: F401 - the sim_api fixture
 
 
 def requests_of(api):

@@ -32,8 +32,8 @@ class SimulatedApi:
         self.sync()
 
 
-@pytest.fixture
-def sim_api(tmp_path, capture_dir):
+@pytest.fixture(name="sim_api")  # also the fixture of the other CRUSH map tests, which import it
+def sim_api_fixture(tmp_path, capture_dir):
     harness = SimulatedApi(str(tmp_path), capture_dir)
     yield harness
     harness.api.close()

@@ -5,25 +5,16 @@ takes one. Random and mutated collector frames are fuzzed in test_bus_fuzz.py.""
 
 import random
 
-import pytest
 import schemathesis
-from api_support import Harness
+from api_support import harness_fixture
 from hypothesis import HealthCheck, given, settings
-
-from calamari.adapters.timeseries import WhisperStore
 
 LOGIN_EVENTS = {"UserTokenIssued", "UserTokenRevoked", "UserTokensRevoked"}
 # Routes that end the caller's own sessions: fuzzing them would log the fuzzer out.
 SESSION_ENDING = ("/auth/logout", "/user/{name}/token")  # (random session ids name no session)
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory, capture_dir):
-    data_dir = tmp_path_factory.mktemp("fuzz")
-    harness = Harness(str(data_dir), capture_dir, steps=("00", "01"),
-                      app_options={"TIMESERIES": WhisperStore(str(data_dir / "whisper"))})
-    yield harness
-    harness.close()
+api = harness_fixture(steps=("00", "01"), scope="module", timeseries=True)
 
 
 def schema_for(api, names=("nobody", "oper")):

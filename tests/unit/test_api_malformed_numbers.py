@@ -3,21 +3,14 @@ than Python converts) and times too far out to answer: each is a 400 naming the 
 a 500."""
 
 import pytest
-from api_support import Harness
-
-from calamari.adapters.timeseries import WhisperStore
+from api_support import harness_fixture
 
 HUGE = "1" * 5000  # more digits than int() converts
 SUPERSCRIPT = "\u00b2"  # '²': isdigit() but not a number to int()
 FAR = "-99999999999999999999y"  # a time beyond any 64-bit number of seconds
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory, capture_dir):
-    data = tmp_path_factory.mktemp("api")
-    harness = Harness(str(data), capture_dir, app_options={"TIMESERIES": WhisperStore(str(data / "whisper"))})
-    yield harness
-    harness.close()
+api = harness_fixture(scope="module", timeseries=True)
 
 
 @pytest.mark.parametrize("query", [

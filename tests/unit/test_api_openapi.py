@@ -1,21 +1,15 @@
 """The OpenAPI document describes every route, and fuzzing the app in-process against it finds no
 server error and no response that breaks the document."""
 
-import pytest
 import schemathesis
-from api_support import Harness
+from api_support import harness_fixture
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from calamari.adapters.local_host import server_grains
 from calamari.api.app import create_app
 
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory, capture_dir):
-    harness = Harness(str(tmp_path_factory.mktemp("openapi")), capture_dir, steps=("00", "01", "02", "03"))
-    yield harness
-    harness.close()
+api = harness_fixture(steps=("00", "01", "02", "03"), scope="module")
 
 
 def test_every_route_is_documented_with_its_body_schema(api):

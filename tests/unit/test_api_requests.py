@@ -1,15 +1,9 @@
 """Changes through the API become user requests: commands sent in order, completion only when a
 real captured OSD map shows the change, failures with Ceph's message, conflicts, restarts."""
 
-import pytest
-from api_support import Harness
+from api_support import Harness, harness_fixture
 
-
-@pytest.fixture
-def api(tmp_path, capture_dir):
-    harness = Harness(str(tmp_path), capture_dir, steps=("00", "01"))
-    yield harness
-    harness.close()
+api = harness_fixture(steps=("00", "01"))
 
 
 def test_pool_create_completes_when_the_map_shows_the_pool(api):

@@ -4,17 +4,12 @@ operator must not read a live host as silent for minutes."""
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-from api_support import Harness
+from api_support import harness_fixture
 
 FQDN = "stor1.example.net"
 
 
-@pytest.fixture
-def api(tmp_path, capture_dir):
-    harness = Harness(str(tmp_path), capture_dir)
-    yield harness
-    harness.close()
+api = harness_fixture(steps=("00",))
 
 
 def test_last_contact_follows_heartbeats_under_the_hello_name(api):

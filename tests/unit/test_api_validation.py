@@ -4,14 +4,9 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from api_support import Harness
+from api_support import Harness, harness_fixture
 
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory, capture_dir):
-    harness = Harness(str(tmp_path_factory.mktemp("validation")), capture_dir, steps=("00", "01", "02", "03"))
-    yield harness
-    harness.close()
+api = harness_fixture(steps=("00", "01", "02", "03"), scope="module")
 
 
 @pytest.mark.parametrize("body, field", [

@@ -6,10 +6,12 @@ import copy
 import json
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import msgpack
 import pytest
+import support
 import zmq
 from recording_sink import RecordingSink
 
@@ -61,13 +63,7 @@ class FakeCollector:
         self.socket.close(0)
 
 
-def wait_for(condition, timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.01)
-    raise AssertionError("condition not met in time")
+wait_for = partial(support.wait_for, timeout=3.0)
 
 
 @pytest.fixture

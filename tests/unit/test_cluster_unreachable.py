@@ -7,9 +7,11 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
+import support
 
 from calamari import protocol
 from calamari.adapters.bus import CollectorBus
@@ -18,14 +20,7 @@ from calamari.service.model import ModelService, ServiceConfig
 from collector.agent import Collector
 from collector.simulator import SimulatedCluster
 
-
-def wait_for(condition: Any, timeout: float = 60.0) -> None:  # generous: CI shares 2 cores
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
+wait_for = partial(support.wait_for, timeout=60.0)  # generous: CI shares 2 cores
 
 
 class FlakySource:

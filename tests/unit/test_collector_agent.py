@@ -8,38 +8,19 @@ from pathlib import Path
 import pytest
 import zmq
 from recording_sink import RecordingSink
+from support import collector_on_bus, fast_collector, wait_for
 
 from calamari import protocol
 from calamari.adapters.bus import CollectorBus
-from collector.agent import Collector
 from collector.replay import ReplaySource
 from collector.simulator import SimulatedCluster
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "ceph-pacific-3osd"
 
 
-def wait_for(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
-
-
-def fast_collector(source, endpoint: str) -> Collector:
-    return Collector(source, endpoint, poll_interval=0.05, heartbeat_interval=0.2, stats_interval=0.3,
-                     result_resend_interval=0.2)
-
-
 def test_simulated_cluster_reaches_the_sink_with_deltas_and_runs_commands() -> None:
-    sink = RecordingSink()
-    bus = CollectorBus(sink, "tcp://127.0.0.1:0")
-    bus.start()
     cluster = SimulatedCluster("hosts=4,osds=16,pools=3,pgs=256,seed=5,churn=0.05")
-    collector = fast_collector(cluster, bus.bound_endpoint)
-    collector.start()
-    try:
+    with collector_on_bus(cluster) as (sink, bus, collector):
         wait_for(lambda: set(sink.sync_versions(cluster.fsid)) == protocol.SYNC_NAMES)
         wait_for(lambda: collector.counters["syncs_delta"] > 5)
         # what the server rebuilt from deltas equals what the simulator produced
@@ -54,9 +35,6 @@ def test_simulated_cluster_reaches_the_sink_with_deltas_and_runs_commands() -> N
         assert set(cluster.hosts) <= hosts | {h for _, h in sink.heartbeats}
         assert sink.log_lines  # flaps were logged
         assert bus.totals()["rejects"] == 0
-    finally:
-        collector.stop()
-        bus.stop()
 
 
 def test_command_results_are_resent_until_acknowledged() -> None:
@@ -135,13 +113,8 @@ def test_collector_recovers_when_the_server_restarts() -> None:
 
 @pytest.mark.skipif(not FIXTURES.exists(), reason="Ceph 16.2 captures not available")
 def test_replayed_captures_arrive_as_if_live() -> None:
-    sink = RecordingSink()
-    bus = CollectorBus(sink, "tcp://127.0.0.1:0")
-    bus.start()
     source = ReplaySource(FIXTURES, interval=0.05)
-    collector = fast_collector(source, bus.bound_endpoint)
-    collector.start()
-    try:
+    with collector_on_bus(source) as (sink, bus, collector):
         wait_for(lambda: sink.version(source.fsid, "osd_map") == 49)
         osd_map = sink.data(source.fsid, "osd_map")
         assert osd_map["flags_set"] and "scrubbing" not in osd_map["flags"]
@@ -149,6 +122,3 @@ def test_replayed_captures_arrive_as_if_live() -> None:
         assert sink.data(source.fsid, "pg_summary")["num_pgs"] == 65
         assert collector.counters["syncs_delta"] >= 10  # later steps went as deltas
         assert bus.totals()["rejects"] == 0
-    finally:
-        collector.stop()
-        bus.stop()

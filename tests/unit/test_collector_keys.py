@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import zmq
 from api_support import FAST_HASHER, PASSWORD, FakeSender
+from support import wait_for
 
 from calamari import protocol
 from calamari.adapters.bus import CollectorBus
@@ -38,15 +39,6 @@ from collector.agent import Collector
 from collector.simulator import SimulatedCluster
 
 SPEC = "hosts=2,osds=8,pools=1,pgs=64,seed=3,churn=0.5"
-
-
-def wait_for(condition: Any, timeout: float = 5.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"{what} not met in time")
 
 
 class Server:

@@ -5,26 +5,20 @@ reason instead of going silently stale, and the command that produced it fails w
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
+from functools import partial
 from typing import Any
 
+import support
 from recording_sink import RecordingSink
+from support import collector_on_bus
 
-from calamari.adapters.bus import CollectorBus
-from collector.agent import Collector
 from collector.simulator import SimulatedCluster
 
 SPEC = "hosts=2,osds=4,pools=1,pgs=16,seed=2,churn=0.5"
 
 
-def wait_for(condition, timeout: float = 8.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"{what} not met in time")
+wait_for = partial(support.wait_for, timeout=8.0)
 
 
 class UnreachableRecordingSink(RecordingSink):
@@ -35,11 +29,6 @@ class UnreachableRecordingSink(RecordingSink):
     def on_cluster_unreachable(self, fsid: str, host: str, at: datetime) -> None:
         with self.lock:
             self.unreachable.append((fsid, host))
-
-
-def fast_collector(source: Any, endpoint: str) -> Collector:
-    return Collector(source, endpoint, poll_interval=0.05, heartbeat_interval=0.2, stats_interval=0.3,
-                     result_resend_interval=0.2)
 
 
 class FailingOnce(SimulatedCluster):
@@ -58,13 +47,8 @@ class FailingOnce(SimulatedCluster):
 
 
 def test_a_failing_loop_is_restarted_and_the_server_hears_why(caplog) -> None:
-    sink = RecordingSink()
-    bus = CollectorBus(sink, "tcp://127.0.0.1:0")
-    bus.start()
     cluster = FailingOnce(SPEC, fail_at=3)
-    collector = fast_collector(cluster, bus.bound_endpoint)
-    collector.start()
-    try:
+    with collector_on_bus(cluster) as (sink, bus, collector):
         wait_for(lambda: collector.counters["restarts"] == 1, what="the loop restarted")
         assert "a bug in the source" in (collector.last_failure or "")
         assert "the collector loop failed" in caplog.text
@@ -74,9 +58,6 @@ def test_a_failing_loop_is_restarted_and_the_server_hears_why(caplog) -> None:
         seen = sink.version(cluster.fsid, "osd_map") or 0
         wait_for(lambda: (sink.version(cluster.fsid, "osd_map") or 0) > seen + 2, what="maps after the restart")
         assert collector._thread is not None and collector._thread.is_alive()
-    finally:
-        collector.stop()
-        bus.stop()
 
 
 class Unencodable(SimulatedCluster):
@@ -99,13 +80,8 @@ class Unencodable(SimulatedCluster):
 
 
 def test_a_map_that_cannot_be_sent_fails_the_command_and_reports_the_cluster_unreachable() -> None:
-    sink = UnreachableRecordingSink()
-    bus = CollectorBus(sink, "tcp://127.0.0.1:0")
-    bus.start()
     cluster = Unencodable("hosts=2,osds=4,pools=1,pgs=16,seed=2")  # no churn: only the command changes maps
-    collector = fast_collector(cluster, bus.bound_endpoint)
-    collector.start()
-    try:
+    with collector_on_bus(cluster, UnreachableRecordingSink()) as (sink, bus, collector):
         wait_for(lambda: sink.version(cluster.fsid, "osd_map") is not None, what="first maps")
         before = sink.version(cluster.fsid, "osd_map")
         cluster.poisoned = True
@@ -126,16 +102,9 @@ def test_a_map_that_cannot_be_sent_fails_the_command_and_reports_the_cluster_unr
         assert ("req-2", 0, "", "pool 'other' created") in sink.command_results
         assert {"made", "other"} <= {p["pool_name"] for p in sink.data(cluster.fsid, "osd_map")["pools"]}
         assert not collector.unsendable
-    finally:
-        collector.stop()
-        bus.stop()
 
 
 def test_a_result_that_cannot_be_sent_is_replaced_by_a_failure() -> None:
-    sink = RecordingSink()
-    bus = CollectorBus(sink, "tcp://127.0.0.1:0")
-    bus.start()
-
     class HugeOutput(SimulatedCluster):
         def execute(self, prefix: str, args: dict[str, Any], target: str = "mon", input: str | None = None):  # noqa: A002
             if prefix == "osd dump":
@@ -143,15 +112,10 @@ def test_a_result_that_cannot_be_sent_is_replaced_by_a_failure() -> None:
             return super().execute(prefix, args, target, input=input)
 
     cluster = HugeOutput("hosts=1,osds=3,pools=1,pgs=8,seed=1")
-    collector = fast_collector(cluster, bus.bound_endpoint)
-    collector.start()
-    try:
+    with collector_on_bus(cluster) as (sink, bus, collector):
         wait_for(lambda: sink.version(cluster.fsid, "osd_map") is not None, what="first maps")
         assert bus.send_command(cluster.fsid, "cli-1", "osd dump", {})
         wait_for(lambda: any(r[0] == "cli-1" for r in sink.command_results), what="the result")
         (_, rc, _, err), = [r for r in sink.command_results if r[0] == "cli-1"]
         assert rc != 0 and "result cannot be sent" in err
         assert collector.counters["restarts"] == 0
-    finally:
-        collector.stop()
-        bus.stop()

@@ -3,7 +3,7 @@ overflow to infinity, and a server that has restored its CRUSH aggregate from ev
 received the collector's map (just after a restart)."""
 
 import pytest
-from test_api_crush_map import SimulatedApi, get_text
+from test_api_crush_map import get_text, sim_api_fixture  # noqa: F401 - the sim_api fixture
 
 from calamari.crush.model import CrushTextError
 from calamari.crush.text_parse import parse_crush_text
@@ -23,13 +23,6 @@ def test_a_bucket_items_infinite_weight_is_refused_too():
     text = OVERFLOWING.replace("WEIGHT", "1") + "root r {\n\tid -2\n\talg straw2\n\thash 0\n\titem h weight 1e400\n}\n"
     with pytest.raises(CrushTextError):
         parse_crush_text(text)
-
-
-@pytest.fixture
-def sim_api(tmp_path, capture_dir):
-    harness = SimulatedApi(str(tmp_path), capture_dir)
-    yield harness
-    harness.api.close()
 
 
 def test_post_with_an_infinite_weight_is_400(sim_api):

@@ -141,6 +141,18 @@ def test_bad_text_is_refused_naming_the_line(change, line, reason):
     assert any(e.startswith(f"line {line}: ") and reason in e for e in err.value.errors), err.value.errors
 
 
+def test_a_type_or_a_rule_defined_twice_is_refused():
+    def errors_of(text):
+        with pytest.raises(CrushTextError) as err:
+            parse_crush_text(text)
+        return err.value.errors
+
+    rule = "rule {} {{\n\tid {}\n\ttype replicated\n\tmin_size 1\n\tmax_size 10\n\tstep take default\n\tstep emit\n}}\n"
+    assert errors_of(BASE.replace("type 11 root\n", "type 11 root\ntype 12 root\n")) == ["line 6: type root is defined twice"]
+    assert errors_of(BASE + rule.format("other", 0)) == ["line 30: rule id 0 is already used by replicated_rule"]
+    assert errors_of(BASE + rule.format("replicated_rule", 1)) == ["line 30: rule replicated_rule is defined twice"]
+
+
 def test_a_bucket_used_before_it_is_defined_is_refused():
     text = BASE.replace("host h1 {", "root top {\n\tid -9\n\talg straw2\n\thash 0\n\titem h1\n}\nhost h1 {")
     with pytest.raises(CrushTextError) as err:

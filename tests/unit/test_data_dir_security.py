@@ -7,7 +7,6 @@ with one line and exit status 2, not a traceback."""
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import stat
 import subprocess
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from api_support import FAST_HASHER
+from support import tmpfs_mount
 
 from calamari.service import main as server_main
 from calamari.service.auth import AuthService
@@ -104,17 +104,8 @@ def test_a_damaged_event_stops_the_server_with_one_line_naming_it(tmp_path, caps
 @pytest.fixture
 def read_only_mount(tmp_path):
     """A small tmpfs, remounted read-only by the test; skipped where mounting is not allowed."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a file system needs root")
-    mount = tmp_path / "mnt"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
-    try:
+    with tmpfs_mount(tmp_path / "mnt", "16m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False, capture_output=True)
 
 
 def test_a_read_only_data_dir_stops_the_real_server_with_one_line(read_only_mount):

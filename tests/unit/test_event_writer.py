@@ -1,12 +1,15 @@
 """flush() waits for everything submitted, including a batch the writer thread has already taken
 from the queue and is still writing."""
 
+import contextlib
 import threading
 
 from eventsourcing.persistence import OperationalError
+from support import step_events
 
 from calamari.adapters.event_store import EventStore
 from calamari.adapters.event_writer import EventWriter
+from calamari.testing.captures import capture_steps
 
 
 class SlowStore:
@@ -22,30 +25,33 @@ class SlowStore:
         assert self.release.wait(10)
         return self.inner.append(events)
 
+    def let_go(self) -> None:
+        self.release.set()
 
-def test_flush_waits_for_the_batch_being_written(capture_dir):
-    from calamari.domain.model import ClusterModel
-    from calamari.testing.captures import capture_steps, captured_at, sync_objects
 
-    model = ClusterModel()
-    fsid, objects = sync_objects(capture_steps(capture_dir)[0])
-    for name, version, data in objects:
-        model.ingest(fsid, name, version, data, captured_at(capture_steps(capture_dir)[0]))
-    events = model.drain()
-
-    store = SlowStore()
+@contextlib.contextmanager
+def writing_to(store):
+    """A started EventWriter on `store`; on leaving, the store lets every append through and the
+    writer is stopped."""
     writer = EventWriter(store)  # type: ignore[arg-type]
     writer.start()
     try:
+        yield writer
+    finally:
+        store.let_go()
+        writer.stop()
+
+
+def test_flush_waits_for_the_batch_being_written(capture_dir):
+    events = step_events(capture_steps(capture_dir)[0])
+    store = SlowStore()
+    with writing_to(store) as writer:
         writer.submit(events)
         assert store.entered.wait(10)  # the batch has left the queue and is being written
         assert writer.flush(0.2) is False  # not written yet: flush must not claim it is
         store.release.set()
         assert writer.flush(10) is True
         assert store.inner.max_position() == len(events)
-    finally:
-        store.release.set()
-        writer.stop()
 
 
 class FullDisk:
@@ -60,17 +66,12 @@ class FullDisk:
             raise OperationalError("database or disk is full")
         return self.inner.append(events)
 
+    def let_go(self) -> None:
+        self.full = False
+
 
 def some_events(capture_dir, count):
-    from calamari.domain.model import ClusterModel
-    from calamari.testing.captures import capture_steps, captured_at, sync_objects
-
-    model = ClusterModel()
-    first = capture_steps(capture_dir)[0]
-    fsid, objects = sync_objects(first)
-    for name, version, data in objects:
-        model.ingest(fsid, name, version, data, captured_at(first))
-    events = model.drain()
+    events = step_events(capture_steps(capture_dir)[0])
     assert len(events) >= count
     return events[:count]
 
@@ -78,9 +79,7 @@ def some_events(capture_dir, count):
 def test_a_durable_submission_behind_a_failing_batch_is_refused_and_flush_still_waits_for_the_batch(capture_dir):
     events = some_events(capture_dir, 6)
     store = FullDisk()
-    writer = EventWriter(store)  # type: ignore[arg-type]
-    writer.start()
-    try:
+    with writing_to(store) as writer:
         writer.submit(events[:4])  # map events: retried until the disk has space
         durable = writer.submit(events[4:], durable=True)
         assert durable.wait(10) and durable.error is not None
@@ -90,17 +89,12 @@ def test_a_durable_submission_behind_a_failing_batch_is_refused_and_flush_still_
         assert writer.flush(10) is True
         assert [vars(e) for _, e in store.inner.read()] == [vars(e) for e in events[:4]]
         assert writer.backlog == 0
-    finally:
-        store.full = False
-        writer.stop()
 
 
 def test_withdrawing_a_submission_being_written_waits_for_the_outcome(capture_dir):
     events = some_events(capture_dir, 3)
     store = SlowStore()
-    writer = EventWriter(store)  # type: ignore[arg-type]
-    writer.start()
-    try:
+    with writing_to(store) as writer:
         sub = writer.submit(events, durable=True)
         assert store.entered.wait(10)
         answer: list[bool] = []
@@ -112,17 +106,12 @@ def test_withdrawing_a_submission_being_written_waits_for_the_outcome(capture_di
         withdrawing.join(10)
         assert answer == [False] and sub.error is None  # it was stored: not withdrawn
         assert store.inner.max_position() == 3
-    finally:
-        store.release.set()
-        writer.stop()
 
 
 def test_a_queued_submission_withdrawn_is_never_written(capture_dir):
     events = some_events(capture_dir, 5)
     store = SlowStore()
-    writer = EventWriter(store)  # type: ignore[arg-type]
-    writer.start()
-    try:
+    with writing_to(store) as writer:
         writer.submit(events[:2])
         assert store.entered.wait(10)  # the first batch is being written; the next one waits in the queue
         queued = writer.submit(events[2:], durable=True)
@@ -130,9 +119,6 @@ def test_a_queued_submission_withdrawn_is_never_written(capture_dir):
         store.release.set()
         assert writer.flush(10)
         assert store.inner.max_position() == 2
-    finally:
-        store.release.set()
-        writer.stop()
 
 
 class DriverError(Exception):

@@ -6,7 +6,7 @@ anything is sent."""
 from __future__ import annotations
 
 import pytest
-from api_support import Harness
+from api_support import harness_fixture
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,11 +17,7 @@ ACCEPTED_NAMES = ["-", "--", "-weird", "_", "a.b", "a..b", "x.", "p-1_2.3"]
 POOL_NAME_CHARS = st.text(alphabet="abcXYZ019_.-", min_size=1, max_size=30)
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory, capture_dir):
-    harness = Harness(str(tmp_path_factory.mktemp("var")), capture_dir)
-    yield harness
-    harness.close()
+api = harness_fixture(scope="module")
 
 
 @pytest.mark.parametrize("name", DOT_NAMES)

@@ -181,6 +181,18 @@ def test_malformed_deltas_raise_delta_error(delta) -> None:
         apply_delta("osd_map", {"epoch": 1, "osds": [{"osd": 0}]}, delta)
 
 
+@pytest.mark.parametrize("name, base, delta, message", [
+    ("osd_map", {"osds": []}, {"lists": {"nope": {}}}, "nope is not a keyed list of osd_map"),
+    ("osd_map", {"osds": {}}, {"lists": {"osds": {}}}, "osds is not a list in the base"),
+    ("pg_summary", {"by_osd": {}}, {"maps": {"nope": {}}}, "nope is not a keyed map of pg_summary"),
+    ("pg_summary", {"by_osd": []}, {"maps": {"by_osd": {}}}, "by_osd is not a map in the base"),
+])
+def test_a_keyed_change_says_what_is_wrong_with_its_key(name, base, delta, message) -> None:
+    with pytest.raises(protocol.DeltaError) as err:
+        apply_delta(name, base, delta)
+    assert str(err.value) == message
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-10, 10) | st.text(max_size=3),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),

@@ -3,7 +3,7 @@
 write and fail only once sent. A command the bus cannot encode fails its request with the reason."""
 
 import pytest
-from api_support import Harness
+from api_support import harness_fixture
 
 from calamari.adapters.bus import CollectorBus
 from calamari.domain.requests import Plan, RequestRejected, command
@@ -12,11 +12,7 @@ from calamari.service.requests import RequestExecutor
 BEYOND_64_BITS = [1 << 64, -(1 << 63) - 1, 99999999999999999999999]
 
 
-@pytest.fixture
-def api(tmp_path, capture_dir):
-    harness = Harness(str(tmp_path), capture_dir)
-    yield harness
-    harness.close()
+api = harness_fixture(steps=("00",))
 
 
 def stored_requests(api) -> int:

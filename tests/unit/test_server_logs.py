@@ -7,13 +7,14 @@ from __future__ import annotations
 import errno
 import io
 import os
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+import support
 from api_support import FAST_HASHER, PASSWORD, Harness
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -223,14 +224,7 @@ def test_host_command_output_is_validated_by_the_server() -> None:
 
 # ------------------------------------------------------------------------------ the API, simulated
 
-def wait_for(condition: Any, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
+wait_for = partial(support.wait_for, timeout=10.0)
 
 
 class SimulatedServer:

@@ -6,10 +6,10 @@ tests/integration/test_postgres_store.py, which overrides that fixture."""
 import os
 
 import pytest
+from support import step_events
 
 from calamari.adapters.event_store import EventStore, event_record
 from calamari.adapters.snapshots import load_model, newest_snapshot
-from calamari.domain.model import ClusterModel
 from calamari.domain.projections import ReadModel
 from calamari.service.model import ModelService, ServiceConfig
 from calamari.testing.captures import capture_steps, captured_at, sync_objects
@@ -29,12 +29,17 @@ def feed_service(service, steps):
     return fsid
 
 
+def snapshotted_after(tmp_path, store_url, steps):
+    """A service that takes no snapshot by itself, fed `steps` and then snapshotted: its
+    configuration, the service and the snapshot's position."""
+    config = ServiceConfig(data_dir=str(tmp_path), snapshot_every_events=10**9, event_store_url=store_url)
+    service = ModelService(config)
+    feed_service(service, steps)
+    return config, service, service.snapshot()
+
+
 def test_stored_events_decode_to_equal_events(capture_dir):
-    model = ClusterModel()
-    fsid, objects = sync_objects(capture_steps(capture_dir)[0])
-    for name, version, data in objects:
-        model.ingest(fsid, name, version, data, captured_at(capture_steps(capture_dir)[0]))
-    events = model.drain()
+    events = step_events(capture_steps(capture_dir)[0])
     for url in ("memory://", None):
         store = EventStore(url or "memory://")
         positions = store.append(events)
@@ -45,12 +50,9 @@ def test_stored_events_decode_to_equal_events(capture_dir):
 
 def test_sqlite_store_positions_and_records(tmp_path, capture_dir, store_url):
     store = EventStore(store_url or f"sqlite:///{tmp_path}/events.db")
-    model = ClusterModel()
     step = capture_steps(capture_dir)[0]
-    fsid, objects = sync_objects(step)
-    for name, version, data in objects:
-        model.ingest(fsid, name, version, data, captured_at(step))
-    events = model.drain()
+    fsid, _ = sync_objects(step)
+    events = step_events(step)
     store.append(events[:5])
     store.append(events[5:])
     assert store.max_position() == len(events)
@@ -89,10 +91,7 @@ def test_restart_gives_the_same_state(tmp_path, capture_dir, store_url):
 
 def test_snapshot_plus_tail_equals_full_replay(tmp_path, capture_dir, store_url):
     steps = capture_steps(capture_dir)
-    config = ServiceConfig(data_dir=str(tmp_path), snapshot_every_events=10**9, event_store_url=store_url)
-    service = ModelService(config)
-    feed_service(service, steps[:6])
-    position = service.snapshot()
+    config, service, position = snapshotted_after(tmp_path, store_url, steps[:6])
     assert position and newest_snapshot(config.snapshot_dir)[0] == position
     feed_service(service, steps[6:])
     service.writer.flush(10)
@@ -113,10 +112,7 @@ def test_snapshot_plus_tail_equals_full_replay(tmp_path, capture_dir, store_url)
 
 def test_corrupt_snapshot_falls_back_to_replay(tmp_path, capture_dir, store_url):
     steps = capture_steps(capture_dir)
-    config = ServiceConfig(data_dir=str(tmp_path), snapshot_every_events=10**9, event_store_url=store_url)
-    service = ModelService(config)
-    feed_service(service, steps[:3])
-    position = service.snapshot()
+    config, service, position = snapshotted_after(tmp_path, store_url, steps[:3])
     service.close()
     with open(os.path.join(config.snapshot_dir, f"snapshot-{position:012d}.msgpack"), "wb") as f:
         f.write(b"\x00garbage")
