@@ -1,6 +1,8 @@
 """/api/v2/openapi.json: an OpenAPI 3.0 document built from the registered routes, their `doc`
 notes and the pydantic models that validate their bodies."""
 
+# Kept over flask-openapi3/spectree: not faster, and they blur 415/bad-JSON/read-only errors (docs/architecture.md).
+
 from __future__ import annotations
 
 import re
