@@ -78,6 +78,12 @@ def fields_arg(known: Sequence[str]) -> tuple[str, ...] | None:
     return tuple(f for f in known if f in wanted)
 
 
+def in_key_order(rows: dict[Any, dict[str, Any]], keys: Iterable[Any] | None = None) -> list[dict[str, Any]]:
+    """The rows (of `keys`, default all), in key order: a stable order for pages. A copy, and
+    safe while the ingest thread adds or drops rows."""
+    return [row for key in sorted(list(rows) if keys is None else keys) if (row := rows.get(key)) is not None]
+
+
 def select(document: dict[str, Any], fields: tuple[str, ...] | None) -> dict[str, Any]:
     return document if fields is None else {f: document[f] for f in fields}
 

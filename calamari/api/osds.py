@@ -22,6 +22,7 @@ from calamari.api.listing import (
     etag,
     fields_arg,
     fields_query,
+    in_key_order,
     json_bytes_response,
     page_args,
     page_headers,
@@ -142,7 +143,7 @@ def osds(fsid: str) -> Response:
     served = _served_pools(fsid)
     osd_servers = view.osd_servers
     # copies, in id order: the ingest thread may add OSDs meanwhile
-    selected = [rows[i] for i in sorted(ids if ids is not None else list(rows)) if i in rows]
+    selected = in_key_order(rows, ids)
     if pool_id is not None:
         selected = [r for r in selected if pool_id in osd_pools(r, served)]
     if states is not None:

@@ -205,6 +205,11 @@ def server_document(row: dict[str, Any], fsid: str | None = None, last_heard: fl
     return out
 
 
+# The fields of a server document, in its order (what `?fields=` may name)
+SERVER_FIELDS = ("fqdn", "hostname", "managed", "contact_lost", "last_contact", *SERVER_FACTS, "services",
+                 "ceph_version")
+
+
 def cluster_summary(row: dict[str, Any]) -> dict[str, Any]:
     """A cluster as the list of clusters shows it."""
     return {"id": row["id"], "name": row["name"], "update_time": row["update_time"]}
