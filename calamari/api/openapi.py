@@ -91,7 +91,9 @@ def build_spec(app: Flask) -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
         "info": {"title": "calamari REST API", "version": __version__,
-                 "description": "Calamari's v2 API for Ceph clusters. Changes answer 202 with a request id."},
+                 "description": "Calamari's v2 API for Ceph clusters. Changes answer 202 with a request id. "
+                                "Answers of 1 KiB or more are gzip-compressed for clients that send "
+                                "Accept-Encoding: gzip."},
         "paths": dict(sorted(paths.items())),
         "components": {"schemas": schemas, "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
