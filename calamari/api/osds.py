@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
 from calamari.api.common import (
     ApiError,
@@ -160,13 +160,18 @@ def osds(fsid: str) -> Response:
     page = selected[offset:] if limit is None else selected[offset:offset + limit]
     headers = page_headers(total, offset, limit)
     server_fqdns = {r["id"]: fqdn for r in page if (fqdn := osd_servers.get((fsid, r["id"]))) is not None}
+    if fields is None:  # the whole documents, from JSON kept per OSD
+        body, pool_sets = _documents_json(fsid, page, served, osd_servers, compact=form == "compact")
+        if form == "compact":
+            body = b'{"pool_sets":' + _dumps(pool_sets) + b',"osds":' + body + b"}"
+        return json_bytes_response(body, tag, headers)
+    server_fqdns = {r["id"]: fqdn for r in page if (fqdn := osd_servers.get((fsid, r["id"]))) is not None}
     if form == "full":
-        documents = [osd_document(r, served, server_fqdns) for r in page]
-        return json_bytes_response(_dumps([select(d, fields) for d in documents] if fields else documents),
+        return json_bytes_response(_dumps([select(osd_document(r, served, server_fqdns), fields) for r in page]),
                                    tag, headers)
     # compact: each distinct pool list once, an OSD names its own by index
     set_index: dict[int, int] = {}
-    pool_sets: list[list[int]] = []
+    pool_sets = []
     documents = []
     for r in page:
         document = osd_document(r, served, server_fqdns)
@@ -176,10 +181,52 @@ def osds(fsid: str) -> Response:
             index = set_index[id(pools)] = len(pool_sets)
             pool_sets.append(pools)
         document["pool_set"] = index
-        documents.append(select(document, fields) if fields else document)
-    if fields is not None and "pool_set" not in fields:
+        documents.append(select(document, fields))
+    if "pool_set" not in fields:
         pool_sets = []
     return json_bytes_response(_dumps({"pool_sets": pool_sets, "osds": documents}), tag, headers)
+
+
+# An OSD document's JSON is kept in two pieces around its pools, which are the same list for all
+# OSDs of a CRUSH root (1,000 ids with 1,000 pools): the list is written once per answer, and an
+# OSD's own pieces again only when its row (replaced on every change) or its server changed.
+_BEFORE_POOLS = OSD_FIELDS[:OSD_FIELDS.index("pools")]
+_AFTER_POOLS = OSD_FIELDS[OSD_FIELDS.index("pools") + 1:]
+
+
+def _documents_json(fsid: str, page: list[dict[str, Any]], served: dict[str | None, list[int]],
+                    osd_servers: dict[tuple[str, int], str], compact: bool) -> tuple[bytes, list[list[int]]]:
+    """The JSON list of the OSD documents of `page` (compact: `pool_set` indexes into the pool
+    lists returned), byte for byte what orjson writes for `osd_document`'s dicts."""
+    pieces_by_osd = current_app.extensions.setdefault("calamari_osd_json", {})
+    pool_refs: dict[int, bytes] = {}  # id(pool list) -> what the documents say in its place
+    pool_sets: list[list[int]] = []
+    parts = [b"["]
+    for row in page:
+        if len(parts) > 1:
+            parts.append(b",")
+        key = (fsid, row["id"])
+        fqdn = osd_servers.get(key)
+        pieces = pieces_by_osd.get(key)
+        if pieces is None or pieces[0] is not row or pieces[1] != fqdn:
+            document = osd_document(row, served, {row["id"]: fqdn} if fqdn is not None else {})
+            pieces = (row, fqdn, _dumps({f: document[f] for f in _BEFORE_POOLS})[:-1],
+                      b"," + _dumps({f: document[f] for f in _AFTER_POOLS})[1:])
+            pieces_by_osd[key] = pieces
+        pools = osd_pools(row, served)
+        ref = pool_refs.get(id(pools))
+        if ref is None:
+            if compact:
+                ref = b',"pool_set":' + str(len(pool_sets)).encode()
+                pool_sets.append(pools)
+            else:
+                ref = b',"pools":' + _dumps(pools)
+            pool_refs[id(pools)] = ref
+        parts += (pieces[2], ref, pieces[3])
+    parts.append(b"]")
+    if len(pieces_by_osd) > 2 * sum(len(rows) for rows in list(services().service.view.osds.values())) + 1000:
+        pieces_by_osd.clear()  # OSDs removed, clusters forgotten: start again
+    return b"".join(parts), pool_sets
 
 
 def _dumps(body: Any) -> bytes:

@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
 import pytest
 from api_support import harness_fixture
 
+from calamari.domain.documents import OSD_FIELDS, osd_document, pools_by_root, served_pools
 from calamari.testing.captures import sync_objects
 
 api = harness_fixture(steps=("00", "01", "02", "03", "04", "05"))  # osd.2 down, pools 1-4 (one erasure-coded)
@@ -337,3 +339,21 @@ def test_compact_pools_keep_the_capture_steps_pools(api):
         full = api.call("GET", "cluster/{fsid}/osd").json
         body = api.call("GET", "cluster/{fsid}/osd?pools=compact").json
         assert [body["pool_sets"][o["pool_set"]] for o in body["osds"]] == [o["pools"] for o in full]
+
+
+def test_the_kept_json_of_each_osd_is_what_its_document_says(api):
+    """The list is joined from JSON kept per OSD: after changes it must still be each OSD's
+    document as osd_document shapes it now, byte for byte, with the keys in OSD_FIELDS order."""
+    def expected() -> bytes:
+        view = api.service.view
+        served = served_pools(pools_by_root(api.service.model.clusters[api.fsid].crush,
+                                            [row for _, row in sorted(view.pools[api.fsid].items())]))
+        fqdns = {osd: fqdn for (fsid, osd), fqdn in view.osd_servers.items() if fsid == api.fsid}
+        documents = [osd_document(view.osds[api.fsid][i], served, fqdns) for i in sorted(view.osds[api.fsid])]
+        assert all(list(d) == list(OSD_FIELDS) for d in documents)
+        return orjson.dumps(documents)
+
+    for prefix in ("06", "07", "08", "09", "10"):  # out, back, reweighted, pool changed, pool deleted
+        assert api.call("GET", "cluster/{fsid}/osd").data == expected(), prefix
+        api.feed(prefix)
+    assert api.call("GET", "cluster/{fsid}/osd").data == expected()
