@@ -167,6 +167,8 @@ def osds(fsid: str) -> Response:
         return json_bytes_response(body, tag, headers)
     server_fqdns = {r["id"]: fqdn for r in page if (fqdn := osd_servers.get((fsid, r["id"]))) is not None}
     if form == "full":
+        if _ROW_FIELDS.issuperset(fields):  # the row alone has them: no document to join
+            return json_bytes_response(_dumps([{f: r[f] for f in fields} for r in page]), tag, headers)
         return json_bytes_response(_dumps([select(osd_document(r, served, server_fqdns), fields) for r in page]),
                                    tag, headers)
     # compact: each distinct pool list once, an OSD names its own by index
@@ -192,6 +194,8 @@ def osds(fsid: str) -> Response:
 # OSD's own pieces again only when its row (replaced on every change) or its server changed.
 _BEFORE_POOLS = OSD_FIELDS[:OSD_FIELDS.index("pools")]
 _AFTER_POOLS = OSD_FIELDS[OSD_FIELDS.index("pools") + 1:]
+# the fields an OSD document takes from its row as they are (its `server` is the server's fqdn)
+_ROW_FIELDS = frozenset(_BEFORE_POOLS) - {"server"}
 
 
 def _documents_json(fsid: str, page: list[dict[str, Any]], served: dict[str | None, list[int]],
