@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "unit"))
 
@@ -81,10 +82,11 @@ def load_fixture(service: ModelService) -> str:
     return fsid
 
 
-def load_simulated(service: ModelService, spec: str, latest: LatestPoints) -> str:
-    """The sync objects, host facts and OSD stats a collector of the simulated cluster sends first."""
+def load_simulated(service: ModelService, spec: str, latest: LatestPoints) -> tuple[str, Any]:
+    """The sync objects, host facts and OSD stats a collector of the simulated cluster sends
+    first; the simulated cluster, for `churn`."""
     from collector.simulator.cluster import SimulatedCluster
-    from collector.simulator.host_reports import server_facts, stats
+    from collector.simulator.host_reports import server_facts
     from collector.simulator.sync_objects import all_sync_objects
 
     sim = SimulatedCluster(spec)
@@ -93,10 +95,21 @@ def load_simulated(service: ModelService, spec: str, latest: LatestPoints) -> st
         service.on_sync_object(sim.fsid, name, version, data, at, host="bench")
     for _, facts in server_facts(sim.state):
         service.on_server_facts(sim.fsid, facts, at)
+    churn(service, sim, latest, polls=0)
+    return sim.fsid, sim
+
+
+def churn(service: ModelService, sim: Any, latest: LatestPoints, polls: int = 1) -> None:
+    """`polls` ticks of the simulated cluster, what changed sent as the collector sends it, and
+    every OSD's newest stats points."""
+    from collector.simulator.host_reports import stats
+
+    for _ in range(polls):
+        for name, (version, data) in sim.poll().items():
+            service.on_sync_object(sim.fsid, name, version, data, datetime.now(UTC), host="bench")
     for _, points in stats(sim.state):
         for metric, ts, value in points:
             latest.latest[metric] = (int(ts), float(value))
-    return sim.fsid
 
 
 def timed(client, path: str, headers: dict, n: int, status: int = 200) -> tuple[float, float, float]:
@@ -125,7 +138,11 @@ def main() -> int:
         service = ModelService(ServiceConfig(data_dir=data_dir, snapshot_every_events=10_000_000))
         latest = LatestPoints()
         start = time.perf_counter()
-        fsid = load_simulated(service, args.simulate, latest) if args.simulate else load_fixture(service)
+        sim = None
+        if args.simulate:
+            fsid, sim = load_simulated(service, args.simulate, latest)
+        else:
+            fsid = load_fixture(service)
         what = args.simulate or f"{N_OSDS} OSDs (scaled fixture)"
         print(f"ingest of {what}: {time.perf_counter() - start:.2f} s")
         gc.freeze()  # as calamari-server does once the model is loaded
@@ -178,6 +195,23 @@ def main() -> int:
             budget = BUDGETS.get(label)
             verdict = "" if budget is None else f"≤ {budget:g} ms median: {'ok' if median <= budget else 'OVER'}"
             print(f"{label:<28} {median:>10.2f} {p99:>10.2f} {cpu:>8.2f} {wire:>12,}  {verdict}", flush=True)
+        if sim is not None:
+            # a scrape after the cluster moved on: PG counts, usage, every OSD's points (and
+            # now and then an OSD map), as between two Prometheus scrapes
+            samples, cpu = [], []
+            for _ in range(10):
+                churn(service, sim, latest, polls=3)
+                start, start_cpu = time.perf_counter(), time.process_time()
+                r = client.get("/metrics", headers=gzip)
+                r.get_data()
+                samples.append((time.perf_counter() - start) * 1000)
+                cpu.append((time.process_time() - start_cpu) * 1000)
+            print(f"{'/metrics gzip after churn':<28} {statistics.median(samples):>10.2f} {max(samples):>10.2f} "
+                  f"{statistics.median(cpu):>8.2f} {len(r.data):>12,}  (p99: the worst of 10)")
+            cold = create_app(service, services=Services(service, auth=auth), TIMESERIES=latest).test_client()
+            start = time.perf_counter()
+            r = cold.get("/metrics", headers=gzip)
+            print(f"{'/metrics first scrape':<28} {(time.perf_counter() - start) * 1000:>10.2f}")
         # what a crush_map POST checks before it becomes a request: the whole text parsed
         text = client.get(f"/api/v2/cluster/{fsid}/crush_map", headers=headers).json
         start = time.perf_counter()

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import threading
 import zlib
+from collections import OrderedDict
 
 from flask import Flask, Response, request
 
@@ -48,3 +50,42 @@ def gzip_bytes(body: bytes) -> bytes:
     """`body` as a gzip member (no file name or time in the header: the same body gives the same bytes)."""
     compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # 16+: the gzip wrapper
     return compressor.compress(body) + compressor.flush()
+
+
+class RecentGzip:
+    """The gzip form of recent large answers by ETag, so that asking again for an unchanged list
+    costs neither its rendering nor its compression; the oldest are dropped beyond `max_bytes`.
+    (Their identity form is not kept: a 45 MB OSD list would cost more memory than it saves.)"""
+
+    def __init__(self, max_bytes: int = 16 << 20) -> None:
+        self.max_bytes = max_bytes
+        self._answers: OrderedDict[str, tuple[bytes, dict[str, str]]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, tag: str) -> tuple[bytes, dict[str, str]] | None:
+        with self._lock:
+            found = self._answers.get(tag)
+            if found is not None:
+                self._answers.move_to_end(tag)
+            return found
+
+    def put(self, tag: str, body: bytes, headers: dict[str, str]) -> None:
+        if len(body) > self.max_bytes:
+            return
+        with self._lock:
+            if tag in self._answers:
+                return
+            self._answers[tag] = (body, headers)
+            self._size += len(body)
+            while self._size > self.max_bytes:
+                _, (dropped, _) = self._answers.popitem(last=False)
+                self._size -= len(dropped)
+
+
+def gzip_answer(body: bytes, headers: dict[str, str]) -> Response:
+    """A JSON answer already in gzip form (the hook above leaves it as it is)."""
+    response = Response(body, mimetype="application/json", headers=headers)
+    response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
+    return response

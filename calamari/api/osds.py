@@ -15,6 +15,7 @@ from calamari.api.common import (
     services,
     submit_plan,
 )
+from calamari.api.compression import RecentGzip, accepts_gzip, gzip_answer, gzip_bytes
 from calamari.api.listing import (
     LIST_HEADERS,
     PAGE_QUERY,
@@ -59,6 +60,7 @@ OSD_STATES = {"up": lambda r: r["up"], "down": lambda r: not r["up"], "in": lamb
               "up_out": lambda r: r["up"] and not r["in"], "down_in": lambda r: not r["up"] and r["in"],
               "down_out": lambda r: not r["up"] and not r["in"]}
 POOL_FORMS = ("full", "compact")
+KEEP_GZIP_FROM = 1 << 20  # bytes: the gzip form of whole lists from this size on is kept by ETag
 LIST_QUERY = {
     "pool": {"type": "integer", "description": "OSDs serving this pool"},
     "id__in[]": {"type": "array", "items": {"type": "integer"}, "description": "these OSD ids"},
@@ -139,6 +141,10 @@ def osds(fsid: str) -> Response:
     tag = _list_etag(fsid)  # read before the rows: a change meanwhile makes it older, never newer
     if (answer := unchanged(tag)) is not None:
         return answer
+    recent = current_app.extensions.setdefault("calamari_osd_list_gzip", RecentGzip())
+    zipped = recent.get(tag) if accepts_gzip() else None
+    if zipped is not None:
+        return gzip_answer(zipped[0], {**zipped[1], "ETag": tag})
 
     served = _served_pools(fsid)
     osd_servers = view.osd_servers
@@ -164,6 +170,10 @@ def osds(fsid: str) -> Response:
         body, pool_sets = _documents_json(fsid, page, served, osd_servers, compact=form == "compact")
         if form == "compact":
             body = b'{"pool_sets":' + _dumps(pool_sets) + b',"osds":' + body + b"}"
+        if accepts_gzip() and len(body) >= KEEP_GZIP_FROM:
+            zipped_body = gzip_bytes(body)
+            recent.put(tag, zipped_body, headers)
+            return gzip_answer(zipped_body, {**headers, "ETag": tag})
         return json_bytes_response(body, tag, headers)
     server_fqdns = {r["id"]: fqdn for r in page if (fqdn := osd_servers.get((fsid, r["id"]))) is not None}
     if form == "full":

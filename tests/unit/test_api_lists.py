@@ -357,3 +357,38 @@ def test_the_kept_json_of_each_osd_is_what_its_document_says(api):
         assert api.call("GET", "cluster/{fsid}/osd").data == expected(), prefix
         api.feed(prefix)
     assert api.call("GET", "cluster/{fsid}/osd").data == expected()
+
+
+def test_the_kept_gzip_of_a_large_list_is_served_until_it_changes(api, monkeypatch):
+    from calamari.api import osds
+
+    monkeypatch.setattr(osds, "KEEP_GZIP_FROM", 0)  # the captures' lists are small
+    zipped = {"Accept-Encoding": "gzip"}
+    for query in ("", "?pools=compact", "?limit=2&state=up,down"):
+        path = f"cluster/{{fsid}}/osd{query}"
+        first = api.call("GET", path, headers=zipped)
+        kept = api.app.extensions["calamari_osd_list_gzip"]
+        assert kept.get(first.headers["ETag"]) is not None
+        again = api.call("GET", path, headers=zipped)
+        plain = api.call("GET", path)
+        assert again.headers["Content-Encoding"] == "gzip" and again.data == first.data
+        assert gzip.decompress(again.data) == plain.data
+        assert again.headers["X-Total-Count"] == plain.headers["X-Total-Count"] == "3"
+        assert again.headers.get("Link") == plain.headers.get("Link")
+        assert again.headers["ETag"] == plain.headers["ETag"]
+    before = api.call("GET", "cluster/{fsid}/osd", headers=zipped)
+    api.feed("06")
+    after = api.call("GET", "cluster/{fsid}/osd", headers=zipped)
+    assert gzip.decompress(after.data) == api.call("GET", "cluster/{fsid}/osd").data != gzip.decompress(before.data)
+
+
+def test_kept_gzip_answers_stay_within_their_bound():
+    from calamari.api.compression import RecentGzip
+
+    recent = RecentGzip(max_bytes=100)
+    for i in range(10):
+        recent.put(f"t{i}", b"x" * 30, {"n": str(i)})
+    assert recent.get("t0") is None and recent.get("t9") == (b"x" * 30, {"n": "9"})
+    assert sum(recent.get(f"t{i}") is not None for i in range(10)) == 3
+    recent.put("huge", b"x" * 101, {})
+    assert recent.get("huge") is None
