@@ -59,21 +59,20 @@ def gauge(name: str, documentation: str, labels: list[str]) -> Family:
 
 class MetricsRenderer:
     """The /metrics body, rendered from the service's in-memory state by parts (`Sections`):
-    each part is rendered again only when what it is made of changed (the ReadModel's change
-    counters, the held `df` and `pg_summary`, the newest OSD points), and within the large parts
-    an OSD's or pool's lines only when its own inputs changed. One scrape renders at a time."""
+    a part is rendered again only when what it is made of changed (the ReadModel's change
+    counters, the held `df` and `pg_summary`; the OSDs' newest points move on their own, so that
+    part is rendered every time), and only the families whose text changed are compressed again.
+    Label sets are formatted once per OSD and pool. One scrape renders at a time (`lock`)."""
 
     def __init__(self, service: Any, timeseries: Any = None, writer: Any = None) -> None:
         self.service = service
         self.timeseries = timeseries  # a WhisperStore: its `latest` points, never its files
         self.writer = writer
         self.sections = Sections()
-        self._lock = threading.Lock()
-        self._osd_lines: dict[tuple[str, int], tuple[Any, Any, tuple[str, ...]]] = {}
-        self._osd_pgs: dict[tuple[str, int], tuple[Any, str]] = {}
-        self._osd_stats: dict[tuple[str, int], tuple[tuple[str, ...], tuple[Any, ...], tuple[str, ...]]] = {}
-        self._stats_changes = 0
-        self._pool_pgs: dict[tuple[str, str], tuple[Any, tuple[str, ...], tuple[str, ...]]] = {}
+        self.lock = threading.Lock()
+        self._osd_labels: dict[tuple[str, int], tuple[str, tuple[str, ...]]] = {}  # -> labels, stat names
+        self._pool_labels: dict[tuple[str, str], str] = {}
+        self._osd_metadata: dict[tuple[str, int], tuple[Any, Any, str]] = {}  # -> row, server, line
         self._health = (gauge("ceph_health_status", "Cluster health status (0 OK, 1 WARN, 2 ERR)", ["fsid"]),
                         gauge("ceph_health_detail", "Active health checks (1 while raised)",
                               ["fsid", "name", "severity"]))
@@ -84,8 +83,8 @@ class MetricsRenderer:
         self._osd_state = (gauge("ceph_osd_up", "OSD up (1) or down (0)", OSD_LABELS),
                            gauge("ceph_osd_in", "OSD in (1) or out (0)", OSD_LABELS),
                            gauge("ceph_osd_weight", "OSD reweight (0..1)", OSD_LABELS),
-                           gauge("ceph_osd_crush_weight", "OSD CRUSH weight", OSD_LABELS),
-                           gauge("ceph_osd_metadata", "OSD metadata", OSD_METADATA_LABELS))
+                           gauge("ceph_osd_crush_weight", "OSD CRUSH weight", OSD_LABELS))
+        self._osd_metadata_family = gauge("ceph_osd_metadata", "OSD metadata", OSD_METADATA_LABELS)
         self._numpg = gauge("ceph_osd_numpg", "PGs whose acting set holds the OSD", OSD_LABELS)
         self._osd_stat = (gauge("ceph_osd_stat_bytes", "OSD capacity in bytes", OSD_LABELS),
                           gauge("ceph_osd_stat_bytes_used", "OSD bytes used", OSD_LABELS),
@@ -125,36 +124,56 @@ class MetricsRenderer:
         dfs = tuple(objects["df"] for objects in held.values())
         s = self.sections
         if not s.current("cluster", clusters):
-            s.put("cluster", clusters, self._cluster_text(clusters))
+            s.put("cluster", clusters, self._cluster_texts(clusters))
         if not s.current("osd_state", (osd_gen, server_gen)):
-            s.put("osd_state", (osd_gen, server_gen), self._osd_state_text(osds, servers, osd_servers))
+            self._forget_gone_osds(osds)
+            s.put("osd_state", (osd_gen, server_gen), self._osd_state_texts(osds, servers, osd_servers))
         if not s.current("osd_pgs", (osd_gen, pgs)):
-            s.put("osd_pgs", (osd_gen, pgs), self._osd_pgs_text(osds, held))
-        stats = self._osd_stats_text(osds, latest)  # no cheaper key: the newest points move on their own
-        if not s.current("osd_stats", (osd_gen, self._stats_changes)):
-            s.put("osd_stats", (osd_gen, self._stats_changes), stats())
+            s.put("osd_pgs", (osd_gen, pgs), [self._osd_pgs_text(osds, held)])
+        # the newest points move on their own: rendered every time, compressed when they changed
+        s.put("osd_stats", None, self._osd_stats_texts(osds, latest))
         if not s.current("pool_metadata", pool_gen):
-            s.put("pool_metadata", pool_gen, self._pool_metadata_text(pools))
+            s.put("pool_metadata", pool_gen, [self._pool_metadata_text(pools)])
         if not s.current("pool_df", (pool_gen, dfs)):
-            s.put("pool_df", (pool_gen, dfs), self._pool_df_text(pools, held))
+            s.put("pool_df", (pool_gen, dfs), self._pool_df_texts(pools, held))
         if not s.current("pgs", (pool_gen, pgs)):
-            s.put("pgs", (pool_gen, pgs), self._pgs_text(clusters, pools, held))
+            s.put("pgs", (pool_gen, pgs), self._pgs_texts(clusters, pools, held))
         if not s.current("usage", dfs):
-            s.put("usage", dfs, self._usage_text(held))
-        calamari = self._calamari_text(clusters)
-        if not s.current("calamari", calamari):
-            s.put("calamari", calamari, calamari)
+            s.put("usage", dfs, self._usage_texts(held))
+        s.put("calamari", None, self._calamari_texts(clusters))
         s.keep_only(("cluster", "osd_state", "osd_pgs", "osd_stats", "pool_metadata", "pool_df", "pgs", "usage",
                      "calamari"))
         return s
 
-    @property
-    def lock(self) -> threading.Lock:
-        return self._lock
+    # ---------------------------------------------------------------- label sets, kept
+
+    def _osd(self, fsid: str, osd_id: int) -> tuple[str, tuple[str, ...]]:
+        """An OSD's label set and the names of its newest points."""
+        found = self._osd_labels.get((fsid, osd_id))
+        if found is None:
+            prefix = f"ceph.cluster.{fsid}.osd.{osd_id}."
+            found = self._osd_labels[(fsid, osd_id)] = (
+                self._numpg.labels([fsid, f"osd.{osd_id}"]),
+                tuple(prefix + stat for stat in ("kb_used", "kb_avail", "apply_latency_ms", "commit_latency_ms")))
+        return found
+
+    def _pool(self, fsid: str, pool_id: str) -> str:
+        found = self._pool_labels.get((fsid, pool_id))
+        if found is None:
+            found = self._pool_labels[(fsid, pool_id)] = self._pg_total.labels([fsid, pool_id])
+        return found
+
+    def _forget_gone_osds(self, osds: dict[str, list[dict[str, Any]]]) -> None:
+        count = sum(len(rows) for rows in osds.values())
+        for kept in (self._osd_labels, self._osd_metadata):
+            if len(kept) > 2 * count + 100:
+                kept.clear()
+        if len(self._pool_labels) > 100_000:
+            self._pool_labels.clear()
 
     # ---------------------------------------------------------------- parts
 
-    def _cluster_text(self, clusters: dict[str, dict[str, Any]]) -> str:
+    def _cluster_texts(self, clusters: dict[str, dict[str, Any]]) -> list[str]:
         status, detail = self._health
         quorum, mon_metadata = self._mons
         status_lines, detail_lines, quorum_lines, mon_lines = [], [], [], []
@@ -171,87 +190,67 @@ class MetricsRenderer:
                 quorum_lines.append(quorum.line([fsid, daemon], 1 if mon["name"] in in_quorum else 0))
                 mon_lines.append(mon_metadata.line([fsid, daemon, str(mon.get("rank", "")),
                                                     str(mon.get("addr") or "")], 1))
-        return "".join([status.text(status_lines), detail.text(detail_lines),
-                        *(family.text(flag_lines[flag]) for flag, family in self._flags.items()),
-                        quorum.text(quorum_lines), mon_metadata.text(mon_lines)])
+        return [status.text(status_lines), detail.text(detail_lines),
+                *(family.text(flag_lines[flag]) for flag, family in self._flags.items()),
+                quorum.text(quorum_lines), mon_metadata.text(mon_lines)]
 
-    def _osd_state_text(self, osds: dict[str, list[dict[str, Any]]], servers: dict[str, Any],
-                        osd_servers: dict[tuple[str, int], str]) -> str:
-        lines: list[list[str]] = [[] for _ in self._osd_state]
-        cache, kept = self._osd_lines, {}
+    def _osd_state_texts(self, osds: dict[str, list[dict[str, Any]]], servers: dict[str, Any],
+                         osd_servers: dict[tuple[str, int], str]) -> list[str]:
+        up, in_, weight, crush_weight = self._osd_state
+        lines: tuple[list[str], ...] = ([], [], [], [], [])
+        kept = self._osd_metadata
         for fsid, rows in osds.items():
             for row in rows:
                 key = (fsid, row["id"])
+                labels = self._osd(fsid, row["id"])[0]
+                lines[0].append(up.sample(labels, 1 if row["up"] else 0))
+                lines[1].append(in_.sample(labels, 1 if row["in"] else 0))
+                lines[2].append(weight.sample(labels, row["reweight"] or 0.0))
+                lines[3].append(crush_weight.sample(labels, row["crush_weight"] or 0.0))
                 server = servers.get(osd_servers.get(key, row.get("server") or ""), _NO_SERVER)
-                entry = cache.get(key)
-                if entry is None or entry[0] is not row or entry[1] is not server:
-                    entry = (row, server, self._osd_state_lines(fsid, row, server))
-                kept[key] = entry
-                for family_lines, line in zip(lines, entry[2], strict=True):
-                    family_lines.append(line)
-        self._osd_lines = kept
-        return "".join(family.text(family_lines) for family, family_lines in zip(self._osd_state, lines, strict=True))
+                metadata = kept.get(key)
+                if metadata is None or metadata[0] is not row or metadata[1] is not server:
+                    metadata = kept[key] = (row, server, self._osd_metadata_line(fsid, row, server))
+                lines[4].append(metadata[2])
+        return [family.text(family_lines) for family, family_lines
+                in zip((*self._osd_state, self._osd_metadata_family), lines, strict=True)]
 
-    def _osd_state_lines(self, fsid: str, row: dict[str, Any], server: Any) -> tuple[str, ...]:
-        up, in_, weight, crush_weight, metadata = self._osd_state
-        key = [fsid, f"osd.{row['id']}"]
-        return (up.line(key, 1 if row["up"] else 0), in_.line(key, 1 if row["in"] else 0),
-                weight.line(key, row["reweight"] or 0.0), crush_weight.line(key, row["crush_weight"] or 0.0),
-                metadata.line([*key, str(row.get("server") or ""), str(row.get("device_class") or ""),
-                               str(row.get("objectstore") or ""), str(row.get("public_addr") or ""),
-                               str(row.get("cluster_addr") or ""), str(server.get("frontend_iface") or ""),
-                               str(server.get("backend_iface") or ""), str(row.get("ceph_version") or "")], 1))
+    def _osd_metadata_line(self, fsid: str, row: dict[str, Any], server: Any) -> str:
+        return self._osd_metadata_family.line(
+            [fsid, f"osd.{row['id']}", str(row.get("server") or ""), str(row.get("device_class") or ""),
+             str(row.get("objectstore") or ""), str(row.get("public_addr") or ""), str(row.get("cluster_addr") or ""),
+             str(server.get("frontend_iface") or ""), str(server.get("backend_iface") or ""),
+             str(row.get("ceph_version") or "")], 1)
 
     def _osd_pgs_text(self, osds: dict[str, list[dict[str, Any]]], held: dict[str, dict[str, Any]]) -> str:
         lines = []
-        cache, kept = self._osd_pgs, {}
+        numpg = self._numpg
         for fsid, rows in osds.items():
             pg = held.get(fsid, {}).get("pg_summary")
             by_osd = (pg[1].get("by_osd") or {}) if pg else {}
             if not by_osd:
                 continue
             for row in rows:
-                key = (fsid, row["id"])
-                counts = by_osd.get(str(row["id"]), {})
-                entry = cache.get(key)
-                if entry is None or entry[0] != counts:
-                    entry = (counts, self._numpg.line([fsid, f"osd.{row['id']}"], sum(counts.values())))
-                kept[key] = entry
-                lines.append(entry[1])
-        self._osd_pgs = kept
-        return self._numpg.text(lines)
+                lines.append(numpg.sample(self._osd(fsid, row["id"])[0],
+                                          sum(by_osd.get(str(row["id"]), {}).values())))
+        return numpg.text(lines)
 
-    def _osd_stats_text(self, osds: dict[str, list[dict[str, Any]]], latest: dict[str, Any]) -> Any:
-        """Brings the per-OSD lines up to date (counting a change in `_stats_changes`); returns
-        what joins them, called only when something changed."""
+    def _osd_stats_texts(self, osds: dict[str, list[dict[str, Any]]], latest: dict[str, Any]) -> list[str]:
         stat_bytes, stat_used, apply_latency, commit_latency = self._osd_stat
-        cache, kept = self._osd_stats, {}
-        changed = False
+        lines: tuple[list[str], ...] = ([], [], [], [])
         for fsid, rows in osds.items():
-            prefix = f"ceph.cluster.{fsid}.osd."
             for row in rows:
-                key = (fsid, row["id"])
-                entry = cache.get(key)
-                names = entry[0] if entry is not None else tuple(
-                    f"{prefix}{row['id']}.{stat}" for stat in ("kb_used", "kb_avail", "apply_latency_ms",
-                                                               "commit_latency_ms"))
-                points = tuple(latest.get(name) for name in names)
-                if entry is None or entry[1] != points:
-                    changed = True
-                    used, avail, applied, committed = points
-                    labels = [fsid, f"osd.{row['id']}"]
-                    entry = (names, points, (
-                        stat_bytes.line(labels, (used[1] + avail[1]) * 1024) if used and avail else "",
-                        stat_used.line(labels, used[1] * 1024) if used else "",
-                        apply_latency.line(labels, applied[1]) if applied else "",
-                        commit_latency.line(labels, committed[1]) if committed else ""))
-                kept[key] = entry
-        if changed or len(kept) != len(cache):
-            self._stats_changes += 1
-        self._osd_stats = kept
-        entries = list(kept.values())
-        return lambda: "".join(family.text(entry[2][i] for entry in entries)
-                               for i, family in enumerate(self._osd_stat))
+                labels, names = self._osd(fsid, row["id"])
+                used, avail, applied, committed = (latest.get(name) for name in names)
+                if used is not None:
+                    if avail is not None:
+                        lines[0].append(stat_bytes.sample(labels, (used[1] + avail[1]) * 1024))
+                    lines[1].append(stat_used.sample(labels, used[1] * 1024))
+                if applied is not None:
+                    lines[2].append(apply_latency.sample(labels, applied[1]))
+                if committed is not None:
+                    lines[3].append(commit_latency.sample(labels, committed[1]))
+        return [family.text(family_lines) for family, family_lines in zip(self._osd_stat, lines, strict=True)]
 
     def _pool_metadata_text(self, pools: dict[str, list[dict[str, Any]]]) -> str:
         family = self._pool_metadata
@@ -260,30 +259,29 @@ class MetricsRenderer:
                          else "replicated", kind_description(row), ""], 1)
             for fsid, rows in pools.items() for row in rows)
 
-    def _pool_df_text(self, pools: dict[str, list[dict[str, Any]]], held: dict[str, dict[str, Any]]) -> str:
-        gauge_lines: dict[str, list[str]] = {stat: [] for stat in POOL_GAUGES}
-        counter_lines: dict[str, list[str]] = {stat: [] for stat in POOL_COUNTERS}
+    def _pool_df_texts(self, pools: dict[str, list[dict[str, Any]]], held: dict[str, dict[str, Any]]) -> list[str]:
+        families = {**self._pool_gauges, **self._pool_counters}  # gauges first, then counters
+        lines: dict[str, list[str]] = {stat: [] for stat in families}
         for fsid, rows in pools.items():
             df = held.get(fsid, {}).get("df")
             known = {row["id"] for row in rows}
             for entry in (df[1].get("pools") or []) if df else []:
                 if entry.get("id") not in known:
                     continue  # deleted since this df was taken
-                labels = [fsid, str(entry["id"])]
+                labels = self._pool(fsid, str(entry["id"]))
                 stats = entry.get("stats") or {}
-                for stat, family in self._pool_gauges.items():
-                    if isinstance(stats.get(stat), int | float):
-                        gauge_lines[stat].append(family.line(labels, stats[stat]))
-                for stat, family in self._pool_counters.items():
-                    if isinstance(stats.get(stat), int | float):
-                        counter_lines[stat].append(family.line(labels, stats[stat]))
-        return "".join([*(family.text(gauge_lines[stat]) for stat, family in self._pool_gauges.items()),
-                        *(family.text(counter_lines[stat]) for stat, family in self._pool_counters.items())])
+                for stat, family in families.items():
+                    value = stats.get(stat)
+                    if isinstance(value, int | float):
+                        lines[stat].append(family.sample(labels, value))
+        return [family.text(lines[stat]) for stat, family in families.items()]
 
-    def _pgs_text(self, clusters: dict[str, Any], pools: dict[str, list[dict[str, Any]]],
-                  held: dict[str, dict[str, Any]]) -> str:
-        per_pool: list[tuple[str, str, dict[str, int]]] = []
+    def _pgs_texts(self, clusters: dict[str, Any], pools: dict[str, list[dict[str, Any]]],
+                   held: dict[str, dict[str, Any]]) -> list[str]:
+        per_pool: list[tuple[str, dict[str, int]]] = []  # (labels, counts per state part)
+        totals: list[tuple[str, int]] = []
         states = list(PG_STATES)
+        known = set(states)
         for fsid in clusters:
             pg = held.get(fsid, {}).get("pg_summary")
             if pg is None:
@@ -292,39 +290,24 @@ class MetricsRenderer:
             pool_ids = {str(row["id"]) for row in pools.get(fsid, [])} | set(by_pool)
             for pool_id in sorted(pool_ids, key=lambda p: int(p) if _small_int(p) else 0):
                 counts = by_pool.get(pool_id) or {}
-                per_pool.append((fsid, pool_id, counts))
-                for state in counts:
-                    for part in state.split("+"):
-                        if part not in states:  # a state newer than this list: still shown
+                parts: dict[str, int] = {}
+                for state, count in counts.items():
+                    for part in state.split("+"):  # "active+clean" counts for active and for clean
+                        parts[part] = parts.get(part, 0) + count
+                        if part not in known:  # a state newer than this list: still shown
+                            known.add(part)
                             states.append(part)
-        families = tuple(gauge(f"ceph_pg_{metric_name(state)}", f"PGs in state {state}, per pool", POOL_LABELS)
-                         for state in states)
-        names = tuple(states)
-        cache, kept = self._pool_pgs, {}
-        lines: list[list[str]] = [[] for _ in range(len(families) + 1)]
-        for fsid, pool_id, counts in per_pool:
-            key = (fsid, pool_id)
-            entry = cache.get(key)
-            if entry is None or entry[0] != counts or entry[1] != names:
-                entry = (counts, names, self._pool_pg_lines(fsid, pool_id, counts, families, names))
-            kept[key] = entry
-            for family_lines, line in zip(lines, entry[2], strict=True):
-                family_lines.append(line)
-        self._pool_pgs = kept
-        return "".join(family.text(family_lines) for family, family_lines
-                       in zip((*families, self._pg_total), lines, strict=True))
+                labels = self._pool(fsid, pool_id)
+                per_pool.append((labels, parts))
+                totals.append((labels, sum(counts.values())))
+        texts = []
+        for state in states:
+            family = gauge(f"ceph_pg_{metric_name(state)}", f"PGs in state {state}, per pool", POOL_LABELS)
+            texts.append(family.text([family.sample(labels, parts.get(state, 0)) for labels, parts in per_pool]))
+        texts.append(self._pg_total.text([self._pg_total.sample(labels, total) for labels, total in totals]))
+        return texts
 
-    def _pool_pg_lines(self, fsid: str, pool_id: str, counts: dict[str, int], families: tuple[Family, ...],
-                       names: tuple[str, ...]) -> tuple[str, ...]:
-        parts: dict[str, int] = {}
-        for state, count in counts.items():
-            for part in state.split("+"):  # "active+clean" counts for active and for clean
-                parts[part] = parts.get(part, 0) + count
-        labels = [fsid, pool_id]
-        return (*(family.line(labels, parts.get(name, 0)) for family, name in zip(families, names, strict=True)),
-                self._pg_total.line(labels, sum(counts.values())))
-
-    def _usage_text(self, held: dict[str, dict[str, Any]]) -> str:
+    def _usage_texts(self, held: dict[str, dict[str, Any]]) -> list[str]:
         lines: dict[str, list[str]] = {key: [] for key in CLUSTER_DF}
         for fsid, objects in held.items():
             df = objects.get("df")
@@ -332,11 +315,11 @@ class MetricsRenderer:
             for key, family in self._usage.items():
                 if isinstance(stats.get(key), int | float):
                     lines[key].append(family.line([fsid], stats[key]))
-        return "".join(family.text(lines[key]) for key, family in self._usage.items())
+        return [family.text(lines[key]) for key, family in self._usage.items()]
 
-    def _calamari_text(self, clusters: dict[str, Any]) -> str:
-        text = [self._stale.text(self._stale.line([fsid], 1 if row.get("stale") else 0)
-                                 for fsid, row in clusters.items())]
+    def _calamari_texts(self, clusters: dict[str, Any]) -> list[str]:
+        texts = [self._stale.text(self._stale.line([fsid], 1 if row.get("stale") else 0)
+                                  for fsid, row in clusters.items())]
         writer = self.writer
         if writer is not None:
             for name, documentation, value in (
@@ -347,8 +330,8 @@ class MetricsRenderer:
             ):
                 # a counter family <name> has one sample, <name>_total
                 counter = Family(name + "_total", documentation, "counter", [])
-                text.append(counter.text([counter.line([], value)]))
-        return "".join(text)
+                texts.append(counter.text([counter.line([], value)]))
+        return texts
 
 
 def _small_int(text: str) -> bool:

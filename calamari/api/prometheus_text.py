@@ -1,14 +1,15 @@
 """The Prometheus text format (0.0.4), written line by line so that /metrics can keep the lines
 of what did not change: `Family` writes a metric family's header and sample lines exactly as
 prometheus_client's `generate_latest` does (labels sorted by name, values escaped, numbers as Go
-prints them); `Sections` keeps the body as parts, each with its gzip (deflate) bytes, so that
-compressing a body where one part changed compresses only that part."""
+prints them); `Sections` keeps the body as parts, each family's text with its gzip (deflate)
+bytes, so that compressing a body where some families changed compresses only those."""
 
 from __future__ import annotations
 
 import struct
 import zlib
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from prometheus_client.utils import floatToGoString
 
@@ -21,8 +22,16 @@ def escape_value(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
+def go_float(value: float) -> str:
+    """A sample's value as generate_latest writes it (floatToGoString), quicker for small ints."""
+    if type(value) is int and -1_000_000 < value < 1_000_000:  # below 1e6 Go keeps the plain form
+        return f"{value}.0"
+    return floatToGoString(value)
+
+
 class Family:
-    """One metric family: `line(label values, value)` in the order of `labels` as given."""
+    """One metric family: `line(label values, value)` in the order of `labels` as given, or
+    `sample(labels(values), value)` to format the label set once for many samples."""
 
     def __init__(self, name: str, documentation: str, kind: str, labels: Sequence[str]) -> None:
         self.name = name
@@ -32,11 +41,17 @@ class Family:
         self._order = sorted(range(len(labels)), key=labels.__getitem__)
         self._names = [labels[i] for i in self._order]
 
-    def line(self, values: Sequence[str], value: float, name: str | None = None) -> str:
+    def labels(self, values: Sequence[str]) -> str:
+        """`{name="value",...}` sorted by name, as generate_latest writes them ("" for none)."""
         inner = ",".join(f'{label}="{escape_value(values[i])}"' for label, i in zip(self._names, self._order,
                                                                                       strict=True))
-        labels = "{" + inner + "}" if inner else ""
-        return f"{name or self.name}{labels} {floatToGoString(value)}\n"
+        return "{" + inner + "}" if inner else ""
+
+    def sample(self, labels: str, value: float) -> str:
+        return f"{self.name}{labels} {go_float(value)}\n"
+
+    def line(self, values: Sequence[str], value: float) -> str:
+        return self.sample(self.labels(values), value)
 
     def text(self, lines: Iterable[str]) -> str:
         return self.header + "".join(lines)
@@ -50,37 +65,48 @@ def deflate(data: bytes) -> bytes:
 
 
 class Sections:
-    """A body made of named parts, each replaced when what it is made of changes (`put` with a
-    new key). `body()` joins them; `gzip()` joins their deflated forms, compressing only parts
-    that changed since it was last asked."""
+    """A body made of named parts, each a list of texts (one per metric family). `put` replaces
+    a part's texts when what it is made of changed (a new key); texts equal to the ones held keep
+    their deflated form, so `gzip()` compresses only the families whose text changed."""
 
     def __init__(self) -> None:
-        self._parts: dict[str, tuple[object, bytes, bytes | None]] = {}  # name -> (key, text, deflated)
-        self.changes = 0  # goes up whenever a part changes: what the ETag is made of
+        # name -> (key, [[text, deflated or None], ...])
+        self._parts: dict[str, tuple[object, list[list[Any]]]] = {}
+        self.changes = 0  # goes up whenever a text changes: what the ETag is made of
 
     def current(self, name: str, key: object) -> bool:
         part = self._parts.get(name)
         return part is not None and part[0] == key
 
-    def put(self, name: str, key: object, text: str) -> None:
-        self._parts[name] = (key, text.encode(), None)
-        self.changes += 1
+    def put(self, name: str, key: object, texts: Sequence[str]) -> None:
+        held = self._parts.get(name, (None, []))[1]
+        pieces = []
+        for i, text in enumerate(texts):
+            data = text.encode()
+            if i < len(held) and held[i][0] == data:
+                pieces.append(held[i])
+            else:
+                pieces.append([data, None])
+        if len(pieces) != len(held) or any(new is not old for new, old in zip(pieces, held, strict=False)):
+            self.changes += 1
+        self._parts[name] = (key, pieces)
 
     def keep_only(self, names: Iterable[str]) -> None:
         """Keep the parts `names`, in that order (the body's order)."""
         self._parts = {name: self._parts[name] for name in names}
 
     def body(self) -> bytes:
-        return b"".join(text for _, text, _ in self._parts.values())
+        return b"".join(piece[0] for _, pieces in self._parts.values() for piece in pieces)
 
     def gzip(self) -> bytes:
-        pieces = []
+        out = [_GZIP_HEADER]
         crc, size = 0, 0
-        for name, (key, text, deflated) in self._parts.items():
-            if deflated is None:
-                deflated = deflate(text)
-                self._parts[name] = (key, text, deflated)
-            pieces.append(deflated)
-            crc = zlib.crc32(text, crc)
-            size += len(text)
-        return b"".join([_GZIP_HEADER, *pieces, _LAST_BLOCK, struct.pack("<II", crc, size & 0xFFFFFFFF)])
+        for _, pieces in self._parts.values():
+            for piece in pieces:
+                if piece[1] is None:
+                    piece[1] = deflate(piece[0])
+                out.append(piece[1])
+                crc = zlib.crc32(piece[0], crc)
+                size += len(piece[0])
+        out += (_LAST_BLOCK, struct.pack("<II", crc, size & 0xFFFFFFFF))
+        return b"".join(out)
