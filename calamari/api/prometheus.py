@@ -70,7 +70,7 @@ class MetricsRenderer:
         self.writer = writer
         self.sections = Sections()
         self.lock = threading.Lock()
-        self._osd_labels: dict[tuple[str, int], tuple[str, tuple[str, ...]]] = {}  # -> labels, stat names
+        self._osd_labels: dict[tuple[str, int], tuple[str, str]] = {}  # -> labels, metric name prefix
         self._pool_labels: dict[tuple[str, str], str] = {}
         self._osd_metadata: dict[tuple[str, int], tuple[Any, Any, str]] = {}  # -> row, server, line
         self._health = (gauge("ceph_health_status", "Cluster health status (0 OK, 1 WARN, 2 ERR)", ["fsid"]),
@@ -147,14 +147,12 @@ class MetricsRenderer:
 
     # ---------------------------------------------------------------- label sets, kept
 
-    def _osd(self, fsid: str, osd_id: int) -> tuple[str, tuple[str, ...]]:
-        """An OSD's label set and the names of its newest points."""
+    def _osd(self, fsid: str, osd_id: int) -> tuple[str, str]:
+        """An OSD's label set and the prefix of its metrics' names."""
         found = self._osd_labels.get((fsid, osd_id))
         if found is None:
-            prefix = f"ceph.cluster.{fsid}.osd.{osd_id}."
-            found = self._osd_labels[(fsid, osd_id)] = (
-                self._numpg.labels([fsid, f"osd.{osd_id}"]),
-                tuple(prefix + stat for stat in ("kb_used", "kb_avail", "apply_latency_ms", "commit_latency_ms")))
+            found = self._osd_labels[(fsid, osd_id)] = (self._numpg.labels([fsid, f"osd.{osd_id}"]),
+                                                        f"ceph.cluster.{fsid}.osd.{osd_id}.")
         return found
 
     def _pool(self, fsid: str, pool_id: str) -> str:
@@ -240,8 +238,9 @@ class MetricsRenderer:
         lines: tuple[list[str], ...] = ([], [], [], [])
         for fsid, rows in osds.items():
             for row in rows:
-                labels, names = self._osd(fsid, row["id"])
-                used, avail, applied, committed = (latest.get(name) for name in names)
+                labels, prefix = self._osd(fsid, row["id"])
+                used, avail = latest.get(prefix + "kb_used"), latest.get(prefix + "kb_avail")
+                applied, committed = latest.get(prefix + "apply_latency_ms"), latest.get(prefix + "commit_latency_ms")
                 if used is not None:
                     if avail is not None:
                         lines[0].append(stat_bytes.sample(labels, (used[1] + avail[1]) * 1024))
