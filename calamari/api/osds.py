@@ -148,8 +148,7 @@ def osds(fsid: str) -> Response:
 
     served = _served_pools(fsid)
     osd_servers = view.osd_servers
-    # copies, in id order: the ingest thread may add OSDs meanwhile
-    selected = in_key_order(rows, ids)
+    selected = in_key_order(rows, ids)  # a copy: the ingest thread may add OSDs meanwhile
     if pool_id is not None:
         selected = [r for r in selected if pool_id in osd_pools(r, served)]
     if states is not None:
@@ -162,25 +161,29 @@ def osds(fsid: str) -> Response:
         wanted_hosts = set(hosts)
         selected = [r for r in selected if not wanted_hosts.isdisjoint(
             (osd_servers.get((fsid, r["id"])), r["server"], r["crush_host"]))]
-    total = len(selected)
     page = selected[offset:] if limit is None else selected[offset:offset + limit]
-    headers = page_headers(total, offset, limit)
-    server_fqdns = {r["id"]: fqdn for r in page if (fqdn := osd_servers.get((fsid, r["id"]))) is not None}
-    if fields is None:  # the whole documents, from JSON kept per OSD
-        body, pool_sets = _documents_json(fsid, page, served, osd_servers, compact=form == "compact")
-        if form == "compact":
-            body = b'{"pool_sets":' + _dumps(pool_sets) + b',"osds":' + body + b"}"
-        if accepts_gzip() and len(body) >= KEEP_GZIP_FROM:
-            zipped_body = gzip_bytes(body)
-            recent.put(tag, zipped_body, headers)
-            return gzip_answer(zipped_body, {**headers, "ETag": tag})
-        return json_bytes_response(body, tag, headers)
+    headers = page_headers(len(selected), offset, limit)
+    if fields is not None:
+        return json_bytes_response(_dumps(_some_fields(fsid, page, served, fields, form)), tag, headers)
+    body, pool_sets = _documents_json(fsid, page, served, osd_servers, compact=form == "compact")
+    if form == "compact":
+        body = b'{"pool_sets":' + _dumps(pool_sets) + b',"osds":' + body + b"}"
+    if accepts_gzip() and len(body) >= KEEP_GZIP_FROM:
+        zipped_body = gzip_bytes(body)
+        recent.put(tag, zipped_body, headers)
+        return gzip_answer(zipped_body, {**headers, "ETag": tag})
+    return json_bytes_response(body, tag, headers)
+
+
+def _some_fields(fsid: str, page: list[dict[str, Any]], served: dict[str | None, list[int]],
+                 fields: tuple[str, ...], form: str) -> Any:
+    """The `fields` of the OSD documents of `page`, in the list's `form`."""
+    if form == "full" and _ROW_FIELDS.issuperset(fields):  # the row alone has them: no document to join
+        return [{f: r[f] for f in fields} for r in page]
+    osd_servers = services().service.view.osd_servers
     server_fqdns = {r["id"]: fqdn for r in page if (fqdn := osd_servers.get((fsid, r["id"]))) is not None}
     if form == "full":
-        if _ROW_FIELDS.issuperset(fields):  # the row alone has them: no document to join
-            return json_bytes_response(_dumps([{f: r[f] for f in fields} for r in page]), tag, headers)
-        return json_bytes_response(_dumps([select(osd_document(r, served, server_fqdns), fields) for r in page]),
-                                   tag, headers)
+        return [select(osd_document(r, served, server_fqdns), fields) for r in page]
     # compact: each distinct pool list once, an OSD names its own by index
     set_index: dict[int, int] = {}
     pool_sets = []
@@ -194,9 +197,11 @@ def osds(fsid: str) -> Response:
             pool_sets.append(pools)
         document["pool_set"] = index
         documents.append(select(document, fields))
-    if "pool_set" not in fields:
-        pool_sets = []
-    return json_bytes_response(_dumps({"pool_sets": pool_sets, "osds": documents}), tag, headers)
+    return {"pool_sets": pool_sets if "pool_set" in fields else [], "osds": documents}
+
+
+def _dumps(body: Any) -> bytes:
+    return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
 
 
 # An OSD document's JSON is kept in two pieces around its pools, which are the same list for all
