@@ -18,7 +18,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from calamari.api.compression import MIN_SIZE, accepts_gzip
 from calamari.api.listing import etag, unchanged
-from calamari.api.prometheus_text import Family, Sections
+from calamari.api.prometheus_text import Family, Sections, go_float
 
 blueprint = Blueprint("prometheus", __name__)
 
@@ -222,33 +222,37 @@ class MetricsRenderer:
 
     def _osd_pgs_text(self, osds: dict[str, list[dict[str, Any]]], held: dict[str, dict[str, Any]]) -> str:
         lines = []
-        numpg = self._numpg
+        name = self._numpg.name
         for fsid, rows in osds.items():
             pg = held.get(fsid, {}).get("pg_summary")
             by_osd = (pg[1].get("by_osd") or {}) if pg else {}
             if not by_osd:
                 continue
             for row in rows:
-                lines.append(numpg.sample(self._osd(fsid, row["id"])[0],
-                                          sum(by_osd.get(str(row["id"]), {}).values())))
-        return numpg.text(lines)
+                count = sum(by_osd.get(str(row["id"]), {}).values())
+                lines.append(f"{name}{self._osd(fsid, row['id'])[0]} {go_float(count)}\n")
+        return self._numpg.text(lines)
 
     def _osd_stats_texts(self, osds: dict[str, list[dict[str, Any]]], latest: dict[str, Any]) -> list[str]:
-        stat_bytes, stat_used, apply_latency, commit_latency = self._osd_stat
+        # the hottest loop of a scrape (every OSD, every time): samples written inline
+        stat_bytes, stat_used, apply_latency, commit_latency = (family.name for family in self._osd_stat)
         lines: tuple[list[str], ...] = ([], [], [], [])
+        get = latest.get
         for fsid, rows in osds.items():
             for row in rows:
                 labels, prefix = self._osd(fsid, row["id"])
-                used, avail = latest.get(prefix + "kb_used"), latest.get(prefix + "kb_avail")
-                applied, committed = latest.get(prefix + "apply_latency_ms"), latest.get(prefix + "commit_latency_ms")
+                used = get(prefix + "kb_used")
                 if used is not None:
+                    avail = get(prefix + "kb_avail")
                     if avail is not None:
-                        lines[0].append(stat_bytes.sample(labels, (used[1] + avail[1]) * 1024))
-                    lines[1].append(stat_used.sample(labels, used[1] * 1024))
+                        lines[0].append(f"{stat_bytes}{labels} {go_float((used[1] + avail[1]) * 1024)}\n")
+                    lines[1].append(f"{stat_used}{labels} {go_float(used[1] * 1024)}\n")
+                applied = get(prefix + "apply_latency_ms")
                 if applied is not None:
-                    lines[2].append(apply_latency.sample(labels, applied[1]))
+                    lines[2].append(f"{apply_latency}{labels} {go_float(applied[1])}\n")
+                committed = get(prefix + "commit_latency_ms")
                 if committed is not None:
-                    lines[3].append(commit_latency.sample(labels, committed[1]))
+                    lines[3].append(f"{commit_latency}{labels} {go_float(committed[1])}\n")
         return [family.text(family_lines) for family, family_lines in zip(self._osd_stat, lines, strict=True)]
 
     def _pool_metadata_text(self, pools: dict[str, list[dict[str, Any]]]) -> str:
@@ -302,7 +306,9 @@ class MetricsRenderer:
         texts = []
         for state in states:
             family = gauge(f"ceph_pg_{metric_name(state)}", f"PGs in state {state}, per pool", POOL_LABELS)
-            texts.append(family.text([family.sample(labels, parts.get(state, 0)) for labels, parts in per_pool]))
+            name = family.name
+            texts.append(family.text([f"{name}{labels} {go_float(parts.get(state, 0))}\n"
+                                      for labels, parts in per_pool]))
         texts.append(self._pg_total.text([self._pg_total.sample(labels, total) for labels, total in totals]))
         return texts
 

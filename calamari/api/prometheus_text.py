@@ -23,9 +23,14 @@ def escape_value(value: str) -> str:
 
 
 def go_float(value: float) -> str:
-    """A sample's value as generate_latest writes it (floatToGoString), quicker for small ints."""
-    if type(value) is int and -1_000_000 < value < 1_000_000:  # below 1e6 Go keeps the plain form
-        return f"{value}.0"
+    """A sample's value as generate_latest writes it (floatToGoString), quicker below 1e6, where
+    Go's form and Python's repr of the float agree (above, Go switches to exponents sooner)."""
+    kind = type(value)
+    if kind is int:
+        if -1_000_000 < value < 1_000_000:
+            return f"{value}.0"
+    elif kind is float and -1e6 < value < 1e6:  # (NaN is not)
+        return repr(value)
     return floatToGoString(value)
 
 

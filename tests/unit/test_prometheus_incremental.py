@@ -12,14 +12,17 @@ from typing import Any
 
 import pytest
 from api_support import FAST_HASHER, PASSWORD
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.utils import floatToGoString
 
 from calamari.adapters.timeseries import TimeSeriesWriter, WhisperStore
 from calamari.api.app import Services, create_app
 from calamari.api.prometheus import MetricsRenderer
-from calamari.api.prometheus_text import Family, Sections
+from calamari.api.prometheus_text import Family, Sections, go_float
 from calamari.service.auth import AuthService
 from calamari.service.model import ModelService, ServiceConfig
 from calamari.testing.captures import capture_steps, captured_at, sync_objects
@@ -40,6 +43,12 @@ def test_a_family_is_written_as_prometheus_client_writes_it(value, label):
     reference.add_metric([label, "a"], value)
     family = Family("ceph_x", "help with \\ and\nnewline", "gauge", ["zeta", "alpha"])
     assert family.text([family.line([label, "a"], value)]).encode() == generate_latest(Families(reference))
+
+
+@given(st.one_of(st.integers(-(10**20), 10**20), st.floats(allow_nan=True, allow_infinity=True),
+                 st.floats(-2e6, 2e6), st.booleans()))
+def test_values_are_written_as_go_writes_them(value):
+    assert go_float(value) == floatToGoString(value)
 
 
 def test_an_untyped_family_and_nan():
