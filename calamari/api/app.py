@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from calamari.api import access, console
+from calamari.api import access, compression, console
 from calamari.api.common import ApiError, json_response, not_stored_response
 from calamari.domain.event_feed import EventFeed
 from calamari.domain.requests import RequestRejected
@@ -80,6 +80,7 @@ def create_app(services: Services, **options: Any) -> Flask:
 
     console.install(app, options.get("CONSOLE_DIR"))  # the web console's files at /, in front of the API
     access.install(app)  # authentication, roles per route, security headers, size limit
+    compression.install(app)  # gzip when the client accepts it
 
     @app.errorhandler(ApiError)
     def api_error(err: ApiError) -> Response:

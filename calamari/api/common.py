@@ -155,12 +155,14 @@ def current_user() -> Any:
 
 def doc(summary: str, *, body: type[BaseModel] | None = None, response: dict[str, Any] | None = None,
         query: dict[str, dict[str, Any]] | None = None, status: int = 200,
-        errors: tuple[int, ...] = (400, 401, 403, 404)) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Describe a route for /openapi.json: the same pydantic models validate the bodies."""
+        errors: tuple[int, ...] = (400, 401, 403, 404), etag: bool = False,
+        headers: dict[str, dict[str, Any]] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Describe a route for /openapi.json: the same pydantic models validate the bodies. `etag`:
+    the answer has an ETag and If-None-Match gets 304; `headers`: other headers of the answer."""
 
     def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
         fn._api_doc = {"summary": summary, "body": body, "response": response or {}, "query": query or {},
-                       "status": status, "errors": errors}
+                       "status": status, "errors": errors, "etag": etag, "headers": headers or {}}
         return fn
 
     return mark

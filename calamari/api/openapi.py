@@ -67,6 +67,15 @@ def build_spec(app: Flask) -> dict[str, Any]:
                                       "content": {"application/json": {"schema": note["response"]}}}}}
             if method == "PATCH" or rule.endpoint.endswith("patch_osd_config"):
                 op["responses"]["304"] = {"description": "nothing to change"}
+            answer_headers = dict(note.get("headers") or {})
+            if note.get("etag"):
+                answer_headers["ETag"] = {"description": "weak; send it back in If-None-Match",
+                                          "schema": {"type": "string"}}
+                op["parameters"] = [*params_all, {"name": "If-None-Match", "in": "header", "required": False,
+                                                  "schema": {"type": "string"}}]
+                op["responses"]["304"] = {"description": "not modified since the ETag given in If-None-Match"}
+            if answer_headers:
+                op["responses"][str(note["status"])]["headers"] = answer_headers
             for code in note["errors"]:
                 op["responses"][str(code)] = {"description": REASONS.get(code, "error"), "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -84,7 +93,9 @@ def build_spec(app: Flask) -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
         "info": {"title": "calamari REST API", "version": __version__,
-                 "description": "Calamari's v2 API for Ceph clusters. Changes answer 202 with a request id."},
+                 "description": "Calamari's v2 API for Ceph clusters. Changes answer 202 with a request id. "
+                                "Answers of 1 KiB or more are gzip-compressed for clients that send "
+                                "Accept-Encoding: gzip."},
         "paths": dict(sorted(paths.items())),
         "components": {"schemas": schemas, "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},

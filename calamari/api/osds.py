@@ -1,10 +1,11 @@
-"""OSDs: list (with filters), detail, changes (202: a request) and scrub/deep-scrub/repair."""
+"""OSDs: list (filters, fields, pages, compact pools, ETags), detail, changes (202: a request) and scrub/deep-scrub/repair."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, request
+import orjson
+from flask import Blueprint, Response, current_app, request
 
 from calamari.api.common import (
     ApiError,
@@ -14,10 +15,33 @@ from calamari.api.common import (
     services,
     submit_plan,
 )
+from calamari.api.compression import RecentGzip, accepts_gzip, gzip_answer, gzip_bytes
+from calamari.api.listing import (
+    LIST_HEADERS,
+    PAGE_QUERY,
+    choice_arg,
+    etag,
+    fields_arg,
+    fields_query,
+    in_key_order,
+    json_bytes_response,
+    page_args,
+    page_headers,
+    select,
+    unchanged,
+    values_arg,
+)
 from calamari.api.lookup import cluster_model, found
 from calamari.api.response_schemas import ACCEPTED
 from calamari.api.schemas import OSD_READ_ONLY, OsdCommandMany, OsdUpdate
-from calamari.domain.documents import osd_document, osd_server_fqdns, pools_by_root, valid_osd_commands
+from calamari.domain.documents import (
+    OSD_FIELDS,
+    osd_document,
+    osd_pools,
+    pools_by_root,
+    served_pools,
+    valid_osd_commands,
+)
 from calamari.domain.requests import OSD_COMMANDS, plan_osd_command, plan_osd_update
 
 blueprint = Blueprint("osds", __name__, url_prefix="/api/v2/cluster/<fsid>")
@@ -26,15 +50,42 @@ OSD_SCHEMA = {"type": "object", "required": ["id", "up", "in", "reweight"],
               "properties": {"id": {"type": "integer"}, "up": {"type": "boolean"}, "in": {"type": "boolean"},
                              "reweight": {"type": "number"}, "pools": {"type": "array", "items": {"type": "integer"}},
                              "valid_commands": {"type": "array", "items": {"type": "string"}}}}
+COMPACT_OSD_SCHEMA = {**OSD_SCHEMA, "properties": {
+    **{k: v for k, v in OSD_SCHEMA["properties"].items() if k != "pools"},
+    "pool_set": {"type": "integer", "description": "index into pool_sets: the pools the OSD serves"}}}
+COMPACT_FIELDS = tuple("pool_set" if f == "pools" else f for f in OSD_FIELDS)
+# `?state=`: an OSD matches if it is in any of the states named
+OSD_STATES = {"up": lambda r: r["up"], "down": lambda r: not r["up"], "in": lambda r: r["in"],
+              "out": lambda r: not r["in"], "up_in": lambda r: r["up"] and r["in"],
+              "up_out": lambda r: r["up"] and not r["in"], "down_in": lambda r: not r["up"] and r["in"],
+              "down_out": lambda r: not r["up"] and not r["in"]}
+POOL_FORMS = ("full", "compact")
+KEEP_GZIP_FROM = 1 << 20  # bytes: the gzip form of whole lists from this size on is kept by ETag
+LIST_QUERY = {
+    "pool": {"type": "integer", "description": "OSDs serving this pool"},
+    "id__in[]": {"type": "array", "items": {"type": "integer"}, "description": "these OSD ids"},
+    "host": {"type": "string", "description": "OSDs of these hosts (comma-separated): the server's fqdn, the "
+                                              "host name of the OSD's metadata or its CRUSH host"},
+    "state": {"type": "string", "description": "OSDs in any of these states (comma-separated): "
+                                               + ", ".join(OSD_STATES)},
+    "device_class": {"type": "string", "description": "OSDs of these device classes (comma-separated)"},
+    "pools": {"type": "string", "enum": list(POOL_FORMS), "default": "full",
+              "description": "full: each OSD lists its pools (Calamari's field); compact: an object "
+                             "{pool_sets, osds}, each OSD naming its list by index (pool_set)"},
+    "fields": fields_query(OSD_FIELDS),
+    **PAGE_QUERY,
+}
+LIST_RESPONSE = {"oneOf": [
+    {"type": "array", "items": OSD_SCHEMA},
+    {"type": "object", "required": ["pool_sets", "osds"], "description": "?pools=compact",
+     "properties": {"pool_sets": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}},
+                    "osds": {"type": "array", "items": COMPACT_OSD_SCHEMA}}}]}
 
 
-def _pools_by_root(fsid: str) -> dict[str | None, list[int]]:
+def _served_pools(fsid: str) -> dict[str | None, list[int]]:
     crush = cluster_model(fsid).crush
-    return pools_by_root(crush, [row for _, row in sorted(services().service.view.pools.get(fsid, {}).items())])
-
-
-def _server_fqdns(fsid: str) -> dict[int, str]:
-    return osd_server_fqdns(list(services().service.view.servers.values()), fsid)
+    return served_pools(pools_by_root(crush, [row for _, row in
+                                              sorted(services().service.view.pools.get(fsid, {}).items())]))
 
 
 def _rows(fsid: str) -> dict[int, dict[str, Any]]:
@@ -42,34 +93,163 @@ def _rows(fsid: str) -> dict[int, dict[str, Any]]:
     return services().service.view.osds.get(fsid, {})
 
 
-@blueprint.get("/osd")
-@doc("OSDs; `?pool=ID` those serving a pool, `?id__in[]=1&id__in[]=2` those ids",
-     response={"type": "array", "items": OSD_SCHEMA},
-     query={"pool": {"type": "integer"}, "id__in[]": {"type": "array", "items": {"type": "integer"}}},
-     errors=(400, 401, 404))
-def osds(fsid: str) -> Response:
-    rows = _rows(fsid)
-    by_root = _pools_by_root(fsid)
-    selected: Any = list(rows.values())  # a copy: the ingest thread may add OSDs meanwhile
+def _ids_arg() -> set[int] | None:
     wanted = request.args.getlist("id__in[]") or request.args.getlist("id__in")
-    if wanted:
-        try:
-            ids = {int(i) for w in wanted for i in w.split(",") if i != ""}
-        except ValueError:
-            raise ApiError(400, "invalid OSD ids", {"id__in": "must be integers"}) from None
-        selected = [rows[i] for i in sorted(ids) if i in rows]
-    server_fqdns = _server_fqdns(fsid)
-    result = [osd_document(r, by_root, server_fqdns) for r in selected]
+    if not wanted:
+        return None
+    try:
+        return {int(i) for w in wanted for i in w.split(",") if i != ""}
+    except ValueError:
+        raise ApiError(400, "invalid OSD ids", {"id__in": "must be integers"}) from None
+
+
+def _pool_arg(fsid: str) -> int | None:
     pool = request.args.get("pool")
-    if pool is not None:
-        try:
-            pool_id = int(pool)
-        except ValueError:
-            raise ApiError(400, "invalid pool id", {"pool": "must be an integer"}) from None
-        if pool_id not in services().service.view.pools.get(fsid, {}):
-            raise ApiError(404, f"no pool {pool_id}")
-        result = [r for r in result if pool_id in r["pools"]]
-    return json_response(result)
+    if pool is None:
+        return None
+    try:
+        pool_id = int(pool)
+    except ValueError:
+        raise ApiError(400, "invalid pool id", {"pool": "must be an integer"}) from None
+    if pool_id not in services().service.view.pools.get(fsid, {}):
+        raise ApiError(404, f"no pool {pool_id}")
+    return pool_id
+
+
+def _list_etag(fsid: str) -> str:
+    """The OSD documents join the OSD rows with the pools (by CRUSH root) and the servers."""
+    return etag(services().service.view.generation(("osds", fsid), ("pools", fsid), ("crush", fsid),
+                                                   ("osd_servers", "")))
+
+
+@blueprint.get("/osd")
+@doc("OSDs, by id; filters `?pool=`, `?id__in[]=`, `?host=`, `?state=`, `?device_class=`; `?fields=`, "
+     "`?limit=&offset=`, `?pools=compact`; an ETag (If-None-Match: 304)",
+     response=LIST_RESPONSE, query=LIST_QUERY, errors=(400, 401, 404), etag=True, headers=LIST_HEADERS)
+def osds(fsid: str) -> Response:
+    view = services().service.view
+    rows = _rows(fsid)
+    ids, pool_id = _ids_arg(), _pool_arg(fsid)
+    hosts = values_arg("host")
+    states = choice_arg("state", tuple(OSD_STATES))
+    classes = values_arg("device_class")
+    form = request.args.get("pools", "full")
+    if form not in POOL_FORMS:
+        raise ApiError(400, "invalid query parameter pools", {"pools": f"one of {', '.join(POOL_FORMS)}"})
+    fields = fields_arg(COMPACT_FIELDS if form == "compact" else OSD_FIELDS)
+    offset, limit = page_args()
+    tag = _list_etag(fsid)  # read before the rows: a change meanwhile makes it older, never newer
+    if (answer := unchanged(tag)) is not None:
+        return answer
+    recent = current_app.extensions.setdefault("calamari_osd_list_gzip", RecentGzip())
+    zipped = recent.get(tag) if accepts_gzip() else None
+    if zipped is not None:
+        return gzip_answer(zipped[0], {**zipped[1], "ETag": tag})
+
+    served = _served_pools(fsid)
+    osd_servers = view.osd_servers
+    selected = in_key_order(rows, ids)  # a copy: the ingest thread may add OSDs meanwhile
+    if pool_id is not None:
+        selected = [r for r in selected if pool_id in osd_pools(r, served)]
+    if states is not None:
+        tests = [OSD_STATES[s] for s in states]
+        selected = [r for r in selected if any(t(r) for t in tests)]
+    if classes is not None:
+        wanted_classes = set(classes)
+        selected = [r for r in selected if r["device_class"] in wanted_classes]
+    if hosts is not None:
+        wanted_hosts = set(hosts)
+        selected = [r for r in selected if not wanted_hosts.isdisjoint(
+            (osd_servers.get((fsid, r["id"])), r["server"], r["crush_host"]))]
+    page = selected[offset:] if limit is None else selected[offset:offset + limit]
+    headers = page_headers(len(selected), offset, limit)
+    if fields is not None:
+        return json_bytes_response(_dumps(_some_fields(fsid, page, served, fields, form)), tag, headers)
+    body, pool_sets = _documents_json(fsid, page, served, osd_servers, compact=form == "compact")
+    if form == "compact":
+        body = b'{"pool_sets":' + _dumps(pool_sets) + b',"osds":' + body + b"}"
+    if accepts_gzip() and len(body) >= KEEP_GZIP_FROM:
+        zipped_body = gzip_bytes(body)
+        recent.put(tag, zipped_body, headers)
+        return gzip_answer(zipped_body, {**headers, "ETag": tag})
+    return json_bytes_response(body, tag, headers)
+
+
+def _some_fields(fsid: str, page: list[dict[str, Any]], served: dict[str | None, list[int]],
+                 fields: tuple[str, ...], form: str) -> Any:
+    """The `fields` of the OSD documents of `page`, in the list's `form`."""
+    if form == "full" and _ROW_FIELDS.issuperset(fields):  # the row alone has them: no document to join
+        return [{f: r[f] for f in fields} for r in page]
+    osd_servers = services().service.view.osd_servers
+    server_fqdns = {r["id"]: fqdn for r in page if (fqdn := osd_servers.get((fsid, r["id"]))) is not None}
+    if form == "full":
+        return [select(osd_document(r, served, server_fqdns), fields) for r in page]
+    # compact: each distinct pool list once, an OSD names its own by index
+    set_index: dict[int, int] = {}
+    pool_sets = []
+    documents = []
+    for r in page:
+        document = osd_document(r, served, server_fqdns)
+        pools = document.pop("pools")
+        index = set_index.get(id(pools))
+        if index is None:
+            index = set_index[id(pools)] = len(pool_sets)
+            pool_sets.append(pools)
+        document["pool_set"] = index
+        documents.append(select(document, fields))
+    return {"pool_sets": pool_sets if "pool_set" in fields else [], "osds": documents}
+
+
+def _dumps(body: Any) -> bytes:
+    return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+
+
+# An OSD document's JSON is kept in two pieces around its pools, which are the same list for all
+# OSDs of a CRUSH root (1,000 ids with 1,000 pools): the list is written once per answer, and an
+# OSD's own pieces again only when its row (replaced on every change) or its server changed.
+_BEFORE_POOLS = OSD_FIELDS[:OSD_FIELDS.index("pools")]
+_AFTER_POOLS = OSD_FIELDS[OSD_FIELDS.index("pools") + 1:]
+# the fields an OSD document takes from its row as they are (its `server` is the server's fqdn)
+_ROW_FIELDS = frozenset(_BEFORE_POOLS) - {"server"}
+
+
+def _documents_json(fsid: str, page: list[dict[str, Any]], served: dict[str | None, list[int]],
+                    osd_servers: dict[tuple[str, int], str], compact: bool) -> tuple[bytes, list[list[int]]]:
+    """The JSON list of the OSD documents of `page` (compact: `pool_set` indexes into the pool
+    lists returned), byte for byte what orjson writes for `osd_document`'s dicts."""
+    pieces_by_osd = current_app.extensions.setdefault("calamari_osd_json", {})
+    pool_refs: dict[int, bytes] = {}  # id(pool list) -> what the documents say in its place
+    pool_sets: list[list[int]] = []
+    parts = [b"["]
+    for row in page:
+        if len(parts) > 1:
+            parts.append(b",")
+        key = (fsid, row["id"])
+        fqdn = osd_servers.get(key)
+        pieces = pieces_by_osd.get(key)
+        if pieces is None or pieces[0] is not row or pieces[1] != fqdn:
+            document = osd_document(row, served, {row["id"]: fqdn} if fqdn is not None else {})
+            pieces = (row, fqdn, _dumps({f: document[f] for f in _BEFORE_POOLS})[:-1],
+                      b"," + _dumps({f: document[f] for f in _AFTER_POOLS})[1:])
+            pieces_by_osd[key] = pieces
+        pools = osd_pools(row, served)
+        ref = pool_refs.get(id(pools))
+        if ref is None:
+            if compact:
+                ref = b',"pool_set":' + str(len(pool_sets)).encode()
+                pool_sets.append(pools)
+            else:
+                ref = b',"pools":' + _dumps(pools)
+            pool_refs[id(pools)] = ref
+        parts += (pieces[2], ref, pieces[3])
+    parts.append(b"]")
+    if len(pieces_by_osd) > 2 * sum(len(rows) for rows in list(services().service.view.osds.values())) + 1000:
+        pieces_by_osd.clear()  # OSDs removed, clusters forgotten: start again
+    return b"".join(parts), pool_sets
+
+
+def _dumps(body: Any) -> bytes:
+    return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _osd(fsid: str, osd_id: int) -> dict[str, Any]:
@@ -77,10 +257,17 @@ def _osd(fsid: str, osd_id: int) -> dict[str, Any]:
 
 
 @blueprint.get("/osd/<int:osd_id>")
-@doc("One OSD", response=OSD_SCHEMA, errors=(401, 404))
+@doc("One OSD; `?fields=`; an ETag (If-None-Match: 304)", response=OSD_SCHEMA,
+     query={"fields": fields_query(OSD_FIELDS)}, errors=(400, 401, 404), etag=True)
 def osd(fsid: str, osd_id: int) -> Response:
+    fields = fields_arg(OSD_FIELDS)
+    tag = _list_etag(fsid)
+    row = _osd(fsid, osd_id)
+    if (answer := unchanged(tag)) is not None:
+        return answer
     fqdn = services().service.view.osd_servers.get((fsid, osd_id))
-    return json_response(osd_document(_osd(fsid, osd_id), _pools_by_root(fsid), {osd_id: fqdn} if fqdn else {}))
+    document = osd_document(row, _served_pools(fsid), {osd_id: fqdn} if fqdn else {})
+    return json_bytes_response(_dumps(select(document, fields)), tag)
 
 
 @blueprint.patch("/osd/<int:osd_id>")

@@ -1,15 +1,31 @@
-"""Pools: list, detail, create, change, delete (changes answer 202 with a request id)."""
+"""Pools: list (filters, fields, pages, ETags), detail, create, change, delete (changes answer
+202 with a request id)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 from flask import Blueprint, Response
 
 from calamari.api.common import (
     doc,
-    json_response,
     parse_body,
     services,
     submit_plan,
+)
+from calamari.api.listing import (
+    LIST_HEADERS,
+    PAGE_QUERY,
+    choice_arg,
+    etag,
+    fields_arg,
+    fields_query,
+    in_key_order,
+    json_bytes_response,
+    plain_list,
+    select,
+    unchanged,
 )
 from calamari.api.lookup import cluster_model, found
 from calamari.api.schemas import POOL_READ_ONLY, POOL_UPDATE_READ_ONLY, PoolCreate, PoolUpdate
@@ -24,11 +40,34 @@ POOL_SCHEMA = {"type": "object", "required": ["id", "name"],
 ACCEPTED = {"type": "object", "required": ["request_id"], "properties": {"request_id": {"type": "string"}}}
 
 
+# The fields of a pool document, in its order (what `?fields=` may name)
+POOL_FIELDS = ("id", "name", "type", "size", "min_size", "pg_num", "pgp_num", "crush_ruleset", "crush_rule",
+               "crash_replay_interval", "hashpspool", "full", "erasure_code_profile", "pg_autoscale_mode",
+               "application", "quota_max_objects", "quota_max_bytes", "epoch")
+POOL_TYPES = ("replicated", "erasure")
+
+
 @blueprint.get("/pool")
-@doc("Pools", response={"type": "array", "items": POOL_SCHEMA}, errors=(401, 404))
+@doc("Pools, by id; `?type=replicated|erasure`, `?fields=`, `?limit=&offset=`; an ETag (If-None-Match: 304)",
+     response={"type": "array", "items": POOL_SCHEMA}, errors=(400, 401, 404), etag=True, headers=LIST_HEADERS,
+     query={"type": {"type": "string", "enum": list(POOL_TYPES)}, "fields": fields_query(POOL_FIELDS),
+            **PAGE_QUERY})
 def pools(fsid: str) -> Response:
     cluster_model(fsid)
-    return json_response(list(services().service.view.pools.get(fsid, {}).values()))
+    kinds = choice_arg("type", POOL_TYPES)
+    fields = fields_arg(POOL_FIELDS)
+    tag = etag(services().service.view.generation(("pools", fsid)))
+    if (answer := unchanged(tag)) is not None:
+        return answer
+    rows = services().service.view.pools.get(fsid, {})
+    selected = in_key_order(rows)
+    if kinds is not None:
+        selected = [r for r in selected if _kind(r) in kinds]
+    return plain_list(selected, tag, fields)
+
+
+def _kind(row: dict[str, Any]) -> str:
+    return "erasure" if row.get("type") in ("erasure", 3) else "replicated"
 
 
 def _pool(fsid: str, pool_id: int) -> dict:
@@ -37,9 +76,15 @@ def _pool(fsid: str, pool_id: int) -> dict:
 
 
 @blueprint.get("/pool/<int:pool_id>")
-@doc("One pool", response=POOL_SCHEMA, errors=(401, 404))
+@doc("One pool; `?fields=`; an ETag (If-None-Match: 304)", response=POOL_SCHEMA,
+     query={"fields": fields_query(POOL_FIELDS)}, errors=(400, 401, 404), etag=True)
 def pool(fsid: str, pool_id: int) -> Response:
-    return json_response(_pool(fsid, pool_id))
+    fields = fields_arg(POOL_FIELDS)
+    tag = etag(services().service.view.generation(("pools", fsid)))
+    row = _pool(fsid, pool_id)
+    if (answer := unchanged(tag)) is not None:
+        return answer
+    return json_bytes_response(orjson.dumps(select(row, fields)), tag)
 
 
 @blueprint.post("/pool")

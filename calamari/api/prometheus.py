@@ -9,15 +9,16 @@ Nothing reads the event store or whisper files here."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import threading
+from types import MappingProxyType
 from typing import Any
 
 from flask import Blueprint, Response, current_app
-from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from calamari.domain.documents import osd_server_fqdns
+from calamari.api.compression import MIN_SIZE, accepts_gzip
+from calamari.api.listing import etag, unchanged
+from calamari.api.prometheus_text import Family, Sections, go_float
 
 blueprint = Blueprint("prometheus", __name__)
 
@@ -45,152 +46,245 @@ def metric_name(text: str) -> str:
     return _NAME_RE.sub("_", text)
 
 
-class ClusterCollector(Collector):
-    """A prometheus_client collector that renders the service's in-memory state on each scrape."""
+_NO_SERVER: Any = MappingProxyType({})  # one object, so that "no server" compares as unchanged
+OSD_LABELS = ["fsid", "ceph_daemon"]
+OSD_METADATA_LABELS = ["fsid", "ceph_daemon", "hostname", "device_class", "objectstore", "public_addr",
+                       "cluster_addr", "front_iface", "back_iface", "ceph_version"]
+POOL_LABELS = ["fsid", "pool_id"]
+
+
+def gauge(name: str, documentation: str, labels: list[str]) -> Family:
+    return Family(name, documentation, "gauge", labels)
+
+
+class MetricsRenderer:
+    """The /metrics body, rendered from the service's in-memory state by parts (`Sections`):
+    a part is rendered again only when what it is made of changed (the ReadModel's change
+    counters, the held `df` and `pg_summary`; the OSDs' newest points move on their own, so that
+    part is rendered every time), and only the families whose text changed are compressed again.
+    Label sets are formatted once per OSD and pool. One scrape renders at a time (`lock`)."""
 
     def __init__(self, service: Any, timeseries: Any = None, writer: Any = None) -> None:
         self.service = service
         self.timeseries = timeseries  # a WhisperStore: its `latest` points, never its files
         self.writer = writer
+        self.sections = Sections()
+        self.lock = threading.Lock()
+        self._osd_labels: dict[tuple[str, int], tuple[str, str]] = {}  # -> labels, metric name prefix
+        self._pool_labels: dict[tuple[str, str], str] = {}
+        self._osd_metadata: dict[tuple[str, int], tuple[Any, Any, str]] = {}  # -> row, server, line
+        self._health = (gauge("ceph_health_status", "Cluster health status (0 OK, 1 WARN, 2 ERR)", ["fsid"]),
+                        gauge("ceph_health_detail", "Active health checks (1 while raised)",
+                              ["fsid", "name", "severity"]))
+        self._flags = {flag: gauge(f"ceph_osd_flag_{metric_name(flag)}", f"OSD flag {flag}", ["fsid"])
+                       for flag in OSD_FLAGS}
+        self._mons = (gauge("ceph_mon_quorum_status", "Monitors in quorum", ["fsid", "ceph_daemon"]),
+                      gauge("ceph_mon_metadata", "Monitor metadata", ["fsid", "ceph_daemon", "rank", "public_addr"]))
+        self._osd_state = (gauge("ceph_osd_up", "OSD up (1) or down (0)", OSD_LABELS),
+                           gauge("ceph_osd_in", "OSD in (1) or out (0)", OSD_LABELS),
+                           gauge("ceph_osd_weight", "OSD reweight (0..1)", OSD_LABELS),
+                           gauge("ceph_osd_crush_weight", "OSD CRUSH weight", OSD_LABELS))
+        self._osd_metadata_family = gauge("ceph_osd_metadata", "OSD metadata", OSD_METADATA_LABELS)
+        self._numpg = gauge("ceph_osd_numpg", "PGs whose acting set holds the OSD", OSD_LABELS)
+        self._osd_stat = (gauge("ceph_osd_stat_bytes", "OSD capacity in bytes", OSD_LABELS),
+                          gauge("ceph_osd_stat_bytes_used", "OSD bytes used", OSD_LABELS),
+                          gauge("ceph_osd_apply_latency_ms", "OSD apply latency (ms)", OSD_LABELS),
+                          gauge("ceph_osd_commit_latency_ms", "OSD commit latency (ms)", OSD_LABELS))
+        self._pool_metadata = gauge("ceph_pool_metadata", "Pool metadata",
+                                    ["fsid", "pool_id", "name", "type", "description", "compression_mode"])
+        self._pool_gauges = {stat: gauge(f"ceph_pool_{stat}", f"Pool {stat} (ceph df detail)", POOL_LABELS)
+                             for stat in POOL_GAUGES}
+        # Ever-growing IO counters. Exposed untyped under the mgr's names: a typed counter would be
+        # renamed <name>_total, and dashboards query these names with rate().
+        self._pool_counters = {stat: Family(f"ceph_pool_{stat}", f"Pool {stat} since creation (ceph df detail)",
+                                            "unknown", POOL_LABELS) for stat in POOL_COUNTERS}
+        self._pg_total = gauge("ceph_pg_total", "PGs per pool", POOL_LABELS)
+        self._usage = {key: gauge(f"ceph_cluster_{key}", f"Cluster {key.replace('_', ' ')} (ceph df)", ["fsid"])
+                       for key in CLUSTER_DF}
+        self._stale = gauge("calamari_cluster_stale", "1 while no collector reports for the cluster", ["fsid"])
 
-    def collect(self) -> Iterator[Metric]:
-        with self.service.lock:  # copy references only; rows are replaced, never mutated
-            view = self.service.view
+    def render(self) -> Sections:
+        """Bring every part up to date and return them; call with `lock` held, and read the
+        sections before letting it go."""
+        service = self.service
+        with service.lock:  # copy references only; rows are replaced, never mutated
+            view = service.view
             clusters = dict(view.clusters)
-            osds = {fsid: list(rows.values()) for fsid, rows in view.osds.items()}
-            pools = {fsid: list(rows.values()) for fsid, rows in view.pools.items()}
+            osds = {fsid: list(rows.values()) for fsid, rows in view.osds.items() if fsid in clusters}
+            pools = {fsid: list(rows.values()) for fsid, rows in view.pools.items() if fsid in clusters}
             servers = dict(view.servers)
-            held = {fsid: {name: self.service.model.held.get(fsid, {}).get(name)
-                           for name in ("df", "pg_summary")} for fsid in clusters}
+            osd_servers = dict(view.osd_servers)
+            osd_gen = tuple((fsid, *view.generation(("osds", fsid))) for fsid in osds)
+            pool_gen = tuple((fsid, *view.generation(("pools", fsid))) for fsid in pools)
+            server_gen = view.generation(("servers", ""), ("osd_servers", ""))
+            held = {fsid: {name: service.model.held.get(fsid, {}).get(name) for name in ("df", "pg_summary")}
+                    for fsid in clusters}
         latest = self.timeseries.latest if self.timeseries is not None else {}
-        yield from self._health(clusters)
-        yield from self._mons(clusters)
-        yield from self._osds(clusters, osds, servers, held, latest)
-        yield from self._pools(pools, held)
-        yield from self._pgs(clusters, pools, held)
-        yield from self._usage(held)
-        yield from self._calamari(clusters)
+        pgs = tuple(objects["pg_summary"] for objects in held.values())
+        dfs = tuple(objects["df"] for objects in held.values())
+        s = self.sections
+        if not s.current("cluster", clusters):
+            s.put("cluster", clusters, self._cluster_texts(clusters))
+        if not s.current("osd_state", (osd_gen, server_gen)):
+            self._forget_gone_osds(osds)
+            s.put("osd_state", (osd_gen, server_gen), self._osd_state_texts(osds, servers, osd_servers))
+        if not s.current("osd_pgs", (osd_gen, pgs)):
+            s.put("osd_pgs", (osd_gen, pgs), [self._osd_pgs_text(osds, held)])
+        # the newest points move on their own: rendered every time, compressed when they changed
+        s.put("osd_stats", None, self._osd_stats_texts(osds, latest))
+        if not s.current("pool_metadata", pool_gen):
+            s.put("pool_metadata", pool_gen, [self._pool_metadata_text(pools)])
+        if not s.current("pool_df", (pool_gen, dfs)):
+            s.put("pool_df", (pool_gen, dfs), self._pool_df_texts(pools, held))
+        if not s.current("pgs", (pool_gen, pgs)):
+            s.put("pgs", (pool_gen, pgs), self._pgs_texts(clusters, pools, held))
+        if not s.current("usage", dfs):
+            s.put("usage", dfs, self._usage_texts(held))
+        s.put("calamari", None, self._calamari_texts(clusters))
+        s.keep_only(("cluster", "osd_state", "osd_pgs", "osd_stats", "pool_metadata", "pool_df", "pgs", "usage",
+                     "calamari"))
+        return s
 
-    @staticmethod
-    def _gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
-        return GaugeMetricFamily(name, doc, labels=labels)
+    # ---------------------------------------------------------------- label sets, kept
 
-    def _health(self, clusters: dict[str, dict[str, Any]]) -> Iterator[Metric]:
-        status = self._gauge("ceph_health_status", "Cluster health status (0 OK, 1 WARN, 2 ERR)", ["fsid"])
-        detail = self._gauge("ceph_health_detail", "Active health checks (1 while raised)",
-                             ["fsid", "name", "severity"])
-        flags = {flag: self._gauge(f"ceph_osd_flag_{metric_name(flag)}", f"OSD flag {flag}", ["fsid"])
-                 for flag in OSD_FLAGS}
+    def _osd(self, fsid: str, osd_id: int) -> tuple[str, str]:
+        """An OSD's label set and the prefix of its metrics' names."""
+        found = self._osd_labels.get((fsid, osd_id))
+        if found is None:
+            found = self._osd_labels[(fsid, osd_id)] = (self._numpg.labels([fsid, f"osd.{osd_id}"]),
+                                                        f"ceph.cluster.{fsid}.osd.{osd_id}.")
+        return found
+
+    def _pool(self, fsid: str, pool_id: str) -> str:
+        found = self._pool_labels.get((fsid, pool_id))
+        if found is None:
+            found = self._pool_labels[(fsid, pool_id)] = self._pg_total.labels([fsid, pool_id])
+        return found
+
+    def _forget_gone_osds(self, osds: dict[str, list[dict[str, Any]]]) -> None:
+        count = sum(len(rows) for rows in osds.values())
+        for kept in (self._osd_labels, self._osd_metadata):
+            if len(kept) > 2 * count + 100:
+                kept.clear()
+        if len(self._pool_labels) > 100_000:
+            self._pool_labels.clear()
+
+    # ---------------------------------------------------------------- parts
+
+    def _cluster_texts(self, clusters: dict[str, dict[str, Any]]) -> list[str]:
+        status, detail = self._health
+        quorum, mon_metadata = self._mons
+        status_lines, detail_lines, quorum_lines, mon_lines = [], [], [], []
+        flag_lines: dict[str, list[str]] = {flag: [] for flag in self._flags}
         for fsid, row in clusters.items():
-            status.add_metric([fsid], HEALTH_CODES.get(row["health"]["status"], 2))
+            status_lines.append(status.line([fsid], HEALTH_CODES.get(row["health"]["status"], 2)))
             for code, check in sorted(row["health"]["checks"].items()):
-                detail.add_metric([fsid, code, check.get("severity", "")], 1)
-            for flag, family in flags.items():
-                family.add_metric([fsid], 1 if flag in (row.get("flags") or []) else 0)
-        yield status
-        yield detail
-        yield from flags.values()
-
-    def _mons(self, clusters: dict[str, dict[str, Any]]) -> Iterator[Metric]:
-        quorum = self._gauge("ceph_mon_quorum_status", "Monitors in quorum", ["fsid", "ceph_daemon"])
-        metadata = self._gauge("ceph_mon_metadata", "Monitor metadata",
-                               ["fsid", "ceph_daemon", "rank", "public_addr"])
-        for fsid, row in clusters.items():
+                detail_lines.append(detail.line([fsid, code, check.get("severity", "")], 1))
+            for flag, family in self._flags.items():
+                flag_lines[flag].append(family.line([fsid], 1 if flag in (row.get("flags") or []) else 0))
             in_quorum = set(row.get("quorum") or [])
             for mon in row.get("mons") or []:
                 daemon = f"mon.{mon['name']}"
-                quorum.add_metric([fsid, daemon], 1 if mon["name"] in in_quorum else 0)
-                metadata.add_metric([fsid, daemon, str(mon.get("rank", "")), str(mon.get("addr") or "")], 1)
-        yield quorum
-        yield metadata
+                quorum_lines.append(quorum.line([fsid, daemon], 1 if mon["name"] in in_quorum else 0))
+                mon_lines.append(mon_metadata.line([fsid, daemon, str(mon.get("rank", "")),
+                                                    str(mon.get("addr") or "")], 1))
+        return [status.text(status_lines), detail.text(detail_lines),
+                *(family.text(flag_lines[flag]) for flag, family in self._flags.items()),
+                quorum.text(quorum_lines), mon_metadata.text(mon_lines)]
 
-    def _osds(self, clusters: dict[str, Any], osds: dict[str, list[dict[str, Any]]], servers: dict[str, Any],
-              held: dict[str, dict[str, Any]], latest: dict[str, tuple[int, float]]) -> Iterator[Metric]:
-        labels = ["fsid", "ceph_daemon"]
-        up = self._gauge("ceph_osd_up", "OSD up (1) or down (0)", labels)
-        in_ = self._gauge("ceph_osd_in", "OSD in (1) or out (0)", labels)
-        weight = self._gauge("ceph_osd_weight", "OSD reweight (0..1)", labels)
-        crush_weight = self._gauge("ceph_osd_crush_weight", "OSD CRUSH weight", labels)
-        metadata = self._gauge("ceph_osd_metadata", "OSD metadata",
-                               ["fsid", "ceph_daemon", "hostname", "device_class", "objectstore", "public_addr",
-                                "cluster_addr", "front_iface", "back_iface", "ceph_version"])
-        numpg = self._gauge("ceph_osd_numpg", "PGs whose acting set holds the OSD", labels)
-        stat_bytes = self._gauge("ceph_osd_stat_bytes", "OSD capacity in bytes", labels)
-        stat_used = self._gauge("ceph_osd_stat_bytes_used", "OSD bytes used", labels)
-        apply_latency = self._gauge("ceph_osd_apply_latency_ms", "OSD apply latency (ms)", labels)
-        commit_latency = self._gauge("ceph_osd_commit_latency_ms", "OSD commit latency (ms)", labels)
+    def _osd_state_texts(self, osds: dict[str, list[dict[str, Any]]], servers: dict[str, Any],
+                         osd_servers: dict[tuple[str, int], str]) -> list[str]:
+        up, in_, weight, crush_weight = self._osd_state
+        lines: tuple[list[str], ...] = ([], [], [], [], [])
+        kept = self._osd_metadata
         for fsid, rows in osds.items():
-            if fsid not in clusters:
-                continue
+            for row in rows:
+                key = (fsid, row["id"])
+                labels = self._osd(fsid, row["id"])[0]
+                lines[0].append(up.sample(labels, 1 if row["up"] else 0))
+                lines[1].append(in_.sample(labels, 1 if row["in"] else 0))
+                lines[2].append(weight.sample(labels, row["reweight"] or 0.0))
+                lines[3].append(crush_weight.sample(labels, row["crush_weight"] or 0.0))
+                server = servers.get(osd_servers.get(key, row.get("server") or ""), _NO_SERVER)
+                metadata = kept.get(key)
+                if metadata is None or metadata[0] is not row or metadata[1] is not server:
+                    metadata = kept[key] = (row, server, self._osd_metadata_line(fsid, row, server))
+                lines[4].append(metadata[2])
+        return [family.text(family_lines) for family, family_lines
+                in zip((*self._osd_state, self._osd_metadata_family), lines, strict=True)]
+
+    def _osd_metadata_line(self, fsid: str, row: dict[str, Any], server: Any) -> str:
+        return self._osd_metadata_family.line(
+            [fsid, f"osd.{row['id']}", str(row.get("server") or ""), str(row.get("device_class") or ""),
+             str(row.get("objectstore") or ""), str(row.get("public_addr") or ""), str(row.get("cluster_addr") or ""),
+             str(server.get("frontend_iface") or ""), str(server.get("backend_iface") or ""),
+             str(row.get("ceph_version") or "")], 1)
+
+    def _osd_pgs_text(self, osds: dict[str, list[dict[str, Any]]], held: dict[str, dict[str, Any]]) -> str:
+        lines = []
+        name = self._numpg.name
+        for fsid, rows in osds.items():
             pg = held.get(fsid, {}).get("pg_summary")
             by_osd = (pg[1].get("by_osd") or {}) if pg else {}
-            prefix = f"ceph.cluster.{fsid}.osd."
-            server_fqdns = osd_server_fqdns(servers.values(), fsid)
-            for row in rows:
-                daemon = f"osd.{row['id']}"
-                key = [fsid, daemon]
-                up.add_metric(key, 1 if row["up"] else 0)
-                in_.add_metric(key, 1 if row["in"] else 0)
-                weight.add_metric(key, row["reweight"] or 0.0)
-                crush_weight.add_metric(key, row["crush_weight"] or 0.0)
-                server = servers.get(server_fqdns.get(row["id"], row.get("server") or ""), {})
-                metadata.add_metric([fsid, daemon, str(row.get("server") or ""), str(row.get("device_class") or ""),
-                                     str(row.get("objectstore") or ""), str(row.get("public_addr") or ""),
-                                     str(row.get("cluster_addr") or ""), str(server.get("frontend_iface") or ""),
-                                     str(server.get("backend_iface") or ""), str(row.get("ceph_version") or "")], 1)
-                if by_osd:
-                    numpg.add_metric(key, sum(by_osd.get(str(row["id"]), {}).values()))
-                used = latest.get(f"{prefix}{row['id']}.kb_used")
-                avail = latest.get(f"{prefix}{row['id']}.kb_avail")
-                if used is not None:
-                    stat_used.add_metric(key, used[1] * 1024)
-                    if avail is not None:
-                        stat_bytes.add_metric(key, (used[1] + avail[1]) * 1024)
-                for name, family in (("apply_latency_ms", apply_latency), ("commit_latency_ms", commit_latency)):
-                    point = latest.get(f"{prefix}{row['id']}.{name}")
-                    if point is not None:
-                        family.add_metric(key, point[1])
-        yield from (up, in_, weight, crush_weight, metadata, numpg, stat_bytes, stat_used, apply_latency,
-                    commit_latency)
-
-    def _pools(self, pools: dict[str, list[dict[str, Any]]], held: dict[str, dict[str, Any]]) -> Iterator[Metric]:
-        metadata = self._gauge("ceph_pool_metadata", "Pool metadata",
-                               ["fsid", "pool_id", "name", "type", "description", "compression_mode"])
-        gauges = {stat: self._gauge(f"ceph_pool_{stat}", f"Pool {stat} (ceph df detail)", ["fsid", "pool_id"])
-                  for stat in POOL_GAUGES}
-        counters = {stat: Metric(f"ceph_pool_{stat}", f"Pool {stat} since creation (ceph df detail)", "unknown")
-                    for stat in POOL_COUNTERS}
-        for fsid, rows in pools.items():
-            if fsid not in held:
+            if not by_osd:
                 continue
             for row in rows:
-                kind = row.get("type")
-                metadata.add_metric([fsid, str(row["id"]), row["name"],
-                                     "erasure" if kind in ("erasure", 3) else "replicated",
-                                     kind_description(row), ""], 1)
-            df = held[fsid].get("df")
+                count = sum(by_osd.get(str(row["id"]), {}).values())
+                lines.append(f"{name}{self._osd(fsid, row['id'])[0]} {go_float(count)}\n")
+        return self._numpg.text(lines)
+
+    def _osd_stats_texts(self, osds: dict[str, list[dict[str, Any]]], latest: dict[str, Any]) -> list[str]:
+        # the hottest loop of a scrape (every OSD, every time): samples written inline
+        stat_bytes, stat_used, apply_latency, commit_latency = (family.name for family in self._osd_stat)
+        lines: tuple[list[str], ...] = ([], [], [], [])
+        get = latest.get
+        for fsid, rows in osds.items():
+            for row in rows:
+                labels, prefix = self._osd(fsid, row["id"])
+                used = get(prefix + "kb_used")
+                if used is not None:
+                    avail = get(prefix + "kb_avail")
+                    if avail is not None:
+                        lines[0].append(f"{stat_bytes}{labels} {go_float((used[1] + avail[1]) * 1024)}\n")
+                    lines[1].append(f"{stat_used}{labels} {go_float(used[1] * 1024)}\n")
+                applied = get(prefix + "apply_latency_ms")
+                if applied is not None:
+                    lines[2].append(f"{apply_latency}{labels} {go_float(applied[1])}\n")
+                committed = get(prefix + "commit_latency_ms")
+                if committed is not None:
+                    lines[3].append(f"{commit_latency}{labels} {go_float(committed[1])}\n")
+        return [family.text(family_lines) for family, family_lines in zip(self._osd_stat, lines, strict=True)]
+
+    def _pool_metadata_text(self, pools: dict[str, list[dict[str, Any]]]) -> str:
+        family = self._pool_metadata
+        return family.text(
+            family.line([fsid, str(row["id"]), row["name"], "erasure" if row.get("type") in ("erasure", 3)
+                         else "replicated", kind_description(row), ""], 1)
+            for fsid, rows in pools.items() for row in rows)
+
+    def _pool_df_texts(self, pools: dict[str, list[dict[str, Any]]], held: dict[str, dict[str, Any]]) -> list[str]:
+        families = {**self._pool_gauges, **self._pool_counters}  # gauges first, then counters
+        lines: dict[str, list[str]] = {stat: [] for stat in families}
+        for fsid, rows in pools.items():
+            df = held.get(fsid, {}).get("df")
             known = {row["id"] for row in rows}
             for entry in (df[1].get("pools") or []) if df else []:
                 if entry.get("id") not in known:
                     continue  # deleted since this df was taken
-                key = [fsid, str(entry["id"])]
+                labels = self._pool(fsid, str(entry["id"]))
                 stats = entry.get("stats") or {}
-                for stat, family in gauges.items():
-                    if isinstance(stats.get(stat), int | float):
-                        family.add_metric(key, stats[stat])
-                for stat, metric in counters.items():
-                    if isinstance(stats.get(stat), int | float):
-                        metric.add_sample(metric.name, {"fsid": fsid, "pool_id": key[1]}, stats[stat])
-        yield metadata
-        yield from gauges.values()
-        yield from counters.values()
+                for stat, family in families.items():
+                    value = stats.get(stat)
+                    if isinstance(value, int | float):
+                        lines[stat].append(family.sample(labels, value))
+        return [family.text(lines[stat]) for stat, family in families.items()]
 
-    def _pgs(self, clusters: dict[str, Any], pools: dict[str, list[dict[str, Any]]],
-             held: dict[str, dict[str, Any]]) -> Iterator[Metric]:
-        families: dict[str, GaugeMetricFamily] = {
-            state: self._gauge(f"ceph_pg_{state}", f"PGs in state {state}, per pool", ["fsid", "pool_id"])
-            for state in PG_STATES}
-        total = self._gauge("ceph_pg_total", "PGs per pool", ["fsid", "pool_id"])
+    def _pgs_texts(self, clusters: dict[str, Any], pools: dict[str, list[dict[str, Any]]],
+                   held: dict[str, dict[str, Any]]) -> list[str]:
+        per_pool: list[tuple[str, dict[str, int]]] = []  # (labels, counts per state part)
+        totals: list[tuple[str, int]] = []
+        states = list(PG_STATES)
+        known = set(states)
         for fsid in clusters:
             pg = held.get(fsid, {}).get("pg_summary")
             if pg is None:
@@ -198,47 +292,51 @@ class ClusterCollector(Collector):
             by_pool: dict[str, dict[str, int]] = pg[1].get("by_pool") or {}
             pool_ids = {str(row["id"]) for row in pools.get(fsid, [])} | set(by_pool)
             for pool_id in sorted(pool_ids, key=lambda p: int(p) if _small_int(p) else 0):
-                counts: dict[str, int] = {}
-                for state, count in (by_pool.get(pool_id) or {}).items():
+                counts = by_pool.get(pool_id) or {}
+                parts: dict[str, int] = {}
+                for state, count in counts.items():
                     for part in state.split("+"):  # "active+clean" counts for active and for clean
-                        counts[part] = counts.get(part, 0) + count
-                for part in counts:
-                    if part not in families:  # a state newer than this list: still shown
-                        families[part] = self._gauge(f"ceph_pg_{metric_name(part)}", f"PGs in state {part}, per pool",
-                                                     ["fsid", "pool_id"])
-                for state, family in families.items():
-                    family.add_metric([fsid, pool_id], counts.get(state, 0))
-                total.add_metric([fsid, pool_id], sum((by_pool.get(pool_id) or {}).values()))
-        yield from families.values()
-        yield total
+                        parts[part] = parts.get(part, 0) + count
+                        if part not in known:  # a state newer than this list: still shown
+                            known.add(part)
+                            states.append(part)
+                labels = self._pool(fsid, pool_id)
+                per_pool.append((labels, parts))
+                totals.append((labels, sum(counts.values())))
+        texts = []
+        for state in states:
+            family = gauge(f"ceph_pg_{metric_name(state)}", f"PGs in state {state}, per pool", POOL_LABELS)
+            name = family.name
+            texts.append(family.text([f"{name}{labels} {go_float(parts.get(state, 0))}\n"
+                                      for labels, parts in per_pool]))
+        texts.append(self._pg_total.text([self._pg_total.sample(labels, total) for labels, total in totals]))
+        return texts
 
-    def _usage(self, held: dict[str, dict[str, Any]]) -> Iterator[Metric]:
-        families = {key: self._gauge(f"ceph_cluster_{key}", f"Cluster {key.replace('_', ' ')} (ceph df)", ["fsid"])
-                    for key in CLUSTER_DF}
+    def _usage_texts(self, held: dict[str, dict[str, Any]]) -> list[str]:
+        lines: dict[str, list[str]] = {key: [] for key in CLUSTER_DF}
         for fsid, objects in held.items():
             df = objects.get("df")
             stats = (df[1].get("stats") or {}) if df else {}
-            for key, family in families.items():
+            for key, family in self._usage.items():
                 if isinstance(stats.get(key), int | float):
-                    family.add_metric([fsid], stats[key])
-        yield from families.values()
+                    lines[key].append(family.line([fsid], stats[key]))
+        return [family.text(lines[key]) for key, family in self._usage.items()]
 
-    def _calamari(self, clusters: dict[str, Any]) -> Iterator[Metric]:
-        stale = self._gauge("calamari_cluster_stale", "1 while no collector reports for the cluster", ["fsid"])
-        for fsid, row in clusters.items():
-            stale.add_metric([fsid], 1 if row.get("stale") else 0)
-        yield stale
+    def _calamari_texts(self, clusters: dict[str, Any]) -> list[str]:
+        texts = [self._stale.text(self._stale.line([fsid], 1 if row.get("stale") else 0)
+                                  for fsid, row in clusters.items())]
         writer = self.writer
         if writer is not None:
-            for name, doc, value in (
+            for name, documentation, value in (
                 ("calamari_timeseries_points_written", "Metric points written to whisper", writer.written),
                 ("calamari_timeseries_points_rejected", "Metric points rejected (bad name or value)", writer.rejected),
                 ("calamari_timeseries_points_dropped", "Metric points dropped while the writer was behind",
                  writer.dropped),
             ):
-                counter = CounterMetricFamily(name, doc)
-                counter.add_metric([], value)
-                yield counter
+                # a counter family <name> has one sample, <name>_total
+                counter = Family(name + "_total", documentation, "counter", [])
+                texts.append(counter.text([counter.line([], value)]))
+        return texts
 
 
 def _small_int(text: str) -> bool:
@@ -253,18 +351,29 @@ def kind_description(row: dict[str, Any]) -> str:
     return f"replica:{row.get('size')}"
 
 
-def metrics_registry(service: Any, timeseries: Any = None, writer: Any = None) -> CollectorRegistry:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(ClusterCollector(service, timeseries, writer))
-    return registry
+def renderer() -> MetricsRenderer:
+    found = current_app.extensions.get("calamari_prometheus")
+    if found is None:
+        config = current_app.config
+        found = MetricsRenderer(config["SERVICE"], config.get("TIMESERIES"), config.get("TIMESERIES_WRITER"))
+        current_app.extensions["calamari_prometheus"] = found
+    return found
 
 
 @blueprint.get("/metrics")
 def metrics() -> Response:
-    registry = current_app.extensions.get("calamari_prometheus")
-    if registry is None:
-        config = current_app.config
-        registry = metrics_registry(config["SERVICE"], config.get("TIMESERIES"), config.get("TIMESERIES_WRITER"))
-        current_app.extensions["calamari_prometheus"] = registry
+    metrics_renderer = renderer()
+    with metrics_renderer.lock:
+        sections = metrics_renderer.render()
+        tag = etag(sections.changes)
+        if (answer := unchanged(tag)) is not None:
+            return answer
+        body = sections.body()
+        gzipped = sections.gzip() if accepts_gzip() and len(body) >= MIN_SIZE else None
     # the classic 0.0.4 text format: what generate_latest writes and every Prometheus version reads
-    return Response(generate_latest(registry), content_type=CONTENT_TYPE_PLAIN_0_0_4)
+    response = Response(gzipped if gzipped is not None else body, content_type=CONTENT_TYPE_PLAIN_0_0_4,
+                        headers={"ETag": tag})
+    if gzipped is not None:
+        response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
+    return response

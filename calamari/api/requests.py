@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from calamari.api.common import ApiError, current_user, doc, json_response, paginate, services
+from calamari.api.listing import etag, fields_arg, fields_query, select, unchanged
 from calamari.api.lookup import cluster_model
 
 blueprint = Blueprint("requests", __name__, url_prefix="/api/v2")
@@ -18,18 +19,29 @@ REQUEST_SCHEMA = {"type": "object", "required": ["id", "state"],
 PAGE = {"type": "object", "required": ["count", "results"],
         "properties": {"count": {"type": "integer"}, "results": {"type": "array", "items": REQUEST_SCHEMA}}}
 STATES = ("submitted", "executing", "complete")
+REQUEST_FIELDS = ("id", "fsid", "username", "kind", "target", "headline", "state", "status", "error", "error_message",
+                  "requested_at", "completed_at", "body")
 QUERY = {"state": {"type": "string", "enum": list(STATES)}, "page": {"type": "integer", "minimum": 1},
-         "page_size": {"type": "integer", "minimum": 1, "maximum": 1000}}
+         "page_size": {"type": "integer", "minimum": 1, "maximum": 1000}, "fields": fields_query(REQUEST_FIELDS)}
 
 
 def _list(fsid: str | None) -> Response:
     state = request.args.get("state")
     if state is not None and state not in STATES:
         raise ApiError(400, "invalid state", {"state": f"one of {', '.join(STATES)}"})
+    fields = fields_arg(REQUEST_FIELDS)
+    tag = etag(services().service.view.generation(("requests", "")))
+    if (answer := unchanged(tag)) is not None:
+        return answer
     rows = [r for r in list(services().service.view.requests.values())
             if (fsid is None or r["fsid"] == fsid) and (state is None or r["state"] == state)]
     rows.sort(key=lambda r: r["requested_at"], reverse=True)
-    return json_response(paginate(rows))
+    page = paginate(rows)
+    if fields is not None:
+        page["results"] = [select(r, fields) for r in page["results"]]
+    response = json_response(page)
+    response.headers["ETag"] = tag
+    return response
 
 
 def _one(request_id: str, fsid: str | None) -> dict[str, Any]:
@@ -40,13 +52,15 @@ def _one(request_id: str, fsid: str | None) -> dict[str, Any]:
 
 
 @blueprint.get("/request")
-@doc("Requests, newest first; `?state=`", response=PAGE, query=QUERY, errors=(400, 401))
+@doc("Requests, newest first; `?state=`, `?fields=`; an ETag (If-None-Match: 304)", response=PAGE, query=QUERY,
+     errors=(400, 401), etag=True)
 def requests_() -> Response:
     return _list(None)
 
 
 @blueprint.get("/cluster/<fsid>/request")
-@doc("Requests of a cluster, newest first", response=PAGE, query=QUERY, errors=(400, 401, 404))
+@doc("Requests of a cluster, newest first; `?state=`, `?fields=`; an ETag (If-None-Match: 304)", response=PAGE,
+     query=QUERY, errors=(400, 401, 404), etag=True)
 def cluster_requests(fsid: str) -> Response:
     cluster_model(fsid)
     return _list(fsid)

@@ -1,4 +1,5 @@
-"""Servers (hosts running Ceph services), all of them or those of one cluster."""
+"""Servers (hosts running Ceph services), all of them or those of one cluster; lists with
+filters, fields, pages and ETags."""
 
 from __future__ import annotations
 
@@ -6,11 +7,24 @@ import errno
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from flask import Blueprint, Response, current_app
 
 from calamari.api.common import ApiError, current_user, doc, int_arg, json_response, services
+from calamari.api.listing import (
+    LIST_HEADERS,
+    PAGE_QUERY,
+    etag,
+    fields_arg,
+    fields_query,
+    json_bytes_response,
+    plain_list,
+    select,
+    unchanged,
+    values_arg,
+)
 from calamari.api.lookup import cluster_model, found
-from calamari.domain.documents import server_document
+from calamari.domain.documents import SERVER_FIELDS, server_document
 from calamari.protocol.host_logs import (
     LOG_LIST,
     LOG_TAIL,
@@ -38,16 +52,52 @@ def _server(fqdn: str) -> dict[str, Any]:
     return found(services().service.view.servers.get(fqdn), f"no server {fqdn!r}")
 
 
+LIST_QUERY = {"service": {"type": "string", "description": "servers running a service of any of these types "
+                                                           "(comma-separated), e.g. osd,mon"},
+              "fields": fields_query(SERVER_FIELDS), **PAGE_QUERY}
+
+
+def _servers_etag() -> str:
+    """Server documents change with their rows, and with every heartbeat (`last_contact`, kept
+    in memory): both go into the tag."""
+    s = services().service
+    return etag(s.view.generation(("servers", "")), hash(tuple(s.model.last_contact_host.items())))
+
+
+def _server_list(fsid: str | None) -> Response:
+    kinds = values_arg("service")
+    fields = fields_arg(SERVER_FIELDS)
+    tag = _servers_etag()
+    if (answer := unchanged(tag)) is not None:
+        return answer
+    rows = services().service.view.servers
+    selected = [r for fqdn in sorted(list(rows)) if (r := rows.get(fqdn)) is not None
+                and (fsid is None or any(s["fsid"] == fsid for s in r["services"]))]
+    documents = [live_server_row(r, fsid) for r in selected]
+    if kinds is not None:
+        wanted = set(kinds)
+        documents = [d for d in documents if any(s.get("type") in wanted for s in d["services"])]
+    return plain_list(documents, tag, fields)
+
+
 @blueprint.get("/server")
-@doc("All servers", response={"type": "array", "items": SERVER_SCHEMA}, errors=(401,))
+@doc("All servers, by fqdn; `?service=`, `?fields=`, `?limit=&offset=`; an ETag (If-None-Match: 304)",
+     response={"type": "array", "items": SERVER_SCHEMA}, query=LIST_QUERY, errors=(400, 401), etag=True,
+     headers=LIST_HEADERS)
 def servers() -> Response:
-    return json_response([live_server_row(r) for r in list(services().service.view.servers.values())])
+    return _server_list(None)
 
 
 @blueprint.get("/server/<fqdn>")
-@doc("One server", response=SERVER_SCHEMA, errors=(401, 404))
+@doc("One server; `?fields=`; an ETag (If-None-Match: 304)", response=SERVER_SCHEMA,
+     query={"fields": fields_query(SERVER_FIELDS)}, errors=(400, 401, 404), etag=True)
 def server(fqdn: str) -> Response:
-    return json_response(live_server_row(_server(fqdn)))
+    fields = fields_arg(SERVER_FIELDS)
+    tag = _servers_etag()
+    row = _server(fqdn)
+    if (answer := unchanged(tag)) is not None:
+        return answer
+    return json_bytes_response(orjson.dumps(select(live_server_row(row), fields)), tag)
 
 
 @blueprint.delete("/server/<fqdn>")
@@ -87,12 +137,12 @@ def grains(fqdn: str) -> Response:
 
 
 @blueprint.get("/cluster/<fsid>/server")
-@doc("Servers of a cluster, with that cluster's services", response={"type": "array", "items": SERVER_SCHEMA},
-     errors=(401, 404))
+@doc("Servers of a cluster, with that cluster's services, by fqdn; `?service=`, `?fields=`, `?limit=&offset=`; "
+     "an ETag (If-None-Match: 304)", response={"type": "array", "items": SERVER_SCHEMA}, query=LIST_QUERY,
+     errors=(400, 401, 404), etag=True, headers=LIST_HEADERS)
 def cluster_servers(fsid: str) -> Response:
     cluster_model(fsid)
-    return json_response([live_server_row(r, fsid) for r in list(services().service.view.servers.values())
-                          if any(s["fsid"] == fsid for s in r["services"])])
+    return _server_list(fsid)
 
 
 @blueprint.get("/cluster/<fsid>/server/<fqdn>")

@@ -3,8 +3,9 @@
 Two steps, both here: a row per aggregate (`osd_row`, `pool_row`, `cluster_row`, `server_row`,
 `request_row`), rendered when an event changes it and kept by the ReadModel; and the document a
 route answers, which joins a row with what other objects say (`osd_document`: the pools an OSD
-serves and the server it runs on; `server_document`; `cluster_document`), or is shaped from the
-cluster's maps as they are (CRUSH rules, buckets and types, monitors, configuration, the log).
+serves, one list per CRUSH root that its OSDs share (`served_pools`), and the server it runs on;
+`server_document`; `cluster_document`), or is shaped from the cluster's maps as they are (CRUSH
+rules, buckets and types, monitors, configuration, the log).
 The live routes and the history of a past state (`with_live_fields`) call the same functions.
 Pure: times come in as arguments."""
 
@@ -156,18 +157,37 @@ def valid_osd_commands(row: dict[str, Any]) -> list[str]:
     return list(OSD_COMMANDS) if row["up"] else []
 
 
-def osd_document(row: dict[str, Any], by_root: dict[str | None, list[int]],
+def served_pools(by_root: dict[str | None, list[int]]) -> dict[str | None, list[int]]:
+    """The pools the OSDs under each CRUSH root serve (`by_root` from `pools_by_root`): the
+    root's own, plus those whose rule names no root, which serve every OSD. One list per root,
+    shared by all of its OSDs' documents; key None: OSDs outside any rule's root."""
+    anywhere = by_root.get(None, [])
+    return {root: sorted({*pools, *anywhere}) if anywhere and root is not None else pools
+            for root, pools in {**by_root, None: anywhere}.items()}
+
+
+def osd_pools(row: dict[str, Any], served: dict[str | None, list[int]]) -> list[int]:
+    """The pools an OSD serves; `served` from `served_pools`."""
+    ancestry = row["crush_node_ancestry"]
+    root = ancestry[0] if ancestry else None
+    return served.get(root, served[None]) if root is not None else served[None]
+
+
+def osd_document(row: dict[str, Any], served: dict[str | None, list[int]],
                  server_fqdns: dict[int, str]) -> dict[str, Any]:
     """An OSD as the API shows it: its row, the server it runs on, the pools it serves and the
-    commands it takes now. `by_root` from `pools_by_root`, `server_fqdns` from `osd_server_fqdns`."""
-    ancestry = row["crush_node_ancestry"]
-    pools = by_root.get(ancestry[0], []) if ancestry else []
-    if None in by_root:  # pools whose rule names no root serve every OSD
-        pools = sorted({*pools, *by_root[None]})
+    commands it takes now. `served` from `served_pools`, `server_fqdns` from `osd_server_fqdns`."""
     # valid_osd_commands(row), inline: this runs for every OSD of a list of thousands
-    return {**row, "server": server_fqdns.get(row["id"], row["server"]), "pools": pools,
+    return {**row, "server": server_fqdns.get(row["id"], row["server"]), "pools": osd_pools(row, served),
             "valid_commands": list(OSD_COMMANDS) if row["up"] else [],
             "backend_partition_path": None, "osd_journal": None}
+
+
+# The fields of an OSD document, in its order (what `?fields=` may name)
+OSD_FIELDS = ("id", "uuid", "up", "in", "reweight", "primary_affinity", "crush_weight", "device_class", "server",
+              "crush_host", "crush_node_ancestry", "public_addr", "cluster_addr", "osd_data", "backend_device_node",
+              "objectstore", "ceph_version", "epoch", "pools", "valid_commands", "backend_partition_path",
+              "osd_journal")
 
 
 # ---------------------------------------------------------------------------- servers and clusters
@@ -183,6 +203,11 @@ def server_document(row: dict[str, Any], fsid: str | None = None, last_heard: fl
     if last_heard is not None:  # (the row's own time may be that of a 'contact lost' event: no contact)
         out["last_contact"] = datetime.fromtimestamp(last_heard, UTC).isoformat()
     return out
+
+
+# The fields of a server document, in its order (what `?fields=` may name)
+SERVER_FIELDS = ("fqdn", "hostname", "managed", "contact_lost", "last_contact", *SERVER_FACTS, "services",
+                 "ceph_version")
 
 
 def cluster_summary(row: dict[str, Any]) -> dict[str, Any]:
@@ -280,11 +305,11 @@ def cluster_log_document(entries: Iterable[Any]) -> dict[str, Any]:
 def with_live_fields(model: ClusterModel, fsid: str, docs: dict[str, Any]) -> dict[str, Any]:
     """A past state's rows (calamari.domain.history.cluster_documents) as the live routes shape
     them: OSD pools and commands, server versions, cluster counters, from that state alone."""
-    by_root = pools_by_root(model.clusters[fsid].crush, docs["pool"])
+    served = served_pools(pools_by_root(model.clusters[fsid].crush, docs["pool"]))
     server_fqdns = osd_server_fqdns(docs["server"], fsid)
     return {
         **docs,
         "cluster": cluster_document(docs["cluster"], docs["counters"]),
-        "osd": [osd_document(row, by_root, server_fqdns) for row in docs["osd"]],
+        "osd": [osd_document(row, served, server_fqdns) for row in docs["osd"]],
         "server": [server_document(row, fsid) for row in docs["server"]],
     }

@@ -23,7 +23,9 @@ def osd_state_key(row: dict[str, Any]) -> str:
 
 
 class ReadModel:
-    """Rows per resource, by cluster, plus OSD counters by state."""
+    """Rows per resource, by cluster, plus OSD counters by state, and how often each part changed
+    (`generation`): the API derives ETags from those counters, so telling that a list has not
+    changed costs a few dict lookups, never a render."""
 
     def __init__(self) -> None:
         self.clusters: dict[str, dict[str, Any]] = {}
@@ -35,6 +37,18 @@ class ReadModel:
         self.osd_servers: dict[tuple[str, int], str] = {}
         self.requests: dict[str, dict[str, Any]] = {}
         self.osd_counts: dict[str, Counter[str]] = {}
+        # (part, fsid or "") -> changes so far; parts: "osds", "pools", "crush", "cluster" (per
+        # cluster), "servers", "osd_servers", "requests" (fsid ""). Only ever goes up.
+        self.generations: Counter[tuple[str, str]] = Counter()
+        self._crush: dict[str, Any] = {}  # fsid -> the CRUSH map the view last saw (replaced, never mutated)
+
+    def generation(self, *parts: tuple[str, str]) -> tuple[int, ...]:
+        """The change counters of `parts`, e.g. `("osds", fsid), ("servers", "")`: equal tuples
+        read at two times mean that nothing of those parts changed in between."""
+        return tuple(self.generations[part] for part in parts)
+
+    def _changed(self, part: str, fsid: str = "") -> None:
+        self.generations[(part, fsid)] += 1
 
     def apply(self, event: Aggregate.Event, model: ClusterModel) -> None:
         """Re-render what `event` (already applied to `model`) changed."""
@@ -47,14 +61,17 @@ class ReadModel:
         self.refresh(agg)
 
     def drop_cluster(self, fsid: str) -> None:
-        for rows in (self.clusters, self.osds, self.pools, self.osd_counts):
+        for rows in (self.clusters, self.osds, self.pools, self.osd_counts, self._crush):
             rows.pop(fsid, None)
+        for part in ("osds", "pools", "crush", "cluster"):
+            self._changed(part, fsid)
 
     def refresh(self, agg: Any) -> None:
         if isinstance(agg, Osd):
             self._put_osd(agg)
         elif isinstance(agg, Pool):
             rows = self.pools.setdefault(agg.fsid, {})
+            self._changed("pools", agg.fsid)
             if agg.deleted:
                 rows.pop(agg.pool_id, None)
             else:
@@ -64,26 +81,37 @@ class ReadModel:
                 return
             self.clusters[agg.fsid] = cluster_row(agg)
             self.osd_counts.setdefault(agg.fsid, Counter())
+            self._changed("cluster", agg.fsid)
+            if self._crush.get(agg.fsid) is not agg.crush:  # CrushMapChanged replaces the map
+                self._crush[agg.fsid] = agg.crush
+                self._changed("crush", agg.fsid)
         elif isinstance(agg, Server):
             old = self.servers.get(agg.fqdn)
-            if old is not None:
-                for key in osd_service_keys(old["services"]):
-                    if self.osd_servers.get(key) == agg.fqdn:
-                        del self.osd_servers[key]
+            owned_before = {key for key in osd_service_keys(old["services"])
+                            if self.osd_servers.get(key) == agg.fqdn} if old is not None else set()
+            for key in owned_before:
+                del self.osd_servers[key]
+            owned_now: set[tuple[str, int]] = set()
             if agg.merged_into is None and not agg.forgotten:
                 row = server_row(agg)
                 self.servers[agg.fqdn] = row
                 for key in osd_service_keys(row["services"]):
                     self.osd_servers[key] = agg.fqdn
+                    owned_now.add(key)
             else:
                 self.servers.pop(agg.fqdn, None)
+            self._changed("servers")
+            if owned_now != owned_before:  # an OSD document names its server: those lists change too
+                self._changed("osd_servers")
         elif isinstance(agg, UserRequest):
             self.requests[agg.request_id] = request_row(agg)
+            self._changed("requests")
 
     def _put_osd(self, osd: Osd) -> None:
         rows = self.osds.setdefault(osd.fsid, {})
         counts = self.osd_counts.setdefault(osd.fsid, Counter())
         old = rows.get(osd.osd_id)
+        self._changed("osds", osd.fsid)
         if old is not None:
             counts[osd_state_key(old)] -= 1
         if osd.removed:
