@@ -4,6 +4,7 @@ skipped without validation: that keeps one changed OSD in a 10,000-OSD map aroun
 
 from __future__ import annotations
 
+from collections.abc import KeysView
 from datetime import datetime
 from typing import Any
 
@@ -51,17 +52,13 @@ def ingest_osd_map(model: ModelState, fsid: str, epoch: int, data: Any, at: date
         osds = model.osds.setdefault(fsid, {})
         for entry in osd_changes:
             _diff_osd(model, fsid, osds.get(entry.osd), entry, epoch, at)
-        if not prev_osd_keys or prev_osd_keys != osd_entries.keys():
-            for osd_id, osd in osds.items():
-                if not osd.removed and osd_id not in osd_entries:
-                    model.emit(osd, Osd.OsdRemoved, at, epoch=epoch)
+        for osd in _unlisted(osds, "removed", prev_osd_keys, osd_entries):
+            model.emit(osd, Osd.OsdRemoved, at, epoch=epoch)
         pools = model.pools.setdefault(fsid, {})
         for entry in pool_changes:
             diff_pool(model, fsid, pools.get(entry.pool), entry, epoch, at)
-        if not prev_pool_keys or prev_pool_keys != pool_entries.keys():
-            for pool_id, pool in pools.items():
-                if not pool.deleted and pool_id not in pool_entries:
-                    model.emit(pool, Pool.PoolDeleted, at, epoch=epoch)
+        for pool in _unlisted(pools, "deleted", prev_pool_keys, pool_entries):
+            model.emit(pool, Pool.PoolDeleted, at, epoch=epoch)
         model.keep_osd_map_entries(fsid, osd_entries, pool_entries)
 
     return change
@@ -89,6 +86,15 @@ def _changed_entries(name: str, field: str, key: str, entry_model: type, items: 
         entries[getattr(entry, key)] = raw
         changed.append(entry)
     return changed, entries
+
+
+def _unlisted(aggregates: dict[int, Any], gone: str, previous_ids: KeysView[int],
+              entries: dict[int, Any]) -> list[Any]:
+    """The OSDs or pools this map no longer lists (and not already `gone`); none to look for when
+    it lists the same ids as the previous one."""
+    if previous_ids and previous_ids == entries.keys():
+        return []
+    return [agg for agg_id, agg in aggregates.items() if not getattr(agg, gone) and agg_id not in entries]
 
 
 def _diff_osd(model: ModelState, fsid: str, osd: Osd | None, e: OsdEntry, epoch: int, at: datetime) -> None:
