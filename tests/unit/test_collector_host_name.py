@@ -36,6 +36,7 @@ def test_a_host_known_as_localhost_becomes_its_own_name_with_its_services(tmp_pa
     server comes back with every service, and `localhost` is retired (and survives a restart)."""
     from datetime import UTC, datetime, timedelta
 
+    from calamari.domain.ingest.osd_metadata import diff_osd_services
     from calamari.service.model import ModelService, ServiceConfig
 
     fsid = "c380fe36-06f4-413f-9fc1-b595ee41a757"
@@ -45,12 +46,12 @@ def test_a_host_known_as_localhost_becomes_its_own_name_with_its_services(tmp_pa
     model = svc.model
     with svc.lock:
         # the OSD metadata names host 'vm' first; the old collector then reports 'localhost'
-        model._diff_osd_services(fsid, {"vm": [0, 1]}, t0)
+        diff_osd_services(model, fsid, {"vm": [0, 1]}, t0)
         model.server_facts(fsid, _facts("localhost", [mon]), t0 + timedelta(seconds=1))
         assert model.servers["vm"].merged_into == "localhost"
         # the fixed collector reports 'vm'
         model.server_facts(fsid, _facts("vm", [mon]), t0 + timedelta(seconds=20))
-        model._diff_osd_services(fsid, {"vm": [0, 1]}, t0 + timedelta(seconds=21))
+        diff_osd_services(model, fsid, {"vm": [0, 1]}, t0 + timedelta(seconds=21))
         svc.commit()
     assert set(svc.view.servers) == {"vm"}
     names = sorted(f"{s['type']}.{s['id']}" for s in svc.view.servers["vm"]["services"])

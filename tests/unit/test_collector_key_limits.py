@@ -306,8 +306,8 @@ def test_keys_stored_before_hosts_could_have_several_still_load_and_decide(tmp_p
     data_dir = str(tmp_path / "data")
     pair, at = new_key_pair(), datetime(2026, 1, 1, tzinfo=UTC)
     old = ClusterModel()
-    old._create(CollectorKey, CollectorKey.CollectorKeyRegistered, uuid5(NAMESPACE, "collector_key/ceph-1"), at,
-                key_id="ceph-1", public_key=pair.public_key, fingerprint=pair.fingerprint)
+    old.create(CollectorKey, CollectorKey.CollectorKeyRegistered, uuid5(NAMESPACE, "collector_key/ceph-1"), at,
+               key_id="ceph-1", public_key=pair.public_key, fingerprint=pair.fingerprint)
     events = old.drain()
     del events[0].__dict__["source"]  # as the old code stored it
     service = ModelService(ServiceConfig(data_dir=data_dir))

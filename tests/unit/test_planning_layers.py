@@ -65,8 +65,9 @@ def test_the_completion_checks_do_not_reach_the_model() -> None:
     for checks in ("calamari.domain.requests.expect", "calamari.domain.requests.expect_crush"):
         assert checks in graph
         assert "calamari.domain.model" not in reachable(graph, checks)
-    # and the model asks them where they are, not through the planning package
-    assert "calamari.domain.requests.expect" in graph["calamari.domain.model"]
+    # and the model (its request lifecycle) asks them where they are, not through the planning package
+    assert "calamari.domain.requests.expect" in graph["calamari.domain.request_lifecycle"]
+    assert "calamari.domain.requests" not in graph["calamari.domain.request_lifecycle"]
     assert "calamari.domain.requests" not in graph["calamari.domain.model"]
 
 

@@ -1,0 +1,223 @@
+"""The state of the cluster model: every aggregate of every cluster indexed by its natural key, the
+newest sync object of each kind (the input the events were derived from; kept to diff the next one
+and to serve it raw), contact times and the versions the model reflects. Folding stored events in
+(replay) and recording new ones.
+
+Pure. The operations that change the state live by job (`calamari.domain.ingest`, `contact`,
+`forgetting`, `accounts`, `request_lifecycle`); `ClusterModel` (`calamari.domain.model`) is this
+state with those operations as its methods."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from itertools import islice
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from calamari.domain.base import CalamariAggregate, recording_prior_states, restore_prior_states
+from calamari.domain.cluster import Cluster
+from calamari.domain.collector_key import CollectorKey
+from calamari.domain.osd import Osd
+from calamari.domain.pool import Pool
+from calamari.domain.server import Server
+from calamari.domain.sync_versions import Reflected, SyncVersion, estimate_reflected, note_version
+from calamari.domain.user import User
+from calamari.domain.user_request import COMPLETE, UserRequest
+
+
+class ModelState:
+    """All aggregates, indexed by natural keys, plus what the model keeps beside them."""
+
+    def __init__(self) -> None:
+        self.aggregates: dict[UUID, CalamariAggregate] = {}
+        self.clusters: dict[str, Cluster] = {}
+        self.osds: dict[str, dict[int, Osd]] = {}
+        self.pools: dict[str, dict[int, Pool]] = {}
+        self.servers: dict[str, Server] = {}
+        self.requests: dict[str, UserRequest] = {}
+        self.users: dict[str, User] = {}
+        self.collector_keys: dict[UUID, CollectorKey] = {}  # every key ever registered, deleted ones too
+        self._open_requests: set[str] | None = None  # unfinished request ids; None: recompute
+        self.held: dict[str, dict[str, tuple[SyncVersion, Any]]] = {}
+        self.last_contact: dict[str, float] = {}
+        self.last_contact_host: dict[str, float] = {}
+        self.fqdn_of_hello: dict[str, str] = {}  # a collector's hello name -> its server's fqdn (a cache)
+        # The raw OSD and pool entries of the newest OSD map, to skip unchanged ones cheaply.
+        self._osd_entries: dict[str, dict[int, Any]] = {}
+        self._pool_entries: dict[str, dict[int, Any]] = {}
+        self.received_at: dict[str, dict[str, float]] = {}
+        # fsid -> sync object -> the newest version the model reflects, folded from the events
+        # (VERSION_SOURCES, SyncVersionAdvanced) live and in replay alike, and kept in snapshots:
+        # unlike `held`, it survives a restart, so an older map is refused after one too.
+        self.reflected: Reflected = {}
+        self._touched: list[CalamariAggregate] = []
+        self._new: list[Aggregate.Event] = []
+
+    # ---------------------------------------------------------------- registry and replay
+
+    def _register(self, agg: CalamariAggregate) -> None:
+        self.aggregates[agg.id] = agg
+        if isinstance(agg, Osd):
+            self.osds.setdefault(agg.fsid, {})[agg.osd_id] = agg
+        elif isinstance(agg, Pool):
+            self.pools.setdefault(agg.fsid, {})[agg.pool_id] = agg
+        elif isinstance(agg, Cluster):
+            if not getattr(agg, "forgotten", False):  # snapshots from before forgetting lack it
+                self.clusters[agg.fsid] = agg
+        elif isinstance(agg, Server):
+            self.servers[agg.fqdn] = agg
+        elif isinstance(agg, UserRequest):
+            self.requests[agg.request_id] = agg
+            self._open_requests = None
+        elif isinstance(agg, User):
+            self.users[agg.username] = agg
+        elif isinstance(agg, CollectorKey):
+            self.collector_keys[agg.id] = agg
+
+    def apply(self, event: Aggregate.Event) -> None:
+        """Fold one stored event into the model (replay)."""
+        if isinstance(event, Aggregate.Created):
+            agg = event.mutate(None)
+            self._register(agg)
+        else:
+            agg = self.aggregates[event.originator_id]
+            event.mutate(agg)
+            if isinstance(event, UserRequest.Event):
+                self._open_requests = None
+            elif isinstance(event, Cluster.ClusterForgotten):
+                self.unindex_cluster(agg.fsid)
+            elif isinstance(event, Cluster.ClusterRediscovered):
+                self.clusters[agg.fsid] = agg
+        note_version(self.reflected, agg, event)
+
+    def load(self, aggregates: Iterable[CalamariAggregate], reflected: Reflected | None = None) -> None:
+        """Install aggregates restored from a snapshot, with the versions the model reflected
+        (None from a snapshot written before they were kept: estimated from the aggregates)."""
+        aggregates = list(aggregates)
+        for agg in aggregates:
+            self._register(agg)
+        if reflected is None:
+            reflected = estimate_reflected(aggregates)
+        self.reflected = {fsid: dict(versions) for fsid, versions in reflected.items()}
+
+    # ---------------------------------------------------------------- recording new events
+
+    def create(self, cls: type[CalamariAggregate], created: type, agg_id: UUID, at: datetime,
+               **fields: Any) -> Any:
+        """A new aggregate, from its creation event timestamped `at`."""
+        agg = cls._create(created, id=agg_id, timestamp=at, **fields)
+        self._register(agg)
+        self._touched.append(agg)
+        self._new.append(agg.pending_events[-1])
+        note_version(self.reflected, agg, agg.pending_events[-1])
+        return agg
+
+    def emit(self, agg: CalamariAggregate, event_class: type, at: datetime, **fields: Any) -> None:
+        """Change an aggregate by one event timestamped `at`."""
+        agg.emit(event_class, at, **fields)
+        self._touched.append(agg)
+        self._new.append(agg.pending_events[-1])
+        note_version(self.reflected, agg, agg.pending_events[-1])
+
+    def adopt_pending(self, agg: CalamariAggregate) -> None:
+        """Record the events an aggregate's own command method (e.g. User.change) emitted."""
+        self._touched.append(agg)
+        self._new.extend(e for e in agg.pending_events if e not in self._new)
+
+    def drain(self) -> list[Aggregate.Event]:
+        """The events produced since the last drain, in the order they were made."""
+        for agg in self._touched:
+            agg.pending_events.clear()
+        self._touched.clear()
+        events, self._new = self._new, []
+        return events
+
+    # ---------------------------------------------------------------- what the indexes answer
+
+    def open_requests(self) -> list[UserRequest]:
+        """Requests not yet complete (kept as a set: the history of requests only grows)."""
+        if self._open_requests is None:
+            self._open_requests = {r.request_id for r in self.requests.values() if r.state != COMPLETE}
+        return [r for r in (self.requests[i] for i in list(self._open_requests)) if r.state != COMPLETE]
+
+    def request_finished(self, request_id: str) -> None:
+        """A request just completed or failed: it leaves the open ones."""
+        if self._open_requests is not None:
+            self._open_requests.discard(request_id)
+
+    def osd_map_entries(self, fsid: str) -> tuple[dict[int, Any], dict[int, Any]]:
+        """The raw OSD and pool entries of the newest OSD map taken in, by id (empty before one)."""
+        return self._osd_entries.get(fsid, {}), self._pool_entries.get(fsid, {})
+
+    def keep_osd_map_entries(self, fsid: str, osds: dict[int, Any], pools: dict[int, Any]) -> None:
+        self._osd_entries[fsid] = osds
+        self._pool_entries[fsid] = pools
+
+    def drop_held_maps(self, fsid: str) -> None:
+        """Forget the maps held for a cluster: the next one of any version is diffed in full."""
+        for per_cluster in (self.held, self._osd_entries, self._pool_entries):
+            per_cluster.pop(fsid, None)
+
+    def unindex_cluster(self, fsid: str) -> None:
+        """Take a forgotten cluster off the lists, with its held maps and contact time."""
+        # The OSD and pool aggregates stay (their ids are fixed by fsid and number): a cluster that
+        # comes back diffs its maps against them.
+        self.clusters.pop(fsid, None)
+        for per_cluster in (self.held, self.last_contact, self._osd_entries, self._pool_entries, self.received_at):
+            per_cluster.pop(fsid, None)
+
+    def pool_entry(self, fsid: str, pool_id: int) -> dict[str, Any] | None:
+        """The pool's entry as the newest OSD map gave it (raw: targets, flags), None if it has none."""
+        return self._pool_entries.get(fsid, {}).get(pool_id)
+
+    # ---------------------------------------------------------------- undoing a change
+
+    # Indexes only ever added to by _register; every other dict of the model is copied by undoable()
+    _REGISTRIES = ("aggregates", "osds", "pools", "servers", "requests", "users", "collector_keys")
+
+    @contextmanager
+    def undoable(self) -> Iterator[Callable[[], None]]:
+        """Yield a function that puts the model back as it was when the block began: aggregates
+        changed in the block get their prior state back, those created leave the indexes, the
+        other indexes are restored, and events not yet drained are dropped. For changes that
+        must be stored before they count (the caller undoes them if storing fails); they are
+        few and small, as every aggregate they change is copied."""
+        registered = len(self.aggregates)
+        saved = {name: dict(value) for name, value in vars(self).items()
+                 if isinstance(value, dict) and name not in self._REGISTRIES}
+        with recording_prior_states() as prior:
+            def undo() -> None:
+                self.drain()
+                restore_prior_states(prior)
+                created = list(islice(reversed(self.aggregates), len(self.aggregates) - registered))
+                for agg_id in created:
+                    self._unregister(self.aggregates[agg_id])
+                for name, value in saved.items():
+                    setattr(self, name, value)  # a whole dict at once: readers never see it half done
+                self._open_requests = None
+
+            yield undo
+
+    def _unregister(self, agg: CalamariAggregate) -> None:
+        """Remove an aggregate that undo() takes back from every index _register put it in."""
+        self.aggregates.pop(agg.id, None)
+        keyed: list[tuple[dict[Any, Any], Any]] = []
+        if isinstance(agg, Osd):
+            keyed.append((self.osds.get(agg.fsid, {}), agg.osd_id))
+        elif isinstance(agg, Pool):
+            keyed.append((self.pools.get(agg.fsid, {}), agg.pool_id))
+        elif isinstance(agg, Server):
+            keyed.append((self.servers, agg.fqdn))
+        elif isinstance(agg, UserRequest):
+            keyed.append((self.requests, agg.request_id))
+        elif isinstance(agg, User):
+            keyed.append((self.users, agg.username))
+        elif isinstance(agg, CollectorKey):
+            keyed.append((self.collector_keys, agg.id))
+        for index, key in keyed:
+            if index.get(key) is agg:
+                del index[key]
