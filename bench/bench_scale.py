@@ -37,6 +37,7 @@ import functools
 import json
 import os
 import random
+import shutil
 import signal
 import sys
 import tempfile
@@ -225,9 +226,11 @@ class SizeRun:
             self.first_view()
             self.settle()
             self.idle_window()
+            if self.args.tracemalloc:
+                self.tracemalloc_top("after the idle window, before any read")
             self.reads()
             if self.args.tracemalloc:
-                self.tracemalloc_top()
+                self.tracemalloc_top("after the reads")
             self.restart()
         finally:
             if self.collector is not None:
@@ -386,14 +389,16 @@ class SizeRun:
         self.details["conditional"] = {label: (t.summary() if t else None) for label, t in conditional.items()}
         self.say(f"server RSS after the reads {memory['VmRSS'] / 1024:.0f} MB (peak so far {memory['VmHWM'] / 1024:.0f} MB)")
 
-    def tracemalloc_top(self) -> None:
+    def tracemalloc_top(self, when: str) -> None:
         dump = self.server.tracemalloc_dump
         assert dump is not None
+        dump.unlink(missing_ok=True)
         os.kill(self.server.pid, signal.SIGUSR1)
         wait_for(dump.exists, self.args.timeout, "the tracemalloc dump", interval=0.5)
         text = dump.read_text()
-        self.details["tracemalloc"] = text
-        self.say("top allocation sites (tracemalloc, by line; the server ran traced):")
+        self.details.setdefault("tracemalloc", {})[when] = text
+        rss = memory_kib(self.server.pid)["VmRSS"] / 1024
+        self.say(f"top allocation sites {when} (tracemalloc, by line; RSS {rss:.0f} MB, tracing included):")
         print(text, flush=True)
 
     def restart(self) -> None:
@@ -494,6 +499,9 @@ def main() -> int:
                              "(default size then 10,000; the other figures are then inflated)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     parser.add_argument("--keep", action="store_true", help="keep the data dirs and logs (printed)")
+    parser.add_argument("--data-root", type=Path, default=None,
+                        help="where the data dirs go (default: the system's temporary directory); the "
+                             "store's disk shows in the figures")
     args = parser.parse_args()
     if args.sizes:
         sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
@@ -510,20 +518,24 @@ def main() -> int:
           f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
           + ("; server under tracemalloc" if args.tracemalloc else ""), flush=True)
     runs: list[SizeRun] = []
-    tmp = Path(tempfile.mkdtemp(prefix="calamari-scale-"))
+    tmp = Path(tempfile.mkdtemp(prefix="calamari-scale-", dir=args.data_root))
     try:
         for size in sizes:
             run = SizeRun(size, tmp / f"n{size}", args)
             run.say(f"calamari-collector --simulate {run.spec}")
-            run.run()
+            try:
+                run.run()
+            finally:
+                if not args.keep:  # before the next size: removing many whisper files is slow disk work
+                    started = time.monotonic()
+                    shutil.rmtree(run.base, ignore_errors=True)
+                    run.say(f"data dir removed in {time.monotonic() - started:.0f} s")
             runs.append(run)
             print(flush=True)
     finally:
         if args.keep:
             print(f"data dirs and logs kept in {tmp}")
         else:
-            import shutil
-
             shutil.rmtree(tmp, ignore_errors=True)
     print("Budgets (issue 14 / the design) are set at 10,000 OSDs; a larger size gets them scaled "
           "linearly. k: growth exponent between the smallest and largest size (figure ~ N**k).")
