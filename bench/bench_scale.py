@@ -167,6 +167,15 @@ def count_items(parsed: Any) -> int:
     raise ValueError(f"not a list answer: {str(parsed)[:200]}")
 
 
+def backlog_drained(written: list[int], block: int) -> bool:
+    """True once the events stored in the last `block` windows are no longer well below those of the
+    `block` windows before them: a draining backlog's rate falls, a steady churn's does not."""
+    if len(written) < 2 * block:
+        return False
+    before, last = sum(written[-2 * block:-block]), sum(written[-block:])
+    return last >= before / 1.5 - 100
+
+
 # ------------------------------------------------------------------------------------ one size
 
 class SizeRun:
@@ -271,22 +280,26 @@ class SizeRun:
     def store_state(self) -> StoreState:
         return sqlite_store_state(self.store_path)
 
-    def settle(self) -> None:
-        """Wait until the writer has stored the first view's backlog: three 2-s windows in a row
-        that stored about as many events as each other (a draining backlog stores far more)."""
+    def settle(self, window_s: float = 2.0, limit_s: float = 600.0) -> None:
+        """Wait until the writer has stored the first view's backlog: until the events stored in the
+        last 10 s are no longer well below those of the 10 s before (a draining backlog's rate falls;
+        the steady churn's, bursty as host facts arrive, does not)."""
         started = time.monotonic()
         previous = self.store_state()
         written: list[int] = []
-        while time.monotonic() - started < self.args.timeout:
-            time.sleep(2)
+        block = round(10 / window_s)
+        settled = False
+        while time.monotonic() - started < limit_s:
+            time.sleep(window_s)
             current = self.store_state()
             written.append(current.position - previous.position)
             previous = current
-            last = written[-3:]
-            if len(last) == 3 and max(last) <= 2 * min(last) + 100:
+            if backlog_drained(written, block):
+                settled = True
                 break
-        self.say(f"store settled after {time.monotonic() - started:.0f} s at position {previous.position:,} "
-                 f"({human_bytes(previous.used_bytes)}); events per 2 s while settling: {written}")
+        self.say(f"store {'settled' if settled else 'NOT settled'} after {time.monotonic() - started:.0f} s at "
+                 f"position {previous.position:,} ({human_bytes(previous.used_bytes)}); events per {window_s:g} s "
+                 f"meanwhile: {written}")
 
     def idle_window(self) -> None:
         assert self.collector is not None

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bench.bench_peer import Watcher
-from bench.bench_scale import BUDGETS, Budget, RssBudget, count_items, summary
+from bench.bench_scale import BUDGETS, Budget, RssBudget, backlog_drained, count_items, summary
 from bench.measure import (
     CLOCK_TICKS,
     CpuWindow,
@@ -230,3 +230,12 @@ def test_watcher_stops_at_the_first_answer_that_shows_the_change_and_gives_up_at
     never.start()
     never.join()
     assert never.seen is None and never.polls >= 1
+
+
+def test_the_store_counts_as_settled_once_its_rate_stops_falling():
+    draining = [20003, 13708, 2292, 0, 567, 433, 1000, 0, 1000, 168]  # 2-s windows after a first view
+    assert not backlog_drained(draining, 5)
+    assert backlog_drained(draining + [832, 0, 800, 200, 0], 5)  # bursty host facts, the same rate
+    assert backlog_drained([0] * 10, 5)  # nothing written at all
+    assert not backlog_drained([0] * 9, 5)  # not yet two blocks to compare
+    assert not backlog_drained([50_000] * 5 + [20_000] * 5, 5)  # still falling
