@@ -74,7 +74,6 @@ from calamari.testing.live import (  # noqa: E402
     Process,
     WaitTimeout,
     plain_bus_options,
-    wait_for,
 )
 
 DEFAULT_SIZES = (1_000, 10_000, 30_000)
@@ -142,8 +141,8 @@ class ScaleServer(CalamariServer):
         self.process = Process(self.argv(), self.data_dir / "server.log")
         client = ApiClient(self.url, timeout=300)
         try:
-            wait_for(lambda: self._check_alive() and client.login(self.USER, self.PASSWORD), timeout,
-                     "the server's API to answer a login", interval=0.05)
+            wait_until(lambda: client.login(self.USER, self.PASSWORD), timeout, "the server's API to answer a login",
+                       (self.process,))
         except WaitTimeout as exc:
             raise WaitTimeout(f"{exc}\n{self.process.log_tail()}") from None
         return client
@@ -156,6 +155,28 @@ class ScaleServer(CalamariServer):
     @property
     def root_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str, watched: tuple[Process | None, ...] = (),
+               interval: float = 0.05) -> Any:
+    """Poll `condition` until it returns something truthy (returned). Its exceptions count as "not
+    yet"; but a watched process that exits ends the wait at once, with its log's tail."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while True:
+        for process in watched:
+            if process is not None and not process.alive():
+                raise RuntimeError(f"{Path(process.argv[0]).name} exited while waiting for {what}:\n"
+                                   f"{process.log_tail()}")
+        try:
+            value = condition()
+            if value:
+                return value
+        except Exception as exc:  # e.g. the API is not up yet
+            last_error = exc
+        if time.monotonic() >= deadline:
+            raise WaitTimeout(f"timed out after {timeout:.0f} s waiting for {what} (last error: {last_error!r})")
+        time.sleep(interval)
 
 
 def count_items(parsed: Any) -> int:
@@ -252,24 +273,23 @@ class SizeRun:
                 *bus_options("calamari-collector"), "--simulate", self.spec]
         started = time.monotonic()
         self.collector = Process(argv, self.base / "collector.log")
+        watched = (self.collector, self.server.process)
 
         def cluster_id() -> str | None:
-            self.check_collector()
             assert self.api is not None
             rows = self.api.get("/cluster")
             return rows[0]["id"] if rows else None
 
-        self.fsid = wait_for(cluster_id, timeout, "the simulated cluster to appear", interval=0.05)
+        self.fsid = wait_until(cluster_id, timeout, "the simulated cluster to appear", watched)
         appeared = time.monotonic() - started
         osds = f"/api/v2/cluster/{self.fsid}/osd"
         # the OSD map arrives whole: the last OSD there means the list is worth fetching in full
-        wait_for(lambda: self.check_collector() and self.get(f"{osds}/{n - 1}").status == 200, timeout,
-                 f"osd.{n - 1} to appear", interval=0.05)
-        wait_for(lambda: self.list_count(osds) >= n, timeout, f"the OSD list to hold {n} OSDs", interval=0.05)
+        wait_until(lambda: self.get(f"{osds}/{n - 1}").status == 200, timeout, f"osd.{n - 1} to appear", watched)
+        wait_until(lambda: self.list_count(osds) >= n, timeout, f"the OSD list to hold {n} OSDs", watched)
         full = time.monotonic() - started
-        wait_for(lambda: self.list_count(f"/api/v2/cluster/{self.fsid}/pool") >= self.pools
-                 and self.list_count(f"/api/v2/cluster/{self.fsid}/server") >= self.hosts,
-                 timeout, f"{self.pools} pools and {self.hosts} servers", interval=0.2)
+        wait_until(lambda: self.list_count(f"/api/v2/cluster/{self.fsid}/pool") >= self.pools
+                   and self.list_count(f"/api/v2/cluster/{self.fsid}/server") >= self.hosts,
+                   timeout, f"{self.pools} pools and {self.hosts} servers", watched, interval=0.2)
         complete = time.monotonic() - started
         self.figures["first view: OSD list full s"] = full
         self.figures["first view: + pools, servers s"] = complete
@@ -407,7 +427,7 @@ class SizeRun:
         assert dump is not None
         dump.unlink(missing_ok=True)
         os.kill(self.server.pid, signal.SIGUSR1)
-        wait_for(dump.exists, self.args.timeout, "the tracemalloc dump", interval=0.5)
+        wait_until(dump.exists, self.args.timeout, "the tracemalloc dump", (self.server.process,), interval=0.5)
         text = dump.read_text()
         self.details.setdefault("tracemalloc", {})[when] = text
         rss = memory_kib(self.server.pid)["VmRSS"] / 1024
@@ -423,8 +443,8 @@ class SizeRun:
         started = time.monotonic()
         self.api = self.server.start(timeout=self.args.timeout)
         answers = time.monotonic() - started
-        wait_for(lambda: self.list_count(f"/api/v2/cluster/{self.fsid}/osd") >= n, self.args.timeout,
-                 f"the OSD list to hold {n} OSDs again", interval=0.05)
+        wait_until(lambda: self.list_count(f"/api/v2/cluster/{self.fsid}/osd") >= n, self.args.timeout,
+                   f"the OSD list to hold {n} OSDs again", (self.server.process, self.collector))
         full = time.monotonic() - started
         rss = memory_kib(self.server.pid)["VmRSS"] / 1024
         self.figures["restart: API answers s"] = answers

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bench.bench_peer import Watcher
-from bench.bench_scale import BUDGETS, Budget, RssBudget, backlog_drained, count_items, summary
+from bench.bench_scale import BUDGETS, Budget, RssBudget, backlog_drained, count_items, summary, wait_until
 from bench.measure import (
     CLOCK_TICKS,
     CpuWindow,
@@ -32,6 +32,7 @@ from bench.measure import (
     table,
 )
 from calamari.adapters.event_store import open_recorder
+from calamari.testing.live import WaitTimeout
 
 
 def stat_line(name: str, utime: int, stime: int) -> str:
@@ -239,3 +240,34 @@ def test_the_store_counts_as_settled_once_its_rate_stops_falling():
     assert backlog_drained([0] * 10, 5)  # nothing written at all
     assert not backlog_drained([0] * 9, 5)  # not yet two blocks to compare
     assert not backlog_drained([50_000] * 5 + [20_000] * 5, 5)  # still falling
+
+
+class _FakeProcess:
+    def __init__(self, lives_for: int) -> None:
+        self.checks, self.lives_for = 0, lives_for
+        self.argv = ["/venv/bin/calamari-collector", "--simulate", "osds=10"]
+
+    def alive(self) -> bool:
+        self.checks += 1
+        return self.checks <= self.lives_for
+
+    def log_tail(self) -> str:
+        return "Traceback: MemoryError"
+
+
+def test_wait_until_treats_errors_as_not_yet_but_stops_at_once_when_a_watched_process_exits():
+    answers = iter([ConnectionRefusedError(), None, "fsid"])
+
+    def condition():
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert wait_until(condition, 30, "the cluster", (_FakeProcess(lives_for=100), None), interval=0.001) == "fsid"
+    dying = _FakeProcess(lives_for=2)
+    with pytest.raises(RuntimeError, match="calamari-collector exited while waiting for the OSD list") as exc:
+        wait_until(lambda: False, 3600, "the OSD list", (dying,), interval=0.001)
+    assert "MemoryError" in str(exc.value) and dying.checks == 3  # no waiting out the hour
+    with pytest.raises(WaitTimeout, match="ConnectionRefusedError"):
+        wait_until(lambda: (_ for _ in ()).throw(ConnectionRefusedError()), 0.01, "the API", interval=0.001)
