@@ -42,12 +42,13 @@ log = logging.getLogger("calamari.collector.ceph")
 MGR_PREFIXES = frozenset({"pg dump", "osd perf", "osd pool stats", "osd df", "pg stat"})
 
 CLIENTS = ("auto", "librados", "bridge", "cli")
-# The share of one core the steady reads may use, and how it is split between them: the version
-# check gets most, being what makes changes show quickly.
+# The share of one core the collector may use on an idle cluster, and how it is split between the
+# steady reads: the version check gets most, being what makes changes show quickly; a tenth is
+# left for the agent's own work (its loop, heartbeats, the host's counters).
 DEFAULT_CPU_SHARE = 0.05
-SHARE_SPLIT = {"check": 0.6, "poll": 0.2, "facts": 0.1, "stats": 0.1}
+SHARE_SPLIT = {"check": 0.5, "poll": 0.2, "facts": 0.1, "stats": 0.1}
 # However costly a read, it runs at least this often (seconds), so that nothing freezes for good.
-MAX_READ_INTERVAL_S = {"check": 30.0, "poll": 120.0, "facts": 120.0, "stats": 120.0}
+MAX_READ_INTERVAL_S = {"check": 60.0, "poll": 300.0, "facts": 300.0, "stats": 300.0}
 
 
 class CephBackend(Protocol):
