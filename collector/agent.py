@@ -4,8 +4,8 @@ One thread owns the socket (ZeroMQ sockets are not thread-safe); it polls the so
 second and, for a source with a cheap version check (a real cluster), checks it every 50 ms in
 between, so that a change is sent within tens of milliseconds; it sends heartbeats, stats and
 server facts on their own intervals, executes commands from the server and resends their results
-until the server acknowledges them. ZeroMQ reconnects by
-itself; when the server has forgotten us (it restarted) it asks for a new hello.
+until the server acknowledges them. ZeroMQ reconnects by itself; when the server has forgotten us
+(it restarted) it asks for a new hello.
 
 Nothing the cluster gives may stop the thread silently: a map the protocol cannot carry (say an
 integer beyond 64 bits) is not sent, and heartbeats report the cluster as unreachable with the

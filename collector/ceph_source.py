@@ -3,7 +3,7 @@ commands); when the collector's Python cannot load it, librados through the `cep
 interpreter (collector/rados_bridge.py); the `ceph` CLI itself (argv list, never a shell, one
 process per command) as the last resort and when a command fails on the others.
 
-Two kinds of reads (docs/architecture.md, "How a map becomes state"):
+Two kinds of reads (docs/architecture.md, "Freshness"):
 - `check()`, every few tens of milliseconds: one `status` gives the epochs of the OSD, monitor and
   file system maps, the quorum's election and a hash of health; a map is fetched when its
   version changed.
