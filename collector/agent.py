@@ -1,9 +1,11 @@
 """The collector agent: polls a cluster source and speaks the bus protocol over a ZeroMQ DEALER.
 
 One thread owns the socket (ZeroMQ sockets are not thread-safe); it polls the source about once a
-second, sends heartbeats, stats and server facts on their own intervals, executes commands from
-the server and resends their results until the server acknowledges them. ZeroMQ reconnects by
-itself; when the server has forgotten us (it restarted) it asks for a new hello.
+second and, for a source with a cheap version check (a real cluster), checks it every 50 ms in
+between, so that a change is sent within tens of milliseconds; it sends heartbeats, stats and
+server facts on their own intervals, executes commands from the server and resends their results
+until the server acknowledges them. ZeroMQ reconnects by itself; when the server has forgotten us
+(it restarted) it asks for a new hello.
 
 Nothing the cluster gives may stop the thread silently: a map the protocol cannot carry (say an
 integer beyond 64 bits) is not sent, and heartbeats report the cluster as unreachable with the
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import threading
 import time
 from typing import Any
@@ -40,7 +43,7 @@ from calamari.protocol import (
 )
 from calamari.protocol.host_logs import HOST_TARGET
 from collector.logs import run_host_command
-from collector.source import ClusterSource
+from collector.source import ClusterSource, VersionChecking
 
 log = logging.getLogger("calamari.collector")
 
@@ -67,19 +70,23 @@ class Collector:
         server_endpoint: str = protocol.DEFAULT_BUS_ENDPOINT,
         *,
         poll_interval: float = 1.0,
+        check_interval: float = 0.05,
         heartbeat_interval: float = 5.0,
         stats_interval: float = 10.0,
         result_resend_interval: float = 2.0,
         context: zmq.Context | None = None,
         curve: ClientCurveKeys | None = None,
     ) -> None:
-        """`curve`: encrypt and authenticate with these keys (a CURVE server needs them); None
-        speaks plain TCP, for a server started with --insecure-bus."""
+        """`check_interval`: seconds between version checks, for a source that has them (see
+        VersionChecking). `curve`: encrypt and authenticate with these keys (a CURVE server needs
+        them); None speaks plain TCP, for a server started with --insecure-bus."""
         self.source = source
         self.curve = curve
         self.mechanism: int | None = None  # zmq.CURVE or zmq.NULL once running
         self.server_endpoint = server_endpoint
         self.poll_interval = poll_interval
+        self.check_interval = check_interval
+        self._check = source.check if isinstance(source, VersionChecking) else None
         self.heartbeat_interval = heartbeat_interval
         self.stats_interval = stats_interval
         self.result_resend_interval = result_resend_interval
@@ -109,8 +116,10 @@ class Collector:
             "source_errors": 0,
             "unsendable": 0,
             "restarts": 0,
+            "wakeups": 0,  # turns of the loop: about one per check, poll or message, unless it spins
         }
         self.polls = 0
+        self.checks = 0
         # Why the last poll of the cluster failed; None while it answers. Heartbeats carry it, so
         # that the server can tell "collector alive, cluster unreachable" from "all is well".
         self.cluster_error: str | None = None
@@ -173,16 +182,24 @@ class Collector:
             self._send_hello()
             now = time.monotonic()
             next_poll = now
+            next_check = math.inf if self._check is None else now + self.check_interval
             next_heartbeat = now + self.heartbeat_interval
             next_stats = now + min(1.0, self.stats_interval)
             while not self._stopping.is_set():
-                timeout = max(0.0, min(next_poll, next_heartbeat, next_stats) - time.monotonic())
-                if sock.poll(int(min(timeout, 0.25) * 1000), zmq.POLLIN):
+                timeout = max(0.0, min(next_poll, next_check, next_heartbeat, next_stats) - time.monotonic())
+                # rounded up: a wait rounded down to 0 ms would spin until the deadline
+                if sock.poll(math.ceil(min(timeout, 0.25) * 1000), zmq.POLLIN):
                     self._receive_all(sock)
+                self.counters["wakeups"] += 1
                 now = time.monotonic()
                 if now >= next_poll:
                     next_poll = now + self.poll_interval
+                    if self._check is not None:
+                        next_check = now + self.check_interval  # a poll checks too
                     self._poll_source()
+                elif now >= next_check:
+                    next_check = now + self.check_interval
+                    self._check_source()
                 if now >= next_heartbeat:
                     next_heartbeat = now + self.heartbeat_interval
                     if not self._hello_acked:
@@ -297,6 +314,27 @@ class Collector:
         if changes is not None:
             self._send_changes(changes[1], self._sync_frames(changes[0]))
 
+    def _check_source(self) -> None:
+        """The version check; skipped while the cluster does not answer (each check would wait for
+        the same timeout: the polls find out when it answers again)."""
+        if self._check is None or self.cluster_error is not None:
+            return
+        try:
+            changed = self._check()
+        except Exception as exc:
+            self._source_failed(exc)
+            return
+        self.checks += 1
+        if changed:
+            self._send_changes([], self._sync_frames(changed))
+
+    def _source_failed(self, exc: Exception) -> None:
+        self.counters["source_errors"] += 1
+        log.exception("polling the cluster failed")
+        if self.cluster_error is None:
+            self.cluster_error = str(exc) or type(exc).__name__
+            self._send_heartbeats()  # say so now, not at the next heartbeat
+
     def _read_source(self) -> tuple[dict[str, tuple[Any, Any]], list[Any]] | None:
         """The sync objects that changed and the new cluster log lines; None when the cluster
         could not be read (heartbeats then say so)."""
@@ -304,11 +342,7 @@ class Collector:
             changed = self.source.poll()
             lines = self.source.cluster_log()
         except Exception as exc:
-            self.counters["source_errors"] += 1
-            log.exception("polling the cluster failed")
-            if self.cluster_error is None:
-                self.cluster_error = str(exc) or type(exc).__name__
-                self._send_heartbeats()  # say so now, not at the next heartbeat
+            self._source_failed(exc)
             return None
         self.polls += 1
         return changed, lines

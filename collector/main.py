@@ -22,6 +22,28 @@ from calamari.protocol import DEFAULT_BUS_ENDPOINT
 from collector.agent import Collector
 
 
+def positive_seconds(text: str) -> float:
+    """A number of seconds above 0 (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be above 0 seconds: {text}")
+    return value
+
+
+def core_share(text: str) -> float:
+    """A share of one CPU core, in (0, 1] (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"a share of one core is above 0 and at most 1: {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="calamari-collector", description=__doc__)
     parser.add_argument("--server", default=DEFAULT_BUS_ENDPOINT, help="the server bus, tcp://HOST:PORT")
@@ -44,7 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between replayed steps")
     parser.add_argument("--exit-when-done", action="store_true",
                         help="with --replay: exit a few seconds after the last step was sent")
-    parser.add_argument("--poll-interval", type=float, default=1.0)
+    parser.add_argument("--poll-interval", type=float, default=1.0,
+                        help="seconds between full polls (PG summary, usage, cluster log; default 1)")
+    parser.add_argument("--check-interval", type=positive_seconds, default=0.05,
+                        help="with --ceph-conf: seconds between version checks, which send a changed map at "
+                             "once (default 0.05; paced further to stay within --cpu-share)")
+    parser.add_argument("--ceph-client", choices=("auto", "librados", "bridge", "cli"), default="auto",
+                        help="with --ceph-conf: librados in the collector; 'bridge': librados through the ceph "
+                             "CLI's interpreter (one lasting process); 'cli': one ceph process per command; "
+                             "'auto' (default): the first of these that works")
+    parser.add_argument("--cpu-share", type=core_share, default=0.05,
+                        help="with --ceph-conf: the share of one core the steady reads of the cluster may use "
+                             "(default 0.05)")
     parser.add_argument("--heartbeat-interval", type=float, default=5.0)
     parser.add_argument("--stats-interval", type=float, default=10.0)
     parser.add_argument("--ceph-timeout", type=float, default=10.0,
@@ -81,7 +114,7 @@ def build_source(args: argparse.Namespace) -> Any:
     from collector.ceph_source import CephSource
 
     return CephSource(args.ceph_conf, keyring=args.keyring, name=args.name, timeout=args.ceph_timeout,
-                      log_dir=args.log_dir)
+                      log_dir=args.log_dir, client=args.ceph_client, cpu_share=args.cpu_share)
 
 
 def build_curve(args: argparse.Namespace) -> ClientCurveKeys | None:
@@ -116,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"calamari-collector: cannot open the cluster source: {exc}", file=sys.stderr)
         return 2
     collector = Collector(
-        source, args.server, poll_interval=args.poll_interval,
+        source, args.server, poll_interval=args.poll_interval, check_interval=args.check_interval,
         heartbeat_interval=args.heartbeat_interval, stats_interval=args.stats_interval, curve=curve,
     )
     if curve is not None:

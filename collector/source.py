@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from collector.logs import HostLogs
 
@@ -40,6 +40,15 @@ class ClusterSource(Protocol):
         """The Ceph log files of `host` (by host name or fqdn), None for a host it has none of."""
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class VersionChecking(Protocol):
+    """A source with a cheap read of its version stamps, which the agent runs between polls, many
+    times a second (CephSource: one `status`); polls then do the costlier rest."""
+
+    def check(self) -> dict[str, tuple[SyncVersion, Any]]:
+        """Like poll(), from the version stamps alone: sync objects whose version changed."""
 
 
 class ReportTracker:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import partial
 
 import pytest
@@ -110,3 +111,31 @@ def test_commands_reach_ceph_and_show_in_the_next_map(live) -> None:
     assert [r for r in sink.command_results if r[0] == "it-5"][0][1] < 0
     assert live["collector"].counters["syncs_delta"] > 0  # map changes went as deltas
     assert bus.totals()["rejects"] == 0
+
+
+@pytest.mark.parametrize("client", ["bridge", "cli"])
+def test_the_fallbacks_read_and_change_what_librados_does(ceph_cluster, client: str) -> None:
+    """librados through the ceph CLI's interpreter, and one ceph process per command, give the same
+    sync objects as librados in the collector; a change made through them shows at the next check."""
+    reference = CephSource(ceph_cluster["conf"], client="librados")
+    source = CephSource(ceph_cluster["conf"], client=client, cpu_share=1.0)  # a one-shot CLI would wait for its share
+    worker = getattr(source._backends[0], "pid", None)
+    try:
+        assert source.backend == client and source.fsid == reference.fsid
+        expected, got = reference.poll(), source.poll()
+        assert set(got) == set(expected) == protocol.SYNC_NAMES
+        for name in ("osd_map", "mon_map", "fs_map", "crush_map"):
+            assert got[name][0] == expected[name][0], name
+        assert got["osd_map"][1]["osds"] == expected["osd_map"][1]["osds"]
+        rc, _, err = source.execute("osd set", {"key": "nodeep-scrub"})
+        assert rc == 0, err
+        wait_for(lambda: "nodeep-scrub" in (source.check().get("osd_map") or source.current("osd_map"))[1]["flags_set"])
+        assert source.execute("osd unset", {"key": "nodeep-scrub"})[0] == 0
+        wait_for(lambda: "nodeep-scrub" not in (source.check().get("osd_map") or source.current("osd_map"))[1]["flags_set"])
+        assert source.backend_used[client] > 0
+    finally:
+        source.close()
+        reference.close()
+    if worker is not None:  # the bridge's worker ends with the source
+        with pytest.raises(ProcessLookupError):
+            os.kill(worker, 0)
