@@ -1,0 +1,61 @@
+"""What the push stream tells of an event: its type, time, the event feed's entry and the API paths
+of the resources it changed (calamari.service.stream_hub fans these out)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from calamari.domain.cluster import Cluster
+from calamari.domain.collector_key import CollectorKey
+from calamari.domain.event_feed import OsdServers, describe
+from calamari.domain.osd import Osd
+from calamari.domain.pool import Pool
+from calamari.domain.server import Server
+from calamari.domain.user import User
+from calamari.domain.user_request import UserRequest
+
+
+def changed_paths(agg: Any) -> list[str]:
+    """The API paths (below /api/v2/) of what an event of `agg` changed."""
+    if isinstance(agg, Osd):
+        return [f"cluster/{agg.fsid}/osd/{agg.osd_id}"]
+    if isinstance(agg, Pool):
+        return [f"cluster/{agg.fsid}/pool/{agg.pool_id}"]
+    if isinstance(agg, Cluster):
+        return [f"cluster/{agg.fsid}"]
+    if isinstance(agg, Server):
+        return [f"server/{agg.fqdn}"]
+    if isinstance(agg, UserRequest):
+        paths = [f"request/{agg.request_id}"]
+        if agg.fsid:
+            paths.append(f"cluster/{agg.fsid}/request/{agg.request_id}")
+        return paths
+    if isinstance(agg, User):
+        return [f"user/{agg.username}"]
+    if isinstance(agg, CollectorKey):
+        return [f"key/{agg.key_id}"]
+    return []
+
+
+def describe_event(event: Any, model: Any, osd_servers: OsdServers) -> dict[str, Any]:
+    """What the stream tells of one event (without its position): type, time, the feed's entry
+    (or None for an event the feed does not tell), the changed paths."""
+    agg = model.aggregates.get(event.originator_id)
+    entry = None
+    if agg is not None:
+        told = describe(event, agg)
+        if told is not None:
+            severity, message, fsid, fqdn = told
+            if isinstance(agg, Osd):
+                fqdn = osd_servers.fqdn(agg) or fqdn
+            entry = {"when": event.timestamp.isoformat(), "severity": severity, "message": message,
+                     "fsid": fsid, "fqdn": fqdn}
+    return {"type": type(event).__name__, "when": event.timestamp.isoformat(), "event": entry,
+            "changed": changed_paths(agg) if agg is not None else []}
+
+
+def positioned(position: int, described: dict[str, Any]) -> dict[str, Any]:
+    message = {"position": position, **described}
+    if message["event"] is not None:
+        message["event"] = {"id": position, **message["event"]}
+    return message
