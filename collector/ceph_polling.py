@@ -1,0 +1,159 @@
+"""The CephSource's reads (docs/architecture.md, "Freshness"), each paced by what it costs
+(collector/pacing.py):
+- `check()`, every few tens of milliseconds: one `status` gives the epochs of the OSD, monitor and
+  file system maps, the quorum's election and a hash of health; a map is fetched when its
+  version changed.
+- `poll()`, about once a second: the PG map's version (`pg dump summary`, `mgr stat`) and the
+  PG summary when it moved, usage, config, OSD metadata and health on their refresh intervals,
+  the cluster log; and a check.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from collector.ceph_shapes import content_hash, pg_summary_from_dumps
+from collector.source import SyncVersion
+
+
+def process_cpu_seconds() -> float:
+    """CPU time of this process (all its threads: librados does its work on its own) and of its
+    children that ended (one `ceph` process per command)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+
+class Polling:
+    """The version check, the polls and their pacing; a part of `collector.ceph_source.CephSource`,
+    whose state (set in its `__init__`) and `query` it uses."""
+
+    # -- pacing ---------------------------------------------------------------------------------
+    def cpu_seconds(self) -> float:
+        """CPU time spent on this source: the process's and its children's, and that of a
+        bridge's worker."""
+        extra = sum(backend.cpu_seconds() for backend in self._backends if hasattr(backend, "cpu_seconds"))
+        return self._cpu_clock() + extra
+
+    @contextmanager
+    def _paced(self, kind: str, started: float) -> Iterator[None]:
+        """Charge what the block costs to the pacer of `kind`."""
+        before = self.cpu_seconds()
+        try:
+            yield
+        finally:
+            self.pacers[kind].ran(started, self.cpu_seconds() - before)
+            self.reads[kind] += 1
+
+    # -- polling --------------------------------------------------------------------------------
+    def check(self) -> dict[str, tuple[SyncVersion, Any]]:
+        """The version check: sync objects that changed since reported, read from one `status`
+        (when the pacer allows one now; else nothing)."""
+        now = self._clock()
+        if self.pacers["check"].due(now):
+            self._read_maps(now)
+        return self._reports.changed(self._current)
+
+    def poll(self) -> dict[str, tuple[SyncVersion, Any]]:
+        now = self._clock()
+        if self.pacers["check"].due(now) or self._status is None:
+            self._read_maps(now)
+        if self.pacers["poll"].due(now):
+            with self._paced("poll", now):
+                self._read_slow(now)
+        return self._reports.changed(self._current)
+
+    def _read_maps(self, now: float) -> None:
+        """One `status` (what the check pacer is charged), then every map whose version moved."""
+        with self._paced("check", now):
+            status = self.query("status")
+        self._status = status
+        stamps = {
+            "osd_map": status["osdmap"]["epoch"],
+            "mon_map": status["monmap"]["epoch"],
+            "mon_status": (status["election_epoch"], tuple(status.get("quorum", []))),
+            "fs_map": status["fsmap"]["epoch"],
+            "health": content_hash(status["health"]),
+        }
+        fetch = {"osd_map": self._read_osd_map, "mon_map": self._read_mon_map, "mon_status": self._read_quorum,
+                 "fs_map": self._read_fs_map, "health": self._read_health}
+        for key, stamp in stamps.items():
+            if self._stamps.get(key) != stamp:
+                fetch[key](now)
+                # only now: a fetch that failed is tried again at the next check, not forgotten
+                self._stamps[key] = stamp
+
+    def _read_osd_map(self, now: float) -> None:
+        osd_map = self.query("osd dump")
+        self._store("osd_map", int(osd_map["epoch"]), osd_map, now)
+        crush_version = int(osd_map.get("crush_version", 0))
+        if self._current.get("crush_map", (None,))[0] != crush_version:
+            self._store("crush_map", crush_version, self.query("osd crush dump"), now)
+        self._fetched_at.pop("osd_metadata", None)  # daemons may have restarted
+
+    def _read_mon_map(self, now: float) -> None:
+        mon_map = self.query("mon dump")
+        self._store("mon_map", int(mon_map["epoch"]), mon_map, now)
+
+    def _read_quorum(self, now: float) -> None:
+        quorum = self.query("quorum_status")
+        self._store("mon_status", int(quorum["election_epoch"]), quorum, now)
+
+    def _read_fs_map(self, now: float) -> None:
+        fs_map = self.query("fs dump")
+        self._store("fs_map", int(fs_map["epoch"]), fs_map, now)
+
+    def _read_health(self, now: float) -> None:
+        health = self.query("health", detail="detail")
+        self._store("health", content_hash(health), health, now)
+
+    def _read_slow(self, now: float) -> None:
+        """The PG map, usage, config, OSD metadata, health on their refresh intervals, the log."""
+        status = self._status
+        assert status is not None  # a check ran first
+        summary_dump = self.query("pg dump", dumpcontents=["summary"])
+        # The PG map's version lives in the active mgr and starts again after a failover; led by
+        # the mgr map's epoch (which only grows) it still moves forward for the server.
+        pg_stamp = (self._mgr_epoch() << 32) + int(summary_dump["pg_map"]["version"])
+        pg_changed = self._stamps.get("pg") != pg_stamp
+        if pg_changed:
+            brief = self.query("pg dump", dumpcontents=["pgs_brief"])
+            self._store("pg_summary", pg_stamp, pg_summary_from_dumps(summary_dump, brief, status), now)
+            self._stamps["pg"] = pg_stamp
+        if (pg_changed and self._due("df", now)) or "df" not in self._current:
+            self._store("df", int(pg_stamp), self.query("df", detail="detail"), now)
+        if self._due("health", now):
+            self._read_health(now)
+        if self._due("config", now):
+            config = self.query("config dump")
+            self._store("config", content_hash(config), config, now)
+        if self._due("osd_metadata", now):
+            metadata = self.query("osd metadata")
+            self._store("osd_metadata", content_hash(metadata), metadata, now)
+        self._log_entries = self._reports.new_log_entries(self.query("log last", num=100, channel="cluster") or [])
+
+    def _mgr_epoch(self) -> int:
+        """The mgr map's epoch (0 where `mgr stat` is not known)."""
+        try:
+            return int(self.query("mgr stat").get("epoch", 0))
+        except (RuntimeError, ValueError, TypeError, AttributeError):
+            return 0
+
+    def _due(self, name: str, now: float) -> bool:
+        return now - self._fetched_at.get(name, -1e9) >= self.refresh.get(name, 0.0)
+
+    def _store(self, name: str, version: Any, data: Any, now: float) -> None:
+        self._current[name] = (version, data)
+        self._fetched_at[name] = now
+
+    def current(self, name: str) -> tuple[Any, Any] | None:
+        return self._current.get(name)
+
+    def cluster_log(self) -> list[dict[str, Any]]:
+        """The new entries the last poll read (each returned once)."""
+        entries, self._log_entries = self._log_entries, []
+        return entries
