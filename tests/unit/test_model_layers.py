@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from test_import_graph import ROOT, import_graph, module_files
+from test_import_graph import ROOT, import_graph, module_files, reachable
 
 from calamari.domain.ingest.sync_object import HANDLERS
 from calamari.domain.model import SYNC_OBJECTS, ClusterModel
@@ -24,17 +24,6 @@ def model_modules() -> dict[str, Path]:
     return {name: path for name, path in module_files().items()
             if name in ("calamari.domain.model", *STATE_MODULES, *JOB_MODULES)
             or name.startswith("calamari.domain.ingest")}
-
-
-def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
-    seen: set[str] = set()
-    pending = [start]
-    while pending:
-        for target in graph[pending.pop()]:
-            if target not in seen:
-                seen.add(target)
-                pending.append(target)
-    return seen
 
 
 def test_the_job_modules_reach_the_state_never_the_model() -> None:

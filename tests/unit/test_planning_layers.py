@@ -11,22 +11,10 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from test_import_graph import ROOT, import_graph, module_files
+from test_import_graph import ROOT, import_graph, module_files, reachable
 
 from calamari.domain.model import ClusterModel
 from calamari.testing.captures import capture_steps, captured_at, sync_objects
-
-
-def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
-    """Every module `start` imports, directly or through others."""
-    seen: set[str] = set()
-    pending = [start]
-    while pending:
-        for target in graph[pending.pop()]:
-            if target not in seen:
-                seen.add(target)
-                pending.append(target)
-    return seen
 
 
 def top_level_imports(path: Path) -> set[str]:
