@@ -251,3 +251,50 @@ def test_an_ack_naming_a_heartbeat_by_anything_but_a_sequence_number_is_refused(
     frame = protocol.encode("ack", {"sync": {}, "heartbeat": bad}, fsid=None, host="server", seq=1)
     with pytest.raises(protocol.ProtocolError):
         protocol.decode(frame, allowed_types=protocol.DOWNSTREAM_TYPES)
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def test_servers_are_given_repeated_or_as_a_comma_list_each_with_its_key(tmp_path) -> None:
+    from calamari.adapters.curve_keys import new_key_pair
+    from collector import main as collector_main
+
+    first, second, third = (new_key_pair() for _ in range(3))
+    args = collector_main.parse_args([
+        "--simulate", "hosts=1", "--server", "tcp://10.0.0.1:5560,tcp://10.0.0.2:5560", "--server", "tcp://10.0.0.3:5560",
+        "--server-key", first.public_key, "--server-key", second.public_key, "--server-key", third.public_key,
+        "--key-dir", str(tmp_path), "--failover-after", "2.5"])
+    endpoints = collector_main.server_endpoints(args)
+    assert endpoints == ["tcp://10.0.0.1:5560", "tcp://10.0.0.2:5560", "tcp://10.0.0.3:5560"]
+    curves = collector_main.build_curves(args, len(endpoints))
+    assert [c.server_public_key for c in curves] == [first.public_key, second.public_key, third.public_key]
+    assert len({c.client.public_key for c in curves}) == 1  # one key pair of this collector
+    assert args.failover_after == 2.5
+
+    one_for_all = collector_main.parse_args(["--simulate", "hosts=1", "--server", "tcp://a:1,tcp://b:2",
+                                             "--server-key", first.public_key, "--key-dir", str(tmp_path)])
+    assert [c.server_public_key for c in collector_main.build_curves(one_for_all, 2)] == [first.public_key] * 2
+    default = collector_main.parse_args(["--simulate", "hosts=1", "--insecure"])
+    assert collector_main.server_endpoints(default) == [protocol.DEFAULT_BUS_ENDPOINT]
+
+
+@pytest.mark.parametrize(("words", "reason"), [
+    (["--server", "tcp://a:1,tcp://b:2,tcp://c:3", "--server-key", "K1", "--server-key", "K2"], "2 --server-key for 3"),
+    (["--server", "tcp://a:1,,tcp://b:2", "--insecure"], "empty endpoint"),
+    (["--server", "tcp://a:1", "--server", "tcp://a:1", "--insecure"], "given twice"),
+])
+def test_a_server_list_that_does_not_fit_is_refused_with_the_reason(words: list[str], reason: str, capsys) -> None:
+    from collector import main as collector_main
+
+    assert collector_main.main(["--simulate", "hosts=1", *words]) == 2
+    assert reason in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "soon", "inf"])
+def test_a_failover_time_that_is_not_a_positive_number_is_refused(bad: str, capsys) -> None:
+    from collector import main as collector_main
+
+    with pytest.raises(SystemExit):
+        collector_main.parse_args(["--simulate", "hosts=1", "--insecure", "--failover-after", bad])
+    assert "--failover-after" in capsys.readouterr().err
