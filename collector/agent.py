@@ -83,16 +83,18 @@ class Collector(Supervised, CommandHandling):
         curve: ClientCurveKeys | None = None,
         servers: Sequence[BusServer] | None = None,
         failover_after: float = DEFAULT_FAILOVER_AFTER_S,
+        first_answer_after: float | None = None,
     ) -> None:
         """`check_interval`: seconds between version checks, for a source that has them (see
         VersionChecking). `curve`: encrypt and authenticate with these keys (a CURVE server needs
         them); None speaks plain TCP, for a server started with --insecure-bus. `servers`: several
         servers (active/standby) instead of `server_endpoint` and `curve`; the collector moves to
-        the next when the one it talks to has not answered for `failover_after` seconds."""
+        the next when the one it talks to has not answered for `failover_after` seconds, or not at all
+        for `first_answer_after` (see collector.failover.ServerRotation)."""
         self.source = source
         self.servers = list(servers) if servers else [BusServer(server_endpoint, curve)]
         self._rotation: ServerRotation[BusServer] = ServerRotation(
-            self.servers, time.monotonic(), failover_after=failover_after)
+            self.servers, time.monotonic(), failover_after=failover_after, first_answer_after=first_answer_after)
         self.curve = self.servers[0].curve
         self.mechanism: int | None = None  # zmq.CURVE or zmq.NULL once running
         self.server_endpoint = self.servers[0].endpoint
@@ -181,12 +183,17 @@ class Collector(Supervised, CommandHandling):
     def _switch_server(self, old: zmq.Socket, now: float) -> zmq.Socket:
         """The server fell silent: move to the next one and give it everything afresh."""
         silent = self._rotation.silent_for(now)
+        had_answered = self._rotation.has_answered
         old.close(linger=0)  # what it queued is sent again below, or repaired by resyncs
         self._socket = None
         server = self._rotation.advance(now)
         self.counters["failovers"] += 1
-        log.warning("the server at %s has not answered for %.1f s; moving to %s",
-                    self.server_endpoint, silent, server.endpoint)
+        if had_answered:
+            log.warning("the server at %s has not answered for %.1f s; moving to %s",
+                        self.server_endpoint, silent, server.endpoint)
+        else:  # a standby, or down: said at INFO, as it repeats every round while no server answers
+            log.info("no answer from the server at %s (not active?); moving to %s", self.server_endpoint,
+                     server.endpoint)
         sock = self._connect(server)
         self._introduce(now)
         return sock
@@ -210,7 +217,7 @@ class Collector(Supervised, CommandHandling):
         sock = self._connect(self._rotation.current)
         try:
             now = time.monotonic()
-            self._rotation.answered(now)  # a new connection: its silence counts from now
+            self._rotation.reconnected(now)
             self._send_hello()
             next_poll = now
             next_check = math.inf if self._check is None else now + self.check_interval

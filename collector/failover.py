@@ -4,8 +4,11 @@ failing over between several `calamari-server`s (docs/collector-failover.md).
 Only the active server listens on the bus, so for the collector a failover is the server it talks
 to falling silent and another one answering. It talks to one server at a time; when none of its
 messages has been answered (an ack, a resync, a command...) for `failover_after` seconds it moves
-to the next one, round-robin. While the server is quiet it is probed (a heartbeat, which the server
-acknowledges) every `probe_after` seconds, so that an idle cluster is not taken for a dead server.
+to the next one, round-robin. A server that has not answered at all since the collector moved to
+it (a standby does not listen on the bus; its hello goes unanswered) is left sooner, after
+`first_answer_after` seconds, so that a round through dead servers is quick. While the server is
+quiet it is probed (a heartbeat, which the server acknowledges) every `probe_after` seconds, so
+that an idle cluster is not taken for a dead server.
 
 Stats are not acknowledged one by one: a batch counts as delivered once the server acknowledges a
 heartbeat sent after it on the same connection (ZeroMQ keeps one connection's messages in order).
@@ -41,9 +44,11 @@ class ServerRotation(Generic[Server]):
     """The servers in the order given, the one talked to, and when it last answered."""
 
     def __init__(self, servers: Sequence[Server], now: float, *, failover_after: float = DEFAULT_FAILOVER_AFTER_S,
-                 probe_after: float | None = None) -> None:
+                 probe_after: float | None = None, first_answer_after: float | None = None) -> None:
         """`probe_after`: seconds of silence before a probe (default a third of `failover_after`,
-        so that two probes go unanswered before the server is left)."""
+        so that two probes go unanswered before the server is left). `first_answer_after`: how
+        long a server may take to answer for the first time (default a third of
+        `failover_after`; a live server answers a hello in milliseconds)."""
         if not servers:
             raise ValueError("at least one server is needed")
         if not failover_after > 0:
@@ -51,9 +56,11 @@ class ServerRotation(Generic[Server]):
         self.servers = list(servers)
         self.failover_after = failover_after
         self.probe_after = probe_after if probe_after is not None else failover_after / 3
+        self.first_answer_after = first_answer_after if first_answer_after is not None else failover_after / 3
         self.index = 0
         self.switches = 0
-        self._last_answer = now  # the connection's start counts as an answer
+        self.has_answered = False  # the current server answered since the collector moved to it
+        self._last_answer = now  # silence counts from the connection's start
         self._last_probe = now
 
     @property
@@ -62,6 +69,7 @@ class ServerRotation(Generic[Server]):
 
     def answered(self, now: float) -> None:
         """The current server sent something: it is alive."""
+        self.has_answered = True
         self._last_answer = max(self._last_answer, now)
 
     def silent_for(self, now: float) -> float:
@@ -73,7 +81,7 @@ class ServerRotation(Generic[Server]):
         if len(self.servers) == 1:
             return SwitchDecision(switch=False, probe=False)
         silent = self.silent_for(now)
-        switch = silent >= self.failover_after
+        switch = silent >= (self.failover_after if self.has_answered else self.first_answer_after)
         probe = not switch and silent >= self.probe_after and now - self._last_probe >= self.probe_after
         return SwitchDecision(switch=switch, probe=probe)
 
@@ -84,9 +92,15 @@ class ServerRotation(Generic[Server]):
         """Move to the next server; its silence counts from now."""
         self.index = (self.index + 1) % len(self.servers)
         self.switches += 1
+        self.reconnected(now)
+        return self.current
+
+    def reconnected(self, now: float) -> None:
+        """A new connection to the current server (also after a move): it has not answered on it
+        yet, and its silence counts from now."""
+        self.has_answered = False
         self._last_answer = now
         self._last_probe = now
-        return self.current
 
 
 @dataclass

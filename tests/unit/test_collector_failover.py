@@ -24,16 +24,32 @@ from collector.simulator import SimulatedCluster
 def test_the_rotation_moves_on_only_after_failover_after_seconds_of_silence() -> None:
     rotation = ServerRotation(["a", "b", "c"], now=100.0, failover_after=3.0)
     assert rotation.current == "a"
-    assert not rotation.decide(102.9).switch
+    rotation.answered(100.5)
     rotation.answered(102.0)
     assert not rotation.decide(104.9).switch  # silent for 2.9 s only
     assert rotation.decide(105.0).switch
     assert rotation.advance(105.0) == "b"
-    assert not rotation.decide(107.9).switch  # the new server's silence counts from the move
-    assert rotation.decide(108.0).switch
-    assert rotation.advance(108.0) == "c"
+    rotation.answered(105.1)
+    assert not rotation.decide(108.0).switch  # the new server's silence counts from its answer
+    assert rotation.decide(108.1).switch
+    assert rotation.advance(108.1) == "c"
     assert rotation.advance(111.0) == "a"  # round-robin
     assert rotation.switches == 3
+
+
+def test_a_server_that_never_answered_is_left_sooner() -> None:
+    # a standby does not listen on the bus: a round through the servers must not take
+    # failover_after for each of them
+    rotation = ServerRotation(["a", "b", "c"], now=0.0, failover_after=3.0, first_answer_after=0.5)
+    assert not rotation.decide(0.4).switch
+    assert rotation.decide(0.5).switch
+    rotation.advance(0.5)
+    assert not rotation.has_answered
+    rotation.answered(0.6)  # b answers its hello: from now on it gets the whole failover_after
+    assert not rotation.decide(3.5).switch
+    assert rotation.decide(3.6).switch
+    rotation.reconnected(10.0)  # a new connection to it (the loop restarted): a first answer is due again
+    assert rotation.decide(10.5).switch
 
 
 def test_a_single_server_is_never_left() -> None:
@@ -45,6 +61,7 @@ def test_a_single_server_is_never_left() -> None:
 
 def test_a_quiet_server_is_probed_once_per_probe_interval() -> None:
     rotation = ServerRotation(["a", "b"], now=0.0, failover_after=3.0)  # probes after 1 s
+    rotation.answered(0.0)
     assert not rotation.decide(0.9).probe
     assert rotation.decide(1.0).probe
     rotation.probed(1.0)
@@ -57,6 +74,7 @@ def test_a_quiet_server_is_probed_once_per_probe_interval() -> None:
 def test_an_answer_older_than_the_last_one_does_not_move_the_silence_back() -> None:
     rotation = ServerRotation(["a", "b"], now=10.0, failover_after=2.0)
     rotation.answered(11.5)
+    assert rotation.has_answered
     rotation.answered(11.0)
     assert rotation.silent_for(13.0) == pytest.approx(1.5)
 
@@ -139,9 +157,11 @@ def _start_bus(sink: RecordingSink, endpoint: str, stats: StatsRecorder | None =
     pytest.fail(f"could not bind {endpoint}")
 
 
-def _collector(source: Any, endpoints: list[str], failover_after: float = 0.8) -> Collector:
+def _collector(source: Any, endpoints: list[str], failover_after: float = 0.8,
+               first_answer_after: float | None = None) -> Collector:
     return Collector(source, servers=[BusServer(e) for e in endpoints], failover_after=failover_after,
-                     poll_interval=0.05, heartbeat_interval=0.2, stats_interval=0.1, result_resend_interval=0.2)
+                     first_answer_after=first_answer_after, poll_interval=0.05, heartbeat_interval=0.2,
+                     stats_interval=0.1, result_resend_interval=0.2)
 
 
 def test_the_collector_moves_to_the_next_server_and_back_with_maps_and_stats() -> None:
@@ -187,6 +207,24 @@ def _given_before_last_two(cluster: CountingStats) -> set[tuple[str, str, float]
         given = list(cluster.given)
     newest = sorted({ts for _, _, ts in given})[-2:]
     return {point for point in given if point[2] not in newest}
+
+
+def test_a_server_that_does_not_listen_is_passed_over_before_the_failover_time() -> None:
+    from calamari.testing.live import free_port
+
+    cluster = SimulatedCluster("hosts=1,osds=3,pools=1,pgs=8,seed=4")
+    sink = RecordingSink()
+    active = _start_bus(sink, "tcp://127.0.0.1:0")
+    standby = f"tcp://127.0.0.1:{free_port()}"  # a standby does not listen on the bus
+    # a server that answered would be left only after 10 minutes of silence
+    collector = _collector(cluster, [standby, active.bound_endpoint], failover_after=600.0, first_answer_after=0.5)
+    collector.start()
+    try:
+        wait_for(lambda: set(sink.sync_versions(cluster.fsid)) == protocol.SYNC_NAMES, timeout=20)
+        assert collector.current_server.endpoint == active.bound_endpoint
+    finally:
+        collector.stop()
+        active.stop()
 
 
 def test_a_result_the_first_server_never_acknowledged_is_reported_to_the_next_and_not_run_again() -> None:
