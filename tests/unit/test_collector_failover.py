@@ -129,10 +129,17 @@ class CountingStats(SimulatedCluster):
 
     def stats(self) -> list[tuple[str, list[list[Any]]]]:
         with self.given_lock:
-            stamp = float(len({ts for _, _, ts in self.given}) + 1)
+            stamp = float(self._reports_unlocked() + 1)
             reports = [(host, [[p[0], stamp, p[2]] for p in points]) for host, points in super().stats()]
             self.given.extend((host, p[0], p[1]) for host, points in reports for p in points)
         return reports
+
+    def reports(self) -> int:
+        with self.given_lock:
+            return self._reports_unlocked()
+
+    def _reports_unlocked(self) -> int:
+        return len({ts for _, _, ts in self.given})
 
 
 class StatsRecorder:
@@ -207,6 +214,26 @@ def _given_before_last_two(cluster: CountingStats) -> set[tuple[str, str, float]
         given = list(cluster.given)
     newest = sorted({ts for _, _, ts in given})[-2:]
     return {point for point in given if point[2] not in newest}
+
+
+def test_stats_gathered_while_the_only_server_restarts_reach_it_after_its_hello() -> None:
+    cluster = CountingStats("hosts=2,osds=4,pools=1,pgs=16,seed=8")
+    before, after = StatsRecorder(), StatsRecorder()
+    bus = _start_bus(RecordingSink(), "tcp://127.0.0.1:0", before)
+    endpoint = bus.bound_endpoint
+    collector = _collector(cluster, [endpoint])
+    collector.start()
+    try:
+        wait_for(lambda: len(before.points) > 0)
+        bus.stop()
+        reports = cluster.reports()
+        wait_for(lambda: cluster.reports() > reports + 5, what="stats gathered while the server is down")
+        bus = _start_bus(RecordingSink(), endpoint, after)  # it forgot the collector: asks for a hello
+        wait_for(lambda: _given_before_last_two(cluster) <= before.points | after.points, timeout=5,
+                 what="every stats point at the server, before or after its restart")
+    finally:
+        collector.stop()
+        bus.stop()
 
 
 def test_a_server_that_does_not_listen_is_passed_over_before_the_failover_time() -> None:
