@@ -254,6 +254,42 @@ def test_a_server_that_does_not_listen_is_passed_over_before_the_failover_time()
         active.stop()
 
 
+class AcceptEveryKey:
+    """A key gate that has accepted every collector key."""
+
+    def status_of(self, public_key: str) -> str | None:
+        return "accepted"
+
+    def register(self, key_id: str, public_key: str, source: str | None = None) -> str:
+        return "accepted"
+
+
+def test_each_server_is_reached_with_its_own_key_and_one_whose_key_does_not_match_is_passed_over() -> None:
+    from calamari.adapters.curve_keys import ClientCurveKeys, new_key_pair
+
+    cluster = SimulatedCluster("hosts=1,osds=3,pools=1,pgs=8,seed=6")
+    mine, first_keys, second_keys = new_key_pair(), new_key_pair(), new_key_pair()
+    sinks = [RecordingSink(), RecordingSink()]
+    buses = [CollectorBus(sink, "tcp://127.0.0.1:0", server_keys=keys, key_gate=AcceptEveryKey())
+             for sink, keys in zip(sinks, (first_keys, second_keys), strict=True)]
+    for bus in buses:
+        bus.start()
+    # the first server is given with the second's key: its handshake fails, it never answers
+    servers = [BusServer(buses[0].bound_endpoint, ClientCurveKeys(mine, second_keys.public_key)),
+               BusServer(buses[1].bound_endpoint, ClientCurveKeys(mine, second_keys.public_key))]
+    collector = Collector(cluster, servers=servers, failover_after=600.0, first_answer_after=0.5,
+                          poll_interval=0.05, heartbeat_interval=0.2)
+    collector.start()
+    try:
+        wait_for(lambda: set(sinks[1].sync_versions(cluster.fsid)) == protocol.SYNC_NAMES, timeout=20)
+        assert not sinks[0].sync_versions(cluster.fsid)
+        assert collector.mechanism == zmq.CURVE
+    finally:
+        collector.stop()
+        for bus in buses:
+            bus.stop()
+
+
 def test_a_result_the_first_server_never_acknowledged_is_reported_to_the_next_and_not_run_again() -> None:
     cluster = SimulatedCluster("hosts=1,osds=3,pools=1,pgs=8,seed=1")
     first = zmq.Context.instance().socket(zmq.ROUTER)  # a server that sends a command, then dies
