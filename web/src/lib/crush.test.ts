@@ -4,6 +4,7 @@ import {
   buildTree, flatten, itemErrors, lineAt, lineErrors, lineRange, moveIntoBody, moveTargets, parseWeight, poolsByRule,
   reweightBody, stepText, type CrushNode, type CrushRule, type CrushType,
 } from "./crush";
+import { affects } from "./live";
 
 const TYPES: CrushType[] = [
   { id: 0, name: "osd" }, { id: 1, name: "host" }, { id: 3, name: "rack" }, { id: 11, name: "root" },
@@ -129,5 +130,14 @@ describe("the CRUSH map text's errors", () => {
     expect(lineAt(text, 0)).toBe(1);
     expect(lineAt(text, 3)).toBe(2);
     expect(lineAt(text, text.indexOf("ccc"))).toBe(4);
+  });
+});
+
+describe("the CRUSH page follows the stream", () => {
+  it("refetches the CRUSH lists on a change of their cluster, not another's", () => {
+    for (const list of ["crush_node", "crush_rule", "crush_type", "crush_rule_set", "crush_map"]) {
+      expect(affects("cluster/f", `cluster/f/${list}`)).toBe(true);
+      expect(affects("cluster/g", `cluster/f/${list}`)).toBe(false);
+    }
   });
 });

@@ -12,6 +12,8 @@ export interface Followed {
   lines: string[];
   /** true when the new tail did not overlap what was shown: lines in between may be missing */
   gap: boolean;
+  /** how many lines of the tail were new (appended at the end) */
+  added: number;
 }
 
 /**
@@ -21,7 +23,7 @@ export interface Followed {
  * appended after a gap. At most `keep` lines are kept (the newest).
  */
 export function follow(shown: string[], tail: string[], keep: number): Followed {
-  if (shown.length === 0) return { lines: tail.slice(-keep), gap: false };
+  if (shown.length === 0) return { lines: tail.slice(-keep), gap: false, added: Math.min(tail.length, keep) };
   const most = Math.min(shown.length, tail.length);
   for (let k = most; k > 0; k--) {
     let same = true;
@@ -31,10 +33,10 @@ export function follow(shown: string[], tail: string[], keep: number): Followed 
         break;
       }
     }
-    if (same) return { lines: [...shown, ...tail.slice(k)].slice(-keep), gap: false };
+    if (same) return { lines: [...shown, ...tail.slice(k)].slice(-keep), gap: false, added: tail.length - k };
   }
-  if (tail.length === 0) return { lines: shown, gap: false };
-  return { lines: [...shown, ...tail].slice(-keep), gap: true };
+  if (tail.length === 0) return { lines: shown, gap: false, added: 0 };
+  return { lines: [...shown, ...tail].slice(-keep), gap: true, added: tail.length };
 }
 
 export type LineLevel = "err" | "warn" | "info" | "debug";

@@ -71,17 +71,17 @@ describe("collector keys", () => {
 
 describe("following a log", () => {
   it("appends only what is new after the overlap", () => {
-    expect(follow(["a", "b", "c"], ["b", "c", "d", "e"], 100)).toEqual({ lines: ["a", "b", "c", "d", "e"], gap: false });
-    expect(follow(["a", "b", "c"], ["a", "b", "c"], 100)).toEqual({ lines: ["a", "b", "c"], gap: false });
-    expect(follow([], ["x", "y"], 100)).toEqual({ lines: ["x", "y"], gap: false });
+    expect(follow(["a", "b", "c"], ["b", "c", "d", "e"], 100)).toEqual({ lines: ["a", "b", "c", "d", "e"], gap: false, added: 2 });
+    expect(follow(["a", "b", "c"], ["a", "b", "c"], 100)).toEqual({ lines: ["a", "b", "c"], gap: false, added: 0 });
+    expect(follow([], ["x", "y"], 100)).toEqual({ lines: ["x", "y"], gap: false, added: 2 });
   });
   it("prefers the longest overlap when lines repeat", () => {
     expect(follow(["x", "ok", "ok"], ["ok", "ok", "new"], 100).lines).toEqual(["x", "ok", "ok", "new"]);
   });
   it("marks a gap when more was written than one tail holds, and keeps the newest", () => {
-    expect(follow(["a", "b"], ["p", "q"], 100)).toEqual({ lines: ["a", "b", "p", "q"], gap: true });
+    expect(follow(["a", "b"], ["p", "q"], 100)).toEqual({ lines: ["a", "b", "p", "q"], gap: true, added: 2 });
     expect(follow(["a", "b", "c"], ["c", "d", "e"], 3).lines).toEqual(["c", "d", "e"]);
-    expect(follow(["a"], [], 3)).toEqual({ lines: ["a"], gap: false });
+    expect(follow(["a"], [], 3)).toEqual({ lines: ["a"], gap: false, added: 0 });
   });
   it("splits a tail answer into lines", () => {
     expect(splitLines("a\nb\n")).toEqual(["a", "b"]);
