@@ -72,7 +72,7 @@ function AddUser() {
 
   return (
     <Card title="Add a user">
-      <form class="form" onSubmit={submit} noValidate aria-label="Add a user">
+      <form class="form manage-form" onSubmit={submit} noValidate aria-label="Add a user">
         <div class="form-grid">
           <Field label="User name" name="new-username" error={errors.username}>{input("username", { autocomplete: "off" })}</Field>
           <Field label="Role" name="new-role" error={errors.role}>
@@ -231,9 +231,9 @@ function Users() {
                       </select>
                     </td>
                     <td class="actions">
-                      <button type="button" class="btn btn-small" onClick={() => setResetting(u)}>Reset password…</button>{" "}
-                      <button type="button" class="btn btn-small" onClick={() => void endSessions(u)}>End sessions</button>{" "}
-                      <button type="button" class="btn btn-small" onClick={() => setDeleting(u)}>Delete…</button>
+                      <button type="button" class="btn btn-small" aria-label={`Reset the password of ${u.username}`} onClick={() => setResetting(u)}>Reset password…</button>{" "}
+                      <button type="button" class="btn btn-small" aria-label={`End the sessions of ${u.username}`} onClick={() => void endSessions(u)}>End sessions</button>{" "}
+                      <button type="button" class="btn btn-small" aria-label={`Delete ${u.username}`} onClick={() => setDeleting(u)}>Delete…</button>
                     </td>
                   </tr>
                 );
@@ -369,7 +369,7 @@ export function Admin() {
     );
   }
   return (
-    <div class="page">
+    <div class="page manage-page">
       <header class="page-head">
         <h1>Administration</h1>
       </header>

@@ -12,7 +12,7 @@ export function Config(props: { fsid: string }) {
   const all = config.data.value;
   const found = all ? searchConfig(all, query) : [];
   return (
-    <div class="page">
+    <div class="page manage-page">
       <header class="page-head">
         <h1>Configuration</h1>
         <span class="muted">The settings the cluster's configuration database holds (<code>ceph config dump</code>); read-only.</span>

@@ -144,7 +144,7 @@ function ReweightDialog(props: { fsid: string; tree: CrushTree; node: TreeNode; 
 
   return (
     <Dialog title={`CRUSH weight of ${props.node.name}`} onClose={props.onClose}>
-      <form class="form" onSubmit={submit} noValidate aria-label={`CRUSH weight of ${props.node.name}`}>
+      <form class="form" onSubmit={submit} noValidate aria-label={`Set the CRUSH weight of ${props.node.name}`}>
         <p class="muted">
           The share of data {props.node.name} gets, conventionally its size in TiB (<code>ceph osd crush reweight</code>); 0 drains it.
           In {bucket ? `${bucket.bucket_type} '${bucket.name}'` : "no bucket"}.
@@ -222,11 +222,11 @@ function TreeView(props: { fsid: string; tree: CrushTree; types: CrushType[]; os
                   <td>{node.classes.map((c) => <span class="tag" key={c}>{c}</span>)}</td>
                   <td>{bucket ? null : osdState(node.osd)}</td>
                   <td class="actions">
-                    {may && node.parent !== null && (
-                      <button type="button" class="btn btn-small" onClick={() => setChange({ kind: "move", node })}>Move…</button>
-                    )}
+                    {may && node.parent !== null && (!bucket || moveTargets(props.tree, props.types, node).length > 0) && (
+                      <button type="button" class="btn btn-small" aria-label={`Move ${node.name}`} onClick={() => setChange({ kind: "move", node })}>Move…</button>
+                    )}{" "}
                     {may && !bucket && node.parent !== null && (
-                      <button type="button" class="btn btn-small" onClick={() => setChange({ kind: "reweight", node })}>Weight…</button>
+                      <button type="button" class="btn btn-small" aria-label={`CRUSH weight of ${node.name}`} onClick={() => setChange({ kind: "reweight", node })}>Weight…</button>
                     )}
                   </td>
                 </tr>
@@ -301,7 +301,7 @@ export function Crush(props: { fsid: string }) {
   const error = nodes.error.value ?? osds.error.value ?? types.error.value ?? rules.error.value ?? pools.error.value;
 
   return (
-    <div class="page">
+    <div class="page manage-page">
       <header class="page-head">
         <h1>CRUSH</h1>
         <span class="muted">Where data goes: the hierarchy of buckets and devices, and the rules pools place their data by.</span>

@@ -229,7 +229,7 @@ function HostLogs() {
 
 export function Logs(props: { fsid: string | null }) {
   return (
-    <div class="page">
+    <div class="page manage-page">
       <header class="page-head">
         <h1>Logs</h1>
       </header>
