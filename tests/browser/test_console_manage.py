@@ -160,6 +160,10 @@ def test_the_configuration_searches_and_a_host_log_is_tailed(page, console_serve
     expect(view).to_contain_text(tail[0][:40], timeout=20_000)
     page.get_by_label("Follow").check()
     assert "follow=1" in page.url
+    # the cluster log is live: a line the cluster logs now shows without a reload
+    name = "logged-pool"
+    api.wait_request(api.submit("POST", f"/cluster/{fsid}/pool", {"name": name, "pg_num": 32, "size": 2}), 60)
+    expect(page.get_by_test_id("cluster-log")).to_contain_text(f"pool '{name}' created", timeout=20_000)
     screenshot(page, "logs")
     assert page.page_errors == []
 
