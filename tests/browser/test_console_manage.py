@@ -192,11 +192,35 @@ def test_users_are_managed_and_a_weak_password_is_refused_at_its_field(page, con
     expect(row).to_be_visible()
     row.get_by_label(f"Role of {name}").select_option("read-only")
     wait_for(lambda: _role(console_server, name) == "read-only", 15, "the role change")
+    # a password reset: the API's reason for a weak one at the dialog's field, then a good one
+    page.get_by_role("button", name=f"Reset the password of {name}").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("New password", exact=True).fill(name)
+    dialog.get_by_label("New password again").fill(name)
+    dialog.get_by_role("button", name="Set password").click()
+    status, body = refused(console_server, "PATCH", f"/user/{name}", {"password": name})
+    assert status == 400 and "password" in body["errors"]
+    expect(dialog.locator("[data-field='reset-password']")).to_contain_text(body["errors"]["password"])
+    renewed = "another-long-console-secret"
+    dialog.get_by_label("New password", exact=True).fill(renewed)
+    dialog.get_by_label("New password again").fill(renewed)
+    dialog.get_by_role("button", name="Set password").click()
+    expect(row).to_contain_text("New password set")
+    assert logs_in(console_server, name, renewed)
+    page.get_by_role("button", name=f"End the sessions of {name}").click()
+    expect(row).to_contain_text(re.compile(r"Ended [1-9]\d* session"))
     page.get_by_role("button", name=f"Delete {name}", exact=True).click()
     page.get_by_role("dialog").get_by_role("button", name="Delete user").click()
     expect(row).to_have_count(0)
     assert all(u["username"] != name for u in console_server.api.get("/user"))
     assert page.page_errors == []
+
+
+def logs_in(server: CalamariServer, user: str, password: str) -> bool:
+    """Whether `user` logs in with `password` (a session of its own, apart from the test's)."""
+    from calamari.testing.live import ApiClient
+
+    return ApiClient(server.url).login(user, password)
 
 
 def _role(server: CalamariServer, name: str) -> str | None:
@@ -272,3 +296,32 @@ def test_a_pending_collector_key_is_accepted_in_the_console_and_its_cluster_appe
         assert page.page_errors == []
     finally:
         collector.stop()
+
+
+def test_tab_reaches_the_controls_of_the_new_pages_with_a_visible_focus_ring(page, console_server):
+    from test_console import NAVIGATION, tab_through
+
+    api = console_server.api
+    fqdn = api.get("/server")[0]["fqdn"]
+    first_log = api.get(f"/server/{fqdn}/log")[0].removeprefix("ceph/")
+    log_in(page, console_server)
+    pages = {
+        "/crush": {"Tree", "Rules", "Map text", "Fold default"},
+        "/crush?tab=map": {"CRUSH map text"},
+        "/config": {"Search"},
+        f"/logs?host={fqdn}": {"Live", "Host", first_log},
+        "/admin": {"Role of admin", "Reset the password of admin", "End the sessions of admin", "User name",
+                   "Add user"},
+    }
+    for path, controls in pages.items():
+        page.goto(origin(console_server) + path)
+        expect(page.locator("main h1").first).to_be_visible()
+        expect(page.locator(".loading")).to_have_count(0, timeout=20_000)
+        wanted = NAVIGATION | {"CRUSH", "Configuration", "Logs", "Administration"} | controls
+        focused = tab_through(page, wanted)
+        names = {f["name"] for f in focused}
+        missing = [w for w in wanted if not any(n == w or n.startswith(w) for n in names)]
+        assert not missing, f"{path}: Tab never reached {missing}; it reached {sorted(names)}"
+        unringed = [f for f in focused if f["outline"] == "none" or f["width"] < 2]
+        assert not unringed, f"{path}: focused without a visible outline: {unringed}"
+    assert page.page_errors == []
