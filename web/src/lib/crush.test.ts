@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import {
-  buildTree, flatten, itemErrors, lineAt, lineErrors, lineRange, moveIntoBody, moveTargets, parseWeight, poolsByRule,
+  buildTree, flatten, itemErrors, lineAt, osdCount, lineErrors, lineRange, moveIntoBody, moveTargets, parseWeight, poolsByRule,
   reweightBody, stepText, type CrushNode, type CrushRule, type CrushType,
 } from "./crush";
 import { affects } from "./live";
@@ -40,6 +40,12 @@ describe("the CRUSH tree", () => {
     expect(rows.find((r) => r.name === "default")?.classes).toEqual(["hdd", "nvme", "ssd"]);
     const osd4 = rows.find((r) => r.id === 4);
     expect(osd4).toMatchObject({ weight: 2.5, type: "osd", parent: -7, depth: 3, classes: ["nvme"] });
+  });
+
+  it("counts the OSDs the map places without the OSD list, each once", () => {
+    expect(osdCount(buildTree(nodes(), []))).toBe(5);
+    const twice = [...nodes(), { id: -20, name: "extra", bucket_type: "host", weight: 2, items: [{ id: 0, weight: 2 }, { id: 7, weight: 1 }] }];
+    expect(osdCount(buildTree(twice, []))).toBe(6);
   });
 
   it("collapses a bucket", () => {

@@ -102,6 +102,13 @@ export function buildTree(nodes: CrushNode[], osds: CrushOsd[]): CrushTree {
   return { roots, buckets };
 }
 
+/** How many OSDs the map places (each once, however many buckets link it). */
+export function osdCount(tree: CrushTree): number {
+  const ids = new Set<number>();
+  for (const b of tree.buckets.values()) for (const i of b.items) if (i.id >= 0) ids.add(i.id);
+  return ids.size;
+}
+
 /** The tree as rows in display order, leaving out what is below a collapsed bucket. */
 export function flatten(roots: TreeNode[], collapsed: Set<number> = new Set()): TreeNode[] {
   const rows: TreeNode[] = [];

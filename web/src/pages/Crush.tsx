@@ -5,7 +5,7 @@ import { useMemo, useState } from "preact/hooks";
 import { Badge, Card, Dialog, Empty, ErrorNote, Field, Loading } from "../components/ui";
 import { ApiFailure, call } from "../lib/api";
 import {
-  buildTree, flatten, itemErrors, moveIntoBody, moveTargets, parseWeight, poolsByRule, reweightBody, stepText,
+  buildTree, flatten, itemErrors, moveIntoBody, moveTargets, osdCount, parseWeight, poolsByRule, reweightBody, stepText,
   type CrushNode, type CrushOsd, type CrushRule, type CrushTree, type CrushType, type ItemsBody, type TreeNode,
 } from "../lib/crush";
 import { location, setQuery } from "../lib/router";
@@ -170,13 +170,24 @@ function osdState(osd: CrushOsd | null) {
   return <Badge level={osd.up && osd.in ? "complete" : osd.up ? "WARNING" : "ERROR"} text={words} />;
 }
 
-function TreeView(props: { fsid: string; tree: CrushTree; types: CrushType[]; osdCount: number }) {
+function TreeView(props: { fsid: string; tree: CrushTree; types: CrushType[] }) {
   const [collapsed, setCollapsed] = useState<Set<number>>(() => {
-    if (props.osdCount <= FOLD_HOSTS_ABOVE) return new Set();
+    // counted in the map itself: the OSD list may arrive later
+    if (osdCount(props.tree) <= FOLD_HOSTS_ABOVE) return new Set();
     return new Set([...props.tree.buckets.values()].filter((b) => b.bucket_type === "host").map((b) => b.id));
   });
   const [change, setChange] = useState<Change | null>(null);
   const rows = flatten(props.tree.roots, collapsed);
+  // buckets that can go somewhere else, once per map (each check walks every bucket)
+  const movable = useMemo(() => {
+    const found = new Set<number>();
+    const walk = (node: TreeNode) => {
+      if (node.id < 0 && node.parent !== null && moveTargets(props.tree, props.types, node).length > 0) found.add(node.id);
+      node.children.forEach(walk);
+    };
+    props.tree.roots.forEach(walk);
+    return found;
+  }, [props.tree, props.types]);
   const toggle = (id: number) => {
     const next = new Set(collapsed);
     if (next.has(id)) next.delete(id);
@@ -222,7 +233,7 @@ function TreeView(props: { fsid: string; tree: CrushTree; types: CrushType[]; os
                   <td>{node.classes.map((c) => <span class="tag" key={c}>{c}</span>)}</td>
                   <td>{bucket ? null : osdState(node.osd)}</td>
                   <td class="actions">
-                    {may && node.parent !== null && (!bucket || moveTargets(props.tree, props.types, node).length > 0) && (
+                    {may && node.parent !== null && (!bucket || movable.has(node.id)) && (
                       <button type="button" class="btn btn-small" aria-label={`Move ${node.name}`} onClick={() => setChange({ kind: "move", node })}>Move…</button>
                     )}{" "}
                     {may && !bucket && node.parent !== null && (
@@ -320,7 +331,7 @@ export function Crush(props: { fsid: string }) {
           {!tree || !types.data.value ? (
             <Loading what="the CRUSH tree" />
           ) : (
-            <TreeView fsid={props.fsid} tree={tree} types={types.data.value} osdCount={osdList?.length ?? 0} />
+            <TreeView fsid={props.fsid} tree={tree} types={types.data.value} />
           )}
         </Card>
       )}
