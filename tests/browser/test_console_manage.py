@@ -293,6 +293,16 @@ def test_a_pending_collector_key_is_accepted_in_the_console_and_its_cluster_appe
         page.goto(origin(secure_server) + "/")
         expect(page.locator("#osd-counts")).to_contain_text(str(len(api.get(f"/cluster/{cluster['id']}/osd"))),
                                                           timeout=30_000)
+        # reject it, then delete it: the running collector's next hello registers it as pending again
+        page.goto(origin(secure_server) + "/admin")
+        row.get_by_role("button", name=f"Reject the key of {key['id']}").click()
+        expect(row).to_have_attribute("data-key-status", "rejected", timeout=15_000)
+        expect(row.locator("[data-collector-state]")).to_have_attribute("data-collector-state", "rejected")
+        assert api.get("/key")[0]["status"] == "rejected"
+        row.get_by_role("button", name=f"Delete the key of {key['id']}").click()
+        page.get_by_role("dialog").get_by_role("button", name="Delete key").click()
+        expect(row).to_have_attribute("data-key-status", "pre", timeout=60_000)
+        assert [k["status"] for k in api.get("/key")] == ["pre"]
         assert page.page_errors == []
     finally:
         collector.stop()
