@@ -6,6 +6,10 @@ import { ago, when } from "./lib/format";
 import { location, match } from "./lib/router";
 import { useResource } from "./lib/store";
 import { Account } from "./pages/Account";
+import { Admin } from "./pages/Admin";
+import { Config } from "./pages/Config";
+import { Crush } from "./pages/Crush";
+import { Logs } from "./pages/Logs";
 import { Events } from "./pages/Events";
 import { Hosts, HostDetail } from "./pages/Hosts";
 import { Login } from "./pages/Login";
@@ -13,16 +17,20 @@ import { Osds } from "./pages/Osds";
 import { Overview } from "./pages/Overview";
 import { Pools } from "./pages/Pools";
 import { Requests } from "./pages/Requests";
-import { chooseCluster, clusters, fsid, liveDetail, liveState, logout, session, sessionNote, user } from "./state";
+import { chooseCluster, clusters, fsid, isAdmin, liveDetail, liveState, logout, session, sessionNote, user } from "./state";
 
 const NAV = [
   { href: "/", label: "Overview" },
   { href: "/osds", label: "OSDs" },
   { href: "/pools", label: "Pools" },
   { href: "/hosts", label: "Hosts" },
+  { href: "/crush", label: "CRUSH" },
+  { href: "/config", label: "Configuration" },
+  { href: "/logs", label: "Logs" },
   { href: "/requests", label: "Requests" },
   { href: "/events", label: "Events" },
   { href: "/account", label: "Account" },
+  { href: "/admin", label: "Administration", admin: true },
 ];
 
 function useNow(everyMs: number): number {
@@ -114,6 +122,8 @@ function Page() {
   if (path === "/events") return <Events />;
   if (path === "/hosts") return <Hosts />;
   if (host) return <HostDetail fqdn={host.fqdn as string} />;
+  if (path === "/admin") return <Admin />;
+  if (path === "/logs") return <Logs fsid={fsid.value} />;
   const id = fsid.value;
   if (clusters.value === null) return <div class="page"><p class="loading">Loading clusters…</p></div>;
   if (id === null) {
@@ -128,6 +138,8 @@ function Page() {
   if (path === "/" || path === "/overview") return <Overview fsid={id} />;
   if (path === "/osds") return <Osds fsid={id} />;
   if (path === "/pools") return <Pools fsid={id} />;
+  if (path === "/crush") return <Crush fsid={id} />;
+  if (path === "/config") return <Config fsid={id} />;
   return (
     <div class="page">
       <h1>No such page</h1>
@@ -160,7 +172,7 @@ export function App() {
           Calamari
         </div>
         <ul>
-          {NAV.map((item) => {
+          {NAV.filter((item) => !("admin" in item) || isAdmin.value).map((item) => {
             const active = item.href === "/" ? path === "/" || path === "/overview" : path.startsWith(item.href);
             return (
               <li key={item.href}>

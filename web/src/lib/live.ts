@@ -70,7 +70,9 @@ export function affects(changed: string, resource: string): boolean {
  * on at once without a "connection lost" banner. A shorter one is treated as a drop (back-off). */
 export const RENEW_AFTER_MS = 10_000;
 
-const CLUSTER_DOCUMENTS = new Set(["sync_object", "stats", "osd_config", "mon", "config", "log", "crush_map"]);
+// a CRUSH change is a change of the cluster (its crush_map sync object): the CRUSH page's lists follow it
+const CLUSTER_DOCUMENTS = new Set(["sync_object", "stats", "osd_config", "mon", "config", "log", "crush_map",
+  "crush_node", "crush_rule", "crush_rule_set", "crush_type"]);
 
 export interface LiveOptions {
   onChange: (change: StreamChange) => void;
