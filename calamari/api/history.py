@@ -14,6 +14,9 @@ from calamari.service.history import ClusterNotFound, History, HistoryArchivedEr
 blueprint = Blueprint("history", __name__)
 
 _POINT = {"type": "string", "description": "an ISO 8601 time (UTC when no zone is given) or an event position"}
+_KEPT_FROM = {"type": "object", "nullable": True, "required": ["position", "time"],
+              "description": "where the kept history starts (the last archived event); null: all of it is kept",
+              "properties": {"position": {"type": "integer"}, "time": {"type": "string", "format": "date-time"}}}
 
 
 def history_of(service: Any) -> History:
@@ -30,7 +33,8 @@ def history_of(service: Any) -> History:
      "or the events and a summary of what changed between two of them (from, to). Every answer has "
      "`kept_from` ({position, time}: where the kept history starts, after `calamari-ctl events archive`; "
      "null while the whole history is stored); a point before it answers 410 naming it",
-     response={"type": "object"},
+     response={"type": "object", "required": ["fsid", "kept_from"],
+               "properties": {"fsid": {"type": "string"}, "kept_from": _KEPT_FROM}},
      query={
          "at": _POINT,
          "from": _POINT,
