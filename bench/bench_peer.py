@@ -13,6 +13,9 @@ poll interval unless --poll-interval), logs in to both and prints:
   Both sides authenticate the same way: a bearer token in the Authorization header, got by one
   login before the run (calamari's /auth/login token, the dashboard's JWT), looked up on every
   request by each server;
+- the CPU time each server spends per read (its process's user + system time over a block of
+  the same reads, side by side rather than interleaved, so that it is its own): less noisy than
+  times on a loaded machine, where the time to the last byte is mostly waiting for a core;
 - the freshness of both for the same `ceph osd out` / `ceph osd in` changes: from the moment the
   change is committed (the librados call returns, or with --cli the `ceph` CLI) until each API
   shows it, both polled at once, each by its own thread, every --poll-ms; median, p90 and max
@@ -53,7 +56,16 @@ if str(HERE.parent) not in sys.path:  # run as a script without PYTHONPATH
     sys.path.insert(0, str(HERE.parent))
 
 from bench.bench_freshness import MonCommands  # noqa: E402
-from bench.measure import CpuWindow, Response, Timings, http_get, human_bytes, percentile, table  # noqa: E402
+from bench.measure import (  # noqa: E402
+    CpuWindow,
+    Response,
+    Timings,
+    cpu_seconds,
+    http_get,
+    human_bytes,
+    percentile,
+    table,
+)
 from calamari.testing.live import (  # noqa: E402
     CalamariCollector,
     CalamariServer,
@@ -188,6 +200,35 @@ def compare_reads(calamari: Endpoint, dashboard: Endpoint, fsid: str, osd: int, 
                         "ratio": dash.median_ms / cal.median_ms}
         results.append(row)
     return results
+
+
+def compare_cpu(calamari: Endpoint, dashboard: Endpoint, pids: dict[str, int], fsid: str, osd: int,
+                requests: int) -> dict[str, dict[str, float]]:
+    """Server CPU microseconds per read, per pass: every shared read `requests` times on one side,
+    then on the other; the process's CPU time over the block (background work included: at idle
+    it is a few ms a second for either) divided by the reads."""
+    figures: dict[str, dict[str, float]] = {}
+    for key, _, encoding, kept_alive in PASSES:
+        row: dict[str, float] = {}
+        for side, endpoint, paths in (("calamari", calamari, [c.format(fsid=fsid, osd=osd) for _, c, _ in SHARED_READS]),
+                                      ("dashboard", dashboard, [d.format(osd=osd) for _, _, d in SHARED_READS])):
+            before = cpu_seconds(pids[side])
+            for _ in range(requests):
+                for path in paths:
+                    endpoint.get(path, encoding, kept_alive)
+            row[side] = (cpu_seconds(pids[side]) - before) / (requests * len(paths)) * 1e6
+            endpoint.close()
+        row["ratio"] = row["dashboard"] / row["calamari"] if row["calamari"] > 0 else float("inf")
+        figures[key] = row
+    return figures
+
+
+def print_cpu(figures: dict[str, dict[str, float]], requests: int) -> None:
+    print(f"\nServer CPU per read (user + system time of the process, mean over the {len(SHARED_READS)} reads, "
+          f"{requests} of each; ceph-mgr's includes its other modules' background work):")
+    print(table(["pass", "calamari-server us", "ceph-mgr us", "calamari uses less by"],
+                [[title, f"{row['calamari']:.0f}", f"{row['dashboard']:.0f}", f"{row['ratio']:.2f}x"]
+                 for (key, title, *_), row in zip(PASSES, figures.values(), strict=True)]))
 
 
 def print_reads(results: list[dict[str, Any]], requests: int) -> None:
@@ -381,6 +422,11 @@ def main() -> int:
                       + f" (collector poll {args.poll_interval:g} s; ceph-mgr: all its modules)", flush=True)
             report["reads"] = compare_reads(calamari, dashboard, fsid, osd=0, requests=args.requests)
             print_reads(report["reads"], args.requests)
+            mgr_pid = cluster.pid_of("mgr.x")
+            if server.process is not None and mgr_pid is not None:
+                report["cpu_per_read_us"] = compare_cpu(calamari, dashboard, {
+                    "calamari": server.process.pid, "dashboard": mgr_pid}, fsid, 0, args.requests)
+                print_cpu(report["cpu_per_read_us"], args.requests)
             mon = CliCommands(cluster) if args.cli else MonCommands(cluster)
             how = "the ceph CLI returned" if mon.rados is None else "librados' mon_command returned (committed)"
             print(f"\nFreshness: {args.changes} changes, each API polled every {args.poll_ms:g} ms by its own "
