@@ -299,3 +299,32 @@ def test_a_damaged_base_stops_the_start_instead_of_losing_the_archived_past(pris
     with pytest.raises(HistoryBaseUnusable, match="cannot be loaded"):
         load_model(_snapshots(data_dir), _store(data_dir))
     assert newest_snapshot(_snapshots(data_dir)) is None
+
+
+KILLED_AT = """
+import os, sys
+from calamari.service import ctl, history_cli
+step = sys.argv[1]
+history_cli.ARCHIVE_STEPS.reached = lambda reached: os.kill(os.getpid(), 9) if reached == step else None
+ctl.main(sys.argv[2:])
+"""
+
+
+@pytest.mark.parametrize("step", ["archive-written", "base-written", "events-removed"])
+def test_a_kill_9_between_the_steps_loses_nothing(pristine, data_dir, tmp_path, step):
+    """As above, with the process killed outright (no clean-up runs, nothing more is flushed)."""
+    import subprocess
+    import sys
+
+    rec, lines, whole_model = pristine
+    before, cut = _cut_at(pristine, 5)
+    done = subprocess.run([sys.executable, "-c", KILLED_AT, step, "--data-dir", data_dir, "events", "archive",
+                           "--before", before, "--to", str(tmp_path / "a.jsonl")], capture_output=True, timeout=120)
+    assert done.returncode == -9, done.stderr
+    assert (tmp_path / "a.jsonl").read_bytes().splitlines(keepends=True) == lines[:cut]
+    store = _store(data_dir)
+    assert [export_line(p, e) for p, e in store.read()] == (lines if step != "events-removed" else lines[cut:])
+    assert _canonical(load_model(_snapshots(data_dir), store)[0]) == whole_model
+    assert _ctl(data_dir, "events", "archive", "--before", before, "--to", str(tmp_path / "b.jsonl")) == 0
+    assert _canonical(load_model(_snapshots(data_dir), _store(data_dir))[0]) == whole_model
+    assert _store(data_dir).min_position() == cut + 1
