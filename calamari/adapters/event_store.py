@@ -226,6 +226,45 @@ class EventStore:
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0
 
+    def min_position(self) -> int:
+        """The oldest stored position (0: no events). Above 1 once older events were archived
+        (`calamari-ctl events archive`), or on PostgreSQL after a gap at the very start."""
+        if self.is_postgres:
+            return postgres_store.min_position(self.recorder)  # type: ignore[arg-type]
+        if isinstance(self.recorder, SQLiteApplicationRecorder):
+            with self.recorder.datastore.transaction(commit=False) as cursor:
+                cursor.execute(f"SELECT MIN(rowid) FROM {self.recorder.events_table_name}")
+                return cursor.fetchone()[0] or 0
+        first = next(iter(self.read(batch=1)), None)
+        return first[0] if first is not None else 0
+
+    def delete_through(self, position: int) -> int:
+        """Remove every event at or before `position`, in one transaction (all or none), keeping
+        at least the newest one, which numbers what comes next; returns how many were removed.
+        Only for events already archived and covered by a history base snapshot."""
+        if position >= self.max_position():
+            raise EventStoreError(f"refusing to remove the newest stored event (position {self.max_position()})")
+        if self.is_postgres:
+            return postgres_store.delete_through(self.recorder, position)  # type: ignore[arg-type]
+        if not isinstance(self.recorder, SQLiteApplicationRecorder):
+            raise EventStoreError("only a SQLite or PostgreSQL store can remove archived events")
+        with self.recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute(f"DELETE FROM {self.recorder.events_table_name} WHERE rowid <= ?", (position,))
+            cursor.execute("SELECT changes()")
+            return int(cursor.fetchone()[0])
+
+    def compact(self) -> None:
+        """Give the space of removed events back to the file system (SQLite's VACUUM; PostgreSQL
+        reuses the space itself once autovacuum has passed). The store is closed afterwards."""
+        if isinstance(self.recorder, SQLiteApplicationRecorder):
+            path = os.path.abspath(self.url[len("sqlite://"):])
+            self.close()  # VACUUM needs no other connection in a transaction
+            connection = sqlite3.connect(path, isolation_level=None)
+            try:
+                connection.execute("VACUUM")
+            finally:
+                connection.close()
+
     def read(self, after: int = 0, until: int | None = None, batch: int = 10_000,
              ) -> Iterator[tuple[int, DomainEventProtocol[Any]]]:
         """Stored events with positions in (after, until], in order."""

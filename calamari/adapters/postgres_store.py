@@ -168,3 +168,22 @@ def insert_at_positions(recorder: PostgresApplicationRecorder, stored: Sequence[
                            ).format(schema, table), columns)
         cursor.execute("SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), %s)",
                        (f'"{recorder.datastore.schema}"."{recorder.events_table_name}"', positions[-1]))
+
+
+def min_position(recorder: PostgresApplicationRecorder) -> int:
+    """The oldest stored notification id (0: the table is empty)."""
+    table = SQL("{}.{}").format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute(SQL("SELECT COALESCE(MIN(notification_id), 0) AS min FROM {}").format(table))
+        row = cursor.fetchone()
+        return int(row["min"]) if row else 0
+
+
+def delete_through(recorder: PostgresApplicationRecorder, position: int) -> int:
+    """Delete the events at or before `position` in one transaction; returns how many."""
+    table = SQL("{}.{}").format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
+    with recorder.datastore.transaction(commit=True) as cursor:
+        # the lock inserts take: nothing is appended while the oldest events go
+        cursor.execute(SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
+        cursor.execute(SQL("DELETE FROM {} WHERE notification_id <= %s").format(table), (position,))
+        return int(cursor.rowcount)

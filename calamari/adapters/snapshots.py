@@ -8,7 +8,14 @@ A snapshot file is one header line, `calamari-snapshot 2 sha256 <hex digest of t
 the msgpack body. A file whose header, digest or content does not check out (a flipped bit, an
 edit, a snapshot of format 1 from before checksums, which cannot be told from a forged one) is
 never loaded: it is renamed `*.rejected`, with a warning, and the next older snapshot, or the
-events from the start, take its place. Files are written owner-only (0600)."""
+events from the start, take its place. Files are written owner-only (0600).
+
+A history base (`history-base-<position>.msgpack`, the same format plus the time of the event
+at its position) is the model at the last event `calamari-ctl events archive` moved out of the
+store: once the store's oldest event is after it, the kept history starts there. It is never
+pruned; a model is built from it, or from a snapshot after it, never from one before it (whose
+following events are gone), and a base that does not check out stops the load rather than
+leave the model without the archived past."""
 
 from __future__ import annotations
 
@@ -22,12 +29,14 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.utils import get_topic, resolve_topic
 
 from calamari.adapters.codec import pack, unpack
-from calamari.adapters.event_store import EventStore
+from calamari.adapters.event_store import EventStore, EventStoreError
 from calamari.domain.base import CalamariAggregate
 from calamari.domain.model import ClusterModel
 
@@ -70,9 +79,10 @@ class SnapshotRejected(ValueError):
     """A snapshot file that must not be loaded; the message says why."""
 
 
-def encode_snapshot(position: int, model: ClusterModel) -> bytes:
-    """The bytes of a snapshot file: the header line with the body's SHA-256, then the body."""
-    body = pack({"format": FORMAT, "position": position,
+def encode_snapshot(position: int, model: ClusterModel, extra: dict[str, Any] | None = None) -> bytes:
+    """The bytes of a snapshot file: the header line with the body's SHA-256, then the body
+    (`extra`: more fields of the body, covered by the checksum)."""
+    body = pack({**(extra or {}), "format": FORMAT, "position": position,
                  "aggregates": encode_aggregates(model.aggregates.values()),
                  "reflected": model.reflected})
     return HEADER_PREFIX + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
@@ -101,9 +111,14 @@ def decode_snapshot(data: bytes, position: int | None = None) -> dict[str, Any]:
 
 
 def write_snapshot(directory: str, position: int, model: ClusterModel, history_keep: int = HISTORY_KEEP) -> str:
-    os.makedirs(directory, mode=0o700, exist_ok=True)
     path = snapshot_path(directory, position)
-    data = encode_snapshot(position, model)
+    _write_atomically(directory, path, encode_snapshot(position, model))
+    prune_snapshots(directory, history_keep)
+    return path
+
+
+def _write_atomically(directory: str, path: str, data: bytes) -> None:
+    os.makedirs(directory, mode=0o700, exist_ok=True)
     tmp = path + ".tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -117,8 +132,6 @@ def write_snapshot(directory: str, position: int, model: ClusterModel, history_k
             os.remove(tmp)
         raise
     _sync_directory(directory)
-    prune_snapshots(directory, history_keep)
-    return path
 
 
 def _sync_directory(directory: str) -> None:
@@ -199,23 +212,109 @@ def reject_snapshot(path: str, reason: str) -> None:
         log.warning("snapshot %s rejected: %s (could not rename it: %s)", path, reason, err)
 
 
+HISTORY_BASE_PREFIX = "history-base-"
+
+
+class HistoryBaseUnusable(EventStoreError):
+    """The kept history starts at a history base that cannot be loaded: the events before it are
+    archived, so no model can be built without it."""
+
+
+class HistoryArchived(EventStoreError):
+    """A model before the kept history was asked for."""
+
+    def __init__(self, kept_from: int) -> None:
+        super().__init__(f"the history before position {kept_from} is archived")
+        self.kept_from = kept_from
+
+
+@dataclass(frozen=True)
+class HistoryBase:
+    """Where the kept history starts: the position of the last archived event and its time."""
+
+    position: int
+    time: datetime
+    path: str
+
+
+def history_base_path(directory: str, position: int) -> str:
+    return os.path.join(directory, f"{HISTORY_BASE_PREFIX}{position:012d}.msgpack")
+
+
+def write_history_base(directory: str, position: int, model: ClusterModel, time: datetime) -> str:
+    """Write the model at `position` (the last archived event, which happened at `time`) as a
+    history base, atomically."""
+    path = history_base_path(directory, position)
+    _write_atomically(directory, path, encode_snapshot(position, model, {"kept_from_time": time}))
+    return path
+
+
+def history_bases(directory: str) -> list[tuple[int, str]]:
+    """(position, path) of every history base file, oldest first."""
+    found = []
+    for path in glob.glob(os.path.join(directory, HISTORY_BASE_PREFIX + "*.msgpack")):
+        digits = os.path.basename(path)[len(HISTORY_BASE_PREFIX):-len(".msgpack")]
+        if digits.isdigit():
+            found.append((int(digits), path))
+    return sorted(found)
+
+
+def kept_base_file(directory: str, store: EventStore) -> tuple[int, str] | None:
+    """The history base the kept history starts from: the newest one before the store's oldest
+    event (one at or after it was written by an archive that had not removed its events yet,
+    and does not count); None when the store holds its whole history."""
+    first = store.min_position()
+    candidates = [found for found in history_bases(directory) if found[0] < first]
+    return candidates[-1] if candidates else None
+
+
+def read_history_base(path: str, position: int) -> tuple[ClusterModel, datetime]:
+    """The model a history base holds and the time of its event; HistoryBaseUnusable if it does
+    not check out."""
+    try:
+        with open(path, "rb") as f:
+            doc = decode_snapshot(f.read(), position)
+        time = doc.get("kept_from_time")
+        if not isinstance(time, datetime):
+            raise SnapshotRejected("it names no time")
+        model = ClusterModel()
+        model.load(decode_aggregates(doc["aggregates"]), doc.get("reflected"))
+    except (OSError, SnapshotRejected) as err:
+        raise HistoryBaseUnusable(f"the kept history starts at the history base {path}, which cannot be "
+                                  f"loaded ({err}); restore the file, or rebuild the data dir from the "
+                                  "archives with `calamari-ctl events import`") from None
+    except Exception as err:  # checked, but not aggregates this version knows
+        raise HistoryBaseUnusable(f"the history base {path} cannot be restored: {err}") from None
+    return model, time
+
+
 def load_model(directory: str, store: EventStore, until: int | None = None) -> tuple[ClusterModel, int]:
     """The model at store position `until` (default: the end): the newest snapshot that checks
-    out, plus the events after it (from the start if none does). Returns the model and the
-    position it reflects."""
+    out, plus the events after it (from the start if none does, or from the history base where
+    older events were archived). Returns the model and the position it reflects."""
     model, position = ClusterModel(), 0
+    base = kept_base_file(directory, store)
+    floor = base[0] if base is not None else 0
+    if until is not None and until < floor:
+        raise HistoryArchived(floor)
+    loaded = False
     passed_over = 0
     for snapshot_position, path in sorted(_snapshots(directory), reverse=True):
         if until is not None and snapshot_position > until:
             continue
+        if snapshot_position < floor:
+            break  # the events after it up to the base are archived: only the base will do
         try:
             model, position = load_snapshot(path, snapshot_position), snapshot_position
+            loaded = True
             break
         except SnapshotRejected as err:
             reject_snapshot(path, str(err))
         except OSError as err:  # unreadable now (removed by pruning meanwhile, an I/O error): skip it
             log.warning("snapshot %s unreadable (%s); trying an older one", path, err)
         passed_over += 1
+    if not loaded and base is not None:
+        model, position = read_history_base(base[1], base[0])[0], base[0]
     if passed_over:
         log.warning("%d snapshot(s) in %s passed over: the model is rebuilt from %s", passed_over, directory,
                     f"the snapshot at {position} and the events after it" if position else "every stored event")

@@ -147,7 +147,7 @@ _LEVEL_ORDER = [PUBLIC, USER, SELF_OR_ADMIN, OPERATOR_ONLY, ADMIN_ONLY]
 
 
 def _identity_from_request(auth: object) -> tuple[object | None, ApiError | None]:
-    header = request.headers.get("Authorization", "")
+    header = request.environ.get("HTTP_AUTHORIZATION", "")  # what request.headers would look up
     if header:
         scheme, _, credentials = header.partition(" ")
         if scheme.lower() != "bearer" or not credentials.strip():
@@ -167,7 +167,8 @@ def _identity_from_request(auth: object) -> tuple[object | None, ApiError | None
 
 def check_access(app: Flask) -> Response | None:
     """The before_request hook: None lets the request through, else the refusal."""
-    rule = request.url_rule.rule if request.url_rule is not None else None
+    url_rule = request.url_rule
+    rule = url_rule.rule if url_rule is not None else None
     level = route_level(app, request.method, rule) if rule is not None else None
     if level == PUBLIC:
         return None
@@ -195,15 +196,26 @@ def check_access(app: Flask) -> Response | None:
     return ApiError(403, f"the {identity.role} role may not do this; it needs the {level} role").response()
 
 
+# Every answer is data (JSON, text, images): nothing may run, load or frame it.
+_SECURITY_HEADERS = (
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+)
+
+
 def add_security_headers(app: Flask, response: Response) -> Response:
     headers = response.headers
-    # Every answer is data (JSON, text, images): nothing may run, load or frame it.
-    headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "no-referrer")
-    if request.path.startswith("/api/") or "Cache-Control" not in headers:
-        headers["Cache-Control"] = "no-store"  # answers hold cluster data and tokens: no cache keeps them
+    # one look at the names the answer has: a setdefault per header would scan them all each time
+    present = {name.lower() for name, _ in headers.items()}
+    missing = [pair for pair in _SECURITY_HEADERS if pair[0].lower() not in present]
+    if missing:
+        headers.extend(missing)
+    if "cache-control" not in present:
+        headers.add("Cache-Control", "no-store")  # answers hold cluster data and tokens: no cache keeps them
+    elif request.path.startswith("/api/"):
+        headers["Cache-Control"] = "no-store"
     hsts = int(app.config.get("HSTS_SECONDS") or 0)
     if hsts > 0 and request.is_secure:
         headers["Strict-Transport-Security"] = f"max-age={hsts}; includeSubDomains"

@@ -25,24 +25,38 @@ def install(app: Flask) -> None:
 
 def gzip_response(response: Response) -> Response:
     """Compress `response` in place when the client takes gzip and it is worth it."""
+    headers = response.headers
+    # the media type read off the header as it is: response.mimetype parses all its parameters
+    mimetype = headers.get("Content-Type", "").partition(";")[0].strip().lower()
     if (response.status_code < 200 or response.status_code in (204, 304) or response.direct_passthrough
-            or response.is_streamed or "Content-Encoding" in response.headers
-            or response.mimetype not in COMPRESSIBLE):
+            or response.is_streamed or "Content-Encoding" in headers or mimetype not in COMPRESSIBLE):
         return response
-    response.vary.add("Accept-Encoding")  # caches must keep the two encodings apart
+    add_vary_accept_encoding(response)  # caches must keep the two encodings apart
     if (not accepts_gzip() or request.path.startswith(SECRET_PATHS)
-            or "Set-Cookie" in response.headers):
+            or "Set-Cookie" in headers):
         return response
     body = response.get_data()
     if len(body) < MIN_SIZE:
         return response
     response.set_data(gzip_bytes(body))
-    response.headers["Content-Encoding"] = "gzip"
+    headers["Content-Encoding"] = "gzip"
     return response
+
+
+def add_vary_accept_encoding(response: Response) -> None:
+    """`Vary: Accept-Encoding` on `response`, keeping what else it varies on."""
+    vary = response.headers.get("Vary")
+    if vary is None:
+        response.headers.add("Vary", "Accept-Encoding")
+    elif "accept-encoding" not in {part.strip().lower() for part in vary.split(",")}:
+        response.headers["Vary"] = f"{vary}, Accept-Encoding"
 
 
 def accepts_gzip() -> bool:
     """Whether the request's Accept-Encoding takes gzip (`gzip`, `*`, not `gzip;q=0`)."""
+    offered = request.environ.get("HTTP_ACCEPT_ENCODING", "")
+    if "gzip" not in offered.lower() and "*" not in offered:
+        return False  # told without parsing the header: most of what is sent without gzip
     return request.accept_encodings["gzip"] > 0
 
 
@@ -87,5 +101,5 @@ def gzip_answer(body: bytes, headers: dict[str, str]) -> Response:
     """A JSON answer already in gzip form (the hook above leaves it as it is)."""
     response = Response(body, mimetype="application/json", headers=headers)
     response.headers["Content-Encoding"] = "gzip"
-    response.vary.add("Accept-Encoding")
+    add_vary_accept_encoding(response)
     return response

@@ -9,11 +9,14 @@ from flask import Blueprint, Response, current_app, request
 
 from calamari.api.common import doc, json_response
 from calamari.domain.documents import with_live_fields
-from calamari.service.history import ClusterNotFound, History, HistoryError, parse_limit
+from calamari.service.history import ClusterNotFound, History, HistoryArchivedError, HistoryError, parse_limit
 
 blueprint = Blueprint("history", __name__)
 
 _POINT = {"type": "string", "description": "an ISO 8601 time (UTC when no zone is given) or an event position"}
+_KEPT_FROM = {"type": "object", "nullable": True, "required": ["position", "time"],
+              "description": "where the kept history starts (the last archived event); null: all of it is kept",
+              "properties": {"position": {"type": "integer"}, "time": {"type": "string", "format": "date-time"}}}
 
 
 def history_of(service: Any) -> History:
@@ -27,8 +30,11 @@ def history_of(service: Any) -> History:
 
 @blueprint.get("/api/v2/cluster/<fsid>/history")
 @doc("The cluster as it was at a time or event position (at: cluster, health, osd, pool, server), "
-     "or the events and a summary of what changed between two of them (from, to)",
-     response={"type": "object"},
+     "or the events and a summary of what changed between two of them (from, to). Every answer has "
+     "`kept_from` ({position, time}: where the kept history starts, after `calamari-ctl events archive`; "
+     "null while the whole history is stored); a point before it answers 410 naming it",
+     response={"type": "object", "required": ["fsid", "kept_from"],
+               "properties": {"fsid": {"type": "string"}, "kept_from": _KEPT_FROM}},
      query={
          "at": _POINT,
          "from": _POINT,
@@ -36,7 +42,7 @@ def history_of(service: Any) -> History:
          "limit": {"type": "integer", "minimum": 0, "maximum": 10_000, "default": 1000,
                    "description": "list at most this many events (the summary covers all)"},
      },
-     errors=(400, 401, 403, 404))
+     errors=(400, 401, 403, 404, 410))
 def cluster_history(fsid: str) -> Response:
     service = current_app.config["SERVICE"]
     if fsid not in service.view.clusters:  # a forgotten cluster has no history here until it reports again
@@ -53,6 +59,9 @@ def cluster_history(fsid: str) -> Response:
         if "from" not in args:
             raise HistoryError("at", "required: at=<time or position>, or from=<...>&to=<...>")
         return json_response(history_of(service).diff(fsid, args["from"], args.get("to"), parse_limit(args.get("limit"))))
+    except HistoryArchivedError as err:
+        return json_response({"detail": f"invalid {err.field}: {err.reason}", "errors": {err.field: err.reason},
+                              "kept_from": err.kept_from.as_dict()}, 410)
     except HistoryError as err:
         return json_response({"detail": f"invalid {err.field}: {err.reason}", "errors": {err.field: err.reason}}, 400)
     except ClusterNotFound as err:

@@ -17,9 +17,13 @@ blueprint = Blueprint("openapi", __name__, url_prefix="/api/v2")
 
 ERROR = {"type": "object", "required": ["detail"],
          "properties": {"detail": {"type": "string"},
-                        "errors": {"type": "object", "additionalProperties": {"type": "string"}}}}
+                        "errors": {"type": "object", "additionalProperties": {"type": "string"}},
+                        # only in a history answer's 410: where the kept history starts
+                        "kept_from": {"type": "object", "properties": {"position": {"type": "integer"},
+                                                                       "time": {"type": "string"}}}}}
 REASONS = {400: "invalid input", 401: "not authenticated", 403: "not allowed for this role", 404: "no such object",
            409: "conflict with an existing object or an unfinished request", 503: "not yet known from the cluster",
+           410: "before the kept history (its events are archived): `kept_from` says where it starts",
            413: "request body too large", 415: "the body must be JSON",
            429: "too many failed logins: wait (Retry-After)", 504: "the cluster did not answer in time"}
 _PARAM = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")

@@ -9,11 +9,17 @@ import sys
 import orjson
 
 from calamari.adapters.event_store import EventStore, event_record
+from calamari.adapters.snapshots import kept_base_file
 from calamari.service.ctl_data_dir import service_config
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    store = EventStore(service_config(args).store_url)
+    config = service_config(args)
+    store = EventStore(config.store_url)
+    base = kept_base_file(config.snapshot_dir, store)
+    if base is not None and args.since < base[0]:
+        print(f"calamari-ctl: the kept history starts after position {base[0]}: the events up to it are "
+              "in the archives of `events archive`", file=sys.stderr)
     out = sys.stdout.buffer
     for position, event in store.read(after=args.since):
         out.write(orjson.dumps(event_record(position, event)) + b"\n")

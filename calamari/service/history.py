@@ -5,7 +5,12 @@ A past state is the nearest snapshot at or before the position plus the events a
 snapshot writer keeps older snapshots spaced out for this). A time maps to the last position whose
 event happened at or before it, found by binary search over single events of the store: event
 times are the times of the changes, which grow with the position (events are stored in the order
-they are made)."""
+they are made).
+
+Where older events were archived (`calamari-ctl events archive`), the kept history starts at the
+history base: the state at the last archived event. A point before it is refused with
+`HistoryArchivedError` naming where the kept history starts, and every answer carries that
+point as `kept_from` (null while the store holds the whole history)."""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from calamari.adapters.event_store import EventStore, event_record
-from calamari.adapters.snapshots import load_model
+from calamari.adapters.snapshots import kept_base_file, load_model, read_history_base
 from calamari.domain.history import ChangeSummary, actor, belongs, cluster_documents, redact, serves
 from calamari.domain.model import ClusterModel
 from calamari.domain.server import Server
@@ -38,10 +43,6 @@ class HistoryError(ValueError):
         self.reason = reason
 
 
-class ClusterNotFound(LookupError):
-    """No such cluster in the history at that point."""
-
-
 @dataclass(frozen=True)
 class Point:
     """A place in the history: a store position and the time of its event (None at 0)."""
@@ -51,6 +52,20 @@ class Point:
 
     def as_dict(self) -> dict[str, Any]:
         return {"position": self.position, "time": self.time.isoformat() if self.time else None}
+
+
+class HistoryArchivedError(HistoryError):
+    """A point before the kept history: its events were archived (HTTP 410)."""
+
+    def __init__(self, field: str, kept_from: Point) -> None:
+        when = kept_from.time.isoformat() if kept_from.time else "?"
+        super().__init__(field, f"is before the kept history, which starts at {when} (position "
+                                f"{kept_from.position}); older events are archived")
+        self.kept_from = kept_from
+
+
+class ClusterNotFound(LookupError):
+    """No such cluster in the history at that point."""
 
 
 def parse_point(value: str | None, field: str) -> int | datetime:
@@ -85,7 +100,23 @@ class History:
         self.store = store
         self.snapshot_dir = snapshot_dir
         self._times: dict[int, datetime] = {}  # stored events never change: cache their times
+        self._bases: dict[str, Point] = {}  # history base file -> where the kept history starts
         self._lock = threading.Lock()
+
+    def kept_from(self) -> Point | None:
+        """Where the kept history starts (the last archived event), or None when the store holds
+        the whole history."""
+        found = kept_base_file(self.snapshot_dir, self.store)
+        if found is None:
+            return None
+        position, path = found
+        with self._lock:
+            cached = self._bases.get(path)
+        if cached is None:
+            cached = Point(position, read_history_base(path, position)[1])
+            with self._lock:
+                self._bases[path] = cached
+        return cached
 
     # ------------------------------------------------------------------ positions and times
 
@@ -108,9 +139,10 @@ class History:
             self._times[position] = found[1].timestamp
         return found[1].timestamp
 
-    def position_at(self, when: datetime, end: int | None = None) -> int:
-        """The last position whose event happened at or before `when` (0: none did)."""
-        low, high = 0, self.end() if end is None else end
+    def position_at(self, when: datetime, end: int | None = None, start: int = 0) -> int:
+        """The last position whose event happened at or before `when` (`start`: none after it did;
+        the first stored event is after `start`)."""
+        low, high = start, self.end() if end is None else end
         while low < high:
             mid = (low + high + 1) // 2
             found_at, time = mid, self.time_of(mid)
@@ -124,16 +156,26 @@ class History:
                 high = mid - 1
         return low
 
-    def point(self, value: str | None, field: str, end: int | None = None) -> Point:
-        """Resolve a query value (position or time) against the store."""
+    def point(self, value: str | None, field: str, end: int | None = None, clamp: bool = False) -> Point:
+        """Resolve a query value (position or time) against the store. A point before the kept
+        history raises HistoryArchivedError, or with `clamp` stands for where it starts."""
         end = self.end() if end is None else end
         parsed = parse_point(value, field)
+        kept = self.kept_from()
         if isinstance(parsed, int):
             if parsed > end:
                 raise HistoryError(field, f"position {parsed} is beyond the newest stored event ({end})")
+            before_kept = kept is not None and parsed < kept.position
             position = parsed
         else:
-            position = self.position_at(parsed, end)
+            before_kept = kept is not None and kept.time is not None and parsed < kept.time
+            position = self.position_at(parsed, end, kept.position if kept else 0)
+        if kept is not None and before_kept:
+            if not clamp:
+                raise HistoryArchivedError(field, kept)
+            return kept
+        if kept is not None and position == kept.position:
+            return kept  # its event is archived: the base knows its time
         return Point(position, self.time_of(position))
 
     # ------------------------------------------------------------------ states
@@ -156,7 +198,8 @@ class History:
         if docs is None:
             raise ClusterNotFound(f"cluster {fsid} has no recorded state at position {point.position}"
                                   + (f" ({point.time.isoformat()})" if point.time else ""))
-        return {"fsid": fsid, "at": at, **point.as_dict(), **docs}
+        kept = self.kept_from()
+        return {"fsid": fsid, "at": at, **point.as_dict(), "kept_from": kept.as_dict() if kept else None, **docs}
 
     def diff(self, fsid: str, start: str | None, stop: str | None, limit: int = DEFAULT_EVENT_LIMIT,
              ) -> dict[str, Any]:
@@ -191,8 +234,10 @@ class History:
         if before is None and after is None:
             raise ClusterNotFound(f"cluster {fsid} has no recorded state between positions "
                                   f"{first.position} and {last.position}")
+        kept = self.kept_from()
         return {
             "fsid": fsid,
+            "kept_from": kept.as_dict() if kept else None,
             "from": first.as_dict(),
             "to": last.as_dict(),
             "event_count": count,

@@ -4,20 +4,32 @@
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import sys
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any, BinaryIO
 
 import orjson
 
 from calamari.adapters.event_export import ExportFormatError, export_line, parse_line
 from calamari.adapters.event_store import EventStore
-from calamari.adapters.snapshots import HISTORY_KEEP_ALL, load_model, newest_snapshot, write_snapshot
+from calamari.adapters.snapshots import (
+    HISTORY_KEEP_ALL,
+    history_bases,
+    kept_base_file,
+    load_model,
+    newest_snapshot,
+    read_history_base,
+    snapshot_path,
+    write_history_base,
+    write_snapshot,
+)
 from calamari.domain.documents import with_live_fields
 from calamari.domain.model import ClusterModel
-from calamari.service.ctl_data_dir import service_config
-from calamari.service.history import ClusterNotFound, History, HistoryError, parse_limit
+from calamari.service.ctl_data_dir import ask_running_server, service_config
+from calamari.service.history import ClusterNotFound, History, HistoryError, parse_limit, parse_point
 from calamari.service.model import ServiceConfig
 
 IMPORT_BATCH = 10_000
@@ -201,8 +213,14 @@ def _show(args: argparse.Namespace, doc: dict[str, Any], as_text: Callable[[dict
 def cmd_export(args: argparse.Namespace) -> int:
     history = _history(args)
     end = history.end()
-    after = history.point(args.export_since, "since", end).position if args.export_since is not None else 0
-    until = history.point(args.until, "until", end).position if args.until is not None else end
+    kept = history.kept_from()
+    # a point before the kept history stands for its start: the older events are in an archive
+    after = history.point(args.export_since, "since", end, clamp=True).position \
+        if args.export_since is not None else kept.position if kept else 0
+    until = history.point(args.until, "until", end, clamp=True).position if args.until is not None else end
+    if kept is not None:
+        print(f"the kept history starts after position {kept.position} ({_when(kept.time)}): older events "
+              "are in the archives of `events archive`", file=sys.stderr)
     if after > until:
         raise HistoryError("since", f"is after --until (positions {after} > {until})")
     if args.output in (None, "-"):
@@ -216,6 +234,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         os.replace(tmp, args.output)  # a reader never sees half an export
     print(f"exported {count} events (positions {after + 1}..{until})", file=sys.stderr)
     return 0
+
+
+def _when(time: Any) -> str:
+    return time.isoformat() if time is not None else "?"
 
 
 def _write_events(store: EventStore, after: int, until: int, out: BinaryIO) -> int:
@@ -328,6 +350,124 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------- archive (retention)
+
+
+class _Steps:
+    """The points between the steps of an archive; tests make one of them fail, as a crash there would."""
+
+    def reached(self, step: str) -> None:
+        """Called after each step: `archive-written`, `base-written`, `events-removed`."""
+
+
+ARCHIVE_STEPS = _Steps()
+
+
+def cmd_archive(args: argparse.Namespace) -> int:
+    """Move the events before --before out of the store into an export file, keeping a history
+    base (the model at the last moved event) so the server and history queries start from it.
+    Each step leaves a state that loses nothing: the archive is written and verified before the
+    base, and the base before the events are removed (one transaction)."""
+    config = service_config(args)
+    before = parse_point(args.before, "before")
+    if config.store_url.startswith("memory:"):
+        raise CtlError("archive needs a stored event store (sqlite:///... or postgresql://...)")
+    if ask_running_server(args, {"op": "ping"}, timeout=5.0) is not None:
+        raise CtlError("the server is running on this data dir: stop it first (an archive removes events "
+                       "the running server's history queries and snapshots rely on)")
+    target = os.path.abspath(args.to)
+    if os.path.exists(target):
+        raise CtlError(f"{args.to} exists: archive to a new file")
+    if not os.path.isdir(os.path.dirname(target)):
+        raise CtlError(f"no directory {os.path.dirname(target)!r} for {args.to}")
+    store = EventStore(config.store_url)
+    history = History(store, config.snapshot_dir)
+    end = store.max_position()
+    kept = history.kept_from()
+    first = kept.position if kept else 0
+    if isinstance(before, int):
+        cut = before - 1  # the events at positions before it
+    else:
+        cut = history.position_at(before - timedelta(microseconds=1), end, first)  # strictly older
+    cut = min(cut, end - 1)  # the newest event stays: it numbers the next ones
+    if kept is not None:
+        _remove_before(config.snapshot_dir, first)  # what an interrupted run may have left
+    if cut <= first:
+        why = f" after position {first}, where the kept history starts" if kept else ""
+        print(f"nothing to archive: no stored event before {args.before}{why} (the newest event is always kept)",
+              file=sys.stderr)
+        return 0
+
+    # 1. the archive, written beside its name and verified before it takes it
+    tmp = target + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds password hashes
+    with os.fdopen(fd, "wb") as f:
+        count = _write_events(store, first, cut, f)
+        os.fsync(f.fileno())
+    model = read_history_base(kept_base_file(config.snapshot_dir, store)[1], first)[0] if kept else ClusterModel()
+    cut_time = _verify_archive(tmp, store, first, cut, model)
+    os.replace(tmp, target)
+    _sync_directory_of(target)
+    ARCHIVE_STEPS.reached("archive-written")
+
+    # 2. the history base: the model at the cut, folded from the archive itself
+    write_history_base(config.snapshot_dir, cut, model, cut_time)
+    ARCHIVE_STEPS.reached("base-written")
+
+    # 3. the archived events leave the store, all at once
+    removed = store.delete_through(cut)
+    ARCHIVE_STEPS.reached("events-removed")
+
+    # 4. what only served the archived past: older bases, snapshots before the cut, free pages
+    _remove_before(config.snapshot_dir, cut)
+    store.compact()
+    print(f"archived {count} events (positions {first + 1}..{cut}, up to {cut_time.isoformat()}) to {args.to}; "
+          f"{removed} removed from the store; the kept history starts at position {cut}", file=sys.stderr)
+    return 0
+
+
+def _verify_archive(path: str, store: EventStore, after: int, until: int, model: ClusterModel) -> Any:
+    """Read the written archive back: every line must be the stored event's exact export line,
+    parse back into an event that exports to it again, and fold onto `model` (which ends as the
+    model at `until`). Returns the time of the last event."""
+    stored = store.read(after=after, until=until)
+    last_time = None
+    for number, position, event in _read_events(path):
+        expected = next(stored, None)
+        if expected is None or expected[0] != position:
+            raise CtlError(f"{path}:{number}: the archive does not match the store (position {position}); "
+                           "nothing was removed")
+        line = export_line(position, event)
+        if line != export_line(*expected):
+            raise CtlError(f"{path}:{number}: the archived event at position {position} does not read back as "
+                           "stored; nothing was removed")
+        _fold(model, event, f"{path}:{number}")
+        last_time = event.timestamp
+    if next(stored, None) is not None or last_time is None:
+        raise CtlError(f"{path}: the archive misses events of the store; nothing was removed")
+    return last_time
+
+
+def _remove_before(directory: str, position: int) -> None:
+    """Remove the history bases and snapshots before `position`, where the kept history starts:
+    no model can be built from them any more (the events after them are archived)."""
+    for found, path in history_bases(directory):
+        if found < position:
+            os.remove(path)
+    for path in glob.glob(os.path.join(directory, "snapshot-*.msgpack")):
+        digits = os.path.basename(path)[len("snapshot-"):-len(".msgpack")]
+        if digits.isdigit() and int(digits) < position and path == snapshot_path(directory, int(digits)):
+            os.remove(path)
+
+
+def _sync_directory_of(path: str) -> None:
+    fd = os.open(os.path.dirname(path), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _store_name(config: ServiceConfig) -> str:
     """The store, named for messages (a PostgreSQL URL without its password)."""
     if config.event_store_url is None:
@@ -370,3 +510,10 @@ def add_commands(sub: argparse._SubParsersAction, events: argparse.ArgumentParse
                      help="add to a data dir that has events (the file must continue them exactly)")
     imp.add_argument("--snapshot-every", type=int, default=20_000, help="write a snapshot every N events")
     imp.set_defaults(func=_guarded(cmd_import), creates_data_dir=True)
+    arch = actions.add_parser(
+        "archive", help="move events older than a time into an export file; history then starts there")
+    arch.add_argument("--before", required=True,
+                      help="ISO 8601 time (UTC unless a zone is given): events older than it are archived "
+                           "(or an event position: the events before it)")
+    arch.add_argument("--to", required=True, help="the archive file to write (must not exist)")
+    arch.set_defaults(func=_guarded(cmd_archive))

@@ -305,3 +305,65 @@ def test_passwords_are_masked_in_what_is_shown(postgres, store_url):
         assert mask_password("postgresql://u@h/db") == "postgresql://u@h/db"
     finally:
         store.close()
+
+
+def test_archive_on_postgres_keeps_the_history_from_the_cut_and_imports_back(tmp_path, capture_dir, postgres,
+                                                                             store_url, capsys):
+    """`events archive` on a PostgreSQL store (with a gap in its positions): the older events go to
+    the file and leave the table in one transaction, a restarted service and history queries start
+    from the history base, and the archive plus an export of the rest import back to the whole."""
+    from calamari.adapters.event_export import export_line, parse_line
+    from calamari.service.history import HistoryArchivedError
+
+    steps = capture_steps(capture_dir)
+    config = ServiceConfig(data_dir=str(tmp_path / "a"), event_store_url=store_url)
+    service = ModelService(config)
+    feed_service(service, steps[:4])
+    service.close()
+    store = EventStore(store_url)
+    _gap(store, _events(capture_dir)[:2])  # a creation stored again: refused, its ids drawn
+    store.close()
+    service = ModelService(config)
+    fsid = feed_service(service, steps[4:])
+    whole = _model_state(service)
+    service.close()
+    store = EventStore(store_url)
+    lines = [export_line(p, e) for p, e in store.read()]
+    positions = [p for p, _ in store.read()]
+    assert positions[-1] > len(positions)  # the gap is there
+    when = captured_at(steps[5])
+    cut = max(p for p, e in store.read() if e.timestamp < when)
+    store.close()
+
+    base = ["--data-dir", str(tmp_path / "a"), "--event-store", store_url]
+    archive = tmp_path / "old.jsonl"
+    assert ctl.main([*base, "events", "archive", "--before", when.isoformat(), "--to", str(archive)]) == 0
+    capsys.readouterr()
+    kept_lines = [line for line in lines if parse_line(line)[0] > cut]
+    assert archive.read_bytes().splitlines(keepends=True) == lines[:len(lines) - len(kept_lines)]
+    store = EventStore(store_url)
+    try:
+        assert [export_line(p, e) for p, e in store.read()] == kept_lines
+        history = History(store, config.snapshot_dir)
+        assert history.kept_from().position == cut
+        with pytest.raises(HistoryArchivedError):
+            history.point(str(cut - 1), "at")
+        assert history.state(fsid, str(cut))["kept_from"]["position"] == cut
+    finally:
+        store.close()
+    service = ModelService(config)  # starts from the history base and the kept events
+    try:
+        assert _model_state(service) == whole
+    finally:
+        service.close()
+
+    assert ctl.main([*base, "events", "export", "-o", str(tmp_path / "rest.jsonl")]) == 0
+    target_url = postgres.url(table=f"restored_{next(_tables)}")
+    target = ["--data-dir", str(tmp_path / "b"), "--event-store", target_url]
+    assert ctl.main([*target, "events", "import", str(archive)]) == 0
+    assert ctl.main([*target, "events", "import", "--append", str(tmp_path / "rest.jsonl")]) == 0
+    restored = EventStore(target_url)
+    try:
+        assert [export_line(p, e) for p, e in restored.read()] == lines  # gaps and all
+    finally:
+        restored.close()

@@ -72,7 +72,7 @@ def test_state_at_every_position_is_the_fold_of_the_first_n_events(history):
                 assert n == 0
             else:
                 assert queries.state(FSID, str(n)) == {"fsid": FSID, "at": str(n), "position": n,
-                                                       "time": events[n - 1].timestamp.isoformat(), **docs}
+                                                       "time": events[n - 1].timestamp.isoformat(), "kept_from": None, **docs}
 
 
 @settings(max_examples=25, deadline=None)
