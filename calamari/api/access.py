@@ -83,6 +83,7 @@ ROUTE_ACCESS: dict[tuple[str, str], str] = {
     ("GET", f"{_CLUSTER}/crush_type/<int:type_id>"): USER,
     ("GET", f"{_CLUSTER}/event"): USER,
     ("GET", f"{_CLUSTER}/history"): USER,
+    ("GET", f"{_CLUSTER}/history/timeline"): USER,
     ("GET", f"{_CLUSTER}/log"): USER,
     ("GET", f"{_CLUSTER}/mon"): USER,
     ("GET", f"{_CLUSTER}/mon/<name>"): USER,

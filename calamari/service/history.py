@@ -16,9 +16,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from eventsourcing.utils import get_topic
+
 from calamari.adapters.event_store import EventStore, event_record
 from calamari.adapters.snapshots import load_model
-from calamari.domain.history import ChangeSummary, actor, belongs, cluster_documents, redact, serves
+from calamari.domain.cluster import Cluster
+from calamari.domain.history import (
+    ChangeSummary,
+    actor,
+    belongs,
+    bucket_edges,
+    cluster_documents,
+    density,
+    health_transition,
+    lookup_times,
+    redact,
+    serves,
+)
+from calamari.domain.ids import cluster_id
 from calamari.domain.model import ClusterModel
 from calamari.domain.server import Server
 
@@ -26,6 +41,11 @@ DEFAULT_EVENT_LIMIT = 1000
 MAX_EVENT_LIMIT = 10_000
 _POSITION = re.compile(r"^\d{1,18}$")
 _TIME_CACHE_SIZE = 100_000
+DEFAULT_BUCKETS = 100
+MAX_BUCKETS = 1000
+# a timeline marks at most this many health transitions (a flapping cluster's are summed up as truncated)
+MAX_HEALTH_MARKS = 1000
+_HEALTH_TOPIC = get_topic(Cluster.HealthChanged)
 Shape = Callable[[ClusterModel, str, dict[str, Any]], dict[str, Any]]
 
 
@@ -78,6 +98,14 @@ def parse_limit(value: str | None) -> int:
     return int(value)
 
 
+def parse_buckets(value: str | None) -> int:
+    if value is None or value == "":
+        return DEFAULT_BUCKETS
+    if not (value.isascii() and value.isdigit()) or len(value) > 18 or not 1 <= int(value) <= MAX_BUCKETS:
+        raise HistoryError("buckets", f"must be an integer from 1 to {MAX_BUCKETS}")
+    return int(value)
+
+
 class History:
     """Read-only queries on a store and its snapshot directory (safe beside a running server)."""
 
@@ -108,9 +136,10 @@ class History:
             self._times[position] = found[1].timestamp
         return found[1].timestamp
 
-    def position_at(self, when: datetime, end: int | None = None) -> int:
-        """The last position whose event happened at or before `when` (0: none did)."""
-        low, high = 0, self.end() if end is None else end
+    def position_at(self, when: datetime, end: int | None = None, start: int = 0) -> int:
+        """The last position whose event happened at or before `when` (0: none did); `start`, when
+        given, is a position known to be at or before `when`, which narrows the search."""
+        low, high = start, self.end() if end is None else end
         while low < high:
             mid = (low + high + 1) // 2
             found_at, time = mid, self.time_of(mid)
@@ -135,6 +164,60 @@ class History:
         else:
             position = self.position_at(parsed, end)
         return Point(position, self.time_of(position))
+
+    def positions_at(self, times: list[datetime], end: int) -> list[int]:
+        """`position_at` for each of ascending `times`, each search starting where the last ended."""
+        found: list[int] = []
+        low = 0
+        for when in times:
+            low = self.position_at(when, end, low)
+            found.append(low)
+        return found
+
+    # ------------------------------------------------------------------ timeline
+
+    def timeline(self, fsid: str, start: str | None, stop: str | None, buckets: int = DEFAULT_BUCKETS,
+                 ) -> dict[str, Any]:
+        """How many events were stored in each of `buckets` equal spans between `start` (default:
+        the first event) and `stop` (default: the newest), and the cluster's health transitions in
+        between (the first MAX_HEALTH_MARKS)."""
+        end = self.end()
+        first, last = Point(min(end, 1), self.time_of(1)), Point(end, self.time_of(end))
+        begin = self._time_of_point(start, "from", end, first.time)
+        finish = self._time_of_point(stop, "to", end, last.time)
+        answer: dict[str, Any] = {"fsid": fsid, "first": first.as_dict(), "last": last.as_dict(),
+                                  "from": begin.isoformat() if begin else None,
+                                  "to": finish.isoformat() if finish else None,
+                                  "buckets": [], "health": [], "health_truncated": False}
+        if begin is None or finish is None:  # nothing stored yet
+            return answer
+        if finish < begin:
+            raise HistoryError("from", f"is after to ({begin.isoformat()} > {finish.isoformat()})")
+        edges = bucket_edges(begin, finish, buckets)
+        positions = self.positions_at(lookup_times(edges), end)
+        answer["buckets"] = density(edges, positions)
+        marks: list[dict[str, Any]] = []
+        cluster = cluster_id(fsid)
+        for position, event in self.store.read(after=positions[0], until=positions[-1], batch=500,
+                                               topics=(_HEALTH_TOPIC,)):
+            if event.originator_id != cluster:
+                continue
+            if len(marks) == MAX_HEALTH_MARKS:
+                answer["health_truncated"] = True
+                break
+            marks.append(health_transition(position, event))
+        answer["health"] = marks
+        return answer
+
+    def _time_of_point(self, value: str | None, field: str, end: int, default: datetime | None) -> datetime | None:
+        if value is None:
+            return default
+        parsed = parse_point(value, field)
+        if isinstance(parsed, datetime):
+            return parsed
+        if parsed > end:
+            raise HistoryError(field, f"position {parsed} is beyond the newest stored event ({end})")
+        return self.time_of(parsed) or default
 
     # ------------------------------------------------------------------ states
 

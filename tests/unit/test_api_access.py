@@ -53,6 +53,7 @@ EXPECTED = {
     f"GET {C}/crush_type/<int:type_id>": READ_ONLY,
     f"GET {C}/event": READ_ONLY,
     f"GET {C}/history": READ_ONLY,
+    f"GET {C}/history/timeline": READ_ONLY,
     f"GET {C}/log": READ_ONLY,
     f"GET {C}/mon": READ_ONLY,
     f"GET {C}/mon/<name>": READ_ONLY,
