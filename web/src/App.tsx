@@ -13,6 +13,7 @@ import { Osds } from "./pages/Osds";
 import { Overview } from "./pages/Overview";
 import { Pools } from "./pages/Pools";
 import { Requests } from "./pages/Requests";
+import { TimeTravel } from "./pages/TimeTravel";
 import { chooseCluster, clusters, fsid, liveDetail, liveState, logout, session, sessionNote, user } from "./state";
 
 const NAV = [
@@ -22,6 +23,7 @@ const NAV = [
   { href: "/hosts", label: "Hosts" },
   { href: "/requests", label: "Requests" },
   { href: "/events", label: "Events" },
+  { href: "/history", label: "Time travel" },
   { href: "/account", label: "Account" },
 ];
 
@@ -128,6 +130,7 @@ function Page() {
   if (path === "/" || path === "/overview") return <Overview fsid={id} />;
   if (path === "/osds") return <Osds fsid={id} />;
   if (path === "/pools") return <Pools fsid={id} />;
+  if (path === "/history") return <TimeTravel fsid={id} />;
   return (
     <div class="page">
       <h1>No such page</h1>
