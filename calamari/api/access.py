@@ -128,6 +128,7 @@ ROUTE_ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/graphite/metrics/find"): USER,  # Grafana posts its queries; they change nothing
     ("GET", "/graphite/render"): USER,
     ("POST", "/graphite/render"): USER,
+    ("GET", "/api/v2/graphite/render"): USER,
 }
 
 

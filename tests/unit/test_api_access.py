@@ -98,6 +98,7 @@ EXPECTED = {
     "POST /graphite/metrics/find": READ_ONLY,
     "GET /graphite/render": READ_ONLY,
     "POST /graphite/render": READ_ONLY,
+    "GET /api/v2/graphite/render": READ_ONLY,
 }
 
 # Path parameters that name nothing (or nothing harmful): an allowed call then ends in 400/404,

@@ -8,13 +8,20 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 
 import {
-  RANGES, customRange, formatValue, pointCount, presetRange, rangeParams, render, renderUrl, toColumns,
+  RANGES, customRange, nearestValue, formatValue, pointCount, presetRange, rangeParams, render, renderUrl, toColumns,
   type Columns, type GraphSpec, type TimeRange,
 } from "../lib/graphite";
 
 const SYNC_KEY = "calamari-graphs";
 const COLOURS = ["#3b82f6", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#06b6d4", "#ec4899", "#84cc16"];
 const HEIGHT = 160;
+const NEAREST_SLOTS = 30; // how far the hover looks for a point with a value, either side
+
+function countValues(column: (number | null)[] | undefined): number {
+  let n = 0;
+  for (const v of column ?? []) if (v !== null && v !== undefined) n++;
+  return n;
+}
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
@@ -97,7 +104,12 @@ function Chart(props: ChartProps) {
     const opts: uPlot.Options = {
       width: props.width,
       height: HEIGHT,
-      cursor: { sync: { key: SYNC_KEY, setSeries: true }, drag: { x: true, y: false, setScale: false } },
+      cursor: {
+        sync: { key: SYNC_KEY, setSeries: true },
+        drag: { x: true, y: false, setScale: false },
+        // the hover legend shows the nearest point that has a value (the store has a slot per step)
+        dataIdx: (u, seriesIdx, hovered) => nearestValue(u.data[seriesIdx] as (number | null)[], hovered, NEAREST_SLOTS),
+      },
       scales: { x: { time: true } },
       legend: { live: true },
       series: [
@@ -107,12 +119,14 @@ function Chart(props: ChartProps) {
           stroke: COLOURS[i % COLOURS.length] as string,
           width: 1.5,
           spanGaps: false,
+          // a sparse series (a new cluster, a collector that was away) is dots, not an empty graph
+          points: { show: (u: uPlot, sid: number) => countValues(u.data[sid] as (number | null)[]) < props.width / 8, size: 4 },
           value: (_u: uPlot, v: number | null) => formatValue(v, unit),
         })),
       ],
       axes: [
         { stroke: "currentColor", grid: { stroke: "rgba(128,128,128,0.15)" } },
-        { stroke: "currentColor", grid: { stroke: "rgba(128,128,128,0.15)" }, size: 70,
+        { stroke: "currentColor", grid: { stroke: "rgba(128,128,128,0.15)" }, size: 86,
           values: (_u, values) => values.map((v) => formatValue(v, unit)) },
       ],
       hooks: {
@@ -159,7 +173,7 @@ function Chart(props: ChartProps) {
     plot.current?.redraw(false);
   }, [props.cursorMs]);
 
-  return <div ref={host} class="graph-canvas" data-points={pointCount(props.columns)} />;
+  return <div ref={host} class="graph-canvas" data-points={pointCount(props.columns)} data-cursor={props.cursorMs ?? undefined} />;
 }
 
 function GraphCard(props: { spec: GraphSpec; range: TimeRange; width: number; cursorMs: number | null; tick: number; onZoom: (f: number, u: number) => void }) {

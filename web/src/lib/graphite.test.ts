@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import {
-  clusterGraphs, customRange, formatValue, hostGraphs, node, osdGraphs, pointCount, poolGraphs, presetRange, rangeParams,
+  clusterGraphs, customRange, formatValue, nearestValue, hostGraphs, node, osdGraphs, pointCount, poolGraphs, presetRange, rangeParams,
   renderUrl, toColumns,
 } from "./graphite";
 
@@ -38,7 +38,7 @@ describe("targets", () => {
   it("builds the render URL with every target and the range", () => {
     const url = renderUrl(clusterGraphs("f")[0] as never, customRange(100, 200) as never, 0, 500);
     const query = new URLSearchParams(url.split("?")[1]);
-    expect(url.startsWith("/graphite/render?")).toBe(true);
+    expect(url.startsWith("/api/v2/graphite/render?")).toBe(true);
     expect(query.getAll("target")).toHaveLength(2);
     expect([query.get("from"), query.get("until"), query.get("format"), query.get("maxDataPoints")]).toEqual(["100", "200", "json", "500"]);
   });
@@ -55,6 +55,13 @@ describe("columns", () => {
     expect(c.names).toEqual(["read", "write"]);
     expect(pointCount(c)).toBe(4);
     expect(pointCount(toColumns([]))).toBe(0);
+  });
+  it("finds the nearest point with a value for the hover", () => {
+    const column = [null, 5, null, null, null, 9, null];
+    expect(nearestValue(column, 3, 10)).toBe(1); // ties go to the earlier point
+    expect(nearestValue(column, 4, 10)).toBe(5);
+    expect(nearestValue(column, 6, 10)).toBe(5);
+    expect(nearestValue(column, 3, 1)).toBe(3); // nothing within reach: the hovered slot
   });
   it("formats values with their unit", () => {
     expect(formatValue(1536, "bytes")).toBe("1.5 KiB");

@@ -2,7 +2,8 @@
 // docs/metrics.md lists), the time ranges offered, and the render API's answer as the column
 // arrays a chart draws. Pure except `render`, the one fetch.
 
-export const RENDER = "/graphite/render";
+// the render API under /api/v2/, where the session cookie is sent (the same as /graphite/render)
+export const RENDER = "/api/v2/graphite/render";
 
 export type RangeKey = "1h" | "6h" | "24h" | "7d" | "custom";
 export const RANGES: { key: Exclude<RangeKey, "custom">; label: string; seconds: number }[] = [
@@ -127,6 +128,17 @@ export function toColumns(series: RenderSeries[]): Columns {
     return column;
   });
   return { names: series.map((s) => s.target), times, values };
+}
+
+/** The index nearest to `index` whose value is not null, at most `reach` away (else `index`). */
+export function nearestValue(column: readonly (number | null | undefined)[], index: number, reach: number): number {
+  for (let d = 0; d <= reach; d++) {
+    const before = column[index - d];
+    if (before !== null && before !== undefined) return index - d;
+    const after = column[index + d];
+    if (after !== null && after !== undefined) return index + d;
+  }
+  return index;
 }
 
 /** How many points carry a value: a graph with none says so instead of drawing empty axes. */

@@ -109,7 +109,7 @@ function PastBanner(props: { moments: Moments; position: number | null }) {
   const m = props.moments;
   return (
     <div class="banner banner-past" role="status" data-testid="past-banner">
-      <span class="past-mark" aria-hidden="true">⏱</span>
+      <span class="past-mark" aria-hidden="true">PAST</span>
       {m.at ? (
         <span>
           <strong>You are looking at the past:</strong> the cluster as it was at <Moment iso={m.at} />
