@@ -7,6 +7,7 @@ import { location, match } from "./lib/router";
 import { useResource } from "./lib/store";
 import { Account } from "./pages/Account";
 import { Events } from "./pages/Events";
+import { GraphExplorer } from "./pages/GraphExplorer";
 import { Hosts, HostDetail } from "./pages/Hosts";
 import { Login } from "./pages/Login";
 import { Osds } from "./pages/Osds";
@@ -114,6 +115,7 @@ function Page() {
   if (path === "/account") return <Account />;
   if (path === "/requests") return <Requests />;
   if (path === "/events") return <Events />;
+  if (path === "/graphs") return <GraphExplorer />;
   if (path === "/hosts") return <Hosts />;
   if (host) return <HostDetail fqdn={host.fqdn as string} />;
   const id = fsid.value;

@@ -8,7 +8,7 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 
 import {
-  RANGES, customRange, nearestValue, formatValue, pointCount, presetRange, rangeParams, render, renderUrl, toColumns,
+  RANGES, customRange, explorerHref, nearestValue, formatValue, pointCount, presetRange, rangeParams, render, renderUrl, toColumns,
   type Columns, type GraphSpec, type TimeRange,
 } from "../lib/graphite";
 
@@ -138,6 +138,7 @@ function Chart(props: ChartProps) {
           zoom.current(from, until);
         }],
         draw: [(u) => {
+          host.current?.setAttribute("data-drawn", String(Math.round(performance.now())));
           const ms = cursor.current;
           if (ms === null) return;
           const x = u.valToPos(ms / 1000, "x", true);
@@ -197,7 +198,7 @@ function GraphCard(props: { spec: GraphSpec; range: TimeRange; width: number; cu
   const { from, until } = rangeParams(props.range, nowSeconds());
   return (
     <figure class="graph" data-graph={props.spec.id} data-from={from} data-until={until}>
-      <figcaption>{props.spec.title}</figcaption>
+      <figcaption>{props.spec.title}{props.spec.id !== "explorer" && <> <a class="small graph-explore" href={explorerHref(props.spec, props.range.key)}>explore →</a></>}</figcaption>
       {error && <p class="error-note" role="alert">The time series could not be read: {error}.</p>}
       {!columns && !error && <p class="muted small">Loading…</p>}
       {columns && pointCount(columns) === 0 && (

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import {
-  clusterGraphs, customRange, formatValue, nearestValue, hostGraphs, node, osdGraphs, pointCount, poolGraphs, presetRange, rangeParams,
+  clusterGraphs, customRange, explorerHref, explorerSpec, formatValue, nearestValue, hostGraphs, node, osdGraphs, pointCount, poolGraphs, presetRange, rangeParams,
   renderUrl, toColumns,
 } from "./graphite";
 
@@ -41,6 +41,21 @@ describe("targets", () => {
     expect(url.startsWith("/api/v2/graphite/render?")).toBe(true);
     expect(query.getAll("target")).toHaveLength(2);
     expect([query.get("from"), query.get("until"), query.get("format"), query.get("maxDataPoints")]).toEqual(["100", "200", "json", "500"]);
+  });
+});
+
+describe("the explorer", () => {
+  it("keeps the targets of the address, at most the render API's 50", () => {
+    expect(explorerSpec([])).toBeNull();
+    expect(explorerSpec([" a.b ", ""])?.targets).toEqual(["a.b"]);
+    expect(explorerSpec(Array.from({ length: 60 }, (_, i) => `m.${i}`))?.targets).toHaveLength(50);
+  });
+  it("links a panel's graph with its targets and range", () => {
+    const spec = osdGraphs("f", 3)[1] as never;
+    const query = new URLSearchParams(explorerHref(spec, "7d").split("?")[1]);
+    expect(query.getAll("target")).toEqual(osdGraphs("f", 3)[1]?.targets);
+    expect(query.get("range")).toBe("7d");
+    expect(new URLSearchParams(explorerHref(spec, "custom").split("?")[1]).get("range")).toBeNull();
   });
 });
 

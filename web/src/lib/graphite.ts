@@ -102,6 +102,20 @@ export function hostGraphs(fqdn: string): GraphSpec[] {
   ];
 }
 
+/** The explorer's one graph of whatever targets the address holds (null: none). */
+export function explorerSpec(targets: string[]): GraphSpec | null {
+  const kept = targets.map((t) => t.trim()).filter(Boolean).slice(0, 50); // the render API's limit
+  return kept.length ? { id: "explorer", title: kept.length === 1 ? (kept[0] as string) : `${kept.length} targets`, unit: "count", targets: kept } : null;
+}
+
+/** The explorer's address for a graph's targets. */
+export function explorerHref(spec: GraphSpec, range: RangeKey): string {
+  const query = new URLSearchParams();
+  for (const t of spec.targets) query.append("target", t);
+  if (range !== "custom") query.set("range", range);
+  return `/graphs?${query.toString()}`;
+}
+
 // ------------------------------------------------------------------ the render API's answer
 
 export interface RenderSeries {

@@ -2,6 +2,7 @@
 // workbench, pools and hosts as they were (from `history?at=`), clearly marked as the past; two
 // moments show what changed between them (`history?from=&to=`) with who did it. The address holds
 // the moment(s), the view and the object shown, so a link shows the same to a colleague.
+import { effect } from "@preact/signals";
 import { useEffect, useMemo, useState } from "preact/hooks";
 
 import { OsdGrid } from "../components/OsdGrid";
@@ -17,6 +18,7 @@ import {
 } from "../lib/osd";
 import type { PoolRow } from "../lib/pools";
 import { location, navigate } from "../lib/router";
+import { session } from "../state";
 import {
   bothZones, diffEntries, fromLocalInput, momentHref, readMoments, toLocalInput, zoomSpan,
   type DiffAnswer, type DiffEntry, type Moments, type TimelineAnswer, type TravelView,
@@ -72,6 +74,11 @@ function cached<T>(path: string): Promise<T> {
   }
   return found as Promise<T>;
 }
+
+// nothing of one user's session stays for the next
+effect(() => {
+  if (session.value !== "in") cache.clear();
+});
 
 function useFetched<T>(path: string | null, fresh = false): { data: T | null; error: unknown; loading: boolean } {
   const [state, setState] = useState<{ path: string | null; data: T | null; error: unknown }>({ path: null, data: null, error: null });
