@@ -55,6 +55,8 @@ interface PastState {
   server: PastServer[];
 }
 
+const ENTRIES_SHOWN = 200; // diff entries drawn at first (and per "show more")
+
 const LIVE_PAGE: Record<TravelView, string> = {
   overview: "/", osds: "/osds", pools: "/pools", hosts: "/hosts", changes: "/events",
 };
@@ -295,12 +297,15 @@ function Changes(props: { fsid: string; moments: Moments }) {
     : null;
   const diff = useFetched<DiffAnswer>(path);
   const [kind, setKind] = useState<string>("");
+  const [limit, setLimit] = useState(ENTRIES_SHOWN);
+  const entries = useMemo(() => (diff.data ? diffEntries(diff.data) : []), [diff.data]);
   if (!path) return <Empty>Shift+click a second moment on the timeline (or "Compare with…") to see what changed between two moments.</Empty>;
   if (diff.error) return <ErrorNote error={diff.error} />;
   if (!diff.data) return <Loading what="the changes" />;
-  const entries = diffEntries(diff.data);
-  const shown = kind ? entries.filter((e) => e.kind === kind) : entries;
+  const kept = kind ? entries.filter((e) => e.kind === kind) : entries;
+  const shown = kept.slice(0, limit);
   const kinds = [...new Set(entries.map((e) => e.kind))];
+  const perKind = (k: string) => entries.reduce((n, e) => n + (e.kind === k ? 1 : 0), 0);
   return (
     <div data-testid="changes">
       <p class="muted">
@@ -308,9 +313,11 @@ function Changes(props: { fsid: string; moments: Moments }) {
       </p>
       {kinds.length > 1 && (
         <div class="links-row" role="group" aria-label="Show">
-          <button type="button" class={`btn btn-small ${kind === "" ? "btn-primary" : "btn-ghost"}`} onClick={() => setKind("")}>All</button>
+          <button type="button" class={`btn btn-small ${kind === "" ? "btn-primary" : "btn-ghost"}`} onClick={() => { setKind(""); setLimit(ENTRIES_SHOWN); }}>All</button>
           {kinds.map((k) => (
-            <button type="button" key={k} class={`btn btn-small ${kind === k ? "btn-primary" : "btn-ghost"}`} onClick={() => setKind(k)}>{k}</button>
+            <button type="button" key={k} class={`btn btn-small ${kind === k ? "btn-primary" : "btn-ghost"}`} onClick={() => { setKind(k); setLimit(ENTRIES_SHOWN); }}>
+              {k} ({count(perKind(k))})
+            </button>
           ))}
         </div>
       )}
@@ -327,6 +334,13 @@ function Changes(props: { fsid: string; moments: Moments }) {
             </li>
           ))}
         </ul>
+      )}
+      {kept.length > shown.length && (
+        // thousands of OSDs can change in an hour: the list grows on demand, the counts above are whole
+        <p>
+          <span class="muted">{count(shown.length)} of {count(kept.length)} shown. </span>
+          <button type="button" class="btn btn-small" onClick={() => setLimit(limit + ENTRIES_SHOWN)}>Show {ENTRIES_SHOWN} more</button>
+        </p>
       )}
     </div>
   );
