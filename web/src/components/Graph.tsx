@@ -94,6 +94,7 @@ function Chart(props: ChartProps) {
   const plot = useRef<uPlot | null>(null);
   const cursor = useRef<number | null>(props.cursorMs);
   const zoom = useRef(props.onZoom);
+  const drawn = useRef<Columns | null>(null);
   cursor.current = props.cursorMs;
   zoom.current = props.onZoom;
   const shape = props.columns.names.join("\u0000");
@@ -158,17 +159,21 @@ function Chart(props: ChartProps) {
     };
     const data = [props.columns.times, ...props.columns.values] as uPlot.AlignedData;
     plot.current = new uPlot(opts, data, host.current);
+    drawn.current = props.columns;
     return () => {
       plot.current?.destroy();
       plot.current = null;
     };
   }, [shape, props.spec.unit]);
 
+  // new data or width for the chart there is (not again for what it was just created with)
   useEffect(() => {
-    plot.current?.setData([props.columns.times, ...props.columns.values] as uPlot.AlignedData);
+    if (!plot.current || drawn.current === props.columns) return;
+    drawn.current = props.columns;
+    plot.current.setData([props.columns.times, ...props.columns.values] as uPlot.AlignedData);
   }, [props.columns]);
   useEffect(() => {
-    plot.current?.setSize({ width: props.width, height: HEIGHT });
+    if (plot.current && plot.current.width !== props.width) plot.current.setSize({ width: props.width, height: HEIGHT });
   }, [props.width]);
   useEffect(() => {
     plot.current?.redraw(false);
@@ -220,7 +225,8 @@ export interface GraphPanelProps {
 /** A row of graphs with the range picker; live ranges follow now every 30 s. */
 export default function GraphPanel(props: GraphPanelProps) {
   const box = useRef<HTMLDivElement>(null);
-  const [width, setWidth] = useState(400);
+  // null until measured: a graph is fetched for the width it is drawn at, once
+  const [width, setWidth] = useState<number | null>(null);
   const [tick, setTick] = useState(0);
   const [ownRange, setOwnRange] = useState<TimeRange | null>(props.range ?? null);
   const range = ownRange ?? graphRange.value;
@@ -247,7 +253,7 @@ export default function GraphPanel(props: GraphPanelProps) {
       <RangePicker range={range} onRange={setRange} />
       <p class="muted small">Drag across a graph to zoom; hover for values.</p>
       <div class="graph-grid">
-        {props.specs.map((spec) => (
+        {width !== null && props.specs.map((spec) => (
           <GraphCard key={spec.id} spec={spec} range={range} width={width} cursorMs={props.cursorMs ?? null} tick={tick}
             onZoom={(from, until) => {
               const r = customRange(from, until);
