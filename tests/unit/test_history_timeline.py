@@ -127,3 +127,22 @@ def test_api_timeline_bad_input_is_a_400_with_a_reason(client, recorded, query, 
 def test_api_timeline_unknown_cluster_is_a_404(client):
     r = client.get("/api/v2/cluster/00000000-0000-0000-0000-000000000000/history/timeline")
     assert r.status_code == 404
+
+
+def test_an_empty_store_has_an_empty_timeline(tmp_path):
+    from calamari.adapters.event_store import EventStore
+
+    answer = History(EventStore("memory://"), str(tmp_path / "snapshots")).timeline("f", None, None, 10)
+    assert answer["buckets"] == [] and answer["health"] == []
+    assert answer["from"] is None and answer["to"] is None and answer["last"]["position"] == 0
+
+
+def test_more_health_transitions_than_marked_are_said_to_be_truncated(recorded, history, monkeypatch):
+    from calamari.service import history as history_module
+
+    rec, _ = recorded
+    every = history.timeline(rec.fsid, None, None, 5)["health"]
+    assert len(every) > 1
+    monkeypatch.setattr(history_module, "MAX_HEALTH_MARKS", 1)
+    capped = history.timeline(rec.fsid, None, None, 5)
+    assert capped["health"] == every[:1] and capped["health_truncated"] is True
