@@ -265,12 +265,14 @@ class EventStore:
             finally:
                 connection.close()
 
-    def read(self, after: int = 0, until: int | None = None, batch: int = 10_000,
+    def read(self, after: int = 0, until: int | None = None, batch: int = 10_000, topics: Sequence[str] = (),
              ) -> Iterator[tuple[int, DomainEventProtocol[Any]]]:
-        """Stored events with positions in (after, until], in order."""
+        """Stored events with positions in (after, until], in order; only those of `topics` (event
+        classes, as eventsourcing names them) when given: the store filters them, undecoded."""
         start = after
         while True:
-            notes = self.recorder.select_notifications(start, batch, stop=until, inclusive_of_start=False)
+            notes = self.recorder.select_notifications(start, batch, stop=until, topics=topics,
+                                                       inclusive_of_start=False)
             if not notes:
                 return
             for note in notes:

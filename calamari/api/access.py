@@ -83,6 +83,7 @@ ROUTE_ACCESS: dict[tuple[str, str], str] = {
     ("GET", f"{_CLUSTER}/crush_type/<int:type_id>"): USER,
     ("GET", f"{_CLUSTER}/event"): USER,
     ("GET", f"{_CLUSTER}/history"): USER,
+    ("GET", f"{_CLUSTER}/history/timeline"): USER,
     ("GET", f"{_CLUSTER}/log"): USER,
     ("GET", f"{_CLUSTER}/mon"): USER,
     ("GET", f"{_CLUSTER}/mon/<name>"): USER,
@@ -127,6 +128,7 @@ ROUTE_ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/graphite/metrics/find"): USER,  # Grafana posts its queries; they change nothing
     ("GET", "/graphite/render"): USER,
     ("POST", "/graphite/render"): USER,
+    ("GET", "/api/v2/graphite/render"): USER,
 }
 
 

@@ -48,6 +48,7 @@ BLUEPRINT_MODULES: list[str] = [
     "calamari.api.events",
     "calamari.api.openapi",
     "calamari.api.graphite",  # /graphite/*: render, metrics/find, functions
+    "calamari.api.graphite_console",  # /api/v2/graphite/render: the same, where the console's cookie goes
     "calamari.api.prometheus",  # /metrics
     "calamari.api.stats",  # /api/v2/cluster/<fsid>/…/stats
     "calamari.api.history",  # /api/v2/cluster/<fsid>/history

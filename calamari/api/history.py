@@ -9,7 +9,16 @@ from flask import Blueprint, Response, current_app, request
 
 from calamari.api.common import doc, json_response
 from calamari.domain.documents import with_live_fields
-from calamari.service.history import ClusterNotFound, History, HistoryArchivedError, HistoryError, parse_limit
+from calamari.service.history import (
+    MAX_BUCKETS,
+    MAX_HEALTH_MARKS,
+    ClusterNotFound,
+    History,
+    HistoryArchivedError,
+    HistoryError,
+    parse_buckets,
+    parse_limit,
+)
 
 blueprint = Blueprint("history", __name__)
 
@@ -66,3 +75,30 @@ def cluster_history(fsid: str) -> Response:
         return json_response({"detail": f"invalid {err.field}: {err.reason}", "errors": {err.field: err.reason}}, 400)
     except ClusterNotFound as err:
         return json_response({"detail": str(err)}, 404)
+
+
+@blueprint.get("/api/v2/cluster/<fsid>/history/timeline")
+@doc("How many events were stored in each of equal time buckets between two times, and the cluster's "
+     "health transitions in between: the console's timeline",
+     response={"type": "object"},
+     query={
+         "from": {**_POINT, "description": "an ISO 8601 time or an event position (default: the first event)"},
+         "to": {**_POINT, "description": "an ISO 8601 time or an event position (default: the newest event)"},
+         "buckets": {"type": "integer", "minimum": 1, "maximum": MAX_BUCKETS, "default": 100,
+                     "description": "how many equal spans to count events in"},
+     },
+     errors=(400, 401, 403, 404))
+def cluster_history_timeline(fsid: str) -> Response:
+    service = current_app.config["SERVICE"]
+    if fsid not in service.view.clusters:
+        return json_response({"detail": f"no cluster {fsid}"}, 404)
+    args = request.args
+    try:
+        unknown = sorted(set(args) - {"from", "to", "buckets"})
+        if unknown:
+            raise HistoryError(unknown[0], "unknown parameter (use from, to and buckets)")
+        answer = history_of(service).timeline(fsid, args.get("from"), args.get("to"), parse_buckets(args.get("buckets")))
+    except HistoryError as err:
+        return json_response({"detail": f"invalid {err.field}: {err.reason}", "errors": {err.field: err.reason}}, 400)
+    answer["health_limit"] = MAX_HEALTH_MARKS
+    return json_response(answer)

@@ -6,6 +6,7 @@ aggregate it changed; the summary never folds events a second way."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from eventsourcing.domain import Aggregate
@@ -220,3 +221,45 @@ def _outcome(row: dict[str, Any]) -> str:
     if row["state"] != "complete":
         return "pending"
     return "failed" if row["error"] else "succeeded"
+
+
+# ---------------------------------------------------------------------- timeline
+
+def bucket_edges(start: datetime, stop: datetime, count: int) -> list[datetime]:
+    """`count + 1` times splitting [start, stop] into `count` equal buckets (the last edge is `stop`)."""
+    if count < 1 or stop < start:
+        raise ValueError("need at least one bucket over a span that does not end before it starts")
+    step = (stop - start) / count
+    return [start + step * i for i in range(count)] + [stop]
+
+
+# event times are exact to the microsecond: the last event before a time is the last at or before this much earlier
+_TICK = timedelta(microseconds=1)
+
+
+def lookup_times(edges: list[datetime]) -> list[datetime]:
+    """The times whose positions `density` needs: just before each edge, and the last edge itself,
+    so that a bucket holds its start and the last bucket its end too."""
+    return [edge - _TICK for edge in edges[:-1]] + edges[-1:]
+
+
+def density(edges: list[datetime], positions: list[int]) -> list[dict[str, Any]]:
+    """Buckets of events between consecutive edges: events at or after `edges[i]` and before
+    `edges[i + 1]` (the last bucket includes its end). `positions[i]` is the last stored position at
+    or before `lookup_times(edges)[i]`; store positions are gap-free, so the count is the difference
+    of positions."""
+    if len(edges) != len(positions) or len(edges) < 2:
+        raise ValueError("one position per edge, and at least two edges")
+    return [{
+        "start": edges[i].isoformat(),
+        "end": edges[i + 1].isoformat(),
+        "count": positions[i + 1] - positions[i],
+        "first_position": positions[i] + 1,
+        "last_position": positions[i + 1],
+    } for i in range(len(edges) - 1)]
+
+
+def health_transition(position: int, event: Aggregate.Event) -> dict[str, Any]:
+    """A health change as the timeline marks it."""
+    return {"position": position, "time": event.timestamp.isoformat(),
+            "from": getattr(event, "previous", None), "to": getattr(event, "status", None)}

@@ -21,9 +21,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from eventsourcing.utils import get_topic
+
 from calamari.adapters.event_store import EventStore, event_record
 from calamari.adapters.snapshots import kept_base_file, load_model, read_history_base
-from calamari.domain.history import ChangeSummary, actor, belongs, cluster_documents, redact, serves
+from calamari.domain.cluster import Cluster
+from calamari.domain.history import (
+    ChangeSummary,
+    actor,
+    belongs,
+    bucket_edges,
+    cluster_documents,
+    density,
+    health_transition,
+    lookup_times,
+    redact,
+    serves,
+)
+from calamari.domain.ids import cluster_id
 from calamari.domain.model import ClusterModel
 from calamari.domain.server import Server
 
@@ -31,6 +46,15 @@ DEFAULT_EVENT_LIMIT = 1000
 MAX_EVENT_LIMIT = 10_000
 _POSITION = re.compile(r"^\d{1,18}$")
 _TIME_CACHE_SIZE = 100_000
+DEFAULT_BUCKETS = 100
+MAX_BUCKETS = 1000
+# a timeline marks at most this many health transitions (a flapping cluster's are summed up as truncated)
+MAX_HEALTH_MARKS = 1000
+_HEALTH_TOPIC = get_topic(Cluster.HealthChanged)
+# The last past model built is kept and moved forward for a later point this few events on: cheaper
+# than decoding a snapshot (about as much as replaying 8,000 events at 10,000 OSDs). The console
+# asks for nearby points one after another (a cursor stepped on, "what changed since then").
+REUSE_WITHIN = 8_000
 Shape = Callable[[ClusterModel, str, dict[str, Any]], dict[str, Any]]
 
 
@@ -93,6 +117,14 @@ def parse_limit(value: str | None) -> int:
     return int(value)
 
 
+def parse_buckets(value: str | None) -> int:
+    if value is None or value == "":
+        return DEFAULT_BUCKETS
+    if not (value.isascii() and value.isdigit()) or len(value) > 18 or not 1 <= int(value) <= MAX_BUCKETS:
+        raise HistoryError("buckets", f"must be an integer from 1 to {MAX_BUCKETS}")
+    return int(value)
+
+
 class History:
     """Read-only queries on a store and its snapshot directory (safe beside a running server)."""
 
@@ -102,6 +134,10 @@ class History:
         self._times: dict[int, datetime] = {}  # stored events never change: cache their times
         self._bases: dict[str, Point] = {}  # history base file -> where the kept history starts
         self._lock = threading.Lock()
+        # (position, model) of the last query, taken out while a query uses it (queries run on
+        # several threads; a model is never shared)
+        self._kept: tuple[int, ClusterModel] | None = None
+        self.models_built = 0  # from a snapshot (or the start), for tests and benchmarks
 
     def kept_from(self) -> Point | None:
         """Where the kept history starts (the last archived event), or None when the store holds
@@ -140,8 +176,8 @@ class History:
         return found[1].timestamp
 
     def position_at(self, when: datetime, end: int | None = None, start: int = 0) -> int:
-        """The last position whose event happened at or before `when` (`start`: none after it did;
-        the first stored event is after `start`)."""
+        """The last position whose event happened at or before `when` (`start`: a position known
+        to be at or before `when`, which narrows the search; the first stored event is after it)."""
         low, high = start, self.end() if end is None else end
         while low < high:
             mid = (low + high + 1) // 2
@@ -178,14 +214,92 @@ class History:
             return kept  # its event is archived: the base knows its time
         return Point(position, self.time_of(position))
 
+    def positions_at(self, times: list[datetime], end: int) -> list[int]:
+        """`position_at` for each of ascending `times`, each search starting where the last ended."""
+        found: list[int] = []
+        kept = self.kept_from()
+        low = kept.position if kept is not None else 0
+        for when in times:
+            low = self.position_at(when, end, low)
+            found.append(low)
+        return found
+
+    # ------------------------------------------------------------------ timeline
+
+    def timeline(self, fsid: str, start: str | None, stop: str | None, buckets: int = DEFAULT_BUCKETS,
+                 ) -> dict[str, Any]:
+        """How many events were stored in each of `buckets` equal spans between `start` (default:
+        the first event) and `stop` (default: the newest), and the cluster's health transitions in
+        between (the first MAX_HEALTH_MARKS)."""
+        end = self.end()
+        kept = self.kept_from()
+        first = kept if kept is not None else Point(min(end, 1), self.time_of(1))
+        last = Point(end, self.time_of(end))
+        begin = self._time_of_point(start, "from", end, first.time)
+        finish = self._time_of_point(stop, "to", end, last.time)
+        answer: dict[str, Any] = {"fsid": fsid, "first": first.as_dict(), "last": last.as_dict(),
+                                  "from": begin.isoformat() if begin else None,
+                                  "to": finish.isoformat() if finish else None,
+                                  "buckets": [], "health": [], "health_truncated": False}
+        if begin is None or finish is None:  # nothing stored yet
+            return answer
+        if finish < begin:
+            raise HistoryError("from", f"is after to ({begin.isoformat()} > {finish.isoformat()})")
+        edges = bucket_edges(begin, finish, buckets)
+        positions = self.positions_at(lookup_times(edges), end)
+        answer["buckets"] = density(edges, positions)
+        marks: list[dict[str, Any]] = []
+        cluster = cluster_id(fsid)
+        for position, event in self.store.read(after=positions[0], until=positions[-1], batch=500,
+                                               topics=(_HEALTH_TOPIC,)):
+            if event.originator_id != cluster:
+                continue
+            if len(marks) == MAX_HEALTH_MARKS:
+                answer["health_truncated"] = True
+                break
+            marks.append(health_transition(position, event))
+        answer["health"] = marks
+        return answer
+
+    def _time_of_point(self, value: str | None, field: str, end: int, default: datetime | None) -> datetime | None:
+        if value is None:
+            return default
+        parsed = parse_point(value, field)
+        if isinstance(parsed, datetime):
+            return parsed
+        if parsed > end:
+            raise HistoryError(field, f"position {parsed} is beyond the newest stored event ({end})")
+        return self.time_of(parsed) or default
+
     # ------------------------------------------------------------------ states
 
     def model_at(self, position: int) -> ClusterModel:
+        """The model at `position`: the kept one moved forward when it is at most REUSE_WITHIN
+        events before it, else the nearest snapshot and the events after it. The caller owns it
+        (and may `keep` it when done)."""
+        with self._lock:
+            kept, self._kept = self._kept, None
+        if kept is not None and 0 <= position - kept[0] <= REUSE_WITHIN:
+            model = kept[1]
+            for _, event in self.store.read(after=kept[0], until=position):
+                model.apply(event)
+            return model
+        if kept is not None:
+            self.keep(*kept)  # of no use here; maybe to the next query
         model, _ = load_model(self.snapshot_dir, self.store, until=position)
+        with self._lock:
+            self.models_built += 1
         return model
 
+    def keep(self, position: int, model: ClusterModel) -> None:
+        """Offer a model at `position` no longer used to the next query (only the latest is kept)."""
+        with self._lock:
+            self._kept = (position, model)
+
     def clusters_at(self, position: int) -> list[str]:
-        return sorted(self.model_at(position).clusters)
+        model = self.model_at(position)
+        self.keep(position, model)
+        return sorted(model.clusters)
 
     def state(self, fsid: str, at: str | None, shape: Shape | None = None) -> dict[str, Any]:
         """The cluster's documents (cluster, health, osd, pool, server) as they were at `at`;
@@ -195,6 +309,7 @@ class History:
         docs = cluster_documents(model, fsid)
         if docs is not None and shape is not None:
             docs = shape(model, fsid, docs)
+        self.keep(point.position, model)
         if docs is None:
             raise ClusterNotFound(f"cluster {fsid} has no recorded state at position {point.position}"
                                   + (f" ({point.time.isoformat()})" if point.time else ""))
@@ -231,6 +346,7 @@ class History:
                 record["by"] = actor(event, agg)
                 events.append(record)
         after = cluster_documents(model, fsid)
+        self.keep(last.position, model)
         if before is None and after is None:
             raise ClusterNotFound(f"cluster {fsid} has no recorded state between positions "
                                   f"{first.position} and {last.position}")

@@ -53,6 +53,7 @@ EXPECTED = {
     f"GET {C}/crush_type/<int:type_id>": READ_ONLY,
     f"GET {C}/event": READ_ONLY,
     f"GET {C}/history": READ_ONLY,
+    f"GET {C}/history/timeline": READ_ONLY,
     f"GET {C}/log": READ_ONLY,
     f"GET {C}/mon": READ_ONLY,
     f"GET {C}/mon/<name>": READ_ONLY,
@@ -97,6 +98,7 @@ EXPECTED = {
     "POST /graphite/metrics/find": READ_ONLY,
     "GET /graphite/render": READ_ONLY,
     "POST /graphite/render": READ_ONLY,
+    "GET /api/v2/graphite/render": READ_ONLY,
 }
 
 # Path parameters that name nothing (or nothing harmful): an allowed call then ends in 400/404,

@@ -36,7 +36,8 @@ def test_every_route_is_documented_with_its_body_schema(api):
 def test_fuzzing_finds_no_server_error(api):
     spec = api.call("GET", "openapi.json").json
     # fuzz the routes of this module with real ids filled in, so requests reach the handlers
-    keep = {p: ops for p, ops in spec["paths"].items() if "history" not in p and "stats" not in p}
+    keep = {p: ops for p, ops in spec["paths"].items() if "history" not in p and "stats" not in p
+            and "graphite" not in p}  # time series: the harness has no store (test_graphite_api.py)
     for ops in keep.values():
         for op in ops.values():
             for param in op.get("parameters", []):

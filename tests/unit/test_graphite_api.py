@@ -218,3 +218,24 @@ def test_stats_routes_answer_from_whisper(tmp_path, service, capture_dir, now):
     bad = client.get(f"/api/v2/cluster/{fsid}/stats?from=yesterdayish")
     assert bad.status_code == 400 and "from" in bad.get_json()["errors"]
     assert client.get(f"/api/v2/cluster/{fsid}/stats?max_points=x").status_code == 400
+
+
+def test_the_console_reads_the_render_api_under_api_v2_with_its_session_cookie(store, now):
+    """The console's session cookie has Path=/api/: /api/v2/graphite/render answers what
+    /graphite/render does, to that cookie alone (no bearer token)."""
+    client = make_client(store)
+    query = {"target": ["servers.*.cpu.total.idle", "aliasByNode(servers.beta.network.eth0.rx_bytes,1)"],
+             "from": str(now - 1800), "until": str(now), "format": "json"}
+    expected = client.get("/graphite/render", query_string=query)
+    assert expected.status_code == 200 and len(expected.json) == 4
+    browser = client.application.test_client()
+    assert browser.get("/api/v2/graphite/render", query_string=query).status_code == 401
+    login = browser.post("/api/v2/auth/login", json={"username": "viewer", "password": PASSWORD})
+    assert login.status_code == 200
+    answer = browser.get("/api/v2/graphite/render", query_string=query)
+    assert answer.status_code == 200
+    assert answer.json == expected.json
+    # the same errors in the same shape
+    bad = browser.get("/api/v2/graphite/render", query_string={"target": "nosuchfunction(a.b)"})
+    assert bad.status_code == 400 and "target" in bad.json["errors"]
+    assert browser.post("/api/v2/graphite/render", data=query).status_code >= 400  # reads only

@@ -11,12 +11,14 @@ import { Config } from "./pages/Config";
 import { Crush } from "./pages/Crush";
 import { Logs } from "./pages/Logs";
 import { Events } from "./pages/Events";
+import { GraphExplorer } from "./pages/GraphExplorer";
 import { Hosts, HostDetail } from "./pages/Hosts";
 import { Login } from "./pages/Login";
 import { Osds } from "./pages/Osds";
 import { Overview } from "./pages/Overview";
 import { Pools } from "./pages/Pools";
 import { Requests } from "./pages/Requests";
+import { TimeTravel } from "./pages/TimeTravel";
 import { chooseCluster, clusters, fsid, isAdmin, liveDetail, liveState, logout, session, sessionNote, user } from "./state";
 
 const NAV = [
@@ -29,6 +31,7 @@ const NAV = [
   { href: "/logs", label: "Logs" },
   { href: "/requests", label: "Requests" },
   { href: "/events", label: "Events" },
+  { href: "/history", label: "Time travel" },
   { href: "/account", label: "Account" },
   { href: "/admin", label: "Administration", admin: true },
 ];
@@ -120,6 +123,7 @@ function Page() {
   if (path === "/account") return <Account />;
   if (path === "/requests") return <Requests />;
   if (path === "/events") return <Events />;
+  if (path === "/graphs") return <GraphExplorer />;
   if (path === "/hosts") return <Hosts />;
   if (host) return <HostDetail fqdn={host.fqdn as string} />;
   if (path === "/admin") return <Admin />;
@@ -140,6 +144,7 @@ function Page() {
   if (path === "/pools") return <Pools fsid={id} />;
   if (path === "/crush") return <Crush fsid={id} />;
   if (path === "/config") return <Config fsid={id} />;
+  if (path === "/history") return <TimeTravel fsid={id} />;
   return (
     <div class="page">
       <h1>No such page</h1>

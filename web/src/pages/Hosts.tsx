@@ -6,6 +6,8 @@ import { ago, bytes, count, when } from "../lib/format";
 import type { FeedEvent } from "../lib/live";
 import { describeStatus, type OsdRow } from "../lib/osd";
 import { refresh, useResource } from "../lib/store";
+import { Graphs } from "../components/LazyGraphs";
+import { hostGraphs } from "../lib/graphite";
 import { fsid } from "../state";
 
 interface Service {
@@ -175,6 +177,7 @@ export function HostDetail(props: { fqdn: string }) {
             </ul>
           )}
         </Card>
+        <div class="span-2"><Graphs title="CPU, memory and network" specs={hostGraphs(s.hostname || s.fqdn)} /></div>
         <Card title="Newest events" class="span-2">
           {events.error.value && <ErrorNote error={events.error.value} />}
           {!events.data.value ? <Loading what="events" /> : events.data.value.results.length === 0 ? <Empty>No events.</Empty> : (

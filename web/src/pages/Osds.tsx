@@ -3,10 +3,12 @@
 import { signal } from "@preact/signals";
 import { useEffect, useMemo, useState } from "preact/hooks";
 
+import { Graphs } from "../components/LazyGraphs";
 import { CellSwatch, OsdGrid } from "../components/OsdGrid";
 import { Badge, Card, Dialog, Empty, ErrorNote, Field, Loading } from "../components/ui";
 import { ApiFailure, call, get } from "../lib/api";
 import { bytes, count } from "../lib/format";
+import { osdGraphs } from "../lib/graphite";
 import {
   describeStatus, filterOsds, fullnessFromHealth, groupByHost, hostOf, layoutGroups, statusOf, uncleanCount,
   type OsdFilter, type OsdRow, type OsdStatus, type PgStates, type StateFilter,
@@ -260,6 +262,7 @@ function OsdDetail(props: { fsid: string; osd: OsdRow; status: OsdStatus; pgs: P
           {metadata.map(([k, v]) => (<><dt>{k}</dt><dd>{String(v)}</dd></>))}
         </dl>
       </details>
+      <Graphs title="Utilisation and latency" specs={osdGraphs(props.fsid, osd.id)} />
     </Card>
   );
 }

@@ -1,4 +1,6 @@
+import { Graphs } from "../components/LazyGraphs";
 import { Badge, Bar, Card, Empty, ErrorNote, Loading, Stat } from "../components/ui";
+import { clusterGraphs } from "../lib/graphite";
 import { healthChecks, pgTone } from "../lib/health";
 import { bytes, count, percent, rate, when } from "../lib/format";
 import { eventObject } from "../lib/events";
@@ -254,6 +256,7 @@ export function Overview(props: { fsid: string }) {
         <RunningRequests fsid={props.fsid} />
         <NewestEvents fsid={props.fsid} />
       </div>
+      <Graphs title="Trends" specs={clusterGraphs(props.fsid)} />
     </div>
   );
 }

@@ -9,6 +9,7 @@ import {
 } from "../lib/pools";
 import { location, setQuery } from "../lib/router";
 import { refresh, useResource } from "../lib/store";
+import { PoolGraphs } from "../components/PoolGraphs";
 import { canChange, track, tracked } from "../state";
 
 interface DfPool {
@@ -244,6 +245,7 @@ export function Pools(props: { fsid?: string }) {
           </div>
         )}
       </Card>
+      <PoolGraphs fsid={fsid} pools={pools.data.value ?? []} />
       {dialog?.kind === "create" && <PoolDialog fsid={fsid} pool={null} onClose={() => setDialog(null)} />}
       {dialog?.kind === "edit" && dialog.pool && <PoolDialog fsid={fsid} pool={dialog.pool} onClose={() => setDialog(null)} />}
       {dialog?.kind === "delete" && dialog.pool && <DeleteDialog fsid={fsid} pool={dialog.pool} onClose={() => setDialog(null)} />}
