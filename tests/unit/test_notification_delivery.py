@@ -1,0 +1,236 @@
+"""Notifications delivered to real local receivers: a webhook receiver checking the HMAC signature,
+an SMTP server requiring STARTTLS and AUTH (aiosmtpd, throwaway certificate), an Alertmanager
+receiver checking the v2 API's JSON shape. Failures are retried with back-off (a clock the test
+moves), permanent ones given up, and everything is recorded in the outbox."""
+
+from __future__ import annotations
+
+import email
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from calamari.adapters.notify.secrets import SecretStore
+from calamari.bootstrap import build_services
+from calamari.domain.notifications.notification import CANCELLED, DELIVERED, FAILED, PENDING
+from calamari.service.model import ModelService, ServiceConfig
+from calamari.service.notifier import Notifier
+from calamari.testing.notify_receivers import AlertmanagerReceiver, HttpReceiver, SmtpReceiver, verify_webhook
+
+T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+FSID = "11111111-2222-3333-4444-555555555555"
+SECRET = "hmac-key-\u00e9-7f3a"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def alert_doc(**changes):
+    doc = {"id": "alert-1", "rule": "osd_down", "severity": "critical", "state": "firing", "silenced": False,
+           "acknowledged_by": None, "cluster": FSID, "object": {"kind": "osd", "id": "3"},
+           "summary": "OSD 3 is down", "description": "osd.3 has been down for 5 minutes",
+           "labels": {"osd": "3"}, "raised_at": T0.isoformat(), "updated_at": T0.isoformat(), "resolved_at": None,
+           "changes_before": [{"when": "2026-11-30T08:57:00+00:00", "severity": "INFO",
+                               "message": "OSD flags: set noout", "by": "oper"}]}
+    doc.update(changes)
+    return doc
+
+
+@pytest.fixture
+def setup(tmp_path):
+    service = ModelService(ServiceConfig(data_dir=str(tmp_path / "data"), snapshot_every_events=1_000_000))
+    clock = Clock()
+    notifier = Notifier(service, SecretStore(service.config.data_dir), clock=clock)
+    receivers = []
+    yield service, notifier, clock, receivers
+    for receiver in receivers:
+        receiver.close()
+    service.close()
+
+
+def run(notifier, clock, passes=3):
+    for _ in range(passes):
+        notifier.process()
+
+
+def test_a_webhook_gets_a_signed_firing_and_resolved_notification(setup):
+    service, notifier, clock, receivers = setup
+    hook = HttpReceiver()
+    receivers.append(hook)
+    notifier.create_channel("hook", "webhook", {"url": hook.url + "/in?token=t"}, SECRET, "admin")
+    notifier.alert_changed(alert_doc())
+    run(notifier, clock)
+    first = hook.wait_for(1)[0]
+    assert verify_webhook(SECRET, first)
+    assert not verify_webhook("another key", first)
+    body = first.json()
+    assert body["reason"] == "firing" and body["alert"]["id"] == "alert-1"
+    assert body["alert"]["changes_before"][0]["message"] == "OSD flags: set noout"
+    assert first.headers["x-calamari-notification-id"] == body["notification_id"] == first.headers["idempotency-key"]
+    clock.advance(300)
+    notifier.alert_changed(alert_doc(state="resolved", resolved_at=(T0 + timedelta(minutes=5)).isoformat()))
+    run(notifier, clock)
+    second = hook.wait_for(2)[1]
+    assert second.json()["reason"] == "resolved" and verify_webhook(SECRET, second)
+    assert second.json()["notification_id"] != body["notification_id"]
+    assert [n.state for n in notifier.notifications()] == [DELIVERED, DELIVERED]
+    assert len(hook.received) == 2
+
+
+def test_email_over_starttls_with_auth(setup, tmp_path):
+    service, notifier, clock, receivers = setup
+    smtp = SmtpReceiver(tmp_path, "calamari", "smtp-password-1")
+    receivers.append(smtp)
+    notifier.create_channel("mail", "email", {
+        "host": "127.0.0.1", "port": smtp.port, "security": "starttls", "username": "calamari",
+        "from_address": "calamari@example.net", "to": ["ops@example.net", "oncall@example.net"],
+        "ca_file": str(smtp.cert)}, "smtp-password-1", "admin")
+    notifier.alert_changed(alert_doc())
+    run(notifier, clock)
+    assert len(smtp.messages) == 1
+    mail_from, rcpt, content = smtp.messages[0]
+    assert mail_from == "calamari@example.net" and rcpt == ["ops@example.net", "oncall@example.net"]
+    message = email.message_from_bytes(content)
+    note = notifier.notifications()[0]
+    assert message["Message-ID"] == f"<{note.notification_id}@calamari>"
+    assert "FIRING critical: OSD 3 is down" in message["Subject"]
+    assert "OSD flags: set noout" in message.get_payload(decode=True).decode()
+    assert note.state == DELIVERED and smtp.failed_logins == 0
+
+
+def test_email_with_a_wrong_password_fails_for_good_and_says_why(setup, tmp_path):
+    service, notifier, clock, receivers = setup
+    smtp = SmtpReceiver(tmp_path, "calamari", "right-password")
+    receivers.append(smtp)
+    notifier.create_channel("mail", "email", {
+        "host": "127.0.0.1", "port": smtp.port, "username": "calamari", "from_address": "calamari@example.net",
+        "to": ["ops@example.net"], "ca_file": str(smtp.cert)}, "wrong-password", "admin")
+    notifier.alert_changed(alert_doc())
+    run(notifier, clock)
+    note = notifier.notifications()[0]
+    assert note.state == FAILED and "535" in note.last_error and "wrong-password" not in note.last_error
+    # smtplib tries each mechanism the server offers (PLAIN, LOGIN) in the one attempt
+    assert note.attempts == 1 and smtp.messages == [] and smtp.failed_logins >= 1
+
+
+def test_email_refuses_a_certificate_it_was_not_told_to_trust(setup, tmp_path):
+    service, notifier, clock, receivers = setup
+    smtp = SmtpReceiver(tmp_path, "calamari", "pw")
+    receivers.append(smtp)
+    notifier.create_channel("mail", "email", {
+        "host": "127.0.0.1", "port": smtp.port, "username": "calamari", "from_address": "calamari@example.net",
+        "to": ["ops@example.net"]}, "pw", "admin")
+    notifier.alert_changed(alert_doc())
+    run(notifier, clock)
+    note = notifier.notifications()[0]
+    assert note.state == PENDING and note.attempts == 1 and "CERTIFICATE_VERIFY_FAILED" in note.last_error
+    assert smtp.messages == []
+
+
+def test_alertmanager_gets_a_v2_alert_it_accepts(setup):
+    service, notifier, clock, receivers = setup
+    am = AlertmanagerReceiver()
+    receivers.append(am)
+    notifier.create_channel("am", "alertmanager", {"url": am.url}, None, "admin")
+    notifier.alert_changed(alert_doc(labels={"osd": "3", "host-name": "node1"}))
+    run(notifier, clock)
+    item = am.wait_for(1)[0]
+    assert item.answered == 200, item
+    (sent,) = item.json()
+    assert sent["labels"] == {"osd": "3", "host_name": "node1", "alertname": "osd_down", "severity": "critical",
+                              "calamari_alert_id": "alert-1", "cluster": FSID, "object_kind": "osd",
+                              "object_id": "3"}
+    assert sent["startsAt"] == T0.isoformat() and sent["annotations"]["summary"] == "OSD 3 is down"
+    assert notifier.notifications()[0].state == DELIVERED
+    # a firing alert is sent again every repeat interval, which keeps it alive in Alertmanager
+    clock.advance(60)
+    run(notifier, clock)
+    assert len(am.wait_for(2)) == 2 and am.received[1].answered == 200
+
+
+def test_failures_are_retried_with_back_off_until_the_receiver_takes_it(setup):
+    service, notifier, clock, receivers = setup
+    answers = iter([503, 500, 200])
+    hook = HttpReceiver(status=lambda item: next(answers))
+    receivers.append(hook)
+    notifier.create_channel("hook", "webhook", {"url": hook.url}, None, "admin")
+    notifier.alert_changed(alert_doc())
+    run(notifier, clock)
+    note = notifier.notifications()[0]
+    assert (note.state, note.attempts, note.last_error) == (PENDING, 1, "HTTP 503 Service Unavailable")
+    assert note.due == T0 + timedelta(seconds=5)
+    run(notifier, clock)  # not due yet
+    assert len(hook.received) == 1
+    clock.advance(5)
+    run(notifier, clock)
+    assert (note.attempts, note.due) == (2, T0 + timedelta(seconds=15))
+    clock.advance(10)
+    run(notifier, clock)
+    assert note.state == DELIVERED and note.attempts == 3 and len(hook.received) == 3
+    ids = {item.headers["x-calamari-notification-id"] for item in hook.received}
+    assert ids == {note.notification_id}  # the same idempotency key on every attempt
+
+
+def test_a_permanent_refusal_is_given_up_at_once_and_an_unreachable_receiver_is_retried(setup):
+    service, notifier, clock, receivers = setup
+    hook = HttpReceiver(status=400)
+    receivers.append(hook)
+    dead = HttpReceiver()
+    dead_url = dead.url
+    dead.close()
+    notifier.create_channel("bad", "webhook", {"url": hook.url}, None, "admin")
+    notifier.create_channel("gone", "webhook", {"url": dead_url}, None, "admin")
+    notifier.alert_changed(alert_doc())
+    run(notifier, clock)
+    by_channel = {n.channel_id: n for n in notifier.notifications()}
+    assert by_channel["bad"].state == FAILED and by_channel["bad"].last_error.startswith("HTTP 400")
+    assert by_channel["gone"].state == PENDING and "cannot reach" in by_channel["gone"].last_error
+
+
+def test_deleting_a_channel_cancels_what_it_had_to_send(setup):
+    service, notifier, clock, receivers = setup
+    hook = HttpReceiver(status=503)
+    receivers.append(hook)
+    notifier.create_channel("hook", "webhook", {"url": hook.url}, SECRET, "admin")
+    notifier.alert_changed(alert_doc())
+    run(notifier, clock)
+    assert notifier.delete_channel("hook", "admin") == 1
+    assert notifier.notifications()[0].state == CANCELLED
+    assert SecretStore(service.config.data_dir).get("hook") is None
+    clock.advance(3600)
+    run(notifier, clock)
+    assert len(hook.received) == 1
+
+
+def test_silenced_alerts_are_not_notified(setup):
+    service, notifier, clock, receivers = setup
+    hook = HttpReceiver()
+    receivers.append(hook)
+    notifier.create_channel("hook", "webhook", {"url": hook.url}, None, "admin")
+    notifier.alert_changed(alert_doc(silenced=True))
+    notifier.alert_changed(alert_doc(silenced=True, state="resolved", resolved_at=T0.isoformat()))
+    run(notifier, clock)
+    assert notifier.notifications() == [] and hook.received == []
+
+
+def test_the_worker_thread_delivers_on_its_own(tmp_path):
+    service = ModelService(ServiceConfig(data_dir=str(tmp_path / "data"), snapshot_every_events=1_000_000))
+    hook = HttpReceiver()
+    services = build_services(service)
+    try:
+        services.notifier.create_channel("hook", "webhook", {"url": hook.url}, None, "admin")
+        services.notifier.start()
+        services.notifier.alert_changed(alert_doc())
+        assert hook.wait_for(1)[0].json()["alert"]["id"] == "alert-1"
+    finally:
+        services.notifier.stop()
+        hook.close()
+        service.close()
