@@ -283,7 +283,7 @@ class Notifier:
             try:
                 with self.service.durable() as model:
                     outbox.update_channel(model, outbox.live_channel(model, channel_id), settings, has_secret, by,
-                                          self.now())
+                                          self.now(), secret_changed=secret_given and (secret or previous) is not None)
             except BaseException:
                 if secret_given:
                     self.secrets.put(channel_id, previous)

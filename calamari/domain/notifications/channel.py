@@ -201,11 +201,13 @@ class Channel(CalamariAggregate):
         self.deleted = False
 
     class ChannelUpdated(Aggregate.Event):
-        """New settings (all of them), or a new secret (`has_secret` says whether one is set)."""
+        """New settings (all of them), or a new secret (`has_secret` says whether one is set,
+        `secret_changed` whether it was set or removed: the audit of secrets, without them)."""
 
         settings: dict[str, Any]
         has_secret: bool
         by: str
+        secret_changed: bool = False
 
         def apply(self, channel: Channel) -> None:
             channel.settings, channel.has_secret, channel.changed_by = self.settings, self.has_secret, self.by

@@ -40,11 +40,12 @@ def create_channel(model: ModelState, channel_id: str, kind: str, settings: dict
 
 
 def update_channel(model: ModelState, channel: Channel, settings: dict[str, Any], has_secret: bool, by: str,
-                   at: datetime) -> bool:
-    """Record new settings; False (no event) when nothing changed."""
-    if settings == channel.settings and has_secret == channel.has_secret:
+                   at: datetime, secret_changed: bool = False) -> bool:
+    """Record new settings or a new secret; False (no event) when nothing changed."""
+    if settings == channel.settings and has_secret == channel.has_secret and not secret_changed:
         return False
-    model.emit(channel, Channel.ChannelUpdated, at, settings=settings, has_secret=has_secret, by=by)
+    model.emit(channel, Channel.ChannelUpdated, at, settings=settings, has_secret=has_secret, by=by,
+               secret_changed=secret_changed)
     return True
 
 
