@@ -164,13 +164,15 @@ def throwaway_certificate(directory: Path, name: str = "localhost") -> tuple[Pat
 
 class SmtpReceiver:
     """An SMTP server (aiosmtpd) on 127.0.0.1 that requires STARTTLS and AUTH with `username` and
-    `password`, and keeps every message it accepted (`messages`: (envelope from, to, content))."""
+    `password`, and keeps every message it accepted (`messages`: (envelope from, to, content)).
+    `port` and `certificate` (cert, key) may be chosen beforehand (a server that comes up later)."""
 
-    def __init__(self, directory: Path, username: str, password: str) -> None:
+    def __init__(self, directory: Path, username: str, password: str, port: int | None = None,
+                 certificate: tuple[Path, Path] | None = None) -> None:
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import AuthResult, LoginPassword
 
-        self.cert, key = throwaway_certificate(directory)
+        self.cert, key = certificate or throwaway_certificate(directory)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(str(self.cert), str(key))
         self.messages: list[tuple[str, list[str], bytes]] = []
@@ -189,7 +191,7 @@ class SmtpReceiver:
                 receiver.failed_logins += 1
             return AuthResult(success=ok, handled=False)
 
-        self.port = free_port()
+        self.port = port or free_port()
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, tls_context=context,
                                      require_starttls=True, authenticator=authenticate, auth_required=True,
                                      auth_require_tls=True)
