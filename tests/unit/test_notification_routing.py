@@ -195,3 +195,13 @@ def test_messages_tell_the_alert_and_what_changed_before_it():
     assert am["startsAt"] == T0.isoformat() and am["endsAt"] == (T0 + timedelta(seconds=240)).isoformat()
     resolved = alert(state="resolved", resolved_at=(T0 + timedelta(minutes=1)).isoformat())
     assert messages.alertmanager_alert("n1", RESOLVED, resolved, 60, T0)["endsAt"] == resolved["resolved_at"]
+
+
+def test_an_alert_document_is_copied_in_json_types():
+    original = {**alert(), "changes_before": [{"when": T0, "message": "set noout", "osds": {3}}]}
+    doc = check_alert(original)
+    original["changes_before"].append({"message": "later"})  # the caller's own copy changes later
+    assert doc["changes_before"] == [{"when": str(T0), "message": "set noout", "osds": "{3}"}]
+    with pytest.raises(AlertDocumentError) as err:
+        check_alert({**alert(), "extra": {(1, 2): 3}})
+    assert err.value.field == "(alert)"

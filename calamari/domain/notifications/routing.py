@@ -13,6 +13,7 @@ Pure: the clock comes in with the calls."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -50,10 +51,15 @@ def parse_time(value: Any, field: str) -> datetime:
 
 def check_alert(alert: Any) -> dict[str, Any]:
     """The alert document as a plain dict, checked for what notifying needs (the hand-over of
-    calamari.service.alerting); AlertDocumentError names the first field that is wrong."""
+    calamari.service.alerting); AlertDocumentError names the first field that is wrong. A copy
+    in JSON's types (other values as their text), so that the caller may change its own and the
+    event store can always encode it."""
     if not isinstance(alert, Mapping):
         raise AlertDocumentError("(alert)", "an object")
-    doc = dict(alert)
+    try:
+        doc = json.loads(json.dumps(alert, default=str))
+    except (TypeError, ValueError) as err:  # keys that are not strings, circular references
+        raise AlertDocumentError("(alert)", f"not a JSON document: {err}") from None
     for name in ("id", "rule"):
         if not isinstance(doc.get(name), str) or not 0 < len(doc[name]) <= MAX_ALERT_ID:
             raise AlertDocumentError(name, f"a string of 1 to {MAX_ALERT_ID} characters")
