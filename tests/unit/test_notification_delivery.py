@@ -187,12 +187,15 @@ def test_a_permanent_refusal_is_given_up_at_once_and_an_unreachable_receiver_is_
     dead_url = dead.url
     dead.close()
     notifier.create_channel("bad", "webhook", {"url": hook.url}, None, "admin")
-    notifier.create_channel("gone", "webhook", {"url": dead_url}, None, "admin")
+    # a path may be the receiver's token (Slack's are): errors name the host and port only
+    notifier.create_channel("gone", "webhook", {"url": dead_url + "/services/T0/B0/path-token-Q9?key=query-token-R7"},
+                            None, "admin")
     notifier.alert_changed(alert_doc())
     run(notifier, clock)
     by_channel = {n.channel_id: n for n in notifier.notifications()}
     assert by_channel["bad"].state == FAILED and by_channel["bad"].last_error.startswith("HTTP 400")
-    assert by_channel["gone"].state == PENDING and "cannot reach" in by_channel["gone"].last_error
+    assert by_channel["gone"].state == PENDING and by_channel["gone"].last_error.startswith(f"cannot reach {dead_url}:")
+    assert "path-token" not in by_channel["gone"].last_error and "query-token" not in by_channel["gone"].last_error
 
 
 def test_deleting_a_channel_cancels_what_it_had_to_send(setup):
@@ -234,3 +237,22 @@ def test_the_worker_thread_delivers_on_its_own(tmp_path):
         services.notifier.stop()
         hook.close()
         service.close()
+
+
+def test_alerts_handed_in_again_at_the_start_are_queued_once(setup):
+    service, notifier, clock, receivers = setup
+    hook = HttpReceiver()
+    receivers.append(hook)
+    notifier.create_channel("hook", "webhook", {"url": hook.url}, None, "admin")
+    notifier.alert_changed(alert_doc())
+    run(notifier, clock)
+    # a restarted server: the alerting service hands in its alerts as they are now
+    again = Notifier(service, SecretStore(service.config.data_dir), clock=clock,
+                     alert_source=lambda: [alert_doc(), alert_doc(id="alert-2")])
+    again.start()
+    try:
+        received = hook.wait_for(2)
+    finally:
+        again.stop()
+    assert sorted(item.json()["alert"]["id"] for item in received) == ["alert-1", "alert-2"]
+    assert len(again.notifications()) == 2

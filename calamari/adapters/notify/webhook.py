@@ -18,6 +18,7 @@ import hmac
 import urllib.error
 import urllib.request
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -63,7 +64,10 @@ def post_json(url: str, body: bytes, headers: dict[str, str], timeout: float = T
 
 
 def _origin(url: str) -> str:
-    return url.split("?", 1)[0]  # a query may carry a token of the receiver's: not for the logs
+    """Scheme, host and port only: a path or query may carry the receiver's token (as Slack's
+    webhook URLs do), and errors go to events, the log and the event feed."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def send(url: str, secret: str | None, notification_id: str, message: dict[str, Any], sent_at_unix: float) -> str:
