@@ -3,6 +3,7 @@ change goes to and why, repeats, back-off, and what the messages say."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from calamari.domain.notifications import messages, outbox
 from calamari.domain.notifications.channel import ChannelError, check_channel_id, check_settings
 from calamari.domain.notifications.notification import FIRING, REPEAT, RESOLVED
 from calamari.domain.notifications.routing import (
+    MAX_ALERT_BYTES,
     AlertDocumentError,
     RetryPolicy,
     check_alert,
@@ -205,3 +207,21 @@ def test_an_alert_document_is_copied_in_json_types():
     with pytest.raises(AlertDocumentError) as err:
         check_alert({**alert(), "extra": {(1, 2): 3}})
     assert err.value.field == "(alert)"
+
+
+def test_a_large_alert_keeps_its_newest_changes_and_a_huge_one_is_refused():
+    changes = [{"when": T0.isoformat(), "message": f"change {i} " + "x" * 200} for i in range(5000)]
+    doc = check_alert(alert(changes_before=changes))
+    kept = doc["changes_before"]
+    assert 0 < len(kept) < 5000 and doc["changes_left_out"] == 5000 - len(kept)
+    assert kept[-1]["message"].startswith("change 4999 ") and kept == changes[-len(kept):]
+    assert len(json.dumps(doc).encode()) <= MAX_ALERT_BYTES
+    assert "changes_left_out" not in check_alert(alert(changes_before=changes[:10]))
+    with pytest.raises(AlertDocumentError):
+        check_alert(alert(description="y" * (MAX_ALERT_BYTES + 1)))
+
+
+def test_the_text_says_how_many_changes_were_left_out():
+    changes = [{"when": T0.isoformat(), "message": f"change {i}"} for i in range(60)]
+    text = messages.email_text("n1", FIRING, alert(changes_before=changes, changes_left_out=7))
+    assert "(17 earlier changes left out)" in text and "change 59" in text and "change 9\n" not in text

@@ -42,8 +42,9 @@ def change_lines(alert: dict[str, Any], limit: int = MAX_CHANGES_IN_TEXT) -> lis
                                                           f"(by {who})" if who else "") if part))
         else:
             lines.append(str(entry))
-    if len(changes) > limit:
-        lines.insert(0, f"({len(changes) - limit} earlier changes left out)")
+    left_out = max(0, len(changes) - limit) + (alert.get("changes_left_out") or 0)
+    if left_out:
+        lines.insert(0, f"({left_out} earlier changes left out)")
     return lines
 
 

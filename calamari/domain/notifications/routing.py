@@ -25,6 +25,9 @@ from calamari.domain.notifications.notification import FIRING, REPEAT, RESOLVED,
 
 ALERT_STATES = ("firing", "resolved")
 MAX_ALERT_ID = 200
+# An alert document is stored with each of its notifications: beyond this, its oldest changes are
+# left out (`changes_left_out` says how many); one still larger is refused.
+MAX_ALERT_BYTES = 256 * 1024
 
 
 class AlertDocumentError(ValueError):
@@ -82,6 +85,29 @@ def check_alert(alert: Any) -> dict[str, Any]:
     parse_time(doc.get("raised_at"), "raised_at")
     if doc["state"] == "resolved":
         parse_time(doc.get("resolved_at"), "resolved_at")
+    return _within_size(doc)
+
+
+def _size(doc: dict[str, Any]) -> int:
+    return len(json.dumps(doc).encode())
+
+
+def _within_size(doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc`, with its oldest changes left out if it is larger than MAX_ALERT_BYTES."""
+    if _size(doc) <= MAX_ALERT_BYTES:
+        return doc
+    changes = doc.get("changes_before")
+    if isinstance(changes, list) and changes:
+        low, high = 0, len(changes)  # find the most newest changes that fit (halving)
+        while low < high:
+            keep = (low + high + 1) // 2
+            if _size({**doc, "changes_before": changes[-keep:], "changes_left_out": len(changes)}) <= MAX_ALERT_BYTES:
+                low = keep
+            else:
+                high = keep - 1
+        doc = {**doc, "changes_before": changes[len(changes) - low:], "changes_left_out": len(changes) - low}
+    if _size(doc) > MAX_ALERT_BYTES:
+        raise AlertDocumentError("(alert)", f"larger than {MAX_ALERT_BYTES} bytes without its changes")
     return doc
 
 
