@@ -124,6 +124,7 @@ ROUTE_ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/api/v2/notification_channel/<channel_id>/test"): ADMIN_ONLY,
     ("GET", "/api/v2/notification"): OPERATOR_ONLY,
     ("GET", "/api/v2/notification/<notification_id>"): OPERATOR_ONLY,
+    ("POST", "/api/v2/notification/<notification_id>/retry"): OPERATOR_ONLY,
     ("GET", "/api/v2/user"): ADMIN_ONLY,
     ("POST", "/api/v2/user"): ADMIN_ONLY,
     ("GET", "/api/v2/user/<name>"): SELF_OR_ADMIN,

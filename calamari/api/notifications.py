@@ -49,7 +49,8 @@ NOTIFICATION_SCHEMA = {"type": "object", "properties": {
     "queued_at": {"type": "string"}, "delivered_at": {"type": ["string", "null"]},
     "answer": {"type": ["string", "null"]}, "rule": {"type": ["string", "null"]},
     "severity": {"type": ["string", "null"]}, "cluster": {"type": ["string", "null"]},
-    "summary": {"type": ["string", "null"]}, "alert": {"type": "object"}}}
+    "summary": {"type": ["string", "null"]}, "retried_by": {"type": ["string", "null"]},
+    "alert": {"type": "object"}}}
 LIST_QUERY = {"state": {"type": "string", "enum": list(STATES)}, "channel": {"type": "string"},
               "alert": {"type": "string"}, "offset": {"type": "integer", "minimum": 0},
               "limit": {"type": "integer", "minimum": 1}}
@@ -193,3 +194,17 @@ def get_notification(notification_id: str) -> Response:
     except KeyError:
         raise ApiError(404, f"no notification {notification_id[:100]!r}") from None
     return json_response(notification_row(note, with_alert=True))
+
+
+@blueprint.post("/notification/<notification_id>/retry")
+@doc("Try a notification that was given up again (operator), e.g. once its channel or receiver is "
+     "fixed: pending, with another 24 h of retries", response=NOTIFICATION_SCHEMA, status=202,
+     errors=(401, 403, 404, 409, 503))
+def retry_notification(notification_id: str) -> Response:
+    try:
+        note = notifier().retry_notification(notification_id, current_user().username)
+    except KeyError:
+        raise ApiError(404, f"no notification {notification_id[:100]!r}") from None
+    except ValueError as err:
+        raise ApiError(409, str(err)) from None
+    return json_response(notification_row(note), 202)

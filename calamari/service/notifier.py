@@ -219,7 +219,7 @@ class Notifier:
             detail = self.sender(channel, note, self.secrets.get(channel.channel_id), self.now())
         except DeliveryError as err:
             now = self.now()
-            retry_at = self.retry.retry_at(note.attempts + 1, note.queued_at, now, err.permanent)
+            retry_at = self.retry.retry_at(note.attempts + 1, note.retrying_since, now, err.permanent)
             log.warning("notification %s to channel %s failed (attempt %d): %s%s", note.notification_id,
                         channel.channel_id, note.attempts + 1, err,
                         "; given up" if retry_at is None else f"; next attempt at {retry_at.isoformat()}")
@@ -331,6 +331,14 @@ class Notifier:
     def notification(self, notification_id: str) -> Notification:
         with self.service.lock:
             return self.service.model.notifications[notification_id]
+
+    def retry_notification(self, notification_id: str, by: str) -> Notification:
+        """Try one that was given up again. KeyError; ValueError unless it was given up; NotPersisted."""
+        with self.service.durable() as model:
+            note = model.notifications[notification_id]
+            outbox.retry(model, note, by, self.now())
+        self.wake()
+        return note
 
     def delivered_count(self) -> int:
         with self.service.lock:

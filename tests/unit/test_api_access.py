@@ -93,6 +93,7 @@ EXPECTED = {
     "POST /api/v2/notification_channel/<channel_id>/test": ADMIN,
     "GET /api/v2/notification": OPERATOR,
     "GET /api/v2/notification/<notification_id>": OPERATOR,
+    "POST /api/v2/notification/<notification_id>/retry": OPERATOR,
     "GET /api/v2/user": ADMIN,
     "POST /api/v2/user": ADMIN,
     "GET /api/v2/user/<name>": SELF,

@@ -198,3 +198,26 @@ def test_no_secret_in_answers_events_snapshots_or_logs(api, caplog):
         assert secret.encode() not in stored and secret not in logged
     assert stat.S_IMODE(os.stat(data_dir / SECRETS_FILE).st_mode) == 0o600
     assert SecretStore(str(data_dir)).get("hook") == secrets["hook2"]
+
+
+def test_a_notification_given_up_is_tried_again_on_request(api):
+    hook = HttpReceiver(status=404)
+    try:
+        assert api.call("POST", "notification_channel", json={**HOOK, "url": hook.url}).status_code == 201
+        note = api.call("POST", "notification_channel/hook/test").json
+        api.services.notifier.process()
+        row = api.call("GET", f"notification/{note['id']}").json
+        assert row["state"] == "failed" and row["last_error"] == "HTTP 404 Not Found" and row["next_attempt_at"] is None
+        hook.status = 200  # the receiver is fixed
+        api.services.notifier.process()
+        assert len(hook.received) == 1  # given up stays given up
+        r = api.call("POST", f"notification/{note['id']}/retry", user="oper")
+        assert r.status_code == 202 and r.json["state"] == "pending" and r.json["retried_by"] == "oper"
+        assert api.call("POST", f"notification/{note['id']}/retry", user="oper").status_code == 409
+        api.services.notifier.process()
+        row = api.call("GET", f"notification/{note['id']}").json
+        assert row["state"] == "delivered" and row["attempts"] == 2 and len(hook.received) == 2
+        assert api.call("POST", f"notification/{note['id']}/retry", user="oper").status_code == 409
+        assert api.call("POST", "notification/nope/retry", user="oper").status_code == 404
+    finally:
+        hook.close()

@@ -15,7 +15,7 @@ from calamari.adapters.notify import DeliveryError
 from calamari.adapters.notify.secrets import SecretStore
 from calamari.adapters.snapshots import load_model, write_snapshot
 from calamari.domain.model import ClusterModel
-from calamari.domain.notifications.notification import DELIVERED
+from calamari.domain.notifications.notification import DELIVERED, FAILED
 from calamari.service.model import ModelService, ServiceConfig
 from calamari.service.notifier import Notifier
 
@@ -56,7 +56,9 @@ alert_op = st.tuples(st.just("alert"), st.sampled_from(["a1", "a2"]), st.sampled
                      st.integers(0, 2))
 deliver_op = st.tuples(st.just("deliver"), st.lists(st.sampled_from(["ok", "retry", "refuse"]), max_size=4))
 wait_op = st.tuples(st.just("wait"), st.integers(1, 900))
-operations = st.lists(st.one_of(channel_op, delete_op, alert_op, deliver_op, wait_op), min_size=1, max_size=25)
+retry_op = st.tuples(st.just("retry"))
+operations = st.lists(st.one_of(channel_op, delete_op, alert_op, deliver_op, wait_op, retry_op), min_size=1,
+                      max_size=25)
 
 
 def outbox_state(model: ClusterModel) -> tuple[dict, dict]:
@@ -89,6 +91,9 @@ def run_operations(notifier: Notifier, clock: Clock, sender: ScriptedSender, ops
                 "resolved_at": datetime.fromtimestamp(clock.now, UTC).isoformat() if state == "resolved" else None,
                 "changes_before": []})
             notifier.process()
+        elif op[0] == "retry":  # everything given up is tried again
+            for note in notifier.notifications(state=FAILED):
+                notifier.retry_notification(note.notification_id, "oper")
         elif op[0] == "deliver":
             sender.script = list(op[1])
             notifier.process()

@@ -82,6 +82,15 @@ class Notification(CalamariAggregate):
             note.attempts, note.state, note.detail = self.attempt, DELIVERED, self.detail
             note.delivered_at = self.timestamp
 
+    class NotificationRetried(Aggregate.Event):
+        """A notification given up is to be tried again (someone fixed the channel or the
+        receiver): pending, due at once, given another full period of retries."""
+
+        by: str
+
+        def apply(self, note: Notification) -> None:
+            note.state, note.due, note.retried_at, note.retried_by = PENDING, self.timestamp, self.timestamp, self.by
+
     class NotificationCancelled(Aggregate.Event):
         """Not to be sent any more (its channel was deleted)."""
 
@@ -93,3 +102,8 @@ class Notification(CalamariAggregate):
     @property
     def queued_at(self) -> datetime:
         return self.created_on
+
+    @property
+    def retrying_since(self) -> datetime:
+        """Where the period of retries began: the queueing, or the last retry asked for."""
+        return getattr(self, "retried_at", None) or self.created_on

@@ -10,6 +10,7 @@ from typing import Any
 from calamari.domain.model_state import ModelState
 from calamari.domain.notifications.channel import Channel, ChannelError, channel_aggregate_id
 from calamari.domain.notifications.notification import (
+    FAILED,
     MAX_ERROR,
     PENDING,
     Notification,
@@ -77,6 +78,13 @@ def delivery_failed(model: ModelState, note: Notification, error: str, retry_at:
 
 def delivered(model: ModelState, note: Notification, detail: str, at: datetime) -> None:
     model.emit(note, Notification.NotificationDelivered, at, attempt=note.attempts + 1, detail=detail[:MAX_ERROR])
+
+
+def retry(model: ModelState, note: Notification, by: str, at: datetime) -> None:
+    """Try a notification that was given up again. ValueError unless it was given up."""
+    if note.state != FAILED:
+        raise ValueError(f"it is {note.state}; only one given up ({FAILED}) is tried again")
+    model.emit(note, Notification.NotificationRetried, at, by=by)
 
 
 def is_pending(note: Notification) -> bool:

@@ -25,7 +25,7 @@ def notification_row(note: Notification, with_alert: bool = False) -> dict[str, 
         "queued_at": note.queued_at.isoformat(),
         "delivered_at": note.delivered_at.isoformat() if note.delivered_at else None, "answer": note.detail,
         "rule": alert.get("rule"), "severity": alert.get("severity"), "cluster": alert.get("cluster"),
-        "summary": alert.get("summary")}
+        "summary": alert.get("summary"), "retried_by": getattr(note, "retried_by", None)}
     if with_alert:
         row["alert"] = alert
     return row
