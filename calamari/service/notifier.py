@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 IDLE_TICK_S = 1.0  # how often repeats are checked when nothing else wakes the thread
 STORE_RETRY_S = 5.0  # after the store refused a change
+MAX_IN_FLIGHT = 16  # channels sent to at once (one notification per channel at a time)
 MAX_QUEUED_ALERTS = 100_000  # alert documents waiting to be routed (the alerting service floods: drop oldest)
 
 Deliver = Callable[[Channel, Notification, "str | None", datetime], str]
@@ -96,6 +97,10 @@ class Notifier:
         self._stopping = threading.Event()
         self.rejected = 0  # malformed alert documents
         self.dropped = 0  # alert documents dropped when too many waited
+        self._in_flight: set[str] = set()  # channels a sending thread is busy with (under _wake)
+        self._senders: set[threading.Thread] = set()  # sending threads running (under _wake)
+        self._sent_since_pass = False  # a sending thread ended since the pass began (under _wake)
+        self._store_refused_until = 0.0  # time.monotonic() before which no outcome is recorded
 
     # ------------------------------------------------------------------ the hand-over
 
@@ -126,17 +131,25 @@ class Notifier:
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop routing and sending; a send under way is given until `timeout` to finish and be
+        recorded (one not recorded is sent again after the restart)."""
         self._stopping.set()
         with self._wake:
             self._wake.notify()
+            senders = list(self._senders)
+        deadline = time.monotonic() + timeout
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        for thread in senders:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
         while not self._stopping.is_set():
+            with self._wake:
+                self._sent_since_pass = False
             try:
-                wait = self.process()
+                wait = self.process(wait=False)
             except NotPersisted as err:
                 log.warning("notifier: the event store did not take a change (%s); retrying in %.0f s",
                             err.reason, STORE_RETRY_S)
@@ -145,18 +158,27 @@ class Notifier:
                 log.exception("notifier pass failed")
                 wait = STORE_RETRY_S
             with self._wake:
-                if not self._incoming and not self._stopping.is_set():
+                if not (self._incoming or self._sent_since_pass or self._stopping.is_set()):
                     self._wake.wait(wait)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
 
-    def process(self) -> float:
-        """One pass: route what came in, queue due repeats, send what is due. Returns the seconds
-        until something else falls due (at most IDLE_TICK_S)."""
+    def process(self, wait: bool = True) -> float:
+        """One pass: route what came in, queue due repeats, start sending what is due (each
+        channel's notifications one at a time, in order; channels at once, so that a slow
+        receiver delays only its own). With `wait`, until nothing is due any more (tests).
+        Returns the seconds until something else falls due (at most IDLE_TICK_S)."""
         self._route_incoming()
         self._queue_repeats()
-        return self._send_due()
+        while True:
+            started, next_due = self._start_due()
+            if not wait:
+                return next_due
+            for thread in started:
+                thread.join()
+            if not started:
+                return next_due
 
     def _route_incoming(self) -> None:
         while True:
@@ -195,20 +217,53 @@ class Notifier:
                 with self.service.durable() as model:
                     self._queue(model, planned, alert)
 
-    def _send_due(self) -> float:
-        while not self._stopping.is_set():
-            now = self.now()
-            with self.service.lock:
-                pending = self.service.model.pending_notifications()
-                note = pending[0] if pending else None
-                channel = self.service.model.channels.get(note.channel_id) if note is not None else None
-            if note is None:
-                return IDLE_TICK_S
-            wait = (note.due - now).total_seconds()
-            if wait > 0:
-                return min(wait, IDLE_TICK_S)
+    def _start_due(self) -> tuple[list[threading.Thread], float]:
+        """Start a sending thread for the earliest due notification of each channel not busy.
+        Returns the threads, and the seconds until the next one not started falls due."""
+        if time.monotonic() < self._store_refused_until or self._stopping.is_set():
+            return [], STORE_RETRY_S
+        now = self.now()
+        next_due = IDLE_TICK_S
+        chosen: list[tuple[Notification, Channel | None]] = []
+        with self.service.lock, self._wake:
+            for note in self.service.model.pending_notifications():  # the earliest due first
+                if note.channel_id in self._in_flight:
+                    continue
+                due_in = (note.due - now).total_seconds()
+                if due_in > 0:
+                    next_due = min(next_due, due_in)
+                    continue
+                if len(self._in_flight) >= MAX_IN_FLIGHT:
+                    break
+                self._in_flight.add(note.channel_id)
+                chosen.append((note, self.service.model.channels.get(note.channel_id)))
+        started = []
+        for note, channel in chosen:
+            thread = threading.Thread(target=self._send_one, args=(note, channel), daemon=True,
+                                      name=f"notify-{note.channel_id}")
+            with self._wake:
+                self._senders.add(thread)
+            thread.start()
+            started.append(thread)
+        return started, next_due
+
+    def _send_one(self, note: Notification, channel: Channel | None) -> None:
+        try:
             self._attempt(note, channel)
-        return 0.0
+        except NotPersisted as err:
+            # the outcome is not recorded: it is sent again once the store takes changes
+            self._store_refused_until = time.monotonic() + STORE_RETRY_S
+            log.warning("notifier: the outcome of notification %s was not stored (%s); it is sent again later",
+                        note.notification_id, err.reason)
+        except Exception:
+            self._store_refused_until = time.monotonic() + STORE_RETRY_S
+            log.exception("sending notification %s failed", note.notification_id)
+        finally:
+            with self._wake:
+                self._in_flight.discard(note.channel_id)
+                self._senders.discard(threading.current_thread())
+                self._sent_since_pass = True
+                self._wake.notify()
 
     def _attempt(self, note: Notification, channel: Channel | None) -> None:
         if channel is None or channel.deleted:  # cannot happen: deleting a channel cancels its notifications

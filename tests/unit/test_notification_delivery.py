@@ -256,3 +256,23 @@ def test_alerts_handed_in_again_at_the_start_are_queued_once(setup):
         again.stop()
     assert sorted(item.json()["alert"]["id"] for item in received) == ["alert-1", "alert-2"]
     assert len(again.notifications()) == 2
+
+
+def test_a_receiver_that_does_not_answer_delays_only_its_own_channel(setup):
+    service, notifier, clock, receivers = setup
+    slow, fast = HttpReceiver(), HttpReceiver()
+    receivers += [slow, fast]
+    slow.hold.clear()  # takes the request, answers only when told
+    notifier.create_channel("slow", "webhook", {"url": slow.url}, None, "admin")
+    notifier.create_channel("fast", "webhook", {"url": fast.url}, None, "admin")
+    notifier.start()
+    try:
+        notifier.alert_changed(alert_doc())
+        slow.wait_for(1)
+        notifier.alert_changed(alert_doc(id="alert-2"))
+        assert [item.json()["alert"]["id"] for item in fast.wait_for(2)] == ["alert-1", "alert-2"]
+        assert len(slow.received) == 1  # its second waits for the first: one at a time, in order
+        slow.hold.set()
+        assert [item.json()["alert"]["id"] for item in slow.wait_for(2)] == ["alert-1", "alert-2"]
+    finally:
+        notifier.stop()
