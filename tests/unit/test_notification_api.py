@@ -11,7 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import schemathesis
 from api_support import harness_fixture
+from hypothesis import HealthCheck, given, settings
+from schemathesis.specs.openapi.checks import response_schema_conformance
 from test_durable_commits import SwitchableStore
 
 from calamari.adapters.notify.secrets import SECRETS_FILE, SecretStore
@@ -219,5 +222,45 @@ def test_a_notification_given_up_is_tried_again_on_request(api):
         assert row["state"] == "delivered" and row["attempts"] == 2 and len(hook.received) == 2
         assert api.call("POST", f"notification/{note['id']}/retry", user="oper").status_code == 409
         assert api.call("POST", "notification/nope/retry", user="oper").status_code == 404
+    finally:
+        hook.close()
+
+
+def test_fuzzing_the_notification_routes_as_an_admin_finds_no_server_error(api):
+    hook = HttpReceiver()
+    try:
+        assert api.call("POST", "notification_channel", json={**HOOK, "url": hook.url}).status_code == 201
+        note = api.call("POST", "notification_channel/hook/test").json
+        spec = api.call("GET", "openapi.json").json
+        spec["paths"] = {p: ops for p, ops in spec["paths"].items() if "/notification" in p}
+        for ops in spec["paths"].values():
+            for op in ops.values():
+                for param in op.get("parameters", []):
+                    if param["name"] == "channel_id":
+                        param["schema"] = {"type": "string", "enum": ["hook", "no-such-channel"]}
+                    if param["name"] == "notification_id":
+                        param["schema"] = {"type": "string", "enum": [note["id"], "no-such-notification"]}
+        schema = schemathesis.openapi.from_dict(spec)
+        token = api.token("admin")
+        failures, calls = [], []
+
+        @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        def run(case):
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}",
+                            "Accept-Encoding": "identity"}
+            response = case.call(app=api.app)
+            calls.append(response.status_code)
+            if response.status_code >= 500:
+                failures.append((case.method, case.formatted_path, response.status_code, response.text[:200]))
+            try:
+                case.validate_response(response, checks=[response_schema_conformance])
+            except Exception as err:
+                failures.append((case.method, case.formatted_path, response.status_code, str(err)[:300]))
+
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            given(case=operation.as_strategy())(run)()
+        assert failures == []
+        assert any(c == 400 for c in calls) and any(c in (200, 201, 202) for c in calls)
     finally:
         hook.close()
