@@ -218,17 +218,23 @@ class Notifier:
                     self._queue(model, planned, alert)
 
     def _start_due(self) -> tuple[list[threading.Thread], float]:
-        """Start a sending thread for the earliest due notification of each channel not busy.
-        Returns the threads, and the seconds until the next one not started falls due."""
+        """Start a sending thread for each channel not busy whose oldest pending notification is
+        due: a channel's notifications go in the order they were queued, so a resolved one never
+        overtakes its firing one that waits for a retry. Returns the threads, and the seconds
+        until the next one not started falls due."""
         if time.monotonic() < self._store_refused_until or self._stopping.is_set():
             return [], STORE_RETRY_S
         now = self.now()
         next_due = IDLE_TICK_S
         chosen: list[tuple[Notification, Channel | None]] = []
+        heads: set[str] = set()  # channels whose oldest pending notification was seen
         with self.service.lock, self._wake:
-            for note in self.service.model.pending_notifications():  # the earliest due first
-                if note.channel_id in self._in_flight:
+            pending = sorted(self.service.model.pending_notifications(),
+                             key=lambda n: (n.queued_at, n.notification_id))
+            for note in pending:
+                if note.channel_id in heads or note.channel_id in self._in_flight:
                     continue
+                heads.add(note.channel_id)
                 due_in = (note.due - now).total_seconds()
                 if due_in > 0:
                     next_due = min(next_due, due_in)

@@ -276,3 +276,21 @@ def test_a_receiver_that_does_not_answer_delays_only_its_own_channel(setup):
         assert [item.json()["alert"]["id"] for item in slow.wait_for(2)] == ["alert-1", "alert-2"]
     finally:
         notifier.stop()
+
+
+def test_a_resolved_notification_never_overtakes_its_firing_one_waiting_for_a_retry(setup):
+    service, notifier, clock, receivers = setup
+    answers = iter([503, 200, 200])
+    hook = HttpReceiver(status=lambda item: next(answers))
+    receivers.append(hook)
+    notifier.create_channel("hook", "webhook", {"url": hook.url}, None, "admin")
+    notifier.alert_changed(alert_doc())
+    run(notifier, clock)  # the firing one failed: retried in 5 s
+    clock.advance(1)
+    notifier.alert_changed(alert_doc(state="resolved", resolved_at=(T0 + timedelta(seconds=1)).isoformat()))
+    run(notifier, clock)
+    assert len(hook.received) == 1  # the resolved one waits behind the firing one
+    clock.advance(5)
+    run(notifier, clock)
+    assert [item.json()["reason"] for item in hook.received] == ["firing", "firing", "resolved"]
+    assert [item.answered for item in hook.received] == [503, 200, 200]
