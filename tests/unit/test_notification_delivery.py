@@ -9,11 +9,13 @@ import email
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from test_durable_commits import SwitchableStore
 
 from calamari.adapters.notify.secrets import SecretStore
 from calamari.bootstrap import build_services
 from calamari.domain.notifications.notification import CANCELLED, DELIVERED, FAILED, PENDING
-from calamari.service.model import ModelService, ServiceConfig
+from calamari.service.control import notify_handlers
+from calamari.service.model import ModelService, NotPersisted, ServiceConfig
 from calamari.service.notifier import Notifier
 from calamari.testing.notify_receivers import AlertmanagerReceiver, HttpReceiver, SmtpReceiver, verify_webhook
 
@@ -294,3 +296,40 @@ def test_a_resolved_notification_never_overtakes_its_firing_one_waiting_for_a_re
     run(notifier, clock)
     assert [item.json()["reason"] for item in hook.received] == ["firing", "firing", "resolved"]
     assert [item.answered for item in hook.received] == [503, 200, 200]
+
+
+def test_a_malformed_alert_document_is_refused_with_a_log_line_naming_the_field(setup, caplog):
+    service, notifier, clock, receivers = setup
+    hook = HttpReceiver()
+    receivers.append(hook)
+    notifier.create_channel("hook", "webhook", {"url": hook.url}, None, "admin")
+    notifier.alert_changed(alert_doc(severity="fatal"))
+    notifier.alert_changed("not a document")
+    run(notifier, clock)
+    assert notifier.rejected == 2 and notifier.notifications() == [] and hook.received == []
+    assert "severity: one of critical, warning, info" in caplog.text
+    handle = notify_handlers(notifier)["notify_alert"]
+    assert handle({"op": "notify_alert", "alert": alert_doc(raised_at="later")}) == \
+        {"ok": False, "status": 400, "error": "raised_at: an ISO 8601 time"}
+    assert handle({"op": "notify_alert", "alert": alert_doc()}) == {"ok": True}
+    run(notifier, clock)
+    assert len(hook.wait_for(1)) == 1
+
+
+def test_an_alert_handed_in_while_the_store_refuses_changes_is_routed_once_it_takes_them(setup):
+    service, notifier, clock, receivers = setup
+    hook = HttpReceiver()
+    receivers.append(hook)
+    notifier.create_channel("hook", "webhook", {"url": hook.url}, None, "admin")
+    service.config.durable_timeout = 5.0
+    store = SwitchableStore(service.writer.store)
+    service.writer.store = store
+    store.failure = "database or disk is full"
+    notifier.alert_changed(alert_doc())
+    with pytest.raises(NotPersisted):
+        notifier.process()
+    assert notifier.notifications() == [] and hook.received == []
+    store.failure = None
+    run(notifier, clock)
+    assert [item.json()["alert"]["id"] for item in hook.wait_for(1)] == ["alert-1"]
+    assert [n.state for n in notifier.notifications()] == [DELIVERED]
