@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from calamari.adapters.notify import DeliveryError, alertmanager, smtp, webhook
-from calamari.adapters.notify.secrets import SecretStore
+from calamari.adapters.notify.secrets import SECRETS_FILE, SecretStore
 from calamari.domain.notifications import messages, outbox
 from calamari.domain.notifications.channel import (
     ALERTMANAGER,
@@ -277,7 +277,12 @@ class Notifier:
                 model.emit(note, Notification.NotificationCancelled, self.now(), reason_text="no such channel")
             return
         try:
-            detail = self.sender(channel, note, self.secrets.get(channel.channel_id), self.now())
+            secret = self.secrets.get(channel.channel_id)
+            if channel.has_secret and secret is None:
+                # never sent unsigned, or to SMTP without its password: an admin sets it again
+                raise DeliveryError(f"the secret of channel {channel.channel_id} is missing from the data dir's "
+                                    f"{SECRETS_FILE}: set it again (PATCH its secret)")
+            detail = self.sender(channel, note, secret, self.now())
         except DeliveryError as err:
             now = self.now()
             retry_at = self.retry.retry_at(note.attempts + 1, note.retrying_since, now, err.permanent)

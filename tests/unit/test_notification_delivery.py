@@ -6,6 +6,7 @@ moves), permanent ones given up, and everything is recorded in the outbox."""
 from __future__ import annotations
 
 import email
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -333,3 +334,20 @@ def test_an_alert_handed_in_while_the_store_refuses_changes_is_routed_once_it_ta
     run(notifier, clock)
     assert [item.json()["alert"]["id"] for item in hook.wait_for(1)] == ["alert-1"]
     assert [n.state for n in notifier.notifications()] == [DELIVERED]
+
+
+def test_a_channel_whose_secret_file_is_lost_sends_nothing_unsigned(setup):
+    service, notifier, clock, receivers = setup
+    hook = HttpReceiver()
+    receivers.append(hook)
+    notifier.create_channel("hook", "webhook", {"url": hook.url}, SECRET, "admin")
+    os.remove(notifier.secrets.path)  # e.g. a data dir restored without it
+    notifier.alert_changed(alert_doc())
+    run(notifier, clock)
+    note = notifier.notifications()[0]
+    assert note.state == PENDING and "secret of channel hook is missing" in note.last_error
+    assert hook.received == []
+    notifier.update_channel("hook", {}, "admin", secret_given=True, secret=SECRET)
+    clock.advance(5)
+    run(notifier, clock)
+    assert verify_webhook(SECRET, hook.wait_for(1)[0]) and note.state == DELIVERED
