@@ -168,7 +168,8 @@ class SmtpReceiver:
     `port` and `certificate` (cert, key) may be chosen beforehand (a server that comes up later)."""
 
     def __init__(self, directory: Path, username: str, password: str, port: int | None = None,
-                 certificate: tuple[Path, Path] | None = None) -> None:
+                 certificate: tuple[Path, Path] | None = None, implicit_tls: bool = False) -> None:
+        """`implicit_tls`: TLS from the first byte (SMTPS, port 465 style) instead of STARTTLS."""
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -192,9 +193,9 @@ class SmtpReceiver:
             return AuthResult(success=ok, handled=False)
 
         self.port = port or free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, tls_context=context,
-                                     require_starttls=True, authenticator=authenticate, auth_required=True,
-                                     auth_require_tls=True)
+        tls = {"ssl_context": context} if implicit_tls else {"tls_context": context, "require_starttls": True}
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, authenticator=authenticate,
+                                     auth_required=True, auth_require_tls=not implicit_tls, **tls)
         self.controller.start()
 
     def close(self) -> None:

@@ -351,3 +351,18 @@ def test_a_channel_whose_secret_file_is_lost_sends_nothing_unsigned(setup):
     clock.advance(5)
     run(notifier, clock)
     assert verify_webhook(SECRET, hook.wait_for(1)[0]) and note.state == DELIVERED
+
+
+# aiosmtpd's AUTH-without-STARTTLS warning: here the connection is TLS from its first byte
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_email_over_tls_from_the_start(setup, tmp_path):
+    service, notifier, clock, receivers = setup
+    smtp = SmtpReceiver(tmp_path, "calamari", "smtps-password", implicit_tls=True)
+    receivers.append(smtp)
+    notifier.create_channel("mail", "email", {
+        "host": "127.0.0.1", "port": smtp.port, "security": "tls", "username": "calamari",
+        "from_address": "calamari@example.net", "to": ["ops@example.net"], "ca_file": str(smtp.cert)},
+        "smtps-password", "admin")
+    notifier.alert_changed(alert_doc())
+    run(notifier, clock)
+    assert notifier.notifications()[0].state == DELIVERED and len(smtp.messages) == 1
