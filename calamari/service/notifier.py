@@ -70,9 +70,9 @@ def deliver(channel: Channel, note: Notification, secret: str | None, now: datet
     if channel.kind == ALERTMANAGER:
         body = messages.alertmanager_alert(note.notification_id, note.reason, alert,
                                            settings["repeat_interval_s"], now)
-        return alertmanager.send(settings["url"], secret, note.notification_id, body)
+        return alertmanager.send(settings["url"], secret, note.notification_id, body, settings.get("ca_file"))
     body = messages.webhook_body(note.notification_id, channel.channel_id, note.reason, alert, now)
-    return webhook.send(settings["url"], secret, note.notification_id, body, now.timestamp())
+    return webhook.send(settings["url"], secret, note.notification_id, body, now.timestamp(), settings.get("ca_file"))
 
 
 class Notifier:

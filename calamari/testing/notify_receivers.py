@@ -43,6 +43,7 @@ class HttpReceiver:
     that took the request but has not answered yet)."""
 
     status: int | Callable[[Received], int] = 200
+    certificate: tuple[Path, Path] | None = None  # (cert, key): serve https
     received: list[Received] = field(default_factory=list)
     hold: threading.Event = field(default_factory=threading.Event)
     arrived: threading.Condition = field(default_factory=threading.Condition)
@@ -77,12 +78,17 @@ class HttpReceiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        if self.certificate is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(str(self.certificate[0]), str(self.certificate[1]))
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        scheme = "https" if self.certificate is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
 
     def check(self, item: Received) -> str | None:
         """Why the request is malformed for this receiver (None: it is fine)."""

@@ -18,7 +18,13 @@ from calamari.domain.notifications.notification import CANCELLED, DELIVERED, FAI
 from calamari.service.control import notify_handlers
 from calamari.service.model import ModelService, NotPersisted, ServiceConfig
 from calamari.service.notifier import Notifier
-from calamari.testing.notify_receivers import AlertmanagerReceiver, HttpReceiver, SmtpReceiver, verify_webhook
+from calamari.testing.notify_receivers import (
+    AlertmanagerReceiver,
+    HttpReceiver,
+    SmtpReceiver,
+    throwaway_certificate,
+    verify_webhook,
+)
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 FSID = "11111111-2222-3333-4444-555555555555"
@@ -366,3 +372,19 @@ def test_email_over_tls_from_the_start(setup, tmp_path):
     notifier.alert_changed(alert_doc())
     run(notifier, clock)
     assert notifier.notifications()[0].state == DELIVERED and len(smtp.messages) == 1
+
+
+def test_https_receivers_are_checked_against_the_channels_ca_file(setup, tmp_path):
+    service, notifier, clock, receivers = setup
+    certificate = throwaway_certificate(tmp_path)
+    hook, am = HttpReceiver(certificate=certificate), AlertmanagerReceiver(certificate=certificate)
+    receivers += [hook, am]
+    notifier.create_channel("trusting", "webhook", {"url": hook.url, "ca_file": str(certificate[0])}, None, "admin")
+    notifier.create_channel("am", "alertmanager", {"url": am.url, "ca_file": str(certificate[0])}, None, "admin")
+    notifier.create_channel("system-cas", "webhook", {"url": hook.url}, None, "admin")
+    notifier.alert_changed(alert_doc())
+    run(notifier, clock)
+    states = {n.channel_id: n for n in notifier.notifications()}
+    assert states["trusting"].state == DELIVERED and states["am"].state == DELIVERED
+    assert states["system-cas"].state == PENDING and "CERTIFICATE_VERIFY_FAILED" in states["system-cas"].last_error
+    assert len(hook.received) == 1 and am.received[0].answered == 200

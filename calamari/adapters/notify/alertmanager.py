@@ -17,8 +17,9 @@ def alerts_url(base_url: str) -> str:
     return base_url.rstrip("/") + API_PATH
 
 
-def send(base_url: str, secret: str | None, notification_id: str, alert: dict[str, Any]) -> str:
+def send(base_url: str, secret: str | None, notification_id: str, alert: dict[str, Any],
+         ca_file: str | None = None) -> str:
     headers = {ID_HEADER: notification_id}
     if secret:
         headers["Authorization"] = f"Bearer {secret}"
-    return post_json(alerts_url(base_url), orjson.dumps([alert]), headers)
+    return post_json(alerts_url(base_url), orjson.dumps([alert]), headers, ca_file=ca_file)

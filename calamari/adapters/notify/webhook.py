@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ssl
 import urllib.error
 import urllib.request
 from typing import Any
@@ -43,15 +44,21 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None  # the 3xx then ends as an HTTPError
 
 
-_OPENER = urllib.request.build_opener(_NoRedirects)
+def _opener(ca_file: str | None) -> urllib.request.OpenerDirector:
+    """No redirects; https checked against the system's CAs, or those of `ca_file`."""
+    handlers: list[Any] = [_NoRedirects]
+    if ca_file is not None:
+        handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=ca_file)))
+    return urllib.request.build_opener(*handlers)
 
 
-def post_json(url: str, body: bytes, headers: dict[str, str], timeout: float = TIMEOUT_S) -> str:
+def post_json(url: str, body: bytes, headers: dict[str, str], timeout: float = TIMEOUT_S,
+              ca_file: str | None = None) -> str:
     """POST `body` as JSON; what a 2xx answer said ("HTTP 200"), else DeliveryError."""
     request = urllib.request.Request(url, data=body, method="POST", headers={
         "Content-Type": "application/json", "User-Agent": f"calamari/{__version__}", **headers})
     try:
-        with _OPENER.open(request, timeout=timeout) as answer:
+        with _opener(ca_file).open(request, timeout=timeout) as answer:
             answer.read(64 * 1024)
             return f"HTTP {answer.status}"
     except urllib.error.HTTPError as err:
@@ -70,11 +77,12 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def send(url: str, secret: str | None, notification_id: str, message: dict[str, Any], sent_at_unix: float) -> str:
+def send(url: str, secret: str | None, notification_id: str, message: dict[str, Any], sent_at_unix: float,
+         ca_file: str | None = None) -> str:
     """POST the webhook body `message`, signed when the channel has a secret."""
     body = orjson.dumps(message)
     timestamp = str(int(sent_at_unix))
     headers = {ID_HEADER: notification_id, "Idempotency-Key": notification_id, TIMESTAMP_HEADER: timestamp}
     if secret:
         headers[SIGNATURE_HEADER] = signature(secret, timestamp, body)
-    return post_json(url, body, headers)
+    return post_json(url, body, headers, ca_file=ca_file)

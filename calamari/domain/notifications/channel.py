@@ -44,10 +44,10 @@ MAX_SECRET = 4096
 COMMON_DEFAULTS: dict[str, Any] = {"severities": list(SEVERITIES), "clusters": [], "send_resolved": True,
                                    "enabled": True}
 KIND_DEFAULTS: dict[str, dict[str, Any]] = {
-    WEBHOOK: {"url": None},
+    WEBHOOK: {"url": None, "ca_file": None},
     EMAIL: {"host": None, "port": 587, "security": "starttls", "username": None, "from_address": None,
             "to": [], "ca_file": None},
-    ALERTMANAGER: {"url": None},
+    ALERTMANAGER: {"url": None, "ca_file": None},
 }
 
 
@@ -150,6 +150,10 @@ def _check_email(settings: dict[str, Any], has_secret: bool) -> None:
         raise ChannelError("to", f"a list of 1 to {MAX_RECIPIENTS} e-mail addresses")
     for address in recipients:
         _check_address("to", address)
+    _check_ca_file(settings)
+
+
+def _check_ca_file(settings: dict[str, Any]) -> None:
     ca_file = settings["ca_file"]
     if ca_file is not None and (not isinstance(ca_file, str) or not os.path.isabs(ca_file)
                                 or len(ca_file) > 4096 or "\x00" in ca_file):
@@ -166,13 +170,14 @@ def check_settings(kind: Any, given: Mapping[str, Any], has_secret: bool,
     for name in given:
         if name not in allowed:
             raise ChannelError(name, f"not a setting of a {kind} channel")
-    base = dict(previous) if previous is not None else {
-        **{k: (list(v) if isinstance(v, list) else v) for k, v in COMMON_DEFAULTS.items()},
-        "repeat_interval_s": DEFAULT_REPEAT_S[kind], **KIND_DEFAULTS[kind]}
-    settings = {**base, **given}
+    defaults = {**{k: (list(v) if isinstance(v, list) else v) for k, v in COMMON_DEFAULTS.items()},
+                "repeat_interval_s": DEFAULT_REPEAT_S[kind], **KIND_DEFAULTS[kind]}
+    # a channel stored before a setting existed has its default
+    settings = {**defaults, **(previous or {}), **given}
     _check_common(settings)
     if kind in (WEBHOOK, ALERTMANAGER):
         settings["url"] = _check_url("url", settings["url"])
+        _check_ca_file(settings)
     else:
         _check_email(settings, has_secret)
     return settings
