@@ -45,6 +45,7 @@ from calamari.domain.notifications.routing import (
     Planned,
     RetryPolicy,
     check_alert,
+    for_repeat,
     plan_for_change,
     repeats_due,
 )
@@ -215,7 +216,7 @@ class Notifier:
                                       self.service.model.notifications.__contains__, now)
             if planned:
                 with self.service.durable() as model:
-                    self._queue(model, planned, alert)
+                    self._queue(model, planned, for_repeat(alert))
 
     def _start_due(self) -> tuple[list[threading.Thread], float]:
         """Start a sending thread for each channel not busy whose oldest pending notification is

@@ -160,9 +160,12 @@ def test_alertmanager_gets_a_v2_alert_it_accepts(setup):
     assert sent["startsAt"] == T0.isoformat() and sent["annotations"]["summary"] == "OSD 3 is down"
     assert notifier.notifications()[0].state == DELIVERED
     # a firing alert is sent again every repeat interval, which keeps it alive in Alertmanager
-    clock.advance(60)
+    clock.advance(300)
     run(notifier, clock)
     assert len(am.wait_for(2)) == 2 and am.received[1].answered == 200
+    (repeat,) = am.received[1].json()
+    assert repeat["labels"] == sent["labels"] and repeat["startsAt"] == sent["startsAt"]
+    assert datetime.fromisoformat(repeat["endsAt"]) - datetime.fromisoformat(sent["endsAt"]) == timedelta(seconds=300)
 
 
 def test_failures_are_retried_with_back_off_until_the_receiver_takes_it(setup):

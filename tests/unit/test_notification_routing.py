@@ -17,6 +17,7 @@ from calamari.domain.notifications.routing import (
     AlertDocumentError,
     RetryPolicy,
     check_alert,
+    for_repeat,
     plan_for_change,
     repeats_due,
 )
@@ -100,7 +101,7 @@ def test_defaults_fill_in_and_an_update_keeps_what_it_does_not_name():
     assert settings["severities"] == ["critical", "warning", "info"] and settings["send_resolved"] is True
     changed = check_settings("webhook", {"severities": ["critical"]}, False, previous=settings)
     assert changed == {**settings, "severities": ["critical"]}
-    assert check_settings("alertmanager", {"url": "http://am:9093"}, False)["repeat_interval_s"] == 60
+    assert check_settings("alertmanager", {"url": "http://am:9093"}, False)["repeat_interval_s"] == 300
 
 
 @pytest.mark.parametrize("bad", ["", "-x", "a b", "x" * 65, "a/b", None])
@@ -225,3 +226,11 @@ def test_the_text_says_how_many_changes_were_left_out():
     changes = [{"when": T0.isoformat(), "message": f"change {i}"} for i in range(60)]
     text = messages.email_text("n1", FIRING, alert(changes_before=changes, changes_left_out=7))
     assert "(17 earlier changes left out)" in text and "change 59" in text and "change 9\n" not in text
+
+
+def test_a_repeat_carries_the_newest_changes_only():
+    changes = [{"when": T0.isoformat(), "message": f"change {i}"} for i in range(30)]
+    repeat = for_repeat(alert(changes_before=changes, changes_left_out=5))
+    assert repeat["changes_before"] == changes[-20:] and repeat["changes_left_out"] == 15
+    few = alert(changes_before=changes[:3])
+    assert for_repeat(few) == few

@@ -35,7 +35,8 @@ ADDRESS_RE = re.compile(r"^[^\s@<>,;\"\x00-\x1f\x7f]+@[^\s@<>,;\"\x00-\x1f\x7f]+
 HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 
 MIN_REPEAT_S, MAX_REPEAT_S = 60, 7 * 24 * 3600
-DEFAULT_REPEAT_S = {WEBHOOK: 4 * 3600, EMAIL: 4 * 3600, ALERTMANAGER: 60}  # Alertmanager expects re-sends
+# Alertmanager ends an alert not sent again by its endsAt (four repeat intervals ahead)
+DEFAULT_REPEAT_S = {WEBHOOK: 4 * 3600, EMAIL: 4 * 3600, ALERTMANAGER: 300}
 MAX_RECIPIENTS = 50
 MAX_URL = 2000
 MAX_SECRET = 4096

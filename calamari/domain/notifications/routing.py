@@ -163,6 +163,19 @@ def repeats_due(alert: Mapping[str, Any], channels: Iterable[Channel], queued: C
     return planned
 
 
+REPEAT_CHANGES = 20  # changes a repeat carries (the firing notification had them all)
+
+
+def for_repeat(alert: dict[str, Any]) -> dict[str, Any]:
+    """The document a repeat carries: the alert with only its newest REPEAT_CHANGES changes
+    (`changes_left_out` counting the rest), as repeats of a long-firing alert add up."""
+    changes = alert.get("changes_before")
+    if not isinstance(changes, list) or len(changes) <= REPEAT_CHANGES:
+        return alert
+    left_out = len(changes) - REPEAT_CHANGES + (alert.get("changes_left_out") or 0)
+    return {**alert, "changes_before": changes[-REPEAT_CHANGES:], "changes_left_out": left_out}
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Back-off of failed deliveries: `first_s`, doubling up to `cap_s`; given up `give_up_after_s`
