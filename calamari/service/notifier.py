@@ -118,6 +118,9 @@ class Notifier:
             if len(self._incoming) >= MAX_QUEUED_ALERTS:
                 self._incoming.popleft()
                 self.dropped += 1
+                if self.dropped % 1000 == 1:  # the first, then every thousandth
+                    log.warning("notifier: %d alert documents wait to be routed; the oldest dropped (%d so far)",
+                                MAX_QUEUED_ALERTS, self.dropped)
             self._incoming.append(doc)
             self._wake.notify()
 

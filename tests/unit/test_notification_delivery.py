@@ -391,3 +391,16 @@ def test_https_receivers_are_checked_against_the_channels_ca_file(setup, tmp_pat
     assert states["trusting"].state == DELIVERED and states["am"].state == DELIVERED
     assert states["system-cas"].state == PENDING and "CERTIFICATE_VERIFY_FAILED" in states["system-cas"].last_error
     assert len(hook.received) == 1 and am.received[0].answered == 200
+
+
+def test_beyond_the_queue_limit_the_oldest_alert_documents_are_dropped_and_logged(setup, caplog, monkeypatch):
+    service, notifier, clock, receivers = setup
+    monkeypatch.setattr("calamari.service.notifier.MAX_QUEUED_ALERTS", 3)
+    hook = HttpReceiver()
+    receivers.append(hook)
+    notifier.create_channel("hook", "webhook", {"url": hook.url}, None, "admin")
+    for number in range(5):
+        notifier.alert_changed(alert_doc(id=f"alert-{number}"))
+    run(notifier, clock)
+    assert notifier.dropped == 2 and "the oldest dropped (1 so far)" in caplog.text
+    assert sorted(n.alert_id for n in notifier.notifications()) == ["alert-2", "alert-3", "alert-4"]
