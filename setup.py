@@ -38,6 +38,8 @@ setup(
             "schemathesis==4.32.5",
             # browser tests of the web console (tests/browser); drives Debian's chromium, downloads no browser
             "playwright==1.65.2",
+            # a real SMTP server (STARTTLS, AUTH) for the e-mail channel's tests
+            "aiosmtpd==1.4.6",
         ],
     },
     entry_points={

@@ -22,6 +22,7 @@ from flask import Flask
 
 from calamari.adapters.data_dir import DataDirError, check_writable
 from calamari.adapters.event_store import EventStoreError, unavailable_reason
+from calamari.adapters.notify.secrets import SecretStore
 from calamari.api.app import Services, create_app
 from calamari.api.stream import KEEPALIVE as STREAM_KEEPALIVE
 from calamari.api.stream import frame as stream_frame
@@ -30,6 +31,7 @@ from calamari.service import security_options
 from calamari.service.auth import AuthPolicy, AuthService
 from calamari.service.collector_keys import CollectorKeyService
 from calamari.service.model import ModelService, ServiceConfig, open_persistence
+from calamari.service.notifier import Notifier
 from calamari.service.requests import RequestExecutor
 from calamari.service.stream_hub import DEFAULT_MAX_SUBSCRIBERS, DEFAULT_MAX_UNSENT, DEFAULT_QUEUE, StreamHub
 
@@ -97,10 +99,12 @@ def connect_executor(executor: RequestExecutor, bus: Any) -> None:
 def build_services(service: ModelService, *, auth: AuthService | None = None,
                    executor: RequestExecutor | None = None, bus: Any = None, auth_policy: AuthPolicy | None = None,
                    stream_limit: int = DEFAULT_MAX_SUBSCRIBERS, stream_queue: int = DEFAULT_QUEUE,
-                   stream_unsent: int = DEFAULT_MAX_UNSENT, feed_events: int = FEED_EVENTS) -> Services:
+                   stream_unsent: int = DEFAULT_MAX_UNSENT, feed_events: int = FEED_EVENTS,
+                   notifier: Notifier | None = None) -> Services:
     """What the API's handlers use, over the model service: users and sessions, the request
     executor (connected to `bus` when there is one), the event feed and the push stream's hub,
-    both listening to commits from now on (the feed in front, as it numbers the events)."""
+    both listening to commits from now on (the feed in front, as it numbers the events), and
+    the notifier (not started: calamari-server starts it; its secrets in the data dir)."""
     auth = auth or AuthService(service, policy=auth_policy)
     executor = executor or RequestExecutor(service)
     told = threading.Event()  # set once the feed has told the stored past
@@ -111,8 +115,9 @@ def build_services(service: ModelService, *, auth: AuthService | None = None,
     hub.attach()
     if bus is not None:
         connect_executor(executor, bus)
+    notifier = notifier or Notifier(service, SecretStore(service.config.data_dir))
     return Services(service=service, auth=auth, executor=executor, feed=feed, feed_history_told=told,
-                    stream_hub=hub)
+                    stream_hub=hub, notifier=notifier)
 
 
 def stream_setting(options: Mapping[str, Any], name: str, default: float) -> float:
@@ -192,7 +197,14 @@ def _start_parts(server: Server, args: argparse.Namespace, whisper_store: Any, a
     from calamari.adapters.curve_keys import SERVER_KEY_NAME, load_or_create_key_pair, server_key_dir
     from calamari.adapters.local_host import server_grains
     from calamari.adapters.timeseries import TimeSeriesWriter
-    from calamari.service.control import ControlServer, cluster_handlers, key_handlers, snapshot_handler, user_handlers
+    from calamari.service.control import (
+        ControlServer,
+        cluster_handlers,
+        key_handlers,
+        notify_handlers,
+        snapshot_handler,
+        user_handlers,
+    )
 
     service = server.service
     timeseries = TimeSeriesWriter(whisper_store)
@@ -219,13 +231,16 @@ def _start_parts(server: Server, args: argparse.Namespace, whisper_store: Any, a
                               stream_queue=int(stream_setting(app_options, "STREAM_QUEUE", DEFAULT_QUEUE)),
                               stream_unsent=int(stream_setting(app_options, "STREAM_UNSENT", DEFAULT_MAX_UNSENT)))
     server.started.append(services.executor)  # it sends through the bus: stopped before it
+    services.notifier.start()  # sends what the outbox still holds from before a restart
+    server.started.append(services.notifier)
     server.services = services
     server.app = create_app(services, COLLECTOR_KEYS=keys, TIMESERIES=timeseries.store,
                             TIMESERIES_WRITER=timeseries, SERVER_GRAINS=server_grains, **app_options)
     # calamari-ctl reaches the running server here for what it would otherwise write to the store
     control = ControlServer(server_key_dir(args.data_dir), {**key_handlers(keys), **snapshot_handler(service),
                                                             **user_handlers(services.auth),
-                                                            **cluster_handlers(service)})
+                                                            **cluster_handlers(service),
+                                                            **notify_handlers(services.notifier)})
     control.start()
     server.started.append(control)
 

@@ -54,6 +54,7 @@ BLUEPRINT_MODULES: list[str] = [
     "calamari.api.history",  # /api/v2/cluster/<fsid>/history
     "calamari.api.keys",  # /api/v2/key: collector keys
     "calamari.api.stream",  # /api/v2/stream: committed events pushed as Server-Sent Events
+    "calamari.api.notifications",  # /api/v2/notification_channel, /api/v2/notification: the outbox
 ]
 
 
@@ -68,6 +69,7 @@ class Services:
     feed: EventFeed
     feed_history_told: threading.Event  # set once the feed has told the stored past
     stream_hub: StreamHub
+    notifier: Any = None  # calamari.service.notifier.Notifier: channels and the outbox
 
 
 def create_app(services: Services, **options: Any) -> Flask:

@@ -13,6 +13,8 @@ from typing import Any
 
 from calamari.domain.cluster import Cluster
 from calamari.domain.login_guard import LoginGuard
+from calamari.domain.notifications.channel import Channel
+from calamari.domain.notifications.notification import Notification
 from calamari.domain.osd import Osd
 from calamari.domain.pool import Pool
 from calamari.domain.server import Server, osd_service_keys
@@ -162,6 +164,14 @@ def describe(event: Any, agg: Any, pool_name: str | None = None) -> tuple[str, s
     if isinstance(agg, LoginGuard) and name == "LoginAddressLocked":
         return ("WARNING", f"Logins from {event.address} locked until {_utc(event.until)} after {event.failures} "
                 "failed attempts", None, None)
+    if isinstance(agg, Notification) and name == "DeliveryFailed":
+        what = f"Notification of alert {agg.alert_id} to channel '{agg.channel_id}'"
+        if event.retry_at is None:
+            return "ERROR", f"{what} failed {event.attempt} times, given up: {event.error}", None, None
+        return "WARNING", f"{what} failed (attempt {event.attempt}, retried): {event.error}", None, None
+    if isinstance(agg, Channel) and name in ("ChannelCreated", "ChannelReinstated", "ChannelDeleted"):
+        verb = "Deleted" if name == "ChannelDeleted" else "Added"
+        return "INFO", f"{verb} notification channel '{agg.channel_id}' (by {event.by})", None, None
     return None
 
 

@@ -21,6 +21,8 @@ from eventsourcing.domain import Aggregate
 from calamari.domain.base import CalamariAggregate, recording_prior_states, restore_prior_states
 from calamari.domain.cluster import Cluster
 from calamari.domain.collector_key import CollectorKey
+from calamari.domain.notifications.channel import Channel
+from calamari.domain.notifications.notification import PENDING, Notification
 from calamari.domain.osd import Osd
 from calamari.domain.pool import Pool
 from calamari.domain.server import Server
@@ -41,6 +43,9 @@ class ModelState:
         self.requests: dict[str, UserRequest] = {}
         self.users: dict[str, User] = {}
         self.collector_keys: dict[UUID, CollectorKey] = {}  # every key ever registered, deleted ones too
+        self.channels: dict[str, Channel] = {}  # notification channels, deleted ones too
+        self.notifications: dict[str, Notification] = {}  # the outbox, by notification id
+        self._pending_notifications: set[str] | None = None  # ids of those not yet sent; None: recompute
         self._open_requests: set[str] | None = None  # unfinished request ids; None: recompute
         self.held: dict[str, dict[str, tuple[SyncVersion, Any]]] = {}
         self.last_contact: dict[str, float] = {}
@@ -77,6 +82,11 @@ class ModelState:
             self.users[agg.username] = agg
         elif isinstance(agg, CollectorKey):
             self.collector_keys[agg.id] = agg
+        elif isinstance(agg, Channel):
+            self.channels[agg.channel_id] = agg
+        elif isinstance(agg, Notification):
+            self.notifications[agg.notification_id] = agg
+            self._pending_notifications = None
 
     def apply(self, event: Aggregate.Event) -> None:
         """Fold one stored event into the model (replay)."""
@@ -88,6 +98,8 @@ class ModelState:
             event.mutate(agg)
             if isinstance(event, UserRequest.Event):
                 self._open_requests = None
+            elif isinstance(event, Notification.Event):
+                self._pending_notifications = None
             elif isinstance(event, Cluster.ClusterForgotten):
                 self.unindex_cluster(agg.fsid)
             elif isinstance(event, Cluster.ClusterRediscovered):
@@ -119,6 +131,8 @@ class ModelState:
     def emit(self, agg: CalamariAggregate, event_class: type, at: datetime, **fields: Any) -> None:
         """Change an aggregate by one event timestamped `at`."""
         agg.emit(event_class, at, **fields)
+        if isinstance(agg, Notification):
+            self._pending_notifications = None
         self._touched.append(agg)
         self._new.append(agg.pending_events[-1])
         note_version(self.reflected, agg, agg.pending_events[-1])
@@ -143,6 +157,14 @@ class ModelState:
         if self._open_requests is None:
             self._open_requests = {r.request_id for r in self.requests.values() if r.state != COMPLETE}
         return [r for r in (self.requests[i] for i in list(self._open_requests)) if r.state != COMPLETE]
+
+    def pending_notifications(self) -> list[Notification]:
+        """Notifications not yet delivered, given up or cancelled, the earliest due first."""
+        if self._pending_notifications is None:
+            self._pending_notifications = {n.notification_id for n in self.notifications.values()
+                                           if n.state == PENDING}
+        pending = [self.notifications[i] for i in list(self._pending_notifications)]
+        return sorted((n for n in pending if n.state == PENDING), key=lambda n: (n.due, n.notification_id))
 
     def request_finished(self, request_id: str) -> None:
         """A request just completed or failed: it leaves the open ones."""
@@ -177,7 +199,8 @@ class ModelState:
     # ---------------------------------------------------------------- undoing a change
 
     # Indexes only ever added to by _register; every other dict of the model is copied by undoable()
-    _REGISTRIES = ("aggregates", "osds", "pools", "servers", "requests", "users", "collector_keys")
+    _REGISTRIES = ("aggregates", "osds", "pools", "servers", "requests", "users", "collector_keys", "channels",
+                   "notifications")
 
     @contextmanager
     def undoable(self) -> Iterator[Callable[[], None]]:
@@ -199,6 +222,7 @@ class ModelState:
                 for name, value in saved.items():
                     setattr(self, name, value)  # a whole dict at once: readers never see it half done
                 self._open_requests = None
+                self._pending_notifications = None
 
             yield undo
 
@@ -218,6 +242,10 @@ class ModelState:
             keyed.append((self.users, agg.username))
         elif isinstance(agg, CollectorKey):
             keyed.append((self.collector_keys, agg.id))
+        elif isinstance(agg, Channel):
+            keyed.append((self.channels, agg.channel_id))
+        elif isinstance(agg, Notification):
+            keyed.append((self.notifications, agg.notification_id))
         for index, key in keyed:
             if index.get(key) is agg:
                 del index[key]

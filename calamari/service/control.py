@@ -125,6 +125,22 @@ def user_handlers(auth: Any) -> dict[str, Handler]:
     return {"user_add": add, "user_list": listing}
 
 
+def notify_handlers(notifier: Any) -> dict[str, Handler]:
+    """{"op": "notify_alert", "alert": {...}}: hand an alert document to the notifier, as the
+    alerting service does when an alert changes (for tests and for alert sources outside)."""
+    from calamari.domain.notifications.routing import AlertDocumentError, check_alert
+
+    def notify(request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            check_alert(request.get("alert"))
+        except AlertDocumentError as err:
+            return {"ok": False, "status": 400, "error": str(err)}
+        notifier.alert_changed(request["alert"])
+        return {"ok": True}
+
+    return {"notify_alert": notify}
+
+
 class ControlServer:
     """Serves the registered operations on 127.0.0.1 (an ephemeral port) while the server runs."""
 

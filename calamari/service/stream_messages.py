@@ -8,6 +8,8 @@ from typing import Any
 from calamari.domain.cluster import Cluster
 from calamari.domain.collector_key import CollectorKey
 from calamari.domain.event_feed import OsdServers, describe
+from calamari.domain.notifications.channel import Channel
+from calamari.domain.notifications.notification import Notification
 from calamari.domain.osd import Osd
 from calamari.domain.pool import Pool
 from calamari.domain.server import Server
@@ -34,6 +36,10 @@ def changed_paths(agg: Any) -> list[str]:
         return [f"user/{agg.username}"]
     if isinstance(agg, CollectorKey):
         return [f"key/{agg.key_id}"]
+    if isinstance(agg, Channel):
+        return [f"notification_channel/{agg.channel_id}"]
+    if isinstance(agg, Notification):
+        return [f"notification/{agg.notification_id}"]
     return []
 
 

@@ -86,6 +86,15 @@ EXPECTED = {
     "GET /api/v2/key/<key_id>": READ_ONLY,
     "PATCH /api/v2/key/<key_id>": ADMIN,
     "DELETE /api/v2/key/<key_id>": ADMIN,
+    "GET /api/v2/notification_channel": ADMIN,
+    "POST /api/v2/notification_channel": ADMIN,
+    "GET /api/v2/notification_channel/<channel_id>": ADMIN,
+    "PATCH /api/v2/notification_channel/<channel_id>": ADMIN,
+    "DELETE /api/v2/notification_channel/<channel_id>": ADMIN,
+    "POST /api/v2/notification_channel/<channel_id>/test": ADMIN,
+    "GET /api/v2/notification": OPERATOR,
+    "GET /api/v2/notification/<notification_id>": OPERATOR,
+    "POST /api/v2/notification/<notification_id>/retry": OPERATOR,
     "GET /api/v2/user": ADMIN,
     "POST /api/v2/user": ADMIN,
     "GET /api/v2/user/<name>": SELF,
@@ -105,7 +114,8 @@ EXPECTED = {
 # never in a change, so that every role can call every route in turn.
 PARAMS = {"osd_id": "0", "pool_id": "99999", "node_id": "-1", "rule_id": "0", "type_id": "0", "key": "x",
           "name": "nobody", "fqdn": "no-such-host", "request_id": "no-such-request", "command": "no-such-command",
-          "key_id": "no-such-key", "session_id": "0" * 16, "log_path": "ceph/ceph.log"}
+          "key_id": "no-such-key", "session_id": "0" * 16, "log_path": "ceph/ceph.log",
+          "channel_id": "no-such-channel", "notification_id": "no-such-notification"}
 
 
 api = harness_fixture(scope="module", timeseries=True)

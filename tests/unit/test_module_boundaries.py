@@ -23,7 +23,7 @@ COMMIT_OWNER = "calamari.service.model"
 # The server's long-lived parts, built by the composition root alone and handed to whoever uses them.
 COMPOSITION_ROOT = "calamari.bootstrap"
 ROOT_BUILT = ("ModelService", "AuthService", "RequestExecutor", "EventFeed", "StreamHub", "CollectorKeyService",
-              "CollectorBus", "TimeSeriesWriter", "ControlServer", "EventWriter", "SnapshotWriter")
+              "CollectorBus", "TimeSeriesWriter", "ControlServer", "EventWriter", "SnapshotWriter", "Notifier")
 # Where a default is still made, for callers that do not go through the root (calamari-ctl on a
 # stopped server, tests): the model service opens its own store and writers when given none.
 # (EventStore is not listed: calamari-ctl's commands open the store of a stopped server directly.)
