@@ -27,6 +27,7 @@ from calamari.api.stream import KEEPALIVE as STREAM_KEEPALIVE
 from calamari.api.stream import frame as stream_frame
 from calamari.domain.event_feed import EventFeed
 from calamari.service import security_options
+from calamari.service.alerting import AlertingService, whisper_reader
 from calamari.service.auth import AuthPolicy, AuthService
 from calamari.service.collector_keys import CollectorKeyService
 from calamari.service.model import ModelService, ServiceConfig, open_persistence
@@ -97,10 +98,13 @@ def connect_executor(executor: RequestExecutor, bus: Any) -> None:
 def build_services(service: ModelService, *, auth: AuthService | None = None,
                    executor: RequestExecutor | None = None, bus: Any = None, auth_policy: AuthPolicy | None = None,
                    stream_limit: int = DEFAULT_MAX_SUBSCRIBERS, stream_queue: int = DEFAULT_QUEUE,
-                   stream_unsent: int = DEFAULT_MAX_UNSENT, feed_events: int = FEED_EVENTS) -> Services:
+                   stream_unsent: int = DEFAULT_MAX_UNSENT, feed_events: int = FEED_EVENTS,
+                   timeseries: Any = None) -> Services:
     """What the API's handlers use, over the model service: users and sessions, the request
     executor (connected to `bus` when there is one), the event feed and the push stream's hub,
-    both listening to commits from now on (the feed in front, as it numbers the events)."""
+    both listening to commits from now on (the feed in front, as it numbers the events), and the
+    alerting service (listening too; its thread is started by build_server, tests run its passes),
+    reading `timeseries` (a WhisperStore) for series rules."""
     auth = auth or AuthService(service, policy=auth_policy)
     executor = executor or RequestExecutor(service)
     told = threading.Event()  # set once the feed has told the stored past
@@ -109,10 +113,12 @@ def build_services(service: ModelService, *, auth: AuthService | None = None,
     hub = StreamHub(service, max_subscribers=stream_limit, queue_size=stream_queue, max_unsent=stream_unsent,
                     encode=lambda message: stream_frame(message).encode(), keepalive_frame=STREAM_KEEPALIVE.encode())
     hub.attach()
+    alerting = AlertingService(service, series=whisper_reader(timeseries) if timeseries is not None else None)
+    alerting.attach()
     if bus is not None:
         connect_executor(executor, bus)
     return Services(service=service, auth=auth, executor=executor, feed=feed, feed_history_told=told,
-                    stream_hub=hub)
+                    stream_hub=hub, alerting=alerting)
 
 
 def stream_setting(options: Mapping[str, Any], name: str, default: float) -> float:
@@ -131,7 +137,8 @@ def build_app(service: ModelService, *, auth: AuthService | None = None, executo
                               auth_policy=options.get("AUTH_POLICY"),
                               stream_limit=int(stream_setting(options, "STREAM_LIMIT", DEFAULT_MAX_SUBSCRIBERS)),
                               stream_queue=int(stream_setting(options, "STREAM_QUEUE", DEFAULT_QUEUE)),
-                              stream_unsent=int(stream_setting(options, "STREAM_UNSENT", DEFAULT_MAX_UNSENT)))
+                              stream_unsent=int(stream_setting(options, "STREAM_UNSENT", DEFAULT_MAX_UNSENT)),
+                              timeseries=options.get("TIMESERIES"))
     return create_app(services, COLLECTOR_KEYS=keys or CollectorKeyService(service), **options)
 
 
@@ -217,8 +224,11 @@ def _start_parts(server: Server, args: argparse.Namespace, whisper_store: Any, a
     services = build_services(service, bus=bus, auth_policy=app_options.get("AUTH_POLICY"),
                               stream_limit=int(stream_setting(app_options, "STREAM_LIMIT", DEFAULT_MAX_SUBSCRIBERS)),
                               stream_queue=int(stream_setting(app_options, "STREAM_QUEUE", DEFAULT_QUEUE)),
-                              stream_unsent=int(stream_setting(app_options, "STREAM_UNSENT", DEFAULT_MAX_UNSENT)))
+                              stream_unsent=int(stream_setting(app_options, "STREAM_UNSENT", DEFAULT_MAX_UNSENT)),
+                              timeseries=whisper_store)
     server.started.append(services.executor)  # it sends through the bus: stopped before it
+    services.alerting.start()  # rules evaluated as changes arrive and on its timer
+    server.started.append(services.alerting)
     server.services = services
     server.app = create_app(services, COLLECTOR_KEYS=keys, TIMESERIES=timeseries.store,
                             TIMESERIES_WRITER=timeseries, SERVER_GRAINS=server_grains, **app_options)

@@ -53,6 +53,7 @@ BLUEPRINT_MODULES: list[str] = [
     "calamari.api.history",  # /api/v2/cluster/<fsid>/history
     "calamari.api.keys",  # /api/v2/key: collector keys
     "calamari.api.stream",  # /api/v2/stream: committed events pushed as Server-Sent Events
+    "calamari.api.alerts",  # /api/v2/alert, /api/v2/silence, /api/v2/alert-rule
 ]
 
 
@@ -67,6 +68,7 @@ class Services:
     feed: EventFeed
     feed_history_told: threading.Event  # set once the feed has told the stored past
     stream_hub: StreamHub
+    alerting: Any = None  # calamari.service.alerting.AlertingService
 
 
 def create_app(services: Services, **options: Any) -> Flask:

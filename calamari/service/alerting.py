@@ -116,7 +116,7 @@ class AlertingService:
         last_full = 0.0
         while not self._stop.is_set():
             self._wake.wait(max(0.05, self.interval_s - (time.monotonic() - last_full)))
-            if self._stop.is_set():
+            if self._stop.is_set() or self.service.closed:
                 return
             self._wake.clear()
             try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from calamari.domain.alerts.alert import Alert
+from calamari.domain.alerts.silence import Silence
 from calamari.domain.cluster import Cluster
 from calamari.domain.collector_key import CollectorKey
 from calamari.domain.event_feed import OsdServers, describe
@@ -34,6 +36,10 @@ def changed_paths(agg: Any) -> list[str]:
         return [f"user/{agg.username}"]
     if isinstance(agg, CollectorKey):
         return [f"key/{agg.key_id}"]
+    if isinstance(agg, Alert):
+        return [f"alert/{agg.alert_id}"]
+    if isinstance(agg, Silence):
+        return [f"silence/{agg.silence_id}"]
     return []
 
 
