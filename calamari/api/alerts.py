@@ -75,7 +75,7 @@ class AlertAcknowledge(Strict):
 
 class SilenceCreate(Strict):
     # each {name, value, is_regex, is_equal}: checked by the domain, which names the bad field
-    matchers: list[dict[str, str | bool]] = Field(
+    matchers: list[dict[str, Any]] = Field(
         min_length=1, max_length=MAX_MATCHERS,
         description=f"{{name, value, is_regex, is_equal}}: a label name, a value (a regular expression matched in "
                     f"full when is_regex; at most {MAX_VALUE_LENGTH} characters), and whether it must match")
