@@ -239,3 +239,35 @@ def test_disabling_a_rule_resolves_its_alerts_and_tuning_it_applies(sim_alerts: 
     h.later(31)
     [again] = firing(h, "osd_down")
     assert again["id"] != alert["id"] and again["severity"] == "critical"
+
+
+def test_an_alert_carries_what_changed_before_it(sim_alerts: SimulatedAlerts) -> None:
+    h = sim_alerts
+    h.alerting.tune_rule("osd_down", {"for_seconds": 60}, "oper")
+    h.sim.execute("osd set", {"key": "noscrub"})  # before the window: too old to tell
+    h.feed()
+    h.clock.advance(h.alerting.changes.window.total_seconds() + 60)  # what follows is inside the window
+    assert h.sim.execute("osd set", {"key": "noout"})[0] == 0
+    h.sim.execute("osd reweight", {"id": 4, "weight": 0.7})  # in the window, but another OSD
+    h.feed()
+    with h.service.durable() as model:
+        model.submit_request("req-9", h.fsid, "oper", "pool", "update", "Update pool 'rbd'", {"size": 2},
+                             [{"prefix": "osd pool set"}], h.clock.now)
+    h.clock.advance(5)
+    h.stop_osd(3)
+    h.later(61)
+    [alert] = firing(h, "osd_down")
+    changes = alert["changes_before"]
+    kinds = [(c["type"], c["object"]["kind"], c["object"]["id"]) for c in changes]
+    assert ("ClusterFlagsChanged", "cluster", h.fsid) in kinds
+    assert ("OsdMarkedDown", "osd", "3") in kinds
+    [request] = [c for c in changes if c["type"] == "UserRequestSubmitted"]
+    assert request["user"] == "oper" and request["object"] == {"kind": "request", "id": "req-9"}
+    assert not [c for c in changes if c["object"]["kind"] == "osd" and c["object"]["id"] != "3"]
+    assert not [c for c in changes if "noscrub" in (c["message"] or "")]
+    assert [c for c in changes if "noout" in (c["message"] or "")]
+    assert [c["time"] for c in changes] == sorted(c["time"] for c in changes)
+    assert all(c["time"] <= alert["raised_at"] for c in changes)
+    # the alert keeps them: they are part of its stored events
+    with h.service.lock:
+        assert h.service.model.alerts[alert["id"]].changes_before == changes
