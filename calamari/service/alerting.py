@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL_S = 5.0
 DEFAULT_WINDOW = timedelta(minutes=30)
+PRIME_EVENTS = 200_000  # the newest stored events read at a start for what changed before alerts
 
 
 class AlertSink(Protocol):
@@ -76,13 +77,42 @@ class AlertingService:
         self._thread: threading.Thread | None = None
         self._evaluating = threading.Lock()  # one pass at a time (the thread, tests, API changes)
         self.failed_passes = 0
+        self.primed = threading.Event()  # set once attach() has read the stored changes
+        self.primed.set()
 
     # ------------------------------------------------------------------ wiring
 
-    def attach(self) -> None:
-        """Listen to commits from now on."""
+    def attach(self, prime_events: int = PRIME_EVENTS) -> threading.Event:
+        """Listen to commits from now on, and read the newest stored events (a background thread)
+        so that alerts raised soon after a start still see what changed before it. Returns an
+        Event set once they are read."""
+        primed = threading.Event()
         with self.service.lock:
+            self.service.writer.flush(self.service.config.durable_timeout)
+            end = self.service.store.max_position()
             self.service.listeners.append(self._on_commit)
+
+        def prime() -> None:
+            older = RecentChanges(self.changes.window, self.changes.capacity)
+            try:
+                for _, event in self.service.store.read(after=max(0, end - prime_events), until=end):
+                    agg = self.service.model.aggregates.get(event.originator_id)
+                    if agg is not None:
+                        older.add(event, agg)
+                with self.service.lock:
+                    self.changes.add_older(older)
+            except Exception:  # what changed before is context; the alerts themselves do not need it
+                if not self.service.closed:
+                    log.exception("could not read the stored changes for alerts")
+            finally:
+                primed.set()
+
+        if end > 0 and prime_events > 0:
+            threading.Thread(target=prime, name="alerting-history", daemon=True).start()
+        else:
+            primed.set()
+        self.primed = primed
+        return primed
 
     def start(self) -> None:
         if self._thread is None:

@@ -209,3 +209,20 @@ def test_a_restart_restores_alerts_silences_and_rule_settings(tmp_path: Any, cap
             assert again.call("GET", path).json == answer, path
     finally:
         again.close()
+
+
+def test_alert_events_are_told_in_the_event_feed_and_the_stream(api: Harness) -> None:
+    from calamari.domain.event_feed import OsdServers
+    from calamari.service.stream_messages import describe_event
+
+    cluster_alert_rule(api)
+    [alert] = api.call("GET", "/api/v2/alert").json
+    api.call("POST", f"/api/v2/alert/{alert['id']}/acknowledge", user="oper")
+    messages = [e["message"] for e in api.call("GET", "/api/v2/event?page_size=1000").json["results"]]
+    assert "Alert raised: " + alert["summary"] in messages
+    assert "Alert acknowledged by oper: " + alert["summary"] in messages
+    assert "Alert rule any_health_checks defined (by oper)" in messages
+    raised = next(e for _, e in api.service.store.read(after=0) if type(e).__name__ == "AlertRaised")
+    with api.service.lock:
+        told = describe_event(raised, api.service.model, OsdServers(api.service.model))
+    assert told["changed"] == [f"alert/{alert['id']}"] and told["event"]["fsid"] == api.fsid

@@ -59,6 +59,12 @@ class RecentChanges:
                  "_at": event.timestamp}
         self.entries.setdefault(fsid or "", deque(maxlen=self.capacity)).append(entry)
 
+    def add_older(self, older: RecentChanges) -> None:
+        """Put changes from before these (read from the store at a start) in front of them."""
+        for key, entries in older.entries.items():
+            newer = self.entries.get(key, deque())
+            self.entries[key] = deque([*entries, *newer], maxlen=self.capacity)
+
     def before(self, fsid: str | None, related: list[dict[str, str]], now: datetime) -> list[dict[str, Any]]:
         """The changes of the window before `now` on the `related` objects and, for a cluster's
         alert, the cluster-wide ones; oldest first, the newest MAX_PER_ALERT."""
