@@ -167,8 +167,9 @@ def alert(alert_id: str) -> Response:
 @doc("Acknowledge an alert (who and why are recorded); 409 if it is acknowledged already", body=AlertAcknowledge,
      response=ALERT_SCHEMA, errors=(400, 401, 403, 404, 409, 415, 503))
 def acknowledge(alert_id: str) -> Response:
-    _alert(alert_id)
+    # the body is optional; one that is sent must be JSON (415 otherwise, before anything else)
     body = parse_body(AlertAcknowledge) if request.get_data(cache=True).strip() else AlertAcknowledge()
+    _alert(alert_id)
     try:
         document = _alerting().acknowledge(alert_id, current_user().username, body.comment)
     except AlertConflict as err:
