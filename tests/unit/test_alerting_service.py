@@ -84,3 +84,19 @@ def test_after_a_restart_alerts_see_the_changes_from_before_it(tmp_path: Any) ->
         assert any("set noout" in m and "unset" not in m for m in messages), messages
     finally:
         again.close()
+
+
+def test_the_series_reader_gives_each_matching_metric_its_newest_value(tmp_path: Any) -> None:
+    from calamari.adapters.timeseries import WhisperStore
+    from calamari.service.alerting import whisper_reader
+
+    now = 1_800_000_000
+    store = WhisperStore(str(tmp_path / "whisper"), clock=lambda: now)
+    base = "ceph.cluster.f00d.osd"
+    store.write(f"{base}.1.apply_latency_ms", [(now - 180, 900.0), (now - 60, 700.0)])
+    store.write(f"{base}.2.apply_latency_ms", [(now - 120, 4.0)])
+    store.write(f"{base}.3.apply_latency_ms", [(now - 3000, 999.0)])  # older than the look-back
+    store.write(f"{base}.1.commit_latency_ms", [(now - 60, 1.0)])
+    read = whisper_reader(store, clock=lambda: now)
+    assert sorted(read(f"{base}.*.apply_latency_ms", 300)) == [
+        (f"{base}.1.apply_latency_ms", 700.0), (f"{base}.2.apply_latency_ms", 4.0)]
