@@ -6,6 +6,7 @@ import { ago, when } from "./lib/format";
 import { location, match } from "./lib/router";
 import { useResource } from "./lib/store";
 import { Account } from "./pages/Account";
+import { Alerts } from "./pages/Alerts";
 import { Events } from "./pages/Events";
 import { Hosts, HostDetail } from "./pages/Hosts";
 import { Login } from "./pages/Login";
@@ -21,6 +22,7 @@ const NAV = [
   { href: "/pools", label: "Pools" },
   { href: "/hosts", label: "Hosts" },
   { href: "/requests", label: "Requests" },
+  { href: "/alerts", label: "Alerts" },
   { href: "/events", label: "Events" },
   { href: "/account", label: "Account" },
 ];
@@ -111,6 +113,7 @@ function Page() {
   const host = match("/hosts/:fqdn", path);
   if (path === "/account") return <Account />;
   if (path === "/requests") return <Requests />;
+  if (path === "/alerts") return <Alerts />;
   if (path === "/events") return <Events />;
   if (path === "/hosts") return <Hosts />;
   if (host) return <HostDetail fqdn={host.fqdn as string} />;
