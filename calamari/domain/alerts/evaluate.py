@@ -26,6 +26,10 @@ SeriesFetch = Callable[[str, int], list[tuple[str, float]]]
 ChangesBefore = Callable[[str | None, list[dict[str, str]], datetime], list[dict[str, Any]]]
 
 
+# The OSD events that change which OSDs a CRUSH host holds (the host index is rebuilt for them).
+PLACEMENT_EVENTS = (Osd.OsdAdded, Osd.OsdReadded, Osd.OsdRemoved, Osd.OsdMovedInCrush)
+
+
 @dataclass
 class Scope:
     """What a batch of changes touched; `None` fields of a full pass mean everything."""
@@ -40,7 +44,7 @@ class Scope:
     def add(self, agg: Any, event: Any = None) -> None:
         if isinstance(agg, Osd):
             self.osds.add((agg.fsid, agg.osd_id))
-            if not isinstance(event, Osd.OsdMarkedUp | Osd.OsdMarkedDown | Osd.OsdMarkedIn | Osd.OsdMarkedOut):
+            if event is None or isinstance(event, PLACEMENT_EVENTS):
                 self.placement.add(agg.fsid)
             for host in (agg.host, getattr(event, "previous_host", None)):
                 if host:
