@@ -271,3 +271,26 @@ def test_an_alert_carries_what_changed_before_it(sim_alerts: SimulatedAlerts) ->
     # the alert keeps them: they are part of its stored events
     with h.service.lock:
         assert h.service.model.alerts[alert["id"]].changes_before == changes
+
+
+def test_an_osd_moved_to_another_host_counts_for_its_new_host(sim_alerts: SimulatedAlerts) -> None:
+    h = sim_alerts
+    h.alerting.tune_rule("host_osds_down", {"for_seconds": 0}, "oper")
+    stays_up, *others = h.sim.host_osds[0]
+    for osd in others:
+        h.stop_osd(osd)
+    h.alerting.evaluate_changes()
+    assert firing(h, "host_osds_down") == []  # host 0 still has an OSD up
+    model_osds = h.service.model.osds[h.fsid]
+    source, target = model_osds[stays_up].host, model_osds[h.sim.host_osds[1][0]].host
+    target_osds = list(h.sim.host_osds[1])
+    rc, _, err = h.sim.execute("osd crush move", {"name": f"osd.{stays_up}", "args": [f"host={target}"]})
+    assert rc == 0, err
+    h.feed()
+    h.alerting.evaluate_changes()  # the move is a change: host 0 now holds only down OSDs
+    [alert] = firing(h, "host_osds_down")
+    assert alert["object"] == {"kind": "host", "id": source}
+    for osd in target_osds:  # the new host's own OSDs go down, the moved one is up there
+        h.stop_osd(osd)
+    h.alerting.evaluate_changes()
+    assert [a["object"]["id"] for a in firing(h, "host_osds_down")] == [source]
