@@ -81,6 +81,8 @@ def test_tuning_a_rule(api: Harness) -> None:
     ({"params": {"subject": "osd", "field": "reweight", "op": ">", "value": True}}, "params.value"),
     ({"kind": "series", "params": {"metric": "osd.*.apply_latency_ms", "op": ">"}}, "params.value"),
     ({"severity": None}, "severity"),
+    ({"params": {"subject": ["osd"], "field": "reweight", "op": ">", "value": 1}}, "params.subject"),
+    ({"params": {"subject": "osd", "field": {"a": 1}, "op": [">"], "value": 1}}, "params.field"),
 ])
 def test_a_bad_user_rule_is_a_400_naming_the_field(api: Harness, body: dict, field: str) -> None:
     good = {"name": "my_rule", "kind": "threshold", "severity": "warning", "summary": "s",
@@ -136,6 +138,9 @@ def test_alerts_listed_filtered_read_and_acknowledged(api: Harness) -> None:
     ({"matchers": [{"name": "1bad", "value": "x"}]}, "matchers.0.name"),
     ({"matchers": [{"name": "alertname", "value": "(a+)+$", "is_regex": True}]}, "matchers.0.value"),
     ({"matchers": [{"name": "alertname", "value": "[", "is_regex": True}]}, "matchers.0.value"),
+    ({"matchers": [{"name": "alertname", "value": "((a+))+", "is_regex": True}]}, "matchers.0.value"),
+    ({"matchers": [{"name": "alertname", "value": "(a|aa)+$", "is_regex": True}]}, "matchers.0.value"),
+    ({"matchers": [{"name": "object_id", "value": "(\\w)\\1", "is_regex": True}]}, "matchers.0.value"),
     ({"matchers": [{"name": "alertname", "value": "x", "extra": 1}]}, "matchers.0.extra"),
     ({"matchers": [{"name": "alertname", "value": "x", "is_regex": "yes"}]}, "matchers.0.is_regex"),
     ({"matchers": [{"name": "alertname", "value": ".*", "is_regex": True}]}, "matchers"),

@@ -164,7 +164,7 @@ def check_params(kind: str, params: dict[str, Any]) -> dict[str, str]:
                                        "up to 8 dot-separated nodes of letters, digits, _, - or *")
     if kind == "threshold":
         subject = params.get("subject")
-        if subject not in THRESHOLD_FIELDS:
+        if not isinstance(subject, str) or subject not in THRESHOLD_FIELDS:
             errors["params.subject"] = f"one of {', '.join(THRESHOLD_FIELDS)}"
         elif params.get("field") not in THRESHOLD_FIELDS[subject]:
             errors["params.field"] = f"for {subject}: one of {', '.join(THRESHOLD_FIELDS[subject])}"

@@ -6,6 +6,8 @@ whether the value is a regular expression (matched in full) and whether it must 
 from __future__ import annotations
 
 import re
+import re._constants as _constants  # the standard library's regular expression parser and its opcodes
+import re._parser as _parser
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,10 +20,11 @@ LABEL_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 MAX_MATCHERS = 20
 MAX_VALUE_LENGTH = 256  # a value or a regular expression
 MAX_COMMENT_LENGTH = 1000
-# A regular expression could be written to take exponential time; these constructs (nested
-# repetition, back-references) are refused so that a silence costs linear time per label.
-_NESTED_REPEAT_RE = re.compile(r"\([^)]*[*+}][^)]*\)\s*[*+{]")
-_BACKREF_RE = re.compile(r"\\[1-9]|\(\?P=")
+# A regular expression can be written to take exponential time (`(a+)+$`, `(a|aa)+$`): a repeated
+# part that itself repeats or branches, and back-references, are refused, read from the pattern's
+# parse tree (the standard library's own parser), so that matching stays about linear per label.
+_REPEATS = (_constants.MAX_REPEAT, _constants.MIN_REPEAT, getattr(_constants, "POSSESSIVE_REPEAT", None))
+_BACKREFS = (_constants.GROUPREF, _constants.GROUPREF_EXISTS)
 
 
 class SilenceInvalid(ValueError):
@@ -90,14 +93,49 @@ def parse_matchers(raw: Any) -> list[Matcher]:
     return matchers
 
 
+def _children(op: Any, av: Any) -> list[Any]:
+    """The sub-patterns of one parsed item."""
+    if op in _REPEATS:
+        return [av[2]]
+    if op is _constants.SUBPATTERN:
+        return [av[-1]]
+    if op is _constants.BRANCH:
+        return list(av[1])
+    if op in (_constants.ASSERT, _constants.ASSERT_NOT):
+        return [av[1]]
+    return []
+
+
+def _repeats_or_branches(items: Any) -> bool:
+    for op, av in items:
+        if (op in _REPEATS and av[1] > 1) or op is _constants.BRANCH:
+            return True
+        if any(_repeats_or_branches(child) for child in _children(op, av)):
+            return True
+    return False
+
+
+def _risky(items: Any) -> bool:
+    for op, av in items:
+        if op in _BACKREFS:
+            return True
+        if op in _REPEATS and av[1] > 1 and _repeats_or_branches(av[2]):
+            return True
+        if any(_risky(child) for child in _children(op, av)):
+            return True
+    return False
+
+
 def regex_refusal(pattern: str) -> str | None:
     """Why a matcher's regular expression is refused, or None."""
-    if _NESTED_REPEAT_RE.search(pattern) or _BACKREF_RE.search(pattern):
-        return "nested repetition and back-references are not allowed in a matcher"
     try:
         re.compile(pattern)
-    except re.error as err:
+        tree = _parser.parse(pattern)
+    except (re.error, RecursionError) as err:
         return f"not a regular expression: {err}"
+    if _risky(tree):
+        return ("a repeated part that repeats or branches itself (e.g. (a+)+, (a|b)*) and back-references "
+                "are not allowed in a matcher")
     return None
 
 
