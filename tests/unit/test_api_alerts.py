@@ -149,6 +149,9 @@ def test_alerts_listed_filtered_read_and_acknowledged(api: Harness) -> None:
     ({"ends_at": "tomorrow", "duration_seconds": None}, "ends_at"),
     ({"ends_at": "2999-01-01T00:00:00", "duration_seconds": None}, "ends_at"),
     ({"starts_at": "soon"}, "starts_at"),
+    ({"starts_at": "9999-12-31T23:00:00Z"}, "starts_at"),
+    ({"starts_at": "0001-01-01T00:00:00Z", "duration_seconds": None, "ends_at": "0001-01-02T00:00:00Z"},
+     "starts_at"),
     ({"duration_seconds": 0}, "duration_seconds"),
     ({"duration_seconds": 10 ** 9}, "duration_seconds"),
 ])

@@ -65,6 +65,8 @@ def create_silence(model: ModelState, silence_id: str, body: dict[str, Any], by:
     duration = body.get("duration_seconds")
     if not isinstance(starts_at, datetime) or starts_at.tzinfo is None:
         errors["starts_at"] = "an ISO 8601 time with a time zone"
+    elif abs(starts_at - now) > MAX_SILENCE:
+        errors["starts_at"] = f"within {MAX_SILENCE.days} days of now"
     elif ends_at is None and duration is None:
         errors["ends_at"] = "give ends_at or duration_seconds"
     elif ends_at is not None and duration is not None:
