@@ -294,3 +294,19 @@ def test_an_osd_moved_to_another_host_counts_for_its_new_host(sim_alerts: Simula
         h.stop_osd(osd)
     h.alerting.evaluate_changes()
     assert [a["object"]["id"] for a in firing(h, "host_osds_down")] == [source]
+
+
+def test_an_alert_raised_again_at_the_same_time_is_a_new_alert(sim_alerts: SimulatedAlerts) -> None:
+    h = sim_alerts
+    h.alerting.tune_rule("osd_down", {"for_seconds": 0}, "oper")
+    h.stop_osd(7)
+    h.alerting.evaluate_changes()
+    # resolved and raised again without the clock moving: two alerts, both stored
+    h.alerting.tune_rule("osd_down", {"enabled": False}, "oper")
+    h.alerting.tune_rule("osd_down", {"enabled": True}, "oper")
+    alerts = h.alerts("osd_down")
+    assert sorted(a["state"] for a in alerts) == ["firing", "resolved"]
+    assert len({a["id"] for a in alerts}) == 2
+    h.service.writer.flush(10)
+    stored = {e.alert_id for _, e in h.service.store.read(after=0) if type(e).__name__ == "AlertRaised"}
+    assert stored == {a["id"] for a in alerts}

@@ -14,7 +14,6 @@ from uuid import uuid5
 
 from calamari.domain.alerts.alert import FIRING, Alert, alert_labels
 from calamari.domain.alerts.rules import SERIES_LOOKBACK_S, RuleDefinition, compare
-from calamari.domain.alerts.silence import Silence
 from calamari.domain.cluster import Cluster
 from calamari.domain.ids import NAMESPACE
 from calamari.domain.osd import Osd
@@ -354,8 +353,10 @@ EVALUATORS: dict[str, Callable[..., Findings]] = {
 
 # --------------------------------------------------------------------------------- the engine
 
-def new_alert_id(key: str, at: datetime) -> str:
-    return str(uuid5(NAMESPACE, f"alert/{key}/{at.isoformat()}"))
+def new_alert_id(key: str, at: datetime, sequence: int) -> str:
+    """Unique: `sequence` (how many alerts there were before) tells apart two alerts of one key
+    raised at one time (resolved and raised again within a pass)."""
+    return str(uuid5(NAMESPACE, f"alert/{key}/{at.isoformat()}/{sequence}"))
 
 
 @dataclass
@@ -409,7 +410,7 @@ class AlertEngine:
         del self.pending[key]
         before = changes(finding.fsid, finding.related, now) if changes is not None else []
         labels = alert_labels(rule.name, rule.severity, finding.fsid, finding.object)
-        alert_id = new_alert_id(key, now)
+        alert_id = new_alert_id(key, now, len(model.alerts))
         alert = model.raise_alert(alert_id=alert_id, rule=rule.name, key=key, severity=rule.severity,
                                   fsid=finding.fsid, object=finding.object, summary=finding.summary,
                                   description=finding.description, labels=labels, changes_before=before, at=now)
@@ -436,7 +437,3 @@ class AlertEngine:
             elif not covering and alert.silenced_by:
                 model.emit(alert, Alert.AlertUnsilenced, now)
                 touched[alert.alert_id] = alert
-
-
-def silences_of(model: Any) -> list[Silence]:
-    return list(model.silences.values())
