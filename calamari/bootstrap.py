@@ -27,7 +27,7 @@ from calamari.api.stream import KEEPALIVE as STREAM_KEEPALIVE
 from calamari.api.stream import frame as stream_frame
 from calamari.domain.event_feed import EventFeed
 from calamari.service import security_options
-from calamari.service.alerting import AlertingService, whisper_reader
+from calamari.service.alerting import AlertingService, AlertSink, whisper_reader
 from calamari.service.auth import AuthPolicy, AuthService
 from calamari.service.collector_keys import CollectorKeyService
 from calamari.service.model import ModelService, ServiceConfig, open_persistence
@@ -99,12 +99,13 @@ def build_services(service: ModelService, *, auth: AuthService | None = None,
                    executor: RequestExecutor | None = None, bus: Any = None, auth_policy: AuthPolicy | None = None,
                    stream_limit: int = DEFAULT_MAX_SUBSCRIBERS, stream_queue: int = DEFAULT_QUEUE,
                    stream_unsent: int = DEFAULT_MAX_UNSENT, feed_events: int = FEED_EVENTS,
-                   timeseries: Any = None) -> Services:
+                   timeseries: Any = None, alert_sink: AlertSink | None = None) -> Services:
     """What the API's handlers use, over the model service: users and sessions, the request
     executor (connected to `bus` when there is one), the event feed and the push stream's hub,
     both listening to commits from now on (the feed in front, as it numbers the events), and the
     alerting service (listening too; its thread is started by build_server, tests run its passes),
-    reading `timeseries` (a WhisperStore) for series rules."""
+    reading `timeseries` (a WhisperStore) for series rules and telling `alert_sink` (the notifier;
+    none: nobody) of every stored change to an alert."""
     auth = auth or AuthService(service, policy=auth_policy)
     executor = executor or RequestExecutor(service)
     told = threading.Event()  # set once the feed has told the stored past
@@ -113,7 +114,8 @@ def build_services(service: ModelService, *, auth: AuthService | None = None,
     hub = StreamHub(service, max_subscribers=stream_limit, queue_size=stream_queue, max_unsent=stream_unsent,
                     encode=lambda message: stream_frame(message).encode(), keepalive_frame=STREAM_KEEPALIVE.encode())
     hub.attach()
-    alerting = AlertingService(service, series=whisper_reader(timeseries) if timeseries is not None else None)
+    alerting = AlertingService(service, alert_sink=alert_sink,
+                               series=whisper_reader(timeseries) if timeseries is not None else None)
     alerting.attach()
     if bus is not None:
         connect_executor(executor, bus)
