@@ -234,3 +234,21 @@ def test_alert_events_are_told_in_the_event_feed_and_the_stream(api: Harness) ->
     with api.service.lock:
         told = describe_event(raised, api.service.model, OsdServers(api.service.model))
     assert told["changed"] == [f"alert/{alert['id']}"] and told["event"]["fsid"] == api.fsid
+
+
+def test_the_history_diff_shows_alert_and_silence_events(api: Harness) -> None:
+    api.service.writer.flush(10)
+    start = api.service.store.max_position()
+    cluster_alert_rule(api)
+    [alert] = api.call("GET", "/api/v2/alert").json
+    api.call("POST", f"/api/v2/alert/{alert['id']}/acknowledge", user="oper")
+    api.call("POST", "/api/v2/silence", user="oper", json={
+        "matchers": [{"name": "alertname", "value": "any_health_checks"}], "comment": "c", "duration_seconds": 60})
+    api.service.writer.flush(10)
+    r = api.call("GET", f"cluster/{{fsid}}/history?from={start}")
+    assert r.status_code == 200, r.json
+    types = r.json["summary"]["event_types"]
+    for kind in ("AlertRuleDefined", "AlertRaised", "AlertAcknowledged", "SilenceCreated", "AlertSilenced"):
+        assert types.get(kind) == 1, (kind, types)
+    acknowledged = next(e for e in r.json["events"] if e["type"] == "AlertAcknowledged")
+    assert acknowledged["by"] == "oper"  # the audit names who
