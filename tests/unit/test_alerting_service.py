@@ -100,3 +100,25 @@ def test_the_series_reader_gives_each_matching_metric_its_newest_value(tmp_path:
     read = whisper_reader(store, clock=lambda: now)
     assert sorted(read(f"{base}.*.apply_latency_ms", 300)) == [
         (f"{base}.1.apply_latency_ms", 700.0), (f"{base}.2.apply_latency_ms", 4.0)]
+
+
+def test_the_alert_window_option(tmp_path: Any) -> None:
+    import pytest
+
+    from calamari.bootstrap import build_services
+    from calamari.service import main as server_main
+    from calamari.service.model import ModelService, ServiceConfig
+
+    assert server_main.parse_args([]).alert_window == 1800
+    assert server_main.parse_args(["--alert-window", "600"]).alert_window == 600
+    for bad in ("0", "-5", "soon"):
+        with pytest.raises(SystemExit):
+            server_main.parse_args(["--alert-window", bad])
+    service = ModelService(ServiceConfig(data_dir=str(tmp_path), snapshot_every_events=1_000_000))
+    try:
+        from datetime import timedelta
+
+        services = build_services(service, alert_window=timedelta(seconds=600))
+        assert services.alerting.changes.window == timedelta(seconds=600)
+    finally:
+        service.close()
