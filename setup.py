@@ -26,6 +26,7 @@ setup(
         "whisper==1.1.10",
         "psutil==7.2.2",
         "prometheus-client==0.26.0",
+        "PyYAML==6.0.4",  # calamari-ctl alerts prometheus-rules
     ],
     extras_require={
         # calamari.testing: hypothesis strategies of realistic maps (tests, bench/bench_model.py); the

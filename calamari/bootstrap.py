@@ -16,6 +16,7 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -28,6 +29,7 @@ from calamari.api.stream import KEEPALIVE as STREAM_KEEPALIVE
 from calamari.api.stream import frame as stream_frame
 from calamari.domain.event_feed import EventFeed
 from calamari.service import security_options
+from calamari.service.alerting import DEFAULT_WINDOW, AlertingService, AlertSink, whisper_reader
 from calamari.service.auth import AuthPolicy, AuthService
 from calamari.service.collector_keys import CollectorKeyService
 from calamari.service.model import ModelService, ServiceConfig, open_persistence
@@ -100,11 +102,16 @@ def build_services(service: ModelService, *, auth: AuthService | None = None,
                    executor: RequestExecutor | None = None, bus: Any = None, auth_policy: AuthPolicy | None = None,
                    stream_limit: int = DEFAULT_MAX_SUBSCRIBERS, stream_queue: int = DEFAULT_QUEUE,
                    stream_unsent: int = DEFAULT_MAX_UNSENT, feed_events: int = FEED_EVENTS,
-                   notifier: Notifier | None = None) -> Services:
+                   notifier: Notifier | None = None, timeseries: Any = None, alert_sink: AlertSink | None = None,
+                   alert_window: timedelta = DEFAULT_WINDOW) -> Services:
     """What the API's handlers use, over the model service: users and sessions, the request
     executor (connected to `bus` when there is one), the event feed and the push stream's hub,
-    both listening to commits from now on (the feed in front, as it numbers the events), and
-    the notifier (not started: calamari-server starts it; its secrets in the data dir)."""
+    both listening to commits from now on (the feed in front, as it numbers the events), the
+    notifier (not started: calamari-server starts it; its secrets in the data dir) and the
+    alerting service (listening too; its thread is started by build_server, tests run its passes),
+    reading `timeseries` (a WhisperStore) for series rules, recording with each alert the changes
+    of `alert_window` before it and telling `alert_sink` (default: the notifier) of every stored
+    change to an alert."""
     auth = auth or AuthService(service, policy=auth_policy)
     executor = executor or RequestExecutor(service)
     told = threading.Event()  # set once the feed has told the stored past
@@ -113,11 +120,18 @@ def build_services(service: ModelService, *, auth: AuthService | None = None,
     hub = StreamHub(service, max_subscribers=stream_limit, queue_size=stream_queue, max_unsent=stream_unsent,
                     encode=lambda message: stream_frame(message).encode(), keepalive_frame=STREAM_KEEPALIVE.encode())
     hub.attach()
+    notifier = notifier or Notifier(service, SecretStore(service.config.data_dir))
+    alerting = AlertingService(service, alert_sink=alert_sink or notifier, window=alert_window,
+                               series=whisper_reader(timeseries) if timeseries is not None else None)
+    alerting.attach()
+    if notifier.alert_source is None:
+        # at its start the notifier is handed the alerts again: a change told but not yet in the
+        # outbox at a crash is not lost (handing one in twice queues it once)
+        notifier.alert_source = alerting.alerts
     if bus is not None:
         connect_executor(executor, bus)
-    notifier = notifier or Notifier(service, SecretStore(service.config.data_dir))
     return Services(service=service, auth=auth, executor=executor, feed=feed, feed_history_told=told,
-                    stream_hub=hub, notifier=notifier)
+                    stream_hub=hub, notifier=notifier, alerting=alerting)
 
 
 def stream_setting(options: Mapping[str, Any], name: str, default: float) -> float:
@@ -136,7 +150,8 @@ def build_app(service: ModelService, *, auth: AuthService | None = None, executo
                               auth_policy=options.get("AUTH_POLICY"),
                               stream_limit=int(stream_setting(options, "STREAM_LIMIT", DEFAULT_MAX_SUBSCRIBERS)),
                               stream_queue=int(stream_setting(options, "STREAM_QUEUE", DEFAULT_QUEUE)),
-                              stream_unsent=int(stream_setting(options, "STREAM_UNSENT", DEFAULT_MAX_UNSENT)))
+                              stream_unsent=int(stream_setting(options, "STREAM_UNSENT", DEFAULT_MAX_UNSENT)),
+                              timeseries=options.get("TIMESERIES"))
     return create_app(services, COLLECTOR_KEYS=keys or CollectorKeyService(service), **options)
 
 
@@ -229,8 +244,11 @@ def _start_parts(server: Server, args: argparse.Namespace, whisper_store: Any, a
     services = build_services(service, bus=bus, auth_policy=app_options.get("AUTH_POLICY"),
                               stream_limit=int(stream_setting(app_options, "STREAM_LIMIT", DEFAULT_MAX_SUBSCRIBERS)),
                               stream_queue=int(stream_setting(app_options, "STREAM_QUEUE", DEFAULT_QUEUE)),
-                              stream_unsent=int(stream_setting(app_options, "STREAM_UNSENT", DEFAULT_MAX_UNSENT)))
+                              stream_unsent=int(stream_setting(app_options, "STREAM_UNSENT", DEFAULT_MAX_UNSENT)),
+                              timeseries=whisper_store, alert_window=timedelta(seconds=args.alert_window))
     server.started.append(services.executor)  # it sends through the bus: stopped before it
+    services.alerting.start()  # rules evaluated as changes arrive and on its timer
+    server.started.append(services.alerting)
     services.notifier.start()  # sends what the outbox still holds from before a restart
     server.started.append(services.notifier)
     server.services = services

@@ -132,6 +132,16 @@ ROUTE_ACCESS: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v2/user/<name>"): SELF_OR_ADMIN,  # the handler keeps role changes to admins
     ("DELETE", "/api/v2/user/<name>"): ADMIN_ONLY,
     ("DELETE", "/api/v2/user/<name>/token"): SELF_OR_ADMIN,  # end all of a user's sessions
+    ("GET", "/api/v2/alert"): USER,
+    ("GET", "/api/v2/alert/<alert_id>"): USER,
+    ("POST", "/api/v2/alert/<alert_id>/acknowledge"): OPERATOR_ONLY,
+    ("GET", "/api/v2/silence"): USER,
+    ("POST", "/api/v2/silence"): OPERATOR_ONLY,
+    ("GET", "/api/v2/silence/<silence_id>"): USER,
+    ("DELETE", "/api/v2/silence/<silence_id>"): OPERATOR_ONLY,  # expire it
+    ("GET", "/api/v2/alert-rule"): USER,
+    ("POST", "/api/v2/alert-rule"): OPERATOR_ONLY,
+    ("PATCH", "/api/v2/alert-rule/<name>"): OPERATOR_ONLY,
     ("GET", "/metrics"): USER,  # PUBLIC with METRICS_PUBLIC
     ("GET", "/graphite/functions"): USER,
     ("GET", "/graphite/metrics/find"): USER,

@@ -55,6 +55,7 @@ BLUEPRINT_MODULES: list[str] = [
     "calamari.api.keys",  # /api/v2/key: collector keys
     "calamari.api.stream",  # /api/v2/stream: committed events pushed as Server-Sent Events
     "calamari.api.notifications",  # /api/v2/notification_channel, /api/v2/notification: the outbox
+    "calamari.api.alerts",  # /api/v2/alert, /api/v2/silence, /api/v2/alert-rule
 ]
 
 
@@ -70,6 +71,7 @@ class Services:
     feed_history_told: threading.Event  # set once the feed has told the stored past
     stream_hub: StreamHub
     notifier: Any = None  # calamari.service.notifier.Notifier: channels and the outbox
+    alerting: Any = None  # calamari.service.alerting.AlertingService
 
 
 def create_app(services: Services, **options: Any) -> Flask:

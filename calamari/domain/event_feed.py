@@ -11,6 +11,9 @@ from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
+from calamari.domain.alerts.alert import Alert
+from calamari.domain.alerts.rules import AlertRule
+from calamari.domain.alerts.silence import Silence
 from calamari.domain.cluster import Cluster
 from calamari.domain.login_guard import LoginGuard
 from calamari.domain.notifications.channel import Channel
@@ -161,6 +164,8 @@ def describe(event: Any, agg: Any, pool_name: str | None = None) -> tuple[str, s
         if name == "UserLoginLocked":
             return ("WARNING", f"Logins of {user} locked until {_utc(event.until)} after {event.failures} failed "
                     f"attempts (last from {event.address or 'an unknown address'})", None, None)
+    if isinstance(agg, Alert | Silence | AlertRule):
+        return describe_alerting(event, agg)
     if isinstance(agg, LoginGuard) and name == "LoginAddressLocked":
         return ("WARNING", f"Logins from {event.address} locked until {_utc(event.until)} after {event.failures} "
                 "failed attempts", None, None)
@@ -172,6 +177,37 @@ def describe(event: Any, agg: Any, pool_name: str | None = None) -> tuple[str, s
     if isinstance(agg, Channel) and name in ("ChannelCreated", "ChannelReinstated", "ChannelDeleted"):
         verb = "Deleted" if name == "ChannelDeleted" else "Added"
         return "INFO", f"{verb} notification channel '{agg.channel_id}' (by {event.by})", None, None
+    return None
+
+
+ALERT_FEED_SEVERITY = {"critical": "CRITICAL", "warning": "WARNING", "info": "INFO"}
+
+
+def describe_alerting(event: Any, agg: Any) -> tuple[str, str, str | None, str | None] | None:
+    """Alerts, silences and rule changes told in the feed."""
+    name = type(event).__name__
+    if isinstance(agg, Alert):
+        host = agg.object["id"] if agg.object and agg.object["kind"] in ("host", "server", "collector") else None
+        messages = {
+            "AlertRaised": (ALERT_FEED_SEVERITY.get(agg.severity, "WARNING"), f"Alert raised: {agg.summary}"),
+            "AlertResolved": ("RECOVERY", f"Alert resolved: {agg.summary}"),
+            "AlertAcknowledged": ("INFO", f"Alert acknowledged by {getattr(event, 'by', '?')}: {agg.summary}"),
+            "AlertSilenced": ("INFO", f"Alert silenced: {agg.summary}"),
+            "AlertUnsilenced": ("INFO", f"Alert no longer silenced: {agg.summary}"),
+        }
+        if name in messages:
+            severity, message = messages[name]
+            return severity, message, agg.fsid, host
+        return None
+    if isinstance(agg, Silence):
+        if name == "SilenceCreated":
+            return "INFO", f"Silence created by {agg.created_by} until {agg.ends_at.isoformat()}: {agg.comment}", None, None
+        if name == "SilenceExpired":
+            return "INFO", f"Silence expired by {event.by}: {agg.comment}", None, None
+        return None
+    if name in ("AlertRuleDefined", "AlertRuleChanged"):
+        done = "defined" if name == "AlertRuleDefined" else "changed"
+        return "INFO", f"Alert rule {agg.name} {done} (by {event.by})", None, None
     return None
 
 

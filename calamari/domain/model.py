@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from calamari.domain import accounts, contact, forgetting, request_lifecycle
+from calamari.domain.alerts import lifecycle as alert_lifecycle
 from calamari.domain.collector_key import CollectorKey
 from calamari.domain.ingest import hosts, sync_object
 from calamari.domain.model_state import ModelState
@@ -125,3 +126,26 @@ class ClusterModel(ModelState):
 
     def collector_key_event(self, key: CollectorKey, event_class: type, at: datetime, **fields: Any) -> None:
         self.emit(key, event_class, at, **fields)
+
+    # ---------------------------------------------------------------- alerts, silences, rules
+
+    def raise_alert(self, *, at: datetime, **fields: Any) -> Any:
+        return alert_lifecycle.raise_alert(self, at=at, **fields)
+
+    def acknowledge_alert(self, alert_id: str, by: str, comment: str, at: datetime) -> Any:
+        return alert_lifecycle.acknowledge(self, alert_id, by, comment, at)
+
+    def create_silence(self, silence_id: str, body: dict[str, Any], by: str, at: datetime) -> Any:
+        return alert_lifecycle.create_silence(self, silence_id, body, by, at)
+
+    def expire_silence(self, silence_id: str, by: str, at: datetime) -> Any:
+        return alert_lifecycle.expire_silence(self, silence_id, by, at)
+
+    def alert_rule_set(self) -> dict[str, Any]:
+        return alert_lifecycle.rules(self)
+
+    def tune_alert_rule(self, name: str, changes: dict[str, Any], by: str, at: datetime) -> Any:
+        return alert_lifecycle.tune_rule(self, name, changes, by, at)
+
+    def define_alert_rule(self, body: dict[str, Any], by: str, at: datetime) -> Any:
+        return alert_lifecycle.define_rule(self, body, by, at)

@@ -18,6 +18,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from calamari.domain.alerts.alert import FIRING, Alert
+from calamari.domain.alerts.rules import AlertRule
+from calamari.domain.alerts.silence import Silence
 from calamari.domain.base import CalamariAggregate, recording_prior_states, restore_prior_states
 from calamari.domain.cluster import Cluster
 from calamari.domain.collector_key import CollectorKey
@@ -46,6 +49,10 @@ class ModelState:
         self.channels: dict[str, Channel] = {}  # notification channels, deleted ones too
         self.notifications: dict[str, Notification] = {}  # the outbox, by notification id
         self._pending_notifications: set[str] | None = None  # ids of those not yet sent; None: recompute
+        self.alerts: dict[str, Alert] = {}  # by alert id, resolved ones too
+        self.alert_index: dict[str, dict[str, Alert]] = {}  # rule -> key -> the newest alert of that key
+        self.silences: dict[str, Silence] = {}
+        self.alert_rules: dict[str, AlertRule] = {}  # rules changed through the API, by name
         self._open_requests: set[str] | None = None  # unfinished request ids; None: recompute
         self.held: dict[str, dict[str, tuple[SyncVersion, Any]]] = {}
         self.last_contact: dict[str, float] = {}
@@ -87,6 +94,13 @@ class ModelState:
         elif isinstance(agg, Notification):
             self.notifications[agg.notification_id] = agg
             self._pending_notifications = None
+        elif isinstance(agg, Alert):
+            self.alerts[agg.alert_id] = agg
+            self.alert_index.setdefault(agg.rule, {})[agg.key] = agg
+        elif isinstance(agg, Silence):
+            self.silences[agg.silence_id] = agg
+        elif isinstance(agg, AlertRule):
+            self.alert_rules[agg.name] = agg
 
     def apply(self, event: Aggregate.Event) -> None:
         """Fold one stored event into the model (replay)."""
@@ -196,11 +210,19 @@ class ModelState:
         """The pool's entry as the newest OSD map gave it (raw: targets, flags), None if it has none."""
         return self._pool_entries.get(fsid, {}).get(pool_id)
 
+    def open_alert(self, key: str) -> Alert | None:
+        """The firing alert of a rule and object (`evaluate.alert_key`), if there is one."""
+        alert = self.alert_index.get(key.split("|", 1)[0], {}).get(key)
+        return alert if alert is not None and alert.state == FIRING else None
+
+    def open_alerts_of(self, rule: str) -> list[Alert]:
+        return [a for a in list(self.alert_index.get(rule, {}).values()) if a.state == FIRING]
+
     # ---------------------------------------------------------------- undoing a change
 
     # Indexes only ever added to by _register; every other dict of the model is copied by undoable()
     _REGISTRIES = ("aggregates", "osds", "pools", "servers", "requests", "users", "collector_keys", "channels",
-                   "notifications")
+                   "notifications", "alerts", "alert_index", "silences", "alert_rules")
 
     @contextmanager
     def undoable(self) -> Iterator[Callable[[], None]]:
@@ -246,6 +268,12 @@ class ModelState:
             keyed.append((self.channels, agg.channel_id))
         elif isinstance(agg, Notification):
             keyed.append((self.notifications, agg.notification_id))
+        elif isinstance(agg, Alert):
+            keyed += [(self.alerts, agg.alert_id), (self.alert_index.get(agg.rule, {}), agg.key)]
+        elif isinstance(agg, Silence):
+            keyed.append((self.silences, agg.silence_id))
+        elif isinstance(agg, AlertRule):
+            keyed.append((self.alert_rules, agg.name))
         for index, key in keyed:
             if index.get(key) is agg:
                 del index[key]

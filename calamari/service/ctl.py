@@ -10,7 +10,7 @@ import os
 import sys
 
 from calamari.adapters.event_store import EventStoreError, unavailable_reason
-from calamari.service import cluster_cli, events_cli, history_cli, key_cli, snapshot_cli, user_cli
+from calamari.service import alerts_cli, cluster_cli, events_cli, history_cli, key_cli, snapshot_cli, user_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,12 +26,14 @@ def build_parser() -> argparse.ArgumentParser:
     user_cli.add_commands(sub)  # user add|list
     key_cli.add_commands(sub)  # key list|accept|reject|delete|server
     cluster_cli.add_commands(sub)  # cluster versions|reset-versions
+    alerts_cli.add_commands(sub)  # alerts prometheus-rules
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not os.path.isdir(args.data_dir) and args.event_store is None and not getattr(args, "creates_data_dir", False):
+    if (not os.path.isdir(args.data_dir) and args.event_store is None and not getattr(args, "creates_data_dir", False)
+            and getattr(args, "needs_data_dir", True)):
         print(f"calamari-ctl: no data dir {args.data_dir!r}", file=sys.stderr)
         return 2
     try:

@@ -67,6 +67,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--whisper-retention", default=DEFAULT_RETENTION,
                    help="time-series archives of new whisper files, e.g. 1m:1d,5m:30d,1h:1y (docs/metrics.md)")
     p.add_argument("--log-level", default="INFO")
+    p.add_argument("--alert-window", type=_positive_seconds, default=1800.0, metavar="SECONDS",
+                   help="how far back the changes recorded with each alert reach (docs/alerts.md)")
     security_options.add_arguments(p)
     http = p.add_argument_group("HTTP connections (docs/security.md)")
     defaults = ConnectionLimits()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from calamari.domain.alerts.alert import Alert
+from calamari.domain.alerts.silence import Silence
 from calamari.domain.cluster import Cluster
 from calamari.domain.collector_key import CollectorKey
 from calamari.domain.event_feed import OsdServers, describe
@@ -40,6 +42,10 @@ def changed_paths(agg: Any) -> list[str]:
         return [f"notification_channel/{agg.channel_id}"]
     if isinstance(agg, Notification):
         return [f"notification/{agg.notification_id}"]
+    if isinstance(agg, Alert):
+        return [f"alert/{agg.alert_id}"]
+    if isinstance(agg, Silence):
+        return [f"silence/{agg.silence_id}"]
     return []
 
 

@@ -171,7 +171,8 @@ def test_every_page_renders_and_the_readme_screenshot(page, console_server):
     fqdn = api.get("/server")[0]["fqdn"]
     log_in(page, console_server)
     pages = {"overview": "/", "osds-all": "/osds", "pools-list": "/pools", "hosts": "/hosts", "host": f"/hosts/{fqdn}",
-             "requests": "/requests", "events": "/events", "account": "/account", "unknown": "/no-such-page"}
+             "requests": "/requests", "alerts": "/alerts", "events": "/events", "account": "/account",
+             "unknown": "/no-such-page"}
     for name, path in pages.items():
         page.goto(origin(console_server) + path)
         expect(page.locator("main h1").first).to_be_visible()
@@ -202,7 +203,8 @@ FOCUS_JS = """() => {
   const style = getComputedStyle(el);
   return {name, tag: el.tagName.toLowerCase(), outline: style.outlineStyle, width: parseFloat(style.outlineWidth) || 0};
 }"""
-NAVIGATION = {"Skip to content", "Overview", "OSDs", "Pools", "Hosts", "Requests", "Events", "Account", "Log out"}
+NAVIGATION = {"Skip to content", "Overview", "OSDs", "Pools", "Hosts", "Requests", "Alerts", "Events", "Account",
+              "Log out"}
 
 
 def tab_through(page, wanted: set[str], presses: int = 80) -> list[dict]:
@@ -234,6 +236,7 @@ def test_tab_reaches_the_controls_of_every_page_with_a_visible_focus_ring(page, 
         "/pools": {"Filter pools by name", "Create pool", f"Edit pool {pool}", f"Delete pool {pool}"},
         "/hosts": {hostname},
         "/requests": {"State"},
+        "/alerts": {"State"},
         "/events": {"Severity", "Type", "Object", "All clusters, servers and users"},
         "/account": {"Current password", "New password", "New password again", "Change password", "End session"},
     }
@@ -343,4 +346,36 @@ def test_the_stream_resumes_after_the_server_restarts(page, two_clusters):
     api.wait_request(api.submit("PATCH", f"/cluster/{fsid}/osd/{target['id']}", {"in": False}))
     expect(grid).to_have_attribute("data-shown", str(outs + 1), timeout=10_000)
     assert page.evaluate("window.__notReloaded") is True
+    assert page.page_errors == []
+
+
+def test_alerts_acknowledged_silenced_with_what_changed_before(page, console_server):
+    api = console_server.api
+    status, _ = api.call("POST", "/alert-rule", {
+        "name": "console_test", "kind": "threshold", "severity": "warning", "summary": "Console test alert",
+        "params": {"subject": "cluster", "field": "health_checks", "op": ">=", "value": 0}})
+    assert status == 201
+    [alert] = wait_for(lambda: api.get("/alert?state=firing&severity=warning&object=cluster")
+                       and [a for a in api.get("/alert?state=firing") if a["rule"] == "console_test"], 30,
+                       "the alert")
+    log_in(page, console_server, path="/alerts")
+    row = page.locator(f"[data-alert='{alert['id']}']")
+    expect(row).to_contain_text("Console test alert")
+    row.get_by_role("button", name="What changed before").click()
+    expect(page.locator(".row-detail")).to_be_visible()
+    row.get_by_role("button", name="Acknowledge").click()
+    expect(row).to_contain_text("acknowledged by admin", timeout=15_000)
+    row.get_by_role("button", name="Silence").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="Silence").click()
+    expect(dialog).to_contain_text("Say why")  # the comment is required
+    dialog.get_by_label("Why").fill("console test")
+    dialog.get_by_role("button", name="Silence").click()
+    expect(row).to_contain_text("silenced", timeout=15_000)
+    assert api.get(f"/alert/{alert['id']}")["silenced"] is True
+    screenshot(page, "alerts")
+    silence = page.locator("[data-silence]").first
+    silence.get_by_role("button", name="Expire").click()
+    expect(page.locator("[data-silence]")).to_have_count(0, timeout=15_000)
+    wait_for(lambda: not api.get(f"/alert/{alert['id']}")["silenced"], 15, "the alert unsilenced")
     assert page.page_errors == []

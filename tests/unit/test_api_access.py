@@ -101,6 +101,16 @@ EXPECTED = {
     "PATCH /api/v2/user/<name>": SELF,
     "DELETE /api/v2/user/<name>": ADMIN,
     "DELETE /api/v2/user/<name>/token": SELF,
+    "GET /api/v2/alert": READ_ONLY,
+    "GET /api/v2/alert/<alert_id>": READ_ONLY,
+    "POST /api/v2/alert/<alert_id>/acknowledge": OPERATOR,
+    "GET /api/v2/silence": READ_ONLY,
+    "POST /api/v2/silence": OPERATOR,
+    "GET /api/v2/silence/<silence_id>": READ_ONLY,
+    "DELETE /api/v2/silence/<silence_id>": OPERATOR,
+    "GET /api/v2/alert-rule": READ_ONLY,
+    "POST /api/v2/alert-rule": OPERATOR,
+    "PATCH /api/v2/alert-rule/<name>": OPERATOR,
     "GET /metrics": READ_ONLY,
     "GET /graphite/functions": READ_ONLY,
     "GET /graphite/metrics/find": READ_ONLY,
@@ -115,7 +125,8 @@ EXPECTED = {
 PARAMS = {"osd_id": "0", "pool_id": "99999", "node_id": "-1", "rule_id": "0", "type_id": "0", "key": "x",
           "name": "nobody", "fqdn": "no-such-host", "request_id": "no-such-request", "command": "no-such-command",
           "key_id": "no-such-key", "session_id": "0" * 16, "log_path": "ceph/ceph.log",
-          "channel_id": "no-such-channel", "notification_id": "no-such-notification"}
+          "channel_id": "no-such-channel", "notification_id": "no-such-notification",
+          "alert_id": "no-such-alert", "silence_id": "no-such-silence"}
 
 
 api = harness_fixture(scope="module", timeseries=True)

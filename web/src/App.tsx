@@ -10,6 +10,7 @@ import { Admin } from "./pages/Admin";
 import { Config } from "./pages/Config";
 import { Crush } from "./pages/Crush";
 import { Logs } from "./pages/Logs";
+import { Alerts } from "./pages/Alerts";
 import { Events } from "./pages/Events";
 import { GraphExplorer } from "./pages/GraphExplorer";
 import { Hosts, HostDetail } from "./pages/Hosts";
@@ -30,6 +31,7 @@ const NAV = [
   { href: "/config", label: "Configuration" },
   { href: "/logs", label: "Logs" },
   { href: "/requests", label: "Requests" },
+  { href: "/alerts", label: "Alerts" },
   { href: "/events", label: "Events" },
   { href: "/history", label: "Time travel" },
   { href: "/account", label: "Account" },
@@ -122,6 +124,7 @@ function Page() {
   const host = match("/hosts/:fqdn", path);
   if (path === "/account") return <Account />;
   if (path === "/requests") return <Requests />;
+  if (path === "/alerts") return <Alerts />;
   if (path === "/events") return <Events />;
   if (path === "/graphs") return <GraphExplorer />;
   if (path === "/hosts") return <Hosts />;

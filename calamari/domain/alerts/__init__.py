@@ -1,0 +1,1 @@
+"""Alerts: rules evaluated on the model, the Alert and Silence aggregates, what changed before (pure)."""

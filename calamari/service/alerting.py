@@ -1,0 +1,313 @@
+"""The alerting service: evaluates the alert rules on the in-memory model as changes are committed
+(a listener of ModelService notes what each commit touched, and a thread evaluates the rules for
+those objects only), and on a timer for durations ("down longer than 5 minutes"), time-series
+thresholds and silences that start or end. Alert events are stored durably before the
+`alert_sink` (the notifier) hears of them; rule changes, acknowledgements and silences are made by
+people and stored the same way."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from calamari.domain.alerts.alert import Alert, alert_document
+from calamari.domain.alerts.changes import RecentChanges
+from calamari.domain.alerts.evaluate import AlertEngine, Scope
+from calamari.domain.alerts.rules import SERIES_LOOKBACK_S, AlertRule, RuleDefinition
+from calamari.domain.alerts.silence import Silence, silence_document
+from calamari.service.model import ModelService, NotPersisted
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL_S = 5.0
+DEFAULT_WINDOW = timedelta(minutes=30)
+PRIME_EVENTS = 200_000  # the newest stored events read at a start for what changed before alerts
+
+
+class AlertSink(Protocol):
+    """Told of every stored change to an alert, with its document as `GET /api/v2/alert/<id>` has it."""
+
+    def alert_changed(self, alert: Mapping[str, Any]) -> None: ...
+
+
+class NoAlertSink:
+    def alert_changed(self, alert: Mapping[str, Any]) -> None:
+        return None
+
+
+# A reader of time series: (pattern, seconds) -> [(metric, newest value within those seconds)].
+SeriesReader = Callable[[str, int], list[tuple[str, float]]]
+
+
+def whisper_reader(store: Any, clock: Callable[[], float] = time.time) -> SeriesReader:
+    """The newest non-empty value of each metric matching a pattern, read from a WhisperStore."""
+    def read(pattern: str, seconds: int) -> list[tuple[str, float]]:
+        now = int(clock())
+        out = []
+        for series in store.fetch_pattern(pattern, now - seconds, now, now=now):
+            values = [v for v in series.values if v is not None]
+            if values:
+                out.append((series.name, float(values[-1])))
+        return out
+    return read
+
+
+class AlertingService:
+    """Rules over the model service's model; `attach()` then `start()`, `stop()` at the end."""
+
+    def __init__(self, service: ModelService, *, alert_sink: AlertSink | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), series: SeriesReader | None = None,
+                 interval_s: float = DEFAULT_INTERVAL_S, window: timedelta = DEFAULT_WINDOW) -> None:
+        self.service = service
+        self.alert_sink: AlertSink = alert_sink or NoAlertSink()
+        self.clock = clock
+        self.series = series
+        self.interval_s = interval_s
+        self.engine = AlertEngine()
+        self.changes = RecentChanges(window)
+        self.generation = 0  # counts changes to alerts, silences and rules (the lists' ETags)
+        self._scope = Scope()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._evaluating = threading.Lock()  # one pass at a time (the thread, tests, API changes)
+        self.failed_passes = 0
+        self.primed = threading.Event()  # set once attach() has read the stored changes
+        self.primed.set()
+
+    # ------------------------------------------------------------------ wiring
+
+    def attach(self, prime_events: int = PRIME_EVENTS) -> threading.Event:
+        """Listen to commits from now on, and read the newest stored events (a background thread)
+        so that alerts raised soon after a start still see what changed before it. Returns an
+        Event set once they are read."""
+        primed = threading.Event()
+        with self.service.lock:
+            self.service.writer.flush(self.service.config.durable_timeout)
+            end = self.service.store.max_position()
+            self.service.listeners.append(self._on_commit)
+
+        def prime() -> None:
+            older = RecentChanges(self.changes.window, self.changes.capacity)
+            try:
+                for _, event in self.service.store.read(after=max(0, end - prime_events), until=end):
+                    agg = self.service.model.aggregates.get(event.originator_id)
+                    if agg is not None:
+                        older.add(event, agg)
+                with self.service.lock:
+                    self.changes.add_older(older)
+            except Exception:  # what changed before is context; the alerts themselves do not need it
+                if not self.service.closed:
+                    log.exception("could not read the stored changes for alerts")
+            finally:
+                primed.set()
+
+        if end > 0 and prime_events > 0:
+            threading.Thread(target=prime, name="alerting-history", daemon=True).start()
+        else:
+            primed.set()
+        self.primed = primed
+        return primed
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="alerting", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _on_commit(self, events: list[Any], model: Any) -> None:
+        """Under the service lock, with each committed batch: note what it touched (cheap)."""
+        touched = False
+        for event in events:
+            agg = model.aggregates.get(event.originator_id)
+            if isinstance(agg, Alert | Silence | AlertRule):
+                self.generation += 1
+                continue
+            if agg is None:
+                continue
+            self.changes.add(event, agg)
+            self._scope.add(agg, event)
+            touched = True
+        if touched:
+            self._wake.set()
+
+    def _run(self) -> None:
+        last_full = 0.0
+        while not self._stop.is_set():
+            self._wake.wait(max(0.05, self.interval_s - (time.monotonic() - last_full)))
+            if self._stop.is_set() or self.service.closed:
+                return
+            self._wake.clear()
+            try:
+                if time.monotonic() - last_full >= self.interval_s:
+                    last_full = time.monotonic()
+                    self.evaluate_all()
+                else:
+                    self.evaluate_changes()
+            except Exception:  # a failing pass must not end alerting; the next one retries
+                self.failed_passes += 1
+                log.exception("alert evaluation failed")
+
+    # ------------------------------------------------------------------ passes
+
+    def evaluate_changes(self) -> list[dict[str, Any]]:
+        """Evaluate the rules for what the commits since the last pass touched."""
+        with self.service.lock:
+            scope, self._scope = self._scope, Scope()
+        if not scope:
+            return []
+        return self._pass(scope)
+
+    def evaluate_all(self) -> list[dict[str, Any]]:
+        """Evaluate every rule on everything, time series included, and refresh silences."""
+        with self.service.lock:
+            self._scope = Scope()
+        return self._pass(None)
+
+    def _pass(self, scope: Scope | None) -> list[dict[str, Any]]:
+        with self._evaluating:
+            now = self.clock()
+            fetch = self._prefetch() if scope is None else None
+            saved = dict(self.engine.pending)
+            try:
+                with self.service.durable() as model:
+                    rules = list(model.alert_rule_set().values())
+                    touched = self.engine.run(model, rules, scope, now, fetch, self.changes.before)
+                    if scope is None:
+                        open_alerts = [a for r in rules for a in model.open_alerts_of(r.name)]
+                        extra: dict[str, Alert] = {}
+                        self.engine.silence(model, open_alerts, now, extra)
+                        touched += [a for i, a in extra.items() if all(t.alert_id != i for t in touched)]
+                    documents = [alert_document(a) for a in touched]
+            except NotPersisted as err:
+                self.engine.pending = saved
+                log.warning("alert changes not stored (%s); the next pass tries again", err.reason)
+                return []
+        self._tell(documents)
+        return documents
+
+    def _prefetch(self) -> Callable[[str, int], list[tuple[str, float]]] | None:
+        """Read the series the enabled series rules need, outside the service lock."""
+        if self.series is None:
+            return None
+        with self.service.lock:
+            rules = [r for r in self.service.model.alert_rule_set().values() if r.kind == "series" and r.enabled]
+            fsids = list(self.service.model.clusters)
+        read: dict[tuple[str, int], list[tuple[str, float]]] = {}
+        for rule in rules:
+            for fsid in fsids:
+                pattern = f"ceph.cluster.{fsid}.{rule.params['metric']}"
+                try:
+                    read[(pattern, SERIES_LOOKBACK_S)] = self.series(pattern, SERIES_LOOKBACK_S)
+                except Exception:  # an unreadable series is no alert; the log says why
+                    log.exception("cannot read %s for rule %s", pattern, rule.name)
+                    read[(pattern, SERIES_LOOKBACK_S)] = []
+        return lambda pattern, seconds: read.get((pattern, seconds), [])
+
+    def _tell(self, documents: list[dict[str, Any]]) -> None:
+        for document in documents:
+            try:
+                self.alert_sink.alert_changed(document)
+            except Exception:  # the notifier keeps its own outbox; a failure there is its to report
+                log.exception("alert sink failed for alert %s", document.get("id"))
+
+    # ------------------------------------------------------------------ reads (the API)
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Every alert's document, newest first."""
+        with self.service.lock:
+            found = list(self.service.model.alerts.values())
+            docs = [alert_document(a) for a in found]
+        docs.sort(key=lambda d: (d["raised_at"], d["id"]), reverse=True)
+        return docs
+
+    def alert(self, alert_id: str) -> dict[str, Any] | None:
+        with self.service.lock:
+            alert = self.service.model.alerts.get(alert_id)
+            return alert_document(alert) if alert is not None else None
+
+    def silences(self) -> list[dict[str, Any]]:
+        now = self.clock()
+        with self.service.lock:
+            docs = [silence_document(s, now) for s in self.service.model.silences.values()]
+        docs.sort(key=lambda d: (d["created_at"], d["id"]), reverse=True)
+        return docs
+
+    def silence(self, silence_id: str) -> dict[str, Any] | None:
+        with self.service.lock:
+            silence = self.service.model.silences.get(silence_id)
+            return silence_document(silence, self.clock()) if silence is not None else None
+
+    def rules(self) -> list[RuleDefinition]:
+        with self.service.lock:
+            return list(self.service.model.alert_rule_set().values())
+
+    # ------------------------------------------------------------------ changes people make
+
+    def acknowledge(self, alert_id: str, by: str, comment: str = "") -> dict[str, Any]:
+        """KeyError for an unknown alert, AlertConflict if acknowledged already; NotPersisted."""
+        with self.service.durable() as model:
+            alert = model.acknowledge_alert(alert_id, by, comment, self.clock())
+            document = alert_document(alert)
+        self._tell([document])
+        return document
+
+    def create_silence(self, body: dict[str, Any], by: str) -> dict[str, Any]:
+        """SilenceInvalid naming each bad field (nothing stored); NotPersisted. The alerts it
+        covers are marked silenced at once."""
+        now = self.clock()
+        with self.service.durable() as model:
+            silence = model.create_silence(secrets.token_hex(16), body, by, now)
+            document = silence_document(silence, now)
+        self.evaluate_silences()
+        return document
+
+    def expire_silence(self, silence_id: str, by: str) -> dict[str, Any]:
+        """KeyError, AlertConflict when it already ended; NotPersisted."""
+        now = self.clock()
+        with self.service.durable() as model:
+            silence = model.expire_silence(silence_id, by, now)
+            document = silence_document(silence, now)
+        self.evaluate_silences()
+        return document
+
+    def evaluate_silences(self) -> list[dict[str, Any]]:
+        with self._evaluating:
+            now = self.clock()
+            try:
+                with self.service.durable() as model:
+                    touched: dict[str, Alert] = {}
+                    firing = [a for r in model.alert_rule_set() for a in model.open_alerts_of(r)]
+                    self.engine.silence(model, firing, now, touched)
+                    documents = [alert_document(a) for a in touched.values()]
+            except NotPersisted as err:
+                log.warning("silencing not stored (%s); the next pass tries again", err.reason)
+                return []
+        self._tell(documents)
+        return documents
+
+    def tune_rule(self, name: str, changes: dict[str, Any], by: str) -> RuleDefinition | None:
+        """KeyError for an unknown rule, RuleInvalid naming each bad field; None if nothing changed.
+        The rule is evaluated again at once with its new settings."""
+        with self.service.durable() as model:
+            rule = model.tune_alert_rule(name, changes, by, self.clock())
+        if rule is not None:
+            self.evaluate_all()
+        return rule
+
+    def define_rule(self, body: dict[str, Any], by: str) -> RuleDefinition:
+        with self.service.durable() as model:
+            rule = model.define_alert_rule(body, by, self.clock())
+        self.evaluate_all()
+        return rule
