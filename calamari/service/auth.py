@@ -130,6 +130,18 @@ class AuthService:
     def _on_events(self, events: list[Any], model: Any) -> None:
         if any(isinstance(e, User.Event) for e in events):
             self._index = None
+        # Lock-outs stored by another server sharing the store (this one follows it as a
+        # standby) hold here too; this server's own are in the throttle already.
+        now = self.clock()
+        for event in events:
+            if isinstance(event, User.UserLoginLocked):
+                user = model.aggregates.get(event.originator_id)
+                if user is not None:
+                    with self._throttle_lock:
+                        self._throttle.restore_lock(f"user:{user.username}", event.until, now)
+            elif isinstance(event, LoginGuard.LoginAddressLocked):
+                with self._throttle_lock:
+                    self._throttle.restore_lock(f"address:{event.address}", event.until, now)
 
     def _token_index(self) -> dict[str, str]:
         index = self._index
