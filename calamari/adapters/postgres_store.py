@@ -27,6 +27,9 @@ DEFAULT_POOL_SIZE = 4
 DEFAULT_CONNECT_TIMEOUT = 10.0
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _OPTIONS = ("table", "schema", "pool_size", "connect_timeout", "host")
+# A transaction of ours never waits on its client: one that does belongs to a process that was
+# paused or hung mid-append, and must not keep the table and lease locks from the next active server.
+IDLE_IN_TRANSACTION_S = 2.0
 
 
 # The SQLSTATE the check raises when the lease is not held (an unused class, "CA", for calamari).
@@ -183,7 +186,8 @@ def open_postgres_recorder(url: str, pool_size: int | None = None) -> FencedPost
                                   f"{_without_password(reason, target.password)}") from None
     datastore = PostgresDatastore(target.dbname, target.host, target.port, target.user, target.password,
                                   connect_timeout=target.connect_timeout, pool_size=2, max_overflow=size - 2,
-                                  schema=target.schema)
+                                  schema=target.schema,
+                                  idle_in_transaction_session_timeout=IDLE_IN_TRANSACTION_S)
     # No pool_open_timeout: with it the library waits for a full pool on every checkout, which
     # blocks while other threads hold connections and races between threads.
     try:

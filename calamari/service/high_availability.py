@@ -95,6 +95,7 @@ class HighAvailability:
         the model is behind the store, in events and seconds."""
         lag_s = 0.0 if self.behind == 0 else max(0.0, self.clock() - self.caught_up_at)
         return {"role": self.role, "epoch": self.epoch, "active": self.active_address,
+                "position": self.service.followed_position if self.role == STANDBY else None,
                 "this_server": self.lease.address, "lease_seconds": self.lease.ttl_s,
                 "lag": {"events": self.behind if self.role == STANDBY else 0,
                         "seconds": round(lag_s, 3) if self.role == STANDBY else 0.0}}
