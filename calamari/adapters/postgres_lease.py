@@ -70,7 +70,7 @@ class PostgresLease:
 
     def _execute(self, statement: Composed, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         try:
-            cursor = self._connection().execute(statement, params)
+            cursor = self._connection().execute(statement, params or None)
             return cursor.fetchall() if cursor.description else []
         except psycopg.Error as err:
             self.close()

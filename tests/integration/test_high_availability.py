@@ -138,14 +138,14 @@ def test_a_standby_takes_over_within_the_budget_after_kill_9(start):
     assert wait_for_active([a]) is a
     b = start("b")
     on_a = a.client()
-    on_a.call("POST", "/user", {"username": "before", "password": "a-long-password-1", "role": "read_only"})
+    on_a.call("POST", "/user", {"username": "before", "password": "a-long-password-1", "role": "read-only"})
     a.kill9()
     killed = time.monotonic()
     assert wait_for_active([b], timeout=FAILOVER_BUDGET_S + 5) is b
     took = time.monotonic() - killed
     assert took <= FAILOVER_BUDGET_S, f"the standby took {took:.1f} s to become active"
     on_b = b.client()  # a login is a write: it works on the new active
-    on_b.call("POST", "/user", {"username": "after", "password": "a-long-password-1", "role": "read_only"})
+    on_b.call("POST", "/user", {"username": "after", "password": "a-long-password-1", "role": "read-only"})
     names = {u["username"] for u in on_b.get("/user")}
     assert {"before", "after"} <= names
     positions = store_positions(b.store_url)
@@ -172,7 +172,7 @@ def test_a_paused_old_active_writes_nothing_after_it_wakes_and_steps_down(start)
         time.sleep(0.1)
     assert not a.alive(), "the old active did not step down"
     assert a.process is not None and a.process.proc.returncode == 3
-    on_b.call("POST", "/user", {"username": "after", "password": "a-long-password-1", "role": "read_only"})
+    on_b.call("POST", "/user", {"username": "after", "password": "a-long-password-1", "role": "read-only"})
     after = stored_topics_after(b.store_url, taken_over_at)
     assert after and all(topic.startswith("calamari.domain.user:") for _, topic in after), after
     assert "not the active one" in a.log() or "lost the active lease" in a.log()
