@@ -2,7 +2,7 @@
 stores (equal to the active's and to a fresh replay, tokens and lock-outs included), it writes
 nothing, the API refuses changes on it with the active's address, and the role keeper promotes
 it, steps it down and guards its commands as the lease says. The lease itself and the fencing
-of appends are tested on a real PostgreSQL in tests/integration/test_high_availability.py."""
+of appends are tested on a real PostgreSQL in tests/integration/test_ha_servers.py."""
 
 from __future__ import annotations
 
