@@ -20,6 +20,8 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import zmq
@@ -34,6 +36,7 @@ from collector.agent_sending import (
     UnsendableMessage,
 )
 from collector.agent_supervision import MAX_RESTART_DELAY_S, RESTART_RESET_S, Supervised
+from collector.failover import DEFAULT_FAILOVER_AFTER_S, ServerRotation, StatsBacklog
 from collector.source import ClusterSource, VersionChecking
 
 __all__ = [
@@ -42,6 +45,7 @@ __all__ = [
     "MAX_POINTS_PER_MESSAGE",
     "MAX_RESTART_DELAY_S",
     "RESTART_RESET_S",
+    "BusServer",
     "Collector",
     "UnsendableMessage",
 ]
@@ -49,8 +53,18 @@ __all__ = [
 log = logging.getLogger("calamari.collector")
 
 
+@dataclass(frozen=True)
+class BusServer:
+    """One server the collector may talk to: its bus endpoint and, for CURVE, the keys to use
+    with it (this collector's pair and that server's public key); None for plain TCP."""
+
+    endpoint: str
+    curve: ClientCurveKeys | None = None
+
+
 class Collector(Supervised, CommandHandling):
-    """Runs `source` against the server bus at `server_endpoint`.
+    """Runs `source` against the server bus at `server_endpoint`, or against the first of
+    `servers` that answers (see collector.failover).
 
     `start()` runs in a daemon thread (what `calamari-server --simulate` uses); `run()` blocks
     (what the `calamari-collector` command uses); `stop()` ends either."""
@@ -67,14 +81,23 @@ class Collector(Supervised, CommandHandling):
         result_resend_interval: float = 2.0,
         context: zmq.Context | None = None,
         curve: ClientCurveKeys | None = None,
+        servers: Sequence[BusServer] | None = None,
+        failover_after: float = DEFAULT_FAILOVER_AFTER_S,
+        first_answer_after: float | None = None,
     ) -> None:
         """`check_interval`: seconds between version checks, for a source that has them (see
         VersionChecking). `curve`: encrypt and authenticate with these keys (a CURVE server needs
-        them); None speaks plain TCP, for a server started with --insecure-bus."""
+        them); None speaks plain TCP, for a server started with --insecure-bus. `servers`: several
+        servers (active/standby) instead of `server_endpoint` and `curve`; the collector moves to
+        the next when the one it talks to has not answered for `failover_after` seconds, or not at all
+        for `first_answer_after` (see collector.failover.ServerRotation)."""
         self.source = source
-        self.curve = curve
+        self.servers = list(servers) if servers else [BusServer(server_endpoint, curve)]
+        self._rotation: ServerRotation[BusServer] = ServerRotation(
+            self.servers, time.monotonic(), failover_after=failover_after, first_answer_after=first_answer_after)
+        self.curve = self.servers[0].curve
         self.mechanism: int | None = None  # zmq.CURVE or zmq.NULL once running
-        self.server_endpoint = server_endpoint
+        self.server_endpoint = self.servers[0].endpoint
         self.poll_interval = poll_interval
         self.check_interval = check_interval
         self._check = source.check if isinstance(source, VersionChecking) else None
@@ -94,6 +117,7 @@ class Collector(Supervised, CommandHandling):
         # request_id -> [body, last sent monotonic time, acknowledged]
         self._results: dict[str, list[Any]] = {}
         self._host_results: set[str] = set()  # ids in _results of host commands (dropped once acknowledged)
+        self._stats_backlog = StatsBacklog()  # stats not yet known to have reached the server
         self.counters: dict[str, int] = {
             "messages_sent": 0,
             "bytes_sent": 0,
@@ -108,6 +132,7 @@ class Collector(Supervised, CommandHandling):
             "unsendable": 0,
             "restarts": 0,
             "wakeups": 0,  # turns of the loop: about one per check, poll or message, unless it spins
+            "failovers": 0,  # moves to the next server after the current one fell silent
         }
         self.polls = 0
         self.checks = 0
@@ -132,23 +157,68 @@ class Collector(Supervised, CommandHandling):
             self._thread.join(timeout)
             self._thread = None
 
-    def _serve(self) -> None:
+    @property
+    def current_server(self) -> BusServer:
+        """The server the collector talks to now."""
+        return self._rotation.current
+
+    def _connect(self, server: BusServer) -> zmq.Socket:
         sock = self._context.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 1000)
         sock.setsockopt(zmq.SNDHWM, 10_000)
         sock.setsockopt(zmq.RECONNECT_IVL, 200)
         sock.setsockopt(zmq.RECONNECT_IVL_MAX, 5000)
-        if self.curve is not None:
-            sock.curve_secretkey = self.curve.client.secret_key.encode()
-            sock.curve_publickey = self.curve.client.public_key.encode()
-            sock.curve_serverkey = self.curve.server_public_key.encode()
+        if server.curve is not None:
+            sock.curve_secretkey = server.curve.client.secret_key.encode()
+            sock.curve_publickey = server.curve.client.public_key.encode()
+            sock.curve_serverkey = server.curve.server_public_key.encode()
         self.mechanism = sock.getsockopt(zmq.MECHANISM)
-        sock.connect(self.server_endpoint)
+        self.curve = server.curve
+        self.server_endpoint = server.endpoint
+        sock.connect(server.endpoint)
         self._socket = sock
-        log.info("collector for %s connected to %s", self.source.fsid, self.server_endpoint)
+        log.info("collector for %s connected to %s", self.source.fsid, server.endpoint)
+        return sock
+
+    def _switch_server(self, old: zmq.Socket, now: float) -> zmq.Socket:
+        """The server fell silent: move to the next one and give it everything afresh."""
+        silent = self._rotation.silent_for(now)
+        had_answered = self._rotation.has_answered
+        old.close(linger=0)  # what it queued is sent again below, or repaired by resyncs
+        self._socket = None
+        server = self._rotation.advance(now)
+        self.counters["failovers"] += 1
+        if had_answered:
+            log.warning("the server at %s has not answered for %.1f s; moving to %s",
+                        self.server_endpoint, silent, server.endpoint)
+        else:  # a standby, or down: said at INFO, as it repeats every round while no server answers
+            log.info("no answer from the server at %s (not active?); moving to %s", self.server_endpoint,
+                     server.endpoint)
+        sock = self._connect(server)
+        self._introduce(now)
+        return sock
+
+    def _introduce(self, now: float) -> None:
+        """Say hello to a server that does not know this collector and give it what it may not
+        have: every held sync object in full (no delta against a version it never acknowledged),
+        the command results not yet acknowledged, the stats not known to have arrived."""
+        self._sent.clear()
+        self._hello_acked = False
+        self._send_hello()
+        for name, (version, data) in list(self._held.items()):
+            self.send_sync(name, version, data, full=True)
+        for entry in self._results.values():
+            entry[1] = -math.inf  # resent by _resend_results now, not after its interval
+        self._resend_results(now)
+        self._resend_stats_backlog()
+        self._send_heartbeats()
+
+    def _serve(self) -> None:
+        sock = self._connect(self._rotation.current)
         try:
-            self._send_hello()
             now = time.monotonic()
+            self._rotation.reconnected(now)
+            self._send_hello()
             next_poll = now
             next_check = math.inf if self._check is None else now + self.check_interval
             next_heartbeat = now + self.heartbeat_interval
@@ -160,6 +230,13 @@ class Collector(Supervised, CommandHandling):
                     self._receive_all(sock)
                 self.counters["wakeups"] += 1
                 now = time.monotonic()
+                decision = self._rotation.decide(now)
+                if decision.switch:
+                    sock = self._switch_server(sock, now)
+                    next_heartbeat = now + self.heartbeat_interval
+                elif decision.probe:
+                    self._rotation.probed(now)
+                    self._send_probe()
                 if now >= next_poll:
                     next_poll = now + self.poll_interval
                     if self._check is not None:

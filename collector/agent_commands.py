@@ -38,6 +38,7 @@ class CommandHandling(Sending):
                 self.counters["rejected_received"] += 1
                 log.warning("ignoring a bad message from the server: %s", exc)
                 continue
+            self._rotation.answered(time.monotonic())
             self._handle(envelope)
 
     def _handle(self, envelope: protocol.Envelope) -> None:
@@ -55,6 +56,8 @@ class CommandHandling(Sending):
             else:
                 self._hello_acked = True
                 self._acked.update(body["sync"])
+                if "heartbeat" in body:  # it answers a heartbeat: the stats sent before it arrived
+                    self._stats_backlog.delivered_up_to(body["heartbeat"])
         elif envelope.type == RESYNC:
             self.counters["resyncs"] += 1
             for name in body["names"]:
@@ -62,6 +65,8 @@ class CommandHandling(Sending):
         elif envelope.type == HELLO_REQUEST:
             self._hello_acked = False
             self._send_hello()
+            # it forgot this collector (a restart): the stats it dropped before the hello go again
+            self._resend_stats_backlog()
             self._send_heartbeats()
         elif envelope.type == COMMAND:
             self._run_command(body)

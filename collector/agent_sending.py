@@ -27,7 +27,6 @@ class UnsendableMessage(ValueError):
     """A message the protocol cannot encode (e.g. an integer beyond 64 bits)."""
 
 
-
 class Sending:
     """What the agent sends; a part of `collector.agent.Collector`, whose state (set in its
     `__init__`) it uses."""
@@ -72,7 +71,7 @@ class Sending:
             {"collector_version": COLLECTOR_VERSION, "fsid": self.source.fsid, "hostname": self.source.hostname},
         )
 
-    def _send_heartbeats(self) -> None:
+    def _heartbeat_body(self) -> dict[str, Any]:
         versions = {name: version for name, (version, _) in self._held.items()}
         body: dict[str, Any] = {"versions": versions}
         problem = self.cluster_error or next(iter(self.unsendable.values()), None)
@@ -80,7 +79,10 @@ class Sending:
             body.update(cluster_unreachable=True, error=problem[:500])
         elif self._restart_notice is not None:
             body["error"] = self._restart_notice[:500]
-        if self._send(HEARTBEAT, body):
+        return body
+
+    def _send_heartbeats(self) -> None:
+        if self._send(HEARTBEAT, self._heartbeat_body()):
             self._restart_notice = None
         for host in self.source.reporting_hosts():
             if host != self.source.hostname:
@@ -197,7 +199,23 @@ class Sending:
             self._send(SERVER_FACTS, host_facts, host=host)
         for host, points in stats:
             for start in range(0, len(points), MAX_POINTS_PER_MESSAGE):
-                self._send(STATS, {"points": points[start : start + MAX_POINTS_PER_MESSAGE]}, host=host)
+                self._send_stats(host, points[start : start + MAX_POINTS_PER_MESSAGE])
+
+    def _send_stats(self, host: str, points: list[list[Any]]) -> None:
+        """One stats message, kept until a server acknowledges a later heartbeat (sent again to
+        the next server if none does)."""
+        if self._send(STATS, {"points": points}, host=host):
+            self._stats_backlog.sent(self._seq, host, points)
+
+    def _resend_stats_backlog(self) -> None:
+        """Send the stats not known to have arrived again (to a server that did not have them)."""
+        for host, points in self._stats_backlog.take():
+            self._send_stats(host, points)
+
+    def _send_probe(self) -> None:
+        """A heartbeat for this collector's own host, which the server acknowledges: whether it
+        still answers while nothing else is said."""
+        self._send(HEARTBEAT, self._heartbeat_body())
 
     def _resend_results(self, now: float) -> None:
         for entry in list(self._results.values()):

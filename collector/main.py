@@ -19,7 +19,8 @@ from calamari.adapters.curve_keys import (
     read_public_key,
 )
 from calamari.protocol import DEFAULT_BUS_ENDPOINT
-from collector.agent import Collector
+from collector.agent import BusServer, Collector
+from collector.failover import DEFAULT_FAILOVER_AFTER_S
 
 
 def positive_seconds(text: str) -> float:
@@ -46,9 +47,19 @@ def core_share(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="calamari-collector", description=__doc__)
-    parser.add_argument("--server", default=DEFAULT_BUS_ENDPOINT, help="the server bus, tcp://HOST:PORT")
-    parser.add_argument("--server-key", metavar="PATH|Z85",
-                        help="the server's CURVE public key (`calamari-ctl key server` prints it)")
+    parser.add_argument("--server", action="append", metavar="tcp://HOST:PORT[,...]",
+                        help=f"the server bus (default {DEFAULT_BUS_ENDPOINT}). For active/standby servers give "
+                             "each: the option repeated or a comma list; the collector talks to one at a time and "
+                             "moves to the next when it has not answered for --failover-after seconds "
+                             "(docs/collector-failover.md)")
+    parser.add_argument("--server-key", action="append", metavar="PATH|Z85",
+                        help="the server's CURVE public key (`calamari-ctl key server` prints it); with several "
+                             "servers repeated in the order of --server, or given once for all")
+    parser.add_argument("--failover-after", type=positive_seconds, default=DEFAULT_FAILOVER_AFTER_S,
+                        metavar="SECONDS",
+                        help="with several servers: seconds without an answer from the one talked to before "
+                             f"moving to the next (default {DEFAULT_FAILOVER_AFTER_S:g}; a quiet server is "
+                             "probed every third of this)")
     parser.add_argument("--key-dir", default=None,
                         help="where this collector's key pair lives, made on first start "
                              f"(default {default_collector_key_dir()})")
@@ -102,6 +113,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return build_parser().parse_args(joined)
 
 
+def server_endpoints(args: argparse.Namespace) -> list[str]:
+    """The --server endpoints in order (repeated options and comma lists); ValueError for an
+    empty or repeated one."""
+    endpoints = [part.strip() for value in (args.server or [DEFAULT_BUS_ENDPOINT]) for part in value.split(",")]
+    if any(not endpoint for endpoint in endpoints):
+        raise ValueError("--server: an empty endpoint (tcp://HOST:PORT expected)")
+    repeated = sorted({endpoint for endpoint in endpoints if endpoints.count(endpoint) > 1})
+    if repeated:
+        raise ValueError(f"--server: {repeated[0]} is given twice")
+    return endpoints
+
+
 def build_source(args: argparse.Namespace) -> Any:
     if args.simulate:
         from collector.simulator import SimulatedCluster
@@ -117,21 +140,31 @@ def build_source(args: argparse.Namespace) -> Any:
                       log_dir=args.log_dir, client=args.ceph_client, cpu_share=args.cpu_share)
 
 
-def build_curve(args: argparse.Namespace) -> ClientCurveKeys | None:
-    """The collector's CURVE keys (its own pair made on first start); None with --insecure.
+def build_curves(args: argparse.Namespace, servers: int = 1) -> list[ClientCurveKeys] | None:
+    """The CURVE keys to use with each of `servers` servers, in order: the collector's own pair
+    (one key dir, made on first start) with each server's public key; None with --insecure.
     Raises KeyFileError with the reason when they cannot be had."""
     if args.insecure:
         return None
     if not args.server_key:
         raise KeyFileError("--server-key PATH|Z85 is required (`calamari-ctl key server` prints it); "
                            "--insecure only works against a server run with --insecure-bus")
-    server_key = read_public_key(args.server_key)
+    if len(args.server_key) not in (1, servers):
+        raise KeyFileError(f"{len(args.server_key)} --server-key for {servers} servers: give one for each "
+                           "server, in the same order, or one for all")
+    server_keys = [read_public_key(key) for key in args.server_key]
     key_dir = args.key_dir or default_collector_key_dir()
     try:
         pair = load_or_create_key_pair(key_dir, COLLECTOR_KEY_NAME)
     except OSError as exc:
         raise KeyFileError(f"cannot keep a key pair in {key_dir}: {exc.strerror} (see --key-dir)") from None
-    return ClientCurveKeys(pair, server_key)
+    return [ClientCurveKeys(pair, server_keys[index if len(server_keys) > 1 else 0]) for index in range(servers)]
+
+
+def build_curve(args: argparse.Namespace) -> ClientCurveKeys | None:
+    """The CURVE keys for the first (or only) server; None with --insecure."""
+    curves = build_curves(args)
+    return curves[0] if curves else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,18 +172,22 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        curve = build_curve(args)
-    except KeyFileError as exc:
+        endpoints = server_endpoints(args)
+        curves = build_curves(args, len(endpoints))
+    except (KeyFileError, ValueError) as exc:
         print(f"calamari-collector: {exc}", file=sys.stderr)
         return 2
+    servers = [BusServer(endpoint, curves[index] if curves else None) for index, endpoint in enumerate(endpoints)]
+    curve = servers[0].curve
     try:
         source = build_source(args)
     except Exception as exc:
         print(f"calamari-collector: cannot open the cluster source: {exc}", file=sys.stderr)
         return 2
     collector = Collector(
-        source, args.server, poll_interval=args.poll_interval, check_interval=args.check_interval,
-        heartbeat_interval=args.heartbeat_interval, stats_interval=args.stats_interval, curve=curve,
+        source, poll_interval=args.poll_interval, check_interval=args.check_interval,
+        heartbeat_interval=args.heartbeat_interval, stats_interval=args.stats_interval,
+        servers=servers, failover_after=args.failover_after,
     )
     if curve is not None:
         logging.getLogger("calamari.collector").info(

@@ -319,6 +319,8 @@ def _validate_command_result(body: dict[str, Any]) -> None:
 def _validate_ack(body: dict[str, Any]) -> None:
     if "sync" in body:
         _require(isinstance(body["sync"], dict), ACK, "sync")
+        # the answer to a heartbeat names it by its envelope's seq
+        _require(is_int(body.get("heartbeat", 0)) and body.get("heartbeat", 0) >= 0, ACK, "heartbeat")
     elif "command_result" in body:
         _require(isinstance(body["command_result"], str), ACK, "command_result")
     else:

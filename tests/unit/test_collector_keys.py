@@ -268,6 +268,6 @@ def test_a_server_key_that_begins_with_a_dash_is_taken_as_the_key(tmp_path: Any)
         server = new_key_pair()
     args = collector_main.parse_args(["--simulate", "hosts=1", "--server-key", server.public_key,
                                       "--key-dir", str(tmp_path / "collector")])
-    assert args.server_key == server.public_key
+    assert args.server_key == [server.public_key]
     keys = collector_main.build_curve(args)
     assert keys is not None and keys.server_public_key == server.public_key

@@ -101,6 +101,9 @@ class MessageRouting:
         host = envelope.body["hostname"] or envelope.host
         self.peers.said_hello(session, fsid, host, envelope.body["collector_version"])
         log.info("collector %s (%s) says hello for cluster %s", session.host, session.identity.hex(), fsid)
+        # answered, so that a collector given several servers knows this one is alive
+        held = self.sink.sync_versions(fsid) if fsid is not None else {}
+        self.replies.ack(session, {"sync": dict(held)})
 
     def _on_heartbeat(self, session: CollectorSession, envelope: Envelope) -> None:
         body = envelope.body
@@ -112,6 +115,9 @@ class MessageRouting:
             unreachable(envelope.fsid, envelope.host, datetime.now(UTC))
         else:
             self.sink.on_heartbeat(envelope.fsid, envelope.host, datetime.now(UTC))
+        # answered (naming it), so that the collector knows this server is alive and that the
+        # stats it sent before this heartbeat arrived (collector/failover.py)
+        self.replies.ack(session, {"sync": {}, "heartbeat": envelope.seq})
         self._resync_stale(session, body["versions"])
 
     def _resync_stale(self, session: CollectorSession, versions: dict[str, Any]) -> None:
