@@ -130,3 +130,43 @@ def stored_topics_after(store_url: str, position: int) -> list[tuple[int, str]]:
         rows = conn.execute(f'SELECT notification_id, topic FROM "{target.schema}"."{target.table}" '
                             "WHERE notification_id > %s ORDER BY notification_id", (position,)).fetchall()
     return [(row[0], row[1]) for row in rows]
+
+
+def outcome_counts(store_url: str) -> dict[str, int]:
+    """How many outcome events (completed or failed) each user request aggregate has in the store."""
+    target = parse_postgres_url(store_url)
+    with psycopg.connect(host=target.host, port=target.port, user=target.user, password=target.password,
+                         dbname=target.dbname) as conn:
+        rows = conn.execute(f'SELECT originator_id, count(*) FROM "{target.schema}"."{target.table}" '
+                            "WHERE topic LIKE %s OR topic LIKE %s GROUP BY originator_id",
+                            ("%UserRequestCompleted", "%UserRequestFailed")).fetchall()
+    return {str(row[0]): int(row[1]) for row in rows}
+
+
+def submit_anywhere(servers: list[HaServer], token: str | None, path: str, body: dict, timeout: float = 60,
+                    ) -> tuple[str | None, HaServer | None]:
+    """POST a change to whichever server accepts it (a standby answers 503): (request id, server).
+    (None, None) when an answer was lost (the server died while answering): whether it was taken
+    is then unknown, and the caller must not count it as accepted."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for server in servers:
+            if not server.alive():
+                continue
+            client = ApiClient(server.url, timeout=10)
+            client.token = token
+            try:
+                status, answer = client.call("POST", path, body)
+            except ApiError as err:
+                if err.status == 503:
+                    continue
+                raise
+            except OSError as err:
+                if isinstance(getattr(err, "reason", err), ConnectionRefusedError):
+                    continue  # nothing was sent: not listening (yet, or any more)
+                return None, None
+            if status == 202:
+                return str(answer["request_id"]), server
+        time.sleep(0.1)
+    raise WaitTimeout(f"no server accepted POST {path} in {timeout} s")
+

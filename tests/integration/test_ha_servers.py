@@ -7,6 +7,7 @@ paused old active that wakes up writes nothing and steps down by itself."""
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,15 +20,18 @@ from test_postgres_store import postgres  # noqa: F401
 
 from calamari.adapters.event_store import EventStore, unavailable_reason
 from calamari.adapters.postgres_lease import PostgresLease
+from calamari.domain.ids import user_request_id
 from calamari.domain.model import ClusterModel
 from calamari.testing.high_availability import (
     HaServer,
     add_admin,
+    outcome_counts,
     store_positions,
     stored_topics_after,
+    submit_anywhere,
     wait_for_active,
 )
-from calamari.testing.live import ApiClient, ApiError, WaitTimeout
+from calamari.testing.live import BIN, ApiClient, ApiError, Process, WaitTimeout
 
 pytestmark = pytest.mark.integration
 FAILOVER_BUDGET_S = 10.0
@@ -226,3 +230,77 @@ def _user_events(name: str) -> list:
     model = ClusterModel()
     model.add_user(name, "admin", "hash", "", "test", datetime.now(UTC))
     return model.drain()
+
+
+def test_kill_9_of_the_active_five_times_while_a_client_creates_pools(start, tmp_path):
+    """The issue's test: three servers and a simulated collector given all three; the active is
+    killed five times in a row (and restarted, as a supervisor would, to come back as a standby)
+    while a client keeps creating pools through whichever server accepts them. Every request
+    answered 202 ends complete exactly once, no position is stored twice, and every server, and
+    a fresh replay, shows the same."""
+    servers = [start(name) for name in ("a", "b", "c")]
+    active = wait_for_active(servers)
+    collector = Process([str(BIN / "calamari-collector"), "--simulate", "hosts=3,osds=30,pools=1", "--insecure",
+                         "--server", ",".join(s.bus for s in servers), "--failover-after", "2",
+                         "--heartbeat-interval", "1"], tmp_path / "collector.log")
+    try:
+        token = active.client().token
+        fsid = _wait_cluster(_with_token(active, token))
+        accepted: dict[str, str] = {}  # request id -> pool name
+        stop = threading.Event()
+        errors: list[BaseException] = []
+
+        def create_pools() -> None:
+            for number in itertools.count():
+                if stop.is_set():
+                    return
+                name = f"pool-{number}"
+                try:
+                    request_id, _ = submit_anywhere(servers, token, f"/cluster/{fsid}/pool",
+                                                    {"name": name, "pg_num": 4}, timeout=60)
+                except BaseException as err:  # reported by the main thread
+                    errors.append(err)
+                    return
+                if request_id is not None:
+                    accepted[request_id] = name
+                time.sleep(0.3)
+
+        client = threading.Thread(target=create_pools, name="pool-creator", daemon=True)
+        client.start()
+        failovers = []
+        for _ in range(5):
+            before = len(accepted)
+            deadline = time.monotonic() + 60
+            while len(accepted) < before + 2 and time.monotonic() < deadline and not errors:
+                time.sleep(0.1)
+            assert not errors, errors
+            active.kill9()
+            killed = time.monotonic()
+            active = wait_for_active([s for s in servers if s is not active], timeout=FAILOVER_BUDGET_S + 10)
+            failovers.append(time.monotonic() - killed)
+            killed_server = next(s for s in servers if not s.alive())
+            killed_server.start()  # restarted by its supervisor: a standby now
+        while len(accepted) < 12 and not errors:
+            time.sleep(0.1)
+        stop.set()
+        client.join(90)
+        assert not errors, errors
+        assert max(failovers) <= FAILOVER_BUDGET_S, failovers
+
+        reader = _with_token(active, token)
+        for request_id in accepted:
+            row = reader.wait_request(request_id, timeout=120)
+            assert row["error"] is False, row
+        counts = outcome_counts(active.store_url)
+        assert all(counts.get(str(user_request_id(r))) == 1 for r in accepted), counts
+        positions = store_positions(active.store_url)
+        assert len(positions) == len(set(positions))
+        names = {p["name"] for p in reader.get(f"/cluster/{fsid}/pool")}
+        assert set(accepted.values()) <= names
+        for other in servers:
+            if other is not active:
+                _same_as_active(reader, _with_token(other, token), fsid)
+        fresh = start("fresh")
+        _same_as_active(reader, _with_token(fresh, token), fsid)
+    finally:
+        collector.stop()
