@@ -114,6 +114,8 @@ _ERRNO_UNAVAILABLE = {
 # server, connection lost or refused
 _SQLSTATE_UNAVAILABLE = (
     (postgres_store.LEASE_LOST_SQLSTATE, "this server is not the active one (it does not hold the lease)"),
+    (postgres_store.SERVER_ACTIVE_SQLSTATE, "a calamari-server is active on this event store: make the change "
+                                            "through it (calamari-ctl on its data dir)"),
     ("53", "the PostgreSQL server has run out of disk, memory or connections"),
     ("25006", "the PostgreSQL server is read-only"),
     ("08", "the PostgreSQL server cannot be reached"),

@@ -34,6 +34,8 @@ IDLE_IN_TRANSACTION_S = 2.0
 
 # The SQLSTATE the check raises when the lease is not held (an unused class, "CA", for calamari).
 LEASE_LOST_SQLSTATE = "CA001"
+# ... and the one raised for a process that writes without a lease (calamari-ctl) while a server is active
+SERVER_ACTIVE_SQLSTATE = "CA002"
 LEASE_NAME = "active"
 
 
@@ -43,6 +45,10 @@ def lease_table(events_table: str) -> str:
 
 def check_function(events_table: str) -> str:
     return f"{events_table}_check_lease"
+
+
+def offline_check_function(events_table: str) -> str:
+    return f"{events_table}_check_no_lease"
 
 
 def lease_setup_statements(schema: str, events_table: str) -> list[Composed]:
@@ -62,6 +68,14 @@ def lease_setup_statements(schema: str, events_table: str) -> list[Composed]:
             "p_epoch, p_holder USING ERRCODE = {code}; END IF; "
             "END $$ LANGUAGE plpgsql").format(function=function, table=table, name=Literal(LEASE_NAME),
                                               code=Literal(LEASE_LOST_SQLSTATE)),
+        SQL("CREATE OR REPLACE FUNCTION {function}() RETURNS void AS $$ "
+            "BEGIN "
+            "PERFORM 1 FROM {table} WHERE name = {name} AND expires_at > clock_timestamp() FOR SHARE; "
+            "IF FOUND THEN RAISE EXCEPTION 'a calamari-server is active on this event store: append refused' "
+            "USING ERRCODE = {code}; END IF; "
+            "END $$ LANGUAGE plpgsql").format(
+                function=SQL("{}.{}").format(Identifier(schema), Identifier(offline_check_function(events_table))),
+                table=table, name=Literal(LEASE_NAME), code=Literal(SERVER_ACTIVE_SQLSTATE)),
     ]
 
 
@@ -70,19 +84,28 @@ class FencedPostgresRecorder(PostgresApplicationRecorder):
     (adapters/postgres_lease.py): once `lease_holder` is set, every inserting transaction first
     calls the lease check with this server's epoch (-1 while it holds none), in the same
     transaction and before the table lock, so an append by a server that is not the active one
-    fails and stores nothing."""
+    fails and stores nothing. Without a holder (calamari-ctl writing directly) an append is
+    refused while any server holds the lease: the change must go through that server."""
 
     lease_holder: str | None = None  # set when several servers share the store
     lease_epoch: int | None = None  # the epoch held, None on a standby
 
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        holder = self.lease_holder
-        if holder is not None:
-            epoch = self.lease_epoch
-            curs.execute(SQL("SELECT {}.{}(%s, %s)").format(
-                Identifier(self.datastore.schema), Identifier(check_function(self.events_table_name))),
-                (holder, -1 if epoch is None else epoch))
+        check_lease(self, curs)
         super()._insert_events(curs, stored_events, **kwargs)
+
+
+def check_lease(recorder: PostgresApplicationRecorder, cursor: Any) -> None:
+    """In an inserting transaction: the lease check of `recorder`'s holder, or for a process
+    without one, that no server holds the lease."""
+    schema, table = Identifier(recorder.datastore.schema), recorder.events_table_name
+    holder = getattr(recorder, "lease_holder", None)
+    if holder is None:
+        cursor.execute(SQL("SELECT {}.{}()").format(schema, Identifier(offline_check_function(table))))
+        return
+    epoch = getattr(recorder, "lease_epoch", None)
+    cursor.execute(SQL("SELECT {}.{}(%s, %s)").format(schema, Identifier(check_function(table))),
+                   (holder, -1 if epoch is None else epoch))
 
 
 class PostgresUrlError(ValueError):
@@ -231,6 +254,7 @@ def insert_at_positions(recorder: PostgresApplicationRecorder, stored: Sequence[
                                 [s.topic for s in stored], [s.state for s in stored], list(positions)]
     with recorder.datastore.transaction(commit=True) as cursor:
         # the same lock the library's inserts take: no append can interleave with this batch
+        check_lease(recorder, cursor)
         cursor.execute(SQL("LOCK TABLE {}.{} IN EXCLUSIVE MODE").format(schema, table))
         cursor.execute(SQL("SELECT COALESCE(MAX(notification_id), 0) AS max FROM {}.{}").format(schema, table))
         row = cursor.fetchone()

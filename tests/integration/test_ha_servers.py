@@ -7,6 +7,7 @@ paused old active that wakes up writes nothing and steps down by itself."""
 from __future__ import annotations
 
 import itertools
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -151,12 +152,18 @@ def _with_token(server: HaServer, token: str | None) -> ApiClient:
     return client
 
 
-def test_a_standby_takes_over_within_the_budget_after_kill_9(start):
+def test_a_standby_takes_over_within_the_budget_after_kill_9(start, tmp_path):
     a = start("a")
     assert wait_for_active([a]) is a
     b = start("b")
     on_a = a.client()
     on_a.call("POST", "/user", {"username": "before", "password": "a-long-password-1", "role": "read-only"})
+    # calamari-ctl writing to the store directly, past the active server: refused by the store
+    direct = subprocess.run([str(BIN / "calamari-ctl"), "--data-dir", str(tmp_path / "ctl"), "--event-store",
+                             a.store_url, "user", "add", "sideways", "--role", "admin"], input="a-long-password-1\n",
+                            text=True, capture_output=True, timeout=60)
+    assert direct.returncode == 2 and "active on this event store" in direct.stderr, direct.stderr
+    assert "sideways" not in {u["username"] for u in on_a.get("/user")}
     a.kill9()
     killed = time.monotonic()
     assert wait_for_active([b], timeout=FAILOVER_BUDGET_S + 5) is b
