@@ -151,6 +151,8 @@ class Server:
     def stop(self) -> None:
         """Stop what was started, the newest first (the collector before the bus it sends through,
         the executor before the bus, the store last)."""
+        if self.high_availability is not None:
+            self.high_availability.halt()  # no promotion starts parts while they stop
         for part in reversed(self.started):
             part.stop()
         self.started.clear()

@@ -71,12 +71,17 @@ class HighAvailability:
         self.service.followed_position = self.service.restored_position
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop following or renewing; an active server gives its lease up, so that a standby
-        takes over at once rather than when it expires."""
+    def halt(self) -> None:
+        """Stop following, promoting and renewing (the first step of a stop: no promotion may
+        start parts while they are being stopped)."""
         self._stop.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(10)
+
+    def stop(self) -> None:
+        """Halt; an active server then gives its lease up, so that a standby takes over at once
+        rather than when it expires (call once the parts that write or command have stopped)."""
+        self.halt()
         if self.role == ACTIVE:
             try:
                 self.service.writer.flush(5.0)
