@@ -14,11 +14,14 @@ from typing import Any
 import pytest
 from api_support import FAST_HASHER, PASSWORD, feed_step, step
 
+from calamari.adapters.postgres_lease import PostgresLease
+from calamari.adapters.server_identity import load_or_create_server_id
 from calamari.adapters.snapshots import load_model
 from calamari.bootstrap import build_app, build_services
 from calamari.domain.event_feed import EventFeed
 from calamari.service.auth import AuthPolicy, AuthService, LoginThrottled
 from calamari.service.high_availability import ACTIVE, FENCED, STANDBY, HighAvailability
+from calamari.service.main import parse_args
 from calamari.service.model import ModelService, NotPersisted, ServiceConfig
 from calamari.testing.captures import capture_steps
 
@@ -314,3 +317,25 @@ def test_the_keeper_thread_promotes_a_standby_when_the_lease_frees(pair, capture
     finally:
         keeper.stop()
     assert lease.epoch is None  # released at the stop: a standby takes over at once
+
+
+def test_a_server_keeps_its_id_across_restarts_and_a_damaged_id_file_is_refused(tmp_path):
+    first = load_or_create_server_id(str(tmp_path))
+    assert load_or_create_server_id(str(tmp_path)) == first
+    assert (tmp_path / "server-id").stat().st_mode & 0o077 == 0
+    (tmp_path / "server-id").write_text("not an id\n")
+    with pytest.raises(ValueError, match="server-id"):
+        load_or_create_server_id(str(tmp_path))
+
+
+@pytest.mark.parametrize("ttl", [0.5, 601.0])
+def test_a_lease_time_out_of_bounds_is_refused(ttl):
+    with pytest.raises(ValueError, match="between 1 and 600"):
+        PostgresLease("postgresql://u:p@127.0.0.1:1/db", "me", "http://me", ttl)
+
+
+@pytest.mark.parametrize("value", ["0.5", "601", "x"])
+def test_the_server_refuses_a_lease_time_out_of_bounds(value, capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--lease-time", value])
+    assert "--lease-time" in capsys.readouterr().err
