@@ -11,7 +11,7 @@ PostgreSQL server started here:
 3. The cost of following: the standby's CPU time over that phase, as a share of one core, beside
    the same standby idle (following a store that does not grow).
 
-    python bench/bench_failover.py [--kills 10] [--lease-time 3] [--rate 1000] [--seconds 20]
+    python bench/bench_failover.py [--kills 10] [--lease-time 5] [--rate 1000] [--seconds 20]
 
 Prints figures; asserts nothing. The machine's other load shows in every figure."""
 
@@ -181,7 +181,7 @@ def lag_and_cost(pg: PostgresServer, work: Path, rate: int, seconds: float) -> N
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kills", type=int, default=10)
-    parser.add_argument("--lease-time", type=float, default=3.0)
+    parser.add_argument("--lease-time", type=float, default=5.0)  # the server's default
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()

@@ -163,7 +163,8 @@ class HighAvailability:
         """Take the lease if it is free; then become the active server."""
         epoch = self.lease.try_acquire()
         if epoch is None:
-            self.active_address = self.lease.read().address
+            holder = self.lease.read()
+            self.active_address = holder.address if holder.live else ""  # none while it has run out
             return False
         self.epoch = epoch
         self.service.store.lease_epoch = epoch

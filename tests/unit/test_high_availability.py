@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from api_support import FAST_HASHER, PASSWORD, feed_step, step
 
-from calamari.adapters.postgres_lease import PostgresLease
+from calamari.adapters.postgres_lease import LeaseHolder, PostgresLease
 from calamari.adapters.server_identity import load_or_create_server_id
 from calamari.adapters.snapshots import load_model
 from calamari.bootstrap import build_app, build_services
@@ -55,7 +55,7 @@ class FakeLease:
         self.epoch = None
 
     def read(self) -> Any:
-        return type("Holder", (), {"address": self.active_address})()
+        return LeaseHolder("active-1", self.active_address, 6, live=True)
 
     def close(self) -> None:
         pass
