@@ -134,7 +134,10 @@ def lag_and_cost(pg: PostgresServer, work: Path, rate: int, seconds: float) -> N
 
         def watch() -> None:
             while not done.is_set():
-                at, now = position(), time.monotonic()
+                try:
+                    at, now = position(), time.monotonic()
+                except OSError:  # a slow answer under load: ask again
+                    continue
                 for last, _ in committed:
                     if last <= at and last not in seen:
                         seen[last] = now
@@ -163,6 +166,7 @@ def lag_and_cost(pg: PostgresServer, work: Path, rate: int, seconds: float) -> N
             time.sleep(0.05)
         busy_share = (cpu_seconds(pid) - busy_cpu) / (time.monotonic() - started)
         done.set()
+        watcher.join(10)
         lags = [(seen[last] - when) * 1000 for last, when in committed if last in seen]
         print(f"standby read lag at {sent / elapsed:,.0f} events/s ({len(committed)} batches of {batch}, "
               f"{datetime.now(UTC):%H:%M} UTC): median {statistics.median(lags):.0f} ms, "
