@@ -152,7 +152,10 @@ def serve(args: argparse.Namespace) -> int:
             log.error("this server is no longer the active one: exiting (exit status %d)", EXIT_LEASE_LOST)
             shutdown()
 
-    threading.Thread(target=step_down, name="step-down", daemon=True).start()
+    watcher = None
+    if server.high_availability is not None:  # only servers sharing a store can lose the lease
+        watcher = threading.Thread(target=step_down, name="step-down", daemon=True)
+        watcher.start()
     log.info("API on http://%s:%s/api/v2/", host, port)
     try:
         http.run()
@@ -161,7 +164,12 @@ def serve(args: argparse.Namespace) -> int:
             raise
     finally:
         server.stop()
-    return EXIT_LEASE_LOST if server.lost.is_set() else 0
+        lost = server.lost.is_set()
+        if watcher is not None:
+            stop.set()
+            server.lost.set()  # ends the watcher (stop is set: it does nothing more)
+            watcher.join(5)
+    return EXIT_LEASE_LOST if lost else 0
 
 
 if __name__ == "__main__":
