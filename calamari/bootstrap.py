@@ -260,6 +260,7 @@ def _start_high_availability(server: Server, args: argparse.Namespace, bus: Any,
     executor = services.executor
 
     def promoted() -> None:
+        services.auth.sessions_used_elsewhere(False)  # sessions are used here now
         bus.start()  # a standby does not listen: collectors find the active server by this
         server.started.append(bus)
         if args.simulate:
@@ -272,6 +273,7 @@ def _start_high_availability(server: Server, args: argparse.Namespace, bus: Any,
     def lost(reason: str) -> None:
         server.lost.set()
 
+    services.auth.sessions_used_elsewhere(True)  # until promoted, sessions are used on the active server
     ha = HighAvailability(service, lease, on_promoted=promoted, on_lost=lost)
     server.started.append(ha)  # stopped after the bus and the executor: it releases the lease last
     ha.start()

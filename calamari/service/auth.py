@@ -286,8 +286,22 @@ class AuthService:
             # The lock holds in memory all the same; only a restart would forget it.
             log.warning("login lock not stored (%s): it holds until this server restarts", err.reason)
 
+    def sessions_used_elsewhere(self, elsewhere: bool) -> None:
+        """Whether the sessions are used on another server (this one is a standby of several on
+        one store, docs/high-availability.md). A session's last use is known only where it is used:
+        a standby applies the idle limit only from the uses it sees itself (the session's end and
+        revocations hold as everywhere). Becoming the server where they are used (the active),
+        idle times count from now, as after a restart."""
+        self._elsewhere = elsewhere
+        if not elsewhere:
+            self._started = self.clock()
+
+    _elsewhere = False
+
     def _alive(self, digest: str, info: dict[str, Any], now: float) -> bool:
-        last = self._last_used.get(digest, max(info.get("issued", 0.0), self._started))
+        last = self._last_used.get(digest)
+        if last is None:
+            last = now if self._elsewhere else max(info.get("issued", 0.0), self._started)
         return info["expires"] > now and now - last < self.policy.session_idle_s
 
     def _end_dead_sessions(self, user: User, now: float) -> list[str]:

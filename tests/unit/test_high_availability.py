@@ -339,3 +339,30 @@ def test_the_server_refuses_a_lease_time_out_of_bounds(value, capsys):
     with pytest.raises(SystemExit):
         parse_args(["--lease-time", value])
     assert "--lease-time" in capsys.readouterr().err
+
+
+def test_a_session_in_use_on_the_active_works_on_a_standby_and_after_a_failover(pair):
+    active, standby = pair
+    keeper = _keeper(standby, FakeLease())
+    now = [time.time()]
+
+    def clock() -> float:
+        return now[0]
+
+    policy = AuthPolicy()
+    on_active = AuthService(active, policy=policy, hasher=FAST_HASHER, clock=clock)
+    on_standby = AuthService(standby, policy=policy, hasher=FAST_HASHER, clock=clock)
+    on_standby.sessions_used_elsewhere(True)  # as calamari-server sets up a standby
+    on_active.add_user("alice", PASSWORD, "operator", by="test")
+    token, _ = on_active.login("alice", PASSWORD)
+    other, _ = on_active.login("alice", PASSWORD)
+    active.writer.flush(10)
+    keeper.follow()
+    for _ in range(6):  # three hours of use on the active, well past the idle limit since the standby started
+        now[0] += policy.session_idle_s / 4
+        assert on_active.authenticate(token) is not None and on_active.authenticate(other) is not None
+    assert on_standby.authenticate(token) is not None  # its use elsewhere is not seen here
+    on_standby.sessions_used_elsewhere(False)  # promoted: the sessions are used here from now on
+    assert on_standby.authenticate(other) is not None
+    now[0] += policy.session_idle_s + 1
+    assert on_standby.authenticate(other) is None  # idle here since the promotion
