@@ -366,3 +366,16 @@ def test_a_session_in_use_on_the_active_works_on_a_standby_and_after_a_failover(
     assert on_standby.authenticate(other) is not None
     now[0] += policy.session_idle_s + 1
     assert on_standby.authenticate(other) is None  # idle here since the promotion
+
+
+def test_during_a_failover_a_standby_names_no_active_server(pair):
+    active, standby = pair
+    lease = FakeLease()
+    keeper = _keeper(standby, lease)
+    lease.active_address = "http://dead:8002"
+    lease.read = lambda: LeaseHolder("active-1", "http://dead:8002", 6, live=False)  # run out, not yet taken
+    assert not keeper.try_promote() and keeper.active_address == ""
+    app = build_app(standby, auth=AuthService(standby, hasher=FAST_HASHER), HIGH_AVAILABILITY=keeper)
+    refused = app.test_client().post("/api/v2/auth/login", json={"username": "a", "password": PASSWORD})
+    assert refused.status_code == 503 and refused.json["active"] is None
+    assert "no server is active" in refused.json["detail"] and refused.headers["Retry-After"] == "1"
