@@ -193,8 +193,8 @@ class ModelService:
 
     def follow_store(self, batch: int = 2000) -> int:
         """Fold the events other processes stored after the followed position into the model, its
-        projections, its listeners (the event feed, the push stream) and the snapshot writer, as
-        if this server had made them; returns how many. Only while following (a standby)."""
+        projections, its listeners (the event feed), the snapshot writer and the push stream, as
+        if this server had made and stored them; returns how many. Only while following (a standby)."""
         after = self.followed_position
         if after is None:
             raise RuntimeError("this server writes the store; it has nothing to follow")
@@ -210,7 +210,11 @@ class ModelService:
                 self.model.apply(event)
             self._project(events)
             self.followed_position = positions[-1]
-        self.snapshots.persisted(positions, events)
+        # what the writer tells of a stored batch (the snapshot writer, the push stream), as if
+        # this server had stored it
+        persisted = self.writer.on_persisted
+        if persisted is not None:
+            persisted(positions, events)
         return len(events)
 
     # ------------------------------------------------------------------ ClusterSink

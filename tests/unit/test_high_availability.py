@@ -379,3 +379,22 @@ def test_during_a_failover_a_standby_names_no_active_server(pair):
     refused = app.test_client().post("/api/v2/auth/login", json={"username": "a", "password": PASSWORD})
     assert refused.status_code == 503 and refused.json["active"] is None
     assert "no server is active" in refused.json["detail"] and refused.headers["Retry-After"] == "1"
+
+
+def test_the_push_stream_of_a_standby_tells_followed_events_with_their_positions(pair, capture_dir):
+    active, standby = pair
+    keeper = _keeper(standby, FakeLease())
+    services = build_services(standby)
+    hub = services.stream_hub
+    sub = hub.subscribe()
+    assert sub is not None
+    feed_step(active, capture_steps(capture_dir)[0])
+    active.writer.flush(10)
+    keeper.follow()
+    assert hub.settle(10)
+    told = []
+    while (message := sub.take(0.1)) is not None:
+        told.append(message["position"])
+    stored = [position for position, _ in active.store.read()]
+    assert told and told == [p for p in stored if p in set(told)] and told[-1] == stored[-1]
+    assert [m["position"] for m in hub.stored_after(0, 10_000)[0]] == stored
