@@ -20,6 +20,7 @@ import logging
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,7 @@ from collector.agent_sending import (
     COLLECTOR_VERSION,
     MAX_LOG_LINES_PER_MESSAGE,
     MAX_POINTS_PER_MESSAGE,
+    RECENT_LOG_LINES,
     UnsendableMessage,
 )
 from collector.agent_supervision import MAX_RESTART_DELAY_S, RESTART_RESET_S, Supervised
@@ -118,6 +120,7 @@ class Collector(Supervised, CommandHandling):
         self._results: dict[str, list[Any]] = {}
         self._host_results: set[str] = set()  # ids in _results of host commands (dropped once acknowledged)
         self._stats_backlog = StatsBacklog()  # stats not yet known to have reached the server
+        self._recent_log: deque[Any] = deque(maxlen=RECENT_LOG_LINES)  # for a server moved to
         self.counters: dict[str, int] = {
             "messages_sent": 0,
             "bytes_sent": 0,
@@ -201,12 +204,14 @@ class Collector(Supervised, CommandHandling):
     def _introduce(self, now: float) -> None:
         """Say hello to a server that does not know this collector and give it what it may not
         have: every held sync object in full (no delta against a version it never acknowledged),
-        the command results not yet acknowledged, the stats not known to have arrived."""
+        the recent cluster log, the command results not yet acknowledged, the stats not known to
+        have arrived."""
         self._sent.clear()
         self._hello_acked = False
         self._send_hello()
         for name, (version, data) in list(self._held.items()):
             self.send_sync(name, version, data, full=True)
+        self._send_log_lines(list(self._recent_log))
         for entry in self._results.values():
             entry[1] = -math.inf  # resent by _resend_results now, not after its interval
         self._resend_results(now)

@@ -21,6 +21,9 @@ log = logging.getLogger("calamari.collector")
 COLLECTOR_VERSION = "0.1.0"
 MAX_POINTS_PER_MESSAGE = 20_000
 MAX_LOG_LINES_PER_MESSAGE = 1_000
+# The cluster log lines last sent, given to a server the collector moves to: as many as a server
+# keeps per cluster (it keeps the log in memory only, so a new active one starts without it).
+RECENT_LOG_LINES = 1_000
 
 
 class UnsendableMessage(ValueError):
@@ -182,6 +185,10 @@ class Sending:
             self._send_heartbeats()  # after the fresh maps, so that "not stale" means current
         elif bool(self.unsendable) != was_unsendable:
             self._send_heartbeats()  # the server's copy became stale, or current again: say so now
+        self._recent_log.extend(lines)
+        self._send_log_lines(lines)
+
+    def _send_log_lines(self, lines: list[Any]) -> None:
         for start in range(0, len(lines), MAX_LOG_LINES_PER_MESSAGE):
             self._send(CLUSTER_LOG, {"lines": lines[start : start + MAX_LOG_LINES_PER_MESSAGE]})
 

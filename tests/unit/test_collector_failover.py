@@ -125,6 +125,7 @@ class CountingStats(SimulatedCluster):
     def __init__(self, spec: str) -> None:
         super().__init__(spec)
         self.given: list[tuple[str, str, float]] = []
+        self.given_log: list[int] = []  # the seq of each cluster log line given
         self.given_lock = threading.Lock()
 
     def stats(self) -> list[tuple[str, list[list[Any]]]]:
@@ -133,6 +134,12 @@ class CountingStats(SimulatedCluster):
             reports = [(host, [[p[0], stamp, p[2]] for p in points]) for host, points in super().stats()]
             self.given.extend((host, p[0], p[1]) for host, points in reports for p in points)
         return reports
+
+    def cluster_log(self) -> list[dict[str, Any]]:
+        lines = super().cluster_log()
+        with self.given_lock:
+            self.given_log.extend(line["seq"] for line in lines)
+        return lines
 
     def reports(self) -> int:
         with self.given_lock:
@@ -196,6 +203,10 @@ def test_the_collector_moves_to_the_next_server_and_back_with_maps_and_stats() -
         wait_for(lambda: _given_before_last_two(cluster) <= stats[0].points | stats[1].points, timeout=5,
                  what="every stats point at one of the servers")
         assert stats[1].points - stats[0].points
+        # the cluster log too: the new server starts with the recent lines, those of the silence included
+        assert _log_given_before_last(cluster)
+        wait_for(lambda: _log_given_before_last(cluster) <= {line["seq"] for line in sinks[1].log_lines}, timeout=5,
+                 what="the recent cluster log at the second server")
 
         sinks[0] = RecordingSink()  # the first server comes back (having lost what it held)
         buses[0] = _start_bus(sinks[0], endpoints[0], stats[0])
@@ -207,6 +218,11 @@ def test_the_collector_moves_to_the_next_server_and_back_with_maps_and_stats() -
         collector.stop()
         for bus in buses:
             bus.stop()
+
+
+def _log_given_before_last(cluster: CountingStats) -> set[int]:
+    with cluster.given_lock:
+        return set(cluster.given_log[:-1])
 
 
 def _given_before_last_two(cluster: CountingStats) -> set[tuple[str, str, float]]:
@@ -252,6 +268,42 @@ def test_a_server_that_does_not_listen_is_passed_over_before_the_failover_time()
     finally:
         collector.stop()
         active.stop()
+
+
+class AcceptEveryKey:
+    """A key gate that has accepted every collector key."""
+
+    def status_of(self, public_key: str) -> str | None:
+        return "accepted"
+
+    def register(self, key_id: str, public_key: str, source: str | None = None) -> str:
+        return "accepted"
+
+
+def test_each_server_is_reached_with_its_own_key_and_one_whose_key_does_not_match_is_passed_over() -> None:
+    from calamari.adapters.curve_keys import ClientCurveKeys, new_key_pair
+
+    cluster = SimulatedCluster("hosts=1,osds=3,pools=1,pgs=8,seed=6")
+    mine, first_keys, second_keys = new_key_pair(), new_key_pair(), new_key_pair()
+    sinks = [RecordingSink(), RecordingSink()]
+    buses = [CollectorBus(sink, "tcp://127.0.0.1:0", server_keys=keys, key_gate=AcceptEveryKey())
+             for sink, keys in zip(sinks, (first_keys, second_keys), strict=True)]
+    for bus in buses:
+        bus.start()
+    # the first server is given with the second's key: its handshake fails, it never answers
+    servers = [BusServer(buses[0].bound_endpoint, ClientCurveKeys(mine, second_keys.public_key)),
+               BusServer(buses[1].bound_endpoint, ClientCurveKeys(mine, second_keys.public_key))]
+    collector = Collector(cluster, servers=servers, failover_after=600.0, first_answer_after=0.5,
+                          poll_interval=0.05, heartbeat_interval=0.2)
+    collector.start()
+    try:
+        wait_for(lambda: set(sinks[1].sync_versions(cluster.fsid)) == protocol.SYNC_NAMES, timeout=20)
+        assert not sinks[0].sync_versions(cluster.fsid)
+        assert collector.mechanism == zmq.CURVE
+    finally:
+        collector.stop()
+        for bus in buses:
+            bus.stop()
 
 
 def test_a_result_the_first_server_never_acknowledged_is_reported_to_the_next_and_not_run_again() -> None:
