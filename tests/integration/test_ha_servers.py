@@ -287,12 +287,14 @@ def test_kill_9_of_the_active_five_times_while_a_client_creates_pools(start, tmp
             failovers.append(time.monotonic() - killed)
             killed_server = next(s for s in servers if not s.alive())
             killed_server.start()  # restarted by its supervisor: a standby now
-        while len(accepted) < 12 and not errors:
+        deadline = time.monotonic() + 60
+        while len(accepted) < 12 and not errors and time.monotonic() < deadline:
             time.sleep(0.1)
         stop.set()
         client.join(90)
         assert not errors, errors
         assert max(failovers) <= FAILOVER_BUDGET_S, failovers
+        assert len(accepted) >= 12, f"only {len(accepted)} pools accepted"
 
         reader = _with_token(active, token)
         for request_id in accepted:
