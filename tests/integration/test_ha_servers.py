@@ -80,7 +80,7 @@ def _without_live(value):
 def _view(client, fsid: str) -> dict:
     """What the API shows of the model: the routes every server serves from its projections."""
     return {path: _without_live(client.get(path))
-            for path in (f"/cluster/{fsid}/osd", f"/cluster/{fsid}/pool", "/server", "/user", "/request",
+            for path in (f"/cluster/{fsid}/osd", f"/cluster/{fsid}/pool", "/server", "/user", "/request?page_size=1000",
                          f"/cluster/{fsid}")}
 
 
