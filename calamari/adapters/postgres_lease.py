@@ -50,6 +50,7 @@ class PostgresLease:
         # statement that set the expiry, so it ends no later than the database's expiry
         self.valid_until = 0.0
         self._conn: psycopg.Connection[Any] | None = None
+        self._listening = False  # LISTEN on the events table's channel on the current connection
         self._table = SQL("{}.{}").format(Identifier(self.target.schema),
                                           Identifier(lease_table(self.target.table)))
 
@@ -64,6 +65,7 @@ class PostgresLease:
             except psycopg.Error as err:
                 raise LeaseError(f"cannot reach PostgreSQL {t.where} for the lease: "
                                  f"{type(err).__name__}") from None
+            self._listening = False
             # a statement must not outlive the lease it is about
             self._conn.execute(SQL("SET statement_timeout = {}").format(Literal(int(self.ttl_s * 1000))))
         return self._conn
@@ -128,6 +130,20 @@ class PostgresLease:
         self.epoch = int(rows[0][0])
         self.valid_until = started + self.ttl_s
         return True
+
+    def wait_for_appends(self, timeout: float) -> bool:
+        """Wait at most `timeout` s for an append to be committed (the library's recorder sends a
+        NOTIFY on the events table's channel in every inserting transaction): True when one was.
+        A standby follows the store at once instead of at its next poll."""
+        try:
+            conn = self._connection()
+            if not self._listening:
+                conn.execute(SQL("LISTEN {}").format(Identifier(self.target.table)))
+                self._listening = True
+            return bool(list(conn.notifies(timeout=timeout, stop_after=1)))
+        except psycopg.Error as err:
+            self.close()
+            raise LeaseError(f"waiting for appends failed: {' '.join(str(err).split())}") from None
 
     def held_locally(self) -> bool:
         """Whether the lease is certainly still ours now, without asking the database (a

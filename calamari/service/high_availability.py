@@ -1,7 +1,8 @@
 """Several calamari-server processes on one PostgreSQL event store, one active (docs/high-availability.md).
 
 A server starts as a standby: its event writer refuses everything, its model follows the store
-by position (`ModelService.follow_store`, every `follow_interval_s`), and it tries to take the
+by position (`ModelService.follow_store`, woken by the NOTIFY of each append or at the latest every
+`follow_interval_s`), and it tries to take the
 lease every `acquire_interval_s`. Having taken it, it reads the store to its end (the previous
 active can no longer append: the lease check in each append refuses it), starts writing, and
 `on_promoted` binds the collector bus and resumes unfinished requests. The active renews the
@@ -34,6 +35,7 @@ class Lease(Protocol):
     def try_acquire(self) -> int | None: ...
     def renew(self) -> bool: ...
     def held_locally(self) -> bool: ...
+    def wait_for_appends(self, timeout: float) -> bool: ...
     def release(self) -> None: ...
     def read(self) -> Any: ...
     def close(self) -> None: ...
@@ -126,7 +128,10 @@ class HighAvailability:
                     if self.clock() >= next_acquire:
                         next_acquire = self.clock() + self.acquire_interval_s
                         self.try_promote()
-                    self._stop.wait(self.follow_interval_s)
+                    if self.role == STANDBY:
+                        # woken by the next append, or polls at this pace (a missed notification,
+                        # a stop)
+                        self.lease.wait_for_appends(self.follow_interval_s)
                 elif self.role == ACTIVE:
                     self.keep()
                     self._stop.wait(self.lease.ttl_s / 3)

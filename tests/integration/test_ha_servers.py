@@ -317,3 +317,15 @@ def test_kill_9_of_the_active_five_times_while_a_client_creates_pools(start, tmp
         _same_as_active(reader, _with_token(fresh, token), fsid)
     finally:
         collector.stop()
+
+
+def test_a_standby_is_woken_by_each_append(store_url):
+    writer, lease = EventStore(store_url), PostgresLease(store_url, "standby", "http://standby", 5.0)
+    try:
+        assert lease.wait_for_appends(0.05) is False  # listening from now on; nothing appended
+        writer.append(_user_events("woken"))
+        assert lease.wait_for_appends(5.0) is True  # (False had it waited the 5 s out)
+        assert lease.wait_for_appends(0.05) is False  # one notification, taken once
+    finally:
+        lease.close()
+        writer.close()

@@ -51,6 +51,10 @@ class FakeLease:
     def held_locally(self) -> bool:
         return self.epoch is not None and self.valid
 
+    def wait_for_appends(self, timeout: float) -> bool:
+        time.sleep(timeout)  # no notifications here: the keeper polls
+        return False
+
     def release(self) -> None:
         self.epoch = None
 
