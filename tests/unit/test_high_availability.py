@@ -263,6 +263,9 @@ def test_the_api_of_a_standby_serves_reads_and_refuses_changes_with_the_active_a
     created = client.post(f"/api/v2/cluster/{fsid}/pool", headers=headers, json={"name": "p", "pg_num": 8})
     assert created.status_code == 503 and created.json["active"] == "http://active:8002"
     assert created.json["errors"] == {"server": "standby"} and "http://active:8002" in created.json["detail"]
+    crush = client.get(f"/api/v2/cluster/{fsid}/crush_map", headers=headers)  # held copies: the active's only
+    assert crush.status_code == 503 and crush.json["errors"] == {"server": "standby"}
+    assert "http://active:8002" in crush.json["detail"]
     login = client.post("/api/v2/auth/login", json={"username": "admin", "password": PASSWORD})
     assert login.status_code == 503
     assert client.post("/api/v2/auth/logout", json={}).status_code == 401  # authentication comes first
