@@ -71,7 +71,7 @@ def attach_feed(feed: EventFeed, service: ModelService, newest: int, told: threa
     under the service lock with the writer drained, so no event is told twice or missed."""
     with service.lock:
         service.writer.flush(service.config.durable_timeout)
-        end = service.store.max_position()
+        end = service.position()  # a standby's model may be behind the store's end
         feed.next_id = end + 1  # older entries are numbered by their store positions
         service.listeners.append(feed.add)
 
@@ -165,10 +165,14 @@ class Server:
     app: Flask | None = None
     services: Services | None = None
     started: list[Any] = field(default_factory=list)  # parts with stop(), in the order they started
+    high_availability: Any = None  # the role keeper when several servers share the store
+    lost: threading.Event = field(default_factory=threading.Event)  # set when this server lost the active lease
 
     def stop(self) -> None:
         """Stop what was started, the newest first (the collector before the bus it sends through,
         the executor before the bus, the store last)."""
+        if self.high_availability is not None:
+            self.high_availability.halt()  # no promotion starts parts while they stop
         for part in reversed(self.started):
             part.stop()
         self.started.clear()
@@ -236,24 +240,27 @@ def _start_parts(server: Server, args: argparse.Namespace, whisper_store: Any, a
         log.warning("--insecure-bus: collector traffic is neither encrypted nor authenticated")
     bus = CollectorBus(service, args.bus, stats_sink=timeseries.stats_sink, server_keys=server_keys,
                        key_gate=keys if server_keys is not None else None, contact_timeout_s=args.contact_timeout)
-    bus.start()
-    server.started.append(bus)
-    if args.simulate:
-        server.started.append(_start_simulator(args, bus, keys, server_keys))
+    shared = service.store.is_postgres  # several servers may share it: only the lease holder writes
+    if not shared:
+        bus.start()
+        server.started.append(bus)
+        if args.simulate:
+            server.started.append(_start_simulator(args, bus, keys, server_keys))
 
-    services = build_services(service, bus=bus, auth_policy=app_options.get("AUTH_POLICY"),
+    services = build_services(service, bus=None if shared else bus, auth_policy=app_options.get("AUTH_POLICY"),
                               stream_limit=int(stream_setting(app_options, "STREAM_LIMIT", DEFAULT_MAX_SUBSCRIBERS)),
                               stream_queue=int(stream_setting(app_options, "STREAM_QUEUE", DEFAULT_QUEUE)),
                               stream_unsent=int(stream_setting(app_options, "STREAM_UNSENT", DEFAULT_MAX_UNSENT)),
                               timeseries=whisper_store, alert_window=timedelta(seconds=args.alert_window))
-    server.started.append(services.executor)  # it sends through the bus: stopped before it
-    services.alerting.start()  # rules evaluated as changes arrive and on its timer
-    server.started.append(services.alerting)
-    services.notifier.start()  # sends what the outbox still holds from before a restart
-    server.started.append(services.notifier)
     server.services = services
+    if shared:
+        server.high_availability = _start_high_availability(server, args, bus, keys, server_keys)
+    else:
+        server.started.append(services.executor)  # it sends through the bus: stopped before it
+        _start_alerting(server)
     server.app = create_app(services, COLLECTOR_KEYS=keys, TIMESERIES=timeseries.store,
-                            TIMESERIES_WRITER=timeseries, SERVER_GRAINS=server_grains, **app_options)
+                            TIMESERIES_WRITER=timeseries, SERVER_GRAINS=server_grains,
+                            HIGH_AVAILABILITY=server.high_availability, **app_options)
     # calamari-ctl reaches the running server here for what it would otherwise write to the store
     control = ControlServer(server_key_dir(args.data_dir), {**key_handlers(keys), **snapshot_handler(service),
                                                             **user_handlers(services.auth),
@@ -261,6 +268,59 @@ def _start_parts(server: Server, args: argparse.Namespace, whisper_store: Any, a
                                                             **notify_handlers(services.notifier)})
     control.start()
     server.started.append(control)
+
+
+def _start_alerting(server: Server) -> None:
+    """Rules evaluated as changes arrive and on a timer, and the notifier, which first sends what
+    the outbox still holds from before a restart (or from the active server before a failover)."""
+    services = server.services
+    assert services is not None
+    services.alerting.start()
+    server.started.append(services.alerting)
+    services.notifier.start()
+    server.started.append(services.notifier)
+
+
+def _start_high_availability(server: Server, args: argparse.Namespace, bus: Any, keys: CollectorKeyService,
+                             server_keys: Any) -> Any:
+    """Several servers on one PostgreSQL store (docs/high-availability.md): start as a standby that
+    follows the store; on taking the lease, bind the collector bus and resume unfinished requests
+    (commands sent only while the lease is certainly held); on losing it, set `server.lost`."""
+    from calamari.adapters.postgres_lease import LeaseError, PostgresLease
+    from calamari.adapters.server_identity import load_or_create_server_id
+    from calamari.service.high_availability import HighAvailability
+
+    service, services = server.service, server.services
+    assert services is not None
+    try:
+        lease = PostgresLease(service.config.store_url, load_or_create_server_id(args.data_dir),
+                              args.advertise_url or f"http://{args.api}", args.lease_time)
+        lease.setup()
+    except (LeaseError, OSError, ValueError) as err:
+        raise StartupError(f"cannot use the active lease: {err}") from None
+    executor = services.executor
+
+    def promoted() -> None:
+        services.auth.sessions_used_elsewhere(False)  # sessions are used here now
+        bus.start()  # a standby does not listen: collectors find the active server by this
+        server.started.append(bus)
+        if args.simulate:
+            server.started.append(_start_simulator(args, bus, keys, server_keys))
+        executor.send = ha.guard(bus.send_command)
+        executor.send_to_host = ha.guard(bus.send_host_command)
+        executor.start()  # re-sends the commands of requests still executing
+        server.started.append(executor)
+        _start_alerting(server)  # only the active one raises alerts and sends notifications
+
+    def lost(reason: str) -> None:
+        server.lost.set()
+
+    services.auth.sessions_used_elsewhere(True)  # until promoted, sessions are used on the active server
+    ha = HighAvailability(service, lease, on_promoted=promoted, on_lost=lost)
+    server.started.append(ha)  # stopped after the bus and the executor: it releases the lease last
+    ha.start()
+    log.info("several servers may share %r: this one (%s) starts as a standby", service.store, lease.holder)
+    return ha
 
 
 def _start_simulator(args: argparse.Namespace, bus: Any, keys: CollectorKeyService, server_keys: Any) -> Any:

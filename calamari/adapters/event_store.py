@@ -113,6 +113,9 @@ _ERRNO_UNAVAILABLE = {
 # PostgreSQL SQLSTATE classes and codes of the same kind: disk full, out of resources, read-only
 # server, connection lost or refused
 _SQLSTATE_UNAVAILABLE = (
+    (postgres_store.LEASE_LOST_SQLSTATE, "this server is not the active one (it does not hold the lease)"),
+    (postgres_store.SERVER_ACTIVE_SQLSTATE, "a calamari-server is active on this event store: make the change "
+                                            "through it (calamari-ctl on its data dir)"),
     ("53", "the PostgreSQL server has run out of disk, memory or connections"),
     ("25006", "the PostgreSQL server is read-only"),
     ("08", "the PostgreSQL server cannot be reached"),
@@ -183,6 +186,22 @@ class EventStore:
     @property
     def is_postgres(self) -> bool:
         return isinstance(self.recorder, postgres_store.PostgresApplicationRecorder)
+
+    def fence_with_lease(self, holder: str) -> None:
+        """Several servers share this (PostgreSQL) store: from now on an append stores only while
+        `holder` holds the lease under the epoch given to `lease_epoch` (none yet: refused)."""
+        if not self.is_postgres:
+            raise EventStoreError("only a PostgreSQL event store can be shared by several servers")
+        self.recorder.lease_epoch = None  # type: ignore[attr-defined]
+        self.recorder.lease_holder = holder  # type: ignore[attr-defined]
+
+    @property
+    def lease_epoch(self) -> int | None:
+        return getattr(self.recorder, "lease_epoch", None)
+
+    @lease_epoch.setter
+    def lease_epoch(self, epoch: int | None) -> None:
+        self.recorder.lease_epoch = epoch  # type: ignore[attr-defined]
 
     def close(self) -> None:
         """Close the database connections (an in-memory store has none)."""

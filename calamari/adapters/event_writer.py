@@ -65,6 +65,10 @@ class EventWriter:
         # Why the last append failed, when retrying soon will not fix it (None after a success):
         # durable submissions are then refused at once rather than queued behind the failing batch.
         self.unavailable: str | None = None
+        # Set while this server may not write at all (a standby of several sharing one store):
+        # every submission is refused with this reason, none is queued.
+        self.refusing: str | None = None
+        self.refused = 0  # submissions refused so (while refusing)
 
     def start(self) -> None:
         self._thread.start()
@@ -78,6 +82,14 @@ class EventWriter:
             sub.done.set()
             return sub
         with self._cond:
+            if self.refusing is not None:
+                self.refused += 1
+                sub.error = NotStored(self.refusing)
+                sub.done.set()
+                if not durable:
+                    log.error("%d events made on a server that may not write were dropped: %s",
+                              len(events), self.refusing)
+                return sub
             if durable and self._retrying and self.unavailable is not None:
                 sub.error = NotStored(self.unavailable)
                 sub.done.set()
@@ -124,6 +136,24 @@ class EventWriter:
             if not sub.done.is_set():
                 return sub.seq
         return self._queue[0].seq if self._queue else self._seq + 1
+
+    def refuse_all(self, reason: str) -> None:
+        """From now on refuse every submission, and drop what waits to be written (durable
+        submissions are refused with `reason`): this server lost the right to write, and what
+        it still holds must never be stored. An append under way is left to the store, which
+        refuses it too."""
+        with self._cond:
+            self.refusing = reason
+            for sub in [s for s in (*self._batch, *self._queue) if not s.done.is_set()]:
+                if not (self._writing and sub in self._batch):
+                    self._refuse(sub, NotStored(reason))
+            self._queue.clear()
+            self._cond.notify_all()
+
+    def allow(self) -> None:
+        """Take submissions again (this server became the one that writes)."""
+        with self._cond:
+            self.refusing = None
 
     def stop(self, timeout: float = 30.0) -> None:
         self.flush(timeout)
@@ -172,6 +202,9 @@ class EventWriter:
                     self._writing = False
                     self.failures += 1
                     self.unavailable = reason
+                    if self.refusing is not None:  # this server lost the right to write meanwhile
+                        for sub in [s for s in batch if not s.done.is_set()]:
+                            self._refuse(sub, NotStored(self.refusing))
                     if reason is not None:
                         # durable submissions queued behind this batch would wait for it as well
                         for sub in [s for s in (*batch, *self._queue) if s.durable and not s.done.is_set()]:

@@ -10,6 +10,7 @@ but, unlike SQLite, not always consecutive."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 import psycopg
 from eventsourcing.persistence import PersistenceError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
 SCHEMES = ("postgresql", "postgres")
 DEFAULT_TABLE = "calamari_events"
@@ -26,6 +27,85 @@ DEFAULT_POOL_SIZE = 4
 DEFAULT_CONNECT_TIMEOUT = 10.0
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _OPTIONS = ("table", "schema", "pool_size", "connect_timeout", "host")
+# A transaction of ours never waits on its client: one that does belongs to a process that was
+# paused or hung mid-append, and must not keep the table and lease locks from the next active server.
+IDLE_IN_TRANSACTION_S = 2.0
+
+
+# The SQLSTATE the check raises when the lease is not held (an unused class, "CA", for calamari).
+LEASE_LOST_SQLSTATE = "CA001"
+# ... and the one raised for a process that writes without a lease (calamari-ctl) while a server is active
+SERVER_ACTIVE_SQLSTATE = "CA002"
+LEASE_NAME = "active"
+
+
+def lease_table(events_table: str) -> str:
+    return f"{events_table}_lease"
+
+
+def check_function(events_table: str) -> str:
+    return f"{events_table}_check_lease"
+
+
+def offline_check_function(events_table: str) -> str:
+    return f"{events_table}_check_no_lease"
+
+
+def lease_setup_statements(schema: str, events_table: str) -> list[Composed]:
+    """The lease table, its one row and the check appends call (idempotent)."""
+    table = SQL("{}.{}").format(Identifier(schema), Identifier(lease_table(events_table)))
+    function = SQL("{}.{}").format(Identifier(schema), Identifier(check_function(events_table)))
+    return [
+        SQL("CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, holder text NOT NULL, address text NOT NULL, "
+            "epoch bigint NOT NULL, expires_at timestamptz NOT NULL)").format(table),
+        SQL("INSERT INTO {} VALUES ({}, '', '', 0, '-infinity') ON CONFLICT DO NOTHING").format(
+            table, Literal(LEASE_NAME)),
+        SQL("CREATE OR REPLACE FUNCTION {function}(p_holder text, p_epoch bigint) RETURNS void AS $$ "
+            "BEGIN "
+            "PERFORM 1 FROM {table} WHERE name = {name} AND holder = p_holder AND epoch = p_epoch "
+            "AND expires_at > clock_timestamp() FOR SHARE; "
+            "IF NOT FOUND THEN RAISE EXCEPTION 'the active lease (epoch %) is not held by %: append refused', "
+            "p_epoch, p_holder USING ERRCODE = {code}; END IF; "
+            "END $$ LANGUAGE plpgsql").format(function=function, table=table, name=Literal(LEASE_NAME),
+                                              code=Literal(LEASE_LOST_SQLSTATE)),
+        SQL("CREATE OR REPLACE FUNCTION {function}() RETURNS void AS $$ "
+            "BEGIN "
+            "PERFORM 1 FROM {table} WHERE name = {name} AND expires_at > clock_timestamp() FOR SHARE; "
+            "IF FOUND THEN RAISE EXCEPTION 'a calamari-server is active on this event store: append refused' "
+            "USING ERRCODE = {code}; END IF; "
+            "END $$ LANGUAGE plpgsql").format(
+                function=SQL("{}.{}").format(Identifier(schema), Identifier(offline_check_function(events_table))),
+                table=table, name=Literal(LEASE_NAME), code=Literal(SERVER_ACTIVE_SQLSTATE)),
+    ]
+
+
+class FencedPostgresRecorder(PostgresApplicationRecorder):
+    """The library's recorder, whose appends can be fenced by the active server's lease
+    (adapters/postgres_lease.py): once `lease_holder` is set, every inserting transaction first
+    calls the lease check with this server's epoch (-1 while it holds none), in the same
+    transaction and before the table lock, so an append by a server that is not the active one
+    fails and stores nothing. Without a holder (calamari-ctl writing directly) an append is
+    refused while any server holds the lease: the change must go through that server."""
+
+    lease_holder: str | None = None  # set when several servers share the store
+    lease_epoch: int | None = None  # the epoch held, None on a standby
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        check_lease(self, curs)
+        super()._insert_events(curs, stored_events, **kwargs)
+
+
+def check_lease(recorder: PostgresApplicationRecorder, cursor: Any) -> None:
+    """In an inserting transaction: the lease check of `recorder`'s holder, or for a process
+    without one, that no server holds the lease."""
+    schema, table = Identifier(recorder.datastore.schema), recorder.events_table_name
+    holder = getattr(recorder, "lease_holder", None)
+    if holder is None:
+        cursor.execute(SQL("SELECT {}.{}()").format(schema, Identifier(offline_check_function(table))))
+        return
+    epoch = getattr(recorder, "lease_epoch", None)
+    cursor.execute(SQL("SELECT {}.{}(%s, %s)").format(schema, Identifier(check_function(table))),
+                   (holder, -1 if epoch is None else epoch))
 
 
 class PostgresUrlError(ValueError):
@@ -112,7 +192,7 @@ def _without_password(message: str, password: str) -> str:
     return message.replace(password, "***") if password else message
 
 
-def open_postgres_recorder(url: str, pool_size: int | None = None) -> PostgresApplicationRecorder:
+def open_postgres_recorder(url: str, pool_size: int | None = None) -> FencedPostgresRecorder:
     """Connect, create the table if needed, and return the recorder. The pool keeps two connections
     and grows to `pool_size` (the URL's pool_size wins): size it for the threads that read and
     write at once."""
@@ -129,18 +209,35 @@ def open_postgres_recorder(url: str, pool_size: int | None = None) -> PostgresAp
                                   f"{_without_password(reason, target.password)}") from None
     datastore = PostgresDatastore(target.dbname, target.host, target.port, target.user, target.password,
                                   connect_timeout=target.connect_timeout, pool_size=2, max_overflow=size - 2,
-                                  schema=target.schema)
+                                  schema=target.schema,
+                                  idle_in_transaction_session_timeout=IDLE_IN_TRANSACTION_S)
     # No pool_open_timeout: with it the library waits for a full pool on every checkout, which
     # blocks while other threads hold connections and races between threads.
     try:
-        recorder = PostgresApplicationRecorder(datastore, events_table_name=target.table)
+        recorder = FencedPostgresRecorder(datastore, events_table_name=target.table)
         recorder.create_table()
+        for statement in lease_setup_statements(target.schema, target.table):
+            _execute_retrying(recorder, statement)
     except (PersistenceError, psycopg.Error) as err:
         datastore.close()
         reason = " ".join(str(err).split())
         raise PostgresUnavailable(f"cannot use PostgreSQL {target.where}: "
                                   f"{_without_password(reason, target.password)}") from None
     return recorder
+
+
+def _execute_retrying(recorder: PostgresApplicationRecorder, statement: Any) -> None:
+    """A setup statement; servers starting at once may collide on it ("tuple concurrently
+    updated"), so it is tried again."""
+    for attempt in range(3):
+        try:
+            with recorder.datastore.transaction(commit=True) as cursor:
+                cursor.execute(statement)
+            return
+        except (PersistenceError, psycopg.Error):
+            if attempt == 2:
+                raise
+            time.sleep(0.2)
 
 
 class PositionsTaken(RuntimeError):
@@ -157,6 +254,7 @@ def insert_at_positions(recorder: PostgresApplicationRecorder, stored: Sequence[
                                 [s.topic for s in stored], [s.state for s in stored], list(positions)]
     with recorder.datastore.transaction(commit=True) as cursor:
         # the same lock the library's inserts take: no append can interleave with this batch
+        check_lease(recorder, cursor)
         cursor.execute(SQL("LOCK TABLE {}.{} IN EXCLUSIVE MODE").format(schema, table))
         cursor.execute(SQL("SELECT COALESCE(MAX(notification_id), 0) AS max FROM {}.{}").format(schema, table))
         row = cursor.fetchone()

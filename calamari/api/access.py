@@ -46,6 +46,7 @@ ROUTE_ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/v2/auth/token"): USER,  # the caller's own sessions
     ("DELETE", "/api/v2/auth/token/<session_id>"): USER,  # one of the caller's own sessions
     ("GET", "/api/v2/info"): USER,
+    ("GET", "/api/v2/health/active"): PUBLIC,  # a load balancer's check: which server is active
     ("GET", "/api/v2/openapi.json"): USER,
     ("GET", "/api/v2/event"): USER,
     ("GET", "/api/v2/stream"): USER,  # the push stream of committed events (Server-Sent Events)

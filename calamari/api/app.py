@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from calamari.api import access, compression, console
+from calamari.api import access, compression, console, high_availability
 from calamari.api.common import ApiError, json_response, not_stored_response
 from calamari.domain.event_feed import EventFeed
 from calamari.domain.requests import RequestRejected
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 BLUEPRINT_MODULES: list[str] = [
     "calamari.api.auth",
     "calamari.api.info",  # /api/v2/info
+    "calamari.api.high_availability",  # /api/v2/health/active: 200 on the server that accepts changes
     "calamari.api.clusters",  # /api/v2/cluster[/<fsid>]; the next ones are /api/v2/cluster/<fsid>/…
     "calamari.api.monitors",
     "calamari.api.crush_rules",
@@ -85,6 +86,7 @@ def create_app(services: Services, **options: Any) -> Flask:
 
     console.install(app, options.get("CONSOLE_DIR"))  # the web console's files at /, in front of the API
     access.install(app)  # authentication, roles per route, security headers, size limit
+    high_availability.install(app)  # a standby refuses changes, naming the active server
     compression.install(app)  # gzip when the client accepts it
 
     @app.errorhandler(ApiError)

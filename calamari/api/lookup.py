@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from flask import current_app
+
 from calamari.api.common import ApiError, services
+from calamari.api.high_availability import accepts_changes, role_status
 
 Item = TypeVar("Item")
 
@@ -19,10 +22,16 @@ def cluster_model(fsid: str) -> Any:
 
 
 def held(fsid: str, name: str) -> Any:
-    """The newest sync object of a kind; 503 until the cluster has sent one."""
+    """The newest sync object of a kind; 503 until the cluster has sent one. A standby has none:
+    only the active server hears the collectors (the 503 then names it)."""
     cluster_model(fsid)
     item = services().service.model.held.get(fsid, {}).get(name)
     if item is None:
+        if not accepts_changes(current_app):
+            active = role_status(current_app)["active"]
+            raise ApiError(503, f"this server is a standby and holds no {name} as sent by the collectors: ask the "
+                                f"active server{f' at {active}' if active else ''}",
+                           {"server": "standby"})
         raise ApiError(503, f"no {name} received from cluster {fsid} yet; retry shortly")
     return item[1]
 

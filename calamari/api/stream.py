@@ -82,7 +82,8 @@ def stream() -> Response:
 
 def _opening(hub: StreamHub, sub: Subscription, after: int | None) -> str:
     """The stream's first frames: retry, where it starts (hello) or what the client missed."""
-    start = hub.service.store.max_position()  # after subscribing: later events are in the queue
+    # after subscribing: later events are in the queue (a standby's are those it has yet to follow)
+    start = hub.service.position()
     parts = [f"retry: {RETRY_MS}\n: calamari event stream\n\n"]
     if after is None:
         # where this stream starts: a client that reconnects with it misses nothing after it

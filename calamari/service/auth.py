@@ -130,6 +130,18 @@ class AuthService:
     def _on_events(self, events: list[Any], model: Any) -> None:
         if any(isinstance(e, User.Event) for e in events):
             self._index = None
+        # Lock-outs stored by another server sharing the store (this one follows it as a
+        # standby) hold here too; this server's own are in the throttle already.
+        now = self.clock()
+        for event in events:
+            if isinstance(event, User.UserLoginLocked):
+                user = model.aggregates.get(event.originator_id)
+                if user is not None:
+                    with self._throttle_lock:
+                        self._throttle.restore_lock(f"user:{user.username}", event.until, now)
+            elif isinstance(event, LoginGuard.LoginAddressLocked):
+                with self._throttle_lock:
+                    self._throttle.restore_lock(f"address:{event.address}", event.until, now)
 
     def _token_index(self) -> dict[str, str]:
         index = self._index
@@ -274,8 +286,22 @@ class AuthService:
             # The lock holds in memory all the same; only a restart would forget it.
             log.warning("login lock not stored (%s): it holds until this server restarts", err.reason)
 
+    def sessions_used_elsewhere(self, elsewhere: bool) -> None:
+        """Whether the sessions are used on another server (this one is a standby of several on
+        one store, docs/high-availability.md). A session's last use is known only where it is used:
+        a standby applies the idle limit only from the uses it sees itself (the session's end and
+        revocations hold as everywhere). Becoming the server where they are used (the active),
+        idle times count from now, as after a restart."""
+        self._elsewhere = elsewhere
+        if not elsewhere:
+            self._started = self.clock()
+
+    _elsewhere = False
+
     def _alive(self, digest: str, info: dict[str, Any], now: float) -> bool:
-        last = self._last_used.get(digest, max(info.get("issued", 0.0), self._started))
+        last = self._last_used.get(digest)
+        if last is None:
+            last = now if self._elsewhere else max(info.get("issued", 0.0), self._started)
         return info["expires"] > now and now - last < self.policy.session_idle_s
 
     def _end_dead_sessions(self, user: User, now: float) -> list[str]:

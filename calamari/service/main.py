@@ -20,6 +20,8 @@ from calamari.service.stream_hub import DEFAULT_MAX_SUBSCRIBERS
 
 log = logging.getLogger("calamari.server")
 
+EXIT_LEASE_LOST = 3  # the server stepped down: another one holds the active lease
+
 
 def _count(text: str) -> int:
     """A whole number ≥ 0, for argparse (which then reports a bad one with the option's name)."""
@@ -43,6 +45,13 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _lease_seconds(text: str) -> float:
+    value = float(text)
+    if not 1.0 <= value <= 600.0:
+        raise ValueError(text)
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="calamari-server", description=__doc__)
     p.add_argument("--data-dir", default="./var")
@@ -58,6 +67,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="event store URL: sqlite:///PATH (default: events.db in the data dir) or "
                         "postgresql://USER:PASS@HOST:PORT/DBNAME[?table=calamari_events]; "
                         "$CALAMARI_EVENT_STORE keeps a password off the command line")
+    ha = p.add_argument_group("several servers on one PostgreSQL store (docs/high-availability.md)")
+    ha.add_argument("--lease-time", type=_lease_seconds, default=5.0, metavar="SECONDS",
+                    help="how long the active server's lease lasts without renewal (renewed every third of it); "
+                         "a standby takes over at most about this long after the active one died (default 5)")
+    ha.add_argument("--advertise-url", default=None, metavar="URL",
+                    help="the address of this server's API that standbys name to clients when it is active "
+                         "(default http://<--api>)")
     p.add_argument("--snapshot-every-events", type=int, default=20_000)
     p.add_argument("--snapshot-every-seconds", type=float, default=300.0)
     p.add_argument("--history-snapshots", type=_count, default=HISTORY_KEEP, metavar="N",
@@ -129,6 +145,19 @@ def serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
+
+    def step_down() -> None:
+        # Another server took the active lease: what this one holds in memory may never be
+        # stored, so it ends; restarted, it follows the store as a standby.
+        server.lost.wait()
+        if not stop.is_set():
+            log.error("this server is no longer the active one: exiting (exit status %d)", EXIT_LEASE_LOST)
+            shutdown()
+
+    watcher = None
+    if server.high_availability is not None:  # only servers sharing a store can lose the lease
+        watcher = threading.Thread(target=step_down, name="step-down", daemon=True)
+        watcher.start()
     log.info("API on http://%s:%s/api/v2/", host, port)
     try:
         http.run()
@@ -137,7 +166,12 @@ def serve(args: argparse.Namespace) -> int:
             raise
     finally:
         server.stop()
-    return 0
+        lost = server.lost.is_set()
+        if watcher is not None:
+            stop.set()
+            server.lost.set()  # ends the watcher (stop is set: it does nothing more)
+            watcher.join(5)
+    return EXIT_LEASE_LOST if lost else 0
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ projections take plain dict reads (rows are replaced, never mutated in place).""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
@@ -110,6 +111,9 @@ class ModelService:
         self.listeners: list[Any] = []
         # Replaces the default handling of command results when set (the request executor).
         self.command_result_handler: Any = None
+        # The store position the model reflects while it follows a store another server writes
+        # (a standby, service/high_availability.py); None while this server is the writer.
+        self.followed_position: int | None = None
         self.snapshots.start(position)
         self.writer.start()
 
@@ -178,6 +182,40 @@ class ModelService:
             undo()
             raise NotPersisted(sub.error.reason) from sub.error
         self._project(events)
+
+    # ------------------------------------------------------------------ following the store
+
+    def position(self) -> int:
+        """The store position the model reflects (what this server wrote: the store's end)."""
+        if self.followed_position is not None:
+            return self.followed_position
+        return self.store.max_position()
+
+    def follow_store(self, batch: int = 2000) -> int:
+        """Fold the events other processes stored after the followed position into the model, its
+        projections, its listeners (the event feed), the snapshot writer and the push stream, as
+        if this server had made and stored them; returns how many. Only while following (a standby)."""
+        after = self.followed_position
+        if after is None:
+            raise RuntimeError("this server writes the store; it has nothing to follow")
+        stored = list(itertools.islice(self.store.read(after=after, batch=batch), batch))
+        if not stored:
+            return 0
+        positions = [position for position, _ in stored]
+        events = [event for _, event in stored]
+        with self.lock:
+            if self.followed_position != after:
+                return 0  # promoted meanwhile: the caller caught up under the lock already
+            for event in events:
+                self.model.apply(event)
+            self._project(events)
+            self.followed_position = positions[-1]
+        # what the writer tells of a stored batch (the snapshot writer, the push stream), as if
+        # this server had stored it
+        persisted = self.writer.on_persisted
+        if persisted is not None:
+            persisted(positions, events)
+        return len(events)
 
     # ------------------------------------------------------------------ ClusterSink
 

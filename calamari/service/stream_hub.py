@@ -191,7 +191,7 @@ class StreamHub(StreamPump):
         """Messages of the stored events after position `after` (the resume of a stream), at most
         `limit`; the flag says there were more (the client must then reload everything)."""
         store = self.service.store
-        end = store.max_position()
+        end = self.service.position()  # a standby's model may be behind the store's end
         stored: list[tuple[int, Any]] = []
         for position, event in store.read(after=after, until=end):
             stored.append((position, event))
