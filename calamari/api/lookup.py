@@ -21,7 +21,7 @@ def cluster_model(fsid: str) -> Any:
 def held(fsid: str, name: str) -> Any:
     """The newest sync object of a kind; 503 until the cluster has sent one."""
     cluster_model(fsid)
-    item = services().service.model.held.get(fsid, {}).get(name)
+    item = services().service.model.held_document(fsid, name)
     if item is None:
         raise ApiError(503, f"no {name} received from cluster {fsid} yet; retry shortly")
     return item[1]
