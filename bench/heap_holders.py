@@ -50,7 +50,7 @@ def tracked_objects() -> list[Any]:
 
 def instances(type_name: str) -> list[Any]:
     """Every live object whose class is named `type_name` (gc tracks instances of Python classes)."""
-    return [obj for obj in tracked_objects() if type(obj).__name__ == type_name]
+    return [obj for obj in tracked_objects() if type(obj).__name__ == type_name and not isinstance(obj, type)]
 
 
 def _parts(name: str, obj: Any) -> Iterator[tuple[str, Any]]:
@@ -69,13 +69,16 @@ def holders_report(roots: Iterable[tuple[str, Any]], top: int = 40) -> str:
     gc.collect()
     roots = list(roots)
     seen: set[int] = set()
+    seen.add(id(seen))  # the walk's own bookkeeping is not the server's
     rows: list[tuple[int, int, str]] = []
+    seen.add(id(rows))
     for name, obj in roots:
         for label, value in _parts(name, obj):
             size, count = deep_size(value, seen)
             rows.append((size, count, label))
     rest = rest_count = 0
     by_type: dict[str, list[int]] = {}
+    seen.add(id(by_type))
     for obj in tracked_objects():
         size, count = deep_size(obj, seen)
         rest += size
@@ -113,6 +116,10 @@ def server_roots() -> list[tuple[str, Any]]:
         roots.append((f"view{number}", view))
     for number, store in enumerate(instances("WhisperStore")):
         roots.append((f"timeseries{number}", store))
+    for type_name in ("MetricsRenderer", "ModelService", "SnapshotWriter", "EventWriter", "EventFeed", "StreamHub",
+                      "CollectorBus", "TimeSeriesWriter", "RequestExecutor", "AuthService"):
+        for number, obj in enumerate(instances(type_name)):
+            roots.append((f"{type_name}{number}", obj))
     for number, app in enumerate(instances("Flask")):
         roots.append((f"app{number}.extensions", types.SimpleNamespace(**{
             str(k): v for k, v in app.extensions.items()})))
