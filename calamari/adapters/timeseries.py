@@ -199,15 +199,23 @@ class WhisperStore:
 
 
 _STOP = object()
+# Points waiting for the writer at most (about 200 bytes each decoded): some 50 MB.
+MAX_PENDING_POINTS = 250_000
 
 
 class TimeSeriesWriter:
     """Writes `stats` points to a WhisperStore from a thread of its own, a batch at a time:
     points of the same metric that queued up together go to its file in one update_many."""
 
-    def __init__(self, store: WhisperStore, max_pending: int = 10_000, max_batch: int = 2_000) -> None:
+    def __init__(self, store: WhisperStore, max_pending: int = 10_000, max_batch: int = 2_000,
+                 max_pending_points: int = MAX_PENDING_POINTS) -> None:
         self.store = store
         self.pending: queue.Queue[Any] = queue.Queue(maxsize=max_pending)
+        # Points queued, bounded too: a message's size is the reporter's choice, and at 10,000 OSDs
+        # a writer behind on its files held 10,000 decoded messages, about 100 MB.
+        self.max_pending_points = max_pending_points
+        self.pending_points = 0
+        self._points_lock = threading.Lock()
         self.max_batch = max_batch
         self.written = 0
         self.rejected = 0
@@ -220,10 +228,16 @@ class TimeSeriesWriter:
 
     def stats_sink(self, fsid: str | None, host: str, points: list[list[Any]]) -> None:
         """Called by the bus for each `stats` message; only enqueues, never blocks."""
+        count = len(points) if isinstance(points, list) else 0
         try:
-            self.pending.put_nowait((fsid, host, points))
+            with self._points_lock:
+                # one message is taken whatever its size when none waits, so none is refused forever
+                if self.pending_points and self.pending_points + count > self.max_pending_points:
+                    raise queue.Full
+                self.pending.put_nowait((fsid, host, points))
+                self.pending_points += count
         except queue.Full:
-            self.dropped += len(points)
+            self.dropped += count
             now = time.monotonic()
             if now - self._last_drop_log > 10:
                 self._last_drop_log = now
@@ -264,6 +278,9 @@ class TimeSeriesWriter:
                     break
             stop = False
             messages, markers = [], []
+            with self._points_lock:
+                self.pending_points -= sum(len(item[2]) for item in batch
+                                           if isinstance(item, tuple) and isinstance(item[2], list))
             for item in batch:
                 if item is _STOP:
                     stop = True
