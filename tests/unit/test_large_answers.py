@@ -1,0 +1,76 @@
+"""Large JSON answers not to be compressed are handed to the HTTP server as a file to read from
+(calamari.api.listing.json_bytes_response), not as one string that waitress would first copy into
+a temporary file: the client still gets every byte, with Content-Length, the ETag and Vary, over a
+real server, and a client that takes gzip still gets it compressed."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import urllib.request
+
+import pytest
+from flask import Flask
+
+from calamari.adapters.http_server import ConnectionLimits, create_http_server
+from calamari.api import compression
+from calamari.api.listing import HAND_AS_FILE_FROM, json_bytes_response
+
+
+def make_app(body: bytes) -> Flask:
+    app = Flask(__name__)
+    compression.install(app)
+
+    @app.get("/list")
+    def answer():
+        return json_bytes_response(body, '"tag-1"', {"X-Total-Count": "7"})
+
+    return app
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(app: Flask) -> int:
+        server = create_http_server(app, "127.0.0.1", 0, threads=2, limits=ConnectionLimits())
+        threading.Thread(target=server.run, daemon=True).start()
+        servers.append(server)
+        return int(server.effective_port)
+
+    yield start
+    for server in servers:
+        server.close()
+        server.task_dispatcher.shutdown(timeout=5)
+
+
+def fetch(port: int, encoding: str) -> tuple[dict[str, str], bytes]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/list", headers={"Accept-Encoding": encoding})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return {name.lower(): value for name, value in answer.headers.items()}, answer.read()
+
+
+@pytest.mark.parametrize("size", [HAND_AS_FILE_FROM - 10, HAND_AS_FILE_FROM, 3 * HAND_AS_FILE_FROM + 12345])
+def test_a_large_list_arrives_whole_with_its_headers(serve, size: int) -> None:
+    rows = [{"id": i, "name": f"osd.{i}"} for i in range(size // 24 + 1)]
+    body = json.dumps(rows).encode()[:size - 1] + b"]"
+    port = serve(make_app(body))
+    headers, received = fetch(port, "identity")
+    assert received == body
+    assert int(headers["content-length"]) == len(body)
+    assert headers["etag"] == '"tag-1"' and headers["x-total-count"] == "7"
+    assert "Accept-Encoding" in headers["vary"] and "content-encoding" not in headers
+    headers, received = fetch(port, "gzip")
+    assert headers["content-encoding"] == "gzip" and gzip.decompress(received) == body
+
+
+def test_a_large_answer_is_handed_over_as_a_file_and_a_small_one_as_bytes() -> None:
+    app = make_app(b"")
+    with app.test_request_context("/list", headers={"Accept-Encoding": "identity"}):
+        large = json_bytes_response(b"[" + b"1," * HAND_AS_FILE_FROM + b"1]")
+        small = json_bytes_response(b"[1]")
+    assert large.direct_passthrough and not small.direct_passthrough
+    with app.test_request_context("/list", headers={"Accept-Encoding": "gzip"}):
+        to_compress = json_bytes_response(b"[" + b"1," * HAND_AS_FILE_FROM + b"1]")
+    assert not to_compress.direct_passthrough  # the compression hook needs its bytes
