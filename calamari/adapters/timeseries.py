@@ -199,8 +199,9 @@ class WhisperStore:
 
 
 _STOP = object()
-# Points waiting for the writer at most (about 200 bytes each decoded): some 50 MB.
-MAX_PENDING_POINTS = 250_000
+# Points queued or being written at most (about 240 bytes each decoded): some 25 MB. At 10,000
+# OSDs a writer behind on its files held 120 MB of them (10,000 messages queued, 2,000 in hand).
+MAX_PENDING_POINTS = 100_000
 
 
 class TimeSeriesWriter:
@@ -211,8 +212,8 @@ class TimeSeriesWriter:
                  max_pending_points: int = MAX_PENDING_POINTS) -> None:
         self.store = store
         self.pending: queue.Queue[Any] = queue.Queue(maxsize=max_pending)
-        # Points queued, bounded too: a message's size is the reporter's choice, and at 10,000 OSDs
-        # a writer behind on its files held 10,000 decoded messages, about 100 MB.
+        # Points queued or in the batch being written, bounded too: a message's size is the
+        # reporter's choice (MAX_PENDING_POINTS).
         self.max_pending_points = max_pending_points
         self.pending_points = 0
         self._points_lock = threading.Lock()
@@ -278,9 +279,6 @@ class TimeSeriesWriter:
                     break
             stop = False
             messages, markers = [], []
-            with self._points_lock:
-                self.pending_points -= sum(len(item[2]) for item in batch
-                                           if isinstance(item, tuple) and isinstance(item[2], list))
             for item in batch:
                 if item is _STOP:
                     stop = True
@@ -292,6 +290,8 @@ class TimeSeriesWriter:
                 self.write_batch(messages)
             except Exception:  # a bug here must not end the thread and silently stop all writing
                 log.exception("time-series batch failed")
+            with self._points_lock:  # only now: the batch's points were held until written
+                self.pending_points -= sum(len(points) for _, _, points in messages if isinstance(points, list))
             for marker in markers:
                 marker.set()
             if stop:

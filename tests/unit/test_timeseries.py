@@ -2,6 +2,7 @@
 
 import logging
 import os
+import threading
 
 import pytest
 import whisper
@@ -216,3 +217,30 @@ def test_the_points_waiting_are_bounded_whatever_the_number_of_messages(store):
     big = [[f"servers.a.m{i}", NOW - 60, 1.0] for i in range(9)]
     writer.stats_sink(FSID, "a", big)  # more than the bound, but nothing waits: taken
     assert writer.pending.qsize() == 1 and writer.pending_points == 9
+
+
+def test_points_in_the_batch_being_written_still_count_against_the_bound(store):
+    writer = TimeSeriesWriter(store, max_pending_points=4)
+    in_hand, release = threading.Event(), threading.Event()
+    write_batch = writer.write_batch
+
+    def slow_write(messages):
+        in_hand.set()
+        release.wait(30)
+        return write_batch(messages)
+
+    writer.write_batch = slow_write
+    batch = [[f"servers.a.m{i}", NOW - 60, float(i)] for i in range(3)]
+    writer.stats_sink(FSID, "a", batch)
+    writer.start()
+    try:
+        assert in_hand.wait(30)  # taken off the queue, not yet written
+        assert writer.pending.qsize() == 0 and writer.pending_points == 3
+        writer.stats_sink(FSID, "a", batch[:2])  # 5 > 4: refused while the 3 are in hand
+        assert writer.dropped == 2
+        release.set()
+        assert writer.flush()
+    finally:
+        release.set()
+        writer.stop()
+    assert writer.pending_points == 0 and writer.written == 3
