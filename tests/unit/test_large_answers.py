@@ -6,19 +6,22 @@ real server, and a client that takes gzip still gets it compressed."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import threading
 import urllib.request
 
 import pytest
 from flask import Flask
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from calamari.adapters.http_server import ConnectionLimits, create_http_server
 from calamari.api import compression
-from calamari.api.listing import HAND_AS_FILE_FROM, json_bytes_response
+from calamari.api.listing import HAND_AS_FILE_FROM, JoinedParts, json_bytes_response
 
 
-def make_app(body: bytes) -> Flask:
+def make_app(body: bytes | list[bytes]) -> Flask:
     app = Flask(__name__)
     compression.install(app)
 
@@ -63,6 +66,32 @@ def test_a_large_list_arrives_whole_with_its_headers(serve, size: int) -> None:
     assert "Accept-Encoding" in headers["vary"] and "content-encoding" not in headers
     headers, received = fetch(port, "gzip")
     assert headers["content-encoding"] == "gzip" and gzip.decompress(received) == body
+
+
+def test_a_large_list_in_parts_arrives_whole(serve) -> None:
+    parts = [b"["] + [b'{"id":%d,"pools":[1,2,3]},' % i for i in range(60_000)] + [b"{}]"]
+    body = b"".join(parts)
+    assert len(body) > HAND_AS_FILE_FROM
+    port = serve(make_app(parts))
+    headers, received = fetch(port, "identity")
+    assert received == body and int(headers["content-length"]) == len(body)
+    headers, received = fetch(port, "gzip")
+    assert gzip.decompress(received) == body
+
+
+@settings(max_examples=200, deadline=None)
+@given(parts=st.lists(st.binary(max_size=40), max_size=12),
+       steps=st.lists(st.tuples(st.sampled_from(["read", "seek"]), st.integers(min_value=-1, max_value=60),
+                                st.sampled_from([io.SEEK_SET, io.SEEK_CUR, io.SEEK_END])), max_size=12))
+def test_joined_parts_read_and_seek_as_one_bytes_file(parts: list[bytes], steps) -> None:
+    joined, whole = JoinedParts(parts), io.BytesIO(b"".join(parts))
+    for action, number, whence in steps:
+        if action == "read":
+            assert joined.read(number) == whole.read(number)
+        elif {io.SEEK_SET: 0, io.SEEK_CUR: whole.tell(), io.SEEK_END: len(whole.getvalue())}[whence] + number >= 0:
+            assert joined.seek(number, whence) == whole.seek(number, whence)
+        assert joined.tell() == whole.tell()
+    assert joined.read() == whole.read()
 
 
 def test_a_large_answer_is_handed_over_as_a_file_and_a_small_one_as_bytes() -> None:
