@@ -199,8 +199,9 @@ class WhisperStore:
 
 
 _STOP = object()
-# Points queued or being written at most (about 240 bytes each decoded): some 25 MB. At 10,000
-# OSDs a writer behind on its files held 120 MB of them (10,000 messages queued, 2,000 in hand).
+# Points queued or being written at most (about 240 bytes each decoded, as much again while a batch
+# is grouped by metric): some 25-50 MB. At 10,000 OSDs a writer behind on its files held 150 MB
+# of them (10,000 messages queued, 2,000 in hand).
 MAX_PENDING_POINTS = 100_000
 
 
