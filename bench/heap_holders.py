@@ -3,6 +3,8 @@ objects that hold the model, the read model, the held sync objects, the time ser
 points and the caches of the API, each object counted once (under the first holder that
 reaches it, in the order below), so the figures add up and a second copy shows as its own line.
 
+What only a running function holds (a thread's local variables, e.g. the batch the time-series
+writer is writing) shows under "everything else", by the type of its containers.
 Only the objects' own sizes (sys.getsizeof) are summed: the allocator's overhead and free memory
 kept by it are not in them (compare with the RSS)."""
 
