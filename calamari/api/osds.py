@@ -169,7 +169,7 @@ def osds(fsid: str) -> Response:
     if form == "compact":
         parts = [b'{"pool_sets":' + _dumps(pool_sets) + b',"osds":', *parts, b"}"]
     if accepts_gzip() and sum(len(part) for part in parts) >= KEEP_GZIP_FROM:
-        zipped_body = gzip_bytes(b"".join(parts))
+        zipped_body = gzip_bytes(parts)
         recent.put(tag, zipped_body, headers)
         return gzip_answer(zipped_body, {**headers, "ETag": tag})
     return json_bytes_response(parts, tag, headers)

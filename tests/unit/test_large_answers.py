@@ -103,3 +103,11 @@ def test_a_large_answer_is_handed_over_as_a_file_and_a_small_one_as_bytes() -> N
     with app.test_request_context("/list", headers={"Accept-Encoding": "gzip"}):
         to_compress = json_bytes_response(b"[" + b"1," * HAND_AS_FILE_FROM + b"1]")
     assert not to_compress.direct_passthrough  # the compression hook needs its bytes
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.binary(max_size=300), max_size=30))
+def test_gzip_of_parts_is_the_gzip_of_their_concatenation(parts: list[bytes]) -> None:
+    joined = b"".join(parts)
+    assert compression.gzip_bytes(parts) == compression.gzip_bytes(joined)
+    assert gzip.decompress(compression.gzip_bytes(parts)) == joined
