@@ -23,12 +23,14 @@ budget scaled linearly with N, "linear or better"; RSS: linear through the 150 M
 
     python bench/bench_scale.py [--sizes 1000,10000,30000 | --quick] [--requests 30] [--idle 30]
         [--churn X] [--route 'LABEL=/api/v2/cluster/{fsid}/osd?fields=id'] [--json out.json]
-        [--tracemalloc] [--keep]
+        [--tracemalloc] [--holders] [--keep]
 
 `--tracemalloc` runs the server under tracemalloc (bench/traced_server.py) and prints the top 15
 allocation sites once the reads are done (default size then 10,000); tracing slows the server and
 adds its own memory, so take the other figures from a run without it. The machine's other load
-shows in every figure: compare runs made on a quiet machine. Prints figures; asserts nothing."""
+shows in every figure: compare runs made on a quiet machine. `--holders` prints what holds the
+server's memory (the deep size of each part of the model, the views, the time series and the API's
+caches, each object counted once) at the same two points, with or without tracemalloc. Prints figures; asserts nothing."""
 
 from __future__ import annotations
 
@@ -125,16 +127,18 @@ def bus_options(command: str) -> tuple[str, ...]:
 class ScaleServer(CalamariServer):
     """calamari-server on free ports with its own data dir; optionally under tracemalloc."""
 
-    def __init__(self, data_dir: Path, tracemalloc_dump: Path | None = None) -> None:
+    def __init__(self, data_dir: Path, tracemalloc_dump: Path | None = None, traced: bool = True) -> None:
         super().__init__(data_dir)
         self.tracemalloc_dump = tracemalloc_dump
+        self.traced = traced
 
     def argv(self) -> list[str]:
         options = ["--data-dir", str(self.data_dir), "--api", f"127.0.0.1:{self.api_port}", "--bus", self.bus,
                    *bus_options("calamari-server"), *self.extra]
         if self.tracemalloc_dump is None:
             return [str(BIN / "calamari-server"), *options]
-        return [sys.executable, str(HERE / "traced_server.py"), "--dump", str(self.tracemalloc_dump), "--", *options]
+        return [sys.executable, str(HERE / "traced_server.py"), "--dump", str(self.tracemalloc_dump), "--holders",
+                *([] if self.traced else ["--no-trace"]), "--", *options]
 
     def start(self, timeout: float = 600) -> ApiClient:
         """Start and wait (polling every 50 ms) until a login answers; the logged-in client."""
@@ -214,8 +218,8 @@ class SizeRun:
         self.spec = spec
         self.figures: dict[str, float | None] = {}
         self.details: dict[str, Any] = {"size": size, "spec": spec}
-        dump = base / "tracemalloc.txt" if args.tracemalloc else None
-        self.server = ScaleServer(base / "data", tracemalloc_dump=dump)
+        dump = base / "tracemalloc.txt" if args.tracemalloc or args.holders else None
+        self.server = ScaleServer(base / "data", tracemalloc_dump=dump, traced=args.tracemalloc)
         self.collector: Process | None = None
         self.api: ApiClient | None = None
         self.fsid = ""
@@ -256,10 +260,10 @@ class SizeRun:
             self.first_view()
             self.settle()
             self.idle_window()
-            if self.args.tracemalloc:
+            if self.server.tracemalloc_dump is not None:
                 self.tracemalloc_top("after the idle window, before any read")
             self.reads()
-            if self.args.tracemalloc:
+            if self.server.tracemalloc_dump is not None:
                 self.tracemalloc_top("after the reads")
             self.restart()
         finally:
@@ -431,7 +435,8 @@ class SizeRun:
         text = dump.read_text()
         self.details.setdefault("tracemalloc", {})[when] = text
         rss = memory_kib(self.server.pid)["VmRSS"] / 1024
-        self.say(f"top allocation sites {when} (tracemalloc, by line; RSS {rss:.0f} MB, tracing included):")
+        what = "top allocation sites (tracemalloc, by line) and " if self.args.tracemalloc else ""
+        self.say(f"{what}what holds the memory {when} (RSS {rss:.0f} MB):")
         print(text, flush=True)
 
     def restart(self) -> None:
@@ -530,6 +535,10 @@ def main() -> int:
     parser.add_argument("--tracemalloc", action="store_true",
                         help="run the server under tracemalloc and print its top 15 allocation sites "
                              "(default size then 10,000; the other figures are then inflated)")
+    parser.add_argument("--holders", action="store_true",
+                        help="print what holds the server's memory (bench/heap_holders.py: deep sizes of the "
+                             "model, views, time series, caches) after the idle window and after the reads; "
+                             "without --tracemalloc the server is not slowed but for the walk itself")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     parser.add_argument("--keep", action="store_true", help="keep the data dirs and logs (printed)")
     parser.add_argument("--data-root", type=Path, default=None,

@@ -199,15 +199,25 @@ class WhisperStore:
 
 
 _STOP = object()
+# Points queued or being written at most (about 240 bytes each decoded, as much again while a batch
+# is grouped by metric): some 25-50 MB. At 10,000 OSDs a writer behind on its files held 150 MB
+# of them (10,000 messages queued, 2,000 in hand).
+MAX_PENDING_POINTS = 100_000
 
 
 class TimeSeriesWriter:
     """Writes `stats` points to a WhisperStore from a thread of its own, a batch at a time:
     points of the same metric that queued up together go to its file in one update_many."""
 
-    def __init__(self, store: WhisperStore, max_pending: int = 10_000, max_batch: int = 2_000) -> None:
+    def __init__(self, store: WhisperStore, max_pending: int = 10_000, max_batch: int = 2_000,
+                 max_pending_points: int = MAX_PENDING_POINTS) -> None:
         self.store = store
         self.pending: queue.Queue[Any] = queue.Queue(maxsize=max_pending)
+        # Points queued or in the batch being written, bounded too: a message's size is the
+        # reporter's choice (MAX_PENDING_POINTS).
+        self.max_pending_points = max_pending_points
+        self.pending_points = 0
+        self._points_lock = threading.Lock()
         self.max_batch = max_batch
         self.written = 0
         self.rejected = 0
@@ -220,10 +230,16 @@ class TimeSeriesWriter:
 
     def stats_sink(self, fsid: str | None, host: str, points: list[list[Any]]) -> None:
         """Called by the bus for each `stats` message; only enqueues, never blocks."""
+        count = len(points) if isinstance(points, list) else 0
         try:
-            self.pending.put_nowait((fsid, host, points))
+            with self._points_lock:
+                # one message is taken whatever its size when none waits, so none is refused forever
+                if self.pending_points and self.pending_points + count > self.max_pending_points:
+                    raise queue.Full
+                self.pending.put_nowait((fsid, host, points))
+                self.pending_points += count
         except queue.Full:
-            self.dropped += len(points)
+            self.dropped += count
             now = time.monotonic()
             if now - self._last_drop_log > 10:
                 self._last_drop_log = now
@@ -275,6 +291,8 @@ class TimeSeriesWriter:
                 self.write_batch(messages)
             except Exception:  # a bug here must not end the thread and silently stop all writing
                 log.exception("time-series batch failed")
+            with self._points_lock:  # only now: the batch's points were held until written
+                self.pending_points -= sum(len(points) for _, _, points in messages if isinstance(points, list))
             for marker in markers:
                 marker.set()
             if stop:

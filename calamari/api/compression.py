@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import zlib
 from collections import OrderedDict
+from collections.abc import Iterable
 
 from flask import Flask, Response, request
 
@@ -60,10 +61,12 @@ def accepts_gzip() -> bool:
     return request.accept_encodings["gzip"] > 0
 
 
-def gzip_bytes(body: bytes) -> bytes:
-    """`body` as a gzip member (no file name or time in the header: the same body gives the same bytes)."""
+def gzip_bytes(body: bytes | Iterable[bytes]) -> bytes:
+    """`body` (or the concatenation of its parts, never joined) as a gzip member (no file name or
+    time in the header: the same body gives the same bytes)."""
     compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # 16+: the gzip wrapper
-    return compressor.compress(body) + compressor.flush()
+    parts = [body] if isinstance(body, bytes) else body
+    return b"".join([*(compressor.compress(part) for part in parts), compressor.flush()])
 
 
 class RecentGzip:

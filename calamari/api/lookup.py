@@ -25,7 +25,7 @@ def held(fsid: str, name: str) -> Any:
     """The newest sync object of a kind; 503 until the cluster has sent one. A standby has none:
     only the active server hears the collectors (the 503 then names it)."""
     cluster_model(fsid)
-    item = services().service.model.held.get(fsid, {}).get(name)
+    item = services().service.model.held_document(fsid, name)
     if item is None:
         if not accepts_changes(current_app):
             active = role_status(current_app)["active"]

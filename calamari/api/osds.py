@@ -165,14 +165,14 @@ def osds(fsid: str) -> Response:
     headers = page_headers(len(selected), offset, limit)
     if fields is not None:
         return json_bytes_response(_dumps(_some_fields(fsid, page, served, fields, form)), tag, headers)
-    body, pool_sets = _documents_json(fsid, page, served, osd_servers, compact=form == "compact")
+    parts, pool_sets = _documents_json(fsid, page, served, osd_servers, compact=form == "compact")
     if form == "compact":
-        body = b'{"pool_sets":' + _dumps(pool_sets) + b',"osds":' + body + b"}"
-    if accepts_gzip() and len(body) >= KEEP_GZIP_FROM:
-        zipped_body = gzip_bytes(body)
+        parts = [b'{"pool_sets":' + _dumps(pool_sets) + b',"osds":', *parts, b"}"]
+    if accepts_gzip() and sum(len(part) for part in parts) >= KEEP_GZIP_FROM:
+        zipped_body = gzip_bytes(parts)
         recent.put(tag, zipped_body, headers)
         return gzip_answer(zipped_body, {**headers, "ETag": tag})
-    return json_bytes_response(body, tag, headers)
+    return json_bytes_response(parts, tag, headers)
 
 
 def _some_fields(fsid: str, page: list[dict[str, Any]], served: dict[str | None, list[int]],
@@ -214,9 +214,9 @@ _ROW_FIELDS = frozenset(_BEFORE_POOLS) - {"server"}
 
 
 def _documents_json(fsid: str, page: list[dict[str, Any]], served: dict[str | None, list[int]],
-                    osd_servers: dict[tuple[str, int], str], compact: bool) -> tuple[bytes, list[list[int]]]:
+                    osd_servers: dict[tuple[str, int], str], compact: bool) -> tuple[list[bytes], list[list[int]]]:
     """The JSON list of the OSD documents of `page` (compact: `pool_set` indexes into the pool
-    lists returned), byte for byte what orjson writes for `osd_document`'s dicts."""
+    lists returned) in parts, byte for byte what orjson writes for `osd_document`'s dicts."""
     pieces_by_osd = current_app.extensions.setdefault("calamari_osd_json", {})
     pool_refs: dict[int, bytes] = {}  # id(pool list) -> what the documents say in its place
     pool_sets: list[list[int]] = []
@@ -245,7 +245,7 @@ def _documents_json(fsid: str, page: list[dict[str, Any]], served: dict[str | No
     parts.append(b"]")
     if len(pieces_by_osd) > 2 * sum(len(rows) for rows in list(services().service.view.osds.values())) + 1000:
         pieces_by_osd.clear()  # OSDs removed, clusters forgotten: start again
-    return b"".join(parts), pool_sets
+    return parts, pool_sets
 
 
 def _dumps(body: Any) -> bytes:

@@ -73,10 +73,12 @@ def _request_done(model: ModelState, req: UserRequest, event_class: type, at: da
 def _shows_expected(model: ModelState, req: UserRequest) -> bool:
     from calamari.domain.requests.expect import expectation_met
 
-    held = model.held.get(req.fsid, {}).get(req.awaiting.get("name", "osd_map"))
+    name = req.awaiting.get("name", "osd_map")
+    held = model.held.get(req.fsid, {}).get(name)
     if held is None or not _past(held[0], req.awaiting.get("after", -1)):
         return False
-    return expectation_met(getattr(req, "expect", []), held[1], held[0])
+    version, document = model.held_document(req.fsid, name) or held
+    return expectation_met(getattr(req, "expect", []), document, version)
 
 
 def _past(version: SyncVersion, after: SyncVersion) -> bool:

@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 
+from calamari.adapters.allocator import tune_allocator
 from calamari.adapters.http_server import ConnectionLimits, create_http_server
 from calamari.adapters.snapshots import HISTORY_KEEP
 from calamari.adapters.timeseries import DEFAULT_RETENTION
@@ -123,6 +124,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"calamari-server: --max-body must be 0 or more, not {args.max_body}", file=sys.stderr)
         return 2
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    tune_allocator()  # before any thread: large answers must not stay in per-thread heaps
     try:
         server = build_server(args)  # the composition root: every part built, started and wired
     except StartupError as err:

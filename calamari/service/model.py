@@ -288,7 +288,7 @@ class ModelService:
 
     def sync_object(self, fsid: str, name: str) -> tuple[SyncVersion, Any] | None:
         with self.lock:
-            return self.model.held.get(fsid, {}).get(name)
+            return self.model.held_document(fsid, name)
 
     def on_server_facts(self, fsid: str | None, facts: dict[str, Any], at: datetime) -> None:
         if self.store_behind():

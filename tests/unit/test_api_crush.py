@@ -11,7 +11,7 @@ api = harness_fixture(steps=("00", "01", "02", "03"))
 
 
 def held_crush(api):
-    version, data = api.service.model.held[api.fsid]["crush_map"]
+    version, data = api.service.model.held_document(api.fsid, "crush_map")
     return version, copy.deepcopy(data)
 
 

@@ -204,7 +204,7 @@ def test_leaving_an_osd_in_no_bucket_is_409_unless_it_is_placed_elsewhere(c):
     c.feed()
     spare = next(n["id"] for n in c.call("GET", "crush_node").json if n["name"] == "spare")
     # the simulator links an OSD once; a CRUSH map from Ceph may hold it twice (osd crush add)
-    version, data = c.api.service.model.held[c.sim.fsid]["crush_map"]
+    version, data = c.api.service.model.held_document(c.sim.fsid, "crush_map")
     edited = {**data, "buckets": [({**b, "items": [*b["items"], {"id": 3, "weight": 0x40000, "pos": 0}]}
                                    if b["id"] == spare else b) for b in data["buckets"]]}
     c.api.service.on_sync_object(c.sim.fsid, "crush_map", version + 1, edited, datetime.now(UTC), host="node0000")

@@ -107,13 +107,13 @@ def test_an_osd_taking_a_purged_id_does_not_inherit_the_old_host(step09):
 
     # `ceph osd purge 2`: gone from the OSD map, the CRUSH map and the OSD metadata
     next_osd_map(model, fsid, lambda m: m["osds"].pop(2))
-    crush_version, crush = model.held[fsid]["crush_map"]
+    crush_version, crush = model.held_document(fsid, "crush_map")
     crush = copy.deepcopy(crush)
     crush["devices"] = [d for d in crush["devices"] if d["id"] != 2]
     for bucket in crush["buckets"]:
         bucket["items"] = [i for i in bucket["items"] if i["id"] != 2]
     model.ingest(fsid, "crush_map", crush_version + 1, crush, at)
-    metadata = [m for m in model.held[fsid]["osd_metadata"][1] if m["id"] != 2]
+    metadata = [m for m in model.held_document(fsid, "osd_metadata")[1] if m["id"] != 2]
     model.ingest(fsid, "osd_metadata", "after-purge", metadata, at)
     model.drain()
 

@@ -78,7 +78,7 @@ class ModelMachine(RuleBasedStateMachine):
         return applied, events
 
     def held(self, name: str):
-        return self.model.held.get(self.cluster.fsid, {}).get(name)
+        return self.model.held_document(self.cluster.fsid, name)
 
     def publish_osd_map(self) -> list:
         self.epoch += 1

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import threading
 
 import pytest
 import whisper
@@ -197,3 +198,49 @@ def test_a_timestamp_beyond_whisper_is_rejected_and_the_batch_is_written(store, 
     assert written == 1 and writer.rejected == 1
     assert "timestamp" in caplog.text
     assert known(store.fetch("servers.b.x", NOW - 600, NOW)) == {NOW - 60: 3.0}
+
+
+def test_the_points_waiting_are_bounded_whatever_the_number_of_messages(store):
+    writer = TimeSeriesWriter(store, max_pending_points=5)
+    batch = [[f"servers.a.m{i}", NOW - 60, float(i)] for i in range(3)]
+    writer.stats_sink(FSID, "a", batch)
+    writer.stats_sink(FSID, "a", batch[:2])
+    writer.stats_sink(FSID, "a", batch)  # 3 more would make 8 waiting
+    writer.stats_sink(FSID, "a", batch[:1])  # 1 more would make 6
+    assert writer.pending.qsize() == 2 and writer.pending_points == 5 and writer.dropped == 4
+    writer.start()
+    try:
+        assert writer.flush()
+    finally:
+        writer.stop()
+    assert writer.pending_points == 0 and writer.written == 5
+    big = [[f"servers.a.m{i}", NOW - 60, 1.0] for i in range(9)]
+    writer.stats_sink(FSID, "a", big)  # more than the bound, but nothing waits: taken
+    assert writer.pending.qsize() == 1 and writer.pending_points == 9
+
+
+def test_points_in_the_batch_being_written_still_count_against_the_bound(store):
+    writer = TimeSeriesWriter(store, max_pending_points=4)
+    in_hand, release = threading.Event(), threading.Event()
+    write_batch = writer.write_batch
+
+    def slow_write(messages):
+        in_hand.set()
+        release.wait(30)
+        return write_batch(messages)
+
+    writer.write_batch = slow_write
+    batch = [[f"servers.a.m{i}", NOW - 60, float(i)] for i in range(3)]
+    writer.stats_sink(FSID, "a", batch)
+    writer.start()
+    try:
+        assert in_hand.wait(30)  # taken off the queue, not yet written
+        assert writer.pending.qsize() == 0 and writer.pending_points == 3
+        writer.stats_sink(FSID, "a", batch[:2])  # 5 > 4: refused while the 3 are in hand
+        assert writer.dropped == 2
+        release.set()
+        assert writer.flush()
+    finally:
+        release.set()
+        writer.stop()
+    assert writer.pending_points == 0 and writer.written == 3

@@ -50,8 +50,9 @@ def ingest_osd_map(model: ModelState, fsid: str, epoch: int, data: Any, at: date
         if ratios != cluster.ratios:
             model.emit(cluster, Cluster.ClusterSettingsChanged, at, epoch=epoch, ratios=ratios)
         osds = model.osds.setdefault(fsid, {})
+        placing = NewOsdPlaces(model, fsid)
         for entry in osd_changes:
-            _diff_osd(model, fsid, osds.get(entry.osd), entry, epoch, at)
+            _diff_osd(model, fsid, osds.get(entry.osd), entry, epoch, at, placing)
         for osd in _unlisted(osds, "removed", prev_osd_keys, osd_entries):
             model.emit(osd, Osd.OsdRemoved, at, epoch=epoch)
         pools = model.pools.setdefault(fsid, {})
@@ -97,14 +98,15 @@ def _unlisted(aggregates: dict[int, Any], gone: str, previous_ids: KeysView[int]
     return [agg for agg_id, agg in aggregates.items() if not getattr(agg, gone) and agg_id not in entries]
 
 
-def _diff_osd(model: ModelState, fsid: str, osd: Osd | None, e: OsdEntry, epoch: int, at: datetime) -> None:
+def _diff_osd(model: ModelState, fsid: str, osd: Osd | None, e: OsdEntry, epoch: int, at: datetime,
+              placing: NewOsdPlaces) -> None:
     up, in_ = bool(e.up), bool(e.in_)
     if osd is None:
         osd = model.create(Osd, Osd.OsdAdded, ids.osd_id(fsid, e.osd), at, fsid=fsid, osd_id=e.osd,
                            uuid=e.uuid, up=up, in_=in_, reweight=e.weight,
                            primary_affinity=e.primary_affinity, public_addr=e.public_addr,
                            cluster_addr=e.cluster_addr, epoch=epoch)
-        _place_new_osd(model, fsid, osd, at)
+        placing.place(osd, at)
         return
     if not osd.removed and e.uuid == NIL_UUID and osd.uuid != NIL_UUID:
         # `ceph osd destroy` zeroes the uuid and keeps the id for a replacement: not a new OSD
@@ -128,15 +130,35 @@ def _diff_osd(model: ModelState, fsid: str, osd: Osd | None, e: OsdEntry, epoch:
                    cluster_addr=e.cluster_addr)
 
 
-def _place_new_osd(model: ModelState, fsid: str, osd: Osd, at: datetime) -> None:
-    """A new OSD takes its CRUSH place and metadata from the maps already held."""
-    held = model.held.get(fsid, {})
-    if "crush_map" in held:
-        version, crush = held["crush_map"]
-        placement = crush_placement(crush)
-        if osd.osd_id in placement:
-            diff_osd_placement(model, osd, placement[osd.osd_id], version, at)
-    if "osd_metadata" in held:
-        for entry in held["osd_metadata"][1]:
-            if entry.get("id") == osd.osd_id:
-                diff_osd_metadata(model, osd, entry, at)
+class NewOsdPlaces:
+    """Where new OSDs go: their CRUSH place and metadata from the maps already held, each map
+    read (unpacked, indexed) once per OSD map however many OSDs it adds."""
+
+    def __init__(self, model: ModelState, fsid: str) -> None:
+        self.model = model
+        self.fsid = fsid
+        self._crush: tuple[Any, dict[int, Any]] | None = None
+        self._metadata: dict[Any, list[dict[str, Any]]] | None = None
+
+    def place(self, osd: Osd, at: datetime) -> None:
+        crush = self._crush_placement()
+        if crush is not None and osd.osd_id in crush[1]:
+            diff_osd_placement(self.model, osd, crush[1][osd.osd_id], crush[0], at)
+        for entry in self._metadata_by_id().get(osd.osd_id, ()):
+            diff_osd_metadata(self.model, osd, entry, at)
+
+    def _crush_placement(self) -> tuple[Any, dict[int, Any]] | None:
+        if self._crush is None:
+            held = self.model.held_document(self.fsid, "crush_map")
+            if held is None:
+                return None
+            self._crush = (held[0], crush_placement(held[1]))
+        return self._crush
+
+    def _metadata_by_id(self) -> dict[Any, list[dict[str, Any]]]:
+        if self._metadata is None:
+            held = self.model.held_document(self.fsid, "osd_metadata")
+            self._metadata = {}
+            for entry in held[1] if held is not None else ():
+                self._metadata.setdefault(entry.get("id"), []).append(entry)
+        return self._metadata

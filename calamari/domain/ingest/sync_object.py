@@ -80,7 +80,7 @@ def ingest(model: ModelState, fsid: str, name: str, version: SyncVersion, data: 
     if name in EXACT_VERSIONS and model.reflected.get(fsid, {}).get(name) != version:
         # nothing the model keeps changed, yet this version must still bound what comes next
         model.emit(cluster, Cluster.SyncVersionAdvanced, at, name=name, version=version)
-    model.held.setdefault(fsid, {})[name] = (version, data)
+    model.hold(fsid, name, version, data)
     model.received_at.setdefault(fsid, {})[name] = at.timestamp()
     complete_awaiting(model, fsid, name, at)
     return True

@@ -72,7 +72,7 @@ def crush_view(model: ClusterModel, fsid: str) -> CrushView:
         if "~" in b["name"]:
             shadows[b["id"]] = shadows[b["name"]] = b["name"]
     parent = {i["id"]: b["id"] for b in buckets.values() for i in b.get("items", [])}
-    held = model.held.get(fsid, {}).get("crush_map")
+    held = model.held_document(fsid, "crush_map")
     devices = held[1].get("devices", []) if held and isinstance(held[1], dict) else []
     return CrushView(buckets, parent, {t["name"]: t["type_id"] for t in crush.get("types", [])},
                      {r["rule_id"]: r for r in crush.get("rules", [])},
@@ -81,7 +81,7 @@ def crush_view(model: ClusterModel, fsid: str) -> CrushView:
 
 def crush_devices(model: ClusterModel, fsid: str) -> dict[int, str]:
     """The CRUSH map's devices: OSD id -> name ("osd.3")."""
-    held = model.held.get(fsid, {}).get("crush_map")
+    held = model.held_document(fsid, "crush_map")
     devices = held[1].get("devices", []) if held and isinstance(held[1], dict) else []
     return {d["id"]: d["name"] for d in devices if isinstance(d, dict) and isinstance(d.get("id"), int)}
 
