@@ -65,6 +65,8 @@ rados mon op timeout = 30
 keyring = $D/mgr\$id/keyring
 [osd]
 keyring = $D/osd\$id/keyring
+# a test machine is often busy: Ceph skips scrubs above this load average per CPU (default 0.5)
+osd scrub load threshold = 1000
 C
   for i in $(seq 0 $((OSDS - 1))); do
     printf '[osd.%d]\ncrush location = root=default host=node%d\n' "$i" $((i % HOSTS)) >> "$D/ceph.conf"
