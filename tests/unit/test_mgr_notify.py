@@ -377,3 +377,41 @@ def test_without_a_module_a_source_has_nothing_to_wait_on() -> None:
     assert source.notify_fileno() is None
     assert source.notified() == {}
     assert not source.pushed()
+
+
+# -- the command line -----------------------------------------------------------------------------
+def test_the_collector_takes_mgr_notify_endpoints_or_none() -> None:
+    from collector.main import mgr_notify_endpoints, parse_args
+
+    default = parse_args(["--ceph-conf", "/etc/ceph/ceph.conf"]).mgr_notify
+    assert mgr_notify_endpoints(default) == [f"127.0.0.1:{wire.DEFAULT_PORT}"]
+    assert mgr_notify_endpoints("none") == []
+    assert mgr_notify_endpoints("mgr-a:7000, mgr-b") == ["mgr-a:7000", "mgr-b"]
+    with pytest.raises(ValueError):
+        mgr_notify_endpoints("mgr-a:notaport")
+
+
+def test_a_bad_mgr_notify_endpoint_stops_the_collector_with_a_reason(capsys) -> None:
+    from collector.main import main
+
+    assert main(["--ceph-conf", "/nonexistent.conf", "--insecure", "--mgr-notify", "host:99999"]) == 2
+    assert "99999" in capsys.readouterr().err
+
+
+def test_install_links_the_module_and_uninstall_removes_only_that(tmp_path, capsys) -> None:
+    from collector.ceph_mgr import MODULE_DIR
+    from collector.main import main
+
+    assert main(["mgr-module", "install", "--path", str(tmp_path)]) == 0
+    link = tmp_path / "calamari_notify"
+    assert link.is_symlink() and link.resolve() == MODULE_DIR
+    assert (link / "module.py").is_file() and (link / "__init__.py").is_file()
+    assert "ceph mgr module enable calamari_notify" in capsys.readouterr().out
+    assert main(["mgr-module", "install", "--path", str(tmp_path)]) == 0  # again: nothing to do
+    assert main(["mgr-module", "uninstall", "--path", str(tmp_path)]) == 0
+    assert not link.exists() and not link.is_symlink()
+    link.mkdir()  # somebody else's folder of that name
+    assert main(["mgr-module", "install", "--path", str(tmp_path)]) == 2
+    assert main(["mgr-module", "uninstall", "--path", str(tmp_path)]) == 2
+    assert link.is_dir()
+    assert main(["mgr-module", "install", "--path", str(tmp_path / "missing")]) == 2
