@@ -6,6 +6,8 @@
 - `poll()`, about once a second: the PG map's version (`pg dump summary`, `mgr stat`) and the
   PG summary when it moved, usage, config, OSD metadata and health on their refresh intervals,
   the cluster log; and a check.
+- `notified()`, when the calamari_notify mgr module announced a new map (collector/mgr_notify.py):
+  that map, read at once; checks stand down while the module's channel is up.
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ Two kinds of reads (collector/ceph_polling.py; docs/architecture.md, "Freshness"
 - `poll()`, about once a second: the PG map's version (`pg dump summary`, `mgr stat`) and the
   PG summary when it moved, usage, config, OSD metadata and health on their refresh intervals,
   the cluster log; and a check.
+- `notified()`: the maps the calamari_notify mgr module announced, read at once; while its channel
+  is up, `check()` reads nothing (docs/mgr-module.md).
 Each kind is paced by what it costs (collector/pacing.py), so that together they stay within a
 share of one core whatever the backend. PGs are reduced to counts here and never sent one by one.
 """
