@@ -415,3 +415,35 @@ def test_install_links_the_module_and_uninstall_removes_only_that(tmp_path, caps
     assert main(["mgr-module", "uninstall", "--path", str(tmp_path)]) == 2
     assert link.is_dir()
     assert main(["mgr-module", "install", "--path", str(tmp_path / "missing")]) == 2
+
+
+# -- the agent ------------------------------------------------------------------------------------
+def test_the_agent_wakes_on_an_announcement_and_sends_the_map(module_server) -> None:
+    from recording_sink import RecordingSink
+
+    from calamari.adapters.bus import CollectorBus
+    from collector.agent import Collector
+
+    ceph = ScriptedCeph()
+    source = CephSource("/nonexistent/ceph.conf", backends=[ceph], log_dir="/nonexistent",
+                        mgr_notify=[f"127.0.0.1:{module_server.port}"])
+    sink = RecordingSink(require_osd_map_fields=False)
+    bus = CollectorBus(sink, "tcp://127.0.0.1:0")
+    bus.start()
+    # a poll a minute: what reaches the sink after the first one came through the announcement
+    collector = Collector(source, bus.bound_endpoint, poll_interval=60.0, heartbeat_interval=0.2, stats_interval=60.0)
+    collector.start()
+    try:
+        wait_for(lambda: sink.sync_object(source.fsid, "osd_map"))
+        wait_for(source.pushed)
+        ceph.noout = True
+        ceph.osd_epoch += 1
+        module_server.server.notify("osd_map")
+        wait_for(lambda: sink.version(source.fsid, "osd_map") == ceph.osd_epoch)
+        assert sink.data(source.fsid, "osd_map")["flags_set"] == ["noout"]
+        assert collector.counters["notified"] == 1
+        assert source.fetched_by["osd_map"] == "notified"
+    finally:
+        collector.stop()
+        bus.stop()
+        source.close()
