@@ -136,6 +136,7 @@ class MgrNotifyListener:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._lock = threading.Lock()
+        self._closed = False
         self._pending: set[str] = set()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -161,12 +162,14 @@ class MgrNotifyListener:
 
     def take(self) -> set[str]:
         """The kinds of map announced since the last call (and clears the wake-up)."""
-        try:
-            while os.read(self._wake_r, 512):
-                pass
-        except BlockingIOError:
-            pass
         with self._lock:
+            if self._closed:
+                return set()
+            try:
+                while os.read(self._wake_r, 512):
+                    pass
+            except BlockingIOError:
+                pass
             kinds, self._pending = self._pending, set()
         return kinds
 
@@ -179,6 +182,11 @@ class MgrNotifyListener:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                os.close(self._wake_r)
+                os.close(self._wake_w)
 
     # -- the thread ------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -245,17 +253,22 @@ class MgrNotifyListener:
                         log.info("calamari_notify of mgr %s at %s: maps are pushed now", line.mgr_name, where)
                     elif isinstance(line, MapChanged):
                         self.counters["notifications"] += 1
-                        with self._lock:
-                            self._pending.add(line.kind)
-                        try:
-                            os.write(self._wake_w, b"!")
-                        except BlockingIOError:  # the agent has a wake-up waiting already
-                            pass
+                        self._announce(line.kind)
             return greeted
         finally:
             if self._connected is not None:
                 self.counters["disconnects"] += 1
             self._connected = None
+
+    def _announce(self, kind: str) -> None:
+        with self._lock:
+            if self._closed:  # the pipe's numbers may be another file's now
+                return
+            self._pending.add(kind)
+            try:
+                os.write(self._wake_w, b"!")
+            except BlockingIOError:  # the agent has a wake-up waiting already
+                pass
 
     def _malformed(self, where: str, exc: MalformedLine) -> None:
         self.counters["malformed"] += 1

@@ -6,6 +6,7 @@ announced map at once, its checks standing down while the module pushes."""
 from __future__ import annotations
 
 import logging
+import os
 import select
 import socket
 import threading
@@ -244,6 +245,16 @@ def test_notify_never_waits_for_the_serving_thread() -> None:
 
     threading.Thread(target=flood, daemon=True).start()
     assert done.wait(30)
+    server.close()
+    reused_r, reused_w = os.pipe()  # most likely the numbers the server's pipe had
+    try:
+        server.notify("osd_map")  # a late notification after the server closed writes nothing anywhere
+        os.set_blocking(reused_r, False)
+        with pytest.raises(BlockingIOError):
+            os.read(reused_r, 10)
+    finally:
+        os.close(reused_r)
+        os.close(reused_w)
 
 
 def test_malformed_lines_are_logged_and_dropped_and_later_lines_still_count(listeners, caplog) -> None:
@@ -301,7 +312,7 @@ def test_a_silent_channel_counts_as_down(listeners) -> None:
             conn.sendall(wire.greeting(FSID, "hung"))
             wait_for(listener.live)
             wait_for(lambda: not listener.live(), timeout=3)  # the mgr is stopped, its socket open
-            assert listener.counters["disconnects"] == 1
+            wait_for(lambda: listener.counters["disconnects"] == 1, timeout=3)  # and the connection dropped
 
 
 def test_the_listener_reconnects_after_the_module_restarts(listeners) -> None:

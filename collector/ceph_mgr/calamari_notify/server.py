@@ -42,6 +42,7 @@ class NotifyServer:
         self._lock = threading.Lock()
         self._pending: set[str] = set()
         self._stopping = False
+        self._closed = False
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -57,19 +58,24 @@ class NotifyServer:
         with self._lock:
             self._pending.add(notify_type)
             self.counters["notifications"] += 1
-        self._wake()
+            self._wake()
 
     def stop(self) -> None:
-        self._stopping = True
-        self._wake()
+        with self._lock:
+            self._stopping = True
+            self._wake()
 
     def clients(self) -> int:
         return len(self._clients)
 
     def _wake(self) -> None:
+        """Under the lock: once the pipe is closed its descriptor number may belong to something
+        else in ceph-mgr, and a late notify() must not write into that."""
+        if self._closed:
+            return
         try:
             os.write(self._wake_w, b"!")
-        except OSError:  # full (a wake-up is already pending) or closed (stopped)
+        except BlockingIOError:  # full: a wake-up is pending already
             pass
 
     # -- the serving thread ---------------------------------------------------------------------
@@ -109,8 +115,16 @@ class NotifyServer:
                 self._drop(client, selector)
             selector.close()
             listener.close()
-            os.close(self._wake_r)
-            os.close(self._wake_w)
+            self.close()
+
+    def close(self) -> None:
+        """Release the wake-up pipe (serve() does on its way out; a server never served must be
+        closed by its owner)."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                os.close(self._wake_r)
+                os.close(self._wake_w)
 
     def _accept(self, listener: socket.socket, selector: selectors.BaseSelector) -> None:
         try:
