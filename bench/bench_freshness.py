@@ -9,12 +9,15 @@ the collector can reach Ceph, a calamari-collector with its default intervals:
             Python cannot load the binding (the CLI fallback)
   cli       one `ceph` process per command: the last resort (the CLI is not a Python script)
 
+each either with version checks only, or (`+notify`, e.g. `librados+notify`) told of new maps by the
+calamari_notify mgr module, which the cluster's mgr loads and enables (docs/mgr-module.md),
+
 and prints per client: median, p90, p99 and max over the changes, where the time went (the
 collector's send time is the stored event's time), and the CPU share of the collector (its
 process, its children, a bridge's worker) and of the monitor over an idle minute, from
-/proc/<pid>/stat. Asserts nothing. Skips (exit 0) when Ceph is not installed.
+/proc/<pid>/stat, and of ceph-mgr and the module's own thread in it. Asserts nothing. Skips (exit 0) when Ceph is not installed.
 
-    python bench/bench_freshness.py [--changes 30] [--clients librados,bridge,cli] [--idle 60]
+    python bench/bench_freshness.py [--changes 30] [--clients librados,librados+notify,bridge,cli] [--idle 60]
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ from calamari.testing.live import (
 BUDGET_MEDIAN_S = 0.100
 BUDGET_P99_S = 0.500
 BUDGET_CPU_SHARE = 0.05
-CLIENTS = ("librados", "bridge", "cli")
+CLIENTS = ("librados", "librados+notify", "bridge", "bridge+notify", "cli")
+DEFAULT_CLIENTS = ("librados", "librados+notify", "bridge", "bridge+notify")
 # The event each kind of change produces (docs/events.md), to find when the collector sent it.
 EVENT_OF = {"osd set": "ClusterFlagsChanged", "osd unset": "ClusterFlagsChanged", "osd reweight": "OsdReweighted",
             "pool set-quota": "PoolQuotaChanged", "osd out": "OsdMarkedOut", "osd in": "OsdMarkedIn"}
@@ -154,13 +158,43 @@ def cpu_seconds(pid: int, with_children: bool = True) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def thread_stat(pid: int, tid: int) -> list[str] | None:
+    """Like proc_stat, for one thread of a process."""
+    try:
+        with open(f"/proc/{pid}/task/{tid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def mgr_module_thread(mgr_pid: int | None) -> int | None:
+    """The thread of ceph-mgr that runs calamari_notify's serve() (ceph-mgr names a module's thread
+    after it, cut to 15 characters), or None."""
+    if mgr_pid is None:
+        return None
+    try:
+        for tid in os.listdir(f"/proc/{mgr_pid}/task"):
+            with open(f"/proc/{mgr_pid}/task/{tid}/comm") as f:
+                if f.read().strip().startswith("calamari"):
+                    return int(tid)
+    except OSError:
+        return None
+    return None
+
+
 def idle_shares(pids: dict[str, int], seconds: float) -> dict[str, float]:
     """Each process's CPU share of one core over `seconds` of idleness."""
-    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    def used(name: str, pid: int) -> float:
+        if name == "module thread":  # its own time (/proc/<tid>/stat would be the whole process's)
+            fields = thread_stat(pids["ceph-mgr"], pid)
+            return sum(int(v) for v in fields[11:13]) / os.sysconf("SC_CLK_TCK") if fields else 0.0
+        return cpu_seconds(pid)
+
+    before = {name: used(name, pid) for name, pid in pids.items()}
     started = time.monotonic()
     time.sleep(seconds)
     elapsed = time.monotonic() - started
-    return {name: (cpu_seconds(pid) - before[name]) / elapsed for name, pid in pids.items()}
+    return {name: (used(name, pid) - before[name]) / elapsed for name, pid in pids.items()}
 
 
 # ------------------------------------------------------------------------------------ the run
@@ -169,7 +203,9 @@ def measure(client: str, plan: list[Change], server: CalamariServer, cluster: De
             fsid: str, base: Path, args: argparse.Namespace) -> dict[str, Any]:
     collector = CalamariCollector(server.bus, cluster.conf, base / f"collector-{client}.log",
                                   poll_interval=args.poll_interval, heartbeat_interval=5.0)
-    collector.argv += ["--ceph-client", client]
+    backend, _, notify = client.partition("+")
+    collector.argv += ["--ceph-client", backend,
+                       "--mgr-notify", f"127.0.0.1:{cluster.notify_port}" if notify else "none"]
     if args.check_interval is not None:
         collector.argv += ["--check-interval", str(args.check_interval)]
     first_position = max((e["position"] for e in server.stored_events()), default=0)
@@ -193,9 +229,13 @@ def measure(client: str, plan: list[Change], server: CalamariServer, cluster: De
         time.sleep(args.settle)
         assert collector.process is not None
         pids = {"collector": collector.process.pid}
-        mon_pid = cluster.pid_of("mon.a")
-        if mon_pid is not None:
-            pids["ceph-mon"] = mon_pid
+        for name, daemon in (("ceph-mon", "mon.a"), ("ceph-mgr", "mgr.x")):
+            pid = cluster.pid_of(daemon)
+            if pid is not None:
+                pids[name] = pid
+        module_thread = mgr_module_thread(pids.get("ceph-mgr"))
+        if module_thread is not None:
+            pids["module thread"] = module_thread
         shares = idle_shares(pids, args.idle)
     finally:
         collector.stop()
@@ -242,13 +282,15 @@ def report(client: str, result: dict[str, Any], args: argparse.Namespace) -> Non
     collector = shares.get("collector", 0.0)
     print(f"{'':>11}idle {args.idle:.0f} s: collector {collector * 100:.2f} % of a core "
           f"(budget {BUDGET_CPU_SHARE * 100:.0f} %: {'OK' if collector <= BUDGET_CPU_SHARE else 'OVER'}), "
-          f"ceph-mon {shares.get('ceph-mon', 0.0) * 100:.2f} %")
+          f"ceph-mon {shares.get('ceph-mon', 0.0) * 100:.2f} %, ceph-mgr {shares.get('ceph-mgr', 0.0) * 100:.2f} % "
+          f"(the calamari_notify thread in it: {shares.get('module thread', 0.0) * 100:.3f} %)")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--changes", type=int, default=30, help="changes per client (at least; OSD out/in are two)")
-    parser.add_argument("--clients", default=",".join(CLIENTS), help=f"comma-separated, of {', '.join(CLIENTS)}")
+    parser.add_argument("--clients", default=",".join(DEFAULT_CLIENTS),
+                        help=f"comma-separated, of {', '.join(CLIENTS)} (default {','.join(DEFAULT_CLIENTS)})")
     parser.add_argument("--idle", type=float, default=60.0, help="seconds of idleness to measure CPU over")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds after the last change before that")
     parser.add_argument("--poll-interval", type=float, default=1.0, help="the collector's (its default: 1.0)")
@@ -266,7 +308,7 @@ def main() -> int:
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="calamari-freshness-") as tmp:
         base = Path(tmp)
-        cluster = DevCluster(base / "ceph")
+        cluster = DevCluster(base / "ceph", mgr_notify=True)
         server: CalamariServer | None = None
         mon: MonCommands | None = None
         try:

@@ -23,13 +23,17 @@ poll interval unless --poll-interval), logs in to both and prints:
 - the CPU share of calamari-server, calamari-collector and ceph-mgr (all its modules, the
   dashboard among them) over an idle window.
 
+The cluster's mgr also loads calamari's own module, calamari_notify, and the collector is told of
+new maps by it, as the dashboard is by ceph-mgr (docs/mgr-module.md); --no-mgr-notify measures the
+collector with its version checks alone.
+
 The dashboard is Debian's `ceph-mgr-dashboard` package (`apt-get install -y ceph-mgr-dashboard`);
 without it, or without Ceph, the bench says what to install and exits 0. Calamari's side of each
 pair is the v2 resource that answers the same question: "health" and "summary" are both the
 cluster resource (/api/v2/cluster/<fsid>: health, flags, counters), "hosts" the cluster's servers.
 
     python bench/bench_peer.py [--osds 3] [--hosts 1] [--requests 30] [--changes 10] [--poll-ms 2]
-        [--poll-interval 1.0] [--idle 20] [--cli] [--json out.json]
+        [--poll-interval 1.0] [--idle 20] [--cli] [--no-mgr-notify] [--json out.json]
 
 The machine's other load shows in every figure. Prints figures; asserts nothing."""
 
@@ -365,6 +369,8 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=20.0, help="seconds of the idle CPU window (0: none)")
     parser.add_argument("--cli", action="store_true",
                         help="make the changes with the ceph CLI (default: librados, when importable)")
+    parser.add_argument("--no-mgr-notify", action="store_true",
+                        help="without the calamari_notify mgr module: the collector's version checks alone")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args()
     why_not = dashboard_missing()
@@ -376,7 +382,7 @@ def main() -> int:
     report: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="calamari-peer-") as tmp:
         base = Path(tmp)
-        cluster = DevCluster(base / "ceph", osds=args.osds, hosts=args.hosts)
+        cluster = DevCluster(base / "ceph", osds=args.osds, hosts=args.hosts, mgr_notify=not args.no_mgr_notify)
         dashboard_port = free_port()
         cluster.env.update(DASHBOARD_PORT=str(dashboard_port), DASHBOARD_PASSWORD=DASHBOARD_PASSWORD)
         server: CalamariServer | None = None
@@ -397,6 +403,8 @@ def main() -> int:
             collector = CalamariCollector(server.bus, cluster.conf, base / "collector.log",
                                           poll_interval=args.poll_interval, heartbeat_interval=5.0,
                                           ceph_timeout=10.0)
+            collector.argv += ["--mgr-notify", "none" if cluster.notify_port is None
+                               else f"127.0.0.1:{cluster.notify_port}"]
             collector.start()
             fsid = cluster.fsid()
             calamari = Endpoint("calamari", server.url, {"Authorization": f"Bearer {api.token}",
@@ -430,7 +438,9 @@ def main() -> int:
             mon = CliCommands(cluster) if args.cli else MonCommands(cluster)
             how = "the ceph CLI returned" if mon.rados is None else "librados' mon_command returned (committed)"
             print(f"\nFreshness: {args.changes} changes, each API polled every {args.poll_ms:g} ms by its own "
-                  f"thread; collector poll interval {args.poll_interval:g} s", flush=True)
+                  f"thread; collector poll interval {args.poll_interval:g} s, "
+                  f"{'version checks alone' if args.no_mgr_notify else 'told of new maps by calamari_notify'}",
+                  flush=True)
             report["freshness"] = measure_freshness(mon, calamari, dashboard, fsid, args.osds, args.changes,
                                                     args.poll_ms / 1000, args.poll_interval)
             report["freshness_summary"] = print_freshness(report["freshness"], how)

@@ -39,7 +39,7 @@ from collector.agent_sending import (
 )
 from collector.agent_supervision import MAX_RESTART_DELAY_S, RESTART_RESET_S, Supervised
 from collector.failover import DEFAULT_FAILOVER_AFTER_S, ServerRotation, StatsBacklog
-from collector.source import ClusterSource, VersionChecking
+from collector.source import ClusterSource, Notifying, VersionChecking
 
 __all__ = [
     "COLLECTOR_VERSION",
@@ -103,6 +103,7 @@ class Collector(Supervised, CommandHandling):
         self.poll_interval = poll_interval
         self.check_interval = check_interval
         self._check = source.check if isinstance(source, VersionChecking) else None
+        self._notify_fd = source.notify_fileno() if isinstance(source, Notifying) else None
         self.heartbeat_interval = heartbeat_interval
         self.stats_interval = stats_interval
         self.result_resend_interval = result_resend_interval
@@ -136,6 +137,7 @@ class Collector(Supervised, CommandHandling):
             "restarts": 0,
             "wakeups": 0,  # turns of the loop: about one per check, poll or message, unless it spins
             "failovers": 0,  # moves to the next server after the current one fell silent
+            "notified": 0,  # reads of maps the mgr module announced (collector/mgr_notify.py)
         }
         self.polls = 0
         self.checks = 0
@@ -228,16 +230,25 @@ class Collector(Supervised, CommandHandling):
             next_check = math.inf if self._check is None else now + self.check_interval
             next_heartbeat = now + self.heartbeat_interval
             next_stats = now + min(1.0, self.stats_interval)
+            poller = zmq.Poller()
+            poller.register(sock, zmq.POLLIN)
+            if self._notify_fd is not None:  # the mgr module announces new maps through it
+                poller.register(self._notify_fd, zmq.POLLIN)
             while not self._stopping.is_set():
                 timeout = max(0.0, min(next_poll, next_check, next_heartbeat, next_stats) - time.monotonic())
                 # rounded up: a wait rounded down to 0 ms would spin until the deadline
-                if sock.poll(math.ceil(min(timeout, 0.25) * 1000), zmq.POLLIN):
+                ready = dict(poller.poll(math.ceil(min(timeout, 0.25) * 1000)))
+                if sock in ready:
                     self._receive_all(sock)
+                if self._notify_fd is not None and self._notify_fd in ready:
+                    self._notified_source()
                 self.counters["wakeups"] += 1
                 now = time.monotonic()
                 decision = self._rotation.decide(now)
                 if decision.switch:
+                    poller.unregister(sock)
                     sock = self._switch_server(sock, now)
+                    poller.register(sock, zmq.POLLIN)
                     next_heartbeat = now + self.heartbeat_interval
                 elif decision.probe:
                     self._rotation.probed(now)

@@ -152,6 +152,17 @@ class Sending:
         if changed:
             self._send_changes([], self._sync_frames(changed))
 
+    def _notified_source(self) -> None:
+        """The source was told of new maps (the mgr module): read and send them now."""
+        try:
+            changed = self.source.notified()
+        except Exception as exc:
+            self._source_failed(exc)
+            return
+        self.counters["notified"] += 1
+        if changed:
+            self._send_changes([], self._sync_frames(changed))
+
     def _source_failed(self, exc: Exception) -> None:
         self.counters["source_errors"] += 1
         log.exception("polling the cluster failed")

@@ -6,6 +6,8 @@
 - `poll()`, about once a second: the PG map's version (`pg dump summary`, `mgr stat`) and the
   PG summary when it moved, usage, config, OSD metadata and health on their refresh intervals,
   the cluster log; and a check.
+- `notified()`, when the calamari_notify mgr module announced a new map (collector/mgr_notify.py):
+  that map, read at once; checks stand down while the module's channel is up.
 """
 
 from __future__ import annotations
@@ -52,20 +54,62 @@ class Polling:
     # -- polling --------------------------------------------------------------------------------
     def check(self) -> dict[str, tuple[SyncVersion, Any]]:
         """The version check: sync objects that changed since reported, read from one `status`
-        (when the pacer allows one now; else nothing)."""
+        (when the pacer allows one now; else nothing). Skipped while the mgr module pushes
+        notifications: the maps it does not announce (the quorum) are left to the poll's check."""
         now = self._clock()
-        if self.pacers["check"].due(now):
+        if self.pacers["check"].due(now) and not self.pushed():
+            self._cause = "check"
             self._read_maps(now)
         return self._reports.changed(self._current)
 
     def poll(self) -> dict[str, tuple[SyncVersion, Any]]:
         now = self._clock()
+        self._cause = "poll"
         if self.pacers["check"].due(now) or self._status is None:
             self._read_maps(now)
         if self.pacers["poll"].due(now):
             with self._paced("poll", now):
                 self._read_slow(now)
         return self._reports.changed(self._current)
+
+    # -- pushed notifications (collector/mgr_notify.py) -----------------------------------------
+    def pushed(self) -> bool:
+        """Does the calamari_notify mgr module tell us of new maps now?"""
+        return self._notifier is not None and self._notifier.live()
+
+    def notify_fileno(self) -> int | None:
+        """What the agent waits on besides its socket: readable when the module announced a map."""
+        return self._notifier.fileno() if self._notifier is not None else None
+
+    def notified(self) -> dict[str, tuple[SyncVersion, Any]]:
+        """Fetch the maps the module announced, at once (not held back by pacing: a change is what
+        the collector is for, and the module announces one at the pace the monitors commit them)."""
+        if self._notifier is None:
+            return {}
+        kinds = self._notifier.take()
+        if not kinds:
+            return {}
+        now = self._clock()
+        self._cause = "notified"
+        with self._paced("notified", now):
+            for kind in sorted(kinds):
+                self._fetch_announced(kind, now)
+        return self._reports.changed(self._current)
+
+    def _fetch_announced(self, kind: str, now: float) -> None:
+        """Read the map of `kind` whatever the stamps say (a `status` from another monitor might
+        not show it yet), and note its version so that the next check does not read it again."""
+        if kind == "osd_map":
+            self._read_osd_map(now)
+            self._stamps["osd_map"] = self._current["osd_map"][0]
+        elif kind == "mon_map":
+            self._read_mon_map(now)
+            self._stamps["mon_map"] = self._current["mon_map"][0]
+        elif kind == "fs_map":
+            self._read_fs_map(now)
+            self._stamps["fs_map"] = self._current["fs_map"][0]
+        elif kind == "health":
+            self._read_health(now)
 
     def _read_maps(self, now: float) -> None:
         """One `status` (what the check pacer is charged), then every map whose version moved."""
@@ -147,6 +191,8 @@ class Polling:
         return now - self._fetched_at.get(name, -1e9) >= self.refresh.get(name, 0.0)
 
     def _store(self, name: str, version: Any, data: Any, now: float) -> None:
+        if self._current.get(name, (None,))[0] != version:
+            self.fetched_by[name] = self._cause  # what made the collector read this version first
         self._current[name] = (version, data)
         self._fetched_at[name] = now
 

@@ -11,6 +11,8 @@ Two kinds of reads (collector/ceph_polling.py; docs/architecture.md, "Freshness"
 - `poll()`, about once a second: the PG map's version (`pg dump summary`, `mgr stat`) and the
   PG summary when it moved, usage, config, OSD metadata and health on their refresh intervals,
   the cluster log; and a check.
+- `notified()`: the maps the calamari_notify mgr module announced, read at once; while its channel
+  is up, `check()` reads nothing (docs/mgr-module.md).
 Each kind is paced by what it costs (collector/pacing.py), so that together they stay within a
 share of one core whatever the backend. PGs are reduced to counts here and never sent one by one.
 """
@@ -21,7 +23,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from collector import host as host_info
@@ -32,6 +34,7 @@ from collector.ceph_rados import RadosBackend
 from collector.ceph_shapes import cluster_points, host_services
 from collector.crush_compile import CrushCompileError, compile_crush_text
 from collector.logs import HostLogs, LogDirectory, default_log_dir
+from collector.mgr_notify import MgrNotifyListener, parse_endpoint
 from collector.pacing import CpuPacer
 from collector.rados_bridge import bridge_for
 from collector.source import ReportTracker
@@ -65,6 +68,9 @@ DEFAULT_CPU_SHARE = 0.05
 SHARE_SPLIT = {"check": 0.5, "poll": 0.2, "facts": 0.1, "stats": 0.1}
 # However costly a read, it runs at least this often (seconds), so that nothing freezes for good.
 MAX_READ_INTERVAL_S = {"check": 60.0, "poll": 300.0, "facts": 300.0, "stats": 300.0}
+# Reads the mgr module asks for (collector/mgr_notify.py) are counted, never held back: they come
+# at the pace the monitors commit maps, and while they do the checks above do not run.
+READ_KINDS = (*SHARE_SPLIT, "notified")
 
 
 
@@ -88,11 +94,14 @@ class CephSource(Polling):
         backends: list[CephBackend] | None = None,
         clock: Callable[[], float] = time.monotonic,
         cpu_clock: Callable[[], float] = process_cpu_seconds,
+        mgr_notify: Sequence[str] | None = None,
     ) -> None:
         """`client`: "auto" (librados, else librados through the `ceph` CLI's interpreter, else
         the CLI), or one of "librados", "bridge", "cli" only (the CLI still serves commands the
         chosen one fails). `cpu_share`: of one core, for the steady reads (pacing.py).
         `log_dir`: where this host's Ceph logs are (default: per the conf's `log file`).
+        `mgr_notify`: where the calamari_notify mgr module may listen (`HOST[:PORT]`, tried in
+        turn; docs/mgr-module.md); None or empty: version checks only.
         `backends`, `clock`, `cpu_clock`: given by tests instead of a cluster and the real clocks."""
         if client not in CLIENTS:
             raise ValueError(f"client must be one of {', '.join(CLIENTS)}, not {client!r}")
@@ -117,9 +126,16 @@ class CephSource(Polling):
         self._cpu_clock = cpu_clock
         self.pacers = {kind: CpuPacer(cpu_share * part, max_interval=MAX_READ_INTERVAL_S[kind])
                        for kind, part in SHARE_SPLIT.items()}
+        self.pacers["notified"] = CpuPacer(1.0)  # measures only: never consulted
+        self.fetched_by: dict[str, str] = {}  # sync object -> "check", "poll" or "notified"
+        self._cause = "poll"
+        self._notifier: MgrNotifyListener | None = None
+        if mgr_notify:
+            self._notifier = MgrNotifyListener([parse_endpoint(text) for text in mgr_notify], self.fsid)
+            self._notifier.start()
         self._failing: set[str] = set()  # backends whose last call raised (logged once)
         self.backend_used: dict[str, int] = {backend.name: 0 for backend in self._backends}
-        self.reads: dict[str, int] = {kind: 0 for kind in SHARE_SPLIT}  # paced reads that ran
+        self.reads: dict[str, int] = {kind: 0 for kind in READ_KINDS}  # paced reads that ran
 
     @property
     def backend(self) -> str:
@@ -237,7 +253,14 @@ class CephSource(Polling):
         )
         return [(self.hostname, points + self._host_counters.points(ts))]
 
+    @property
+    def notify_counters(self) -> dict[str, int]:
+        """The mgr module channel's counters (connections, notifications, malformed lines, ...)."""
+        return dict(self._notifier.counters) if self._notifier is not None else {}
+
     def close(self) -> None:
+        if self._notifier is not None:
+            self._notifier.close()
         for backend in self._backends:
             backend.close()
 

@@ -20,7 +20,9 @@ from calamari.adapters.curve_keys import (
 )
 from calamari.protocol import DEFAULT_BUS_ENDPOINT
 from collector.agent import BusServer, Collector
+from collector.ceph_mgr.calamari_notify.wire import DEFAULT_PORT as DEFAULT_NOTIFY_PORT
 from collector.failover import DEFAULT_FAILOVER_AFTER_S
+from collector.mgr_notify import parse_endpoint
 
 
 def positive_seconds(text: str) -> float:
@@ -86,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --ceph-conf: librados in the collector; 'bridge': librados through the ceph "
                              "CLI's interpreter (one lasting process); 'cli': one ceph process per command; "
                              "'auto' (default): the first of these that works")
+    parser.add_argument("--mgr-notify", default=f"127.0.0.1:{DEFAULT_NOTIFY_PORT}", metavar="HOST[:PORT][,...]|none",
+                        help="with --ceph-conf: where the calamari_notify mgr module listens (tried in turn); while "
+                             "it is connected, new maps are read the moment the mgr has them and the version "
+                             "checks stop; 'none': checks only (default %(default)s; docs/mgr-module.md)")
     parser.add_argument("--cpu-share", type=core_share, default=0.05,
                         help="with --ceph-conf: the share of one core the steady reads of the cluster may use "
                              "(default 0.05)")
@@ -137,7 +143,18 @@ def build_source(args: argparse.Namespace) -> Any:
     from collector.ceph_source import CephSource
 
     return CephSource(args.ceph_conf, keyring=args.keyring, name=args.name, timeout=args.ceph_timeout,
-                      log_dir=args.log_dir, client=args.ceph_client, cpu_share=args.cpu_share)
+                      log_dir=args.log_dir, client=args.ceph_client, cpu_share=args.cpu_share,
+                      mgr_notify=mgr_notify_endpoints(args.mgr_notify))
+
+
+def mgr_notify_endpoints(text: str) -> list[str]:
+    """--mgr-notify as a list of endpoints ([] for 'none'); ValueError for a malformed one."""
+    if text.strip().lower() in ("none", "off", ""):
+        return []
+    endpoints = [part.strip() for part in text.split(",")]
+    for endpoint in endpoints:
+        parse_endpoint(endpoint)
+    return endpoints
 
 
 def build_curves(args: argparse.Namespace, servers: int = 1) -> list[ClientCurveKeys] | None:
@@ -168,11 +185,17 @@ def build_curve(args: argparse.Namespace) -> ClientCurveKeys | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["mgr-module"]:
+        from collector.mgr_module_install import main as mgr_module_main
+
+        return mgr_module_main(words[1:])
+    args = parse_args(words)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         endpoints = server_endpoints(args)
+        mgr_notify_endpoints(args.mgr_notify)
         curves = build_curves(args, len(endpoints))
     except (KeyFileError, ValueError) as exc:
         print(f"calamari-collector: {exc}", file=sys.stderr)

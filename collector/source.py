@@ -51,6 +51,18 @@ class VersionChecking(Protocol):
         """Like poll(), from the version stamps alone: sync objects whose version changed."""
 
 
+@runtime_checkable
+class Notifying(Protocol):
+    """A source told of new maps as they come (CephSource with the calamari_notify mgr module):
+    the agent waits on `notify_fileno()` with its socket and then calls `notified()`."""
+
+    def notify_fileno(self) -> int | None:
+        """A file descriptor readable when something was announced; None: the source has none."""
+
+    def notified(self) -> dict[str, tuple[SyncVersion, Any]]:
+        """Like check(), for the maps announced: sync objects whose version changed."""
+
+
 class ReportTracker:
     """What a source has already reported: the version of each sync object, and the cluster log
     entries seen (bounded, oldest forgotten first), so each poll says only what is new."""

@@ -8,7 +8,9 @@
 #   ceph-dev-cluster.sh env     print 'export CEPH_CONF=...' for the running cluster
 #
 # Settings (environment): CLUSTER_DIR, OSDS (3), HOSTS (1), MON_PORT (40000), OSD_MB (1024 per OSD),
-# DASHBOARD_PORT (unset: no dashboard; set: enable mgr dashboard on 127.0.0.1 with user admin).
+# DASHBOARD_PORT (unset: no dashboard; set: enable mgr dashboard on 127.0.0.1 with user admin),
+# CALAMARI_NOTIFY_PORT (unset: not loaded; set: the mgr loads its modules from $CLUSTER_DIR/mgr-modules,
+# links to the system's plus this repository's calamari_notify, and enables it on 127.0.0.1:PORT).
 set -euo pipefail
 D=${CLUSTER_DIR:-/tmp/ceph-mini}
 OSDS=${OSDS:-3}; HOSTS=${HOSTS:-1}; MON_PORT=${MON_PORT:-40000}; OSD_MB=${OSD_MB:-1024}
@@ -68,6 +70,14 @@ keyring = $D/osd\$id/keyring
 # a test machine is often busy: Ceph skips scrubs above this load average per CPU (default 0.5)
 osd scrub load threshold = 1000
 C
+  if [ -n "${CALAMARI_NOTIFY_PORT:-}" ]; then
+    # never written into /usr/share: a module path of its own, the system's modules linked into it
+    local sys_modules repo; sys_modules=/usr/share/ceph/mgr; repo=$(cd "$(dirname "$0")/.." && pwd)
+    mkdir -p "$D/mgr-modules"
+    for m in "$sys_modules"/*; do ln -s "$m" "$D/mgr-modules/"; done
+    ln -s "$repo/collector/ceph_mgr/calamari_notify" "$D/mgr-modules/calamari_notify"
+    printf '[mgr.x]\nmgr module path = %s\n' "$D/mgr-modules" >> "$D/ceph.conf"
+  fi
   for i in $(seq 0 $((OSDS - 1))); do
     printf '[osd.%d]\ncrush location = root=default host=node%d\n' "$i" $((i % HOSTS)) >> "$D/ceph.conf"
   done
@@ -98,6 +108,13 @@ C
     ceph mgr module enable dashboard
     printf '%s' "${DASHBOARD_PASSWORD:-Dashb0ard-pass}" > "$D/dashboard.pw"
     for t in $(seq 1 60); do ceph dashboard ac-user-create admin -i "$D/dashboard.pw" administrator >/dev/null 2>&1 && break; sleep 1; done
+  fi
+  if [ -n "${CALAMARI_NOTIFY_PORT:-}" ]; then
+    # the mgr lists its modules (and their options) in the mgr map once it runs: refused until then
+    for t in $(seq 1 60); do ceph mgr module enable calamari_notify >/dev/null 2>&1 && break; sleep 1; done
+    ceph config set mgr mgr/calamari_notify/server_addr 127.0.0.1
+    ceph config set mgr mgr/calamari_notify/server_port "$CALAMARI_NOTIFY_PORT"
+    ceph mgr module ls -f json | python3 -c 'import json,sys; sys.exit("calamari_notify" not in json.load(sys.stdin)["enabled_modules"])'
   fi
   echo "cluster $fsid up: $OSDS OSDs on $HOSTS hosts; export CEPH_CONF=$D/ceph.conf"
 }

@@ -65,11 +65,17 @@ def missing_ceph_tools() -> list[str]:
 class DevCluster:
     """A cluster of scripts/ceph-dev-cluster.sh in `directory`; `up()` starts it, `down()` stops it."""
 
-    def __init__(self, directory: str | Path, osds: int = 3, hosts: int = 1) -> None:
+    def __init__(self, directory: str | Path, osds: int = 3, hosts: int = 1, *, mgr_notify: bool = False) -> None:
+        """`mgr_notify`: the mgr loads and enables the calamari_notify module, on `self.notify_port`."""
         self.dir = Path(directory)
         self.env = dict(os.environ, CLUSTER_DIR=str(self.dir), MON_PORT=str(free_port()), OSDS=str(osds),
                         HOSTS=str(hosts))
         self.env.pop("CEPH_CONF", None)
+        self.env.pop("CALAMARI_NOTIFY_PORT", None)
+        self.notify_port: int | None = None
+        if mgr_notify:
+            self.notify_port = free_port()
+            self.env["CALAMARI_NOTIFY_PORT"] = str(self.notify_port)
         self.osds = osds
 
     @property

@@ -26,7 +26,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def ceph_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A running 3-OSD memstore cluster: {"conf", "dir"}. Stopped at the end of the session."""
+    """A running 3-OSD memstore cluster: {"conf", "dir", "notify_port"}. Stopped at the end of the session."""
     missing = [tool for tool in ("ceph-mon", "ceph-osd", "ceph-mgr", "ceph") if shutil.which(tool) is None]
     if missing and os.environ.get("CALAMARI_REQUIRE_CEPH") == "1":
         pytest.fail(f"CALAMARI_REQUIRE_CEPH=1 but {', '.join(missing)} not found")
@@ -34,7 +34,9 @@ def ceph_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
         pytest.skip(f"Ceph is not installed (missing {', '.join(missing)}); the real-cluster tests need "
                     "Debian's ceph-mon ceph-osd ceph-mgr ceph-common")
     cluster_dir = tmp_path_factory.mktemp("ceph")
-    env = dict(os.environ, CLUSTER_DIR=str(cluster_dir), MON_PORT=str(_free_port()), OSDS="3", HOSTS="1")
+    notify_port = _free_port()  # the calamari_notify mgr module, loaded and enabled (docs/mgr-module.md)
+    env = dict(os.environ, CLUSTER_DIR=str(cluster_dir), MON_PORT=str(_free_port()), OSDS="3", HOSTS="1",
+               CALAMARI_NOTIFY_PORT=str(notify_port))
     env.pop("CEPH_CONF", None)
     try:
         subprocess.run(["bash", str(SCRIPT), "up"], env=env, check=True, timeout=180,
@@ -43,6 +45,6 @@ def ceph_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
         subprocess.run(["bash", str(SCRIPT), "down"], env=env, check=False, timeout=60)
         pytest.fail(f"the test cluster did not start: {exc.stderr.decode(errors='replace')[-2000:]}")
     try:
-        yield {"conf": str(cluster_dir / "ceph.conf"), "dir": str(cluster_dir)}
+        yield {"conf": str(cluster_dir / "ceph.conf"), "dir": str(cluster_dir), "notify_port": str(notify_port)}
     finally:
         subprocess.run(["bash", str(SCRIPT), "down"], env=env, check=False, timeout=60)

@@ -19,8 +19,9 @@ import setuptools
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY_POINTS = ("calamari.service.main", "collector.main", "calamari.service.ctl")
-# Imported at run time but not installed from PyPI: librados' binding comes with Ceph (python3-rados).
-SYSTEM_MODULES = {"rados"}
+# Imported at run time but not installed from PyPI: librados' binding comes with Ceph (python3-rados),
+# mgr_module is ceph-mgr's own, imported only by the calamari_notify module it runs.
+SYSTEM_MODULES = {"rados", "mgr_module"}
 # Required without being imported by name: eventsourcing's PostgreSQL recorder needs psycopg's
 # compiled implementation and its connection pool.
 COMPANIONS = {"psycopg-binary", "psycopg-pool"}

@@ -1,0 +1,114 @@
+"""The calamari_notify mgr module on a real cluster (docs/mgr-module.md): loaded and enabled by the
+test cluster's mgr; a `ceph osd out` reaches the collector through a notification (the fetch is
+recorded as caused by it, and no version check read anything meanwhile); with the module disabled
+or the mgr restarted the collector's checks take over, and it reconnects when the module is back.
+
+The collector polls only once a minute here, so that a change it sees came either through the
+module or through a version check, and `CephSource.fetched_by` says which."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from recording_sink import RecordingSink
+
+from calamari.adapters.bus import CollectorBus
+from calamari.testing.live import DevCluster, wait_for
+from collector.agent import Collector
+from collector.ceph_source import CephSource
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def cluster(ceph_cluster) -> DevCluster:
+    return DevCluster(ceph_cluster["dir"])
+
+
+@pytest.fixture
+def live(ceph_cluster) -> Iterator[dict[str, Any]]:
+    sink = RecordingSink()
+    bus = CollectorBus(sink, "tcp://127.0.0.1:0")
+    bus.start()
+    # the bridge, not librados in this process: a librados client that sent mgr commands may crash
+    # when the mgr restarts (docs/architecture.md, "Freshness"), which one test here does
+    source = CephSource(ceph_cluster["conf"], client="bridge", mgr_notify=[f"127.0.0.1:{ceph_cluster['notify_port']}"])
+    collector = Collector(source, bus.bound_endpoint, poll_interval=60.0, heartbeat_interval=1.0, stats_interval=60.0)
+    collector.start()
+    try:
+        wait_for(lambda: sink.sync_object(source.fsid, "osd_map"), 30, "the first OSD map")
+        yield {"sink": sink, "source": source, "collector": collector}
+    finally:
+        collector.stop()
+        bus.stop()
+        source.close()
+
+
+def osd_in(live: dict[str, Any], osd: int) -> int:
+    osd_map = live["sink"].data(live["source"].fsid, "osd_map")
+    return next(entry["in"] for entry in osd_map["osds"] if entry["osd"] == osd)
+
+
+def mark(cluster: DevCluster, live: dict[str, Any], osd: int, state: str) -> None:
+    """`ceph osd out|in OSD` as a user runs it, then wait until the collector sent the new map."""
+    cluster.ceph("osd", state, str(osd))
+    wanted = 1 if state == "in" else 0
+    wait_for(lambda: osd_in(live, osd) == wanted, 30, f"osd.{osd} {state} to reach the collector")
+
+
+def test_the_module_is_loaded_enabled_and_listening(cluster, ceph_cluster) -> None:
+    assert "calamari_notify" in cluster.ceph("mgr", "module", "ls")["enabled_modules"]
+    status = wait_for(lambda: (lambda s: s if s["listening"] else None)(cluster.ceph("calamari_notify", "status")),
+                      60, "the module to listen")
+    assert status["listening"] == ["127.0.0.1", int(ceph_cluster["notify_port"])]
+    assert status["error"] is None
+
+
+def test_a_change_reaches_the_collector_through_a_notification(cluster, live) -> None:
+    source, collector = live["source"], live["collector"]
+    wait_for(source.pushed, 30, "the collector to connect to the module")
+    notified, checks = collector.counters["notified"], source.reads["check"]
+    try:
+        mark(cluster, live, 0, "out")
+        assert source.fetched_by["osd_map"] == "notified"
+        assert collector.counters["notified"] > notified
+        assert source.notify_counters["notifications"] >= 1
+        assert source.reads["check"] == checks  # no status read: the module said when to look
+    finally:
+        mark(cluster, live, 0, "in")
+
+
+def test_with_the_module_disabled_checks_take_over_and_it_reconnects_after(cluster, live) -> None:
+    source = live["source"]
+    wait_for(source.pushed, 30, "the collector to connect to the module")
+    connections = source.notify_counters["connections"]
+    cluster.ceph("mgr", "module", "disable", "calamari_notify")
+    try:
+        wait_for(lambda: not source.pushed(), 60, "the channel to close")
+        mark(cluster, live, 1, "out")
+        assert source.fetched_by["osd_map"] == "check"
+    finally:
+        cluster.ceph("mgr", "module", "enable", "calamari_notify")
+    wait_for(source.pushed, 90, "the collector to reconnect to the module")
+    assert source.notify_counters["connections"] > connections
+    mark(cluster, live, 1, "in")
+    assert source.fetched_by["osd_map"] == "notified"
+
+
+def test_across_a_mgr_restart_checks_take_over_and_it_reconnects_after(cluster, live) -> None:
+    source = live["source"]
+    wait_for(source.pushed, 30, "the collector to connect to the module")
+    connections = source.notify_counters["connections"]
+    cluster.stop_daemon("mgr.x")
+    try:
+        wait_for(lambda: not source.pushed(), 30, "the channel to close with the mgr")
+        mark(cluster, live, 2, "out")
+        assert source.fetched_by["osd_map"] == "check"
+    finally:
+        cluster.start_daemon("mgr.x")
+    wait_for(source.pushed, 120, "the collector to reconnect to the restarted mgr's module")
+    assert source.notify_counters["connections"] > connections
+    mark(cluster, live, 2, "in")
+    assert source.fetched_by["osd_map"] == "notified"

@@ -1,0 +1,460 @@
+"""The calamari_notify channel without Ceph: the module's server (its own code, run here on the
+test's Python) and the collector's listener over real loopback sockets; what the listener does with
+malformed lines, a foreign cluster, a silent or restarted module; and the CephSource reading an
+announced map at once, its checks standing down while the module pushes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from test_ceph_source_checks import Clock, ScriptedCeph
+
+from collector.ceph_mgr.calamari_notify import wire
+from collector.ceph_mgr.calamari_notify.server import MAX_CLIENT_BYTES, NotifyServer
+from collector.ceph_source import CephSource
+from collector.mgr_notify import (
+    Greeting,
+    LineSplitter,
+    MalformedLine,
+    MapChanged,
+    MgrNotifyListener,
+    Tick,
+    parse_endpoint,
+    parse_line,
+)
+
+FSID = "11111111-2222-3333-4444-555555555555"
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.005)
+
+
+def readable(fd: int, timeout: float = 5.0) -> bool:
+    return bool(select.select([fd], [], [], timeout)[0])
+
+
+# -- the wire -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("line, expected", [
+    (b"calamari_notify 1 abc-fsid x", Greeting("abc-fsid", "x")),
+])
+def test_a_greeting_is_the_first_line(line: bytes, expected: Greeting) -> None:
+    assert parse_line(line, first=True) == expected
+
+
+@pytest.mark.parametrize("kind", wire.MAP_TYPES)
+def test_every_map_kind_is_read(kind: str) -> None:
+    assert parse_line(wire.map_line(kind).rstrip(b"\n"), first=False) == MapChanged(kind)
+
+
+def test_a_tick_is_read() -> None:
+    assert parse_line(wire.TICK.rstrip(b"\n"), first=False) == Tick()
+
+
+@pytest.mark.parametrize("line, first", [
+    (b"HTTP/1.1 200 OK", True),  # something else listens on the port
+    (b"calamari_notify 2 fsid x", True),  # another version of the channel
+    (b"calamari_notify 1 fsid", True),
+    (b"map osd_map", True),  # no greeting first
+    (b"map clog", False),
+    (b"map", False),
+    (b"map osd_map extra", False),
+    (b"tock", False),
+    (b"", False),
+    ("map osd_mäp".encode(), False),
+    (b"calamari_notify 1 fsid x", False),  # a second greeting
+])
+def test_malformed_lines_are_refused_with_a_reason(line: bytes, first: bool) -> None:
+    with pytest.raises(MalformedLine) as refused:
+        parse_line(line, first=first)
+    assert str(refused.value)
+
+
+def test_lines_split_across_reads_are_joined() -> None:
+    splitter = LineSplitter()
+    assert splitter.feed(b"map os") == []
+    assert splitter.feed(b"d_map\ntick\nmap he") == [b"map osd_map", b"tick"]
+    assert splitter.feed(b"alth\n") == [b"map health"]
+
+
+def test_an_overlong_line_is_skipped_to_its_end_and_reported_once() -> None:
+    splitter = LineSplitter()
+    out = splitter.feed(b"x" * (wire.MAX_LINE + 1))
+    out += splitter.feed(b"y" * 10_000)
+    out += splitter.feed(b"z\nmap fs_map\n")
+    assert len(out) == 2 and isinstance(out[0], MalformedLine)
+    assert out[1] == b"map fs_map"
+    complete = LineSplitter().feed(b"q" * (wire.MAX_LINE + 1) + b"\ntick\n")
+    assert isinstance(complete[0], MalformedLine) and complete[1:] == [b"tick"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("127.0.0.1:7000", ("127.0.0.1", 7000)),
+    ("mgr-host", ("mgr-host", wire.DEFAULT_PORT)),
+    ("[::1]:7001", ("::1", 7001)),
+    ("[::1]", ("::1", wire.DEFAULT_PORT)),
+    ("::1", ("::1", wire.DEFAULT_PORT)),  # an IPv6 address without a port
+])
+def test_endpoints(text: str, expected: tuple[str, int]) -> None:
+    assert parse_endpoint(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", ":7000", "host:", "host:0", "host:70000", "host:http", "[::1]x", "[]:7000"])
+def test_bad_endpoints_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_endpoint(text)
+
+
+# -- the module's server and the collector's listener ---------------------------------------------
+class RunningServer:
+    def __init__(self, port: int = 0, fsid: str = FSID, **options: object) -> None:
+        self.server = NotifyServer(fsid, "x", logging.getLogger("test.calamari_notify"), **options)
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._serve, args=(port,), daemon=True)
+        self.thread.start()
+        wait_for(lambda: self.server.address is not None or self.failure is not None)
+        if self.failure is not None:
+            raise self.failure
+        self.port = self.server.address[1]
+
+    def _serve(self, port: int) -> None:
+        try:
+            self.server.serve("127.0.0.1", port)
+        except BaseException as exc:  # reported to the test
+            self.failure = exc
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.thread.join(5)
+        assert not self.thread.is_alive()
+
+
+@pytest.fixture
+def module_server() -> Iterator[RunningServer]:
+    running = RunningServer()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def listeners() -> Iterator[list[MgrNotifyListener]]:
+    made: list[MgrNotifyListener] = []
+    yield made
+    for listener in made:
+        listener.close()
+
+
+def listen(made: list[MgrNotifyListener], port: int, fsid: str | None = FSID, **options: object) -> MgrNotifyListener:
+    listener = MgrNotifyListener([("127.0.0.1", port)], fsid, **options)
+    made.append(listener)
+    listener.start()
+    return listener
+
+
+def test_a_notification_wakes_the_listener_with_its_kind(module_server, listeners) -> None:
+    listener = listen(listeners, module_server.port)
+    wait_for(listener.live)
+    assert listener.mgr_name == "x"
+    module_server.server.notify("osd_map")
+    assert readable(listener.fileno())
+    wait_for(lambda: listener.counters["notifications"] == 1)
+    assert listener.take() == {"osd_map"}
+    assert not readable(listener.fileno(), 0.0)  # take() cleared the wake-up
+    assert listener.take() == set()
+
+
+def test_kinds_the_collector_does_not_read_are_not_sent(module_server, listeners) -> None:
+    listener = listen(listeners, module_server.port)
+    wait_for(listener.live)
+    for kind in ("clog", "command", "pg_summary", "service_map"):
+        module_server.server.notify(kind)
+    module_server.server.notify("mon_map")
+    wait_for(lambda: listener.counters["notifications"] >= 1)
+    time.sleep(0.05)
+    assert listener.take() == {"mon_map"}
+    assert module_server.server.counters["notifications"] == 1
+
+
+def test_a_client_that_does_not_read_costs_one_line_per_kind(module_server) -> None:
+    bound = len(wire.greeting(FSID, "x")) + sum(len(wire.map_line(kind)) for kind in wire.MAP_TYPES)
+    with socket.create_connection(("127.0.0.1", module_server.port)) as client:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        wait_for(lambda: module_server.server.clients() == 1)
+        sent_at_start = module_server.server.counters["lines_sent"]
+        for _ in range(50_000):
+            module_server.server.notify("osd_map")
+            module_server.server.notify("health")
+        wait_for(lambda: module_server.server.counters["notifications"] == 100_000)
+        time.sleep(0.1)
+        for held in list(module_server.server._clients.values()):
+            assert len(held.out) <= bound and held.pending <= set(wire.MAP_TYPES)
+        assert module_server.server.counters["lines_sent"] - sent_at_start < 100_000
+        client.settimeout(2.0)
+        received = b""
+        while not received.endswith(b"\n") or b"map health" not in received or b"map osd_map" not in received:
+            received += client.recv(65536)
+    assert received.startswith(b"calamari_notify 1 ")
+
+
+def test_clients_beyond_the_limit_are_refused() -> None:
+    running = RunningServer(max_clients=2)
+    try:
+        kept = [socket.create_connection(("127.0.0.1", running.port)) for _ in range(2)]
+        wait_for(lambda: running.server.clients() == 2)
+        with socket.create_connection(("127.0.0.1", running.port)) as extra:
+            extra.settimeout(5)
+            assert extra.recv(100) == b""  # closed at once, nothing said
+        assert running.server.counters["refused"] == 1
+        for sock in kept:
+            sock.close()
+    finally:
+        running.stop()
+
+
+def test_a_client_that_talks_is_cut_off(module_server) -> None:
+    with socket.create_connection(("127.0.0.1", module_server.port)) as client:
+        client.settimeout(5)
+        wait_for(lambda: module_server.server.clients() == 1)
+        try:
+            client.sendall(b"x" * (MAX_CLIENT_BYTES + 1))
+        except OSError:
+            pass
+        wait_for(lambda: module_server.server.clients() == 0)
+
+
+def test_notify_never_waits_for_the_serving_thread() -> None:
+    # the mgr's notification thread calls notify(): with the pipe full and nobody serving it must return
+    server = NotifyServer(FSID, "x", logging.getLogger("test"))
+    done = threading.Event()
+
+    def flood() -> None:
+        for _ in range(200_000):
+            server.notify("osd_map")
+        done.set()
+
+    threading.Thread(target=flood, daemon=True).start()
+    assert done.wait(30)
+    server.close()
+    reused_r, reused_w = os.pipe()  # most likely the numbers the server's pipe had
+    try:
+        server.notify("osd_map")  # a late notification after the server closed writes nothing anywhere
+        os.set_blocking(reused_r, False)
+        with pytest.raises(BlockingIOError):
+            os.read(reused_r, 10)
+    finally:
+        os.close(reused_r)
+        os.close(reused_w)
+
+
+def test_malformed_lines_are_logged_and_dropped_and_later_lines_still_count(listeners, caplog) -> None:
+    with socket.socket() as fake:
+        fake.bind(("127.0.0.1", 0))
+        fake.listen(1)
+        listener = listen(listeners, fake.getsockname()[1])
+        conn, _ = fake.accept()
+        with conn, caplog.at_level(logging.WARNING, "calamari.collector.mgr_notify"):
+            conn.sendall(wire.greeting(FSID, "y"))
+            wait_for(listener.live)
+            conn.sendall(b"map nonsense\nGARBAGE\n" + b"z" * 5000 + b"\nmap osd_map\n")
+            wait_for(lambda: listener.counters["notifications"] == 1)
+            assert listener.take() == {"osd_map"}
+            assert listener.counters["malformed"] == 3
+            assert listener.live()  # dropped lines do not end the channel
+        warnings = [record.getMessage() for record in caplog.records if "malformed" in record.getMessage()]
+        assert len(warnings) == 1 and "unknown map kind" in warnings[0]  # once a minute, not per line
+
+
+def test_a_module_of_another_cluster_is_not_used(listeners, caplog) -> None:
+    running = RunningServer(fsid="99999999-0000-0000-0000-000000000000")
+    try:
+        with caplog.at_level(logging.WARNING, "calamari.collector.mgr_notify"):
+            listener = listen(listeners, running.port)
+            wait_for(lambda: any("speaks for cluster" in r.getMessage() for r in caplog.records))
+        running.server.notify("osd_map")
+        time.sleep(0.1)
+        assert not listener.live()
+        assert listener.take() == set()
+        assert listener.counters["connections"] == 0
+    finally:
+        running.stop()
+
+
+def test_something_else_on_the_port_is_not_taken_for_the_module(listeners) -> None:
+    with socket.socket() as fake:
+        fake.bind(("127.0.0.1", 0))
+        fake.listen(1)
+        listener = listen(listeners, fake.getsockname()[1])
+        conn, _ = fake.accept()
+        with conn:
+            conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+            wait_for(lambda: listener.counters["malformed"] == 1)
+            assert not listener.live()
+
+
+def test_a_silent_channel_counts_as_down(listeners) -> None:
+    with socket.socket() as fake:
+        fake.bind(("127.0.0.1", 0))
+        fake.listen(1)
+        listener = listen(listeners, fake.getsockname()[1], silence_s=0.4)
+        conn, _ = fake.accept()
+        with conn:
+            conn.sendall(wire.greeting(FSID, "hung"))
+            wait_for(listener.live)
+            wait_for(lambda: not listener.live(), timeout=3)  # the mgr is stopped, its socket open
+            wait_for(lambda: listener.counters["disconnects"] == 1, timeout=3)  # and the connection dropped
+
+
+def test_the_listener_reconnects_after_the_module_restarts(listeners) -> None:
+    first = RunningServer()
+    port = first.port
+    listener = listen(listeners, port)
+    wait_for(listener.live)
+    first.stop()
+    wait_for(lambda: not listener.live())
+    second = RunningServer(port=port)  # the mgr back (or its successor) on the same port
+    try:
+        wait_for(listener.live, timeout=10)
+        assert listener.counters["connections"] == 2
+        second.server.notify("fs_map")
+        wait_for(lambda: listener.take() == {"fs_map"})
+    finally:
+        second.stop()
+
+
+# -- the source -----------------------------------------------------------------------------------
+def test_an_announced_map_is_read_at_once_and_checks_stand_down_meanwhile(module_server) -> None:
+    ceph = ScriptedCeph()
+    clock = Clock()
+    source = CephSource("/nonexistent/ceph.conf", backends=[ceph], clock=clock, log_dir="/nonexistent",
+                        cpu_clock=lambda: ceph.cpu, mgr_notify=[f"127.0.0.1:{module_server.port}"])
+    try:
+        source.poll()
+        wait_for(source.pushed)
+        ceph.sent.clear()
+        clock.tick()
+        assert source.check() == {}
+        assert ceph.sent == []  # the module tells of new maps: no status read 20 times a second
+        ceph.osd_epoch += 1
+        module_server.server.notify("osd_map")
+        assert readable(source.notify_fileno())
+        wait_for(lambda: source.notify_counters["notifications"] == 1)
+        changed = source.notified()
+        assert set(changed) == {"osd_map"} and changed["osd_map"][0] == ceph.osd_epoch
+        assert ceph.sent == ["osd dump"]  # straight to the map, no status first
+        assert source.fetched_by["osd_map"] == "notified"
+        assert source.reads["notified"] == 1
+        ceph.sent.clear()
+        clock.tick(1.0)
+        assert "osd_map" not in source.poll()  # its version was noted: not read again
+        assert "osd dump" not in ceph.sent
+    finally:
+        source.close()
+
+
+def test_checks_come_back_when_the_module_goes(listeners) -> None:
+    running = RunningServer()
+    ceph = ScriptedCeph()
+    clock = Clock()
+    source = CephSource("/nonexistent/ceph.conf", backends=[ceph], clock=clock, log_dir="/nonexistent",
+                        cpu_clock=lambda: ceph.cpu, mgr_notify=[f"127.0.0.1:{running.port}"])
+    try:
+        source.poll()
+        wait_for(source.pushed)
+        running.stop()
+        wait_for(lambda: not source.pushed())
+        ceph.osd_epoch += 1
+        ceph.sent.clear()
+        clock.tick(1.0)
+        assert set(source.check()) == {"osd_map"}
+        assert ceph.sent[0] == "status"
+        assert source.fetched_by["osd_map"] == "check"
+    finally:
+        source.close()
+
+
+def test_without_a_module_a_source_has_nothing_to_wait_on() -> None:
+    source = CephSource("/nonexistent/ceph.conf", backends=[ScriptedCeph()], clock=Clock(), log_dir="/nonexistent")
+    assert source.notify_fileno() is None
+    assert source.notified() == {}
+    assert not source.pushed()
+
+
+# -- the command line -----------------------------------------------------------------------------
+def test_the_collector_takes_mgr_notify_endpoints_or_none() -> None:
+    from collector.main import mgr_notify_endpoints, parse_args
+
+    default = parse_args(["--ceph-conf", "/etc/ceph/ceph.conf"]).mgr_notify
+    assert mgr_notify_endpoints(default) == [f"127.0.0.1:{wire.DEFAULT_PORT}"]
+    assert mgr_notify_endpoints("none") == []
+    assert mgr_notify_endpoints("mgr-a:7000, mgr-b") == ["mgr-a:7000", "mgr-b"]
+    with pytest.raises(ValueError):
+        mgr_notify_endpoints("mgr-a:notaport")
+
+
+def test_a_bad_mgr_notify_endpoint_stops_the_collector_with_a_reason(capsys) -> None:
+    from collector.main import main
+
+    assert main(["--ceph-conf", "/nonexistent.conf", "--insecure", "--mgr-notify", "host:99999"]) == 2
+    assert "99999" in capsys.readouterr().err
+
+
+def test_install_links_the_module_and_uninstall_removes_only_that(tmp_path, capsys) -> None:
+    from collector.ceph_mgr import MODULE_DIR
+    from collector.main import main
+
+    assert main(["mgr-module", "install", "--path", str(tmp_path)]) == 0
+    link = tmp_path / "calamari_notify"
+    assert link.is_symlink() and link.resolve() == MODULE_DIR
+    assert (link / "module.py").is_file() and (link / "__init__.py").is_file()
+    assert "ceph mgr module enable calamari_notify" in capsys.readouterr().out
+    assert main(["mgr-module", "install", "--path", str(tmp_path)]) == 0  # again: nothing to do
+    assert main(["mgr-module", "uninstall", "--path", str(tmp_path)]) == 0
+    assert not link.exists() and not link.is_symlink()
+    link.mkdir()  # somebody else's folder of that name
+    assert main(["mgr-module", "install", "--path", str(tmp_path)]) == 2
+    assert main(["mgr-module", "uninstall", "--path", str(tmp_path)]) == 2
+    assert link.is_dir()
+    assert main(["mgr-module", "install", "--path", str(tmp_path / "missing")]) == 2
+
+
+# -- the agent ------------------------------------------------------------------------------------
+def test_the_agent_wakes_on_an_announcement_and_sends_the_map(module_server) -> None:
+    from recording_sink import RecordingSink
+
+    from calamari.adapters.bus import CollectorBus
+    from collector.agent import Collector
+
+    ceph = ScriptedCeph()
+    source = CephSource("/nonexistent/ceph.conf", backends=[ceph], log_dir="/nonexistent",
+                        mgr_notify=[f"127.0.0.1:{module_server.port}"])
+    sink = RecordingSink(require_osd_map_fields=False)
+    bus = CollectorBus(sink, "tcp://127.0.0.1:0")
+    bus.start()
+    # a poll a minute: what reaches the sink after the first one came through the announcement
+    collector = Collector(source, bus.bound_endpoint, poll_interval=60.0, heartbeat_interval=0.2, stats_interval=60.0)
+    collector.start()
+    try:
+        wait_for(lambda: sink.sync_object(source.fsid, "osd_map"))
+        wait_for(source.pushed)
+        ceph.noout = True
+        ceph.osd_epoch += 1
+        module_server.server.notify("osd_map")
+        wait_for(lambda: sink.version(source.fsid, "osd_map") == ceph.osd_epoch)
+        assert sink.data(source.fsid, "osd_map")["flags_set"] == ["noout"]
+        assert collector.counters["notified"] == 1
+        assert source.fetched_by["osd_map"] == "notified"
+    finally:
+        collector.stop()
+        bus.stop()
+        source.close()
