@@ -28,6 +28,7 @@ from calamari.api.listing import (
     page_args,
     page_headers,
     select,
+    selectable,
     unchanged,
     values_arg,
 )
@@ -76,10 +77,10 @@ LIST_QUERY = {
     **PAGE_QUERY,
 }
 LIST_RESPONSE = {"oneOf": [
-    {"type": "array", "items": OSD_SCHEMA},
+    {"type": "array", "items": selectable(OSD_SCHEMA)},
     {"type": "object", "required": ["pool_sets", "osds"], "description": "?pools=compact",
      "properties": {"pool_sets": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}},
-                    "osds": {"type": "array", "items": COMPACT_OSD_SCHEMA}}}]}
+                    "osds": {"type": "array", "items": selectable(COMPACT_OSD_SCHEMA)}}}]}
 
 
 def _served_pools(fsid: str) -> dict[str | None, list[int]]:
@@ -257,7 +258,7 @@ def _osd(fsid: str, osd_id: int) -> dict[str, Any]:
 
 
 @blueprint.get("/osd/<int:osd_id>")
-@doc("One OSD; `?fields=`; an ETag (If-None-Match: 304)", response=OSD_SCHEMA,
+@doc("One OSD; `?fields=`; an ETag (If-None-Match: 304)", response=selectable(OSD_SCHEMA),
      query={"fields": fields_query(OSD_FIELDS)}, errors=(400, 401, 404), etag=True)
 def osd(fsid: str, osd_id: int) -> Response:
     fields = fields_arg(OSD_FIELDS)

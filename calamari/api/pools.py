@@ -25,6 +25,7 @@ from calamari.api.listing import (
     json_bytes_response,
     plain_list,
     select,
+    selectable,
     unchanged,
 )
 from calamari.api.lookup import cluster_model, found
@@ -49,7 +50,7 @@ POOL_TYPES = ("replicated", "erasure")
 
 @blueprint.get("/pool")
 @doc("Pools, by id; `?type=replicated|erasure`, `?fields=`, `?limit=&offset=`; an ETag (If-None-Match: 304)",
-     response={"type": "array", "items": POOL_SCHEMA}, errors=(400, 401, 404), etag=True, headers=LIST_HEADERS,
+     response={"type": "array", "items": selectable(POOL_SCHEMA)}, errors=(400, 401, 404), etag=True, headers=LIST_HEADERS,
      query={"type": {"type": "string", "enum": list(POOL_TYPES)}, "fields": fields_query(POOL_FIELDS),
             **PAGE_QUERY})
 def pools(fsid: str) -> Response:
@@ -76,7 +77,7 @@ def _pool(fsid: str, pool_id: int) -> dict:
 
 
 @blueprint.get("/pool/<int:pool_id>")
-@doc("One pool; `?fields=`; an ETag (If-None-Match: 304)", response=POOL_SCHEMA,
+@doc("One pool; `?fields=`; an ETag (If-None-Match: 304)", response=selectable(POOL_SCHEMA),
      query={"fields": fields_query(POOL_FIELDS)}, errors=(400, 401, 404), etag=True)
 def pool(fsid: str, pool_id: int) -> Response:
     fields = fields_arg(POOL_FIELDS)
