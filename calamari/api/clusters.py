@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, Response
 
+from calamari.api.answers import answer_varies_by, cacheable
 from calamari.api.common import ApiError, current_user, doc, json_response, services
 from calamari.api.lookup import found
 from calamari.api.response_schemas import OBJECT
@@ -23,12 +25,24 @@ def clusters() -> Response:
     return json_response([cluster_summary(c) for c in list(services().service.view.clusters.values())])
 
 
+def _contact(service: Any, fsid: str) -> dict[str, Any]:
+    return contact_age(service.model.last_contact.get(fsid), time.time())
+
+
+def _contact_now(calamari: Any, view_args: dict[str, Any]) -> tuple[Any, ...]:
+    """What a kept answer of the cluster depends on besides the model: its contact's age, now."""
+    contact = _contact(calamari.service, view_args["fsid"])
+    return contact["last_contact"], contact["age_s"]
+
+
 @blueprint.get("/cluster/<fsid>")
 @doc("One cluster: health, flags, monitors, PG and OSD counts", response=OBJECT, errors=(401, 404))
+@cacheable(vary=_contact_now)
 def cluster(fsid: str) -> Response:
     service = services().service
     row = found(service.view.clusters.get(fsid), f"no cluster {fsid}")
-    contact = contact_age(service.model.last_contact.get(fsid), time.time())
+    contact = _contact(service, fsid)
+    answer_varies_by((contact["last_contact"], contact["age_s"]))
     return json_response(cluster_document(row, service.view.counters(fsid), contact))
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response
 
+from calamari.api.answers import cacheable
 from calamari.api.common import (
     doc,
     parse_body,
@@ -53,6 +54,7 @@ POOL_TYPES = ("replicated", "erasure")
      response={"type": "array", "items": selectable(POOL_SCHEMA)}, errors=(400, 401, 404), etag=True, headers=LIST_HEADERS,
      query={"type": {"type": "string", "enum": list(POOL_TYPES)}, "fields": fields_query(POOL_FIELDS),
             **PAGE_QUERY})
+@cacheable()
 def pools(fsid: str) -> Response:
     cluster_model(fsid)
     kinds = choice_arg("type", POOL_TYPES)

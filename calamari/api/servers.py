@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, current_app
 
+from calamari.api.answers import cacheable
 from calamari.api.common import ApiError, current_user, doc, int_arg, json_response, services
 from calamari.api.listing import (
     LIST_HEADERS,
@@ -141,6 +142,7 @@ def grains(fqdn: str) -> Response:
 @doc("Servers of a cluster, with that cluster's services, by fqdn; `?service=`, `?fields=`, `?limit=&offset=`; "
      "an ETag (If-None-Match: 304)", response={"type": "array", "items": selectable(SERVER_SCHEMA)}, query=LIST_QUERY,
      errors=(400, 401, 404), etag=True, headers=LIST_HEADERS)
+@cacheable()
 def cluster_servers(fsid: str) -> Response:
     cluster_model(fsid)
     return _server_list(fsid)

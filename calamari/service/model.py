@@ -81,6 +81,38 @@ class NotPersisted(RuntimeError):
         self.reason = reason
 
 
+class ChangeLock:
+    """The model's re-entrant lock, counting how often it was taken and given back (`changes`):
+    every change to the model is made holding it, so the same even count read before and after
+    rendering an answer means that nothing changed meanwhile (a sequence lock; odd: held now).
+    The API's cache of finished answers (calamari.api.answers) is keyed by it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._depth = 0  # only the holder changes it
+        self.changes = 0
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        taken = self._lock.acquire(blocking, timeout)
+        if taken:
+            self._depth += 1
+            if self._depth == 1:
+                self.changes += 1
+        return taken
+
+    def release(self) -> None:
+        if self._depth == 1:
+            self.changes += 1
+        self._depth -= 1
+        self._lock.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 class ModelService:
     """Implements calamari.service.sink.ClusterSink, and the operations of user requests."""
 
@@ -90,7 +122,7 @@ class ModelService:
         self.config = config or ServiceConfig()
         persistence = persistence or open_persistence(self.config)
         self.store = persistence.store
-        self.lock = threading.RLock()
+        self.lock = ChangeLock()
         self.model, position = load_model(self.config.snapshot_dir, self.store)
         self.restored_position = position
         self.view = ReadModel()
