@@ -10,9 +10,10 @@ view ran, and only if that count was even (nobody changing the model) and is unc
 sequence lock). A request is answered from it only when it is a plain GET (no conditional or range
 header), its bearer token or session cookie authenticates as the app's own check has it
 (`access.identity_of`, which also records the session's use), the model's count is the one the
-answer was made at, and the route's `vary` value (e.g. the age of the collector's contact, for
-answers that change with the clock) is the one the view used. Anything else goes to the app as
-before, which answers and may keep its answer.
+answer was made at. A part of an answer that changes with the clock (the age of the collector's
+contact) is the route's `live` part: rendered again for each answer by the function the view
+rendered it with, the rest kept (an answer compression would then have to take goes to the app).
+Anything else goes to the app as before, which answers and may keep its answer.
 
 Bounds (docs/security.md, "Answer cache"): answers up to MAX_ANSWER bytes, MAX_BYTES in all, the
 least recently used dropped first."""
@@ -21,16 +22,17 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, g, request
 from werkzeug.http import parse_cookie
 
+from calamari.api import compression
 from calamari.api.access import USER, identity_of, route_level
 
-__all__ = ["AnswerCache", "answer_varies_by", "at_once_for", "cacheable"]
+__all__ = ["AnswerCache", "answer_live_part", "at_once_for", "cacheable"]
 
 MAX_ANSWER = 1 << 20  # bytes of one answer's body; larger ones are not kept (and not sent by the I/O loop)
 MAX_BYTES = 32 << 20  # bodies kept in all
@@ -40,27 +42,28 @@ _CONDITIONAL = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MATCH", "HTTP_IF_MODIFIED_SINCE",
 _KEY = "calamari.answer_key"  # environ: the request's key parts (without the role), set for GETs
 _STAMP = "calamari.answer_stamp"  # environ: the change count read before the view ran
 _NOTE = "calamari.answer_note"  # environ: what to keep the answer under, set after the view
-_VARY = "calamari_answer_vary"  # attribute of a cacheable view function: its vary, or None
+_LIVE = "calamari_answer_live"  # attribute of a cacheable view function: its live part, or None
 
-Vary = Callable[[Any, dict[str, Any]], Hashable]
+Live = Callable[[Any, dict[str, Any]], bytes]
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def cacheable(vary: Vary | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Mark a GET view whose 200 answers may be kept between changes to the model. `vary(services,
-    view_args)`: what else the answer depends on now (the view says which value it used with
-    `answer_varies_by`); without it the answer depends on the model, the request and the role only."""
+def cacheable(live: Live | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a GET view whose 200 answers may be kept between changes to the model. `live(services,
+    view_args)`: the bytes of the answer that depend on more than the model, the request and the
+    role (the clock), rendered anew for each answer; the view puts them in its body itself and
+    says where with `answer_live_part`."""
 
     def mark(view: Callable[..., Any]) -> Callable[..., Any]:
-        setattr(view, _VARY, vary)
+        setattr(view, _LIVE, live)
         return view
 
     return mark
 
 
-def answer_varies_by(value: Hashable) -> None:
-    """Called by a view with a `vary`: the value its answer was made with."""
-    g.answer_vary = value
+def answer_live_part(start: int, length: int) -> None:
+    """Called by a view with a `live` part: where in its body it put the bytes `live` rendered."""
+    g.answer_live = (start, length)
 
 
 @dataclass(frozen=True)
@@ -69,13 +72,38 @@ class _Answer:
     status: str
     headers: tuple[tuple[str, str], ...]
     body: bytes
-    vary: Vary | None
-    view_args: dict[str, Any]
-    vary_value: Hashable
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        start_response(self.status, list(self.headers))
-        return [self.body]
+
+@dataclass(frozen=True)
+class _LiveAnswer:
+    """A kept answer with a part rendered anew: `before` + live(services, view_args) + `after`."""
+
+    stamp: int
+    status: str
+    headers: tuple[tuple[str, str], ...]  # without Content-Length
+    before: bytes
+    after: bytes
+    live: Live
+    view_args: dict[str, Any]
+    gzip_from: int | None  # a body this long would have been compressed (None: not accepted)
+
+    @property
+    def body(self) -> bytes:  # what the size bound counts
+        return self.before + self.after
+
+    def render(self, calamari: Any) -> _Answer | None:
+        body = self.before + self.live(calamari, self.view_args) + self.after
+        if self.gzip_from is not None and len(body) >= self.gzip_from:
+            return None  # compression would take it now: the app answers
+        return _Answer(self.stamp, self.status, (*self.headers, ("Content-Length", str(len(body)))), body)
+
+
+def _send(answer: _Answer) -> Callable[[dict[str, Any], Callable[..., Any]], list[bytes]]:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response(answer.status, list(answer.headers))
+        return [answer.body]
+
+    return app
 
 
 def _request_key(environ: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -103,8 +131,8 @@ class AnswerCache:
         self.changes = changes
         self.max_bytes = max_bytes
         self.max_answer = max_answer
-        self.endpoints: dict[str, Vary | None] = {}
-        self._answers: OrderedDict[tuple[Any, ...], _Answer] = OrderedDict()
+        self.endpoints: dict[str, Live | None] = {}
+        self._answers: OrderedDict[tuple[Any, ...], _Answer | _LiveAnswer] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
         self.hits = 0
@@ -116,11 +144,11 @@ class AnswerCache:
         app = self.app
         for rule in app.url_map.iter_rules():
             view = app.view_functions.get(rule.endpoint)
-            if view is None or not hasattr(view, _VARY):
+            if view is None or not hasattr(view, _LIVE):
                 continue
             if "GET" not in (rule.methods or ()) or route_level(app, "GET", rule.rule) != USER:
                 raise ValueError(f"{rule.rule}: only a GET route every logged-in user reads may be cacheable")
-            self.endpoints[rule.endpoint] = getattr(view, _VARY)
+            self.endpoints[rule.endpoint] = getattr(view, _LIVE)
         app.before_request(self._before)
         app.after_request(self._after)
         inner = app.wsgi_app
@@ -138,11 +166,14 @@ class AnswerCache:
         if (stamp is None or stamp % 2 or identity is None or response.status_code != 200
                 or response.is_streamed or "Set-Cookie" in response.headers):
             return response
-        vary = self.endpoints[request.endpoint or ""]
-        vary_value = g.get("answer_vary")
-        if vary is not None and vary_value is None:
-            return response  # the view did not say what it used: not kept
-        environ[_NOTE] = (identity.role, stamp, vary, dict(request.view_args or {}), vary_value)
+        live = self.endpoints[request.endpoint or ""]
+        split = g.get("answer_live")
+        gzip_from = None
+        if live is not None:
+            if split is None or "Content-Encoding" in response.headers:
+                return response  # no live part where it can be replaced: not kept
+            gzip_from = compression.MIN_SIZE if compression.accepts_gzip() else None
+        environ[_NOTE] = (identity.role, stamp, live, dict(request.view_args or {}), split, gzip_from)
         return response
 
     def _serve(self, inner: WsgiApp, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -167,14 +198,20 @@ class AnswerCache:
             close = getattr(answer, "close", None)
             if close is not None:
                 close()
-        role, stamp, vary, view_args, vary_value = note
+        role, stamp, live, view_args, split, gzip_from = note
         if len(body) <= self.max_answer and self.changes() == stamp:
-            self._put((*key, role), _Answer(stamp, sent[0], tuple(sent[1]), body, vary, view_args, vary_value))
+            kept: _Answer | _LiveAnswer = _Answer(stamp, sent[0], tuple(sent[1]), body)
+            if live is not None:
+                start, length = split
+                headers = tuple((name, value) for name, value in sent[1] if name.lower() != "content-length")
+                kept = _LiveAnswer(stamp, sent[0], headers, body[:start], body[start + length:], live, view_args,
+                                   gzip_from)
+            self._put((*key, role), kept)
         return [body]
 
     # ------------------------------------------------------------------ keeping
 
-    def _put(self, key: tuple[Any, ...], answer: _Answer) -> None:
+    def _put(self, key: tuple[Any, ...], answer: _Answer | _LiveAnswer) -> None:
         with self._lock:
             old = self._answers.pop(key, None)
             if old is not None:
@@ -185,7 +222,7 @@ class AnswerCache:
                 _, dropped = self._answers.popitem(last=False)
                 self._size -= len(dropped.body)
 
-    def _get(self, key: tuple[Any, ...]) -> _Answer | None:
+    def _get(self, key: tuple[Any, ...]) -> _Answer | _LiveAnswer | None:
         with self._lock:
             answer = self._answers.get(key)
             if answer is not None:
@@ -211,15 +248,14 @@ class AnswerCache:
                                         cookies, None, wait=False)
         if identity is None or refusal is not None:
             return None  # the app refuses it, in its own words
-        answer = self._get((*key, identity.role))
-        if answer is None or answer.stamp != stamp:
+        kept = self._get((*key, identity.role))
+        if kept is None or kept.stamp != stamp:
             return None
-        if answer.vary is not None and answer.vary(self.app.config["CALAMARI"], answer.view_args) != answer.vary_value:
-            return None
-        if self.changes() != stamp:
-            return None  # a change began while it was looked up
+        answer = kept.render(self.app.config["CALAMARI"]) if isinstance(kept, _LiveAnswer) else kept
+        if answer is None or self.changes() != stamp:
+            return None  # compression would take it, or a change began while it was looked up
         self.hits += 1
-        return answer
+        return _send(answer)
 
 
 def at_once_for(app: Flask) -> Callable[[dict[str, Any]], WsgiApp | None] | None:

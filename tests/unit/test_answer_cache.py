@@ -120,6 +120,7 @@ def test_the_collectors_contact_age_is_never_stale(api):
     path = full(api, "cluster/{fsid}")
     with api.service.lock:
         api.service.model.last_contact[api.fsid] = time.time() - 5
+    hits = cache(api).hits
     with serving(api.app) as port:
         for _ in range(3):
             started = time.time()
@@ -129,6 +130,7 @@ def test_the_collectors_contact_age_is_never_stale(api):
             assert status == 200
             assert round(started - last, 1) <= orjson.loads(body)["age_s"] <= round(ended - last, 1)
             time.sleep(0.2)  # the age moves on: a kept answer must not show the old one
+    assert cache(api).hits == hits + 2  # kept, with the age rendered anew
 
 
 def test_another_role_never_gets_a_kept_answer(api):
@@ -268,3 +270,43 @@ def test_the_change_lock_counts_each_outermost_hold_twice():
     assert lock.acquire(blocking=False)
     lock.release()
     assert lock.changes == 4
+
+
+def test_the_cluster_answer_is_the_cluster_document_as_before(api):
+    """The cluster's body is written in parts around its live contact: the same bytes as the whole
+    document written at once."""
+    from calamari.domain.documents import cluster_document, contact_age
+
+    for last in (None, time.time() - 3):
+        with api.service.lock:
+            if last is None:
+                api.service.model.last_contact.pop(api.fsid, None)
+            else:
+                api.service.model.last_contact[api.fsid] = last
+        answer = api.call("GET", "cluster/{fsid}")
+        age = orjson.loads(answer.data)["age_s"]
+        contact = contact_age(last, last + age) if last is not None else contact_age(None, 0)
+        document = cluster_document(api.service.view.clusters[api.fsid], api.service.view.counters(api.fsid), contact)
+        assert answer.data == orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS)
+
+
+def test_a_live_answer_that_compression_would_take_goes_to_the_app(api):
+    """A kept answer whose live part grows it past the compression threshold is not sent as kept:
+    the app compresses it, as it would have."""
+    from calamari.api import answers, compression
+
+    token = api.token()
+    path = full(api, "cluster/{fsid}")
+    with serving(api.app) as port:
+        _, _, body = get(port, path, token, "gzip")
+        kept = next(v for k, v in cache(api)._answers.items() if k[0] == path and k[7] == "gzip")
+        assert isinstance(kept, answers._LiveAnswer) and kept.gzip_from == compression.MIN_SIZE
+        hits = cache(api).hits
+        padding = compression.MIN_SIZE - len(body) + 1  # a live part this much longer crosses it
+        live = kept.live
+        cache(api)._answers[next(k for k, v in cache(api)._answers.items() if v is kept)] = \
+            answers._LiveAnswer(kept.stamp, kept.status, kept.headers, kept.before, kept.after,
+                                lambda calamari, args: live(calamari, args) + b" " * padding, kept.view_args,
+                                kept.gzip_from)
+        status, headers, _ = get(port, path, token, "gzip")
+    assert status == 200 and cache(api).hits == hits and headers.get("content-encoding") is None
