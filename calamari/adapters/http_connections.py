@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import select
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -150,8 +151,14 @@ class GuardedChannel(HTTPChannel):
         if self.prepared is not None:
             # Answered here, on the I/O loop: no worker thread to wake and none to wake this loop
             # again to send it. waitress's own service() runs the task (and queues any request
-            # received behind it for a worker thread, as usual).
-            self.service()
+            # received behind it for a worker thread, as usual); what it wrote goes out now.
+            self.server.answering_at_once = threading.get_ident()
+            try:
+                self.service()
+            finally:
+                self.server.answering_at_once = None
+            if not self.requests and self.total_outbufs_len:
+                self._flush_exception(self._flush_some)
         return result
 
     def prepare_at_once(self, answer_at_once: Callable[[dict[str, Any]], Any]) -> bool:
@@ -230,6 +237,7 @@ class GuardedServer(TcpWSGIServer):
                  at_once: Callable[[dict[str, Any]], Any] | None = None, **kwargs: Any) -> None:
         self.limits = limits
         self.at_once = at_once
+        self.answering_at_once: int | None = None  # the I/O loop's thread while it runs a task answered at once
         self._next_sweep = 0.0
         self._closed = {"slow request": 0, "idle": 0, "evicted": 0, "not reading": 0}
         self._next_report = time.monotonic() + REPORT_EVERY_S
@@ -243,6 +251,10 @@ class GuardedServer(TcpWSGIServer):
             raise ValueError("GuardedServer needs asyncore_use_poll")
         self._incoming = select.poll()
         self._incoming.register(self.socket.fileno(), select.POLLIN)
+
+    def pull_trigger(self) -> None:
+        if self.answering_at_once != threading.get_ident():  # the loop answering needs no wake-up
+            super().pull_trigger()
 
     def add_task(self, channel: Any) -> None:
         """Queue the connection's request for a worker thread, unless the application answers it
