@@ -21,7 +21,7 @@ least recently used dropped first."""
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -134,6 +134,7 @@ class AnswerCache:
         self.endpoints: dict[str, Live | None] = {}
         self._answers: OrderedDict[tuple[Any, ...], _Answer | _LiveAnswer] = OrderedDict()
         self._size = 0
+        self._paths: Counter[str] = Counter()  # kept answers by path: most requests are told apart by it alone
         self._lock = threading.Lock()
         self.hits = 0
 
@@ -216,11 +217,16 @@ class AnswerCache:
             old = self._answers.pop(key, None)
             if old is not None:
                 self._size -= len(old.body)
+                self._paths[key[0]] -= 1
             self._answers[key] = answer
             self._size += len(answer.body)
+            self._paths[key[0]] += 1
             while self._size > self.max_bytes:
-                _, dropped = self._answers.popitem(last=False)
+                dropped_key, dropped = self._answers.popitem(last=False)
                 self._size -= len(dropped.body)
+                self._paths[dropped_key[0]] -= 1
+                if not self._paths[dropped_key[0]]:
+                    del self._paths[dropped_key[0]]
 
     def _get(self, key: tuple[Any, ...]) -> _Answer | _LiveAnswer | None:
         with self._lock:
@@ -235,7 +241,7 @@ class AnswerCache:
         """The kept answer to the request `environ` if it is still the answer the app would give,
         as a WSGI app that sends it without blocking; None to leave the request to the app. Never
         waits for a lock another thread may hold for long (the I/O loop calls it)."""
-        if not self._answers:
+        if not self._paths.get(environ.get("PATH_INFO", "")):
             return None
         key = _request_key(environ)
         if key is None:

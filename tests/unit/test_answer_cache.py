@@ -310,3 +310,23 @@ def test_a_live_answer_that_compression_would_take_goes_to_the_app(api):
                                 kept.gzip_from)
         status, headers, _ = get(port, path, token, "gzip")
     assert status == 200 and cache(api).hits == hits and headers.get("content-encoding") is None
+
+
+def test_kept_answers_stay_within_their_bounds(api):
+    """At most MAX_BYTES of bodies (least recently used dropped first), none over MAX_ANSWER."""
+    from calamari.api.answers import AnswerCache, _Answer
+
+    small = AnswerCache(api.app, lambda: 0, max_bytes=3000, max_answer=1500)
+    for n in range(10):
+        small._put((f"/p{n}", "", None, None, None, None, None, "", "admin"),
+                   _Answer(0, "200 OK", (), b"x" * 1000))
+    assert small._size <= 3000 and len(small._answers) == 3
+    assert [key[0] for key in small._answers] == ["/p7", "/p8", "/p9"] and set(small._paths) == {"/p7", "/p8", "/p9"}
+    token = api.token()
+    path = full(api, "cluster/{fsid}/osd")
+    api.app.extensions["calamari_answers"].max_answer = 10  # every OSD list is larger
+    with serving(api.app) as port:
+        get(port, path, token)
+        hits = cache(api).hits
+        assert get(port, path, token)[0] == 200
+    assert cache(api).hits == hits and not any(key[0] == path for key in cache(api)._answers)
