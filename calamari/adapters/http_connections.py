@@ -82,6 +82,19 @@ class GuardedChannel(HTTPChannel):
         self._on_close: Callable[[], None] | None = None
         self.receiving = False  # the I/O loop is in received() for it
         self.prepared: HandOverTask | None = None  # a task the application answers at once
+        if getattr(self.server, "at_once", None) is not None:
+            self.read_waiting()
+
+    def read_waiting(self) -> None:
+        """Read what the client of a new connection has sent already (a client sends its request
+        right after connecting): it is then answered in this round of the loop, not the next."""
+        try:
+            data = self.socket.recv(self.adj.recv_bytes)
+        except OSError:  # nothing yet, or an error the loop's own read meets again
+            return
+        if data:
+            self.last_activity = time.time()
+            self.received(data)
 
     def hand_over(self, chunked: bool, on_close: Callable[[], None]) -> PushedAnswer:
         """From the worker thread answering this connection's request (HandOverTask)."""
