@@ -90,6 +90,7 @@ class ChangeLock:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._depth = 0  # only the holder changes it
+        self._unchanged = False  # the holder said its hold changed nothing
         self.changes = 0
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
@@ -102,9 +103,17 @@ class ChangeLock:
 
     def release(self) -> None:
         if self._depth == 1:
-            self.changes += 1
+            # a hold that changed nothing gives the count back: what was kept before stays valid
+            self.changes += -1 if self._unchanged else 1
+            self._unchanged = False
         self._depth -= 1
         self._lock.release()
+
+    def unchanged(self) -> None:
+        """Said by a holder that only read (or found nothing to change) in its hold; only the
+        outermost hold may say it, since an enclosing one may have changed something."""
+        if self._depth == 1:
+            self._unchanged = True
 
     def __enter__(self) -> bool:
         return self.acquire()
@@ -268,6 +277,7 @@ class ModelService:
         """The names among a collector's versions that the model would take in (the bus asks
         for those again): not what it holds, and never older than what it reflects."""
         with self.lock:
+            self.lock.unchanged()
             return [name for name, version in versions.items() if self.model.accepts(fsid, name, version)]
 
     def reset_sync_versions(self, fsid: str, by: str) -> None:
@@ -278,10 +288,12 @@ class ModelService:
 
     def sync_versions(self, fsid: str) -> dict[str, SyncVersion]:
         with self.lock:
+            self.lock.unchanged()
             return {name: held[0] for name, held in self.model.held.get(fsid, {}).items()}
 
     def sync_object(self, fsid: str, name: str) -> tuple[SyncVersion, Any] | None:
         with self.lock:
+            self.lock.unchanged()
             return self.model.held.get(fsid, {}).get(name)
 
     def on_server_facts(self, fsid: str | None, facts: dict[str, Any], at: datetime) -> None:
@@ -309,8 +321,13 @@ class ModelService:
 
     def check_contact(self, now: datetime, timeout_s: float) -> None:
         with self.lock:
-            self.model.check_contact(now, timeout_s)
-            self.commit()
+            self.model.check_contact(now, timeout_s)  # changes nothing but by the events it makes
+            events = self.model.drain()
+            if not events:
+                self.lock.unchanged()  # the usual case, every second: kept answers stay valid
+                return
+            self._project(events)
+            self.writer.submit(events)
 
     def on_command_result(self, request_id: str, rc: int, out: Any, err: str, at: datetime) -> None:
         """Command results belong to the RequestExecutor that sent the commands (it registers as

@@ -335,3 +335,34 @@ def test_kept_answers_stay_within_their_bounds(api):
         hits = cache(api).hits
         assert get(port, path, token)[0] == 200
     assert cache(api).hits == hits and not any(key[0] == path for key in cache(api)._answers)
+
+
+def test_a_hold_that_changed_nothing_gives_the_count_back():
+    lock = ChangeLock()
+    with lock:
+        lock.unchanged()
+        assert lock.changes == 1  # odd while held all the same
+    assert lock.changes == 0
+    with lock:
+        with lock:
+            lock.unchanged()  # an inner hold cannot speak for the outer one
+    assert lock.changes == 2
+
+
+def test_reading_sync_objects_and_an_idle_contact_check_keep_answers_valid(api):
+    """The bus's reads of the held versions and the contact check with nobody late take the lock
+    without changing anything: they must not empty the cache every second."""
+    from datetime import UTC, datetime
+
+    count = api.service.lock.changes
+    api.service.sync_versions(api.fsid)
+    api.service.sync_object(api.fsid, "osd_map")
+    api.service.sync_wanted(api.fsid, {"osd_map": 1})
+    api.service.check_contact(datetime.now(UTC), 30.0)
+    assert api.service.lock.changes == count
+    with api.service.lock:
+        api.service.model.last_contact[api.fsid] = 0.0  # long ago: the check finds the contact lost
+    count = api.service.lock.changes
+    api.service.check_contact(datetime.now(UTC), 30.0)
+    assert api.service.lock.changes == count + 2
+    assert api.call("GET", "cluster/{fsid}").json["stale"] is True
