@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import select
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask
 
-from calamari.adapters.http_hand_over import HandOverTask, PushedAnswer
+from calamari.adapters.http_hand_over import AT_ONCE, HandOverTask, PushedAnswer
 
 log = logging.getLogger("calamari.adapters.http_server")  # the name its log lines have always had
 
@@ -61,7 +62,15 @@ class GuardedChannel(HTTPChannel):
     """One client connection, knowing since when it has been waiting for its client."""
 
     error_task_class = JsonErrorTask
-    task_class = HandOverTask
+
+    @staticmethod
+    def task_class(channel: GuardedChannel, request: Any) -> HandOverTask:
+        """The task answering `request` (waitress calls this): the one prepared by
+        `prepare_at_once` for it, else a new one."""
+        task, channel.prepared = channel.prepared, None
+        if task is not None and task.request is request:
+            return task
+        return HandOverTask(channel, request)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -71,6 +80,21 @@ class GuardedChannel(HTTPChannel):
         self.serving = False  # a worker thread is in service() for this connection
         self.pushed: PushedAnswer | None = None  # its answer was handed over by its worker thread
         self._on_close: Callable[[], None] | None = None
+        self.receiving = False  # the I/O loop is in received() for it
+        self.prepared: HandOverTask | None = None  # a task the application answers at once
+        if getattr(self.server, "at_once", None) is not None:
+            self.read_waiting()
+
+    def read_waiting(self) -> None:
+        """Read what the client of a new connection has sent already (a client sends its request
+        right after connecting): it is then answered in this round of the loop, not the next."""
+        try:
+            data = self.socket.recv(self.adj.recv_bytes)
+        except OSError:  # nothing yet, or an error the loop's own read meets again
+            return
+        if data:
+            self.last_activity = time.time()
+            self.received(data)
 
     def hand_over(self, chunked: bool, on_close: Callable[[], None]) -> PushedAnswer:
         """From the worker thread answering this connection's request (HandOverTask)."""
@@ -128,12 +152,48 @@ class GuardedChannel(HTTPChannel):
             # nothing may follow a request whose answer is pushed (it said Connection: close)
             self.will_close = True
             return False
-        result = super().received(data)
+        self.receiving = True
+        try:
+            result = super().received(data)
+        finally:
+            self.receiving = False
         if self.request is None:  # every byte so far belongs to complete requests
             self.request_started = None
         elif self.request_started is None:  # the first bytes of a new request
             self.request_started = time.time()
+        if self.prepared is not None:
+            # Answered here, on the I/O loop: no worker thread to wake and none to wake this loop
+            # again to send it. waitress's own service() runs the task (and queues any request
+            # received behind it for a worker thread, as usual); what it wrote goes out now.
+            self.server.answering_at_once = threading.get_ident()
+            try:
+                self.service()
+            finally:
+                self.server.answering_at_once = None
+            if not self.requests and self.total_outbufs_len:
+                self._flush_exception(self._flush_some)
         return result
+
+    def prepare_at_once(self, answer_at_once: Callable[[dict[str, Any]], Any]) -> bool:
+        """For the request just received, alone on this connection (the I/O loop calls this from
+        received()): whether `answer_at_once` answers it without blocking; then its task is kept
+        for service(), with the answer in its environ (AT_ONCE)."""
+        request = self.requests[0]
+        if (request.error or request.command != "GET" or self.total_outbufs_len or self.pushed is not None
+                or self.will_close or self.close_when_flushed):
+            return False  # nothing may wait unsent ahead of it: writing then never blocks the loop
+        task = HandOverTask(self, request)
+        try:
+            environ = task.get_environment()
+            answer = answer_at_once(environ)
+        except Exception:  # the worker thread answers it then, and its error handling with it
+            log.exception("answering a request at once failed; it goes to a worker thread")
+            return False
+        if answer is None:
+            return False
+        environ[AT_ONCE] = answer
+        self.prepared = task
+        return True
 
     def service(self) -> None:
         # `requests` empties before service() returns and refreshes last_activity: without the
@@ -186,8 +246,11 @@ class GuardedServer(TcpWSGIServer):
 
     channel_class = GuardedChannel
 
-    def __init__(self, application: Callable[..., Any], limits: ConnectionLimits, **kwargs: Any) -> None:
+    def __init__(self, application: Callable[..., Any], limits: ConnectionLimits,
+                 at_once: Callable[[dict[str, Any]], Any] | None = None, **kwargs: Any) -> None:
         self.limits = limits
+        self.at_once = at_once
+        self.answering_at_once: int | None = None  # the I/O loop's thread while it runs a task answered at once
         self._next_sweep = 0.0
         self._closed = {"slow request": 0, "idle": 0, "evicted": 0, "not reading": 0}
         self._next_report = time.monotonic() + REPORT_EVERY_S
@@ -201,6 +264,18 @@ class GuardedServer(TcpWSGIServer):
             raise ValueError("GuardedServer needs asyncore_use_poll")
         self._incoming = select.poll()
         self._incoming.register(self.socket.fileno(), select.POLLIN)
+
+    def pull_trigger(self) -> None:
+        if self.answering_at_once != threading.get_ident():  # the loop answering needs no wake-up
+            super().pull_trigger()
+
+    def add_task(self, channel: Any) -> None:
+        """Queue the connection's request for a worker thread, unless the application answers it
+        at once (then the I/O loop does, once received() is done)."""
+        if (self.at_once is not None and isinstance(channel, GuardedChannel) and channel.receiving
+                and channel.prepare_at_once(self.at_once)):
+            return
+        super().add_task(channel)
 
     def channels(self) -> list[GuardedChannel]:
         """The open client connections of every listening socket sharing this server's loop."""

@@ -17,6 +17,21 @@ the worker thread's part once the iterator is exhausted and returns the answer t
 from any thread. `on_close()` is called (on the I/O loop) when the connection closes."""
 
 
+AT_ONCE = "calamari.at_once"
+"""The WSGI environ key of the application answering a request at once, on the I/O loop (the
+server's `at_once` returned it); `answered_at_once` wraps the application to use it."""
+
+
+def answered_at_once(application: Callable[..., Any]) -> Callable[..., Any]:
+    """`application`, except for the requests whose answer was found at once (AT_ONCE)."""
+
+    def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        prepared = environ.pop(AT_ONCE, None)
+        return (prepared or application)(environ, start_response)
+
+    return serve
+
+
 class HandOverTask(WSGITask):
     """A WSGI answer that the application may take off the worker thread (HAND_OVER)."""
 

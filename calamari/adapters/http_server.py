@@ -39,23 +39,27 @@ from waitress.server import MultiSocketServer
 from waitress.task import ThreadedTaskDispatcher
 
 from calamari.adapters.http_connections import REPORT_EVERY_S, ConnectionLimits, GuardedChannel, GuardedServer, JsonErrorTask
-from calamari.adapters.http_hand_over import HAND_OVER, HandOverTask, PushedAnswer
+from calamari.adapters.http_hand_over import AT_ONCE, HAND_OVER, HandOverTask, PushedAnswer, answered_at_once
 
-__all__ = ["HAND_OVER", "REPORT_EVERY_S", "ConnectionLimits", "GuardedChannel", "GuardedServer", "GuardedServers",
+__all__ = ["AT_ONCE", "HAND_OVER", "REPORT_EVERY_S", "ConnectionLimits", "GuardedChannel", "GuardedServer", "GuardedServers",
            "HandOverTask", "JsonErrorTask", "PushedAnswer", "create_http_server"]
 
 
 def create_http_server(application: Callable[..., Any], host: str, port: int, threads: int,
-                       limits: ConnectionLimits) -> Any:
+                       limits: ConnectionLimits, at_once: Callable[[dict[str, Any]], Any] | None = None) -> Any:
     """A waitress server for `application` on every address `host` resolves to; run() serves
-    until close()."""
+    until close(). `at_once(environ)`: a WSGI application answering that GET request without
+    blocking, or None; called on the I/O loop for each request that arrives alone on its
+    connection, whose answer it then sends with no worker thread (calamari.api.answers)."""
+    if at_once is not None:
+        application = answered_at_once(application)
     adj = Adjustments(host=host, port=port, threads=threads, connection_limit=limits.max_connections,
                       max_request_body_size=limits.max_body + 1,  # waitress refuses from this size on
                       asyncore_use_poll=True)
     sockets: dict[int, Any] = {}
     dispatcher = ThreadedTaskDispatcher()
     dispatcher.set_thread_count(adj.threads)
-    servers = [GuardedServer(application, limits, map=sockets, dispatcher=dispatcher, adj=adj, sockinfo=info)
+    servers = [GuardedServer(application, limits, at_once, map=sockets, dispatcher=dispatcher, adj=adj, sockinfo=info)
                for info in adj.listen]
     if len(servers) == 1:
         return servers[0]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -169,23 +170,32 @@ def route_level(app: Flask, method: str, rule: str) -> str | None:
 _LEVEL_ORDER = [PUBLIC, USER, SELF_OR_ADMIN, OPERATOR_ONLY, ADMIN_ONLY]
 
 
-def _identity_from_request(auth: object) -> tuple[object | None, ApiError | None]:
-    header = request.environ.get("HTTP_AUTHORIZATION", "")  # what request.headers would look up
-    if header:
-        scheme, _, credentials = header.partition(" ")
+def identity_of(auth: object, method: str, authorization: str, cookies: Mapping[str, str], csrf: str | None,
+                wait: bool = True) -> tuple[object | None, ApiError | None]:
+    """Who sends a request, from its Authorization header (a bearer token) or else its session
+    cookie (which a change must back with the CSRF header): (identity, None), (None, None) when
+    it names nobody, or (None, refusal). The one rule both the app and the answer cache
+    (calamari.api.answers) apply. `wait=False`: never wait for the model's lock (None then)."""
+    if authorization:
+        scheme, _, credentials = authorization.partition(" ")
         if scheme.lower() != "bearer" or not credentials.strip():
             return None, ApiError(401, "unsupported Authorization header: send 'Bearer <token>'")
-        return auth.authenticate(credentials.strip()), None
-    cookie = request.cookies.get(SESSION_COOKIE)
+        return auth.authenticate(credentials.strip(), wait=wait), None
+    cookie = cookies.get(SESSION_COOKIE)
     if not cookie:
         return None, None
-    identity = auth.authenticate(cookie)
+    identity = auth.authenticate(cookie, wait=wait)
     # A browser sends the cookie on any request, also one a hostile page makes it send: a change
     # must also carry the CSRF token, which only our own pages can read.
-    if identity is not None and request.method not in SAFE_METHODS:
-        if not auth.csrf_ok(identity, request.headers.get(CSRF_HEADER)):
+    if identity is not None and method not in SAFE_METHODS:
+        if not auth.csrf_ok(identity, csrf):
             return None, ApiError(403, f"CSRF check failed: send the {CSRF_HEADER} header given at login")
     return identity, None
+
+
+def _identity_from_request(auth: object) -> tuple[object | None, ApiError | None]:
+    return identity_of(auth, request.method, request.environ.get("HTTP_AUTHORIZATION", ""), request.cookies,
+                       request.headers.get(CSRF_HEADER))
 
 
 def check_access(app: Flask) -> Response | None:

@@ -14,6 +14,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from calamari.api import access, compression, console, high_availability
+from calamari.api.answers import AnswerCache
 from calamari.api.common import ApiError, json_response, not_stored_response
 from calamari.domain.event_feed import EventFeed
 from calamari.domain.requests import RequestRejected
@@ -115,4 +116,7 @@ def create_app(services: Services, **options: Any) -> Flask:
 
     for name in BLUEPRINT_MODULES:
         app.register_blueprint(importlib.import_module(name).blueprint)
+    lock = getattr(services.service, "lock", None)
+    if hasattr(lock, "changes"):  # the model's ChangeLock: kept answers are valid while its count stays
+        AnswerCache(app, lambda: lock.changes).install()
     return app

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response
 
+from calamari.api.answers import cacheable
 from calamari.api.common import doc, json_response, parse_body, services, submit_plan
 from calamari.api.lookup import cluster_model, first
 from calamari.api.response_schemas import ACCEPTED, LIST, OBJECT
@@ -33,6 +34,7 @@ def _rules(fsid: str) -> list[dict[str, Any]]:
 
 @blueprint.get("/cluster/<fsid>/crush_rule")
 @doc("CRUSH rules", response=LIST, errors=(401, 404))
+@cacheable()
 def crush_rules(fsid: str) -> Response:
     return json_response(_rules(fsid))
 

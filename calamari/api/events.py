@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from calamari.api.common import ApiError, doc, json_response, paginate, services, time_arg
-from calamari.api.listing import etag, fields_arg, fields_query, select, unchanged
+from calamari.api.listing import etag, fields_arg, fields_query, select, selectable, unchanged
 from calamari.api.lookup import cluster_model
 from calamari.domain.event_feed import SEVERITIES
 
@@ -16,7 +16,7 @@ EVENT = {"type": "object", "required": ["when", "severity", "message"],
                         "message": {"type": "string"}, "fsid": {"type": ["string", "null"]},
                         "fqdn": {"type": ["string", "null"]}}}
 PAGE = {"type": "object", "required": ["count", "results"],
-        "properties": {"count": {"type": "integer"}, "results": {"type": "array", "items": EVENT}}}
+        "properties": {"count": {"type": "integer"}, "results": {"type": "array", "items": selectable(EVENT)}}}
 EVENT_FIELDS = ("id", "when", "severity", "message", "fsid", "fqdn")
 QUERY = {"severity": {"type": "string", "enum": list(SEVERITIES)},
          "since": {"type": "string", "format": "date-time"}, "until": {"type": "string", "format": "date-time"},

@@ -50,6 +50,15 @@ def fields_query(known: Iterable[str]) -> dict[str, Any]:
             "example": "id,up,in"}
 
 
+def selectable(document: dict[str, Any]) -> dict[str, Any]:
+    """The schema of a document that `?fields=` may trim: the same properties, none of them
+    required (without `?fields=` every one is there; with it, only those asked for)."""
+    schema = {key: value for key, value in document.items() if key != "required"}
+    schema["description"] = (document.get("description", "") + " " if document.get("description") else "") + \
+        "Every field unless `?fields=` names some: then only those."
+    return schema
+
+
 def values_arg(name: str) -> list[str] | None:
     """The values of a query argument given as `a,b` or repeated (`?x=a&x=b`); None when absent."""
     raw = request.args.getlist(name)

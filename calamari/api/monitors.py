@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response
 
+from calamari.api.answers import cacheable
 from calamari.api.common import doc, json_response, services
 from calamari.api.lookup import cluster_model, first, held
 from calamari.api.response_schemas import LIST, OBJECT
@@ -20,6 +21,7 @@ def _monitors(fsid: str) -> list[dict[str, Any]]:
 
 @blueprint.get("/cluster/<fsid>/mon")
 @doc("Monitors", response=LIST, errors=(401, 404))
+@cacheable()
 def mons(fsid: str) -> Response:
     return json_response(_monitors(fsid))
 

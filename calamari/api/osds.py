@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, current_app, request
 
+from calamari.api.answers import cacheable
 from calamari.api.common import (
     ApiError,
     doc,
@@ -28,6 +29,7 @@ from calamari.api.listing import (
     page_args,
     page_headers,
     select,
+    selectable,
     unchanged,
     values_arg,
 )
@@ -76,10 +78,10 @@ LIST_QUERY = {
     **PAGE_QUERY,
 }
 LIST_RESPONSE = {"oneOf": [
-    {"type": "array", "items": OSD_SCHEMA},
+    {"type": "array", "items": selectable(OSD_SCHEMA)},
     {"type": "object", "required": ["pool_sets", "osds"], "description": "?pools=compact",
      "properties": {"pool_sets": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}},
-                    "osds": {"type": "array", "items": COMPACT_OSD_SCHEMA}}}]}
+                    "osds": {"type": "array", "items": selectable(COMPACT_OSD_SCHEMA)}}}]}
 
 
 def _served_pools(fsid: str) -> dict[str | None, list[int]]:
@@ -126,6 +128,7 @@ def _list_etag(fsid: str) -> str:
 @doc("OSDs, by id; filters `?pool=`, `?id__in[]=`, `?host=`, `?state=`, `?device_class=`; `?fields=`, "
      "`?limit=&offset=`, `?pools=compact`; an ETag (If-None-Match: 304)",
      response=LIST_RESPONSE, query=LIST_QUERY, errors=(400, 401, 404), etag=True, headers=LIST_HEADERS)
+@cacheable()
 def osds(fsid: str) -> Response:
     view = services().service.view
     rows = _rows(fsid)
@@ -257,8 +260,9 @@ def _osd(fsid: str, osd_id: int) -> dict[str, Any]:
 
 
 @blueprint.get("/osd/<int:osd_id>")
-@doc("One OSD; `?fields=`; an ETag (If-None-Match: 304)", response=OSD_SCHEMA,
+@doc("One OSD; `?fields=`; an ETag (If-None-Match: 304)", response=selectable(OSD_SCHEMA),
      query={"fields": fields_query(OSD_FIELDS)}, errors=(400, 401, 404), etag=True)
+@cacheable()
 def osd(fsid: str, osd_id: int) -> Response:
     fields = fields_arg(OSD_FIELDS)
     tag = _list_etag(fsid)

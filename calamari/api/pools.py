@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response
 
+from calamari.api.answers import cacheable
 from calamari.api.common import (
     doc,
     parse_body,
@@ -25,6 +26,7 @@ from calamari.api.listing import (
     json_bytes_response,
     plain_list,
     select,
+    selectable,
     unchanged,
 )
 from calamari.api.lookup import cluster_model, found
@@ -49,9 +51,10 @@ POOL_TYPES = ("replicated", "erasure")
 
 @blueprint.get("/pool")
 @doc("Pools, by id; `?type=replicated|erasure`, `?fields=`, `?limit=&offset=`; an ETag (If-None-Match: 304)",
-     response={"type": "array", "items": POOL_SCHEMA}, errors=(400, 401, 404), etag=True, headers=LIST_HEADERS,
+     response={"type": "array", "items": selectable(POOL_SCHEMA)}, errors=(400, 401, 404), etag=True, headers=LIST_HEADERS,
      query={"type": {"type": "string", "enum": list(POOL_TYPES)}, "fields": fields_query(POOL_FIELDS),
             **PAGE_QUERY})
+@cacheable()
 def pools(fsid: str) -> Response:
     cluster_model(fsid)
     kinds = choice_arg("type", POOL_TYPES)
@@ -76,7 +79,7 @@ def _pool(fsid: str, pool_id: int) -> dict:
 
 
 @blueprint.get("/pool/<int:pool_id>")
-@doc("One pool; `?fields=`; an ETag (If-None-Match: 304)", response=POOL_SCHEMA,
+@doc("One pool; `?fields=`; an ETag (If-None-Match: 304)", response=selectable(POOL_SCHEMA),
      query={"fields": fields_query(POOL_FIELDS)}, errors=(400, 401, 404), etag=True)
 def pool(fsid: str, pool_id: int) -> Response:
     fields = fields_arg(POOL_FIELDS)

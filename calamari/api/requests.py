@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from calamari.api.common import ApiError, current_user, doc, json_response, paginate, services
-from calamari.api.listing import etag, fields_arg, fields_query, select, unchanged
+from calamari.api.listing import etag, fields_arg, fields_query, select, selectable, unchanged
 from calamari.api.lookup import cluster_model
 
 blueprint = Blueprint("requests", __name__, url_prefix="/api/v2")
@@ -17,7 +17,7 @@ REQUEST_SCHEMA = {"type": "object", "required": ["id", "state"],
                                  "error": {"type": "boolean"}, "error_message": {"type": "string"},
                                  "headline": {"type": "string"}, "status": {"type": "string"}}}
 PAGE = {"type": "object", "required": ["count", "results"],
-        "properties": {"count": {"type": "integer"}, "results": {"type": "array", "items": REQUEST_SCHEMA}}}
+        "properties": {"count": {"type": "integer"}, "results": {"type": "array", "items": selectable(REQUEST_SCHEMA)}}}
 STATES = ("submitted", "executing", "complete")
 REQUEST_FIELDS = ("id", "fsid", "username", "kind", "target", "headline", "state", "status", "error", "error_message",
                   "requested_at", "completed_at", "body")

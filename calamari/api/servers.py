@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, current_app
 
+from calamari.api.answers import cacheable
 from calamari.api.common import ApiError, current_user, doc, int_arg, json_response, services
 from calamari.api.listing import (
     LIST_HEADERS,
@@ -20,6 +21,7 @@ from calamari.api.listing import (
     json_bytes_response,
     plain_list,
     select,
+    selectable,
     unchanged,
     values_arg,
 )
@@ -82,14 +84,14 @@ def _server_list(fsid: str | None) -> Response:
 
 @blueprint.get("/server")
 @doc("All servers, by fqdn; `?service=`, `?fields=`, `?limit=&offset=`; an ETag (If-None-Match: 304)",
-     response={"type": "array", "items": SERVER_SCHEMA}, query=LIST_QUERY, errors=(400, 401), etag=True,
+     response={"type": "array", "items": selectable(SERVER_SCHEMA)}, query=LIST_QUERY, errors=(400, 401), etag=True,
      headers=LIST_HEADERS)
 def servers() -> Response:
     return _server_list(None)
 
 
 @blueprint.get("/server/<fqdn>")
-@doc("One server; `?fields=`; an ETag (If-None-Match: 304)", response=SERVER_SCHEMA,
+@doc("One server; `?fields=`; an ETag (If-None-Match: 304)", response=selectable(SERVER_SCHEMA),
      query={"fields": fields_query(SERVER_FIELDS)}, errors=(400, 401, 404), etag=True)
 def server(fqdn: str) -> Response:
     fields = fields_arg(SERVER_FIELDS)
@@ -138,8 +140,9 @@ def grains(fqdn: str) -> Response:
 
 @blueprint.get("/cluster/<fsid>/server")
 @doc("Servers of a cluster, with that cluster's services, by fqdn; `?service=`, `?fields=`, `?limit=&offset=`; "
-     "an ETag (If-None-Match: 304)", response={"type": "array", "items": SERVER_SCHEMA}, query=LIST_QUERY,
+     "an ETag (If-None-Match: 304)", response={"type": "array", "items": selectable(SERVER_SCHEMA)}, query=LIST_QUERY,
      errors=(400, 401, 404), etag=True, headers=LIST_HEADERS)
+@cacheable()
 def cluster_servers(fsid: str) -> Response:
     cluster_model(fsid)
     return _server_list(fsid)

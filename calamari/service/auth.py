@@ -143,9 +143,11 @@ class AuthService:
                 with self._throttle_lock:
                     self._throttle.restore_lock(f"address:{event.address}", event.until, now)
 
-    def _token_index(self) -> dict[str, str]:
+    def _token_index(self, wait: bool = True) -> dict[str, str]:
         index = self._index
         if index is None:
+            if not wait:
+                return {}  # rebuilt by the next caller that may wait for the lock
             with self.service.lock:
                 index = {h: u.username for u in self.service.model.users.values() if not u.deleted
                          for h in u.tokens}
@@ -319,9 +321,11 @@ class AuthService:
             AuthService._dummy = self.hasher.hash(secrets.token_urlsafe(16))
         return AuthService._dummy
 
-    def authenticate(self, token: str) -> Identity | None:
+    def authenticate(self, token: str, wait: bool = True) -> Identity | None:
+        """The session `token` opens, or None. `wait=False` (the HTTP server's I/O loop): None
+        rather than wait for the model's lock, which a rebuild of the token index needs."""
         digest = token_hash(token)
-        username = self._token_index().get(digest)
+        username = self._token_index(wait).get(digest)
         if username is None:
             return None
         user = self.get(username)

@@ -15,6 +15,7 @@ from calamari.adapters.allocator import tune_allocator
 from calamari.adapters.http_server import ConnectionLimits, create_http_server
 from calamari.adapters.snapshots import HISTORY_KEEP
 from calamari.adapters.timeseries import DEFAULT_RETENTION
+from calamari.api.answers import at_once_for
 from calamari.bootstrap import StartupError, build_server
 from calamari.service import security_options
 from calamari.service.stream_hub import DEFAULT_MAX_SUBSCRIBERS
@@ -135,7 +136,8 @@ def serve(args: argparse.Namespace) -> int:
     gc.freeze()
     host, _, port = args.api.rpartition(":")
     try:
-        http = create_http_server(server.app, host or "127.0.0.1", int(port), args.threads, limits)
+        http = create_http_server(server.app, host or "127.0.0.1", int(port), args.threads, limits,
+                                  at_once=at_once_for(server.app))
     except BaseException:
         server.stop()
         raise

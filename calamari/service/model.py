@@ -82,6 +82,47 @@ class NotPersisted(RuntimeError):
         self.reason = reason
 
 
+class ChangeLock:
+    """The model's re-entrant lock, counting how often it was taken and given back (`changes`):
+    every change to the model is made holding it, so the same even count read before and after
+    rendering an answer means that nothing changed meanwhile (a sequence lock; odd: held now).
+    The API's cache of finished answers (calamari.api.answers) is keyed by it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._depth = 0  # only the holder changes it
+        self._unchanged = False  # the holder said its hold changed nothing
+        self.changes = 0
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        taken = self._lock.acquire(blocking, timeout)
+        if taken:
+            self._depth += 1
+            if self._depth == 1:
+                self.changes += 1
+        return taken
+
+    def release(self) -> None:
+        if self._depth == 1:
+            # a hold that changed nothing gives the count back: what was kept before stays valid
+            self.changes += -1 if self._unchanged else 1
+            self._unchanged = False
+        self._depth -= 1
+        self._lock.release()
+
+    def unchanged(self) -> None:
+        """Said by a holder that only read (or found nothing to change) in its hold; only the
+        outermost hold may say it, since an enclosing one may have changed something."""
+        if self._depth == 1:
+            self._unchanged = True
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 class ModelService:
     """Implements calamari.service.sink.ClusterSink, and the operations of user requests."""
 
@@ -91,7 +132,7 @@ class ModelService:
         self.config = config or ServiceConfig()
         persistence = persistence or open_persistence(self.config)
         self.store = persistence.store
-        self.lock = threading.RLock()
+        self.lock = ChangeLock()
         self.model, position = load_model(self.config.snapshot_dir, self.store)
         self.restored_position = position
         self.view = ReadModel()
@@ -274,6 +315,7 @@ class ModelService:
         """The names among a collector's versions that the model would take in (the bus asks
         for those again): not what it holds, and never older than what it reflects."""
         with self.lock:
+            self.lock.unchanged()
             return [name for name, version in versions.items() if self.model.accepts(fsid, name, version)]
 
     def reset_sync_versions(self, fsid: str, by: str) -> None:
@@ -284,10 +326,12 @@ class ModelService:
 
     def sync_versions(self, fsid: str) -> dict[str, SyncVersion]:
         with self.lock:
+            self.lock.unchanged()
             return {name: held[0] for name, held in self.model.held.get(fsid, {}).items()}
 
     def sync_object(self, fsid: str, name: str) -> tuple[SyncVersion, Any] | None:
         with self.lock:
+            self.lock.unchanged()
             return self.model.held_document(fsid, name)
 
     def on_server_facts(self, fsid: str | None, facts: dict[str, Any], at: datetime) -> None:
@@ -315,8 +359,13 @@ class ModelService:
 
     def check_contact(self, now: datetime, timeout_s: float) -> None:
         with self.lock:
-            self.model.check_contact(now, timeout_s)
-            self.commit()
+            self.model.check_contact(now, timeout_s)  # changes nothing but by the events it makes
+            events = self.model.drain()
+            if not events:
+                self.lock.unchanged()  # the usual case, every second: kept answers stay valid
+                return
+            self._project(events)
+            self.writer.submit(events)
 
     def on_command_result(self, request_id: str, rc: int, out: Any, err: str, at: datetime) -> None:
         """Command results belong to the RequestExecutor that sent the commands (it registers as

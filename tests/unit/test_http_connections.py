@@ -218,7 +218,7 @@ def test_calamari_server_passes_its_connection_limits_on(monkeypatch, tmp_path):
     seen = {}
 
     class Stops:
-        def __init__(self, app, host, port, threads, limits):
+        def __init__(self, app, host, port, threads, limits, at_once=None):
             seen["limits"] = limits
 
         def run(self):

@@ -67,7 +67,7 @@ def test_calamari_server_passes_its_stream_limit_and_contact_timeout_on(monkeypa
     seen = {}
 
     class Stops:
-        def __init__(self, app, host, port, threads, limits):
+        def __init__(self, app, host, port, threads, limits, at_once=None):
             seen["app"] = app
 
         def run(self):
