@@ -247,10 +247,12 @@ def _start_parts(server: Server, args: argparse.Namespace, whisper_store: Any, a
                               stream_unsent=int(stream_setting(app_options, "STREAM_UNSENT", DEFAULT_MAX_UNSENT)),
                               timeseries=whisper_store, alert_window=timedelta(seconds=args.alert_window))
     server.started.append(services.executor)  # it sends through the bus: stopped before it
-    services.alerting.start()  # rules evaluated as changes arrive and on its timer
-    server.started.append(services.alerting)
+    # the notifier consumes what alerting tells it: started first, stopped after it, so that no
+    # alert change is told to a stopped notifier
     services.notifier.start()  # sends what the outbox still holds from before a restart
     server.started.append(services.notifier)
+    services.alerting.start()  # rules evaluated as changes arrive and on its timer
+    server.started.append(services.alerting)
     server.services = services
     server.app = create_app(services, COLLECTOR_KEYS=keys, TIMESERIES=timeseries.store,
                             TIMESERIES_WRITER=timeseries, SERVER_GRAINS=server_grains, **app_options)
