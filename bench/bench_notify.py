@@ -93,6 +93,8 @@ def through_server(args: argparse.Namespace) -> None:
         fsid = wait_for(lambda: api.get("/cluster"), 120, "the simulated cluster")[0]["id"]
         wait_for(lambda: len(api.get(f"/cluster/{fsid}/osd")) == args.osds, 120, "the OSDs in the API")
         api.call("PATCH", "/alert-rule/osd_down", {"for_seconds": args.threshold})
+        if args.threshold > 0:  # an OSD marked down stays down (the simulator's daemons reassert themselves)
+            api.wait_request(api.submit("PATCH", f"/cluster/{fsid}/osd_config", {"noup": True}))
         api.call("POST", "/notification_channel", {"id": "hook", "kind": "webhook", "url": receiver.url,
                                                    "secret": HOOK_SECRET, "repeat_interval_s": 0})
         for sample in range(args.samples):
@@ -120,6 +122,8 @@ def through_server(args: argparse.Namespace) -> None:
           f"(budget: 1 s + the threshold = {1000 + args.threshold * 1000:.0f} ms):")
     if from_change:
         report(f"the change seen by the collector -> webhook received ({len(from_change)} samples):", from_change)
+        if args.threshold > 0:
+            report("  of which beyond the threshold:", [value - args.threshold * 1000 for value in from_change])
     report("the API request making the change -> webhook received:", from_request)
 
 
