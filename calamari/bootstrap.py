@@ -275,10 +275,12 @@ def _start_alerting(server: Server) -> None:
     the outbox still holds from before a restart (or from the active server before a failover)."""
     services = server.services
     assert services is not None
-    services.alerting.start()
-    server.started.append(services.alerting)
+    # the notifier consumes what alerting tells it: started first, stopped after it, so that no
+    # alert change is told to a stopped notifier
     services.notifier.start()
     server.started.append(services.notifier)
+    services.alerting.start()
+    server.started.append(services.alerting)
 
 
 def _start_high_availability(server: Server, args: argparse.Namespace, bus: Any, keys: CollectorKeyService,

@@ -19,6 +19,8 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from calamari.api.compression import MIN_SIZE, accepts_gzip
 from calamari.api.listing import etag, unchanged
 from calamari.api.prometheus_text import Family, Sections, go_float
+from calamari.domain.alerts.alert import FIRING, SEVERITIES
+from calamari.domain.notifications.notification import PENDING, STATES
 
 blueprint = Blueprint("prometheus", __name__)
 
@@ -64,10 +66,13 @@ class MetricsRenderer:
     part is rendered every time), and only the families whose text changed are compressed again.
     Label sets are formatted once per OSD and pool. One scrape renders at a time (`lock`)."""
 
-    def __init__(self, service: Any, timeseries: Any = None, writer: Any = None) -> None:
+    def __init__(self, service: Any, timeseries: Any = None, writer: Any = None, alerting: Any = None,
+                 notifier: Any = None) -> None:
         self.service = service
         self.timeseries = timeseries  # a WhisperStore: its `latest` points, never its files
         self.writer = writer
+        self.alerting = alerting  # the AlertingService, for its count of failed passes
+        self.notifier = notifier  # the Notifier, for the alert documents it refused or dropped
         self.sections = Sections()
         self.lock = threading.Lock()
         self._osd_labels: dict[tuple[str, int], tuple[str, str]] = {}  # -> labels, metric name prefix
@@ -102,6 +107,14 @@ class MetricsRenderer:
         self._usage = {key: gauge(f"ceph_cluster_{key}", f"Cluster {key.replace('_', ' ')} (ceph df)", ["fsid"])
                        for key in CLUSTER_DF}
         self._stale = gauge("calamari_cluster_stale", "1 while no collector reports for the cluster", ["fsid"])
+        self._alerts = (gauge("calamari_alerts_firing", "Alerts firing, silenced ones included", ["severity"]),
+                        gauge("calamari_alerts_silenced", "Alerts firing under a silence", ["severity"]))
+        self._outbox = (gauge("calamari_notifications", "Notifications in the outbox by channel and state "
+                              "(pending: not yet delivered; failed: given up)", ["channel", "state"]),
+                        gauge("calamari_notifications_retrying", "Pending notifications whose last attempt failed",
+                              ["channel"]),
+                        Family("calamari_notification_attempts_failed_total",
+                               "Delivery attempts that failed, by channel", "counter", ["channel"]))
 
     def render(self) -> Sections:
         """Bring every part up to date and return them; call with `lock` held, and read the
@@ -141,8 +154,9 @@ class MetricsRenderer:
         if not s.current("usage", dfs):
             s.put("usage", dfs, self._usage_texts(held))
         s.put("calamari", None, self._calamari_texts(clusters))
+        s.put("alerting", None, self._alerting_texts())
         s.keep_only(("cluster", "osd_state", "osd_pgs", "osd_stats", "pool_metadata", "pool_df", "pgs", "usage",
-                     "calamari"))
+                     "calamari", "alerting"))
         return s
 
     # ---------------------------------------------------------------- label sets, kept
@@ -339,6 +353,53 @@ class MetricsRenderer:
         return texts
 
 
+    def _alerting_texts(self) -> list[str]:
+        """Alerts firing by severity and the outbox by channel and state, counted from the model
+        (every live channel and severity has its samples, zeros included, so an absence is a 0)."""
+        firing = dict.fromkeys(SEVERITIES, 0)
+        silenced = dict.fromkeys(SEVERITIES, 0)
+        model = self.service.model
+        with self.service.lock:
+            for by_key in model.alert_index.values():
+                for alert in by_key.values():
+                    if alert.state == FIRING:
+                        firing[alert.severity] = firing.get(alert.severity, 0) + 1
+                        if alert.silenced_by:
+                            silenced[alert.severity] = silenced.get(alert.severity, 0) + 1
+            channels = sorted(c.channel_id for c in model.channels.values() if not c.deleted)
+            by_state = {channel: dict.fromkeys(STATES, 0) for channel in channels}
+            retrying = dict.fromkeys(channels, 0)
+            attempts_failed = dict.fromkeys(channels, 0)
+            for note in model.notifications.values():
+                if note.channel_id not in by_state:
+                    continue  # a deleted channel's: cancelled, and no longer a label
+                by_state[note.channel_id][note.state] += 1
+                failed = note.attempts - 1 if note.delivered_at is not None else note.attempts
+                attempts_failed[note.channel_id] += failed
+                if note.state == PENDING and note.attempts:
+                    retrying[note.channel_id] += 1
+        firing_family, silenced_family = self._alerts
+        outbox_family, retrying_family, attempts_family = self._outbox
+        texts = [firing_family.text(firing_family.line([sev], n) for sev, n in firing.items()),
+                 silenced_family.text(silenced_family.line([sev], n) for sev, n in silenced.items()),
+                 outbox_family.text(outbox_family.line([channel, state], n)
+                                    for channel, states in by_state.items() for state, n in states.items()),
+                 retrying_family.text(retrying_family.line([channel], n) for channel, n in retrying.items()),
+                 attempts_family.text(attempts_family.line([channel], n) for channel, n in attempts_failed.items())]
+        for source, name, documentation, attribute in (
+            (self.alerting, "calamari_alert_evaluations_failed_total", "Alert rule passes that failed",
+             "failed_passes"),
+            (self.notifier, "calamari_notifier_alerts_rejected_total", "Malformed alert documents the notifier "
+             "refused", "rejected"),
+            (self.notifier, "calamari_notifier_alerts_dropped_total", "Alert documents dropped while too many "
+             "waited to be routed", "dropped"),
+        ):
+            if source is not None:
+                counter = Family(name, documentation, "counter", [])
+                texts.append(counter.text([counter.line([], getattr(source, attribute))]))
+        return texts
+
+
 def _small_int(text: str) -> bool:
     """Digits int() takes: isdigit() alone also takes '²', and int() refuses thousands of digits."""
     return text.isascii() and text.isdigit() and len(text) < 19
@@ -355,7 +416,9 @@ def renderer() -> MetricsRenderer:
     found = current_app.extensions.get("calamari_prometheus")
     if found is None:
         config = current_app.config
-        found = MetricsRenderer(config["SERVICE"], config.get("TIMESERIES"), config.get("TIMESERIES_WRITER"))
+        services = config.get("CALAMARI")
+        found = MetricsRenderer(config["SERVICE"], config.get("TIMESERIES"), config.get("TIMESERIES_WRITER"),
+                                getattr(services, "alerting", None), getattr(services, "notifier", None))
         current_app.extensions["calamari_prometheus"] = found
     return found
 

@@ -25,6 +25,10 @@ from calamari.service.model import ModelService, NotPersisted
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL_S = 5.0
+# A condition that has held for its rule's duration is raised by a full pass run when that
+# duration ends (not at the next timer pass, up to 5 s later): at most one such pass this often,
+# so that many conditions falling due one after another cost a pass each half second at most.
+DUE_PASS_GAP_S = 0.5
 DEFAULT_WINDOW = timedelta(minutes=30)
 PRIME_EVENTS = 200_000  # the newest stored events read at a start for what changed before alerts
 
@@ -142,15 +146,48 @@ class AlertingService:
         if touched:
             self._wake.set()
 
+    def due_in(self) -> float | None:
+        """Seconds until the first condition that holds but is not raised yet has lasted its
+        rule's duration (0 or less: now); None when there is none."""
+        with self._evaluating:
+            pending = list(self.engine.pending.items())
+        if not pending:
+            return None
+        with self.service.lock:
+            rules = self.service.model.alert_rule_set()
+        now = self.clock()
+        soonest: float | None = None
+        for key, since in pending:
+            rule = rules.get(key.split("|", 1)[0])
+            if rule is None or not rule.enabled:
+                continue
+            left = rule.for_seconds - (now - since).total_seconds()
+            soonest = left if soonest is None else min(soonest, left)
+        return soonest
+
+    def _due_or_none(self) -> float | None:
+        try:
+            return self.due_in()
+        except Exception:  # the timer still runs the passes; the log says why
+            log.exception("cannot tell when pending alert conditions fall due")
+            return None
+
     def _run(self) -> None:
         last_full = 0.0
         while not self._stop.is_set():
-            self._wake.wait(max(0.05, self.interval_s - (time.monotonic() - last_full)))
+            since_full = time.monotonic() - last_full
+            wait = self.interval_s - since_full
+            due = self._due_or_none()
+            if due is not None:
+                wait = min(wait, max(due, DUE_PASS_GAP_S - since_full))
+            self._wake.wait(max(0.05, wait))
             if self._stop.is_set() or self.service.closed:
                 return
             self._wake.clear()
             try:
-                if time.monotonic() - last_full >= self.interval_s:
+                since_full = time.monotonic() - last_full
+                due = self._due_or_none()
+                if since_full >= self.interval_s or (due is not None and due <= 0 and since_full >= DUE_PASS_GAP_S):
                     last_full = time.monotonic()
                     self.evaluate_all()
                 else:

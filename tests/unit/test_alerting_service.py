@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alert_support import SimulatedAlerts
+from alert_support import RecordingAlertSink, SimulatedAlerts
 from support import wait_for
 
 from calamari.service.alerting import AlertingService
@@ -122,3 +122,38 @@ def test_the_alert_window_option(tmp_path: Any) -> None:
         assert services.alerting.changes.window == timedelta(seconds=600)
     finally:
         service.close()
+
+
+def test_due_in_is_the_time_left_of_the_first_pending_condition(tmp_path: Any) -> None:
+    h = SimulatedAlerts(str(tmp_path))
+    try:
+        h.alerting.tune_rule("osd_down", {"for_seconds": 60}, "oper")
+        others = h.alerting.due_in()  # conditions of the simulated cluster's own (5 minutes)
+        assert others is None or others > 60
+        h.stop_osd(2)
+        h.alerting.evaluate_changes()
+        h.clock.advance(20)
+        h.stop_osd(5)
+        h.alerting.evaluate_changes()
+        assert h.alerting.due_in() == 40  # osd.2's, the first
+        h.alerting.tune_rule("osd_down", {"enabled": False}, "oper")
+        left = h.alerting.due_in()  # a disabled rule raises nothing: the others are left
+        assert left is None or left > 40
+    finally:
+        h.close()
+
+
+def test_a_condition_is_raised_when_its_duration_ends_not_at_the_next_timer_pass(tmp_path: Any) -> None:
+    h = SimulatedAlerts(str(tmp_path))
+    sink = RecordingAlertSink()
+    live = AlertingService(h.service, alert_sink=sink, interval_s=3600)  # the timer alone would wait an hour
+    try:
+        live.attach()
+        live.tune_rule("osd_down", {"for_seconds": 1}, "oper")
+        live.start()
+        h.stop_osd(4)
+        wait_for(lambda: [a for a in sink.told if a["rule"] == "osd_down" and a["state"] == "firing"], 30,
+                 "the OSD-down alert once its second has passed")
+    finally:
+        live.stop()
+        h.close()

@@ -8,7 +8,7 @@ import pytest
 from test_server_shutdown import open_files_under
 
 from calamari.api.app import create_app
-from calamari.bootstrap import build_app, build_services
+from calamari.bootstrap import build_app, build_server, build_services
 from calamari.service import main as server_main
 from calamari.service.collector_keys import CollectorKeyService
 from calamari.service.model import ModelService, ServiceConfig
@@ -61,3 +61,20 @@ def test_a_start_that_fails_part_way_stops_what_it_started(tmp_path, monkeypatch
             if t.is_alive() and t.name != "event-feed-history"]
     assert left == []
     assert open_files_under(os.path.realpath(data_dir)) == []
+
+
+def test_alerting_stops_before_the_notifier_it_tells(tmp_path):
+    """The notifier consumes what alerting tells it: stopping the producer first means no alert
+    change is handed to a notifier already stopped (its queue would only be re-read at the next start)."""
+    args = server_main.parse_args(["--data-dir", str(tmp_path / "var"), "--api", "127.0.0.1:0",
+                                   "--bus", "tcp://127.0.0.1:0", "--insecure-bus"])
+    server = build_server(args)
+    stopped: list[str] = []
+    services = server.services
+    for name, part in (("alerting", services.alerting), ("notifier", services.notifier)):
+        def stop(*a, _stop=part.stop, _name=name, **k):
+            stopped.append(_name)
+            return _stop(*a, **k)
+        part.stop = stop
+    server.stop()
+    assert stopped == ["alerting", "notifier"]

@@ -38,6 +38,9 @@ def peer_address(frame: zmq.Frame) -> str | None:
         return None
 
 
+_WAKE_NAMES = itertools.count(1)
+
+
 class RouterTransport:
     """`start()` binds and serves in a daemon thread; `send()` may be called from any thread."""
 
@@ -74,7 +77,9 @@ class RouterTransport:
             router.close(0)
             raise
         self.bound_endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
-        wake_address = f"inproc://calamari-bus-wake-{id(self)}"
+        # unique for the process: a closed socket's inproc name is released by libzmq's reaper
+        # thread later, and id(self) may already be another transport's by then
+        wake_address = f"inproc://calamari-bus-wake-{next(_WAKE_NAMES)}"
         self._wake_rx = self.context.socket(zmq.PAIR)
         self._wake_rx.bind(wake_address)
         self._wake_tx = self.context.socket(zmq.PAIR)

@@ -36,10 +36,13 @@ def change_lines(alert: dict[str, Any], limit: int = MAX_CHANGES_IN_TEXT) -> lis
     lines = []
     for entry in changes[-limit:]:
         if isinstance(entry, dict):
-            who = entry.get("by") or entry.get("username")
-            lines.append(" ".join(str(part) for part in (entry.get("when", ""), entry.get("severity", ""),
-                                                          entry.get("message", entry.get("type", "")),
-                                                          f"(by {who})" if who else "") if part))
+            # the alerting service records time, type, message (None when the event feed has no
+            # words for it) and user (who made a user request); when/by are the older names
+            who = entry.get("user") or entry.get("by") or entry.get("username")
+            lines.append(" ".join(str(part) for part in (entry.get("time") or entry.get("when"),
+                                                          entry.get("severity"),
+                                                          entry.get("message") or entry.get("type"),
+                                                          f"(by {who})" if who else None) if part))
         else:
             lines.append(str(entry))
     left_out = max(0, len(changes) - limit) + (alert.get("changes_left_out") or 0)

@@ -1,5 +1,5 @@
-// Administration (admins only): users (add, change role, reset password, delete, end sessions)
-// and collector keys (pending keys with fingerprints; accept, reject, delete; each collector's
+// Administration (admins only): users (add, change role, reset password, delete, end sessions),
+// notification channels (NotificationChannels.tsx) and collector keys (pending keys with fingerprints; accept, reject, delete; each collector's
 // state). The API's reasons show where they belong: a weak password at the password field.
 import { useState } from "preact/hooks";
 
@@ -12,6 +12,7 @@ import {
 } from "../lib/manage";
 import { refresh, useResource } from "../lib/store";
 import { clusters, isAdmin, user } from "../state";
+import { NotificationChannels } from "./NotificationChannels";
 import "./manage.css";
 
 const USER_FIELDS = ["username", "password", "again", "role", "email"];
@@ -378,6 +379,7 @@ export function Admin() {
         <Users />
         <AddUser />
       </div>
+      <NotificationChannels />
     </div>
   );
 }
