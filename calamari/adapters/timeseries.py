@@ -19,7 +19,7 @@ import whisper
 
 from calamari.graphite.budget import QueryBudget
 from calamari.graphite.errors import ExpressionError
-from calamari.graphite.glob import NodeGlob
+from calamari.graphite.glob import NodeGlob, compile_path
 from calamari.graphite.series import Series
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,8 @@ class WhisperStore:
         self.held: dict[str, tuple[int, float]] = {}
         # Orders the writes of a metric's held point between the writer and readers.
         self.held_lock = threading.Lock()
+        # Since when every point stored came through this object (so `latest` knows them all)
+        self.started = int(clock())
         self.written_on_read = 0  # held points a read wrote before reading
         # Metrics whose name was checked and whose file exists: their path needs no checks again
         self._created: set[str] = set()
@@ -121,6 +123,13 @@ class WhisperStore:
         except FileNotFoundError:  # removed since it was created (by hand): made again
             self._created.discard(metric)
             whisper.update_many(self.ensure_file(metric), points, now=now)
+        self.note_latest(metric, max(points))
+
+    def note_latest(self, metric: str, point: tuple[int, float]) -> None:
+        """Keep `point` as the metric's newest unless a newer one is known."""
+        known = self.latest.get(metric)
+        if known is None or point[0] >= known[0]:
+            self.latest[metric] = point
 
     def ensure_file(self, metric: str) -> str:
         """The metric's file path, the file created with the retention schema when new."""
@@ -199,6 +208,31 @@ class WhisperStore:
         except (FileNotFoundError, NotADirectoryError):
             return [], []
         return sorted(folders), sorted(metrics)
+
+    def newest(self, pattern: str, seconds: int, now: int | None = None) -> list[tuple[str, float]]:
+        """(metric, value) of each metric matching a Graphite pattern, sorted, with the value of
+        its newest point within the last `seconds` (whisper's slots: as a fetch of that range
+        would give). Read from the points held in memory (`latest`) once every point of the
+        range came through this store, else from the files (the first `seconds` after a start)."""
+        now = now if now is not None else int(self.clock())
+        if now - seconds < self.started:
+            found = []
+            for series in self.fetch_pattern(pattern, now - seconds, now, now=now):
+                values = [v for v in series.values if v is not None]
+                if values:
+                    found.append((series.name, float(values[-1])))
+            return found
+        glob = compile_path(pattern)
+        prefix = ""
+        for node in glob.nodes[:-1]:  # the leading plain nodes: most metrics are skipped by them
+            if node.literal is None:
+                break
+            prefix += node.literal + "."
+        oldest, newest = self.slot(now - seconds) + self.step, self.slot(now)
+        found = [(metric, float(point[1])) for metric, point in list(self.latest.items())
+                 if metric.startswith(prefix) and oldest <= point[0] - point[0] % self.step <= newest
+                 and glob.matches(metric)]
+        return sorted(found)
 
     def fetch(self, metric: str, start: int, end: int, now: int | None = None) -> Series | None:
         """One metric between start and end, at the finest archive that reaches back to start."""
@@ -411,10 +445,7 @@ class TimeSeriesWriter:
                 log.error("cannot write %s: %s", metric, err)
                 continue
             taken += len(points)
-            newest = max(points)
-            known = store.latest.get(metric)
-            if known is None or newest[0] >= known[0]:
-                store.latest[metric] = newest
+            store.note_latest(metric, max(points))
         return taken
 
     def write_held(self, now: int | None = None, only_closed: bool = False) -> None:

@@ -316,3 +316,27 @@ def test_the_writer_thread_writes_the_held_points_once_their_slot_closed(tmp_pat
 def time_now():
     import time
     return time.time()
+
+
+@pytest.mark.parametrize("pattern", ["ceph.cluster.*.osd.*.apply_latency_ms", "ceph.cluster.f00d.osd.{1,3}.*",
+                                     "servers.*.cpu.total.idle", "ceph.cluster.f00d.osd.2.commit_latency_ms"])
+def test_the_newest_values_from_memory_are_those_the_files_give(tmp_path, monkeypatch, pattern):
+    clock = {"now": NOW - 900}
+    store = WhisperStore(str(tmp_path / "whisper"), clock=lambda: clock["now"])
+    writer = TimeSeriesWriter(store)
+    base = "ceph.cluster.f00d.osd"
+    for step in range(0, 900, 10):  # reports every 10 s for 15 minutes; OSD 3 stops reporting early
+        clock["now"] = NOW - 900 + step
+        ts = clock["now"]
+        points = [[f"{base}.{osd}.{name}", ts, float(osd * 1000 + step + len(name))]
+                  for osd in range(1, 4) if osd != 3 or step < 400
+                  for name in ("apply_latency_ms", "commit_latency_ms")]
+        points.append(["servers.a.cpu.total.idle", ts, 50.0 + step % 7])
+        writer.write_batch([("f00d", "a", points)])
+    clock["now"] = NOW + 5
+    from_files = WhisperStore(str(tmp_path / "whisper"), clock=lambda: NOW + 5)  # just started: reads files
+    writer.write_held()
+    expected = from_files.newest(pattern, 300)
+    assert expected  # something to compare
+    monkeypatch.setattr(whisper, "fetch", lambda *a, **k: pytest.fail("a file was read"))
+    assert store.newest(pattern, 300) == expected
