@@ -212,16 +212,10 @@ class WhisperStore:
     def newest(self, pattern: str, seconds: int, now: int | None = None) -> list[tuple[str, float]]:
         """(metric, value) of each metric matching a Graphite pattern, sorted, with the value of
         its newest point within the last `seconds` (whisper's slots: as a fetch of that range
-        would give). Read from the points held in memory (`latest`) once every point of the
-        range came through this store, else from the files (the first `seconds` after a start)."""
+        would give). Read from the points held in memory (`latest`): a metric's newest point came
+        through this store if it came since the store started. The files are read only for
+        metrics not seen since then while the range reaches back before the start."""
         now = now if now is not None else int(self.clock())
-        if now - seconds < self.started:
-            found = []
-            for series in self.fetch_pattern(pattern, now - seconds, now, now=now):
-                values = [v for v in series.values if v is not None]
-                if values:
-                    found.append((series.name, float(values[-1])))
-            return found
         glob = compile_path(pattern)
         prefix = ""
         for node in glob.nodes[:-1]:  # the leading plain nodes: most metrics are skipped by them
@@ -229,9 +223,20 @@ class WhisperStore:
                 break
             prefix += node.literal + "."
         oldest, newest = self.slot(now - seconds) + self.step, self.slot(now)
-        found = [(metric, float(point[1])) for metric, point in list(self.latest.items())
-                 if metric.startswith(prefix) and oldest <= point[0] - point[0] % self.step <= newest
-                 and glob.matches(metric)]
+        seen: set[str] = set()
+        found = []
+        for metric, point in list(self.latest.items()):
+            if metric.startswith(prefix) and glob.matches(metric):
+                seen.add(metric)
+                if oldest <= point[0] - point[0] % self.step <= newest:
+                    found.append((metric, float(point[1])))
+        if now - seconds < self.started:
+            for node in self.find(pattern):
+                if node.leaf and node.path not in seen:
+                    series = self.fetch(node.path, now - seconds, now, now=now)
+                    values = [v for v in series.values if v is not None] if series is not None else []
+                    if values:
+                        found.append((node.path, float(values[-1])))
         return sorted(found)
 
     def fetch(self, metric: str, start: int, end: int, now: int | None = None) -> Series | None:
