@@ -90,6 +90,8 @@ class WhisperStore:
         self.clock = clock
         # newest point per metric seen by the writer: lets /metrics show OSD usage without reading files
         self.latest: dict[str, tuple[int, float]] = {}
+        # goes up when a newest value in `latest` changes: /metrics renders those lines again only then
+        self.latest_version = 0
         # The finest archive's step: whisper keeps one value per such slot, the last one written.
         self.step = self.archives[0][0]
         # A point of the slot still open (the clock's current one), per metric, not yet in its file:
@@ -130,6 +132,8 @@ class WhisperStore:
         known = self.latest.get(metric)
         if known is None or point[0] >= known[0]:
             self.latest[metric] = point
+            if known is None or known[1] != point[1]:
+                self.latest_version += 1
 
     def ensure_file(self, metric: str) -> str:
         """The metric's file path, the file created with the retention schema when new."""
