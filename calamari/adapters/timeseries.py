@@ -106,6 +106,7 @@ class WhisperStore:
         self.written_on_read = 0  # held points a read wrote before reading
         # Metrics whose name was checked and whose file exists: their path needs no checks again
         self._created: set[str] = set()
+        self._folders: set[str] = set()  # folders made (or found) already: no makedirs per new file
 
     # ------------------------------------------------------------------ paths
 
@@ -124,6 +125,7 @@ class WhisperStore:
             whisper.update_many(path, points, now=now)
         except FileNotFoundError:  # removed since it was created (by hand): made again
             self._created.discard(metric)
+            self._folders.discard(os.path.dirname(path))
             whisper.update_many(self.ensure_file(metric), points, now=now)
         self.note_latest(metric, max(points))
 
@@ -141,7 +143,10 @@ class WhisperStore:
         if metric in self._created:
             return path
         if not os.path.exists(path):
-            os.makedirs(os.path.dirname(path), exist_ok=True)
+            folder = os.path.dirname(path)
+            if folder not in self._folders:
+                os.makedirs(folder, exist_ok=True)
+                self._folders.add(folder)
             method = "last" if COUNTER_RE.search(metric) else "average"
             try:
                 whisper.create(path, self.archives, self.x_files_factor, method, sparse=True)

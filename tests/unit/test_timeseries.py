@@ -340,3 +340,11 @@ def test_the_newest_values_from_memory_are_those_the_files_give(tmp_path, monkey
     assert expected  # something to compare
     monkeypatch.setattr(whisper, "fetch", lambda *a, **k: pytest.fail("a file was read"))
     assert store.newest(pattern, 300) == expected
+
+
+def test_a_file_removed_by_hand_is_made_again_on_the_next_write(store, tmp_path):
+    import shutil
+    store.write("servers.a.x", [(NOW - 120, 1.0)])
+    shutil.rmtree(tmp_path / "whisper" / "servers")
+    store.write("servers.a.x", [(NOW - 60, 2.0)])
+    assert known(store.fetch("servers.a.x", NOW - 600, NOW)) == {NOW - 60: 2.0}
