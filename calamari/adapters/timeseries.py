@@ -33,6 +33,8 @@ NODE_RE = re.compile(r"^[A-Za-z0-9_\-:@%+~#]+$")
 MAX_METRIC_LENGTH = 512
 MAX_NODES = 32
 SUFFIX = ".wsp"
+# Patterns whose matching metrics `newest` keeps (the alert rules'; more are matched again)
+MAX_KEPT_PATTERNS = 64
 # Whisper packs timestamps as unsigned 32-bit: a later one fails the whole batch's write.
 MAX_TIMESTAMP = 0xFFFFFFFF
 
@@ -107,6 +109,7 @@ class WhisperStore:
         # Metrics whose name was checked and whose file exists: their path needs no checks again
         self._created: set[str] = set()
         self._folders: set[str] = set()  # folders made (or found) already: no makedirs per new file
+        self._matches: dict[str, tuple[int, list[str]]] = {}  # pattern -> (len(latest) then, metrics)
 
     # ------------------------------------------------------------------ paths
 
@@ -225,28 +228,41 @@ class WhisperStore:
         through this store if it came since the store started. The files are read only for
         metrics not seen since then while the range reaches back before the start."""
         now = now if now is not None else int(self.clock())
+        oldest, newest = self.slot(now - seconds) + self.step, self.slot(now)
+        latest = self.latest
+        matching = self._matching_metrics(pattern)
+        found = []
+        for metric in matching:
+            point = latest[metric]
+            if oldest <= point[0] - point[0] % self.step <= newest:
+                found.append((metric, float(point[1])))
+        if now - seconds < self.started:
+            for node in self.find(pattern):
+                if node.leaf and node.path not in latest:
+                    series = self.fetch(node.path, now - seconds, now, now=now)
+                    values = [v for v in series.values if v is not None] if series is not None else []
+                    if values:
+                        found.append((node.path, float(values[-1])))
+        return sorted(found)
+
+    def _matching_metrics(self, pattern: str) -> list[str]:
+        """The metrics in `latest` matching a pattern, kept until a new metric appears (metrics
+        are only ever added): an alert rule's pass looks up its 10,000 series, matching none."""
+        count = len(self.latest)
+        kept = self._matches.get(pattern)
+        if kept is not None and kept[0] == count:
+            return kept[1]
         glob = compile_path(pattern)
         prefix = ""
         for node in glob.nodes[:-1]:  # the leading plain nodes: most metrics are skipped by them
             if node.literal is None:
                 break
             prefix += node.literal + "."
-        oldest, newest = self.slot(now - seconds) + self.step, self.slot(now)
-        seen: set[str] = set()
-        found = []
-        for metric, point in list(self.latest.items()):
-            if metric.startswith(prefix) and glob.matches(metric):
-                seen.add(metric)
-                if oldest <= point[0] - point[0] % self.step <= newest:
-                    found.append((metric, float(point[1])))
-        if now - seconds < self.started:
-            for node in self.find(pattern):
-                if node.leaf and node.path not in seen:
-                    series = self.fetch(node.path, now - seconds, now, now=now)
-                    values = [v for v in series.values if v is not None] if series is not None else []
-                    if values:
-                        found.append((node.path, float(values[-1])))
-        return sorted(found)
+        metrics = [metric for metric in list(self.latest) if metric.startswith(prefix) and glob.matches(metric)]
+        if len(self._matches) >= MAX_KEPT_PATTERNS:
+            self._matches.clear()
+        self._matches[pattern] = (count, metrics)
+        return metrics
 
     def fetch(self, metric: str, start: int, end: int, now: int | None = None) -> Series | None:
         """One metric between start and end, at the finest archive that reaches back to start."""

@@ -348,3 +348,16 @@ def test_a_file_removed_by_hand_is_made_again_on_the_next_write(store, tmp_path)
     shutil.rmtree(tmp_path / "whisper" / "servers")
     store.write("servers.a.x", [(NOW - 60, 2.0)])
     assert known(store.fetch("servers.a.x", NOW - 600, NOW)) == {NOW - 60: 2.0}
+
+
+def test_a_metric_new_since_the_last_read_of_a_pattern_is_in_the_next(tmp_path):
+    store = WhisperStore(str(tmp_path / "whisper"), clock=lambda: NOW)
+    store.started = NOW - 3600  # up for an hour: read from memory
+    writer = TimeSeriesWriter(store)
+    writer.write_batch([(FSID, "a", [[f"ceph.cluster.{FSID}.osd.1.apply_latency_ms", NOW - 60, 3.0]])])
+    pattern = f"ceph.cluster.{FSID}.osd.*.apply_latency_ms"
+    assert store.newest(pattern, 300) == [(f"ceph.cluster.{FSID}.osd.1.apply_latency_ms", 3.0)]
+    writer.write_batch([(FSID, "a", [[f"ceph.cluster.{FSID}.osd.2.apply_latency_ms", NOW - 60, 4.0],
+                                     [f"ceph.cluster.{FSID}.osd.1.apply_latency_ms", NOW - 30, 5.0]])])
+    assert store.newest(pattern, 300) == [(f"ceph.cluster.{FSID}.osd.1.apply_latency_ms", 5.0),
+                                          (f"ceph.cluster.{FSID}.osd.2.apply_latency_ms", 4.0)]
