@@ -19,7 +19,7 @@ import whisper
 
 from calamari.graphite.budget import QueryBudget
 from calamari.graphite.errors import ExpressionError
-from calamari.graphite.glob import NodeGlob
+from calamari.graphite.glob import NodeGlob, compile_path
 from calamari.graphite.series import Series
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,8 @@ NODE_RE = re.compile(r"^[A-Za-z0-9_\-:@%+~#]+$")
 MAX_METRIC_LENGTH = 512
 MAX_NODES = 32
 SUFFIX = ".wsp"
+# Patterns whose matching metrics `newest` keeps (the alert rules'; more are matched again)
+MAX_KEPT_PATTERNS = 64
 # Whisper packs timestamps as unsigned 32-bit: a later one fails the whole batch's write.
 MAX_TIMESTAMP = 0xFFFFFFFF
 
@@ -90,25 +92,87 @@ class WhisperStore:
         self.clock = clock
         # newest point per metric seen by the writer: lets /metrics show OSD usage without reading files
         self.latest: dict[str, tuple[int, float]] = {}
+        # goes up when a newest value in `latest` changes: /metrics renders those lines again only then
+        self.latest_version = 0
+        # The finest archive's step: whisper keeps one value per such slot, the last one written.
+        self.step = self.archives[0][0]
+        # A point of the slot still open (the clock's current one), per metric, not yet in its file:
+        # a collector reporting every 10 s sends 6 points a minute to a file that keeps the last
+        # one, so the writer holds it and writes once when the slot closes (`write_closed`) or
+        # when the metric is read (`fetch` writes it first, so reads answer as if written).
+        self.held: dict[str, tuple[int, float]] = {}
+        # Orders the writes of a metric's held point between the writer and readers.
+        self.held_lock = threading.Lock()
+        # Since when every point stored came through this object (so `latest` knows them all)
+        self.started = int(clock())
+        self.written_on_read = 0  # held points a read wrote before reading
+        # Metrics whose name was checked and whose file exists: their path needs no checks again
+        self._created: set[str] = set()
+        self._folders: set[str] = set()  # folders made (or found) already: no makedirs per new file
+        self._matches: dict[str, tuple[int, list[str]]] = {}  # pattern -> (len(latest) then, metrics)
 
     # ------------------------------------------------------------------ paths
 
     def file_path(self, metric: str) -> str:
+        if metric in self._created:  # checked already: no dots but between nodes, no separators
+            return f"{self.root}{os.sep}{metric.replace('.', os.sep)}{SUFFIX}"
         return os.path.join(self.root, *metric_nodes(metric)) + SUFFIX
 
     # ------------------------------------------------------------------ writing
 
     def write(self, metric: str, points: list[tuple[int, float]], now: int | None = None) -> None:
         """Store points of one metric (timestamp, value), creating its file when new."""
+        path = self.ensure_file(metric)
+        now = now if now is not None else int(self.clock())
+        try:
+            whisper.update_many(path, points, now=now)
+        except FileNotFoundError:  # removed since it was created (by hand): made again
+            self._created.discard(metric)
+            self._folders.discard(os.path.dirname(path))
+            whisper.update_many(self.ensure_file(metric), points, now=now)
+        self.note_latest(metric, max(points))
+
+    def note_latest(self, metric: str, point: tuple[int, float]) -> None:
+        """Keep `point` as the metric's newest unless a newer one is known."""
+        known = self.latest.get(metric)
+        if known is None or point[0] >= known[0]:
+            self.latest[metric] = point
+            if known is None or known[1] != point[1]:
+                self.latest_version += 1
+
+    def ensure_file(self, metric: str) -> str:
+        """The metric's file path, the file created with the retention schema when new."""
         path = self.file_path(metric)
+        if metric in self._created:
+            return path
         if not os.path.exists(path):
-            os.makedirs(os.path.dirname(path), exist_ok=True)
+            folder = os.path.dirname(path)
+            if folder not in self._folders:
+                os.makedirs(folder, exist_ok=True)
+                self._folders.add(folder)
             method = "last" if COUNTER_RE.search(metric) else "average"
             try:
                 whisper.create(path, self.archives, self.x_files_factor, method, sparse=True)
             except whisper.InvalidConfiguration:
                 pass  # created meanwhile (another process); use it
-        whisper.update_many(path, points, now=now if now is not None else int(self.clock()))
+        self._created.add(metric)
+        return path
+
+    def is_known(self, metric: str) -> bool:
+        """Whether the metric's name was checked and its file made."""
+        return metric in self._created
+
+    def slot(self, ts: int) -> int:
+        """The start of the finest archive's slot holding `ts`."""
+        return ts - ts % self.step
+
+    def write_held(self, metric: str, now: int | None = None) -> None:
+        """Write the metric's held point, if any, to its file."""
+        with self.held_lock:
+            point = self.held.pop(metric, None)
+            if point is not None:
+                self.write(metric, [point], now)
+                self.written_on_read += 1
 
     # ------------------------------------------------------------------ reading
 
@@ -157,12 +221,60 @@ class WhisperStore:
             return [], []
         return sorted(folders), sorted(metrics)
 
+    def newest(self, pattern: str, seconds: int, now: int | None = None) -> list[tuple[str, float]]:
+        """(metric, value) of each metric matching a Graphite pattern, sorted, with the value of
+        its newest point within the last `seconds` (whisper's slots: as a fetch of that range
+        would give). Read from the points held in memory (`latest`): a metric's newest point came
+        through this store if it came since the store started. The files are read only for
+        metrics not seen since then while the range reaches back before the start."""
+        now = now if now is not None else int(self.clock())
+        oldest, newest = self.slot(now - seconds) + self.step, self.slot(now)
+        latest = self.latest
+        matching = self._matching_metrics(pattern)
+        found = []
+        for metric in matching:
+            point = latest[metric]
+            if oldest <= point[0] - point[0] % self.step <= newest:
+                found.append((metric, float(point[1])))
+        if now - seconds < self.started:
+            for node in self.find(pattern):
+                if node.leaf and node.path not in latest:
+                    series = self.fetch(node.path, now - seconds, now, now=now)
+                    values = [v for v in series.values if v is not None] if series is not None else []
+                    if values:
+                        found.append((node.path, float(values[-1])))
+        return sorted(found)
+
+    def _matching_metrics(self, pattern: str) -> list[str]:
+        """The metrics in `latest` matching a pattern, kept until a new metric appears (metrics
+        are only ever added): an alert rule's pass looks up its 10,000 series, matching none."""
+        count = len(self.latest)
+        kept = self._matches.get(pattern)
+        if kept is not None and kept[0] == count:
+            return kept[1]
+        glob = compile_path(pattern)
+        prefix = ""
+        for node in glob.nodes[:-1]:  # the leading plain nodes: most metrics are skipped by them
+            if node.literal is None:
+                break
+            prefix += node.literal + "."
+        metrics = [metric for metric in list(self.latest) if metric.startswith(prefix) and glob.matches(metric)]
+        if len(self._matches) >= MAX_KEPT_PATTERNS:
+            self._matches.clear()
+        self._matches[pattern] = (count, metrics)
+        return metrics
+
     def fetch(self, metric: str, start: int, end: int, now: int | None = None) -> Series | None:
         """One metric between start and end, at the finest archive that reaches back to start."""
         path = self.file_path(metric)
         now = now if now is not None else int(self.clock())
         if start >= min(end, now):
             return None
+        if metric in self.held:
+            try:
+                self.write_held(metric, now)
+            except (OSError, whisper.WhisperException) as err:
+                log.error("cannot write %s: %s", path, err)
         try:
             result = whisper.fetch(path, start, min(end, now), now=now)
         except FileNotFoundError:
@@ -219,12 +331,18 @@ class TimeSeriesWriter:
         self.pending_points = 0
         self._points_lock = threading.Lock()
         self.max_batch = max_batch
-        self.written = 0
+        self._written = 0
         self.rejected = 0
         self.dropped = 0  # points turned away because the queue was full
         self.failed = 0  # points whose file could not be written
         self._thread: threading.Thread | None = None
         self._last_drop_log = 0.0
+        self._closed_before: int | None = None  # held points of slots before this one are written
+
+    @property
+    def written(self) -> int:
+        """Points in whisper files, those superseded in their slot by a newer one included."""
+        return self._written + self.store.written_on_read
 
     # ------------------------------------------------------------------ ingest side
 
@@ -271,8 +389,17 @@ class TimeSeriesWriter:
     # ------------------------------------------------------------------ writer thread
 
     def _run(self) -> None:
+        store = self.store
         while True:
-            batch = [self.pending.get()]
+            try:  # woken when the open slot closes, to write its held points without new ones
+                now = store.clock()
+                batch = [self.pending.get(timeout=store.step - now % store.step + 0.5)]
+            except queue.Empty:
+                try:
+                    self.write_held(only_closed=True)
+                except Exception:
+                    log.exception("time-series write of held points failed")
+                continue
             while len(batch) < self.max_batch:
                 try:
                     batch.append(self.pending.get_nowait())
@@ -289,6 +416,8 @@ class TimeSeriesWriter:
                     messages.append(item)
             try:
                 self.write_batch(messages)
+                if markers or stop:  # what was sent before a flush is in the files after it
+                    self.write_held()
             except Exception:  # a bug here must not end the thread and silently stop all writing
                 log.exception("time-series batch failed")
             with self._points_lock:  # only now: the batch's points were held until written
@@ -299,7 +428,8 @@ class TimeSeriesWriter:
                 return
 
     def write_batch(self, messages: list[tuple[str | None, str, list[list[Any]]]]) -> int:
-        """Validate, group by metric and write; returns the number of points written."""
+        """Validate, group by metric and write; returns the number of points taken (written, or
+        held as the newest of the finest archive's slot still open, see WhisperStore.held)."""
         by_metric: dict[str, list[tuple[int, float]]] = {}
         reasons: dict[str, tuple[int, str]] = {}
         for fsid, host, points in messages:
@@ -313,29 +443,64 @@ class TimeSeriesWriter:
         for reason, (count, example) in reasons.items():
             self.rejected += count
             log.warning("rejected %d metric point(s): %s (e.g. %s)", count, reason, example)
-        now = int(self.store.clock())
-        written = 0
+        store = self.store
+        now = int(store.clock())
+        current = store.slot(now)
+        if current != self._closed_before:
+            self.write_held(now, only_closed=True)
+        taken = 0
         for metric, points in by_metric.items():
+            # of the points in the open slot only the newest counts: whisper keeps one per slot
+            to_write = [point for point in points if point[0] - point[0] % store.step != current]
+            in_open_slot = len(points) - len(to_write)
             try:
-                self.store.write(metric, points, now)
+                if in_open_slot:
+                    store.ensure_file(metric)  # so that a find lists it before it is written
+                    newest = max((point for point in points if point[0] - point[0] % store.step == current),
+                                 key=lambda point: point[0])
+                    with store.held_lock:
+                        held = store.held.get(metric)
+                        if held is None or newest[0] >= held[0]:
+                            store.held[metric] = newest
+                        self._written += in_open_slot - (held is None)  # those superseded
+                if to_write:
+                    store.write(metric, to_write, now)
+                    self._written += len(to_write)
             except MetricNameError as err:
                 self.rejected += len(points)
                 log.warning("rejected metric %r: %s", metric, err)
                 continue
             except (OSError, whisper.WhisperException) as err:
-                self.failed += len(points)
+                self.failed += len(to_write) or in_open_slot
                 log.error("cannot write %s: %s", metric, err)
                 continue
-            written += len(points)
-            newest = max(points)
-            held = self.store.latest.get(metric)
-            if held is None or newest[0] >= held[0]:
-                self.store.latest[metric] = newest
-        self.written += written
-        return written
+            taken += len(points)
+            store.note_latest(metric, max(points))
+        return taken
 
-    @staticmethod
-    def _check(fsid: str | None, point: Any) -> str | None:
+    def write_held(self, now: int | None = None, only_closed: bool = False) -> None:
+        """Write the held points to their files: all of them, or those of slots closed by now."""
+        store = self.store
+        now = now if now is not None else int(store.clock())
+        current = store.slot(now)
+        for metric, point in list(store.held.items()):
+            if only_closed and point[0] - point[0] % store.step == current:
+                continue
+            with store.held_lock:
+                if store.held.get(metric) is not point:
+                    continue  # replaced or written by a reader meanwhile
+                del store.held[metric]
+                try:
+                    store.write(metric, [point], now)
+                except (OSError, whisper.WhisperException) as err:
+                    self.failed += 1
+                    log.error("cannot write %s: %s", metric, err)
+                    continue
+            self._written += 1
+        if only_closed:
+            self._closed_before = current
+
+    def _check(self, fsid: str | None, point: Any) -> str | None:
         if not isinstance(point, list | tuple) or len(point) != 3:
             return "a point is not [metric, timestamp, value]"
         metric, ts, value = point
@@ -348,11 +513,13 @@ class TimeSeriesWriter:
             return "negative timestamp"
         if ts > MAX_TIMESTAMP:
             return "timestamp beyond what whisper stores"
-        try:
-            nodes = metric_nodes(metric)
-        except MetricNameError as err:
-            return f"unsafe metric name: {err}"
+        if not self.store.is_known(metric):  # a known one was checked when its file was made
+            try:
+                metric_nodes(metric)
+            except MetricNameError as err:
+                return f"unsafe metric name: {err}"
         # a collector speaks for its own cluster only
+        nodes = metric.split(".", 3)
         if nodes[0] == "ceph" and len(nodes) > 2 and nodes[1] == "cluster" and nodes[2] != fsid:
             return f"cluster metric for another fsid than the sender's ({fsid})"
         return None

@@ -143,8 +143,10 @@ class MetricsRenderer:
             s.put("osd_state", (osd_gen, server_gen), self._osd_state_texts(osds, servers, osd_servers))
         if not s.current("osd_pgs", (osd_gen, pgs)):
             s.put("osd_pgs", (osd_gen, pgs), [self._osd_pgs_text(osds, held)])
-        # the newest points move on their own: rendered every time, compressed when they changed
-        s.put("osd_stats", None, self._osd_stats_texts(osds, latest))
+        # the newest points move on their own: rendered again when one of them changed value
+        stats_key = (osd_gen, getattr(self.timeseries, "latest_version", None), len(latest))
+        if stats_key[1] is None or not s.current("osd_stats", stats_key):
+            s.put("osd_stats", stats_key, self._osd_stats_texts(osds, latest))
         if not s.current("pool_metadata", pool_gen):
             s.put("pool_metadata", pool_gen, [self._pool_metadata_text(pools)])
         if not s.current("pool_df", (pool_gen, dfs)):
@@ -431,10 +433,11 @@ def metrics() -> Response:
         tag = etag(sections.changes)
         if (answer := unchanged(tag)) is not None:
             return answer
-        body = sections.body()
-        gzipped = sections.gzip() if accepts_gzip() and len(body) >= MIN_SIZE else None
+        # the plain body is made only for a client that takes no gzip
+        gzipped = sections.gzip() if accepts_gzip() and sections.size() >= MIN_SIZE else None
+        body = gzipped if gzipped is not None else sections.body()
     # the classic 0.0.4 text format: what generate_latest writes and every Prometheus version reads
-    response = Response(gzipped if gzipped is not None else body, content_type=CONTENT_TYPE_PLAIN_0_0_4,
+    response = Response(body, content_type=CONTENT_TYPE_PLAIN_0_0_4,
                         headers={"ETag": tag})
     if gzipped is not None:
         response.headers["Content-Encoding"] = "gzip"

@@ -49,15 +49,10 @@ SeriesReader = Callable[[str, int], list[tuple[str, float]]]
 
 
 def whisper_reader(store: Any, clock: Callable[[], float] = time.time) -> SeriesReader:
-    """The newest non-empty value of each metric matching a pattern, read from a WhisperStore."""
+    """The newest non-empty value of each metric matching a pattern, from a WhisperStore (its
+    points in memory when it has them all: a rule over 10,000 OSDs reads no file)."""
     def read(pattern: str, seconds: int) -> list[tuple[str, float]]:
-        now = int(clock())
-        out = []
-        for series in store.fetch_pattern(pattern, now - seconds, now, now=now):
-            values = [v for v in series.values if v is not None]
-            if values:
-                out.append((series.name, float(values[-1])))
-        return out
+        return store.newest(pattern, seconds, int(clock()))
     return read
 
 

@@ -162,3 +162,33 @@ def test_unchanged_metrics_answer_304_and_a_change_a_new_body(scraper):
     up = {s.labels["ceph_daemon"]: s.value for f in text_string_to_metric_families(changed.data.decode())
           if f.name == "ceph_osd_up" for s in f.samples}
     assert up["osd.2"] == 0
+
+
+def test_the_osd_stats_lines_are_rendered_again_only_when_a_newest_value_changed(tmp_path, capture_dir):
+    service = ModelService(ServiceConfig(data_dir=str(tmp_path / "var")))
+    store = WhisperStore(str(tmp_path / "var" / "whisper"))
+    writer = TimeSeriesWriter(store)
+    kept = MetricsRenderer(service, store, writer)
+    rendered = []
+    real = kept._osd_stats_texts
+    kept._osd_stats_texts = lambda *args: rendered.append(1) or real(*args)
+    try:
+        step = capture_steps(capture_dir)[0]
+        fsid, objects = sync_objects(step)
+        for name, version, data in objects:
+            service.on_sync_object(fsid, name, version, data, captured_at(step), host="vm")
+        writer.write_batch([(fsid, "vm", osd_points(fsid, step, 1))])
+        first = render(kept)
+        assert render(kept) == first and len(rendered) == 1  # nothing new: the lines kept
+        writer.write_batch([(fsid, "vm", osd_points(fsid, step, 1))])  # the same values again
+        again = render(kept)  # (the writer's own counters moved)
+        assert len(rendered) == 1 and again == render(MetricsRenderer(service, store, writer))
+        writer.write_batch([(fsid, "vm", osd_points(fsid, step, 2))])
+        changed = render(kept)
+        assert len(rendered) == 2 and changed != first
+        assert changed == render(MetricsRenderer(service, store, writer))
+        with kept.lock:
+            sections = kept.render()
+            assert gzip.decompress(sections.gzip()) == changed and sections.size() == len(changed)
+    finally:
+        service.close()

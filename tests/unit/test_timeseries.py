@@ -244,3 +244,120 @@ def test_points_in_the_batch_being_written_still_count_against_the_bound(store):
         release.set()
         writer.stop()
     assert writer.pending_points == 0 and writer.written == 3
+
+
+class CountingUpdates:
+    """whisper.update_many, counting the calls per file."""
+
+    def __init__(self, monkeypatch):
+        self.calls: dict[str, int] = {}
+        real = whisper.update_many
+
+        def update_many(path, points, now=None):
+            self.calls[os.path.basename(path)] = self.calls.get(os.path.basename(path), 0) + 1
+            return real(path, points, now)
+
+        monkeypatch.setattr(whisper, "update_many", update_many)
+
+
+def test_points_of_the_open_slot_are_written_once_when_it_closes(tmp_path, monkeypatch):
+    clock = {"now": NOW + 5}
+    store = WhisperStore(str(tmp_path / "whisper"), clock=lambda: clock["now"])
+    updates = CountingUpdates(monkeypatch)
+    writer = TimeSeriesWriter(store)
+    for second in (5, 15, 25, 35):  # a report every 10 s, all in the minute starting at NOW
+        clock["now"] = NOW + second
+        assert writer.write_batch([(FSID, "a", [["servers.a.x", NOW + second, float(second)],
+                                                ["servers.a.y", NOW + second, 2.0 * second]])]) == 2
+    assert updates.calls == {}
+    assert store.latest["servers.a.x"] == (NOW + 35, 35.0)
+    clock["now"] = NOW + 65  # the next report, in the next minute: the held ones are written first
+    writer.write_batch([(FSID, "a", [["servers.a.x", NOW + 65, 1.0]])])
+    assert updates.calls == {"x.wsp": 1, "y.wsp": 1}
+    assert known(store.fetch("servers.a.y", NOW - 60, NOW + 65)) == {NOW: 70.0}
+    # the superseded ones count as written; the newest, held in its open slot, not yet
+    assert writer.written == 8 and writer.failed == 0 and store.held == {"servers.a.x": (NOW + 65, 1.0)}
+
+
+def test_a_read_answers_with_the_held_point(tmp_path):
+    clock = {"now": NOW + 30}
+    store = WhisperStore(str(tmp_path / "whisper"), clock=lambda: clock["now"])
+    writer = TimeSeriesWriter(store)
+    writer.write_batch([(FSID, "a", [["servers.a.x", NOW - 60, 1.0], ["servers.a.x", NOW + 20, 4.0],
+                                     ["servers.a.new", NOW + 25, 9.0]])])
+    assert [node.path for node in store.find("servers.a.*")] == ["servers.a.new", "servers.a.x"]
+    assert known(store.fetch("servers.a.x", NOW - 120, NOW + 30)) == {NOW - 60: 1.0, NOW: 4.0}
+    series = store.fetch_pattern("servers.a.new", NOW - 120, NOW + 30)
+    assert [known(s) for s in series] == [{NOW: 9.0}]
+    assert writer.written == 3 and not store.held
+
+
+def test_the_writer_thread_writes_the_held_points_once_their_slot_closed(tmp_path):
+    clock = {"now": time_now()}
+    store = WhisperStore(str(tmp_path / "whisper"), retention="1s:1h,1m:1d", clock=lambda: clock["now"])
+    writer = TimeSeriesWriter(store)
+    now = int(clock["now"])
+    writer.start()
+    try:
+        writer.stats_sink(None, "a", [["servers.a.x", now, 5.0]])
+        path = tmp_path / "whisper" / "servers" / "a" / "x.wsp"
+        deadline = time_now() + 30
+        while time_now() < deadline and not (path.exists() and whisper.fetch(str(path), now - 5, now + 1,
+                                                                              now=now + 1)[1].count(5.0)):
+            clock["now"] = time_now()
+            threading.Event().wait(0.05)
+        # no message after the first: the thread wrote it when its 1-second slot closed
+        assert whisper.fetch(str(path), now - 5, now + 1, now=now + 1)[1].count(5.0) == 1
+        assert writer.written == 1
+    finally:
+        writer.stop()
+
+
+def time_now():
+    import time
+    return time.time()
+
+
+@pytest.mark.parametrize("pattern", ["ceph.cluster.*.osd.*.apply_latency_ms", "ceph.cluster.f00d.osd.{1,3}.*",
+                                     "servers.*.cpu.total.idle", "ceph.cluster.f00d.osd.2.commit_latency_ms"])
+def test_the_newest_values_from_memory_are_those_the_files_give(tmp_path, monkeypatch, pattern):
+    clock = {"now": NOW - 900}
+    store = WhisperStore(str(tmp_path / "whisper"), clock=lambda: clock["now"])
+    writer = TimeSeriesWriter(store)
+    base = "ceph.cluster.f00d.osd"
+    for step in range(0, 900, 10):  # reports every 10 s for 15 minutes; OSD 3 stops reporting early
+        clock["now"] = NOW - 900 + step
+        ts = clock["now"]
+        points = [[f"{base}.{osd}.{name}", ts, float(osd * 1000 + step + len(name))]
+                  for osd in range(1, 4) if osd != 3 or step < 400
+                  for name in ("apply_latency_ms", "commit_latency_ms")]
+        points.append(["servers.a.cpu.total.idle", ts, 50.0 + step % 7])
+        writer.write_batch([("f00d", "a", points)])
+    clock["now"] = NOW + 5
+    from_files = WhisperStore(str(tmp_path / "whisper"), clock=lambda: NOW + 5)  # just started: reads files
+    writer.write_held()
+    expected = from_files.newest(pattern, 300)
+    assert expected  # something to compare
+    monkeypatch.setattr(whisper, "fetch", lambda *a, **k: pytest.fail("a file was read"))
+    assert store.newest(pattern, 300) == expected
+
+
+def test_a_file_removed_by_hand_is_made_again_on_the_next_write(store, tmp_path):
+    import shutil
+    store.write("servers.a.x", [(NOW - 120, 1.0)])
+    shutil.rmtree(tmp_path / "whisper" / "servers")
+    store.write("servers.a.x", [(NOW - 60, 2.0)])
+    assert known(store.fetch("servers.a.x", NOW - 600, NOW)) == {NOW - 60: 2.0}
+
+
+def test_a_metric_new_since_the_last_read_of_a_pattern_is_in_the_next(tmp_path):
+    store = WhisperStore(str(tmp_path / "whisper"), clock=lambda: NOW)
+    store.started = NOW - 3600  # up for an hour: read from memory
+    writer = TimeSeriesWriter(store)
+    writer.write_batch([(FSID, "a", [[f"ceph.cluster.{FSID}.osd.1.apply_latency_ms", NOW - 60, 3.0]])])
+    pattern = f"ceph.cluster.{FSID}.osd.*.apply_latency_ms"
+    assert store.newest(pattern, 300) == [(f"ceph.cluster.{FSID}.osd.1.apply_latency_ms", 3.0)]
+    writer.write_batch([(FSID, "a", [[f"ceph.cluster.{FSID}.osd.2.apply_latency_ms", NOW - 60, 4.0],
+                                     [f"ceph.cluster.{FSID}.osd.1.apply_latency_ms", NOW - 30, 5.0]])])
+    assert store.newest(pattern, 300) == [(f"ceph.cluster.{FSID}.osd.1.apply_latency_ms", 5.0),
+                                          (f"ceph.cluster.{FSID}.osd.2.apply_latency_ms", 4.0)]
