@@ -28,6 +28,7 @@ from calamari.adapters.snapshots import kept_base_file, load_model, read_history
 from calamari.domain.cluster import Cluster
 from calamari.domain.history import (
     ChangeSummary,
+    SpanRows,
     actor,
     belongs,
     bucket_edges,
@@ -326,14 +327,16 @@ class History:
         if first.position > last.position:
             raise HistoryError("from", f"is after to (positions {first.position} > {last.position})")
         model = self.model_at(first.position)
-        before = cluster_documents(model, fsid)
-        summary = ChangeSummary(fsid, before)
+        rows = SpanRows(model, fsid)
+        summary = ChangeSummary(fsid, None)
         events: list[dict[str, Any]] = []
         count = 0
         for position, event in self.store.read(after=first.position, until=last.position):
             prior = model.aggregates.get(event.originator_id)
             # A server that stops serving this cluster still shows the change that made it so.
             served = isinstance(prior, Server) and serves(prior, fsid)
+            if prior is not None:
+                rows.before_change(prior)
             model.apply(event)
             agg = model.aggregates[event.originator_id]
             if not (served or belongs(agg, fsid)):
@@ -345,9 +348,10 @@ class History:
                 record["data"] = redact(record["data"])
                 record["by"] = actor(event, agg)
                 events.append(record)
-        after = cluster_documents(model, fsid)
+        summary.before = rows.before(summary.osd_events, summary.pool_events)
+        after = rows.after(model, summary.osd_events, summary.pool_events)
         self.keep(last.position, model)
-        if before is None and after is None:
+        if summary.before is None and after is None:
             raise ClusterNotFound(f"cluster {fsid} has no recorded state between positions "
                                   f"{first.position} and {last.position}")
         kept = self.kept_from()
