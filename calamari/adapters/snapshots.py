@@ -57,9 +57,11 @@ REJECTED_SUFFIX = ".rejected"
 KEEP = 3
 # Older snapshots also serve history queries (state at a past time): one is kept per span of
 # HISTORY_SPACING positions, for HISTORY_KEEP spans, so a past state costs one snapshot load plus
-# about HISTORY_SPACING events of replay (at most twice that).
-HISTORY_SPACING = 20_000
-HISTORY_KEEP = 50
+# at most about HISTORY_SPACING events of replay (the writer writes one every HISTORY_SPACING
+# events). 5,000: at 10,000 OSDs a replay of that many costs about as much as a snapshot load, and
+# 200 compressed snapshots (about 1.1 MB each there) cover the last million events in 220 MB.
+HISTORY_SPACING = 5_000
+HISTORY_KEEP = 200
 # What an offline tool (calamari-ctl) keeps: it does not know the server's --history-snapshots,
 # so it removes no history snapshot; the server prunes to its own setting when it next writes one.
 HISTORY_KEEP_ALL = sys.maxsize
@@ -339,7 +341,7 @@ def load_model(directory: str, store: EventStore, until: int | None = None) -> t
 
 
 class SnapshotWriter:
-    def __init__(self, directory: str, store: EventStore, every_events: int = 20_000,
+    def __init__(self, directory: str, store: EventStore, every_events: int = HISTORY_SPACING,
                  every_seconds: float = 300.0, history_keep: int = HISTORY_KEEP) -> None:
         self.directory = directory
         self.history_keep = history_keep

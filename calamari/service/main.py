@@ -12,7 +12,7 @@ import sys
 import threading
 
 from calamari.adapters.http_server import ConnectionLimits, create_http_server
-from calamari.adapters.snapshots import HISTORY_KEEP
+from calamari.adapters.snapshots import HISTORY_KEEP, HISTORY_SPACING
 from calamari.adapters.timeseries import DEFAULT_RETENTION
 from calamari.bootstrap import StartupError, build_server
 from calamari.service import security_options
@@ -58,10 +58,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="event store URL: sqlite:///PATH (default: events.db in the data dir) or "
                         "postgresql://USER:PASS@HOST:PORT/DBNAME[?table=calamari_events]; "
                         "$CALAMARI_EVENT_STORE keeps a password off the command line")
-    p.add_argument("--snapshot-every-events", type=int, default=20_000)
+    p.add_argument("--snapshot-every-events", type=int, default=HISTORY_SPACING)
     p.add_argument("--snapshot-every-seconds", type=float, default=300.0)
     p.add_argument("--history-snapshots", type=_count, default=HISTORY_KEEP, metavar="N",
-                   help="older snapshots kept to answer history queries fast, one per 20,000 events "
+                   help=f"older snapshots kept to answer history queries fast, one per {HISTORY_SPACING:,} events "
                         f"(default {HISTORY_KEEP}; 0 keeps none: past states then replay from the newest kept)")
     p.add_argument("--threads", type=int, default=8, help="API worker threads")
     p.add_argument("--whisper-retention", default=DEFAULT_RETENTION,
