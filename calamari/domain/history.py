@@ -13,7 +13,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from calamari.domain.cluster import Cluster
-from calamari.domain.documents import request_row
+from calamari.domain.documents import osd_row, pool_row, request_row
 from calamari.domain.model import ClusterModel
 from calamari.domain.osd import Osd
 from calamari.domain.pool import Pool
@@ -120,12 +120,14 @@ def _rows_of(fsid: str, aggregates: Iterable[Any]) -> ReadModel:
     return view
 
 
+# One aggregate's row as ReadModel.refresh renders it (none for a removed OSD or a deleted pool),
+# without a ReadModel each: a diff renders thousands.
 def _osd_row_of(fsid: str, osd: Osd) -> dict[str, Any] | None:
-    return _rows_of(fsid, [osd]).osds.get(fsid, {}).get(osd.osd_id)
+    return None if osd.removed else osd_row(osd)
 
 
 def _pool_row_of(fsid: str, pool: Pool) -> dict[str, Any] | None:
-    return _rows_of(fsid, [pool]).pools.get(fsid, {}).get(pool.pool_id)
+    return None if pool.deleted else pool_row(pool)
 
 
 def serves(server: Server, fsid: str) -> bool:
