@@ -111,3 +111,10 @@ def test_a_snapshot_of_format_2_still_loads(tmp_path):
     assert reached == len(events) and states_of(loaded) == states_of(_fold(events))
     assert os.path.exists(path)  # loaded, not set aside
     assert states_of(load_snapshot(path, 30)) == states_of(model)
+
+
+def test_an_import_writes_snapshots_as_the_server_spaces_them():
+    from calamari.service import ctl
+
+    args = ctl.build_parser().parse_args(["--data-dir", "/nonexistent", "events", "import", "x.jsonl"])
+    assert args.snapshot_every == SPACING
