@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 # Format 3 is format 2 with the msgpack body compressed (zlib, fastest level): a snapshot of a
 # 10,000-OSD model shrinks tenfold (10.6 MB to 1.1 MB), which is what lets history snapshots be
-# kept densely (docs/history.md, "Cost"), for about 0.1 s more per load. Format 2 is still read.
+# kept densely (docs/history.md, "Cost"), for about 0.05 s more per load. Format 2 is still read.
 FORMAT = 3
 _COMPRESSED_FROM = 3
 HEADER_PREFIXES = {version: b"calamari-snapshot %d sha256 " % version for version in (2, 3)}

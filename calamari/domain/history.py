@@ -75,7 +75,7 @@ class SpanRows:
     def __init__(self, model: ClusterModel, fsid: str) -> None:
         self.fsid = fsid
         cluster = model.clusters.get(fsid)
-        self.cluster_before = _rows_of(fsid, [cluster]).clusters.get(fsid) if cluster is not None else None
+        self.cluster_before = _rows_of([cluster]).clusters.get(fsid) if cluster is not None else None
         # the indexes as they were at the start: an OSD id taken by a new aggregate later in the
         # span still compares with the one it had then
         self._osds = dict(model.osds.get(fsid, {}))
@@ -86,17 +86,17 @@ class SpanRows:
         if agg.id in self._started:
             return
         if isinstance(agg, Osd) and self._osds.get(agg.osd_id) is agg:
-            self._started[agg.id] = _osd_row_of(self.fsid, agg)
+            self._started[agg.id] = _osd_row_of(agg)
         elif isinstance(agg, Pool) and self._pools.get(agg.pool_id) is agg:
-            self._started[agg.id] = _pool_row_of(self.fsid, agg)
+            self._started[agg.id] = _pool_row_of(agg)
 
     def before(self, osd_ids: Iterable[int], pool_ids: Iterable[int]) -> dict[str, Any] | None:
         """The start's documents of these OSDs and pools (None when the cluster was not known)."""
         if self.cluster_before is None:
             return None
-        osds = [self._started[a.id] if a.id in self._started else _osd_row_of(self.fsid, a)
+        osds = [self._started[a.id] if a.id in self._started else _osd_row_of(a)
                 for a in (self._osds.get(i) for i in osd_ids) if a is not None]
-        pools = [self._started[a.id] if a.id in self._started else _pool_row_of(self.fsid, a)
+        pools = [self._started[a.id] if a.id in self._started else _pool_row_of(a)
                  for a in (self._pools.get(i) for i in pool_ids) if a is not None]
         return {"cluster": self.cluster_before, "osd": [r for r in osds if r is not None],
                 "pool": [r for r in pools if r is not None]}
@@ -107,13 +107,13 @@ class SpanRows:
         if cluster is None:
             return None
         osds, pools = model.osds.get(self.fsid, {}), model.pools.get(self.fsid, {})
-        view = _rows_of(self.fsid, [cluster, *(osds[i] for i in osd_ids if i in osds),
+        view = _rows_of([cluster, *(osds[i] for i in osd_ids if i in osds),
                                     *(pools[i] for i in pool_ids if i in pools)])
         return {"cluster": view.clusters[self.fsid], "osd": list(view.osds.get(self.fsid, {}).values()),
                 "pool": list(view.pools.get(self.fsid, {}).values())}
 
 
-def _rows_of(fsid: str, aggregates: Iterable[Any]) -> ReadModel:
+def _rows_of(aggregates: Iterable[Any]) -> ReadModel:
     view = ReadModel()
     for agg in aggregates:
         view.refresh(agg)
@@ -122,11 +122,11 @@ def _rows_of(fsid: str, aggregates: Iterable[Any]) -> ReadModel:
 
 # One aggregate's row as ReadModel.refresh renders it (none for a removed OSD or a deleted pool),
 # without a ReadModel each: a diff renders thousands.
-def _osd_row_of(fsid: str, osd: Osd) -> dict[str, Any] | None:
+def _osd_row_of(osd: Osd) -> dict[str, Any] | None:
     return None if osd.removed else osd_row(osd)
 
 
-def _pool_row_of(fsid: str, pool: Pool) -> dict[str, Any] | None:
+def _pool_row_of(pool: Pool) -> dict[str, Any] | None:
     return None if pool.deleted else pool_row(pool)
 
 
