@@ -3,8 +3,8 @@
 
 The store is built once (and kept in --dir for later runs): the real fixture maps scaled to
 --osds OSDs on 10-OSD hosts, ingested through ClusterModel, then OSD flaps emitted through the
-aggregates directly and appended in batches of 20,000, with a snapshot after each batch as the
-service writes them. Figures are printed, never asserted.
+aggregates directly and appended in batches of HISTORY_SPACING (5,000), with a snapshot after each
+batch as the service writes them. Figures are printed, never asserted.
 
     .venv/bin/python bench/bench_history.py [--osds 10000] [--events 1000000] [--dir DIR] [--fresh]
 """
@@ -29,14 +29,14 @@ import orjson
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from calamari.adapters.event_store import EventStore  # noqa: E402
-from calamari.adapters.snapshots import write_snapshot  # noqa: E402
+from calamari.adapters.snapshots import HISTORY_SPACING, write_snapshot  # noqa: E402
 from calamari.domain.model import ClusterModel  # noqa: E402
 from calamari.domain.osd import Osd  # noqa: E402
 from calamari.service.history import History  # noqa: E402
 
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "fixtures",
                        "ceph-pacific-3osd", "00-baseline")
-BATCH = 20_000
+BATCH = HISTORY_SPACING  # a snapshot after each batch, as the server's snapshot writer spaces them
 START = datetime(2026, 11, 1, tzinfo=UTC)
 STEP = timedelta(milliseconds=250)  # one flap every quarter second: 1M events span ~3 days
 OSDS_PER_HOST = 10
@@ -116,7 +116,13 @@ def build(directory: str, osds: int, total: int) -> None:
                 print(f"  {position:,} events stored ({rate:,.0f} events/s with snapshots)", flush=True)
     with open(os.path.join(directory, "bench.json"), "w") as f:
         json.dump({"osds": osds, "events": total, "fsid": fsid, "start": START.isoformat(),
-                   "end": at.isoformat()}, f)
+                   "end": at.isoformat(), "snapshot_spacing": HISTORY_SPACING}, f)
+
+
+def is_current(meta: dict[str, Any] | None, osds: int, events: int) -> bool:
+    """Whether a built store is of these sizes, with snapshots spaced as the server spaces them now."""
+    return bool(meta) and (meta["osds"], meta["events"], meta.get("snapshot_spacing")) == (  # type: ignore[index]
+        osds, events, HISTORY_SPACING)
 
 
 def timed(fn: Any) -> tuple[float, Any]:
@@ -139,7 +145,7 @@ def main() -> int:
     if os.path.exists(meta_path) and not args.fresh:
         with open(meta_path) as f:
             meta = json.load(f)
-    if not meta or meta["osds"] != args.osds or meta["events"] != args.events:
+    if not is_current(meta, args.osds, args.events):
         print(f"building {args.osds:,} OSDs, {args.events:,} events in {args.dir} ...")
         build(args.dir, args.osds, args.events)
         with open(meta_path) as f:

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_console import CHROMIUM_ARGS, log_in  # noqa: E402
-from bench_history import build  # noqa: E402
+from bench_history import build, is_current  # noqa: E402
 
 from calamari.adapters.timeseries import TimeSeriesWriter, WhisperStore  # noqa: E402
 from calamari.testing.live import CalamariServer, wait_for  # noqa: E402
@@ -161,7 +161,7 @@ def main() -> int:
     store_dir = Path(args.dir) / "data"
     meta_path = store_dir / "bench.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else None
-    if not meta or meta["osds"] != args.osds or meta["events"] != args.events:
+    if not is_current(meta, args.osds, args.events):
         print(f"building {args.osds:,} OSDs, {args.events:,} events in {store_dir} (once) ...")
         build(str(store_dir), args.osds, args.events)
         meta = json.loads(meta_path.read_text())

@@ -6,13 +6,14 @@ aggregate it changed; the summary never folds events a second way."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from eventsourcing.domain import Aggregate
 
 from calamari.domain.cluster import Cluster
-from calamari.domain.documents import request_row
+from calamari.domain.documents import osd_row, pool_row, request_row
 from calamari.domain.model import ClusterModel
 from calamari.domain.osd import Osd
 from calamari.domain.pool import Pool
@@ -60,6 +61,73 @@ def cluster_documents(model: ClusterModel, fsid: str) -> dict[str, Any] | None:
         "server": [view.servers[s.fqdn] for s in sorted(servers, key=lambda s: s.fqdn)],
         "counters": view.counters(fsid),
     }
+
+
+class SpanRows:
+    """The rows a diff's summary compares, rendered only for what the span's events touch: the
+    cluster's row, and the rows of the OSDs and pools with events, as they were when the span
+    started and as they are at its end. Equal to those of `cluster_documents` at both ends (the
+    same row functions over the same aggregates), without rendering every OSD twice.
+
+    Call `before_change(agg)` before each event is applied to an existing aggregate: the first
+    change of an OSD or pool indexed at the start renders its starting row then."""
+
+    def __init__(self, model: ClusterModel, fsid: str) -> None:
+        self.fsid = fsid
+        cluster = model.clusters.get(fsid)
+        self.cluster_before = _rows_of([cluster]).clusters.get(fsid) if cluster is not None else None
+        # the indexes as they were at the start: an OSD id taken by a new aggregate later in the
+        # span still compares with the one it had then
+        self._osds = dict(model.osds.get(fsid, {}))
+        self._pools = dict(model.pools.get(fsid, {}))
+        self._started: dict[Any, dict[str, Any] | None] = {}  # aggregate id -> its row at the start
+
+    def before_change(self, agg: Any) -> None:
+        if agg.id in self._started:
+            return
+        if isinstance(agg, Osd) and self._osds.get(agg.osd_id) is agg:
+            self._started[agg.id] = _osd_row_of(agg)
+        elif isinstance(agg, Pool) and self._pools.get(agg.pool_id) is agg:
+            self._started[agg.id] = _pool_row_of(agg)
+
+    def before(self, osd_ids: Iterable[int], pool_ids: Iterable[int]) -> dict[str, Any] | None:
+        """The start's documents of these OSDs and pools (None when the cluster was not known)."""
+        if self.cluster_before is None:
+            return None
+        osds = [self._started[a.id] if a.id in self._started else _osd_row_of(a)
+                for a in (self._osds.get(i) for i in osd_ids) if a is not None]
+        pools = [self._started[a.id] if a.id in self._started else _pool_row_of(a)
+                 for a in (self._pools.get(i) for i in pool_ids) if a is not None]
+        return {"cluster": self.cluster_before, "osd": [r for r in osds if r is not None],
+                "pool": [r for r in pools if r is not None]}
+
+    def after(self, model: ClusterModel, osd_ids: Iterable[int], pool_ids: Iterable[int]) -> dict[str, Any] | None:
+        """The end's documents of these OSDs and pools (None when the cluster is not known)."""
+        cluster = model.clusters.get(self.fsid)
+        if cluster is None:
+            return None
+        osds, pools = model.osds.get(self.fsid, {}), model.pools.get(self.fsid, {})
+        view = _rows_of([cluster, *(osds[i] for i in osd_ids if i in osds),
+                                    *(pools[i] for i in pool_ids if i in pools)])
+        return {"cluster": view.clusters[self.fsid], "osd": list(view.osds.get(self.fsid, {}).values()),
+                "pool": list(view.pools.get(self.fsid, {}).values())}
+
+
+def _rows_of(aggregates: Iterable[Any]) -> ReadModel:
+    view = ReadModel()
+    for agg in aggregates:
+        view.refresh(agg)
+    return view
+
+
+# One aggregate's row as ReadModel.refresh renders it (none for a removed OSD or a deleted pool),
+# without a ReadModel each: a diff renders thousands.
+def _osd_row_of(osd: Osd) -> dict[str, Any] | None:
+    return None if osd.removed else osd_row(osd)
+
+
+def _pool_row_of(pool: Pool) -> dict[str, Any] | None:
+    return None if pool.deleted else pool_row(pool)
 
 
 def serves(server: Server, fsid: str) -> bool:

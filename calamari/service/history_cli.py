@@ -17,6 +17,7 @@ from calamari.adapters.event_export import ExportFormatError, export_line, parse
 from calamari.adapters.event_store import EventStore
 from calamari.adapters.snapshots import (
     HISTORY_KEEP_ALL,
+    HISTORY_SPACING,
     history_bases,
     kept_base_file,
     load_model,
@@ -508,7 +509,8 @@ def add_commands(sub: argparse._SubParsersAction, events: argparse.ArgumentParse
     imp.add_argument("file", help="a file written by `events export`")
     imp.add_argument("--append", action="store_true",
                      help="add to a data dir that has events (the file must continue them exactly)")
-    imp.add_argument("--snapshot-every", type=int, default=20_000, help="write a snapshot every N events")
+    imp.add_argument("--snapshot-every", type=int, default=HISTORY_SPACING,
+                     help=f"write a snapshot every N events (default {HISTORY_SPACING:,}, as the server does)")
     imp.set_defaults(func=_guarded(cmd_import), creates_data_dir=True)
     arch = actions.add_parser(
         "archive", help="move events older than a time into an export file; history then starts there")

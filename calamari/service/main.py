@@ -13,7 +13,7 @@ import threading
 
 from calamari.adapters.allocator import tune_allocator
 from calamari.adapters.http_server import ConnectionLimits, create_http_server
-from calamari.adapters.snapshots import HISTORY_KEEP
+from calamari.adapters.snapshots import HISTORY_KEEP, HISTORY_SPACING
 from calamari.adapters.timeseries import DEFAULT_RETENTION
 from calamari.api.answers import at_once_for
 from calamari.bootstrap import StartupError, build_server
@@ -76,10 +76,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ha.add_argument("--advertise-url", default=None, metavar="URL",
                     help="the address of this server's API that standbys name to clients when it is active "
                          "(default http://<--api>)")
-    p.add_argument("--snapshot-every-events", type=int, default=20_000)
+    p.add_argument("--snapshot-every-events", type=int, default=HISTORY_SPACING)
     p.add_argument("--snapshot-every-seconds", type=float, default=300.0)
     p.add_argument("--history-snapshots", type=_count, default=HISTORY_KEEP, metavar="N",
-                   help="older snapshots kept to answer history queries fast, one per 20,000 events "
+                   help=f"older snapshots kept to answer history queries fast, one per {HISTORY_SPACING:,} events "
                         f"(default {HISTORY_KEEP}; 0 keeps none: past states then replay from the newest kept)")
     p.add_argument("--threads", type=int, default=8, help="API worker threads")
     p.add_argument("--whisper-retention", default=DEFAULT_RETENTION,

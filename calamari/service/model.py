@@ -18,7 +18,7 @@ from typing import Any
 from calamari.adapters.data_dir import secure_data_dir
 from calamari.adapters.event_store import EventStore
 from calamari.adapters.event_writer import EventWriter, Submission
-from calamari.adapters.snapshots import HISTORY_KEEP, SnapshotWriter, load_model
+from calamari.adapters.snapshots import HISTORY_KEEP, HISTORY_SPACING, SnapshotWriter, load_model
 from calamari.domain.maps import InvalidMap
 from calamari.domain.model import ClusterModel, SyncVersion
 from calamari.domain.projections import ReadModel
@@ -34,7 +34,7 @@ class ServiceConfig:
     event_store_url: str | None = None
     # connections a PostgreSQL store may hold: the writer, the snapshot writer and API threads
     store_pool_size: int | None = None
-    snapshot_every_events: int = 20_000
+    snapshot_every_events: int = HISTORY_SPACING  # history snapshots are this far apart
     snapshot_every_seconds: float = 300.0
     # older snapshots kept for history queries, one per 20k-event span (see adapters/snapshots.py)
     history_snapshots: int = HISTORY_KEEP

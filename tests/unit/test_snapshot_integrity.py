@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import zlib
 from datetime import UTC, datetime
 
 import pytest
@@ -93,13 +94,14 @@ def edit_role(path: str, username: str, role: str, keep_header: bool = True) -> 
     with open(path, "rb") as f:
         data = f.read()
     header, body = data.split(b"\n", 1) if data.startswith(b"calamari-snapshot") else (b"", data)
-    doc = unpack(body)
+    compressed = header.startswith(b"calamari-snapshot 3 ")
+    doc = unpack(zlib.decompress(body) if compressed else body)
     for _topic, state in doc["aggregates"]:
         if state.get("username") == username:
             state["role"] = role
     if not keep_header:
         doc["format"], header = 1, b""
-    edited = pack(doc)
+    edited = zlib.compress(pack(doc)) if compressed and keep_header else pack(doc)
     with open(path, "wb") as f:
         f.write(header + b"\n" + edited if header else edited)
 
