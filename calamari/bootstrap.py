@@ -245,7 +245,7 @@ def _start_parts(server: Server, args: argparse.Namespace, whisper_store: Any, a
         bus.start()
         server.started.append(bus)
         if args.simulate:
-            server.started.append(_start_simulator(args, bus, keys, server_keys))
+            server.started.append(_start_simulator(args, service, bus, keys, server_keys))
 
     services = build_services(service, bus=None if shared else bus, auth_policy=app_options.get("AUTH_POLICY"),
                               stream_limit=int(stream_setting(app_options, "STREAM_LIMIT", DEFAULT_MAX_SUBSCRIBERS)),
@@ -307,7 +307,7 @@ def _start_high_availability(server: Server, args: argparse.Namespace, bus: Any,
         bus.start()  # a standby does not listen: collectors find the active server by this
         server.started.append(bus)
         if args.simulate:
-            server.started.append(_start_simulator(args, bus, keys, server_keys))
+            server.started.append(_start_simulator(args, service, bus, keys, server_keys))
         executor.send = ha.guard(bus.send_command)
         executor.send_to_host = ha.guard(bus.send_host_command)
         executor.start()  # re-sends the commands of requests still executing
@@ -325,12 +325,21 @@ def _start_high_availability(server: Server, args: argparse.Namespace, bus: Any,
     return ha
 
 
-def _start_simulator(args: argparse.Namespace, bus: Any, keys: CollectorKeyService, server_keys: Any) -> Any:
+def _start_simulator(args: argparse.Namespace, service: ModelService, bus: Any, keys: CollectorKeyService,
+                     server_keys: Any) -> Any:
     """`--simulate SPEC`: a simulated cluster and its collector, in-process, reporting over the bus."""
     from collector.agent import Collector
     from collector.simulator import SimulatedCluster
 
     cluster = SimulatedCluster(args.simulate)
+    # The same spec gives the same fsid, but each start simulates the cluster anew from its first
+    # map versions: the model would refuse them all as older than the previous run's and show that
+    # run's cluster frozen. To the model it is a cluster rebuilt under the same fsid.
+    try:
+        service.reset_sync_versions(cluster.fsid, by="calamari-server --simulate")
+        log.info("simulated cluster %s starts anew: its map versions from the previous run are reset", cluster.fsid)
+    except KeyError:
+        pass  # the first run on this data dir
     curve = None
     if server_keys is not None:
         from calamari.adapters.curve_keys import ClientCurveKeys, new_key_pair

@@ -379,3 +379,31 @@ def test_alerts_acknowledged_silenced_with_what_changed_before(page, console_ser
     expect(page.locator("[data-silence]")).to_have_count(0, timeout=15_000)
     wait_for(lambda: not api.get(f"/alert/{alert['id']}")["silenced"], 15, "the alert unsilenced")
     assert page.page_errors == []
+
+
+# Elements sticking out of their card (their text cut at its edge), outside a horizontal scroller.
+OVERFLOWING = """() => {
+  const found = [];
+  for (const card of document.querySelectorAll('.card')) {
+    const edge = card.getBoundingClientRect().right;
+    for (const el of card.querySelectorAll('*')) {
+      const box = el.getBoundingClientRect();
+      if (!box.width || box.right <= edge + 1) continue;
+      let up = el.parentElement, scrolls = false;
+      for (; up && up !== card; up = up.parentElement) {
+        if (['auto', 'scroll'].includes(getComputedStyle(up).overflowX)) { scrolls = true; break; }
+      }
+      if (!scrolls) found.push(`${card.id || card.className}: <${el.tagName.toLowerCase()}> ${el.textContent.slice(0, 40)}`);
+    }
+  }
+  return found;
+}"""
+
+
+def test_the_overview_cards_hold_their_content_at_common_widths(page, console_server):
+    log_in(page, console_server)
+    expect(page.locator("#capacity table")).to_be_visible(timeout=15_000)
+    for width in (1024, 1280, 1366, 1400, 1600, 1920):
+        page.set_viewport_size({"width": width, "height": 900})  # measuring lays the grid out again
+        assert page.evaluate(OVERFLOWING) == [], f"at {width} px wide"
+    assert page.page_errors == []

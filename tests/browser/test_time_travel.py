@@ -202,3 +202,13 @@ def test_the_time_travel_moment_shows_on_its_graphs(page, console_server, delete
     expect(graph.locator(".graph-canvas")).to_have_attribute("data-cursor", str(math.floor(at * 1000)))
     screenshot(page, "time-travel-graphs")
     assert page.page_errors == []
+
+
+def test_the_graph_explorer_says_when_no_series_matches_its_targets(page, console_server):
+    log_in(page, console_server, path="/graphs?target=" + quote("no.such.metric.*"))
+    graph = page.locator("[data-graph='explorer']")
+    empty = graph.locator("[data-empty='true']")
+    expect(empty).to_be_visible(timeout=20_000)
+    assert page.page_errors == []  # a chart of no series threw in uPlot
+    expect(empty).to_contain_text("No series matches")
+    assert graph.locator(".graph-canvas").count() == 0  # no axes drawn over nothing

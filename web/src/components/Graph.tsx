@@ -206,10 +206,16 @@ function GraphCard(props: { spec: GraphSpec; range: TimeRange; width: number; cu
       <figcaption>{props.spec.title}{props.spec.id !== "explorer" && <> <a class="small graph-explore" href={explorerHref(props.spec, props.range.key)}>explore →</a></>}</figcaption>
       {error && <p class="error-note" role="alert">The time series could not be read: {error}.</p>}
       {!columns && !error && <p class="muted small">Loading…</p>}
-      {columns && pointCount(columns) === 0 && (
+      {columns && columns.names.length === 0 && (
+        <p class="muted small" data-empty="true">No series matches {props.spec.targets.length === 1 ? "this target" : "these targets"}.</p>
+      )}
+      {columns && columns.names.length > 0 && pointCount(columns) === 0 && (
         <p class="muted small" data-empty="true">No points in this range yet: the collector sends them every few seconds.</p>
       )}
-      {columns && <Chart spec={props.spec} columns={columns} width={props.width} cursorMs={props.cursorMs} onZoom={props.onZoom} />}
+      {/* uPlot cannot scale a chart of no series (it throws on every draw) */}
+      {columns && columns.names.length > 0 && (
+        <Chart spec={props.spec} columns={columns} width={props.width} cursorMs={props.cursorMs} onZoom={props.onZoom} />
+      )}
     </figure>
   );
 }

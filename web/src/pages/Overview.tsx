@@ -90,22 +90,25 @@ function Capacity(props: { fsid: string }) {
         { value: used, tone: "accent", title: `used ${bytes(used)}` },
         { value: d.stats.total_avail_bytes, tone: "free", title: `available ${bytes(d.stats.total_avail_bytes)}` },
       ]} />
-      <table class="table compact">
-        <thead>
-          <tr><th scope="col">Pool</th><th scope="col" class="num">Stored</th><th scope="col" class="num">Used</th><th scope="col" class="num">Max avail</th><th scope="col" class="num">Quota</th></tr>
-        </thead>
-        <tbody>
-          {d.pools.map((p) => (
-            <tr key={p.id}>
-              <td><a href={`/pools?q=${encodeURIComponent(p.name)}`}>{p.name}</a></td>
-              <td class="num">{bytes(p.stats.stored)}</td>
-              <td class="num">{(p.stats.percent_used * 100).toFixed(1)}%</td>
-              <td class="num">{bytes(p.stats.max_avail)}</td>
-              <td class="num">{quotas.get(p.id) ? bytes(quotas.get(p.id) as number) : "none"}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      {/* five columns are wider than the narrowest card: they scroll rather than run past its edge */}
+      <div class="table-wrap">
+        <table class="table compact">
+          <thead>
+            <tr><th scope="col">Pool</th><th scope="col" class="num">Stored</th><th scope="col" class="num">Used</th><th scope="col" class="num">Max avail</th><th scope="col" class="num">Quota</th></tr>
+          </thead>
+          <tbody>
+            {d.pools.map((p) => (
+              <tr key={p.id}>
+                <td><a href={`/pools?q=${encodeURIComponent(p.name)}`}>{p.name}</a></td>
+                <td class="num">{bytes(p.stats.stored)}</td>
+                <td class="num">{(p.stats.percent_used * 100).toFixed(1)}%</td>
+                <td class="num">{bytes(p.stats.max_avail)}</td>
+                <td class="num">{quotas.get(p.id) ? bytes(quotas.get(p.id) as number) : "none"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </Card>
   );
 }
