@@ -96,7 +96,8 @@ class AlertMachine(RuleBasedStateMachine):
         now = self.h.clock.now
         with service.lock:
             live = alerting_state(service.model, now)
-        replayed, position = load_model(tempfile.mkdtemp(prefix="calamari-nosnap-"), service.store)
+        with tempfile.TemporaryDirectory(prefix="calamari-nosnap-") as empty:
+            replayed, position = load_model(empty, service.store)
         assert alerting_state(replayed, now) == live
         snapdir = tempfile.mkdtemp(prefix="calamari-snap-")
         try:
