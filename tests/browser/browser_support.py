@@ -40,6 +40,13 @@ def simulated_collector(server: CalamariServer, spec: str, log_path: Path) -> Pr
                     "--simulate", spec, "--poll-interval", "0.5", "--heartbeat-interval", "1"], log_path)
 
 
+def expect(locator: object, **kwargs: object) -> object:
+    """Playwright's expect, imported when first called so that collecting the tests needs no Playwright."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator, **kwargs)
+
+
 def origin(server: CalamariServer) -> str:
     return f"http://127.0.0.1:{server.api_port}"
 

@@ -12,6 +12,7 @@ from browser_support import (
     VIEWER,
     VIEWER_PASSWORD,
     add_user,
+    expect,
     log_in,
     origin,
     screenshot,
@@ -19,13 +20,6 @@ from browser_support import (
 )
 
 from calamari.testing.live import wait_for
-
-
-def expect(locator, **kwargs):
-    from playwright.sync_api import expect as pw_expect
-
-    return pw_expect(locator, **kwargs)
-
 
 HEALTH_WORD = {"HEALTH_OK": "OK", "HEALTH_WARN": "Warning", "HEALTH_ERR": "Error"}
 

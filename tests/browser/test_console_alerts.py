@@ -6,16 +6,10 @@ channels listed, added (a 400 at its field), changed, tested and deleted."""
 
 from __future__ import annotations
 
-from browser_support import log_in, screenshot
+from browser_support import expect, log_in, screenshot
 
 from calamari.testing.live import wait_for
 from calamari.testing.notify_receivers import HttpReceiver
-
-
-def expect(locator, **kwargs):
-    from playwright.sync_api import expect as pw_expect
-
-    return pw_expect(locator, **kwargs)
 
 
 def test_alerts_filtered_with_changes_notifications_and_silences(page, console_server):

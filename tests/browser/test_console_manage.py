@@ -14,6 +14,7 @@ from browser_support import (
     VIEWER,
     VIEWER_PASSWORD,
     add_user,
+    expect,
     log_in,
     origin,
     screenshot,
@@ -21,12 +22,6 @@ from browser_support import (
 )
 
 from calamari.testing.live import BIN, ApiError, CalamariServer, Process, wait_for
-
-
-def expect(locator, **kwargs):
-    from playwright.sync_api import expect as pw_expect
-
-    return pw_expect(locator, **kwargs)
 
 
 def refused(server: CalamariServer, method: str, path: str, body: object) -> tuple[int, dict]:

@@ -98,6 +98,12 @@ class SimulatedAlerts:
             self.sim.state.bump_epoch()
         self.feed()
 
+    def submit_pool_update(self, request_id: str, user: str) -> None:
+        """A user's request to change pool 'rbd', recorded as submitted (its commands are never sent)."""
+        with self.service.durable() as model:
+            model.submit_request(request_id, self.fsid, user, "pool", "update", "Update pool 'rbd'", {"size": 2},
+                                 [{"prefix": "osd pool set"}], self.clock.now)
+
     def later(self, seconds: float) -> list[dict[str, Any]]:
         """The changes so far are evaluated as they arrived (as the service's thread does), then
         time passes and the timer's pass runs."""

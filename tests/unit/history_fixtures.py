@@ -9,8 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask import Flask
+from flask.testing import FlaskClient
+
 from calamari.adapters.event_store import EventStore
 from calamari.adapters.snapshots import write_snapshot
+from calamari.api.history import blueprint
 from calamari.domain import ids
 from calamari.domain.model import ClusterModel
 from calamari.domain.projections import ReadModel
@@ -40,6 +44,14 @@ class FakeService:
         self.store = recorded.store
         self.view = view
         self.config = type("Config", (), {"snapshot_dir": recorded.snapshot_dir})()
+
+
+def history_client(recorded: RecordedHistory, view: ReadModel) -> FlaskClient:
+    """A test client of the history blueprint alone, reading this recorded history."""
+    app = Flask("test")
+    app.config["SERVICE"] = FakeService(recorded, view)
+    app.register_blueprint(blueprint)
+    return app.test_client()
 
 
 def record_history(data_dir: str, capture_dir: str, snapshot_every: int = 17) -> tuple[RecordedHistory, ReadModel]:

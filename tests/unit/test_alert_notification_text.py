@@ -19,9 +19,7 @@ def raised_with_a_request(h: SimulatedAlerts) -> dict:
     h.alerting.tune_rule("osd_down", {"for_seconds": 0}, "oper")
     assert h.sim.execute("osd set", {"key": "noout"})[0] == 0
     h.feed()
-    with h.service.durable() as model:
-        model.submit_request("req-7", h.fsid, "carol", "pool", "update", "Update pool 'rbd'", {"size": 2},
-                             [{"prefix": "osd pool set"}], h.clock.now)
+    h.submit_pool_update("req-7", "carol")
     h.clock.advance(5)
     h.stop_osd(2)
     h.later(1)

@@ -250,9 +250,7 @@ def test_an_alert_carries_what_changed_before_it(sim_alerts: SimulatedAlerts) ->
     assert h.sim.execute("osd set", {"key": "noout"})[0] == 0
     h.sim.execute("osd reweight", {"id": 4, "weight": 0.7})  # in the window, but another OSD
     h.feed()
-    with h.service.durable() as model:
-        model.submit_request("req-9", h.fsid, "oper", "pool", "update", "Update pool 'rbd'", {"size": 2},
-                             [{"prefix": "osd pool set"}], h.clock.now)
+    h.submit_pool_update("req-9", "oper")
     h.clock.advance(5)
     h.stop_osd(3)
     h.later(61)

@@ -6,11 +6,10 @@ from datetime import timedelta
 
 import orjson
 import pytest
-from flask import Flask
-from history_fixtures import PASSWORD_HASH, FakeService, record_history
+from history_fixtures import PASSWORD_HASH, history_client, record_history
 
 from calamari.adapters.snapshots import newest_snapshot
-from calamari.api.history import blueprint, cluster_history
+from calamari.api.history import cluster_history
 from calamari.domain.documents import with_live_fields
 from calamari.service import ctl
 from calamari.service.history import History, HistoryError, parse_point
@@ -30,10 +29,7 @@ def history(recorded):
 @pytest.fixture(scope="module")
 def client(recorded):
     rec, view = recorded
-    app = Flask("test")
-    app.config["SERVICE"] = FakeService(rec, view)
-    app.register_blueprint(blueprint)
-    return app.test_client()
+    return history_client(rec, view)
 
 
 def test_state_at_each_capture_time_is_what_the_live_api_showed(recorded, history):

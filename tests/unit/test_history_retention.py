@@ -9,8 +9,7 @@ from datetime import timedelta
 
 import orjson
 import pytest
-from flask import Flask
-from history_fixtures import FakeService, record_history
+from history_fixtures import history_client, record_history
 
 from calamari.adapters.event_export import export_line, parse_line
 from calamari.adapters.event_store import EventStore
@@ -21,7 +20,6 @@ from calamari.adapters.snapshots import (
     load_model,
     newest_snapshot,
 )
-from calamari.api.history import blueprint
 from calamari.domain.projections import ReadModel
 from calamari.service import ctl, history_cli
 from calamari.service.history import History, HistoryArchivedError
@@ -142,10 +140,7 @@ def test_the_rest_api_says_where_the_kept_history_starts(pristine, data_dir, tmp
     view = ReadModel()
     view.rebuild(model)
     rec = type(rec)(data_dir, store, _snapshots(data_dir), rec.fsid, rec.step_times)
-    app = Flask("test")
-    app.config["SERVICE"] = FakeService(rec, view)
-    app.register_blueprint(blueprint)
-    client = app.test_client()
+    client = history_client(rec, view)
     cut_time = parse_line(lines[cut - 1])[1].timestamp.isoformat()
     url = f"/api/v2/cluster/{rec.fsid}/history"
     answer = client.get(url, query_string={"at": str(cut + 1)})

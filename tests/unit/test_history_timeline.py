@@ -5,10 +5,8 @@ errors for bad input."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flask import Flask
-from history_fixtures import FakeService, record_history
+from history_fixtures import history_client, record_history
 
-from calamari.api.history import blueprint
 from calamari.domain.history import bucket_edges, density, lookup_times
 from calamari.service.history import History
 
@@ -27,10 +25,7 @@ def history(recorded):
 @pytest.fixture(scope="module")
 def client(recorded):
     rec, view = recorded
-    app = Flask("test")
-    app.config["SERVICE"] = FakeService(rec, view)
-    app.register_blueprint(blueprint)
-    return app.test_client()
+    return history_client(rec, view)
 
 
 def stored(rec):

@@ -333,11 +333,16 @@ def test_the_listener_reconnects_after_the_module_restarts(listeners) -> None:
 
 
 # -- the source -----------------------------------------------------------------------------------
+def notified_source(ceph: ScriptedCeph, clock: Clock, port: int) -> CephSource:
+    """A source reading `ceph`, told of new maps by the module listening on `port`."""
+    return CephSource("/nonexistent/ceph.conf", backends=[ceph], clock=clock, log_dir="/nonexistent",
+                      cpu_clock=lambda: ceph.cpu, mgr_notify=[f"127.0.0.1:{port}"])
+
+
 def test_an_announced_map_is_read_at_once_and_checks_stand_down_meanwhile(module_server) -> None:
     ceph = ScriptedCeph()
     clock = Clock()
-    source = CephSource("/nonexistent/ceph.conf", backends=[ceph], clock=clock, log_dir="/nonexistent",
-                        cpu_clock=lambda: ceph.cpu, mgr_notify=[f"127.0.0.1:{module_server.port}"])
+    source = notified_source(ceph, clock, module_server.port)
     try:
         source.poll()
         wait_for(source.pushed)
@@ -366,8 +371,7 @@ def test_checks_come_back_when_the_module_goes(listeners) -> None:
     running = RunningServer()
     ceph = ScriptedCeph()
     clock = Clock()
-    source = CephSource("/nonexistent/ceph.conf", backends=[ceph], clock=clock, log_dir="/nonexistent",
-                        cpu_clock=lambda: ceph.cpu, mgr_notify=[f"127.0.0.1:{running.port}"])
+    source = notified_source(ceph, clock, running.port)
     try:
         source.poll()
         wait_for(source.pushed)

@@ -65,6 +65,14 @@ def setup(tmp_path):
     service.close()
 
 
+def webhook_channel(notifier, receivers, status=200, secret=None) -> HttpReceiver:
+    """A receiver answering `status`, closed after the test, behind a webhook channel "hook"."""
+    hook = HttpReceiver(status=status)
+    receivers.append(hook)
+    notifier.create_channel("hook", "webhook", {"url": hook.url}, secret, "admin")
+    return hook
+
+
 def run(notifier, clock, passes=3):
     for _ in range(passes):
         notifier.process()
@@ -171,9 +179,7 @@ def test_alertmanager_gets_a_v2_alert_it_accepts(setup):
 def test_failures_are_retried_with_back_off_until_the_receiver_takes_it(setup):
     service, notifier, clock, receivers = setup
     answers = iter([503, 500, 200])
-    hook = HttpReceiver(status=lambda item: next(answers))
-    receivers.append(hook)
-    notifier.create_channel("hook", "webhook", {"url": hook.url}, None, "admin")
+    hook = webhook_channel(notifier, receivers, status=lambda item: next(answers))
     notifier.alert_changed(alert_doc())
     run(notifier, clock)
     note = notifier.notifications()[0]
@@ -212,9 +218,7 @@ def test_a_permanent_refusal_is_given_up_at_once_and_an_unreachable_receiver_is_
 
 def test_deleting_a_channel_cancels_what_it_had_to_send(setup):
     service, notifier, clock, receivers = setup
-    hook = HttpReceiver(status=503)
-    receivers.append(hook)
-    notifier.create_channel("hook", "webhook", {"url": hook.url}, SECRET, "admin")
+    hook = webhook_channel(notifier, receivers, status=503, secret=SECRET)
     notifier.alert_changed(alert_doc())
     run(notifier, clock)
     assert notifier.delete_channel("hook", "admin") == 1
@@ -227,9 +231,7 @@ def test_deleting_a_channel_cancels_what_it_had_to_send(setup):
 
 def test_silenced_alerts_are_not_notified(setup):
     service, notifier, clock, receivers = setup
-    hook = HttpReceiver()
-    receivers.append(hook)
-    notifier.create_channel("hook", "webhook", {"url": hook.url}, None, "admin")
+    hook = webhook_channel(notifier, receivers)
     notifier.alert_changed(alert_doc(silenced=True))
     notifier.alert_changed(alert_doc(silenced=True, state="resolved", resolved_at=T0.isoformat()))
     run(notifier, clock)
@@ -253,9 +255,7 @@ def test_the_worker_thread_delivers_on_its_own(tmp_path):
 
 def test_alerts_handed_in_again_at_the_start_are_queued_once(setup):
     service, notifier, clock, receivers = setup
-    hook = HttpReceiver()
-    receivers.append(hook)
-    notifier.create_channel("hook", "webhook", {"url": hook.url}, None, "admin")
+    hook = webhook_channel(notifier, receivers)
     notifier.alert_changed(alert_doc())
     run(notifier, clock)
     # a restarted server: the alerting service hands in its alerts as they are now
@@ -293,9 +293,7 @@ def test_a_receiver_that_does_not_answer_delays_only_its_own_channel(setup):
 def test_a_resolved_notification_never_overtakes_its_firing_one_waiting_for_a_retry(setup):
     service, notifier, clock, receivers = setup
     answers = iter([503, 200, 200])
-    hook = HttpReceiver(status=lambda item: next(answers))
-    receivers.append(hook)
-    notifier.create_channel("hook", "webhook", {"url": hook.url}, None, "admin")
+    hook = webhook_channel(notifier, receivers, status=lambda item: next(answers))
     notifier.alert_changed(alert_doc())
     run(notifier, clock)  # the firing one failed: retried in 5 s
     clock.advance(1)
@@ -310,9 +308,7 @@ def test_a_resolved_notification_never_overtakes_its_firing_one_waiting_for_a_re
 
 def test_a_malformed_alert_document_is_refused_with_a_log_line_naming_the_field(setup, caplog):
     service, notifier, clock, receivers = setup
-    hook = HttpReceiver()
-    receivers.append(hook)
-    notifier.create_channel("hook", "webhook", {"url": hook.url}, None, "admin")
+    hook = webhook_channel(notifier, receivers)
     notifier.alert_changed(alert_doc(severity="fatal"))
     notifier.alert_changed("not a document")
     run(notifier, clock)
@@ -328,9 +324,7 @@ def test_a_malformed_alert_document_is_refused_with_a_log_line_naming_the_field(
 
 def test_an_alert_handed_in_while_the_store_refuses_changes_is_routed_once_it_takes_them(setup):
     service, notifier, clock, receivers = setup
-    hook = HttpReceiver()
-    receivers.append(hook)
-    notifier.create_channel("hook", "webhook", {"url": hook.url}, None, "admin")
+    hook = webhook_channel(notifier, receivers)
     service.config.durable_timeout = 5.0
     store = SwitchableStore(service.writer.store)
     service.writer.store = store
@@ -347,9 +341,7 @@ def test_an_alert_handed_in_while_the_store_refuses_changes_is_routed_once_it_ta
 
 def test_a_channel_whose_secret_file_is_lost_sends_nothing_unsigned(setup):
     service, notifier, clock, receivers = setup
-    hook = HttpReceiver()
-    receivers.append(hook)
-    notifier.create_channel("hook", "webhook", {"url": hook.url}, SECRET, "admin")
+    hook = webhook_channel(notifier, receivers, secret=SECRET)
     os.remove(notifier.secrets.path)  # e.g. a data dir restored without it
     notifier.alert_changed(alert_doc())
     run(notifier, clock)
@@ -396,9 +388,7 @@ def test_https_receivers_are_checked_against_the_channels_ca_file(setup, tmp_pat
 def test_beyond_the_queue_limit_the_oldest_alert_documents_are_dropped_and_logged(setup, caplog, monkeypatch):
     service, notifier, clock, receivers = setup
     monkeypatch.setattr("calamari.service.notifier.MAX_QUEUED_ALERTS", 3)
-    hook = HttpReceiver()
-    receivers.append(hook)
-    notifier.create_channel("hook", "webhook", {"url": hook.url}, None, "admin")
+    webhook_channel(notifier, receivers)
     for number in range(5):
         notifier.alert_changed(alert_doc(id=f"alert-{number}"))
     run(notifier, clock)

@@ -29,6 +29,19 @@ export function Stat(props: { label: string; value: ComponentChildren; sub?: Com
   );
 }
 
+/** A table's header row: a heading a column, then, when the rows have buttons, an actions column
+ * named for screen readers only. */
+export function TableHead(props: { columns: string[]; actions?: boolean }) {
+  return (
+    <thead>
+      <tr>
+        {props.columns.map((name) => <th key={name} scope="col">{name}</th>)}
+        {props.actions && <th scope="col"><span class="sr-only">Actions</span></th>}
+      </tr>
+    </thead>
+  );
+}
+
 const HEALTH_WORD: Record<string, string> = { HEALTH_OK: "OK", HEALTH_WARN: "Warning", HEALTH_ERR: "Error" };
 
 /** A health or severity badge: colour plus a symbol and a word. */

@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 
-import { ErrorNote, Card, Field, Loading, Empty } from "../components/ui";
+import { ErrorNote, Card, Field, Loading, Empty, TableHead } from "../components/ui";
 import { passwordBody, passwordProblems, type PasswordForm } from "../lib/account";
 import { ApiFailure, call } from "../lib/api";
 import { ago, when } from "../lib/format";
@@ -41,16 +41,7 @@ function Sessions() {
         <Empty>No sessions.</Empty>
       ) : (
         <table class="table">
-          <thead>
-            <tr>
-              <th scope="col">Session</th>
-              <th scope="col">Kind</th>
-              <th scope="col">Started</th>
-              <th scope="col">Last used</th>
-              <th scope="col">Ends</th>
-              <th scope="col"><span class="sr-only">Actions</span></th>
-            </tr>
-          </thead>
+          <TableHead columns={["Session", "Kind", "Started", "Last used", "Ends"]} actions />
           <tbody>
             {list.map((s) => (
               <tr key={s.id}>

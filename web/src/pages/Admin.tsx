@@ -3,7 +3,7 @@
 // state). The API's reasons show where they belong: a weak password at the password field.
 import { useState } from "preact/hooks";
 
-import { Badge, Card, Dialog, Empty, ErrorNote, Field, Loading } from "../components/ui";
+import { Badge, Card, Dialog, Empty, ErrorNote, Field, Loading, TableHead } from "../components/ui";
 import { ApiFailure, call, explain } from "../lib/api";
 import { ago, when } from "../lib/format";
 import {
@@ -207,14 +207,7 @@ function Users() {
       {!list ? <Loading what="users" /> : (
         <div class="table-wrap">
           <table class="table" aria-label="Users" data-testid="users">
-            <thead>
-              <tr>
-                <th scope="col">User</th>
-                <th scope="col">Email</th>
-                <th scope="col">Role</th>
-                <th scope="col"><span class="sr-only">Actions</span></th>
-              </tr>
-            </thead>
+            <TableHead columns={["User", "Email", "Role"]} actions />
             <tbody>
               {list.map((u) => {
                 const n = rowNote[u.username];
@@ -298,16 +291,7 @@ function CollectorKeys() {
       ) : (
         <div class="table-wrap">
           <table class="table" aria-label="Collector keys" data-testid="collector-keys">
-            <thead>
-              <tr>
-                <th scope="col">Host</th>
-                <th scope="col">Key</th>
-                <th scope="col">Fingerprint</th>
-                <th scope="col">Registered</th>
-                <th scope="col">Collector</th>
-                <th scope="col"><span class="sr-only">Actions</span></th>
-              </tr>
-            </thead>
+            <TableHead columns={["Host", "Key", "Fingerprint", "Registered", "Collector"]} actions />
             <tbody>
               {list.map((k) => {
                 const state = collectorState(k, servers.data.value ?? []);

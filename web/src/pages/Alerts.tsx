@@ -4,7 +4,7 @@
 // silences (matchers, expiry, comment) and expire them.
 import { useState } from "preact/hooks";
 
-import { Badge, Card, Dialog, Empty, ErrorNote, Field, Loading } from "../components/ui";
+import { Badge, Card, Dialog, Empty, ErrorNote, Field, Loading, TableHead } from "../components/ui";
 import { ApiFailure, call } from "../lib/api";
 import { when } from "../lib/format";
 import { location, setQuery } from "../lib/router";
@@ -95,9 +95,7 @@ function AlertNotifications(props: { alertId: string }) {
   if (rows.length === 0) return <p class="muted small">No notification was sent for it (no channel takes it).</p>;
   return (
     <table class="table small" aria-label="Notifications sent">
-      <thead>
-        <tr><th scope="col">Channel</th><th scope="col">Why</th><th scope="col">Delivery</th><th scope="col">Attempts</th><th scope="col">Detail</th></tr>
-      </thead>
+      <TableHead columns={["Channel", "Why", "Delivery", "Attempts", "Detail"]} />
       <tbody>
         {rows.map((n) => (
           <tr key={n.id} data-notification={n.id} data-state={n.state}>
@@ -312,15 +310,7 @@ export function Alerts() {
         {!list ? <Loading what="alerts" /> : list.length === 0 ? <Empty>No {state === "all" ? "" : `${state} `}alerts.</Empty> : (
           <div class="table-wrap">
             <table class="table" aria-label="Alerts">
-              <thead>
-                <tr>
-                  <th scope="col">Raised</th>
-                  <th scope="col">Severity</th>
-                  <th scope="col">Alert</th>
-                  <th scope="col">State</th>
-                  <th scope="col"><span class="sr-only">Actions</span></th>
-                </tr>
-              </thead>
+              <TableHead columns={["Raised", "Severity", "Alert", "State"]} actions />
               <tbody>
                 {list.map((a) => [
                   <tr key={a.id} data-alert={a.id}>

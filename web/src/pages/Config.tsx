@@ -1,5 +1,5 @@
 // Configuration: the cluster's `ceph config dump` settings, searchable (read-only).
-import { Card, Empty, ErrorNote, Loading } from "../components/ui";
+import { Card, Empty, ErrorNote, Loading, TableHead } from "../components/ui";
 import { configSection, searchConfig, type ConfigEntry } from "../lib/manage";
 import { location, setQuery } from "../lib/router";
 import { refresh, useResource } from "../lib/store";
@@ -40,13 +40,7 @@ export function Config(props: { fsid: string }) {
         ) : (
           <div class="table-wrap">
             <table class="table compact" aria-label="Configuration settings" data-testid="config-table">
-              <thead>
-                <tr>
-                  <th scope="col">Key</th>
-                  <th scope="col">Section</th>
-                  <th scope="col">Value</th>
-                </tr>
-              </thead>
+              <TableHead columns={["Key", "Section", "Value"]} />
               <tbody>
                 {found.map((e) => (
                   <tr key={e.key} data-key={e.key}>

@@ -1,5 +1,5 @@
 // The event feed, live: filter by severity (and worse), type and object; each entry links to its object.
-import { Badge, Card, Empty, ErrorNote, Loading } from "../components/ui";
+import { Badge, Card, Empty, ErrorNote, Loading, TableHead } from "../components/ui";
 import { EVENT_KINDS, eventObject, matchesEvent, type EventFilter, type EventKind } from "../lib/events";
 import { when } from "../lib/format";
 import type { FeedEvent } from "../lib/live";
@@ -56,9 +56,7 @@ export function Events() {
       <Card>
         {!events.data.value ? <Loading what="events" /> : list.length === 0 ? <Empty>No event matches.</Empty> : (
           <table class="table" aria-label="Events">
-            <thead>
-              <tr><th scope="col">When</th><th scope="col">Severity</th><th scope="col">Type</th><th scope="col">Event</th></tr>
-            </thead>
+            <TableHead columns={["When", "Severity", "Type", "Event"]} />
             <tbody>
               {list.map((e) => {
                 const obj = eventObject(e);

@@ -4,7 +4,7 @@
 // write-only: the API says whether one is set, never what it is.
 import { useState } from "preact/hooks";
 
-import { Badge, Card, Dialog, Empty, ErrorNote, Field, Loading } from "../components/ui";
+import { Badge, Card, Dialog, Empty, ErrorNote, Field, Loading, TableHead } from "../components/ui";
 import { ApiFailure, call } from "../lib/api";
 import { refresh, useResource } from "../lib/store";
 
@@ -242,9 +242,7 @@ export function NotificationChannels() {
       {!list ? <Loading what="channels" /> : list.length === 0 ? <Empty>No channel: alerts are not sent anywhere.</Empty> : (
         <div class="table-wrap">
           <table class="table" aria-label="Notification channels">
-            <thead>
-              <tr><th scope="col">Id</th><th scope="col">Kind</th><th scope="col">Where</th><th scope="col">Severities</th><th scope="col">State</th><th scope="col"><span class="sr-only">Actions</span></th></tr>
-            </thead>
+            <TableHead columns={["Id", "Kind", "Where", "Severities", "State"]} actions />
             <tbody>
               {list.map((c) => (
                 <tr key={c.id} data-channel={c.id}>

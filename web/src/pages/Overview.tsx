@@ -1,4 +1,5 @@
 import { Graphs } from "../components/LazyGraphs";
+import { OsdCounts, type OsdCounters } from "../components/OsdCounts";
 import { Badge, Bar, Card, Empty, ErrorNote, Loading, Stat } from "../components/ui";
 import { clusterGraphs } from "../lib/graphite";
 import { healthChecks, pgTone } from "../lib/health";
@@ -16,7 +17,7 @@ interface Cluster {
   mons: { name: string; rank: number; addr: string }[];
   quorum: string[];
   pg_by_state: Record<string, number>;
-  counters: { osd: { up_in: number; up_out: number; down_in: number; down_out: number; total: number } };
+  counters: { osd: OsdCounters };
   flags?: string[];
 }
 
@@ -132,12 +133,7 @@ function Osds(props: { c: Cluster }) {
   const o = props.c.counters.osd;
   return (
     <Card title="OSDs" actions={<a href="/osds">Workbench →</a>} id="osd-counts">
-      <div class="stats-row">
-        <Stat label="up & in" value={count(o.up_in)} tone="ok" />
-        <Stat label="down" value={count(o.down_in + o.down_out)} tone={o.down_in + o.down_out ? "err" : undefined} />
-        <Stat label="out" value={count(o.up_out + o.down_out)} tone={o.up_out + o.down_out ? "warn" : undefined} />
-        <Stat label="total" value={count(o.total)} />
-      </div>
+      <OsdCounts osd={o} />
       <div class="links-row">
         {o.down_in + o.down_out > 0 && <a href="/osds?state=down">Show down OSDs</a>}
         {o.up_out + o.down_out > 0 && <a href="/osds?state=out">Show out OSDs</a>}

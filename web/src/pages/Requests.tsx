@@ -1,7 +1,7 @@
 // Every request: who asked for what, its state and its error; operators may cancel unfinished ones.
 import { useState } from "preact/hooks";
 
-import { Badge, Card, Empty, ErrorNote, Loading } from "../components/ui";
+import { Badge, Card, Empty, ErrorNote, Loading, TableHead } from "../components/ui";
 import { call } from "../lib/api";
 import { when } from "../lib/format";
 import { location, setQuery } from "../lib/router";
@@ -57,16 +57,7 @@ export function Requests() {
         {!data ? <Loading what="requests" /> : data.results.length === 0 ? <Empty>No requests{state ? ` in state ${state}` : ""}.</Empty> : (
           <div class="table-wrap">
             <table class="table" aria-label="Requests">
-              <thead>
-                <tr>
-                  <th scope="col">Requested</th>
-                  <th scope="col">Who</th>
-                  <th scope="col">What</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Outcome</th>
-                  {canChange.value && <th scope="col"><span class="sr-only">Actions</span></th>}
-                </tr>
-              </thead>
+              <TableHead columns={["Requested", "Who", "What", "State", "Outcome"]} actions={canChange.value} />
               <tbody>
                 {data.results.map((r) => (
                   <tr key={r.id} data-request={r.id}>

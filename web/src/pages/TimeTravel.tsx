@@ -7,6 +7,7 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 
 import { OsdGrid } from "../components/OsdGrid";
 import { Graphs } from "../components/LazyGraphs";
+import { OsdCounts, type OsdCounters } from "../components/OsdCounts";
 import { Timeline } from "../components/Timeline";
 import { Badge, Bar, Card, Empty, ErrorNote, Loading, Stat } from "../components/ui";
 import { get } from "../lib/api";
@@ -31,7 +32,7 @@ interface PastCluster {
   mons?: { name: string; rank: number; addr: string }[];
   quorum?: string[];
   pg_by_state?: Record<string, number>;
-  counters?: { osd: { up_in: number; up_out: number; down_in: number; down_out: number; total: number } };
+  counters?: { osd: OsdCounters };
 }
 
 interface PastServer {
@@ -167,12 +168,7 @@ function PastOverview(props: { state: PastState; at: string }) {
       </Card>
       {o && (
         <Card title="OSDs" actions={<a href={momentHref({ at: props.at, view: "osds" })}>Workbench then →</a>}>
-          <div class="stats-row">
-            <Stat label="up & in" value={count(o.up_in)} tone="ok" />
-            <Stat label="down" value={count(o.down_in + o.down_out)} tone={o.down_in + o.down_out ? "err" : undefined} />
-            <Stat label="out" value={count(o.up_out + o.down_out)} tone={o.up_out + o.down_out ? "warn" : undefined} />
-            <Stat label="total" value={count(o.total)} />
-          </div>
+          <OsdCounts osd={o} />
         </Card>
       )}
       <Card title="Placement groups">
