@@ -69,6 +69,7 @@ keyring = $D/mgr\$id/keyring
 keyring = $D/osd\$id/keyring
 # a test machine is often busy: Ceph skips scrubs above this load average per CPU (default 0.5)
 osd scrub load threshold = 1000
+osd scrub during recovery = true
 C
   if [ -n "${CALAMARI_NOTIFY_PORT:-}" ]; then
     # never written into /usr/share: a module path of its own, the system's modules linked into it

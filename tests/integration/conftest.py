@@ -27,6 +27,17 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def ceph_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A running 3-OSD memstore cluster: {"conf", "dir", "notify_port"}. Stopped at the end of the session."""
+    yield from run_ceph_cluster(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def own_ceph_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A cluster of the module's own, for tests that stop OSD daemons: a memstore OSD comes back
+    empty, and the PGs it led in the one-copy pools stay unclean, which later tests (a scrub) need."""
+    yield from run_ceph_cluster(tmp_path_factory)
+
+
+def run_ceph_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     missing = [tool for tool in ("ceph-mon", "ceph-osd", "ceph-mgr", "ceph") if shutil.which(tool) is None]
     if missing and os.environ.get("CALAMARI_REQUIRE_CEPH") == "1":
         pytest.fail(f"CALAMARI_REQUIRE_CEPH=1 but {', '.join(missing)} not found")

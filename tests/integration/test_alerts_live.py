@@ -28,9 +28,9 @@ def osd_alerts(api: Any, state: str) -> list[dict[str, Any]]:
     return api.get(f"/alert?state={state}&object=osd:1")
 
 
-def test_a_stopped_osd_daemon_raises_osd_down_and_its_return_resolves_it(ceph_cluster: dict[str, str],
+def test_a_stopped_osd_daemon_raises_osd_down_and_its_return_resolves_it(own_ceph_cluster: dict[str, str],
                                                                          tmp_path: Path) -> None:
-    cluster = DevCluster(ceph_cluster["dir"])
+    cluster = DevCluster(own_ceph_cluster["dir"])
     with server_and_collector(cluster, tmp_path) as (server, _collector, api):
         fsid = cluster.fsid()
         wait_for(lambda: len(api.get(f"/cluster/{fsid}/osd")) == 3, 60, "the OSDs in the API")
@@ -89,12 +89,12 @@ def firing_osd_down(api: Any, not_id: str | None = None) -> dict[str, Any] | Non
 
 
 def test_osd_down_reaches_a_webhook_and_an_smtp_server_resolves_and_survives_a_kill_9(
-        ceph_cluster: dict[str, str], tmp_path: Path) -> None:
+        own_ceph_cluster: dict[str, str], tmp_path: Path) -> None:
     """Channels configured through the API; an OSD daemon stopped -> the alert, signed on the
     webhook and e-mailed over STARTTLS with AUTH -> the daemon started -> resolved on both. Then
     again with the webhook holding its answer and the SMTP server down until the server is killed
     with SIGKILL: after the restart each channel takes each notification exactly once (by id)."""
-    cluster = DevCluster(ceph_cluster["dir"])
+    cluster = DevCluster(own_ceph_cluster["dir"])
     certificate = throwaway_certificate(tmp_path)
     smtp_port = free_port()
     refuse_before = [0.0]  # the webhook answers 503 to what arrived before this time.monotonic()

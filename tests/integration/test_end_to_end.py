@@ -239,8 +239,18 @@ def test_scrub_reaches_the_osd(live: Live) -> None:
         pgs = live.cluster.ceph("pg", "dump", "pgs")
         return pgs["pg_stats"] if isinstance(pgs, dict) else pgs
 
-    # an OSD scrubs the PGs it is primary of: take one that is primary of some
-    osd_id = pg_stats()[0]["acting_primary"]
+    # An OSD scrubs the clean PGs it is primary of: take one whose PGs are all clean. (Earlier
+    # tests stop and start OSD daemons; a memstore OSD comes back empty, and the PGs of the
+    # test cluster's one-copy pools it led stay unclean for the rest of the session.)
+    def clean_primary() -> int | None:
+        by_primary: dict[int, list[str]] = {}
+        for pg in pg_stats():
+            by_primary.setdefault(pg["acting_primary"], []).append(pg["state"])
+        return next((osd for osd, states in sorted(by_primary.items())
+                     if osd >= 0 and all(state == "active+clean" for state in states)), None)
+
+    [osd_id] = wait_for(lambda: [osd for osd in [clean_primary()] if osd is not None], 120,
+                        "an OSD whose PGs are all active+clean")
 
     def primary_scrub_stamps() -> dict[str, str]:
         return {pg["pgid"]: pg["last_scrub_stamp"] for pg in pg_stats() if pg["acting_primary"] == osd_id}
