@@ -76,6 +76,7 @@ from calamari.testing.live import (  # noqa: E402
     Process,
     WaitTimeout,
     plain_bus_options,
+    wait_for,
 )
 
 DEFAULT_SIZES = (1_000, 10_000, 30_000)
@@ -165,22 +166,13 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str, watched:
                interval: float = 0.05) -> Any:
     """Poll `condition` until it returns something truthy (returned). Its exceptions count as "not
     yet"; but a watched process that exits ends the wait at once, with its log's tail."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while True:
+    def exited() -> str | None:
         for process in watched:
             if process is not None and not process.alive():
-                raise RuntimeError(f"{Path(process.argv[0]).name} exited while waiting for {what}:\n"
-                                   f"{process.log_tail()}")
-        try:
-            value = condition()
-            if value:
-                return value
-        except Exception as exc:  # e.g. the API is not up yet
-            last_error = exc
-        if time.monotonic() >= deadline:
-            raise WaitTimeout(f"timed out after {timeout:.0f} s waiting for {what} (last error: {last_error!r})")
-        time.sleep(interval)
+                return f"{Path(process.argv[0]).name} exited while waiting for {what}:\n{process.log_tail()}"
+        return None
+
+    return wait_for(condition, timeout, what, interval, give_up=exited)
 
 
 def count_items(parsed: Any) -> int:

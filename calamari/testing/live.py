@@ -32,12 +32,18 @@ class WaitTimeout(AssertionError):
     pass
 
 
-def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
+def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.1,
+             give_up: Callable[[], str | None] | None = None) -> T:
     """Poll `condition` until it returns something truthy (returned); WaitTimeout after `timeout` s.
-    Exceptions of the condition count as "not yet" (the last one is reported)."""
+    Exceptions of the condition count as "not yet" (the last one is reported). `give_up`, asked
+    before each try, ends the wait at once with RuntimeError when it names a reason (e.g. a process
+    the condition depends on has exited)."""
     deadline = time.monotonic() + timeout
     last_error: BaseException | None = None
     while True:
+        reason = give_up() if give_up is not None else None
+        if reason is not None:
+            raise RuntimeError(reason)
         try:
             value = condition()
             if value:
