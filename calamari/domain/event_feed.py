@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,178 +39,228 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def describe(event: Any, agg: Any, pool_name: str | None = None) -> tuple[str, str, str | None, str | None] | None:
-    """(severity, message, fsid, fqdn) for an event worth telling a person; None otherwise.
-    `agg` is the aggregate the event belongs to (for names the event itself does not carry)."""
-    fsid = getattr(agg, "fsid", None)
-    name = type(event).__name__
-    if isinstance(agg, Cluster):
-        label = f"cluster '{agg.name}'"
-        if name == "ClusterDiscovered":
-            return "INFO", f"Added cluster {agg.fsid}", fsid, None
-        if name == "HealthChanged":
-            severity = "INFO" if event.previous is None else HEALTH_SEVERITY.get(event.status, "WARNING")
-            return severity, f"Health of {label} changed from {event.previous} to {event.status}", fsid, None
-        if name == "HealthCheckRaised":
-            if event.muted:  # an operator muted it: Ceph's status leaves it out, and so do we
-                return "INFO", f"Health check {event.code} failed (muted): {event.message}", fsid, None
-            severity = "ERROR" if event.severity == "HEALTH_ERR" else "WARNING"
-            return severity, f"Health check {event.code} failed: {event.message}", fsid, None
-        if name == "HealthCheckUpdated":
-            previous = event.previous_severity
-            if previous is not None and previous != event.severity and not event.muted:
-                worse = event.severity == "HEALTH_ERR"
-                return ("ERROR" if worse else "WARNING"), (
-                    f"Health check {event.code} {'worsened' if worse else 'eased'} to {event.severity}: "
-                    f"{event.message}"), fsid, None
-            return None
-        if name == "HealthCheckCleared":
-            return "RECOVERY", f"Health check {event.code} cleared", fsid, None
-        if name == "MonQuorumChanged" and (event.left or event.joined):
-            if event.left:
-                return "WARNING", f"Monitor(s) {', '.join(event.left)} left the quorum of {label}", fsid, None
-            if len(event.quorum) != len(event.joined):  # not the first quorum we learn of
-                return "RECOVERY", f"Monitor(s) {', '.join(event.joined)} joined the quorum of {label}", fsid, None
-        if name == "ClusterFlagsChanged":
-            parts = [f"set {', '.join(event.set)}" if event.set else "",
-                     f"unset {', '.join(event.unset)}" if event.unset else ""]
-            return "INFO", f"OSD flags of {label}: {'; '.join(p for p in parts if p)}", fsid, None
-        if name == "ClusterContactLost":
-            return "WARNING", f"Lost contact with {label}", fsid, None
-        if name == "ClusterContactRegained":
-            return "RECOVERY", f"Regained contact with {label}", fsid, None
-        if name == "ClusterForgotten":
-            return "INFO", f"Cluster {agg.fsid} forgotten (by {event.by})", fsid, None
-        if name == "ClusterRediscovered":
-            return "INFO", f"Cluster {agg.fsid} reporting again after it was forgotten", fsid, None
-        if name == "SyncVersionsReset":
-            return "INFO", (f"Map versions of {label} reset (by {event.by}): maps of lower versions "
-                            "are accepted again"), fsid, None
+Told = tuple[str, str]
+"""What the feed says of an event: (severity, message)."""
+
+Teller = Callable[[Any, Any, str], Told | None]
+"""(event, its aggregate, the aggregate's name in the feed) → what the feed says, or None for an
+event not worth telling."""
+
+
+def _health_changed(event: Any, _cluster: Cluster, label: str) -> Told:
+    severity = "INFO" if event.previous is None else HEALTH_SEVERITY.get(event.status, "WARNING")
+    return severity, f"Health of {label} changed from {event.previous} to {event.status}"
+
+
+def _health_check_raised(event: Any, _cluster: Cluster, _label: str) -> Told:
+    if event.muted:  # an operator muted it: Ceph's status leaves it out, and so do we
+        return "INFO", f"Health check {event.code} failed (muted): {event.message}"
+    severity = "ERROR" if event.severity == "HEALTH_ERR" else "WARNING"
+    return severity, f"Health check {event.code} failed: {event.message}"
+
+
+def _health_check_updated(event: Any, _cluster: Cluster, _label: str) -> Told | None:
+    previous = event.previous_severity
+    if previous is None or previous == event.severity or event.muted:
         return None
-    if isinstance(agg, Osd):
-        fqdn = agg.metadata.get("hostname") or agg.host
-        osd = f"OSD osd.{agg.osd_id}"
-        messages = {
-            "OsdAdded": ("INFO", f"{osd} added"),
-            "OsdReadded": ("INFO", f"{osd} re-created"),
-            "OsdRemoved": ("INFO", f"{osd} removed"),
-            "OsdDestroyed": ("INFO", f"{osd} destroyed; its id is kept for a replacement"),
-            "OsdMarkedDown": ("WARNING", f"{osd} went down"),
-            "OsdMarkedUp": ("RECOVERY", f"{osd} came up"),
-            "OsdMarkedOut": ("WARNING", f"{osd} marked out"),
-            "OsdMarkedIn": ("RECOVERY", f"{osd} marked in"),
-        }
-        if name == "OsdReweighted":
-            return "INFO", f"{osd} reweighted from {event.previous} to {event.reweight}", fsid, fqdn
-        if name in messages:
-            severity, message = messages[name]
-            return severity, message, fsid, fqdn
-        return None
-    if isinstance(agg, Pool):
-        pool = pool_name or agg.name  # the name it had then, where the caller knows it
-        if name == "PoolCreated":
-            return "INFO", f"Pool '{event.name}' created", fsid, None
-        if name == "PoolRenamed":
-            return "INFO", f"Pool '{event.previous}' renamed to '{event.name}'", fsid, None
-        if name == "PoolDeleted":
-            return "INFO", f"Pool '{pool}' deleted", fsid, None
-        if name == "PoolReappeared":
-            return "INFO", f"Pool '{event.name}' listed again by the OSD map after it was deleted", fsid, None
-        if name == "PoolSettingsChanged":
-            changes = ", ".join(f"{k} {old} -> {new}" for k, (old, new) in sorted(event.changes.items()))
-            return "INFO", f"Pool '{pool}' changed: {changes}", fsid, None
-        if name == "PoolQuotaChanged":
-            return "INFO", (f"Pool '{pool}' quotas: max objects {event.quota_max_objects}, "
-                            f"max bytes {event.quota_max_bytes}"), fsid, None
-        return None
-    if isinstance(agg, Server):
-        if name == "ServerDiscovered":
-            return "INFO", f"Added server {agg.fqdn}", None, agg.fqdn
-        if name == "ServerServicesChanged" and event.added:
-            kinds: dict[str, int] = {}
-            for service in event.added:
-                kind = service.split(".", 1)[0]
-                kinds[kind] = kinds.get(kind, 0) + 1
-            words = ", ".join(_plural(n, {"mon": "monitor service", "osd": "OSD"}.get(k, f"{k} service"))
-                              for k, n in sorted(kinds.items()))
-            return "INFO", f"Server {agg.fqdn} has new services: {words}", None, agg.fqdn
-        if name == "ServerContactLost":
-            return "WARNING", f"Lost contact with server {agg.fqdn}", None, agg.fqdn
-        if name == "ServerContactRegained":
-            return "RECOVERY", f"Regained contact with server {agg.fqdn}", None, agg.fqdn
-        if name == "ServerForgotten":
-            return "INFO", f"Forgot server {agg.fqdn} (by {event.by})", None, agg.fqdn
-        if name == "ServerRediscovered":
-            return "INFO", f"Server {agg.fqdn} is back", None, agg.fqdn
-        return None
-    if isinstance(agg, UserRequest):
-        if name == "UserRequestSubmitted":
-            return "INFO", f"Started: {event.headline} (by {event.username})", fsid, None
-        if name == "UserRequestCompleted":
-            return "INFO", f"Completed: {agg.headline}", fsid, None
-        if name == "UserRequestFailed":
-            return "ERROR", f"Failed: {agg.headline}: {event.error_message}", fsid, None
-        return None
-    if isinstance(agg, User):
-        user = f"user '{agg.username}'"
-        if name in ("UserCreated", "UserReinstated"):
-            return "INFO", f"Added {user} with role {event.role} (by {event.by})", None, None
-        if name == "UserRoleChanged":
-            return "INFO", f"Role of {user} changed from {event.previous} to {event.role} (by {event.by})", None, None
-        if name == "UserPasswordChanged":
-            return "INFO", f"Password of {user} changed (by {event.by})", None, None
-        if name == "UserDeleted":
-            return "INFO", f"Deleted {user} (by {event.by})", None, None
-        if name == "UserTokensRevoked":
-            return "INFO", f"All sessions of {user} ended: {event.reason} (by {event.by})", None, None
-        if name == "UserLoginLocked":
-            return ("WARNING", f"Logins of {user} locked until {_utc(event.until)} after {event.failures} failed "
-                    f"attempts (last from {event.address or 'an unknown address'})", None, None)
-    if isinstance(agg, Alert | Silence | AlertRule):
-        return describe_alerting(event, agg)
-    if isinstance(agg, LoginGuard) and name == "LoginAddressLocked":
-        return ("WARNING", f"Logins from {event.address} locked until {_utc(event.until)} after {event.failures} "
-                "failed attempts", None, None)
-    if isinstance(agg, Notification) and name == "DeliveryFailed":
-        what = f"Notification of alert {agg.alert_id} to channel '{agg.channel_id}'"
-        if event.retry_at is None:
-            return "ERROR", f"{what} failed {event.attempt} times, given up: {event.error}", None, None
-        return "WARNING", f"{what} failed (attempt {event.attempt}, retried): {event.error}", None, None
-    if isinstance(agg, Channel) and name in ("ChannelCreated", "ChannelReinstated", "ChannelDeleted"):
-        verb = "Deleted" if name == "ChannelDeleted" else "Added"
-        return "INFO", f"{verb} notification channel '{agg.channel_id}' (by {event.by})", None, None
+    worse = event.severity == "HEALTH_ERR"
+    return ("ERROR" if worse else "WARNING"), (
+        f"Health check {event.code} {'worsened' if worse else 'eased'} to {event.severity}: {event.message}")
+
+
+def _quorum_changed(event: Any, _cluster: Cluster, label: str) -> Told | None:
+    if event.left:
+        return "WARNING", f"Monitor(s) {', '.join(event.left)} left the quorum of {label}"
+    if event.joined and len(event.quorum) != len(event.joined):  # not the first quorum we learn of
+        return "RECOVERY", f"Monitor(s) {', '.join(event.joined)} joined the quorum of {label}"
     return None
 
+
+def _flags_changed(event: Any, _cluster: Cluster, label: str) -> Told:
+    parts = [f"set {', '.join(event.set)}" if event.set else "", f"unset {', '.join(event.unset)}" if event.unset else ""]
+    return "INFO", f"OSD flags of {label}: {'; '.join(p for p in parts if p)}"
+
+
+def _pool_settings_changed(event: Any, _pool: Pool, pool: str) -> Told:
+    changes = ", ".join(f"{k} {old} -> {new}" for k, (old, new) in sorted(event.changes.items()))
+    return "INFO", f"Pool '{pool}' changed: {changes}"
+
+
+def _services_added(event: Any, server: Server, _label: str) -> Told | None:
+    if not event.added:
+        return None
+    kinds: dict[str, int] = {}
+    for service in event.added:
+        kind = service.split(".", 1)[0]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    words = ", ".join(_plural(n, {"mon": "monitor service", "osd": "OSD"}.get(k, f"{k} service"))
+                      for k, n in sorted(kinds.items()))
+    return "INFO", f"Server {server.fqdn} has new services: {words}"
+
+
+def _delivery_failed(event: Any, note: Notification, _label: str) -> Told:
+    what = f"Notification of alert {note.alert_id} to channel '{note.channel_id}'"
+    if event.retry_at is None:
+        return "ERROR", f"{what} failed {event.attempt} times, given up: {event.error}"
+    return "WARNING", f"{what} failed (attempt {event.attempt}, retried): {event.error}"
+
+
+_CLUSTER_TOLD: dict[str, Teller] = {
+    "ClusterDiscovered": lambda _e, cluster, _label: ("INFO", f"Added cluster {cluster.fsid}"),
+    "HealthChanged": _health_changed,
+    "HealthCheckRaised": _health_check_raised,
+    "HealthCheckUpdated": _health_check_updated,
+    "HealthCheckCleared": lambda e, _c, _label: ("RECOVERY", f"Health check {e.code} cleared"),
+    "MonQuorumChanged": _quorum_changed,
+    "ClusterFlagsChanged": _flags_changed,
+    "ClusterContactLost": lambda _e, _c, label: ("WARNING", f"Lost contact with {label}"),
+    "ClusterContactRegained": lambda _e, _c, label: ("RECOVERY", f"Regained contact with {label}"),
+    "ClusterForgotten": lambda e, cluster, _label: ("INFO", f"Cluster {cluster.fsid} forgotten (by {e.by})"),
+    "ClusterRediscovered": lambda _e, cluster, _label: (
+        "INFO", f"Cluster {cluster.fsid} reporting again after it was forgotten"),
+    "SyncVersionsReset": lambda e, _c, label: (
+        "INFO", f"Map versions of {label} reset (by {e.by}): maps of lower versions are accepted again"),
+}
+
+_OSD_TOLD: dict[str, Teller] = {
+    "OsdAdded": lambda _e, _o, osd: ("INFO", f"{osd} added"),
+    "OsdReadded": lambda _e, _o, osd: ("INFO", f"{osd} re-created"),
+    "OsdRemoved": lambda _e, _o, osd: ("INFO", f"{osd} removed"),
+    "OsdDestroyed": lambda _e, _o, osd: ("INFO", f"{osd} destroyed; its id is kept for a replacement"),
+    "OsdMarkedDown": lambda _e, _o, osd: ("WARNING", f"{osd} went down"),
+    "OsdMarkedUp": lambda _e, _o, osd: ("RECOVERY", f"{osd} came up"),
+    "OsdMarkedOut": lambda _e, _o, osd: ("WARNING", f"{osd} marked out"),
+    "OsdMarkedIn": lambda _e, _o, osd: ("RECOVERY", f"{osd} marked in"),
+    "OsdReweighted": lambda e, _o, osd: ("INFO", f"{osd} reweighted from {e.previous} to {e.reweight}"),
+}
+
+# a pool is told by the name it had then (`describe`'s pool_name, where the caller knows it)
+_POOL_TOLD: dict[str, Teller] = {
+    "PoolCreated": lambda e, _p, _pool: ("INFO", f"Pool '{e.name}' created"),
+    "PoolRenamed": lambda e, _p, _pool: ("INFO", f"Pool '{e.previous}' renamed to '{e.name}'"),
+    "PoolDeleted": lambda _e, _p, pool: ("INFO", f"Pool '{pool}' deleted"),
+    "PoolReappeared": lambda e, _p, _pool: ("INFO", f"Pool '{e.name}' listed again by the OSD map after it was deleted"),
+    "PoolSettingsChanged": _pool_settings_changed,
+    "PoolQuotaChanged": lambda e, _p, pool: (
+        "INFO", f"Pool '{pool}' quotas: max objects {e.quota_max_objects}, max bytes {e.quota_max_bytes}"),
+}
+
+_SERVER_TOLD: dict[str, Teller] = {
+    "ServerDiscovered": lambda _e, _s, fqdn: ("INFO", f"Added server {fqdn}"),
+    "ServerServicesChanged": _services_added,
+    "ServerContactLost": lambda _e, _s, fqdn: ("WARNING", f"Lost contact with server {fqdn}"),
+    "ServerContactRegained": lambda _e, _s, fqdn: ("RECOVERY", f"Regained contact with server {fqdn}"),
+    "ServerForgotten": lambda e, _s, fqdn: ("INFO", f"Forgot server {fqdn} (by {e.by})"),
+    "ServerRediscovered": lambda _e, _s, fqdn: ("INFO", f"Server {fqdn} is back"),
+}
+
+_REQUEST_TOLD: dict[str, Teller] = {
+    "UserRequestSubmitted": lambda e, _r, _label: ("INFO", f"Started: {e.headline} (by {e.username})"),
+    "UserRequestCompleted": lambda _e, _r, headline: ("INFO", f"Completed: {headline}"),
+    "UserRequestFailed": lambda e, _r, headline: ("ERROR", f"Failed: {headline}: {e.error_message}"),
+}
+
+_USER_TOLD: dict[str, Teller] = {
+    "UserCreated": lambda e, _u, user: ("INFO", f"Added {user} with role {e.role} (by {e.by})"),
+    "UserReinstated": lambda e, _u, user: ("INFO", f"Added {user} with role {e.role} (by {e.by})"),
+    "UserRoleChanged": lambda e, _u, user: (
+        "INFO", f"Role of {user} changed from {e.previous} to {e.role} (by {e.by})"),
+    "UserPasswordChanged": lambda e, _u, user: ("INFO", f"Password of {user} changed (by {e.by})"),
+    "UserDeleted": lambda e, _u, user: ("INFO", f"Deleted {user} (by {e.by})"),
+    "UserTokensRevoked": lambda e, _u, user: ("INFO", f"All sessions of {user} ended: {e.reason} (by {e.by})"),
+    "UserLoginLocked": lambda e, _u, user: (
+        "WARNING", f"Logins of {user} locked until {_utc(e.until)} after {e.failures} failed attempts "
+                   f"(last from {e.address or 'an unknown address'})"),
+}
 
 ALERT_FEED_SEVERITY = {"critical": "CRITICAL", "warning": "WARNING", "info": "INFO"}
 
+_ALERT_TOLD: dict[str, Teller] = {
+    "AlertRaised": lambda _e, alert, summary: (
+        ALERT_FEED_SEVERITY.get(alert.severity, "WARNING"), f"Alert raised: {summary}"),
+    "AlertResolved": lambda _e, _a, summary: ("RECOVERY", f"Alert resolved: {summary}"),
+    "AlertAcknowledged": lambda e, _a, summary: (
+        "INFO", f"Alert acknowledged by {getattr(e, 'by', '?')}: {summary}"),
+    "AlertSilenced": lambda _e, _a, summary: ("INFO", f"Alert silenced: {summary}"),
+    "AlertUnsilenced": lambda _e, _a, summary: ("INFO", f"Alert no longer silenced: {summary}"),
+}
 
-def describe_alerting(event: Any, agg: Any) -> tuple[str, str, str | None, str | None] | None:
-    """Alerts, silences and rule changes told in the feed."""
-    name = type(event).__name__
-    if isinstance(agg, Alert):
-        host = agg.object["id"] if agg.object and agg.object["kind"] in ("host", "server", "collector") else None
-        messages = {
-            "AlertRaised": (ALERT_FEED_SEVERITY.get(agg.severity, "WARNING"), f"Alert raised: {agg.summary}"),
-            "AlertResolved": ("RECOVERY", f"Alert resolved: {agg.summary}"),
-            "AlertAcknowledged": ("INFO", f"Alert acknowledged by {getattr(event, 'by', '?')}: {agg.summary}"),
-            "AlertSilenced": ("INFO", f"Alert silenced: {agg.summary}"),
-            "AlertUnsilenced": ("INFO", f"Alert no longer silenced: {agg.summary}"),
-        }
-        if name in messages:
-            severity, message = messages[name]
-            return severity, message, agg.fsid, host
+_SILENCE_TOLD: dict[str, Teller] = {
+    "SilenceCreated": lambda _e, silence, _label: (
+        "INFO", f"Silence created by {silence.created_by} until {silence.ends_at.isoformat()}: {silence.comment}"),
+    "SilenceExpired": lambda e, silence, _label: ("INFO", f"Silence expired by {e.by}: {silence.comment}"),
+}
+
+_RULE_TOLD: dict[str, Teller] = {
+    "AlertRuleDefined": lambda e, rule, _label: ("INFO", f"Alert rule {rule.name} defined (by {e.by})"),
+    "AlertRuleChanged": lambda e, rule, _label: ("INFO", f"Alert rule {rule.name} changed (by {e.by})"),
+}
+
+_CHANNEL_TOLD: dict[str, Teller] = {
+    "ChannelCreated": lambda e, channel, _label: ("INFO", f"Added notification channel '{channel.channel_id}' (by {e.by})"),
+    "ChannelReinstated": lambda e, channel, _label: (
+        "INFO", f"Added notification channel '{channel.channel_id}' (by {e.by})"),
+    "ChannelDeleted": lambda e, channel, _label: (
+        "INFO", f"Deleted notification channel '{channel.channel_id}' (by {e.by})"),
+}
+
+
+def _alert_host(alert: Alert) -> str | None:
+    kind = alert.object["kind"] if alert.object else None
+    return alert.object["id"] if kind in ("host", "server", "collector") else None
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """How the feed tells the events of one kind of aggregate."""
+
+    told: dict[str, Teller]
+    label: Callable[[Any, str | None], str]  # (aggregate, describe's pool_name) → its name in messages
+    place: Callable[[Any], tuple[str | None, str | None]]  # aggregate → the (fsid, fqdn) an entry links to
+
+
+def _in_cluster(agg: Any) -> tuple[str | None, str | None]:
+    return getattr(agg, "fsid", None), None
+
+
+def _nowhere(_agg: Any) -> tuple[str | None, str | None]:
+    return None, None
+
+
+def _no_label(_agg: Any, _pool_name: str | None) -> str:
+    return ""
+
+
+_KINDS: tuple[tuple[type, _Kind], ...] = (
+    (Cluster, _Kind(_CLUSTER_TOLD, lambda c, _p: f"cluster '{c.name}'", _in_cluster)),
+    (Osd, _Kind(_OSD_TOLD, lambda o, _p: f"OSD osd.{o.osd_id}",
+                lambda o: (getattr(o, "fsid", None), o.metadata.get("hostname") or o.host))),
+    (Pool, _Kind(_POOL_TOLD, lambda p, pool_name: pool_name or p.name, _in_cluster)),
+    (Server, _Kind(_SERVER_TOLD, lambda s, _p: s.fqdn, lambda s: (None, s.fqdn))),
+    (UserRequest, _Kind(_REQUEST_TOLD, lambda r, _p: r.headline, _in_cluster)),
+    (User, _Kind(_USER_TOLD, lambda u, _p: f"user '{u.username}'", _nowhere)),
+    (Alert, _Kind(_ALERT_TOLD, lambda a, _p: a.summary, lambda a: (a.fsid, _alert_host(a)))),
+    (Silence, _Kind(_SILENCE_TOLD, _no_label, _nowhere)),
+    (AlertRule, _Kind(_RULE_TOLD, _no_label, _nowhere)),
+    (LoginGuard, _Kind({"LoginAddressLocked": lambda e, _g, _label: (
+        "WARNING", f"Logins from {e.address} locked until {_utc(e.until)} after {e.failures} failed attempts")},
+        _no_label, _nowhere)),
+    (Notification, _Kind({"DeliveryFailed": _delivery_failed}, _no_label, _nowhere)),
+    (Channel, _Kind(_CHANNEL_TOLD, _no_label, _nowhere)),
+)
+
+
+def describe(event: Any, agg: Any, pool_name: str | None = None) -> tuple[str, str, str | None, str | None] | None:
+    """(severity, message, fsid, fqdn) for an event worth telling a person; None otherwise.
+    `agg` is the aggregate the event belongs to (for names the event itself does not carry)."""
+    kind = next((kind for cls, kind in _KINDS if isinstance(agg, cls)), None)
+    teller = kind.told.get(type(event).__name__) if kind is not None else None
+    if teller is None:
         return None
-    if isinstance(agg, Silence):
-        if name == "SilenceCreated":
-            return "INFO", f"Silence created by {agg.created_by} until {agg.ends_at.isoformat()}: {agg.comment}", None, None
-        if name == "SilenceExpired":
-            return "INFO", f"Silence expired by {event.by}: {agg.comment}", None, None
+    told = teller(event, agg, kind.label(agg, pool_name))
+    if told is None:
         return None
-    if name in ("AlertRuleDefined", "AlertRuleChanged"):
-        done = "defined" if name == "AlertRuleDefined" else "changed"
-        return "INFO", f"Alert rule {agg.name} {done} (by {event.by})", None, None
-    return None
+    return (*told, *kind.place(agg))
 
 
 class OsdServers:
