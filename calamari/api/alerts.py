@@ -24,6 +24,7 @@ from calamari.api.listing import (
     unchanged,
     values_arg,
 )
+from calamari.api.lookup import found
 from calamari.api.schemas import Strict
 from calamari.domain.alerts.alert import OBJECT_KINDS, SEVERITIES, STATES
 from calamari.domain.alerts.lifecycle import AlertConflict
@@ -143,18 +144,15 @@ def alerts() -> Response:
     tag = etag(_alerting().generation)
     if (answer := unchanged(tag)) is not None:
         return answer
-    found = [d for d in _alerting().alerts()
-             if (states is None or d["state"] in states) and (severities is None or d["severity"] in severities)
-             and (clusters is None or d["cluster"] in clusters)
-             and (objects is None or _matches_object(d["object"], objects))]
-    return plain_list(found, tag, fields)
+    matching = [d for d in _alerting().alerts()
+                if (states is None or d["state"] in states) and (severities is None or d["severity"] in severities)
+                and (clusters is None or d["cluster"] in clusters)
+                and (objects is None or _matches_object(d["object"], objects))]
+    return plain_list(matching, tag, fields)
 
 
 def _alert(alert_id: str) -> dict[str, Any]:
-    document = _alerting().alert(alert_id)
-    if document is None:
-        raise ApiError(404, f"no alert {alert_id[:100]}")
-    return document
+    return found(_alerting().alert(alert_id), f"no alert {alert_id[:100]}")
 
 
 @blueprint.get("/alert/<alert_id>")
@@ -199,17 +197,14 @@ def silences() -> Response:
     tag = etag(_alerting().generation, int(_alerting().clock().timestamp()) // 10)  # states move with time
     if (answer := unchanged(tag)) is not None:
         return answer
-    found = [s for s in _alerting().silences() if states is None or s["state"] in states]
-    return plain_list(found, tag)
+    matching = [s for s in _alerting().silences() if states is None or s["state"] in states]
+    return plain_list(matching, tag)
 
 
 @blueprint.get("/silence/<silence_id>")
 @doc("One silence", response=SILENCE_SCHEMA, errors=(401, 404))
 def silence(silence_id: str) -> Response:
-    document = _alerting().silence(silence_id)
-    if document is None:
-        raise ApiError(404, f"no silence {silence_id[:100]}")
-    return json_response(document)
+    return json_response(found(_alerting().silence(silence_id), f"no silence {silence_id[:100]}"))
 
 
 @blueprint.post("/silence")

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, current_app, request
 
 from calamari.api.access import CSRF_COOKIE, SESSION_COOKIE, retry_after_header, secure_cookies
 from calamari.api.common import ApiError, current_user, doc, json_response, parse_body, services
+from calamari.api.lookup import found
 from calamari.api.schemas import Login, UserCreate, UserUpdate
 from calamari.domain.user import ADMIN, UserError
 from calamari.service.auth import LoginThrottled, NoSuchUser, UserExists
@@ -124,10 +125,7 @@ def _gone(username: str) -> ApiError:
 def _user(name: str) -> object:
     if name == "me":
         name = current_user().username
-    user = services().auth.get(name)
-    if user is None:
-        raise ApiError(404, f"no user {name!r}")
-    return user
+    return found(services().auth.get(name), f"no user {name!r}")
 
 
 @blueprint.get("/user/<name>")
