@@ -130,7 +130,9 @@ def time_arg(name: str) -> datetime | None:
     return when
 
 
-def paginate(rows: list[Any]) -> dict[str, Any]:
+def paginate(rows: list[Any], shown: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+    """The page of `rows` that `?page=&page_size=` ask for, with its count and links; `shown`, when
+    given, makes what the page shows of each of its rows (e.g. only the `?fields=` asked for)."""
     page = int_arg("page", 1, 1, 1_000_000) or 1
     size = int_arg("page_size", 50, 1, 1000) or 50
     start = (page - 1) * size
@@ -143,8 +145,10 @@ def paginate(rows: list[Any]) -> dict[str, Any]:
                 if k not in ("page", "page_size") or k in wanted]
         return base + "?" + urlencode(args + list(wanted.items()))
 
+    results = rows[start:start + size]
     return {"count": len(rows), "next": link(page + 1) if start + size < len(rows) else None,
-            "previous": link(page - 1) if page > 1 else None, "results": rows[start:start + size]}
+            "previous": link(page - 1) if page > 1 else None,
+            "results": results if shown is None else [shown(row) for row in results]}
 
 
 def current_user() -> Any:

@@ -38,12 +38,7 @@ def _events(fsid: str | None = None, fqdn: str | None = None) -> Response:
             return answer
         rows = feed.query(fsid=fsid, fqdn=fqdn, severity=severity.upper() if severity else None,
                           since=since, until=until)
-    page = paginate(rows)
-    if fields is not None:
-        page["results"] = [select(r, fields) for r in page["results"]]
-    response = json_response(page)
-    response.headers["ETag"] = tag
-    return response
+    return json_response(paginate(rows, lambda row: select(row, fields)), headers={"ETag": tag})
 
 
 @blueprint.get("/event")

@@ -36,12 +36,7 @@ def _list(fsid: str | None) -> Response:
     rows = [r for r in list(services().service.view.requests.values())
             if (fsid is None or r["fsid"] == fsid) and (state is None or r["state"] == state)]
     rows.sort(key=lambda r: r["requested_at"], reverse=True)
-    page = paginate(rows)
-    if fields is not None:
-        page["results"] = [select(r, fields) for r in page["results"]]
-    response = json_response(page)
-    response.headers["ETag"] = tag
-    return response
+    return json_response(paginate(rows, lambda row: select(row, fields)), headers={"ETag": tag})
 
 
 def _one(request_id: str, fsid: str | None) -> dict[str, Any]:
