@@ -13,6 +13,7 @@ from calamari.domain.requests.crush_view import (
     crush_devices,
     crush_view,
     find_node,
+    plan_crush_delete,
 )
 from calamari.domain.requests.plan import Plan, RequestRejected, command
 
@@ -143,7 +144,4 @@ def plan_crush_node_delete(model: ClusterModel, fsid: str, node_id: int) -> Plan
     if rules:
         raise RequestRejected(f"CRUSH node {node['name']!r} is in use",
                               {"id": f"rule(s) {', '.join(rules)} place data under it"}, 409)
-    name = node["name"]
-    return Plan("delete", f"Deleting CRUSH node '{name}'", [f"crush-node:{node_id}", f"crush-node-name:{name}"],
-                [command("osd crush rm", name=name)],
-                [{"check": "crush_node_gone", "id": node_id, "name": name}], {"id": node_id, "name": name})
+    return plan_crush_delete("node", node_id, node["name"], "osd crush rm")

@@ -6,7 +6,7 @@ from typing import Any
 
 from calamari.domain.model import ClusterModel
 from calamari.domain.requests.cluster_facts import held_osd_map, live_pools
-from calamari.domain.requests.crush_view import check_crush_name, crush_view
+from calamari.domain.requests.crush_view import check_crush_name, crush_view, plan_crush_delete
 from calamari.domain.requests.plan import Plan, RequestRejected, command
 
 
@@ -92,7 +92,4 @@ def plan_crush_rule_delete(model: ClusterModel, fsid: str, rule_id: int) -> Plan
     if users:
         raise RequestRejected(f"CRUSH rule {rule['rule_name']!r} is in use",
                               {"id": f"used by pool(s) {', '.join(users)}"}, 409)
-    name = rule["rule_name"]
-    return Plan("delete", f"Deleting CRUSH rule '{name}'", [f"crush-rule:{rule_id}", f"crush-rule-name:{name}"],
-                [command("osd crush rule rm", name=name)],
-                [{"check": "crush_rule_gone", "id": rule_id, "name": name}], {"id": rule_id, "name": name})
+    return plan_crush_delete("rule", rule_id, rule["rule_name"], "osd crush rule rm")

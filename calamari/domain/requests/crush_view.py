@@ -9,7 +9,7 @@ from typing import Any
 
 from calamari.domain.model import ClusterModel
 from calamari.domain.requests.cluster_facts import cluster_of
-from calamari.domain.requests.plan import RequestRejected
+from calamari.domain.requests.plan import Plan, RequestRejected, command
 
 CRUSH_NAME_RE = re.compile(r"^[-_.0-9a-zA-Z]{1,100}$")  # Ceph's valid CRUSH names, with a length limit
 CRUSH_NAME_REASON = "1-100 letters, digits, '-', '_' or '.'"
@@ -93,3 +93,12 @@ def check_crush_name(name: str, field_name: str, errors: dict[str, str]) -> None
 
 def find_node(view: CrushView, ref: int | str) -> dict[str, Any] | None:
     return view.buckets.get(ref) if isinstance(ref, int) else view.by_name(ref)
+
+
+def plan_crush_delete(kind: str, object_id: int, name: str, prefix: str) -> Plan:
+    """Deleting the CRUSH `kind` ("node" or "rule") `object_id`, named `name`, with the Ceph command
+    `prefix`: its id and its name are the targets (no other open request may change either), and
+    it is done when the map no longer has it (the `crush_<kind>_gone` check)."""
+    return Plan("delete", f"Deleting CRUSH {kind} '{name}'", [f"crush-{kind}:{object_id}", f"crush-{kind}-name:{name}"],
+                [command(prefix, name=name)], [{"check": f"crush_{kind}_gone", "id": object_id, "name": name}],
+                {"id": object_id, "name": name})
