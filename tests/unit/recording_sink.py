@@ -77,3 +77,15 @@ class RecordingSink:
     def data(self, fsid: str, name: str) -> Any:
         held = self.sync_object(fsid, name)
         return None if held is None else held[1]
+
+
+class UnreachableRecordingSink(RecordingSink):
+    """A RecordingSink that also keeps which cluster a collector said it cannot reach, from which host."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unreachable: list[tuple[str, str]] = []
+
+    def on_cluster_unreachable(self, fsid: str, host: str, at: datetime) -> None:
+        with self.lock:
+            self.unreachable.append((fsid, host))

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime
 from typing import Any
 
-from recording_sink import RecordingSink
+from recording_sink import RecordingSink, UnreachableRecordingSink
 
 from calamari.adapters.bus import CollectorBus
 from collector.agent import Collector
@@ -82,16 +81,6 @@ class CheckedSource:
 
     def close(self) -> None:
         return None
-
-
-class UnreachableRecordingSink(RecordingSink):
-    def __init__(self) -> None:
-        super().__init__()
-        self.unreachable: list[tuple[str, str]] = []
-
-    def on_cluster_unreachable(self, fsid: str, host: str, at: datetime) -> None:
-        with self.lock:
-            self.unreachable.append((fsid, host))
 
 
 def running(source: CheckedSource, sink: RecordingSink) -> tuple[CollectorBus, Collector]:

@@ -5,12 +5,11 @@ reason instead of going silently stale, and the command that produced it fails w
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import partial
 from typing import Any
 
 import support
-from recording_sink import RecordingSink
+from recording_sink import UnreachableRecordingSink
 from support import collector_on_bus
 
 from collector.simulator import SimulatedCluster
@@ -19,16 +18,6 @@ SPEC = "hosts=2,osds=4,pools=1,pgs=16,seed=2,churn=0.5"
 
 
 wait_for = partial(support.wait_for, timeout=8.0)
-
-
-class UnreachableRecordingSink(RecordingSink):
-    def __init__(self) -> None:
-        super().__init__()
-        self.unreachable: list[tuple[str, str]] = []
-
-    def on_cluster_unreachable(self, fsid: str, host: str, at: datetime) -> None:
-        with self.lock:
-            self.unreachable.append((fsid, host))
 
 
 class FailingOnce(SimulatedCluster):
