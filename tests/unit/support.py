@@ -1,4 +1,5 @@
-"""What many unit tests share: polling for a condition, a collector on a real bus, a tmpfs mount."""
+"""What many unit tests share: polling for a condition, a collector on a real bus, what a collector
+sent to a bare ROUTER socket, a tmpfs mount."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import zmq
 from recording_sink import RecordingSink
 
+from calamari import protocol
 from calamari.adapters.bus import CollectorBus
 from calamari.domain.model import ClusterModel
 from calamari.testing.captures import captured_at, sync_objects
@@ -31,6 +34,17 @@ def wait_for(condition: Callable[[], T], timeout: float = 5.0, what: str = "cond
             return value
         time.sleep(0.02)
     raise AssertionError(f"{what} not met in time")
+
+
+def received_of_type(router: zmq.Socket, kind: str, wanted: int, timeout: float) -> int:
+    """Reads envelopes from a ROUTER socket (the server's end of a collector's connection) until
+    `wanted` of type `kind` came or `timeout` seconds passed; how many came."""
+    deadline = time.monotonic() + timeout
+    came = 0
+    while came < wanted and time.monotonic() < deadline:
+        if router.poll(200):
+            came += protocol.decode(router.recv_multipart()[1]).type == kind
+    return came
 
 
 def step_events(step_dir: str, model: ClusterModel | None = None) -> list[Any]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import zmq
 from recording_sink import RecordingSink
-from support import collector_on_bus, fast_collector, wait_for
+from support import collector_on_bus, fast_collector, received_of_type, wait_for
 
 from calamari import protocol
 from calamari.adapters.bus import CollectorBus
@@ -49,22 +49,11 @@ def test_command_results_are_resent_until_acknowledged() -> None:
         command = protocol.encode("command", {"request_id": "r9", "prefix": "osd set", "args": {"key": "noout"},
                                               "target": "mon"}, fsid=cluster.fsid, host="server", seq=1)
         router.send_multipart([identity, command])
-        results = 0
-        deadline = time.monotonic() + 5
-        while results < 3 and time.monotonic() < deadline:
-            if router.poll(200):
-                envelope = protocol.decode(router.recv_multipart()[1])
-                results += envelope.type == "command_result"
-        assert results == 3  # never acknowledged: resent
+        assert received_of_type(router, "command_result", 3, timeout=5) == 3  # never acknowledged: resent
         router.send_multipart([identity, protocol.encode("ack", {"command_result": "r9"}, fsid=cluster.fsid,
                                                          host="server", seq=2)])
         router.send_multipart([identity, command])  # a duplicate: answered again, not run again
-        deadline = time.monotonic() + 3
-        answered = False
-        while not answered and time.monotonic() < deadline:
-            if router.poll(200):
-                answered = protocol.decode(router.recv_multipart()[1]).type == "command_result"
-        assert answered
+        assert received_of_type(router, "command_result", 1, timeout=3) == 1
         router.send_multipart([identity, protocol.encode("ack", {"command_result": "r9"}, fsid=cluster.fsid,
                                                          host="server", seq=3)])
         time.sleep(0.3)

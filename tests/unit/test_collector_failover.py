@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import zmq
 from recording_sink import RecordingSink
-from support import wait_for
+from support import received_of_type, wait_for
 
 from calamari import protocol
 from calamari.adapters.bus import CollectorBus
@@ -320,12 +320,7 @@ def test_a_result_the_first_server_never_acknowledged_is_reported_to_the_next_an
         first.send_multipart([identity, protocol.encode(
             "command", {"request_id": "req/0", "prefix": "osd pool create", "args": {"pool": "made", "pg_num": 8},
                         "target": "mon"}, fsid=cluster.fsid, host="server", seq=1)])
-        deadline = time.monotonic() + 5
-        got_result = False
-        while not got_result and time.monotonic() < deadline:
-            if first.poll(200):
-                got_result = protocol.decode(first.recv_multipart()[1]).type == "command_result"
-        assert got_result
+        assert received_of_type(first, "command_result", 1, timeout=5) == 1
         first.close()  # killed before it acknowledged the result
 
         wait_for(lambda: [r for r in sink.command_results if r[0] == "req/0"], timeout=8)
