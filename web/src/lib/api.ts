@@ -131,3 +131,21 @@ export function explain(failure: unknown): { what: string; todo: string } {
       return { what: `The server failed (HTTP ${failure.status}): ${failure.detail}.`, todo: "Try again; the server log has the details." };
   }
 }
+
+/** A 400's or 409's reasons by the form's `fields` (a reason for `to.0` belongs to `to`), each worded by
+ * `reword`; `rest`, what names no field of the form (the note above the buttons; null when every
+ * reason is at a field). Any other failure is all `rest`. */
+export function reasonsByField(
+  err: unknown, fields: readonly string[], reword: (reason: string) => string = (reason) => reason,
+): { byField: Record<string, string>; rest: unknown } {
+  if (!(err instanceof ApiFailure) || (err.status !== 400 && err.status !== 409)) return { byField: {}, rest: err };
+  const byField: Record<string, string> = {};
+  const other: string[] = [];
+  for (const [field, reason] of Object.entries(err.errors)) {
+    const head = field.split(".")[0] ?? field;
+    if (fields.includes(head)) byField[head] = reword(reason);
+    else other.push(`${field}: ${reword(reason)}`);
+  }
+  const rest = other.length || Object.keys(byField).length === 0 ? new ApiFailure(err.status, [err.detail, ...other].join("; ")) : null;
+  return { byField, rest };
+}

@@ -4,6 +4,7 @@ import { ErrorNote, Card, Field, Loading, Empty, TableHead } from "../components
 import { passwordBody, passwordProblems, type PasswordForm } from "../lib/account";
 import { ApiFailure, call } from "../lib/api";
 import { ago, when } from "../lib/format";
+import { useSending } from "../lib/sending";
 import { refresh, useResource } from "../lib/store";
 import { logout, session, sessionNote, user } from "../state";
 
@@ -75,8 +76,7 @@ function Sessions() {
 function PasswordChange() {
   const [form, setForm] = useState<PasswordForm>({ current: "", password: "", again: "" });
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const [failure, setFailure] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, failure, setFailure, send } = useSending();
   const set = (field: keyof PasswordForm) => (e: Event) => setForm({ ...form, [field]: (e.target as HTMLInputElement).value });
 
   const submit = async (e: Event) => {
@@ -88,22 +88,19 @@ function PasswordChange() {
       focusFirstError(found);
       return;
     }
-    setBusy(true);
-    try {
+    await send(async () => {
       await call("PATCH", "/user/me", { body: passwordBody(form) });
       // a new password ends every session, this one too: log in with it
       session.value = "out";
       sessionNote.value = "";
       user.value = null;
-    } catch (err) {
+    }, (err) => {
       if (err instanceof ApiFailure && err.status === 400) {
         setErrors(err.errors);
         focusFirstError(err.errors);
       }
-      setFailure(err);
-    } finally {
-      setBusy(false);
-    }
+      return err;
+    });
   };
 
   const shownAtFields = failure instanceof ApiFailure && failure.status === 400 && Object.keys(failure.errors).some((k) => k in FIELD_IDS);

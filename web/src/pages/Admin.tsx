@@ -4,12 +4,13 @@
 import { useState } from "preact/hooks";
 
 import { Badge, Card, Dialog, Empty, ErrorNote, Field, Loading, TableHead } from "../components/ui";
-import { ApiFailure, call, explain } from "../lib/api";
+import { ApiFailure, call, explain, reasonsByField } from "../lib/api";
 import { ago, when } from "../lib/format";
 import {
   ROLES, collectorState, groupedFingerprint, newUserBody, newUserProblems, sortKeys,
   type KeyRow, type NewUser, type Role, type ServerRow, type UserRow,
 } from "../lib/manage";
+import { useSending } from "../lib/sending";
 import { refresh, useResource } from "../lib/store";
 import { clusters, isAdmin, user } from "../state";
 import { NotificationChannels } from "./NotificationChannels";
@@ -17,26 +18,12 @@ import "./manage.css";
 
 const USER_FIELDS = ["username", "password", "again", "role", "email"];
 
-/** A 400/409's reasons by the form's fields; what names no field is said above the button. */
-function splitReasons(err: unknown, fields: string[]): { byField: Record<string, string>; rest: unknown } {
-  if (!(err instanceof ApiFailure) || (err.status !== 400 && err.status !== 409)) return { byField: {}, rest: err };
-  const byField: Record<string, string> = {};
-  const other: string[] = [];
-  for (const [field, reason] of Object.entries(err.errors)) {
-    if (fields.includes(field)) byField[field] = reason;
-    else other.push(`${field}: ${reason}`);
-  }
-  const rest = other.length || Object.keys(byField).length === 0 ? new ApiFailure(err.status, [err.detail, ...other].join("; ")) : null;
-  return { byField, rest };
-}
-
 function AddUser() {
   const empty: NewUser = { username: "", password: "", again: "", role: "read-only", email: "" };
   const [form, setForm] = useState<NewUser>(empty);
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const [failure, setFailure] = useState<unknown>(null);
+  const { busy, failure, setFailure, send } = useSending();
   const [done, setDone] = useState("");
-  const [busy, setBusy] = useState(false);
   const set = (field: keyof NewUser) => (e: Event) => setForm({ ...form, [field]: (e.target as HTMLInputElement).value });
 
   const submit = async (e: Event) => {
@@ -49,21 +36,18 @@ function AddUser() {
       document.getElementById(`f-new-${Object.keys(found)[0]}`)?.focus();
       return;
     }
-    setBusy(true);
-    try {
+    await send(async () => {
       const made = await call<UserRow>("POST", "/user", { body: newUserBody(form) });
       setDone(`Added ${made.username} (${made.role}).`);
       setForm(empty);
       void refresh("/user");
-    } catch (err) {
-      const { byField, rest } = splitReasons(err, USER_FIELDS);
+    }, (err) => {
+      const { byField, rest } = reasonsByField(err, USER_FIELDS);
       setErrors(byField);
-      setFailure(rest);
       const first = USER_FIELDS.find((f) => f in byField);
       if (first) document.getElementById(`f-new-${first}`)?.focus();
-    } finally {
-      setBusy(false);
-    }
+      return rest;
+    });
   };
 
   const input = (field: keyof NewUser, extra: Record<string, unknown> = {}) => (
@@ -99,8 +83,7 @@ function ResetPassword(props: { user: UserRow; onClose: (done: string) => void }
   const [password, setPassword] = useState("");
   const [again, setAgain] = useState("");
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const [failure, setFailure] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, failure, setFailure, send } = useSending();
   const submit = async (e: Event) => {
     e.preventDefault();
     setFailure(null);
@@ -109,18 +92,15 @@ function ResetPassword(props: { user: UserRow; onClose: (done: string) => void }
     else if (password !== again) found.again = "The two passwords differ.";
     setErrors(found);
     if (Object.keys(found).length) return;
-    setBusy(true);
-    try {
+    await send(async () => {
       await call("PATCH", `/user/${encodeURIComponent(props.user.username)}`, { body: { password } });
       props.onClose(`New password set for ${props.user.username}; their sessions ended.`);
-    } catch (err) {
-      const { byField, rest } = splitReasons(err, ["password"]);
+    }, (err) => {
+      const { byField, rest } = reasonsByField(err, ["password"]);
       setErrors(byField);
-      setFailure(rest);
       if (byField.password) document.getElementById("f-reset-password")?.focus();
-    } finally {
-      setBusy(false);
-    }
+      return rest;
+    });
   };
   return (
     <Dialog title={`Reset the password of ${props.user.username}`} onClose={() => props.onClose("")}>
@@ -145,19 +125,11 @@ function ResetPassword(props: { user: UserRow; onClose: (done: string) => void }
 }
 
 function Confirm(props: { title: string; what: string; action: string; run: () => Promise<void>; onClose: () => void }) {
-  const [failure, setFailure] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const go = async () => {
-    setBusy(true);
-    try {
-      await props.run();
-      props.onClose();
-    } catch (err) {
-      setFailure(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, failure, send } = useSending();
+  const go = () => send(async () => {
+    await props.run();
+    props.onClose();
+  });
   return (
     <Dialog title={props.title} onClose={props.onClose}>
       <p>{props.what}</p>

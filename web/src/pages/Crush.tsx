@@ -9,6 +9,7 @@ import {
   type CrushNode, type CrushOsd, type CrushRule, type CrushTree, type CrushType, type ItemsBody, type TreeNode,
 } from "../lib/crush";
 import { location, setQuery } from "../lib/router";
+import { useSending } from "../lib/sending";
 import { refresh, useResource } from "../lib/store";
 import { canChange, track } from "../state";
 import { CrushMapEditor } from "./CrushMapEditor";
@@ -50,9 +51,8 @@ function failureWords(err: unknown, body: ItemsBody, tree: CrushTree): ApiFailur
 function MoveDialog(props: { fsid: string; tree: CrushTree; types: CrushType[]; node: TreeNode; onClose: () => void }) {
   const targets = moveTargets(props.tree, props.types, props.node);
   const [dest, setDest] = useState<string>(targets[0] ? String(targets[0].id) : "");
-  const [failure, setFailure] = useState<unknown>(null);
+  const { busy, failure, send } = useSending();
   const [note, setNote] = useState("");
-  const [busy, setBusy] = useState(false);
   const from = props.node.parent === null ? null : props.tree.buckets.get(props.node.parent);
 
   const submit = async (e: Event) => {
@@ -60,17 +60,11 @@ function MoveDialog(props: { fsid: string; tree: CrushTree; types: CrushType[]; 
     const bucket = props.tree.buckets.get(Number(dest));
     if (!bucket) return;
     const body = moveIntoBody(bucket, props.node.id);
-    setBusy(true);
-    setFailure(null);
-    try {
+    await send(async () => {
       const outcome = await sendItems(props.fsid, bucket, body, `Moving ${props.node.name} to ${bucket.bucket_type} '${bucket.name}'`);
       if (outcome === "unchanged") setNote(`${props.node.name} is already in ${bucket.name}.`);
       else props.onClose();
-    } catch (err) {
-      setFailure(failureWords(err, body, props.tree));
-    } finally {
-      setBusy(false);
-    }
+    }, (err) => failureWords(err, body, props.tree));
   };
 
   return (
@@ -109,9 +103,8 @@ function MoveDialog(props: { fsid: string; tree: CrushTree; types: CrushType[]; 
 function ReweightDialog(props: { fsid: string; tree: CrushTree; node: TreeNode; onClose: () => void }) {
   const [text, setText] = useState(String(props.node.weight));
   const [error, setError] = useState<string | undefined>();
-  const [failure, setFailure] = useState<unknown>(null);
+  const { busy, failure, setFailure, send } = useSending();
   const [note, setNote] = useState("");
-  const [busy, setBusy] = useState(false);
   const bucket = props.node.parent === null ? undefined : props.tree.buckets.get(props.node.parent);
 
   const submit = async (e: Event) => {
@@ -126,20 +119,18 @@ function ReweightDialog(props: { fsid: string; tree: CrushTree; node: TreeNode; 
     setError(undefined);
     if (!bucket) return;
     const body = reweightBody(bucket, props.node.id, parsed.weight);
-    setBusy(true);
-    try {
+    await send(async () => {
       const outcome = await sendItems(props.fsid, bucket, body, `Setting the CRUSH weight of ${props.node.name} to ${parsed.weight}`);
       if (outcome === "unchanged") setNote(`${props.node.name} already weighs ${parsed.weight}.`);
       else props.onClose();
-    } catch (err) {
+    }, (err) => {
       // a reason about this OSD's entry belongs at the weight field
       const index = body.items.findIndex((i) => i.id === props.node.id);
       const mine = err instanceof ApiFailure ? Object.entries(err.errors).find(([k]) => k.startsWith(`items.${index}`)) : undefined;
-      if (mine) setError(mine[1]);
-      else setFailure(failureWords(err, body, props.tree));
-    } finally {
-      setBusy(false);
-    }
+      if (!mine) return failureWords(err, body, props.tree);
+      setError(mine[1]);
+      return null;
+    });
   };
 
   return (

@@ -6,6 +6,7 @@ import { useRef, useState } from "preact/hooks";
 import { Card, ErrorNote, Loading } from "../components/ui";
 import { ApiFailure, call } from "../lib/api";
 import { lineAt, lineErrors, lineRange } from "../lib/crush";
+import { useSending } from "../lib/sending";
 import { refresh, useResource } from "../lib/store";
 import { canChange, track } from "../state";
 
@@ -28,8 +29,7 @@ export function CrushMapEditor(props: { fsid: string }) {
   const [text, setText] = useState<string | null>(null); // null: not being edited, the server's text shows
   const [startedFrom, setStartedFrom] = useState<string | null>(null);
   const [marks, setMarks] = useState<Marks>(NO_MARKS);
-  const [failure, setFailure] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, failure, setFailure, send } = useSending();
   const [scrollTop, setScrollTop] = useState(0);
   const [cursorLine, setCursorLine] = useState(1);
   const ref = useRef<HTMLTextAreaElement>(null);
@@ -64,29 +64,22 @@ export function CrushMapEditor(props: { fsid: string }) {
     setFailure(null);
   };
 
-  const submit = async () => {
-    setBusy(true);
-    setFailure(null);
-    try {
-      const answer = await call<{ request_id?: string }>("POST", path, { body: { crush_map: shown } });
-      if (answer?.request_id) track(answer.request_id, "Replacing the CRUSH map");
-      discard();
-      void refresh(path);
-    } catch (err) {
-      if (err instanceof ApiFailure && err.status === 400 && Object.keys(err.errors).length > 0) {
-        const found = lineErrors(err.errors);
-        setMarks(found);
-        setFailure(found.other.length ? new ApiFailure(400, [err.detail, ...found.other].join("; ")) : null);
-        const first = [...found.byLine.keys()][0];
-        if (first !== undefined) goTo(first);
-      } else {
-        setMarks(NO_MARKS);
-        setFailure(err);
-      }
-    } finally {
-      setBusy(false);
+  const submit = () => send(async () => {
+    const answer = await call<{ request_id?: string }>("POST", path, { body: { crush_map: shown } });
+    if (answer?.request_id) track(answer.request_id, "Replacing the CRUSH map");
+    discard();
+    void refresh(path);
+  }, (err) => {
+    if (!(err instanceof ApiFailure && err.status === 400 && Object.keys(err.errors).length > 0)) {
+      setMarks(NO_MARKS);
+      return err;
     }
-  };
+    const found = lineErrors(err.errors);
+    setMarks(found);
+    const first = [...found.byLine.keys()][0];
+    if (first !== undefined) goTo(first);
+    return found.other.length ? new ApiFailure(400, [err.detail, ...found.other].join("; ")) : null;
+  });
 
   const firstShown = Math.max(1, Math.floor(scrollTop / LINE_PX) - 2);
   const lastShown = Math.min(lineCount, firstShown + VISIBLE_LINES + 6);

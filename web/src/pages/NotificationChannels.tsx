@@ -5,7 +5,8 @@
 import { useState } from "preact/hooks";
 
 import { Badge, Card, Dialog, Empty, ErrorNote, Field, Loading, TableHead } from "../components/ui";
-import { ApiFailure, call } from "../lib/api";
+import { call, reasonsByField } from "../lib/api";
+import { useSending } from "../lib/sending";
 import { refresh, useResource } from "../lib/store";
 
 type Kind = "webhook" | "email" | "alertmanager";
@@ -86,26 +87,11 @@ function bodyOf(form: ChannelForm, adding: boolean): Record<string, unknown> {
   return body;
 }
 
-/** A 400's reasons by form field (`to.0` -> to); the rest for the note above the buttons. */
-function reasonsByField(err: unknown): { byField: Record<string, string>; rest: unknown } {
-  if (!(err instanceof ApiFailure) || (err.status !== 400 && err.status !== 409)) return { byField: {}, rest: err };
-  const byField: Record<string, string> = {};
-  const other: string[] = [];
-  for (const [field, reason] of Object.entries(err.errors)) {
-    const head = field.split(".")[0] ?? field;
-    if (FORM_FIELDS.includes(head)) byField[head] = reason;
-    else other.push(`${field}: ${reason}`);
-  }
-  const rest = other.length || Object.keys(byField).length === 0 ? new ApiFailure(err.status, [err.detail, ...other].join("; ")) : null;
-  return { byField, rest };
-}
-
 function ChannelDialog(props: { row: ChannelRow | null; onClose: () => void; onDone: (text: string) => void }) {
   const adding = props.row === null;
   const [form, setForm] = useState<ChannelForm>(formOf(props.row));
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const [failure, setFailure] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, failure, send } = useSending();
   const set = (field: keyof ChannelForm) => (e: Event) => setForm({ ...form, [field]: (e.target as HTMLInputElement).value });
   const flag = (field: "send_resolved" | "enabled") => (e: Event) => setForm({ ...form, [field]: (e.target as HTMLInputElement).checked });
   const severity = (name: string) => (e: Event) => {
@@ -118,23 +104,19 @@ function ChannelDialog(props: { row: ChannelRow | null; onClose: () => void; onD
   );
   const submit = async (e: Event) => {
     e.preventDefault();
-    setFailure(null);
     setErrors({});
-    setBusy(true);
-    try {
+    await send(async () => {
       const path = adding ? PATH : `${PATH}/${encodeURIComponent(form.id)}`;
       await call(adding ? "POST" : "PATCH", path, { body: bodyOf(form, adding) });
       void refresh(PATH);
       props.onDone(adding ? `Added channel ${form.id}.` : `Changed channel ${form.id}.`);
-    } catch (err) {
-      const { byField, rest } = reasonsByField(err);
+    }, (err) => {
+      const { byField, rest } = reasonsByField(err, FORM_FIELDS);
       setErrors(byField);
-      setFailure(rest);
       const first = FORM_FIELDS.find((f) => f in byField);
       if (first) document.getElementById(`f-ch-${first}`)?.focus();
-    } finally {
-      setBusy(false);
-    }
+      return rest;
+    });
   };
   return (
     <Dialog title={adding ? "Add a notification channel" : `Change channel ${form.id}`} onClose={props.onClose} wide>

@@ -2,12 +2,13 @@
 import { useState } from "preact/hooks";
 
 import { Card, Dialog, Empty, ErrorNote, Field, Loading } from "../components/ui";
-import { ApiFailure, call } from "../lib/api";
+import { call, reasonsByField } from "../lib/api";
 import { bytes, count } from "../lib/format";
 import {
   checkForm, deleteConfirmed, emptyForm, formOf, humanReason, poolBody, type PoolForm, type PoolRow,
 } from "../lib/pools";
 import { location, setQuery } from "../lib/router";
+import { useSending } from "../lib/sending";
 import { refresh, useResource } from "../lib/store";
 import { PoolGraphs } from "../components/PoolGraphs";
 import { canChange, track, tracked } from "../state";
@@ -30,8 +31,7 @@ function PoolDialog(props: { fsid: string; pool: PoolRow | null; onClose: () => 
   const creating = props.pool === null;
   const [form, setForm] = useState<PoolForm>(props.pool ? formOf(props.pool) : emptyForm());
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const [failure, setFailure] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, failure, setFailure, send } = useSending();
   const rules = useResource<CrushRule[]>(`/cluster/${props.fsid}/crush_rule`);
   const set = (field: keyof PoolForm) => (e: Event) => setForm({ ...form, [field]: (e.target as HTMLInputElement).value });
 
@@ -46,31 +46,18 @@ function PoolDialog(props: { fsid: string; pool: PoolRow | null; onClose: () => 
       props.onClose();
       return;
     }
-    setBusy(true);
-    try {
+    await send(async () => {
       const answer = await call<{ request_id?: string } | null>(creating ? "POST" : "PATCH",
         creating ? `/cluster/${props.fsid}/pool` : `/cluster/${props.fsid}/pool/${props.pool?.id}`, { body });
       if (answer?.request_id) {
         track(answer.request_id, creating ? `Creating pool '${form.name.trim()}'` : `Updating pool '${props.pool?.name}'`);
       }
       props.onClose();
-    } catch (err) {
-      if (err instanceof ApiFailure && (err.status === 400 || err.status === 409)) {
-        const byField: Record<string, string> = {};
-        const other: string[] = [];
-        for (const [field, reason] of Object.entries(err.errors)) {
-          const key = field.split(".")[0] as string;
-          if (FIELDS.includes(key)) byField[key] = humanReason(reason);
-          else other.push(`${field}: ${humanReason(reason)}`);
-        }
-        setErrors(byField);
-        setFailure(other.length || Object.keys(byField).length === 0 ? new ApiFailure(err.status, [err.detail, ...other].join("; ")) : null);
-      } else {
-        setFailure(err);
-      }
-    } finally {
-      setBusy(false);
-    }
+    }, (err) => {
+      const { byField, rest } = reasonsByField(err, FIELDS, humanReason);
+      setErrors(byField);
+      return rest;
+    });
   };
 
   const input = (field: keyof PoolForm, props2: Record<string, unknown> = {}) => (
@@ -131,21 +118,15 @@ function PoolDialog(props: { fsid: string; pool: PoolRow | null; onClose: () => 
 
 function DeleteDialog(props: { fsid: string; pool: PoolRow; onClose: () => void }) {
   const [typed, setTyped] = useState("");
-  const [failure, setFailure] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, failure, send } = useSending();
   const submit = async (e: Event) => {
     e.preventDefault();
     if (!deleteConfirmed(props.pool, typed)) return;
-    setBusy(true);
-    try {
+    await send(async () => {
       const answer = await call<{ request_id?: string }>("DELETE", `/cluster/${props.fsid}/pool/${props.pool.id}`);
       if (answer?.request_id) track(answer.request_id, `Deleting pool '${props.pool.name}'`);
       props.onClose();
-    } catch (err) {
-      setFailure(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <Dialog title={`Delete pool '${props.pool.name}'`} onClose={props.onClose}>
