@@ -197,7 +197,8 @@ _RULE_TOLD: dict[str, Teller] = {
 }
 
 _CHANNEL_TOLD: dict[str, Teller] = {
-    "ChannelCreated": lambda e, channel, _label: ("INFO", f"Added notification channel '{channel.channel_id}' (by {e.by})"),
+    "ChannelCreated": lambda e, channel, _label: (
+        "INFO", f"Added notification channel '{channel.channel_id}' (by {e.by})"),
     "ChannelReinstated": lambda e, channel, _label: (
         "INFO", f"Added notification channel '{channel.channel_id}' (by {e.by})"),
     "ChannelDeleted": lambda e, channel, _label: (
