@@ -144,20 +144,34 @@ def test_a_read_only_user_sees_no_change_controls(page, console_server):
     assert page.page_errors == []
 
 
-def test_a_change_by_the_simulator_appears_without_reloading(page, console_server):
-    api = console_server.api
-    fsid = api.get("/cluster")[0]["id"]
-    log_in(page, console_server, VIEWER, VIEWER_PASSWORD, path="/osds?state=out")
+def watching_out_osds(page, api, fsid):
+    """The OSD grid of a page at /osds?state=out, once it shows the cluster's out OSDs and the
+    stream is live; the page is marked, so that a reload would show (an_osd_marked_out_appears)."""
     grid = page.get_by_test_id("osd-grid")
-    outs = sum(not o["in"] for o in api.get(f"/cluster/{fsid}/osd"))
-    expect(grid).to_have_attribute("data-shown", str(outs))
+    expect(grid).to_have_attribute("data-shown", str(sum(not o["in"] for o in api.get(f"/cluster/{fsid}/osd"))))
     expect(page.locator("[data-live='live']")).to_be_visible(timeout=15_000)
     page.evaluate("window.__notReloaded = true")
+    return grid
+
+
+def an_osd_marked_out_appears(page, api, fsid, grid):
+    """An OSD marked out through the API appears in the grid of out OSDs, without a reload of the
+    page watching_out_osds marked and without a page error."""
+    outs = sum(not o["in"] for o in api.get(f"/cluster/{fsid}/osd"))
+    expect(grid).to_have_attribute("data-shown", str(outs), timeout=15_000)
     target = next(o for o in api.get(f"/cluster/{fsid}/osd") if o["in"])
     api.wait_request(api.submit("PATCH", f"/cluster/{fsid}/osd/{target['id']}", {"in": False}))
     expect(grid).to_have_attribute("data-shown", str(outs + 1), timeout=10_000)
     assert page.evaluate("window.__notReloaded") is True
     assert page.page_errors == []
+
+
+def test_a_change_by_the_simulator_appears_without_reloading(page, console_server):
+    api = console_server.api
+    fsid = api.get("/cluster")[0]["id"]
+    log_in(page, console_server, VIEWER, VIEWER_PASSWORD, path="/osds?state=out")
+    grid = watching_out_osds(page, api, fsid)
+    an_osd_marked_out_appears(page, api, fsid, grid)
 
 
 def test_every_page_renders_and_the_readme_screenshot(page, console_server):
@@ -320,11 +334,7 @@ def test_the_stream_resumes_after_the_server_restarts(page, two_clusters):
     fsid = two_clusters.fsids["a"]
     log_in(page, two_clusters, path="/osds?state=out")
     choose_cluster(page, fsid)
-    grid = page.get_by_test_id("osd-grid")
-    api = two_clusters.api
-    expect(grid).to_have_attribute("data-shown", str(sum(not o["in"] for o in api.get(f"/cluster/{fsid}/osd"))))
-    expect(page.locator("[data-live='live']")).to_be_visible(timeout=15_000)
-    page.evaluate("window.__notReloaded = true")
+    grid = watching_out_osds(page, two_clusters.api, fsid)
     two_clusters.process.kill9()
     two_clusters.process.stop()  # closes its log
     expect(page.get_by_test_id("connection-banner")).to_be_visible(timeout=15_000)
@@ -334,13 +344,7 @@ def test_the_stream_resumes_after_the_server_restarts(page, two_clusters):
     expect(page.locator("[data-live='live']")).to_be_visible(timeout=60_000)
     expect(page.get_by_test_id("connection-banner")).to_have_count(0)
     wait_for(lambda: api.get(f"/cluster/{fsid}/osd"), 60, "the restored OSDs")
-    outs = sum(not o["in"] for o in api.get(f"/cluster/{fsid}/osd"))
-    expect(grid).to_have_attribute("data-shown", str(outs), timeout=15_000)
-    target = next(o for o in api.get(f"/cluster/{fsid}/osd") if o["in"])
-    api.wait_request(api.submit("PATCH", f"/cluster/{fsid}/osd/{target['id']}", {"in": False}))
-    expect(grid).to_have_attribute("data-shown", str(outs + 1), timeout=10_000)
-    assert page.evaluate("window.__notReloaded") is True
-    assert page.page_errors == []
+    an_osd_marked_out_appears(page, api, fsid, grid)
 
 
 def test_alerts_acknowledged_silenced_with_what_changed_before(page, console_server):

@@ -2,6 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 
 import { ErrorBoundary } from "./components/ErrorBoundary";
 import { RequestTray } from "./components/RequestTray";
+import { HeadChoice } from "./components/ui";
 import { ago, when } from "./lib/format";
 import { location, match } from "./lib/router";
 import { useResource } from "./lib/store";
@@ -106,16 +107,8 @@ function ClusterSwitcher() {
     );
   }
   return (
-    <label class="cluster-switch">
-      <span>Cluster</span>
-      <select aria-label="Cluster" value={fsid.value ?? ""} onChange={(e) => chooseCluster((e.target as HTMLSelectElement).value)}>
-        {list.map((c) => (
-          <option value={c.id} key={c.id}>
-            {c.name} ({c.id.slice(0, 8)})
-          </option>
-        ))}
-      </select>
-    </label>
+    <HeadChoice label="Cluster" value={fsid.value ?? ""} onChange={chooseCluster}
+      options={list.map((c): [string, string] => [c.id, `${c.name} (${c.id.slice(0, 8)})`])} />
   );
 }
 

@@ -42,6 +42,19 @@ export function TableHead(props: { columns: string[]; actions?: boolean }) {
   );
 }
 
+/** A choice in a page's head (which cluster, which state of the list): its label, and its options
+ * as [value, words]. */
+export function HeadChoice(props: { label: string; value: string; options: [string, string][]; onChange: (value: string) => void }) {
+  return (
+    <label class="cluster-switch">
+      <span>{props.label}</span>
+      <select aria-label={props.label} value={props.value} onChange={(e) => props.onChange((e.target as HTMLSelectElement).value)}>
+        {props.options.map(([value, words]) => <option key={value} value={value}>{words}</option>)}
+      </select>
+    </label>
+  );
+}
+
 const HEALTH_WORD: Record<string, string> = { HEALTH_OK: "OK", HEALTH_WARN: "Warning", HEALTH_ERR: "Error" };
 
 /** A health or severity badge: colour plus a symbol and a word. */

@@ -4,7 +4,7 @@
 // silences (matchers, expiry, comment) and expire them.
 import { useState } from "preact/hooks";
 
-import { Badge, Card, Dialog, Empty, ErrorNote, Field, Loading, TableHead } from "../components/ui";
+import { Badge, Card, Dialog, Empty, ErrorNote, Field, HeadChoice, Loading, TableHead } from "../components/ui";
 import { ApiFailure, call } from "../lib/api";
 import { when } from "../lib/format";
 import { location, setQuery } from "../lib/router";
@@ -272,30 +272,12 @@ export function Alerts() {
         <h1>Alerts</h1>
         {list && <span class="muted">{list.length} {state === "all" ? "" : state} alerts</span>}
         <span class="spacer" />
-        <label class="cluster-switch">
-          <span>State</span>
-          <select aria-label="State" value={state} onChange={(e) => setQuery("state", (e.target as HTMLSelectElement).value)}>
-            <option value="firing">Firing</option>
-            <option value="resolved">Resolved</option>
-            <option value="all">All</option>
-          </select>
-        </label>
-        <label class="cluster-switch">
-          <span>Severity</span>
-          <select aria-label="Severity" value={severity} onChange={(e) => setQuery("severity", (e.target as HTMLSelectElement).value || null)}>
-            <option value="">Any</option>
-            <option value="critical">Critical</option>
-            <option value="warning">Warning</option>
-            <option value="info">Info</option>
-          </select>
-        </label>
-        <label class="cluster-switch">
-          <span>Cluster</span>
-          <select aria-label="Cluster" value={cluster} onChange={(e) => setQuery("cluster", (e.target as HTMLSelectElement).value || null)}>
-            <option value="">Any</option>
-            {(clusters.value ?? []).map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
-          </select>
-        </label>
+        <HeadChoice label="State" value={state} onChange={(v) => setQuery("state", v)}
+          options={[["firing", "Firing"], ["resolved", "Resolved"], ["all", "All"]]} />
+        <HeadChoice label="Severity" value={severity} onChange={(v) => setQuery("severity", v || null)}
+          options={[["", "Any"], ["critical", "Critical"], ["warning", "Warning"], ["info", "Info"]]} />
+        <HeadChoice label="Cluster" value={cluster} onChange={(v) => setQuery("cluster", v || null)}
+          options={[["", "Any"], ...(clusters.value ?? []).map((c): [string, string] => [c.id, c.name])]} />
         <form class="cluster-switch" role="search" aria-label="Object filter"
           onSubmit={(e) => { e.preventDefault(); setQuery("object", objectText.trim() || null); }}>
           <label for="f-object-filter">Object</label>

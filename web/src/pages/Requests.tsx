@@ -1,7 +1,7 @@
 // Every request: who asked for what, its state and its error; operators may cancel unfinished ones.
 import { useState } from "preact/hooks";
 
-import { Badge, Card, Empty, ErrorNote, Loading, TableHead } from "../components/ui";
+import { Badge, Card, Empty, ErrorNote, HeadChoice, Loading, TableHead } from "../components/ui";
 import { call } from "../lib/api";
 import { when } from "../lib/format";
 import { location, setQuery } from "../lib/router";
@@ -41,15 +41,8 @@ export function Requests() {
         <h1>Requests</h1>
         {data && <span class="muted">{data.count} requests</span>}
         <span class="spacer" />
-        <label class="cluster-switch">
-          <span>State</span>
-          <select aria-label="State" value={state} onChange={(e) => { setQuery("page", null); setQuery("state", (e.target as HTMLSelectElement).value); }}>
-            <option value="">All</option>
-            <option value="submitted">Submitted</option>
-            <option value="executing">Executing</option>
-            <option value="complete">Complete</option>
-          </select>
-        </label>
+        <HeadChoice label="State" value={state} onChange={(v) => { setQuery("page", null); setQuery("state", v); }}
+          options={[["", "All"], ["submitted", "Submitted"], ["executing", "Executing"], ["complete", "Complete"]]} />
       </header>
       {requests.error.value && <ErrorNote error={requests.error.value} retry={() => void refresh(path)} />}
       {failure !== null && <ErrorNote error={failure} />}
