@@ -280,6 +280,18 @@ class OsdServers:
         return self.index.get((osd.fsid, osd.osd_id))
 
 
+def feed_entry(event: Any, agg: Any, osd_servers: OsdServers, pool_name: str | None = None) -> dict[str, Any] | None:
+    """The feed's entry for an event of `agg` (when, severity, message, fsid, fqdn; an OSD's fqdn
+    that of the server holding it), None for an event not worth telling."""
+    told = describe(event, agg, pool_name)
+    if told is None:
+        return None
+    severity, message, fsid, fqdn = told
+    if isinstance(agg, Osd):
+        fqdn = osd_servers.fqdn(agg) or fqdn
+    return {"when": event.timestamp.isoformat(), "severity": severity, "message": message, "fsid": fsid, "fqdn": fqdn}
+
+
 class EventFeed:
     def __init__(self, capacity: int = 100_000) -> None:
         self.capacity = capacity
@@ -321,16 +333,10 @@ class EventFeed:
     def _entry(event: Any, model: Any, entry_id: int, osd_servers: OsdServers,
                pool_name: str | None = None) -> dict[str, Any] | None:
         agg = model.aggregates.get(event.originator_id)
-        if agg is None:
+        entry = feed_entry(event, agg, osd_servers, pool_name) if agg is not None else None
+        if entry is None:
             return None
-        told = describe(event, agg, pool_name)
-        if told is None:
-            return None
-        severity, message, fsid, fqdn = told
-        if isinstance(agg, Osd):
-            fqdn = osd_servers.fqdn(agg) or fqdn
-        return {"id": entry_id, "when": event.timestamp.isoformat(), "severity": severity,
-                "message": message, "fsid": fsid, "fqdn": fqdn, "_ts": event.timestamp.timestamp()}
+        return {"id": entry_id, **entry, "_ts": event.timestamp.timestamp()}
 
     def query(self, fsid: str | None = None, fqdn: str | None = None, severity: str | None = None,
               since: datetime | None = None, until: datetime | None = None) -> list[dict[str, Any]]:

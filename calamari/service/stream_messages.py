@@ -9,7 +9,7 @@ from calamari.domain.alerts.alert import Alert
 from calamari.domain.alerts.silence import Silence
 from calamari.domain.cluster import Cluster
 from calamari.domain.collector_key import CollectorKey
-from calamari.domain.event_feed import OsdServers, describe
+from calamari.domain.event_feed import OsdServers, feed_entry
 from calamari.domain.notifications.channel import Channel
 from calamari.domain.notifications.notification import Notification
 from calamari.domain.osd import Osd
@@ -53,15 +53,7 @@ def describe_event(event: Any, model: Any, osd_servers: OsdServers) -> dict[str,
     """What the stream tells of one event (without its position): type, time, the feed's entry
     (or None for an event the feed does not tell), the changed paths."""
     agg = model.aggregates.get(event.originator_id)
-    entry = None
-    if agg is not None:
-        told = describe(event, agg)
-        if told is not None:
-            severity, message, fsid, fqdn = told
-            if isinstance(agg, Osd):
-                fqdn = osd_servers.fqdn(agg) or fqdn
-            entry = {"when": event.timestamp.isoformat(), "severity": severity, "message": message,
-                     "fsid": fsid, "fqdn": fqdn}
+    entry = feed_entry(event, agg, osd_servers) if agg is not None else None
     return {"type": type(event).__name__, "when": event.timestamp.isoformat(), "event": entry,
             "changed": changed_paths(agg) if agg is not None else []}
 
