@@ -29,13 +29,13 @@ export function Stat(props: { label: string; value: ComponentChildren; sub?: Com
   );
 }
 
-/** A table's header row: a heading a column, then, when the rows have buttons, an actions column
- * named for screen readers only. */
-export function TableHead(props: { columns: string[]; actions?: boolean }) {
+/** A table's header row: a heading a column (those in `numeric` aligned as their numbers are), then,
+ * when the rows have buttons, an actions column named for screen readers only. */
+export function TableHead(props: { columns: string[]; numeric?: string[]; actions?: boolean }) {
   return (
     <thead>
       <tr>
-        {props.columns.map((name) => <th key={name} scope="col">{name}</th>)}
+        {props.columns.map((name) => <th key={name} scope="col" class={props.numeric?.includes(name) ? "num" : undefined}>{name}</th>)}
         {props.actions && <th scope="col"><span class="sr-only">Actions</span></th>}
       </tr>
     </thead>

@@ -2,7 +2,7 @@
 // using them, moves and CRUSH weights through crush_node items requests, and the map's text.
 import { useMemo, useState } from "preact/hooks";
 
-import { Badge, Card, Dialog, Empty, ErrorNote, Field, Loading } from "../components/ui";
+import { Badge, Card, Dialog, Empty, ErrorNote, Field, Loading, TableHead } from "../components/ui";
 import { ApiFailure, call } from "../lib/api";
 import {
   buildTree, flatten, itemErrors, moveIntoBody, moveTargets, osdCount, parseWeight, poolsByRule, reweightBody, stepText,
@@ -191,16 +191,7 @@ function TreeView(props: { fsid: string; tree: CrushTree; types: CrushType[] }) 
     <>
       <div class="table-wrap">
         <table class="table compact crush-tree" aria-label="CRUSH tree" data-testid="crush-tree">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Type</th>
-              <th scope="col" class="num">CRUSH weight</th>
-              <th scope="col">Device classes</th>
-              <th scope="col">State</th>
-              <th scope="col"><span class="sr-only">Actions</span></th>
-            </tr>
-          </thead>
+          <TableHead columns={["Name", "Type", "CRUSH weight", "Device classes", "State"]} numeric={["CRUSH weight"]} actions />
           <tbody>
             {rows.map((node) => {
               const bucket = node.id < 0;
@@ -253,16 +244,7 @@ function RulesView(props: { rules: CrushRule[]; pools: PoolRef[] }) {
   return (
     <div class="table-wrap">
       <table class="table" aria-label="CRUSH rules" data-testid="crush-rules">
-        <thead>
-          <tr>
-            <th scope="col">Rule</th>
-            <th scope="col" class="num">Id</th>
-            <th scope="col">Type</th>
-            <th scope="col">Size</th>
-            <th scope="col">Steps</th>
-            <th scope="col">Pools using it</th>
-          </tr>
-        </thead>
+        <TableHead columns={["Rule", "Id", "Type", "Size", "Steps", "Pools using it"]} numeric={["Id"]} />
         <tbody>
           {props.rules.map((r) => {
             const pools = users.get(r.id) ?? [];

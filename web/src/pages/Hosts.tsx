@@ -1,7 +1,7 @@
 // Hosts: their services, Ceph version, last contact and lost contact; a host's OSDs and events.
 import { useEffect, useState } from "preact/hooks";
 
-import { Badge, Card, Empty, ErrorNote, Loading } from "../components/ui";
+import { Badge, Card, Empty, ErrorNote, Loading, TableHead } from "../components/ui";
 import { ago, bytes, count, when } from "../lib/format";
 import type { FeedEvent } from "../lib/live";
 import { describeStatus, type OsdRow } from "../lib/osd";
@@ -80,15 +80,7 @@ export function Hosts() {
         {!servers.data.value ? <Loading what="hosts" /> : list.length === 0 ? <Empty>No host has reported.</Empty> : (
           <div class="table-wrap">
             <table class="table" aria-label="Hosts">
-              <thead>
-                <tr>
-                  <th scope="col">Host</th>
-                  <th scope="col">Services</th>
-                  <th scope="col">Ceph version</th>
-                  <th scope="col">Last contact</th>
-                  <th scope="col">Addresses</th>
-                </tr>
-              </thead>
+              <TableHead columns={["Host", "Services", "Ceph version", "Last contact", "Addresses"]} />
               <tbody>
                 {list.map((s) => (
                   <tr key={s.fqdn} data-host={s.fqdn}>
@@ -152,7 +144,7 @@ export function HostDetail(props: { fqdn: string }) {
         <Card title="Services">
           {s.services.length === 0 ? <Empty>No Ceph services.</Empty> : (
             <table class="table compact">
-              <thead><tr><th scope="col">Service</th><th scope="col">Running</th><th scope="col">Version</th></tr></thead>
+              <TableHead columns={["Service", "Running", "Version"]} />
               <tbody>
                 {s.services.map((x) => (
                   <tr key={`${x.type}.${x.id}`}>

@@ -1,6 +1,6 @@
 import { Graphs } from "../components/LazyGraphs";
 import { OsdCounts, type OsdCounters } from "../components/OsdCounts";
-import { Badge, Bar, Card, Empty, ErrorNote, Loading, Stat } from "../components/ui";
+import { Badge, Bar, Card, Empty, ErrorNote, Loading, Stat, TableHead } from "../components/ui";
 import { clusterGraphs } from "../lib/graphite";
 import { healthChecks, pgTone } from "../lib/health";
 import { bytes, count, percent, rate, when } from "../lib/format";
@@ -94,9 +94,7 @@ function Capacity(props: { fsid: string }) {
       {/* five columns are wider than the narrowest card: they scroll rather than run past its edge */}
       <div class="table-wrap">
         <table class="table compact">
-          <thead>
-            <tr><th scope="col">Pool</th><th scope="col" class="num">Stored</th><th scope="col" class="num">Used</th><th scope="col" class="num">Max avail</th><th scope="col" class="num">Quota</th></tr>
-          </thead>
+          <TableHead columns={["Pool", "Stored", "Used", "Max avail", "Quota"]} numeric={["Stored", "Used", "Max avail", "Quota"]} />
           <tbody>
             {d.pools.map((p) => (
               <tr key={p.id}>

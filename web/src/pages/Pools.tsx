@@ -1,7 +1,7 @@
 // Pools: usage and quotas; create (replicated or erasure-coded), edit, delete with the name typed.
 import { useState } from "preact/hooks";
 
-import { Card, Dialog, Empty, ErrorNote, Field, Loading } from "../components/ui";
+import { Card, Dialog, Empty, ErrorNote, Field, Loading, TableHead } from "../components/ui";
 import { call, reasonsByField } from "../lib/api";
 import { bytes, count } from "../lib/format";
 import {
@@ -173,21 +173,8 @@ export function Pools(props: { fsid?: string }) {
         {!pools.data.value ? <Loading what="pools" /> : list.length === 0 ? <Empty>{q ? "No pool matches." : "No pools."}</Empty> : (
           <div class="table-wrap">
             <table class="table" aria-label="Pools">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Type</th>
-                  <th scope="col" class="num">Replicas / profile</th>
-                  <th scope="col" class="num">PGs</th>
-                  <th scope="col" class="num">Stored</th>
-                  <th scope="col" class="num">Objects</th>
-                  <th scope="col" class="num">Used</th>
-                  <th scope="col" class="num">Max avail</th>
-                  <th scope="col" class="num">Quota</th>
-                  <th scope="col">Apps</th>
-                  {canChange.value && <th scope="col"><span class="sr-only">Actions</span></th>}
-                </tr>
-              </thead>
+              <TableHead columns={["Name", "Type", "Replicas / profile", "PGs", "Stored", "Objects", "Used", "Max avail", "Quota", "Apps"]}
+                numeric={["Replicas / profile", "PGs", "Stored", "Objects", "Used", "Max avail", "Quota"]} actions={canChange.value} />
               <tbody>
                 {list.map((p) => {
                   const u = usage.get(p.id);
