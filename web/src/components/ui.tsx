@@ -3,6 +3,7 @@ import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useRef } from "preact/hooks";
 
 import { ApiFailure, explain } from "../lib/api";
+import { useSending } from "../lib/sending";
 import { logout } from "../state";
 
 export function Card(props: { title?: string; actions?: ComponentChildren; children: ComponentChildren; class?: string; id?: string }) {
@@ -172,6 +173,26 @@ export function Dialog(props: { title: string; onClose: () => void; children: Co
         <div class="dialog-body">{props.children}</div>
       </div>
     </div>
+  );
+}
+
+/** A dialog asking before a change that cannot be undone: `what` it does, and the `action` button,
+ * which runs `run` (disabled meanwhile) and closes the dialog once it succeeded; a failure shows in it. */
+export function ConfirmDialog(props: { title: string; what: string; action: string; run: () => Promise<void>; onClose: () => void }) {
+  const { busy, failure, send } = useSending();
+  const go = () => send(async () => {
+    await props.run();
+    props.onClose();
+  });
+  return (
+    <Dialog title={props.title} onClose={props.onClose}>
+      <p>{props.what}</p>
+      {failure !== null && <ErrorNote error={failure} />}
+      <div class="form-actions">
+        <button type="button" class="btn" onClick={props.onClose}>Cancel</button>
+        <button type="button" class="btn btn-danger" disabled={busy} onClick={() => void go()}>{props.action}</button>
+      </div>
+    </Dialog>
   );
 }
 

@@ -3,7 +3,7 @@
 // state). The API's reasons show where they belong: a weak password at the password field.
 import { useState } from "preact/hooks";
 
-import { Badge, Card, Dialog, Empty, ErrorNote, Field, Loading, TableHead } from "../components/ui";
+import { Badge, Card, ConfirmDialog, Dialog, Empty, ErrorNote, Field, Loading, TableHead } from "../components/ui";
 import { ApiFailure, call, explain, reasonsByField } from "../lib/api";
 import { ago, when } from "../lib/format";
 import {
@@ -124,24 +124,6 @@ function ResetPassword(props: { user: UserRow; onClose: (done: string) => void }
   );
 }
 
-function Confirm(props: { title: string; what: string; action: string; run: () => Promise<void>; onClose: () => void }) {
-  const { busy, failure, send } = useSending();
-  const go = () => send(async () => {
-    await props.run();
-    props.onClose();
-  });
-  return (
-    <Dialog title={props.title} onClose={props.onClose}>
-      <p>{props.what}</p>
-      {failure !== null && <ErrorNote error={failure} />}
-      <div class="form-actions">
-        <button type="button" class="btn" onClick={props.onClose}>Cancel</button>
-        <button type="button" class="btn btn-danger" disabled={busy} onClick={() => void go()}>{props.action}</button>
-      </div>
-    </Dialog>
-  );
-}
-
 function Users() {
   const users = useResource<UserRow[]>("/user");
   const me = user.value?.username;
@@ -215,7 +197,7 @@ function Users() {
         }} />
       )}
       {deleting && (
-        <Confirm title={`Delete ${deleting.username}`} action="Delete user"
+        <ConfirmDialog title={`Delete ${deleting.username}`} action="Delete user"
           what={`${deleting.username} (${deleting.role}) can no longer log in; their sessions end. What they did stays in the history.`}
           run={async () => {
             await call("DELETE", `/user/${encodeURIComponent(deleting.username)}`);
@@ -304,7 +286,7 @@ function CollectorKeys() {
         </div>
       )}
       {deleting && (
-        <Confirm title={`Delete the key of ${deleting.id}`} action="Delete key"
+        <ConfirmDialog title={`Delete the key of ${deleting.id}`} action="Delete key"
           what={`The key ${groupedFingerprint(deleting.fingerprint)} is forgotten; the collector's next hello makes it pending again.`}
           run={async () => {
             await call("DELETE", `${keyPath(deleting)}?fingerprint=${encodeURIComponent(deleting.fingerprint)}`);

@@ -8,6 +8,7 @@ import { Badge, Card, Dialog, Empty, ErrorNote, Field, HeadChoice, Loading, Tabl
 import { ApiFailure, call } from "../lib/api";
 import { when } from "../lib/format";
 import { location, setQuery } from "../lib/router";
+import { useSending } from "../lib/sending";
 import { refresh, useResource } from "../lib/store";
 import { canChange, clusters } from "../state";
 
@@ -123,7 +124,7 @@ function SilenceDialog(props: { initial: Matcher[]; about?: string; onClose: () 
   const [hours, setHours] = useState("2");
   const [comment, setComment] = useState("");
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const [failure, setFailure] = useState<unknown>(null);
+  const { failure, setFailure, send } = useSending();
   const change = (i: number, part: Partial<Matcher>) => setMatchers(matchers.map((m, j) => (j === i ? { ...m, ...part } : m)));
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -134,23 +135,20 @@ function SilenceDialog(props: { initial: Matcher[]; about?: string; onClose: () 
     if (!comment.trim()) found.comment = "Say why, for whoever sees it next.";
     setErrors(found);
     if (Object.keys(found).length) return;
-    try {
+    await send(async () => {
       await call("POST", "/silence", { body: { matchers, comment, duration_seconds: Math.round(h * 3600) } });
       props.onDone();
-    } catch (err) {
-      if (err instanceof ApiFailure && err.status === 400) {
-        const byField: Record<string, string> = {};
-        for (const [field, reason] of Object.entries(err.errors)) {
-          // matchers.0.value -> the first matcher's value field; ends_at and starts_at -> the hours
-          const key = field === "duration_seconds" || field === "ends_at" || field === "starts_at" ? "hours" : field;
-          byField[key] = reason;
-        }
-        setErrors(byField);
-        if (Object.keys(byField).length === 0) setFailure(err);
-      } else {
-        setFailure(err);
+    }, (err) => {
+      if (!(err instanceof ApiFailure && err.status === 400)) return err;
+      const byField: Record<string, string> = {};
+      for (const [field, reason] of Object.entries(err.errors)) {
+        // matchers.0.value -> the first matcher's value field; ends_at and starts_at -> the hours
+        const key = field === "duration_seconds" || field === "ends_at" || field === "starts_at" ? "hours" : field;
+        byField[key] = reason;
       }
-    }
+      setErrors(byField);
+      return Object.keys(byField).length === 0 ? err : null;
+    });
   };
   return (
     <Dialog title="Silence alerts" onClose={props.onClose}>
@@ -201,18 +199,13 @@ function SilenceDialog(props: { initial: Matcher[]; about?: string; onClose: () 
 function Silences(props: { onCreate: () => void }) {
   const path = "/silence?state=active,pending";
   const silences = useResource<SilenceDoc[]>(path);
-  const [failure, setFailure] = useState<unknown>(null);
+  const { failure, send } = useSending();
   const list = silences.data.value;
-  const expire = async (id: string) => {
-    setFailure(null);
-    try {
-      await call("DELETE", `/silence/${encodeURIComponent(id)}`);
-      void refresh(path);
-      void refresh("/alert");
-    } catch (err) {
-      setFailure(err);
-    }
-  };
+  const expire = (id: string) => send(async () => {
+    await call("DELETE", `/silence/${encodeURIComponent(id)}`);
+    void refresh(path);
+    void refresh("/alert");
+  });
   return (
     <Card title="Silences">
       {canChange.value && <button type="button" class="btn btn-small" onClick={props.onCreate}>New silence</button>}
@@ -255,17 +248,12 @@ export function Alerts() {
   const alerts = useResource<AlertDoc[]>(path);
   const [open, setOpen] = useState<string | null>(null);
   const [silencing, setSilencing] = useState<{ initial: Matcher[]; about?: string } | null>(null);
-  const [failure, setFailure] = useState<unknown>(null);
+  const { failure, send } = useSending();
   const list = alerts.data.value;
-  const acknowledge = async (id: string) => {
-    setFailure(null);
-    try {
-      await call("POST", `/alert/${encodeURIComponent(id)}/acknowledge`, { body: {} });
-      void refresh(path);
-    } catch (err) {
-      setFailure(err);
-    }
-  };
+  const acknowledge = (id: string) => send(async () => {
+    await call("POST", `/alert/${encodeURIComponent(id)}/acknowledge`, { body: {} });
+    void refresh(path);
+  });
   return (
     <div class="page">
       <header class="page-head">

@@ -4,7 +4,7 @@
 // write-only: the API says whether one is set, never what it is.
 import { useState } from "preact/hooks";
 
-import { Badge, Card, Dialog, Empty, ErrorNote, Field, Loading, TableHead } from "../components/ui";
+import { Badge, Card, ConfirmDialog, Dialog, Empty, ErrorNote, Field, Loading, TableHead } from "../components/ui";
 import { call, reasonsByField } from "../lib/api";
 import { useSending } from "../lib/sending";
 import { refresh, useResource } from "../lib/store";
@@ -192,28 +192,20 @@ export function NotificationChannels() {
   const [editing, setEditing] = useState<ChannelRow | null | "new">(null);
   const [deleting, setDeleting] = useState<ChannelRow | null>(null);
   const [note, setNote] = useState("");
-  const [failure, setFailure] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { failure, send } = useSending();
   const list = channels.data.value;
-  const test = async (id: string) => {
-    setFailure(null);
+  const test = (id: string) => {
     setNote("");
-    try {
+    return send(async () => {
       await call("POST", `${PATH}/${encodeURIComponent(id)}/test`);
       setNote(`A test notification to ${id} is queued: its delivery shows in the outbox (Alerts, or GET /notification).`);
-    } catch (err) {
-      setFailure(err);
-    }
+    });
   };
+  // run by the confirmation dialog, which shows a failure and keeps its button disabled meanwhile
   const remove = async (id: string) => {
-    setBusy(true);
-    try {
-      await call("DELETE", `${PATH}/${encodeURIComponent(id)}`);
-      setNote(`Deleted channel ${id}; what it still had to send is cancelled.`);
-      void refresh(PATH);
-    } finally {
-      setBusy(false);
-    }
+    await call("DELETE", `${PATH}/${encodeURIComponent(id)}`);
+    setNote(`Deleted channel ${id}; what it still had to send is cancelled.`);
+    void refresh(PATH);
   };
   return (
     <Card title="Notification channels">
@@ -236,7 +228,7 @@ export function NotificationChannels() {
                   <td class="actions">
                     <button type="button" class="btn btn-small" onClick={() => setEditing(c)}>Change</button>
                     <button type="button" class="btn btn-small" onClick={() => void test(c.id)}>Test</button>
-                    <button type="button" class="btn btn-small btn-danger" disabled={busy} onClick={() => setDeleting(c)}>Delete</button>
+                    <button type="button" class="btn btn-small btn-danger" onClick={() => setDeleting(c)}>Delete</button>
                   </td>
                 </tr>
               ))}
@@ -249,30 +241,11 @@ export function NotificationChannels() {
           onDone={(text) => { setEditing(null); setNote(text); }} />
       )}
       {deleting && (
-        <DeleteChannel row={deleting} run={() => remove(deleting.id)} onClose={() => setDeleting(null)} />
+        <ConfirmDialog title={`Delete channel ${deleting.id}`} action="Delete channel"
+          what={`Alerts will no longer be sent to ${where(deleting)}; notifications it has not sent yet are cancelled.`}
+          run={() => remove(deleting.id)} onClose={() => setDeleting(null)} />
       )}
     </Card>
   );
 }
 
-function DeleteChannel(props: { row: ChannelRow; run: () => Promise<void>; onClose: () => void }) {
-  const [failure, setFailure] = useState<unknown>(null);
-  const go = async () => {
-    try {
-      await props.run();
-      props.onClose();
-    } catch (err) {
-      setFailure(err);
-    }
-  };
-  return (
-    <Dialog title={`Delete channel ${props.row.id}`} onClose={props.onClose}>
-      <p>Alerts will no longer be sent to {where(props.row)}; notifications it has not sent yet are cancelled.</p>
-      {failure !== null && <ErrorNote error={failure} />}
-      <div class="form-actions">
-        <button type="button" class="btn" onClick={props.onClose}>Cancel</button>
-        <button type="button" class="btn btn-danger" onClick={() => void go()}>Delete channel</button>
-      </div>
-    </Dialog>
-  );
-}

@@ -1,10 +1,9 @@
 // Every request: who asked for what, its state and its error; operators may cancel unfinished ones.
-import { useState } from "preact/hooks";
-
 import { Badge, Card, Empty, ErrorNote, HeadChoice, Loading, TableHead } from "../components/ui";
 import { call } from "../lib/api";
 import { when } from "../lib/format";
 import { location, setQuery } from "../lib/router";
+import { useSending } from "../lib/sending";
 import { refresh, useResource } from "../lib/store";
 import { canChange, type RequestRow } from "../state";
 
@@ -23,17 +22,12 @@ export function Requests() {
   const page = Math.max(1, Number(q.get("page") ?? "1") || 1);
   const path = `/request?page_size=${PAGE_SIZE}&page=${page}${state ? `&state=${state}` : ""}`;
   const requests = useResource<Page>(path);
-  const [failure, setFailure] = useState<unknown>(null);
+  const { failure, send } = useSending();
   const data = requests.data.value;
-  const cancel = async (id: string) => {
-    setFailure(null);
-    try {
-      await call("POST", `/request/${encodeURIComponent(id)}/cancel`);
-      void refresh(path);
-    } catch (err) {
-      setFailure(err);
-    }
-  };
+  const cancel = (id: string) => send(async () => {
+    await call("POST", `/request/${encodeURIComponent(id)}/cancel`);
+    void refresh(path);
+  });
   const pages = data ? Math.max(1, Math.ceil(data.count / PAGE_SIZE)) : 1;
   return (
     <div class="page">
