@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { ApiFailure, reasonsByField } from "./api";
-import { sendWith } from "./sending";
+import { reasonsAtFields, sendWith } from "./sending";
 
 /** The calls a form's setters got, in order. */
 function recorder() {
@@ -62,5 +62,18 @@ describe("a 400's reasons by the form's fields", () => {
     for (const other of [new ApiFailure(500, "boom", { name: "x" }), new Error("offline")]) {
       expect(reasonsByField(other, ["name"])).toEqual({ byField: {}, rest: other });
     }
+  });
+});
+
+describe("a form's reasons at its fields", () => {
+  it("gives its fields their reasons, reworded, and shows only the rest above the buttons", () => {
+    const shown: Record<string, string>[] = [];
+    const failureShown = reasonsAtFields(["name", "size"], (errors) => shown.push(errors), undefined, (r) => `${r}!`);
+    const rest = failureShown(new ApiFailure(400, "invalid pool", { name: "taken", "size.0": "too big", color: "odd" }));
+    expect(shown).toEqual([{ name: "taken!", size: "too big!" }]);
+    expect((rest as ApiFailure).detail).toBe("invalid pool; color: odd!");
+    const offline = new Error("offline");
+    expect(failureShown(offline)).toBe(offline);
+    expect(shown.at(-1)).toEqual({});
   });
 });

@@ -4,13 +4,13 @@
 import { useState } from "preact/hooks";
 
 import { Badge, Card, ConfirmDialog, Dialog, Empty, ErrorNote, Field, Loading, TableHead } from "../components/ui";
-import { ApiFailure, call, explain, reasonsByField } from "../lib/api";
+import { ApiFailure, call, explain } from "../lib/api";
 import { ago, when } from "../lib/format";
 import {
   ROLES, collectorState, groupedFingerprint, newUserBody, newUserProblems, sortKeys,
   type KeyRow, type NewUser, type Role, type ServerRow, type UserRow,
 } from "../lib/manage";
-import { useSending } from "../lib/sending";
+import { reasonsAtFields, useSending } from "../lib/sending";
 import { refresh, useResource } from "../lib/store";
 import { clusters, isAdmin, user } from "../state";
 import { NotificationChannels } from "./NotificationChannels";
@@ -41,13 +41,7 @@ function AddUser() {
       setDone(`Added ${made.username} (${made.role}).`);
       setForm(empty);
       void refresh("/user");
-    }, (err) => {
-      const { byField, rest } = reasonsByField(err, USER_FIELDS);
-      setErrors(byField);
-      const first = USER_FIELDS.find((f) => f in byField);
-      if (first) document.getElementById(`f-new-${first}`)?.focus();
-      return rest;
-    });
+    }, reasonsAtFields(USER_FIELDS, setErrors, "f-new-"));
   };
 
   const input = (field: keyof NewUser, extra: Record<string, unknown> = {}) => (
@@ -95,12 +89,7 @@ function ResetPassword(props: { user: UserRow; onClose: (done: string) => void }
     await send(async () => {
       await call("PATCH", `/user/${encodeURIComponent(props.user.username)}`, { body: { password } });
       props.onClose(`New password set for ${props.user.username}; their sessions ended.`);
-    }, (err) => {
-      const { byField, rest } = reasonsByField(err, ["password"]);
-      setErrors(byField);
-      if (byField.password) document.getElementById("f-reset-password")?.focus();
-      return rest;
-    });
+    }, reasonsAtFields(["password"], setErrors, "f-reset-"));
   };
   return (
     <Dialog title={`Reset the password of ${props.user.username}`} onClose={() => props.onClose("")}>

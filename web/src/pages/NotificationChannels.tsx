@@ -5,8 +5,8 @@
 import { useState } from "preact/hooks";
 
 import { Badge, Card, ConfirmDialog, Dialog, Empty, ErrorNote, Field, Loading, TableHead } from "../components/ui";
-import { call, reasonsByField } from "../lib/api";
-import { useSending } from "../lib/sending";
+import { call } from "../lib/api";
+import { reasonsAtFields, useSending } from "../lib/sending";
 import { refresh, useResource } from "../lib/store";
 
 type Kind = "webhook" | "email" | "alertmanager";
@@ -110,13 +110,7 @@ function ChannelDialog(props: { row: ChannelRow | null; onClose: () => void; onD
       await call(adding ? "POST" : "PATCH", path, { body: bodyOf(form, adding) });
       void refresh(PATH);
       props.onDone(adding ? `Added channel ${form.id}.` : `Changed channel ${form.id}.`);
-    }, (err) => {
-      const { byField, rest } = reasonsByField(err, FORM_FIELDS);
-      setErrors(byField);
-      const first = FORM_FIELDS.find((f) => f in byField);
-      if (first) document.getElementById(`f-ch-${first}`)?.focus();
-      return rest;
-    });
+    }, reasonsAtFields(FORM_FIELDS, setErrors, "f-ch-"));
   };
   return (
     <Dialog title={adding ? "Add a notification channel" : `Change channel ${form.id}`} onClose={props.onClose} wide>

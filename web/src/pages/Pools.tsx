@@ -2,13 +2,13 @@
 import { useState } from "preact/hooks";
 
 import { Card, Dialog, Empty, ErrorNote, Field, Loading, TableHead } from "../components/ui";
-import { call, reasonsByField } from "../lib/api";
+import { call } from "../lib/api";
 import { bytes, count } from "../lib/format";
 import {
   checkForm, deleteConfirmed, emptyForm, formOf, humanReason, poolBody, type PoolForm, type PoolRow,
 } from "../lib/pools";
 import { location, setQuery } from "../lib/router";
-import { useSending } from "../lib/sending";
+import { reasonsAtFields, useSending } from "../lib/sending";
 import { refresh, useResource } from "../lib/store";
 import { PoolGraphs } from "../components/PoolGraphs";
 import { canChange, track, tracked } from "../state";
@@ -53,11 +53,7 @@ function PoolDialog(props: { fsid: string; pool: PoolRow | null; onClose: () => 
         track(answer.request_id, creating ? `Creating pool '${form.name.trim()}'` : `Updating pool '${props.pool?.name}'`);
       }
       props.onClose();
-    }, (err) => {
-      const { byField, rest } = reasonsByField(err, FIELDS, humanReason);
-      setErrors(byField);
-      return rest;
-    });
+    }, reasonsAtFields(FIELDS, setErrors, undefined, humanReason));
   };
 
   const input = (field: keyof PoolForm, props2: Record<string, unknown> = {}) => (
