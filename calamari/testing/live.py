@@ -237,6 +237,15 @@ class CalamariServer:
             raise WaitTimeout(f"{exc}\n{self.process.log_tail()}") from None
         return client
 
+    @contextlib.contextmanager
+    def running(self, timeout: float = 60) -> Iterator[ApiClient]:
+        """The server started, for the block, with its API client; stopped however the block ends
+        (also when it did not start in time)."""
+        try:
+            yield self.start(timeout)
+        finally:
+            self.stop()
+
     def _check_alive(self) -> bool:
         assert self.process is not None
         if not self.process.alive():

@@ -28,11 +28,8 @@ def half_sent_requests(port: int) -> list[bytes]:
 @pytest.fixture
 def server(tmp_path):
     server = CalamariServer(tmp_path / "data")
-    api = server.start()
-    try:
+    with server.running() as api:
         yield server, api
-    finally:
-        server.stop()
 
 
 def test_idle_and_slow_sockets_do_not_stop_the_api(server):

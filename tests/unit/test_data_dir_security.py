@@ -37,8 +37,7 @@ def test_a_running_server_keeps_everything_in_its_data_dir_owner_only(tmp_path):
     server = CalamariServer(data, secure_bus=True,
                             extra=["--simulate", "hosts=1,osds=3", "--snapshot-every-events", "20",
                                    "--snapshot-every-seconds", "1", "--whisper-retention", "1m:1h"])
-    try:
-        server.start()
+    with server.running():
 
         def everything_there() -> bool:
             names = {p.name for p in data.rglob("*")}
@@ -47,8 +46,6 @@ def test_a_running_server_keeps_everything_in_its_data_dir_owner_only(tmp_path):
 
         wait_for(everything_there, 90, "the store's WAL, a snapshot, the server key and whisper files")
         assert loose_entries(data) == []
-    finally:
-        server.stop()
 
 
 def test_loose_permissions_left_by_an_older_version_are_tightened_at_start(tmp_path, caplog):

@@ -18,11 +18,8 @@ LIVENESS_S = 60  # bounds waits that a working server ends at once; nothing here
 def server(tmp_path):
     server = CalamariServer(tmp_path / "data", extra=["--simulate", "hosts=2,osds=6,pools=1,pgs=64,seed=3,churn=0",
                                                       "--threads", "4"])
-    api = server.start()
-    try:
+    with server.running() as api:
         yield server, api
-    finally:
-        server.stop()
 
 
 def test_a_hundred_open_streams_leave_the_api_answering_and_all_get_the_next_event(server):
