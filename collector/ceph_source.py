@@ -130,6 +130,8 @@ class CephSource(Polling):
         self.fetched_by: dict[str, str] = {}  # sync object -> "check", "poll" or "notified"
         self._cause = "poll"
         self._notifier: MgrNotifyListener | None = None
+        self._mgr_get_off = -1  # the channel connection on which the mgr failed to hand over a map
+        self.maps_from_mgr = 0  # announced maps the mgr handed over (the others were read from the monitors)
         if mgr_notify:
             self._notifier = MgrNotifyListener([parse_endpoint(text) for text in mgr_notify], self.fsid)
             self._notifier.start()

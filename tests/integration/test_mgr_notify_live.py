@@ -1,6 +1,7 @@
 """The calamari_notify mgr module on a real cluster (docs/mgr-module.md): loaded and enabled by the
-test cluster's mgr; a `ceph osd out` reaches the collector through a notification (the fetch is
-recorded as caused by it, and no version check read anything meanwhile); with the module disabled
+test cluster's mgr; it hands over the OSD and file system maps as the monitors dump them; a `ceph
+osd out` reaches the collector through a notification (the fetch is recorded as caused by it, the
+map handed over by the mgr, and no version check read anything meanwhile); with the module disabled
 or the mgr restarted the collector's checks take over, and it reconnects when the module is back.
 
 The collector polls only once a minute here, so that a change it sees came either through the
@@ -66,13 +67,21 @@ def test_the_module_is_loaded_enabled_and_listening(cluster, ceph_cluster) -> No
     assert status["error"] is None
 
 
+def test_the_module_hands_over_the_maps_as_the_monitors_dump_them(cluster) -> None:
+    for kind, dump in (("osd_map", "osd dump"), ("fs_map", "fs dump")):
+        assert cluster.ceph("calamari_notify", "get", kind) == cluster.ceph(*dump.split())
+    with pytest.raises(RuntimeError, match="rc=22"):  # only the maps whose dump is the monitors'
+        cluster.ceph("calamari_notify", "get", "mon_map")
+
+
 def test_a_change_reaches_the_collector_through_a_notification(cluster, live) -> None:
     source, collector = live["source"], live["collector"]
     wait_for(source.pushed, 30, "the collector to connect to the module")
-    notified, checks = collector.counters["notified"], source.reads["check"]
+    notified, checks, from_mgr = collector.counters["notified"], source.reads["check"], source.maps_from_mgr
     try:
         mark(cluster, live, 0, "out")
         assert source.fetched_by["osd_map"] == "notified"
+        assert source.maps_from_mgr > from_mgr  # handed over by the mgr, not read from the monitors
         assert collector.counters["notified"] > notified
         assert source.notify_counters["notifications"] >= 1
         assert source.reads["check"] == checks  # no status read: the module said when to look

@@ -12,12 +12,14 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from test_ceph_source_checks import Clock, ScriptedCeph
 
 from collector.ceph_mgr.calamari_notify import wire
 from collector.ceph_mgr.calamari_notify.server import MAX_CLIENT_BYTES, NotifyServer
+from collector.ceph_polling import MGR_GET_PREFIX
 from collector.ceph_source import CephSource
 from collector.mgr_notify import (
     Greeting,
@@ -333,6 +335,29 @@ def test_the_listener_reconnects_after_the_module_restarts(listeners) -> None:
 
 
 # -- the source -----------------------------------------------------------------------------------
+class MgrCeph(ScriptedCeph):
+    """A cluster whose active mgr runs calamari_notify: it hands over the maps it holds
+    (`calamari_notify get`); `mgr_answer`, when set, is what it answers instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mgr_answer: object = None
+        self.targets: list[tuple[str, str]] = []
+
+    def command(self, prefix: str, args: dict[str, Any], target: str, inbuf: bytes = b"") -> tuple[int, bytes, str]:
+        self.targets.append((prefix, target))
+        return super().command(prefix, args, target, inbuf)
+
+    def answer(self, prefix: str, args: dict[str, Any]) -> Any:
+        if prefix != MGR_GET_PREFIX:
+            return super().answer(prefix, args)
+        if self.mgr_answer is not None:
+            return self.mgr_answer
+        if args["kind"] == "osd_map":
+            return {**super().answer("osd dump", {}), "fsid": self.fsid()}
+        return super().answer("fs dump", {})
+
+
 def notified_source(ceph: ScriptedCeph, clock: Clock, port: int) -> CephSource:
     """A source reading `ceph`, told of new maps by the module listening on `port`."""
     return CephSource("/nonexistent/ceph.conf", backends=[ceph], clock=clock, log_dir="/nonexistent",
@@ -340,7 +365,7 @@ def notified_source(ceph: ScriptedCeph, clock: Clock, port: int) -> CephSource:
 
 
 def test_an_announced_map_is_read_at_once_and_checks_stand_down_meanwhile(module_server) -> None:
-    ceph = ScriptedCeph()
+    ceph = MgrCeph()
     clock = Clock()
     source = notified_source(ceph, clock, module_server.port)
     try:
@@ -356,7 +381,9 @@ def test_an_announced_map_is_read_at_once_and_checks_stand_down_meanwhile(module
         wait_for(lambda: source.notify_counters["notifications"] == 1)
         changed = source.notified()
         assert set(changed) == {"osd_map"} and changed["osd_map"][0] == ceph.osd_epoch
-        assert ceph.sent == ["osd dump"]  # straight to the map, no status first
+        # straight to the map, no status first, and from the mgr, which holds it already
+        assert ceph.sent == [MGR_GET_PREFIX] and ceph.targets[-1] == (MGR_GET_PREFIX, "mgr")
+        assert source.maps_from_mgr == 1
         assert source.fetched_by["osd_map"] == "notified"
         assert source.reads["notified"] == 1
         ceph.sent.clear()
@@ -365,6 +392,110 @@ def test_an_announced_map_is_read_at_once_and_checks_stand_down_meanwhile(module
         assert "osd dump" not in ceph.sent
     finally:
         source.close()
+
+
+def test_an_announced_file_system_map_is_taken_from_the_mgr_too(module_server) -> None:
+    ceph = MgrCeph()
+    clock = Clock()
+    source = notified_source(ceph, clock, module_server.port)
+    try:
+        source.poll()
+        wait_for(source.pushed)
+        ceph.fs_epoch += 1
+        ceph.targets.clear()
+        module_server.server.notify("fs_map")
+        wait_for(lambda: source.notify_counters["notifications"] == 1)
+        changed = source.notified()
+        assert set(changed) == {"fs_map"} and changed["fs_map"][0] == ceph.fs_epoch
+        assert ceph.targets == [(MGR_GET_PREFIX, "mgr")]
+    finally:
+        source.close()
+
+
+def test_the_monitor_map_is_read_from_the_monitors(module_server) -> None:
+    """The mgr's dump of the monitor map lacks the quorum that `mon dump` carries."""
+    ceph = MgrCeph()
+    source = notified_source(ceph, Clock(), module_server.port)
+    try:
+        source.poll()
+        wait_for(source.pushed)
+        ceph.mon_epoch += 1
+        ceph.targets.clear()
+        module_server.server.notify("mon_map")
+        wait_for(lambda: source.notify_counters["notifications"] == 1)
+        assert set(source.notified()) == {"mon_map"}
+        assert ceph.targets == [("mon dump", "mon")]
+    finally:
+        source.close()
+
+
+@pytest.mark.parametrize("answer, reason", [
+    (["not", "a", "map"], "not a JSON object"),
+    ({"fsid": FSID, "osds": []}, "no epoch"),
+    ({"fsid": FSID, "epoch": "12"}, "no epoch"),
+    ({"fsid": FSID, "epoch": True}, "no epoch"),
+    ({"fsid": FSID, "epoch": -1}, "no epoch"),
+    ({"fsid": "99999999-2222-3333-4444-555555555555", "epoch": 12, "osds": []}, "of cluster"),
+    ({"epoch": 12, "osds": []}, "of cluster"),
+    (RuntimeError("mgr gone"), "mgr gone"),
+    (-22, "rc=-22"),
+])
+def test_a_map_the_mgr_cannot_hand_over_is_read_from_the_monitors_until_the_channel_reconnects(
+        listeners, caplog, answer: object, reason: str) -> None:
+    running = RunningServer()
+    ceph = MgrCeph()
+    if isinstance(answer, (Exception, int)):
+        ceph.fail[MGR_GET_PREFIX] = answer
+    else:
+        ceph.mgr_answer = answer
+    source = notified_source(ceph, Clock(), running.port)
+    try:
+        source.poll()
+        wait_for(source.pushed)
+        ceph.targets.clear()
+        ceph.osd_epoch += 1
+        running.server.notify("osd_map")
+        wait_for(lambda: source.notify_counters["notifications"] == 1)
+        with caplog.at_level(logging.WARNING, logger="calamari.collector.ceph"):
+            changed = source.notified()
+        assert changed["osd_map"][0] == ceph.osd_epoch
+        assert changed["osd_map"][1].get("fsid") != "99999999-2222-3333-4444-555555555555"
+        assert ceph.targets == [(MGR_GET_PREFIX, "mgr"), ("osd dump", "mon")]
+        assert reason in caplog.text and "did not hand over the osd_map" in caplog.text
+        assert source.maps_from_mgr == 0
+        # not asked again on this connection: a broken mgr must not cost a round trip per change
+        ceph.targets.clear()
+        ceph.osd_epoch += 1
+        running.server.notify("osd_map")
+        wait_for(lambda: source.notify_counters["notifications"] == 2)
+        assert source.notified()["osd_map"][0] == ceph.osd_epoch
+        assert ceph.targets == [("osd dump", "mon")]
+        # a new connection (the module restarted, upgraded, or another mgr took over): asked again
+        port = running.port
+        running.stop()
+        wait_for(lambda: not source.pushed())
+        ceph.fail.clear()
+        ceph.mgr_answer = None
+        running = RunningServer(port)
+        wait_for(source.pushed, timeout=10)
+        ceph.targets.clear()
+        ceph.osd_epoch += 1
+        running.server.notify("osd_map")
+        wait_for(lambda: source.notify_counters["notifications"] == 3)
+        assert source.notified()["osd_map"][0] == ceph.osd_epoch
+        assert ceph.targets == [(MGR_GET_PREFIX, "mgr")]
+    finally:
+        source.close()
+        running.stop()
+
+
+def test_the_module_sends_each_line_without_waiting_for_the_last_to_be_acknowledged(module_server,
+                                                                                    listeners) -> None:
+    listener = listen(listeners, module_server.port)
+    wait_for(listener.live)
+    clients = list(module_server.server._clients.values())
+    assert len(clients) == 1
+    assert clients[0].sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
 
 
 def test_checks_come_back_when_the_module_goes(listeners) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from mgr_module import CLIReadCommand, HandleCommandResult, MgrModule, NotifyType, Option
 
 from .server import NotifyServer
-from .wire import DEFAULT_PORT, MAP_TYPES
+from .wire import DEFAULT_PORT, MAP_DUMPS, MAP_TYPES
 
 RETRY_BIND_S = 5.0
 
@@ -74,3 +74,10 @@ class Module(MgrModule):
             "error": self._listen_error,
         }
         return HandleCommandResult(stdout=json.dumps(report))
+
+    @CLIReadCommand("calamari_notify get")
+    def get_map(self, kind: str) -> HandleCommandResult:
+        """A map as this mgr holds it, in the JSON of the monitors' dump of it"""
+        if kind not in MAP_DUMPS:
+            return HandleCommandResult(retval=-22, stderr=f"not one of {', '.join(MAP_DUMPS)}: {kind}")
+        return HandleCommandResult(stdout=json.dumps(self.get(kind)))

@@ -137,6 +137,8 @@ class NotifyServer:
             sock.close()
             return
         sock.setblocking(False)
+        # each line is news to send now: not held back for the ACK of the line before (Nagle)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client = _Client(sock, self._hello)
         self._clients[client.fd] = client
         selector.register(sock, selectors.EVENT_READ, client)

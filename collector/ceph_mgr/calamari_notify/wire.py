@@ -14,6 +14,10 @@ VERSION = 1
 # The kinds of notify() the collector acts on (what its version check watches); the others are not
 # sent: pg_summary comes every mgr_stats_period and stays on the 1 s poll, clog and command are not maps.
 MAP_TYPES = ("osd_map", "mon_map", "fs_map", "health")
+# The maps the collector may read from the mgr that announced them (`calamari_notify get KIND`):
+# those whose mgr dump is the monitors' own (`osd dump`, `fs dump`: the same C++ dump(); the
+# monitors' `mon dump` adds the quorum, so the monitor map is read from them).
+MAP_DUMPS = ("osd_map", "fs_map")
 KEEPALIVE_S = 2.0
 # A collector that heard nothing for this long takes the channel for dead and polls again.
 SILENCE_S = 3 * KEEPALIVE_S
