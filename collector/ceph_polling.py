@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import hmac
+import json
 import logging
 import resource
 import time
@@ -20,7 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from collector.ceph_mgr.calamari_notify.wire import MAP_DUMPS
+from collector.ceph_backend import CephCommandError
+from collector.ceph_mgr.calamari_notify import wire
 from collector.ceph_shapes import content_hash, pg_summary_from_dumps
 from collector.source import SyncVersion
 
@@ -125,16 +128,56 @@ class Polling:
         The map comes from the mgr that announced it when its module can hand it over
         (`_from_mgr`), else from the monitors."""
         if kind == "osd_map":
-            self._read_osd_map(now, self._from_mgr("osd_map"))
+            self._read_osd_map(now, self._announced_map("osd_map"))
             self._stamps["osd_map"] = self._current["osd_map"][0]
         elif kind == "mon_map":
             self._read_mon_map(now)
             self._stamps["mon_map"] = self._current["mon_map"][0]
         elif kind == "fs_map":
-            self._read_fs_map(now, self._from_mgr("fs_map"))
+            self._read_fs_map(now, self._announced_map("fs_map"))
             self._stamps["fs_map"] = self._current["fs_map"][0]
         elif kind == "health":
             self._read_health(now)
+
+    def _announced_map(self, kind: str) -> dict[str, Any] | None:
+        """The map the module sent with its announcement, else the mgr's answer, else None."""
+        pushed = self._pushed_map(kind)
+        return pushed if pushed is not None else self._from_mgr(kind)
+
+    def _pushed_map(self, kind: str) -> dict[str, Any] | None:
+        """The map of `kind` the module sent with its announcement, when it is signed with the
+        module's key (read from Ceph through cephx once per connection) and is this cluster's map.
+        Anything else is not used: logged, and no sent map is taken until the channel reconnects
+        (the mgr is asked instead), so that a stream of bad ones costs nothing more."""
+        notifier = self._notifier
+        sent = notifier.take_data(kind) if notifier is not None else None
+        if notifier is None or sent is None or notifier.connection == self._pushed_off:
+            return None
+        try:
+            key = self._push_key(notifier.connection)
+            if not hmac.compare_digest(sent.mac, wire.data_mac(key, self.fsid or "", kind, sent.payload)):
+                problem = "its signature is not the module's"
+            else:
+                document = json.loads(sent.payload)
+                problem = mgr_map_problem(document, kind, self.fsid)
+        except Exception as exc:  # the key unreadable (CephCommandError, rados.Error), bad JSON
+            problem = f"{type(exc).__name__}: {exc}"
+        if problem is None:
+            self.maps_pushed += 1
+            return document
+        self._pushed_off = notifier.connection
+        log.warning("a %s sent by the calamari_notify module was not used (%s); asking the mgr for maps "
+                    "until its channel reconnects", kind, problem)
+        return None
+
+    def _push_key(self, connection: int) -> bytes:
+        """The module's signing key, read from its store once per channel connection."""
+        if self._push_key_read[0] != connection:
+            rc, out, err = self._raw("config-key get", {"key": wire.PUSH_KEY_CONFIG_KEY}, "mon")
+            if rc != 0:
+                raise CephCommandError("config-key get", rc, err)
+            self._push_key_read = (connection, bytes(out).strip())
+        return self._push_key_read[1]
 
     def _from_mgr(self, kind: str) -> dict[str, Any] | None:
         """The map of `kind` as the active mgr holds it (`calamari_notify get`, through librados
@@ -144,7 +187,7 @@ class Polling:
         cannot answer (an older module, a mgr failing over) or answers with something that is not
         this cluster's map; it is then not asked again until the channel reconnects."""
         notifier = self._notifier
-        if kind not in MAP_DUMPS or notifier is None or notifier.counters["connections"] == self._mgr_get_off:
+        if kind not in wire.MAP_DUMPS or notifier is None or notifier.connection == self._mgr_get_off:
             return None
         try:
             document = self.query(MGR_GET_PREFIX, target="mgr", kind=kind)
@@ -154,7 +197,7 @@ class Polling:
         if problem is None:
             self.maps_from_mgr += 1
             return document
-        self._mgr_get_off = notifier.counters["connections"]
+        self._mgr_get_off = notifier.connection
         log.warning("the calamari_notify module did not hand over the %s (%s); reading maps from the monitors "
                     "until its channel reconnects", kind, problem)
         return None
