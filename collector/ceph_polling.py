@@ -91,6 +91,7 @@ class Polling:
     def poll(self) -> dict[str, tuple[SyncVersion, Any]]:
         now = self._clock()
         self._cause = "poll"
+        self._read_push_key_early()
         if self.pacers["check"].due(now) or self._status is None:
             self._read_maps(now)
         if self.pacers["poll"].due(now):
@@ -169,6 +170,22 @@ class Polling:
         log.warning("a %s sent by the calamari_notify module was not used (%s); asking the mgr for maps "
                     "until its channel reconnects", kind, problem)
         return None
+
+    def _read_push_key_early(self) -> None:
+        """Read the module's signing key once its channel is up, not with the first map it sends:
+        a read right after a change waits for the monitors' proposal (see `_from_mgr`). Tried
+        once per connection; `_pushed_map` tries again with the first map."""
+        notifier = self._notifier
+        if notifier is None or not notifier.live():
+            return
+        connection = notifier.connection
+        if connection in (self._push_key_read[0], self._push_key_tried, self._pushed_off):
+            return
+        self._push_key_tried = connection
+        try:
+            self._push_key(connection)
+        except Exception as exc:  # CephCommandError (no such key, no caps), rados.Error
+            log.info("cannot read the calamari_notify module's key yet (%s); trying with the first map it sends", exc)
 
     def _push_key(self, connection: int) -> bytes:
         """The module's signing key, read from its store once per channel connection."""

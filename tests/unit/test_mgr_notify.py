@@ -623,6 +623,59 @@ def test_a_map_sent_with_its_announcement_is_taken_without_reading_ceph(listener
         running.stop()
 
 
+def test_the_modules_key_is_read_once_the_channel_is_up_not_with_the_first_map(listeners) -> None:
+    dumps = Dumps()
+    running = RunningServer(dump=dumps)
+    ceph = MgrCeph()
+    clock = Clock()
+    source = notified_source(ceph, clock, running.port)
+    try:
+        wait_for(source.pushed)
+        source.poll()
+        assert ("config-key get", "mon") in ceph.targets
+        ceph.targets.clear()
+        clock.tick(1.0)
+        source.poll()
+        assert ("config-key get", "mon") not in ceph.targets  # once per connection
+        ceph.targets.clear()
+        ceph.osd_epoch += 1
+        dumps.maps["osd_map"] = {**ceph.answer("osd dump", {}), "fsid": FSID}
+        running.server.notify("osd_map")
+        wait_for(lambda: source.notify_counters["notifications"] == 1)
+        assert source.notified()["osd_map"][0] == ceph.osd_epoch
+        assert ceph.targets == []  # the change costs no read at all
+        assert source.maps_pushed == 1
+    finally:
+        source.close()
+        running.stop()
+
+
+def test_a_key_that_cannot_be_read_ahead_is_tried_again_with_the_first_map(listeners) -> None:
+    dumps = Dumps()
+    running = RunningServer(dump=dumps)
+    ceph = MgrCeph()
+    clock = Clock()
+    source = notified_source(ceph, clock, running.port)
+    try:
+        wait_for(source.pushed)
+        ceph.fail["config-key get"] = -2
+        source.poll()
+        clock.tick(1.0)
+        source.poll()
+        assert [t for t in ceph.targets if t[0] == "config-key get"] == [("config-key get", "mon")]
+        ceph.fail.clear()
+        ceph.targets.clear()
+        ceph.osd_epoch += 1
+        dumps.maps["osd_map"] = {**ceph.answer("osd dump", {}), "fsid": FSID}
+        running.server.notify("osd_map")
+        wait_for(lambda: source.notify_counters["notifications"] == 1)
+        assert source.notified()["osd_map"][0] == ceph.osd_epoch
+        assert ceph.targets == [("config-key get", "mon")] and source.maps_pushed == 1
+    finally:
+        source.close()
+        running.stop()
+
+
 @pytest.mark.parametrize("sent, reason", [
     (lambda kind: wire.data_line(b"another key", FSID, kind, json.dumps({"fsid": FSID, "epoch": 99}).encode()),
      "signature"),
