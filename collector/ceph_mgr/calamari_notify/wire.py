@@ -31,7 +31,7 @@ KEEPALIVE_S = 2.0
 # A collector that heard nothing for this long takes the channel for dead and polls again.
 SILENCE_S = 3 * KEEPALIVE_S
 MAX_LINE = 256
-# A map sent with its announcement: the JSON at most this long (a 100-OSD map is ~70 KB); a larger
+# A map sent with its announcement: the JSON at most this long (a 100-OSD map is ~90-130 KB); a larger
 # one is announced only, and the collector reads it from the mgr. Bounds the module's memory per
 # slow client and the collector's per line.
 MAX_PUSH_BYTES = 1 << 20
