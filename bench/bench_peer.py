@@ -24,8 +24,8 @@ poll interval unless --poll-interval), logs in to both and prints:
   dashboard among them) over an idle window.
 
 The cluster's mgr also loads calamari's own module, calamari_notify, and the collector is told of
-new maps by it, as the dashboard is by ceph-mgr (docs/mgr-module.md); --no-mgr-notify measures the
-collector with its version checks alone.
+new maps by it, as the dashboard is by ceph-mgr, and sent the OSD map with the news
+(docs/mgr-module.md); --no-mgr-notify measures the collector with its version checks alone.
 
 The dashboard is Debian's `ceph-mgr-dashboard` package (`apt-get install -y ceph-mgr-dashboard`);
 without it, or without Ceph, the bench says what to install and exits 0. Calamari's side of each

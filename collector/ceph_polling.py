@@ -7,19 +7,45 @@
   PG summary when it moved, usage, config, OSD metadata and health on their refresh intervals,
   the cluster log; and a check.
 - `notified()`, when the calamari_notify mgr module announced a new map (collector/mgr_notify.py):
-  that map, read at once; checks stand down while the module's channel is up.
+  that map, read at once from the mgr that holds it (else from the monitors); checks stand down
+  while the module's channel is up.
 """
 
 from __future__ import annotations
 
+import hmac
+import json
+import logging
 import resource
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from collector.ceph_backend import CephCommandError
+from collector.ceph_mgr.calamari_notify import wire
 from collector.ceph_shapes import content_hash, pg_summary_from_dumps
 from collector.source import SyncVersion
+
+log = logging.getLogger("calamari.collector.ceph")
+
+# The calamari_notify module's command that hands over a map the mgr holds (docs/mgr-module.md).
+MGR_GET_PREFIX = "calamari_notify get"
+
+
+def mgr_map_problem(document: Any, kind: str, fsid: str | None) -> str | None:
+    """What is wrong with `document` as the mgr's dump of the map `kind` of cluster `fsid`; None
+    when nothing is. The mgr is Ceph, reached through cephx, but an answer is checked like any
+    input before it becomes the cluster's map of record."""
+    if not isinstance(document, dict):
+        return f"not a JSON object but {type(document).__name__}"
+    epoch = document.get("epoch")
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        return f"no epoch (found {str(epoch)[:40]!r})"
+    found = document.get("fsid")
+    if kind != "fs_map" and found != fsid:  # the file system map's dump does not name the cluster
+        return f"the {kind} of cluster {str(found)[:40]!r}, not {fsid!r}"
+    return None
 
 
 def process_cpu_seconds() -> float:
@@ -65,6 +91,7 @@ class Polling:
     def poll(self) -> dict[str, tuple[SyncVersion, Any]]:
         now = self._clock()
         self._cause = "poll"
+        self._read_push_key_early()
         if self.pacers["check"].due(now) or self._status is None:
             self._read_maps(now)
         if self.pacers["poll"].due(now):
@@ -98,18 +125,99 @@ class Polling:
 
     def _fetch_announced(self, kind: str, now: float) -> None:
         """Read the map of `kind` whatever the stamps say (a `status` from another monitor might
-        not show it yet), and note its version so that the next check does not read it again."""
+        not show it yet), and note its version so that the next check does not read it again.
+        The map comes from the mgr that announced it when its module can hand it over
+        (`_from_mgr`), else from the monitors."""
         if kind == "osd_map":
-            self._read_osd_map(now)
+            self._read_osd_map(now, self._announced_map("osd_map"))
             self._stamps["osd_map"] = self._current["osd_map"][0]
         elif kind == "mon_map":
             self._read_mon_map(now)
             self._stamps["mon_map"] = self._current["mon_map"][0]
         elif kind == "fs_map":
-            self._read_fs_map(now)
+            self._read_fs_map(now, self._announced_map("fs_map"))
             self._stamps["fs_map"] = self._current["fs_map"][0]
         elif kind == "health":
             self._read_health(now)
+
+    def _announced_map(self, kind: str) -> dict[str, Any] | None:
+        """The map the module sent with its announcement, else the mgr's answer, else None."""
+        pushed = self._pushed_map(kind)
+        return pushed if pushed is not None else self._from_mgr(kind)
+
+    def _pushed_map(self, kind: str) -> dict[str, Any] | None:
+        """The map of `kind` the module sent with its announcement, when it is signed with the
+        module's key (read from Ceph through cephx once per connection) and is this cluster's map.
+        Anything else is not used: logged, and no sent map is taken until the channel reconnects
+        (the mgr is asked instead), so that a stream of bad ones costs nothing more."""
+        notifier = self._notifier
+        sent = notifier.take_data(kind) if notifier is not None else None
+        if notifier is None or sent is None or notifier.connection == self._pushed_off:
+            return None
+        try:
+            key = self._push_key(notifier.connection)
+            if not hmac.compare_digest(sent.mac, wire.data_mac(key, self.fsid or "", kind, sent.payload)):
+                problem = "its signature is not the module's"
+            else:
+                document = json.loads(sent.payload)
+                problem = mgr_map_problem(document, kind, self.fsid)
+        except Exception as exc:  # the key unreadable (CephCommandError, rados.Error), bad JSON
+            problem = f"{type(exc).__name__}: {exc}"
+        if problem is None:
+            self.maps_pushed += 1
+            return document
+        self._pushed_off = notifier.connection
+        log.warning("a %s sent by the calamari_notify module was not used (%s); asking the mgr for maps "
+                    "until its channel reconnects", kind, problem)
+        return None
+
+    def _read_push_key_early(self) -> None:
+        """Read the module's signing key once its channel is up, not with the first map it sends:
+        a read right after a change waits for the monitors' proposal (see `_from_mgr`). Tried
+        once per connection; `_pushed_map` tries again with the first map."""
+        notifier = self._notifier
+        if notifier is None or not notifier.live():
+            return
+        connection = notifier.connection
+        if connection in (self._push_key_read[0], self._push_key_tried, self._pushed_off):
+            return
+        self._push_key_tried = connection
+        try:
+            self._push_key(connection)
+        except Exception as exc:  # CephCommandError (no such key, no caps), rados.Error
+            log.info("cannot read the calamari_notify module's key yet (%s); trying with the first map it sends", exc)
+
+    def _push_key(self, connection: int) -> bytes:
+        """The module's signing key, read from its store once per channel connection."""
+        if self._push_key_read[0] != connection:
+            rc, out, err = self._raw("config-key get", {"key": wire.PUSH_KEY_CONFIG_KEY}, "mon")
+            if rc != 0:
+                raise CephCommandError("config-key get", rc, err)
+            self._push_key_read = (connection, bytes(out).strip())
+        return self._push_key_read[1]
+
+    def _from_mgr(self, kind: str) -> dict[str, Any] | None:
+        """The map of `kind` as the active mgr holds it (`calamari_notify get`, through librados
+        and cephx like any read): the mgr has the map when its module announces it, while the
+        monitors answer a read of it only once they have finished the proposal that made it,
+        several milliseconds later. None, and the caller reads the monitors, when the module
+        cannot answer (an older module, a mgr failing over) or answers with something that is not
+        this cluster's map; it is then not asked again until the channel reconnects."""
+        notifier = self._notifier
+        if kind not in wire.MAP_DUMPS or notifier is None or notifier.connection == self._mgr_get_off:
+            return None
+        try:
+            document = self.query(MGR_GET_PREFIX, target="mgr", kind=kind)
+            problem = mgr_map_problem(document, kind, self.fsid)
+        except Exception as exc:  # CephCommandError, rados.Error, bad JSON...
+            problem = f"{type(exc).__name__}: {exc}"
+        if problem is None:
+            self.maps_from_mgr += 1
+            return document
+        self._mgr_get_off = notifier.connection
+        log.warning("the calamari_notify module did not hand over the %s (%s); reading maps from the monitors "
+                    "until its channel reconnects", kind, problem)
+        return None
 
     def _read_maps(self, now: float) -> None:
         """One `status` (what the check pacer is charged), then every map whose version moved."""
@@ -131,8 +239,11 @@ class Polling:
                 # only now: a fetch that failed is tried again at the next check, not forgotten
                 self._stamps[key] = stamp
 
-    def _read_osd_map(self, now: float) -> None:
-        osd_map = self.query("osd dump")
+    def _read_osd_map(self, now: float, osd_map: dict[str, Any] | None = None) -> None:
+        """The OSD map (`osd_map`: as the mgr handed it over; else read from the monitors), and the
+        CRUSH map when its version moved."""
+        if osd_map is None:
+            osd_map = self.query("osd dump")
         self._store("osd_map", int(osd_map["epoch"]), osd_map, now)
         crush_version = int(osd_map.get("crush_version", 0))
         if self._current.get("crush_map", (None,))[0] != crush_version:
@@ -147,8 +258,9 @@ class Polling:
         quorum = self.query("quorum_status")
         self._store("mon_status", int(quorum["election_epoch"]), quorum, now)
 
-    def _read_fs_map(self, now: float) -> None:
-        fs_map = self.query("fs dump")
+    def _read_fs_map(self, now: float, fs_map: dict[str, Any] | None = None) -> None:
+        if fs_map is None:
+            fs_map = self.query("fs dump")
         self._store("fs_map", int(fs_map["epoch"]), fs_map, now)
 
     def _read_health(self, now: float) -> None:

@@ -130,6 +130,12 @@ class CephSource(Polling):
         self.fetched_by: dict[str, str] = {}  # sync object -> "check", "poll" or "notified"
         self._cause = "poll"
         self._notifier: MgrNotifyListener | None = None
+        self._mgr_get_off = -1  # the channel connection on which the mgr failed to hand over a map
+        self.maps_from_mgr = 0  # announced maps the mgr handed over (the others were read from the monitors)
+        self.maps_pushed = 0  # announced maps taken as the module sent them
+        self._pushed_off = -1  # the channel connection on which a sent map was not usable
+        self._push_key_read: tuple[int, bytes] = (-1, b"")  # (connection, the module's key)
+        self._push_key_tried = -1  # the connection on which the key was last read ahead of a map
         if mgr_notify:
             self._notifier = MgrNotifyListener([parse_endpoint(text) for text in mgr_notify], self.fsid)
             self._notifier.start()

@@ -43,11 +43,21 @@ class MapChanged:
 
 
 @dataclass(frozen=True)
+class MapData:
+    """A new map sent with its announcement: its JSON and the module's signature of it, both
+    unchecked (the source checks them: CephSource._pushed_map)."""
+    kind: str
+    mac: str
+    payload: bytes
+
+
+@dataclass(frozen=True)
 class Tick:
     pass
 
 
-Line = Greeting | MapChanged | Tick
+Line = Greeting | MapChanged | MapData | Tick
+_HEX = frozenset("0123456789abcdef")
 
 
 def parse_endpoint(text: str) -> tuple[str, int]:
@@ -71,6 +81,8 @@ def parse_endpoint(text: str) -> tuple[str, int]:
 
 def parse_line(line: bytes, *, first: bool) -> Line:
     """One line without its newline. The first of a connection must be the greeting."""
+    if line.startswith(b"data ") and not first:
+        return _parse_data(line)
     try:
         text = line.decode("ascii")
     except UnicodeDecodeError:
@@ -91,32 +103,54 @@ def parse_line(line: bytes, *, first: bool) -> Line:
     raise MalformedLine(f"unknown line {text[:80]!r}")
 
 
+def _parse_data(line: bytes) -> MapData:
+    parts = line.split(b" ", 3)
+    if len(parts) != 4:
+        raise MalformedLine("a data line without its map")
+    kind, mac = parts[1].decode("ascii", "replace"), parts[2].decode("ascii", "replace")
+    if kind not in wire.MAP_DUMPS:
+        raise MalformedLine(f"data of an unknown map kind {kind[:40]!r}")
+    if len(mac) != 64 or not set(mac) <= _HEX:
+        raise MalformedLine(f"data with a malformed signature {mac[:70]!r}")
+    return MapData(kind, mac, parts[3])
+
+
+def _longest(line: bytes | bytearray) -> int:
+    """How long a line may be: a map sent with its announcement, or anything else."""
+    return wire.MAX_DATA_LINE if line[:5] == b"data " else wire.MAX_LINE
+
+
 class LineSplitter:
     """Bytes as they arrive -> complete lines; a line longer than `wire.MAX_LINE` is skipped up to
     its end and reported as malformed instead of growing the buffer."""
 
     def __init__(self) -> None:
         self._buffer = bytearray()
+        self._searched = 0  # the buffer holds no newline before this
         self._skipping = False
 
     def feed(self, data: bytes) -> list[bytes | MalformedLine]:
         self._buffer += data
         lines: list[bytes | MalformedLine] = []
         while True:
-            end = self._buffer.find(b"\n")
+            end = self._buffer.find(b"\n", self._searched)
             if end < 0:
-                if len(self._buffer) > wire.MAX_LINE:
+                self._searched = len(self._buffer)  # a long line is searched once, not per read
+                longest = _longest(self._buffer)
+                if len(self._buffer) > longest:
                     if not self._skipping:
-                        lines.append(MalformedLine(f"a line longer than {wire.MAX_LINE} bytes"))
+                        lines.append(MalformedLine(f"a line longer than {longest} bytes"))
                     self._skipping = True
                     self._buffer.clear()
+                    self._searched = 0
                 return lines
             line = bytes(self._buffer[:end])
             del self._buffer[: end + 1]
+            self._searched = 0
             if self._skipping:
                 self._skipping = False  # the rest of the overlong line
-            elif len(line) > wire.MAX_LINE:
-                lines.append(MalformedLine(f"a line longer than {wire.MAX_LINE} bytes"))
+            elif len(line) > _longest(line):
+                lines.append(MalformedLine(f"a line longer than {_longest(line)} bytes"))
             else:
                 lines.append(line)
 
@@ -138,6 +172,7 @@ class MgrNotifyListener:
         self._lock = threading.Lock()
         self._closed = False
         self._pending: set[str] = set()
+        self._data: dict[str, MapData] = {}  # per kind, the map sent with its last announcement
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._connected: Greeting | None = None
@@ -172,6 +207,16 @@ class MgrNotifyListener:
                 pass
             kinds, self._pending = self._pending, set()
         return kinds
+
+    def take_data(self, kind: str) -> MapData | None:
+        """The map of `kind` sent with its last announcement (once), if that one carried it."""
+        with self._lock:
+            return self._data.pop(kind, None)
+
+    @property
+    def connection(self) -> int:
+        """Which connection this is (counts greetings): a new one may be another mgr, module or key."""
+        return self.counters["connections"]
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="calamari-mgr-notify", daemon=True)
@@ -215,7 +260,7 @@ class MgrNotifyListener:
         try:
             while not self._stopping.is_set():
                 try:
-                    data = sock.recv(4096)
+                    data = sock.recv(65536)
                 except TimeoutError:
                     if self._clock() - self._last_heard >= self.silence_s:
                         log.warning("calamari_notify at %s silent for %.0f s; polling until it is back",
@@ -251,20 +296,24 @@ class MgrNotifyListener:
                         self._connected = line
                         self.counters["connections"] += 1
                         log.info("calamari_notify of mgr %s at %s: maps are pushed now", line.mgr_name, where)
-                    elif isinstance(line, MapChanged):
+                    elif isinstance(line, MapChanged | MapData):
                         self.counters["notifications"] += 1
-                        self._announce(line.kind)
+                        self._announce(line.kind, line if isinstance(line, MapData) else None)
             return greeted
         finally:
             if self._connected is not None:
                 self.counters["disconnects"] += 1
             self._connected = None
 
-    def _announce(self, kind: str) -> None:
+    def _announce(self, kind: str, data: MapData | None = None) -> None:
         with self._lock:
             if self._closed:  # the pipe's numbers may be another file's now
                 return
             self._pending.add(kind)
+            if data is not None:
+                self._data[kind] = data  # one per kind: the latest replaces one not yet taken
+            else:
+                self._data.pop(kind, None)  # announced without it: an older one must not stand in
             try:
                 os.write(self._wake_w, b"!")
             except BlockingIOError:  # the agent has a wake-up waiting already

@@ -103,7 +103,9 @@ C
     [ "$(ceph osd stat -f json | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["num_up_osds"])')" = "$OSDS" ] && break; sleep 0.5
   done
   if [ -n "${DASHBOARD_PORT:-}" ]; then
-    ceph config set mgr mgr/dashboard/ssl false
+    # the monitors know a module's options only once the mgr has reported them: on a loaded
+    # machine that can be seconds after it started
+    for t in $(seq 1 60); do ceph config set mgr mgr/dashboard/ssl false 2>/dev/null && break; sleep 1; done
     ceph config set mgr mgr/dashboard/server_addr 127.0.0.1
     ceph config set mgr mgr/dashboard/server_port "$DASHBOARD_PORT"
     ceph mgr module enable dashboard

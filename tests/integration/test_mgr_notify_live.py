@@ -1,6 +1,7 @@
 """The calamari_notify mgr module on a real cluster (docs/mgr-module.md): loaded and enabled by the
-test cluster's mgr; a `ceph osd out` reaches the collector through a notification (the fetch is
-recorded as caused by it, and no version check read anything meanwhile); with the module disabled
+test cluster's mgr; it hands over the OSD and file system maps as the monitors dump them; a `ceph
+osd out` reaches the collector through a notification (the fetch is recorded as caused by it, the
+map taken as the module sent it, and no version check read anything meanwhile); with the module disabled
 or the mgr restarted the collector's checks take over, and it reconnects when the module is back.
 
 The collector polls only once a minute here, so that a change it sees came either through the
@@ -8,6 +9,7 @@ module or through a version check, and `CephSource.fetched_by` says which."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -66,13 +68,32 @@ def test_the_module_is_loaded_enabled_and_listening(cluster, ceph_cluster) -> No
     assert status["error"] is None
 
 
+def test_the_module_hands_over_the_maps_as_the_monitors_dump_them(cluster) -> None:
+    def same(kind: str, dump: str) -> bool:
+        handed, dumped = cluster.ceph("calamari_notify", "get", kind), cluster.ceph(*dump.split())
+        if handed["epoch"] != dumped["epoch"]:  # the cluster moved on between the two reads
+            return False
+        assert handed == dumped
+        return True
+
+    for kind, dump in (("osd_map", "osd dump"), ("fs_map", "fs dump")):
+        wait_for(lambda kind=kind, dump=dump: same(kind, dump), 60, f"{kind} and `{dump}` at one epoch")
+    with pytest.raises(RuntimeError, match="rc=22"):  # only the maps whose dump is the monitors'
+        cluster.ceph("calamari_notify", "get", "mon_map")
+    # the key that signs the maps the module sends, in its store, for a collector to read
+    key = subprocess.run(["ceph", "--conf", cluster.conf, "config-key", "get", "mgr/calamari_notify/push_key"],
+                         env=cluster.env, capture_output=True, check=True, timeout=60).stdout.strip()
+    assert len(key) == 64
+
+
 def test_a_change_reaches_the_collector_through_a_notification(cluster, live) -> None:
     source, collector = live["source"], live["collector"]
     wait_for(source.pushed, 30, "the collector to connect to the module")
-    notified, checks = collector.counters["notified"], source.reads["check"]
+    notified, checks, pushed = collector.counters["notified"], source.reads["check"], source.maps_pushed
     try:
         mark(cluster, live, 0, "out")
         assert source.fetched_by["osd_map"] == "notified"
+        assert source.maps_pushed > pushed  # sent with its announcement, signed: not read again
         assert collector.counters["notified"] > notified
         assert source.notify_counters["notifications"] >= 1
         assert source.reads["check"] == checks  # no status read: the module said when to look

@@ -5,6 +5,7 @@ announced map at once, its checks standing down while the module pushes."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import select
@@ -12,18 +13,21 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from test_ceph_source_checks import Clock, ScriptedCeph
 
 from collector.ceph_mgr.calamari_notify import wire
 from collector.ceph_mgr.calamari_notify.server import MAX_CLIENT_BYTES, NotifyServer
+from collector.ceph_polling import MGR_GET_PREFIX
 from collector.ceph_source import CephSource
 from collector.mgr_notify import (
     Greeting,
     LineSplitter,
     MalformedLine,
     MapChanged,
+    MapData,
     MgrNotifyListener,
     Tick,
     parse_endpoint,
@@ -31,6 +35,7 @@ from collector.mgr_notify import (
 )
 
 FSID = "11111111-2222-3333-4444-555555555555"
+KEY = b"0123456789abcdef" * 4  # the module's signing key, as its store holds it
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 5.0) -> None:
@@ -79,6 +84,49 @@ def test_malformed_lines_are_refused_with_a_reason(line: bytes, first: bool) -> 
     with pytest.raises(MalformedLine) as refused:
         parse_line(line, first=first)
     assert str(refused.value)
+
+
+def test_a_map_sent_with_its_announcement_is_read_with_its_signature() -> None:
+    payload = json.dumps({"fsid": FSID, "epoch": 12, "osds": [{"osd": 0, "name": "a b\nc"}]}).encode()
+    line = wire.data_line(KEY, FSID, "osd_map", payload)
+    assert line.count(b"\n") == 1 and line.endswith(b"\n")
+    parsed = parse_line(line[:-1], first=False)
+    assert parsed == MapData("osd_map", wire.data_mac(KEY, FSID, "osd_map", payload), payload)
+    # the signature covers the cluster, the kind and the map
+    assert parsed.mac != wire.data_mac(KEY, "another-fsid", "osd_map", payload)
+    assert parsed.mac != wire.data_mac(KEY, FSID, "fs_map", payload)
+    assert parsed.mac != wire.data_mac(KEY, FSID, "osd_map", payload.replace(b"12", b"13"))
+
+
+@pytest.mark.parametrize("line", [
+    b"data osd_map",
+    b"data osd_map " + b"a" * 64,
+    b"data mon_map " + b"a" * 64 + b" {}",  # not a kind sent with its map
+    b"data osd_map " + b"g" * 64 + b" {}",
+    b"data osd_map " + b"a" * 63 + b" {}",
+])
+def test_malformed_data_lines_are_refused(line: bytes) -> None:
+    with pytest.raises(MalformedLine):
+        parse_line(line, first=False)
+
+
+def test_a_map_line_is_joined_across_reads_up_to_its_bound_and_skipped_beyond() -> None:
+    splitter = LineSplitter()
+    line = b"data osd_map " + b"a" * 64 + b" " + b"x" * (wire.MAX_DATA_LINE - 200)
+    got: list[object] = []
+    for start in range(0, len(line), 65536):
+        got += splitter.feed(line[start:start + 65536])
+    got += splitter.feed(b"\ntick\n")
+    assert got == [line, b"tick"]
+    too_long = b"data osd_map " + b"a" * 64 + b" " + b"x" * wire.MAX_DATA_LINE
+    got = []
+    for start in range(0, len(too_long), 65536):
+        got += splitter.feed(too_long[start:start + 65536])
+    got += splitter.feed(b"\ntick\n")
+    assert len(got) == 2 and isinstance(got[0], MalformedLine) and got[1] == b"tick"
+    # other lines keep their own bound
+    got = splitter.feed(b"tick" + b"x" * wire.MAX_LINE + b"\ntick\n")
+    assert isinstance(got[0], MalformedLine) and got[1:] == [b"tick"]
 
 
 def test_lines_split_across_reads_are_joined() -> None:
@@ -184,6 +232,66 @@ def test_kinds_the_collector_does_not_read_are_not_sent(module_server, listeners
     time.sleep(0.05)
     assert listener.take() == {"mon_map"}
     assert module_server.server.counters["notifications"] == 1
+
+
+class Dumps:
+    """The module's dump(kind): the signed line of a map the test sets, counting calls."""
+
+    def __init__(self) -> None:
+        self.maps: dict[str, object] = {"osd_map": {"fsid": FSID, "epoch": 12, "osds": []}}
+        self.calls: list[str] = []
+        self.fail = False
+
+    def __call__(self, kind: str) -> bytes | None:
+        self.calls.append(kind)
+        if self.fail:
+            raise RuntimeError("the mgr has no such map")
+        document = self.maps.get(kind)
+        return None if document is None else wire.data_line(KEY, FSID, kind, json.dumps(document).encode())
+
+
+def test_a_map_is_sent_with_its_announcement_dumped_once_for_every_client(listeners) -> None:
+    dumps = Dumps()
+    running = RunningServer(dump=dumps)
+    try:
+        first, second = listen(listeners, running.port), listen(listeners, running.port)
+        wait_for(lambda: first.live() and second.live())
+        running.server.notify("osd_map")
+        for listener in (first, second):
+            wait_for(lambda listener=listener: listener.counters["notifications"] == 1)
+            assert listener.take() == {"osd_map"}
+            sent = listener.take_data("osd_map")
+            assert sent is not None and json.loads(sent.payload) == dumps.maps["osd_map"]
+            assert listener.take_data("osd_map") is None  # taken once
+        assert dumps.calls == ["osd_map"]
+        assert running.server.counters["maps_sent"] == 1
+    finally:
+        running.stop()
+
+
+def test_a_map_the_module_cannot_send_is_announced_only(listeners) -> None:
+    dumps = Dumps()
+    running = RunningServer(dump=dumps)
+    try:
+        listener = listen(listeners, running.port)
+        wait_for(listener.live)
+        running.server.notify("osd_map")
+        wait_for(lambda: listener.counters["notifications"] == 1)
+        assert listener.take_data("osd_map") is not None
+        dumps.maps.clear()  # too large: dump() says so with None
+        running.server.notify("osd_map")
+        wait_for(lambda: listener.counters["notifications"] == 2)
+        assert listener.take() == {"osd_map"}
+        assert listener.take_data("osd_map") is None  # and not the older map sent before
+        dumps.fail = True
+        running.server.notify("osd_map")
+        running.server.notify("mon_map")  # not a kind sent with its map: dump() is not asked
+        wait_for(lambda: listener.counters["notifications"] == 4)
+        assert listener.take() == {"osd_map", "mon_map"} and listener.take_data("osd_map") is None
+        assert running.server.counters["dump_errors"] == 1
+        assert "mon_map" not in dumps.calls
+    finally:
+        running.stop()
 
 
 def test_a_client_that_does_not_read_costs_one_line_per_kind(module_server) -> None:
@@ -333,6 +441,33 @@ def test_the_listener_reconnects_after_the_module_restarts(listeners) -> None:
 
 
 # -- the source -----------------------------------------------------------------------------------
+class MgrCeph(ScriptedCeph):
+    """A cluster whose active mgr runs calamari_notify: it hands over the maps it holds
+    (`calamari_notify get`); `mgr_answer`, when set, is what it answers instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mgr_answer: object = None
+        self.targets: list[tuple[str, str]] = []
+
+    def command(self, prefix: str, args: dict[str, Any], target: str, inbuf: bytes = b"") -> tuple[int, bytes, str]:
+        self.targets.append((prefix, target))
+        if prefix == "config-key get" and prefix not in self.fail:
+            assert args == {"key": wire.PUSH_KEY_CONFIG_KEY}
+            self.sent.append(prefix)
+            return 0, KEY, ""  # config-key answers with the value itself, not JSON
+        return super().command(prefix, args, target, inbuf)
+
+    def answer(self, prefix: str, args: dict[str, Any]) -> Any:
+        if prefix != MGR_GET_PREFIX:
+            return super().answer(prefix, args)
+        if self.mgr_answer is not None:
+            return self.mgr_answer
+        if args["kind"] == "osd_map":
+            return {**super().answer("osd dump", {}), "fsid": self.fsid()}
+        return super().answer("fs dump", {})
+
+
 def notified_source(ceph: ScriptedCeph, clock: Clock, port: int) -> CephSource:
     """A source reading `ceph`, told of new maps by the module listening on `port`."""
     return CephSource("/nonexistent/ceph.conf", backends=[ceph], clock=clock, log_dir="/nonexistent",
@@ -340,7 +475,7 @@ def notified_source(ceph: ScriptedCeph, clock: Clock, port: int) -> CephSource:
 
 
 def test_an_announced_map_is_read_at_once_and_checks_stand_down_meanwhile(module_server) -> None:
-    ceph = ScriptedCeph()
+    ceph = MgrCeph()
     clock = Clock()
     source = notified_source(ceph, clock, module_server.port)
     try:
@@ -356,7 +491,9 @@ def test_an_announced_map_is_read_at_once_and_checks_stand_down_meanwhile(module
         wait_for(lambda: source.notify_counters["notifications"] == 1)
         changed = source.notified()
         assert set(changed) == {"osd_map"} and changed["osd_map"][0] == ceph.osd_epoch
-        assert ceph.sent == ["osd dump"]  # straight to the map, no status first
+        # straight to the map, no status first, and from the mgr, which holds it already
+        assert ceph.sent == [MGR_GET_PREFIX] and ceph.targets[-1] == (MGR_GET_PREFIX, "mgr")
+        assert source.maps_from_mgr == 1
         assert source.fetched_by["osd_map"] == "notified"
         assert source.reads["notified"] == 1
         ceph.sent.clear()
@@ -365,6 +502,243 @@ def test_an_announced_map_is_read_at_once_and_checks_stand_down_meanwhile(module
         assert "osd dump" not in ceph.sent
     finally:
         source.close()
+
+
+def test_an_announced_file_system_map_is_taken_from_the_mgr_too(module_server) -> None:
+    ceph = MgrCeph()
+    clock = Clock()
+    source = notified_source(ceph, clock, module_server.port)
+    try:
+        source.poll()
+        wait_for(source.pushed)
+        ceph.fs_epoch += 1
+        ceph.targets.clear()
+        module_server.server.notify("fs_map")
+        wait_for(lambda: source.notify_counters["notifications"] == 1)
+        changed = source.notified()
+        assert set(changed) == {"fs_map"} and changed["fs_map"][0] == ceph.fs_epoch
+        assert ceph.targets == [(MGR_GET_PREFIX, "mgr")]
+    finally:
+        source.close()
+
+
+def test_the_monitor_map_is_read_from_the_monitors(module_server) -> None:
+    """The mgr's dump of the monitor map lacks the quorum that `mon dump` carries."""
+    ceph = MgrCeph()
+    source = notified_source(ceph, Clock(), module_server.port)
+    try:
+        source.poll()
+        wait_for(source.pushed)
+        ceph.mon_epoch += 1
+        ceph.targets.clear()
+        module_server.server.notify("mon_map")
+        wait_for(lambda: source.notify_counters["notifications"] == 1)
+        assert set(source.notified()) == {"mon_map"}
+        assert ceph.targets == [("mon dump", "mon")]
+    finally:
+        source.close()
+
+
+@pytest.mark.parametrize("answer, reason", [
+    (["not", "a", "map"], "not a JSON object"),
+    ({"fsid": FSID, "osds": []}, "no epoch"),
+    ({"fsid": FSID, "epoch": "12"}, "no epoch"),
+    ({"fsid": FSID, "epoch": True}, "no epoch"),
+    ({"fsid": FSID, "epoch": -1}, "no epoch"),
+    ({"fsid": "99999999-2222-3333-4444-555555555555", "epoch": 12, "osds": []}, "of cluster"),
+    ({"epoch": 12, "osds": []}, "of cluster"),
+    (RuntimeError("mgr gone"), "mgr gone"),
+    (-22, "rc=-22"),
+])
+def test_a_map_the_mgr_cannot_hand_over_is_read_from_the_monitors_until_the_channel_reconnects(
+        listeners, caplog, answer: object, reason: str) -> None:
+    running = RunningServer()
+    ceph = MgrCeph()
+    if isinstance(answer, (Exception, int)):
+        ceph.fail[MGR_GET_PREFIX] = answer
+    else:
+        ceph.mgr_answer = answer
+    source = notified_source(ceph, Clock(), running.port)
+    try:
+        source.poll()
+        wait_for(source.pushed)
+        ceph.targets.clear()
+        ceph.osd_epoch += 1
+        running.server.notify("osd_map")
+        wait_for(lambda: source.notify_counters["notifications"] == 1)
+        with caplog.at_level(logging.WARNING, logger="calamari.collector.ceph"):
+            changed = source.notified()
+        assert changed["osd_map"][0] == ceph.osd_epoch
+        assert changed["osd_map"][1].get("fsid") != "99999999-2222-3333-4444-555555555555"
+        assert ceph.targets == [(MGR_GET_PREFIX, "mgr"), ("osd dump", "mon")]
+        assert reason in caplog.text and "did not hand over the osd_map" in caplog.text
+        assert source.maps_from_mgr == 0
+        # not asked again on this connection: a broken mgr must not cost a round trip per change
+        ceph.targets.clear()
+        ceph.osd_epoch += 1
+        running.server.notify("osd_map")
+        wait_for(lambda: source.notify_counters["notifications"] == 2)
+        assert source.notified()["osd_map"][0] == ceph.osd_epoch
+        assert ceph.targets == [("osd dump", "mon")]
+        # a new connection (the module restarted, upgraded, or another mgr took over): asked again
+        port = running.port
+        running.stop()
+        wait_for(lambda: not source.pushed())
+        ceph.fail.clear()
+        ceph.mgr_answer = None
+        running = RunningServer(port)
+        wait_for(source.pushed, timeout=10)
+        ceph.targets.clear()
+        ceph.osd_epoch += 1
+        running.server.notify("osd_map")
+        wait_for(lambda: source.notify_counters["notifications"] == 3)
+        assert source.notified()["osd_map"][0] == ceph.osd_epoch
+        assert ceph.targets == [(MGR_GET_PREFIX, "mgr")]
+    finally:
+        source.close()
+        running.stop()
+
+
+def test_a_map_sent_with_its_announcement_is_taken_without_reading_ceph(listeners) -> None:
+    dumps = Dumps()
+    running = RunningServer(dump=dumps)
+    ceph = MgrCeph()
+    source = notified_source(ceph, Clock(), running.port)
+    try:
+        source.poll()
+        wait_for(source.pushed)
+        for round_no in (1, 2):
+            ceph.targets.clear()
+            ceph.osd_epoch += 1
+            dumps.maps["osd_map"] = {**ceph.answer("osd dump", {}), "fsid": FSID, "flags_set": ["noout"]}
+            running.server.notify("osd_map")
+            wait_for(lambda round_no=round_no: source.notify_counters["notifications"] == round_no)
+            changed = source.notified()
+            assert changed["osd_map"][0] == ceph.osd_epoch and changed["osd_map"][1]["flags_set"] == ["noout"]
+            # the module's key is read once per connection; the map itself not at all
+            assert ceph.targets == ([("config-key get", "mon")] if round_no == 1 else [])
+        assert source.maps_pushed == 2 and source.fetched_by["osd_map"] == "notified"
+    finally:
+        source.close()
+        running.stop()
+
+
+def test_the_modules_key_is_read_once_the_channel_is_up_not_with_the_first_map(listeners) -> None:
+    dumps = Dumps()
+    running = RunningServer(dump=dumps)
+    ceph = MgrCeph()
+    clock = Clock()
+    source = notified_source(ceph, clock, running.port)
+    try:
+        wait_for(source.pushed)
+        source.poll()
+        assert ("config-key get", "mon") in ceph.targets
+        ceph.targets.clear()
+        clock.tick(1.0)
+        source.poll()
+        assert ("config-key get", "mon") not in ceph.targets  # once per connection
+        ceph.targets.clear()
+        ceph.osd_epoch += 1
+        dumps.maps["osd_map"] = {**ceph.answer("osd dump", {}), "fsid": FSID}
+        running.server.notify("osd_map")
+        wait_for(lambda: source.notify_counters["notifications"] == 1)
+        assert source.notified()["osd_map"][0] == ceph.osd_epoch
+        assert ceph.targets == []  # the change costs no read at all
+        assert source.maps_pushed == 1
+    finally:
+        source.close()
+        running.stop()
+
+
+def test_a_key_that_cannot_be_read_ahead_is_tried_again_with_the_first_map(listeners) -> None:
+    dumps = Dumps()
+    running = RunningServer(dump=dumps)
+    ceph = MgrCeph()
+    clock = Clock()
+    source = notified_source(ceph, clock, running.port)
+    try:
+        wait_for(source.pushed)
+        ceph.fail["config-key get"] = -2
+        source.poll()
+        clock.tick(1.0)
+        source.poll()
+        assert [t for t in ceph.targets if t[0] == "config-key get"] == [("config-key get", "mon")]
+        ceph.fail.clear()
+        ceph.targets.clear()
+        ceph.osd_epoch += 1
+        dumps.maps["osd_map"] = {**ceph.answer("osd dump", {}), "fsid": FSID}
+        running.server.notify("osd_map")
+        wait_for(lambda: source.notify_counters["notifications"] == 1)
+        assert source.notified()["osd_map"][0] == ceph.osd_epoch
+        assert ceph.targets == [("config-key get", "mon")] and source.maps_pushed == 1
+    finally:
+        source.close()
+        running.stop()
+
+
+@pytest.mark.parametrize("sent, reason", [
+    (lambda kind: wire.data_line(b"another key", FSID, kind, json.dumps({"fsid": FSID, "epoch": 99}).encode()),
+     "signature"),
+    (lambda kind: wire.data_line(KEY, FSID, kind, b"{not json"), "JSONDecodeError"),
+    (lambda kind: wire.data_line(KEY, FSID, kind, json.dumps({"fsid": "other", "epoch": 99}).encode()),
+     "of cluster"),
+    (lambda kind: wire.data_line(KEY, FSID, kind, json.dumps([1, 2]).encode()), "not a JSON object"),
+])
+def test_a_sent_map_that_is_not_the_modules_is_not_used_and_the_mgr_is_asked(listeners, caplog, sent,
+                                                                             reason: str) -> None:
+    running = RunningServer(dump=sent)
+    ceph = MgrCeph()
+    source = notified_source(ceph, Clock(), running.port)
+    try:
+        source.poll()
+        wait_for(source.pushed)
+        for round_no in (1, 2):
+            ceph.targets.clear()
+            ceph.osd_epoch += 1
+            running.server.notify("osd_map")
+            wait_for(lambda round_no=round_no: source.notify_counters["notifications"] == round_no)
+            with caplog.at_level(logging.WARNING, logger="calamari.collector.ceph"):
+                changed = source.notified()
+            assert changed["osd_map"][0] == ceph.osd_epoch and changed["osd_map"][0] != 99
+            if round_no == 1:
+                assert reason in caplog.text and "was not used" in caplog.text
+                assert ceph.targets == [("config-key get", "mon"), (MGR_GET_PREFIX, "mgr")]
+            else:  # not looked at again on this connection
+                assert ceph.targets == [(MGR_GET_PREFIX, "mgr")]
+        assert source.maps_pushed == 0
+    finally:
+        source.close()
+        running.stop()
+
+
+def test_without_the_modules_key_a_sent_map_is_not_used(listeners, caplog) -> None:
+    running = RunningServer(dump=Dumps())
+    ceph = MgrCeph()
+    ceph.fail["config-key get"] = -2  # ENOENT, or a key without the caps to read it
+    source = notified_source(ceph, Clock(), running.port)
+    try:
+        source.poll()
+        wait_for(source.pushed)
+        ceph.osd_epoch += 1
+        ceph.targets.clear()
+        running.server.notify("osd_map")
+        wait_for(lambda: source.notify_counters["notifications"] == 1)
+        with caplog.at_level(logging.WARNING, logger="calamari.collector.ceph"):
+            assert source.notified()["osd_map"][0] == ceph.osd_epoch
+        assert ceph.targets == [("config-key get", "mon"), (MGR_GET_PREFIX, "mgr")]
+        assert "config-key get: rc=-2" in caplog.text
+    finally:
+        source.close()
+        running.stop()
+
+
+def test_the_module_sends_each_line_without_waiting_for_the_last_to_be_acknowledged(module_server,
+                                                                                    listeners) -> None:
+    listener = listen(listeners, module_server.port)
+    wait_for(listener.live)
+    clients = list(module_server.server._clients.values())
+    assert len(clients) == 1
+    assert clients[0].sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
 
 
 def test_checks_come_back_when_the_module_goes(listeners) -> None:

@@ -2,16 +2,22 @@
 module is active (only the active mgr serves; a standby's module does not run, so after a failover
 the new active one listens and collectors reconnect to it)."""
 
+import functools
 import json
+import secrets
 import threading
+import time
 from typing import Any
 
 from mgr_module import CLIReadCommand, HandleCommandResult, MgrModule, NotifyType, Option
 
 from .server import NotifyServer
-from .wire import DEFAULT_PORT, MAP_TYPES
+from .wire import DEFAULT_PORT, MAP_DUMPS, MAP_TYPES, MAX_PUSH_BYTES, PUSH_KEY_NAME, data_line
 
 RETRY_BIND_S = 5.0
+# A map found too large to send is announced only, and not dumped again for this long: dumping a
+# large map costs the mgr for nothing.
+TOO_LARGE_RETRY_S = 300.0
 
 
 class Module(MgrModule):
@@ -28,6 +34,7 @@ class Module(MgrModule):
         self._shutting_down = threading.Event()
         self._server: NotifyServer | None = None
         self._listen_error: str | None = None
+        self._too_large_until: dict[str, float] = {}
 
     def notify(self, notify_type: Any, notify_id: str) -> None:
         server = self._server
@@ -43,7 +50,10 @@ class Module(MgrModule):
         while not self._shutting_down.is_set():
             addr = str(self.get_module_option("server_addr") or "127.0.0.1")
             port = int(self.get_module_option("server_port") or DEFAULT_PORT)
-            server = NotifyServer(self.get("mon_map")["fsid"], self.get_mgr_id(), self.log)
+            fsid = self.get("mon_map")["fsid"]
+            key = self._push_key()
+            server = NotifyServer(fsid, self.get_mgr_id(), self.log,
+                                  dump=functools.partial(self._data_line, key, fsid))
             self._server = server
             try:
                 server.serve(addr, port)
@@ -55,6 +65,26 @@ class Module(MgrModule):
                 self._shutting_down.wait(RETRY_BIND_S)
             finally:
                 self._server = None
+
+    def _push_key(self) -> bytes:
+        """The key that signs the maps sent: made once, kept in the module's store, where a
+        collector reads it through cephx (`config-key get mgr/calamari_notify/push_key`)."""
+        key = self.get_store(PUSH_KEY_NAME)
+        if not key:
+            key = secrets.token_hex(32)
+            self.set_store(PUSH_KEY_NAME, key)
+        return str(key).encode("ascii")
+
+    def _data_line(self, key: bytes, fsid: str, kind: str) -> bytes | None:
+        """The map of `kind` as the mgr holds it, signed, for the channel; None when too large."""
+        now = time.monotonic()
+        if self._too_large_until.get(kind, 0.0) > now:
+            return None
+        payload = json.dumps(self.get(kind), separators=(",", ":")).encode("ascii")
+        if len(payload) > MAX_PUSH_BYTES:
+            self._too_large_until[kind] = now + TOO_LARGE_RETRY_S
+            return None
+        return data_line(key, fsid, kind, payload)
 
     def shutdown(self) -> None:
         self._shutting_down.set()
@@ -74,3 +104,10 @@ class Module(MgrModule):
             "error": self._listen_error,
         }
         return HandleCommandResult(stdout=json.dumps(report))
+
+    @CLIReadCommand("calamari_notify get")
+    def get_map(self, kind: str) -> HandleCommandResult:
+        """A map as this mgr holds it, in the JSON of the monitors' dump of it"""
+        if kind not in MAP_DUMPS:
+            return HandleCommandResult(retval=-22, stderr=f"not one of {', '.join(MAP_DUMPS)}: {kind}")
+        return HandleCommandResult(stdout=json.dumps(self.get(kind)))

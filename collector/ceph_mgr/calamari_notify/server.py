@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from .wire import KEEPALIVE_S, MAP_TYPES, TICK, greeting, map_line
+from .wire import KEEPALIVE_S, MAP_DUMPS, MAP_TYPES, TICK, greeting, map_line
 
 # A client has nothing to say; one that sends more than this is not a collector and is cut off.
 MAX_CLIENT_BYTES = 4096
@@ -34,8 +34,12 @@ class NotifyServer:
     """Serves the channel on (addr, port) until `stop()`; `notify()` may be called from any thread."""
 
     def __init__(self, fsid: str, mgr_name: str, log: logging.Logger,
-                 max_clients: int = DEFAULT_MAX_CLIENTS, clock: Callable[[], float] = time.monotonic) -> None:
+                 max_clients: int = DEFAULT_MAX_CLIENTS, clock: Callable[[], float] = time.monotonic,
+                 dump: Callable[[str], bytes | None] | None = None) -> None:
+        """`dump(kind)`: the `data` line of the map of `kind` the mgr holds now (wire.data_line),
+        or None to announce it only; called on the serving thread, once per kind and round."""
         self._hello = greeting(fsid, mgr_name)
+        self._dump = dump
         self._log = log
         self._max_clients = max_clients
         self._clock = clock
@@ -48,8 +52,8 @@ class NotifyServer:
         os.set_blocking(self._wake_w, False)
         self._clients: dict[int, _Client] = {}
         self.address: tuple | None = None  # (host, port) bound, once listening
-        self.counters = {"notifications": 0, "lines_sent": 0, "coalesced": 0, "connections": 0,
-                         "refused": 0, "disconnected": 0}
+        self.counters = {"notifications": 0, "lines_sent": 0, "maps_sent": 0, "coalesced": 0, "connections": 0,
+                         "refused": 0, "disconnected": 0, "dump_errors": 0}
 
     # -- any thread -----------------------------------------------------------------------------
     def notify(self, notify_type: str) -> None:
@@ -108,8 +112,9 @@ class NotifyServer:
                     for client in self._clients.values():
                         if not client.out and not client.pending:
                             client.out += TICK
+                lines: dict[str, bytes] = {}  # this round's line per kind: each map dumped once
                 for client in list(self._clients.values()):
-                    self._flush(client, selector)
+                    self._flush(client, selector, lines)
         finally:
             for client in list(self._clients.values()):
                 self._drop(client, selector)
@@ -137,6 +142,8 @@ class NotifyServer:
             sock.close()
             return
         sock.setblocking(False)
+        # each line is news to send now: not held back for the ACK of the line before (Nagle)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client = _Client(sock, self._hello)
         self._clients[client.fd] = client
         selector.register(sock, selectors.EVENT_READ, client)
@@ -168,10 +175,11 @@ class NotifyServer:
                 return
             client.received += len(data or b"")
 
-    def _flush(self, client: _Client, selector: selectors.BaseSelector) -> None:
+    def _flush(self, client: _Client, selector: selectors.BaseSelector, lines: dict[str, bytes]) -> None:
         if not client.out and client.pending:
+            # a client still writing out its last batch gets the map as it is when that is done
             for kind in sorted(client.pending):
-                client.out += map_line(kind)
+                client.out += self._line(kind, lines)
                 self.counters["lines_sent"] += 1
             client.pending.clear()
         if client.out:
@@ -186,6 +194,22 @@ class NotifyServer:
         wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if client.out else 0)
         if selector.get_key(client.sock).events != wanted:
             selector.modify(client.sock, wanted, client)
+
+    def _line(self, kind: str, lines: dict[str, bytes]) -> bytes:
+        """The line that tells of a new map of `kind`: with the map when `dump` gives it."""
+        line = lines.get(kind)
+        if line is None:
+            data = None
+            if self._dump is not None and kind in MAP_DUMPS:
+                try:
+                    data = self._dump(kind)
+                except Exception as exc:  # whatever the mgr raised: announced only, the collector reads it
+                    self.counters["dump_errors"] += 1
+                    self._log.warning("calamari_notify: cannot send the %s (%s); announcing it only", kind, exc)
+            if data is not None:
+                self.counters["maps_sent"] += 1
+            line = lines[kind] = data if data is not None else map_line(kind)
+        return line
 
     def _drop(self, client: _Client, selector: selectors.BaseSelector) -> None:
         if self._clients.pop(client.fd, None) is None:
