@@ -300,6 +300,19 @@ class EventStore:
             if len(notes) < batch:
                 return
 
+    def read_newest_first(self, until: int, batch: int = 10_000,
+                          ) -> Iterator[list[tuple[int, DomainEventProtocol[Any]]]]:
+        """The stored events at positions up to `until`, in batches of up to `batch` positions
+        going back from it, each batch oldest first: for readers that want only the newest part
+        of the history and stop once they have it (a start-up reads what came just before it)."""
+        oldest = self.min_position()
+        while until >= max(oldest, 1):
+            after = max(0, until - batch)
+            found = list(self.read(after=after, until=until, batch=batch))
+            if found:
+                yield found
+            until = after
+
     def _select(self, after: int, limit: int, until: int | None, topics: Sequence[str],
                 ) -> list[tuple[int, StoredEvent]]:
         notes = self.recorder.select_notifications(after, limit, stop=until, topics=topics, inclusive_of_start=False)
