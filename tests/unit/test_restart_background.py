@@ -212,3 +212,25 @@ def test_an_event_the_lazily_loaded_shadow_cannot_apply_stops_snapshots(tmp_path
         assert position == end and model.aggregates
     finally:
         store.close()
+
+
+def test_reading_newest_first_gives_every_stored_event_once_in_batches_going_back(tmp_path, capture_dir):
+    config, _ = stored_service(tmp_path, capture_dir)
+    store = EventStore(config.store_url)
+    try:
+        events = all_events(store)
+        positions = [p for p, _ in events]
+        for batch in (1, 4, 1000):
+            batches = list(store.read_newest_first(positions[-1], batch))
+            assert all(len(b) <= batch and [p for p, _ in b] == sorted(p for p, _ in b) for b in batches)
+            assert [p for b in reversed(batches) for p, _ in b] == positions
+            assert batches[0][0][0] == max(positions[0], positions[-1] - batch + 1)  # the newest batch first
+        middle = positions[len(positions) // 2]
+        assert [p for b in reversed(list(store.read_newest_first(middle, 3))) for p, _ in b] == \
+            [p for p in positions if p <= middle]
+        cut = positions[len(positions) // 3]
+        store.delete_through(cut)  # older events archived: the read stops at the oldest kept
+        assert [p for b in reversed(list(store.read_newest_first(positions[-1], 5))) for p, _ in b] == \
+            [p for p in positions if p > cut]
+    finally:
+        store.close()
