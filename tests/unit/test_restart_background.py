@@ -234,3 +234,18 @@ def test_reading_newest_first_gives_every_stored_event_once_in_batches_going_bac
             [p for p in positions if p > cut]
     finally:
         store.close()
+
+
+def test_a_server_storing_in_sqlite_does_not_load_the_postgresql_driver(tmp_path):
+    import subprocess
+    import sys
+
+    program = ("import sys\n"
+               "import calamari.service.main\n"
+               "from calamari.service.model import ModelService, ServiceConfig\n"
+               f"service = ModelService(ServiceConfig(data_dir={str(tmp_path)!r}))\n"
+               "assert not service.store.is_postgres\n"
+               "service.close()\n"
+               "print(sorted(m for m in sys.modules if m.split('.')[0] == 'psycopg' or m.endswith('postgres_store')))\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
