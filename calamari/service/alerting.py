@@ -11,6 +11,7 @@ import logging
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -65,17 +66,24 @@ class OlderChanges:
         self.alerting = alerting
         self.limit_events = limit_events
         self.oldest_wanted = alerting.clock() - alerting.changes.window
-        self.batches: list[list[tuple[int, Any]]] = []
+        self.batches: list[RecentChanges] = []  # newest first
         self.read = 0
         self.primed = threading.Event()
 
     def take(self, positioned: list[tuple[int, Any]]) -> bool:
         """Stored events older than all taken before, oldest first; True while older ones may
-        still be within the window."""
+        still be within the window. Each batch is kept as its entries, not its events."""
         if not positioned or self.read >= self.limit_events:
             return False
-        self.batches.append(positioned[-(self.limit_events - self.read):])
-        self.read += len(self.batches[-1])
+        positioned = positioned[-(self.limit_events - self.read):]
+        self.read += len(positioned)
+        changes = RecentChanges(self.alerting.changes.window, self.alerting.changes.capacity)
+        aggregates = self.alerting.service.model.aggregates
+        for _, event in positioned:
+            agg = aggregates.get(event.originator_id)
+            if agg is not None:
+                changes.add(event, agg)
+        self.batches.append(changes)
         return self.read < self.limit_events and positioned[0][1].timestamp >= self.oldest_wanted
 
     def finish(self) -> None:
@@ -83,11 +91,9 @@ class OlderChanges:
         service = self.alerting.service
         try:
             older = RecentChanges(self.alerting.changes.window, self.alerting.changes.capacity)
-            for batch in reversed(self.batches):
-                for _, event in batch:
-                    agg = service.model.aggregates.get(event.originator_id)
-                    if agg is not None:
-                        older.add(event, agg)
+            for changes in reversed(self.batches):  # oldest first
+                for key, entries in changes.entries.items():
+                    older.entries.setdefault(key, deque(maxlen=older.capacity)).extend(entries)
             with service.lock:
                 self.alerting.changes.add_older(older)
         except Exception:  # what changed before is context; the alerts themselves do not need it

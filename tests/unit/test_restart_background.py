@@ -16,6 +16,7 @@ from calamari.adapters.local_host import server_grains
 from calamari.adapters.snapshots import SnapshotWriter, encode_aggregates, load_model, load_snapshot, newest_snapshot
 from calamari.api.app import create_app
 from calamari.bootstrap import build_services
+from calamari.domain.alerts.changes import RecentChanges
 from calamari.domain.event_feed import EventFeed
 from calamari.service.alerting import AlertingService
 from calamari.service.auth import AuthService
@@ -129,6 +130,12 @@ def test_alerting_reads_the_stored_changes_of_its_window_only(tmp_path, capture_
         assert past.read == len(events)
         kept = [entry for entries in long.changes.entries.values() for entry in entries]
         assert kept and min(entry["_at"] for entry in kept) < newest
+        at_once = RecentChanges(long.changes.window, long.changes.capacity)
+        for _, event in events:
+            if (agg := service.model.aggregates.get(event.originator_id)) is not None:
+                at_once.add(event, agg)
+        assert {key: list(entries) for key, entries in long.changes.entries.items()} == \
+            {key: list(entries) for key, entries in at_once.entries.items()}
     finally:
         service.close()
 
