@@ -35,6 +35,7 @@ from calamari.service.collector_keys import CollectorKeyService
 from calamari.service.model import ModelService, ServiceConfig, open_persistence
 from calamari.service.notifier import Notifier
 from calamari.service.requests import RequestExecutor
+from calamari.service.stored_past import FeedPast, StoredPast
 from calamari.service.stream_hub import DEFAULT_MAX_SUBSCRIBERS, DEFAULT_MAX_UNSENT, DEFAULT_QUEUE, StreamHub
 
 __all__ = ["FEED_EVENTS", "Server", "StartupError", "attach_feed", "build_app", "build_server", "build_services",
@@ -65,27 +66,16 @@ def open_service(config: ServiceConfig) -> ModelService:
 
 # ---------------------------------------------------------------------- the API's services
 
-def attach_feed(feed: EventFeed, service: ModelService, newest: int, told: threading.Event) -> None:
-    """Follow live commits from now on, and tell the newest stored events (what happened before)
-    from a background thread, so that a restart does not wait for them. The live feed starts
-    under the service lock with the writer drained, so no event is told twice or missed."""
+def attach_feed(feed: EventFeed, service: ModelService) -> int:
+    """Follow live commits from now on; returns the store position before them, up to which the
+    stored past is told (StoredPast). The live feed starts under the service lock with the writer
+    drained, so no event is told twice or missed."""
     with service.lock:
         service.writer.flush(service.config.durable_timeout)
         end = service.position()  # a standby's model may be behind the store's end
         feed.next_id = end + 1  # older entries are numbered by their store positions
         service.listeners.append(feed.add)
-
-    def tell_older() -> None:
-        try:
-            feed.add_older(list(service.store.read(after=max(0, end - newest), until=end)), service.model)
-        except Exception:  # the feed is a convenience; the store stays the record
-            if getattr(service, "closed", False):
-                return  # shut down while reading: nothing is lost, the feed goes with the process
-            log.exception("could not read the event feed's history")
-        finally:
-            told.set()
-
-    threading.Thread(target=tell_older, name="event-feed-history", daemon=True).start()
+    return end
 
 
 def connect_executor(executor: RequestExecutor, bus: Any) -> None:
@@ -103,7 +93,7 @@ def build_services(service: ModelService, *, auth: AuthService | None = None,
                    stream_limit: int = DEFAULT_MAX_SUBSCRIBERS, stream_queue: int = DEFAULT_QUEUE,
                    stream_unsent: int = DEFAULT_MAX_UNSENT, feed_events: int = FEED_EVENTS,
                    notifier: Notifier | None = None, timeseries: Any = None, alert_sink: AlertSink | None = None,
-                   alert_window: timedelta = DEFAULT_WINDOW) -> Services:
+                   alert_window: timedelta = DEFAULT_WINDOW, read_past: bool = True) -> Services:
     """What the API's handlers use, over the model service: users and sessions, the request
     executor (connected to `bus` when there is one), the event feed and the push stream's hub,
     both listening to commits from now on (the feed in front, as it numbers the events), the
@@ -111,19 +101,27 @@ def build_services(service: ModelService, *, auth: AuthService | None = None,
     alerting service (listening too; its thread is started by build_server, tests run its passes),
     reading `timeseries` (a WhisperStore) for series rules, recording with each alert the changes
     of `alert_window` before it and telling `alert_sink` (default: the notifier) of every stored
-    change to an alert."""
+    change to an alert. The stored past the feed and alerting tell is read on a thread of its own,
+    started at once, or with `read_past` False by `services.stored_past.begin()` (calamari-server:
+    once its API answers)."""
     auth = auth or AuthService(service, policy=auth_policy)
     executor = executor or RequestExecutor(service)
     told = threading.Event()  # set once the feed has told the stored past
     feed = EventFeed()
-    attach_feed(feed, service, feed_events, told)
-    hub = StreamHub(service, max_subscribers=stream_limit, queue_size=stream_queue, max_unsent=stream_unsent,
-                    encode=lambda message: stream_frame(message).encode(), keepalive_frame=STREAM_KEEPALIVE.encode())
-    hub.attach()
     notifier = notifier or Notifier(service, SecretStore(service.config.data_dir))
     alerting = AlertingService(service, alert_sink=alert_sink or notifier, window=alert_window,
                                series=whisper_reader(timeseries) if timeseries is not None else None)
-    alerting.attach()
+    with service.lock:  # both follow commits from the same position, up to which the stored past is read
+        end = attach_feed(feed, service)
+        alerting.attach(read_past=False)
+    assert alerting.older is not None
+    hub = StreamHub(service, max_subscribers=stream_limit, queue_size=stream_queue, max_unsent=stream_unsent,
+                    encode=lambda message: stream_frame(message).encode(), keepalive_frame=STREAM_KEEPALIVE.encode())
+    hub.attach()
+    past = StoredPast(service.store, end, [FeedPast(feed, service.model, told), alerting.older],
+                      feed_events, closed=lambda: service.closed)
+    if read_past:
+        past.begin()
     if notifier.alert_source is None:
         # at its start the notifier is handed the alerts again: a change told but not yet in the
         # outbox at a crash is not lost (handing one in twice queues it once)
@@ -131,7 +129,7 @@ def build_services(service: ModelService, *, auth: AuthService | None = None,
     if bus is not None:
         connect_executor(executor, bus)
     return Services(service=service, auth=auth, executor=executor, feed=feed, feed_history_told=told,
-                    stream_hub=hub, notifier=notifier, alerting=alerting)
+                    stream_hub=hub, notifier=notifier, alerting=alerting, stored_past=past)
 
 
 def stream_setting(options: Mapping[str, Any], name: str, default: float) -> float:
@@ -167,6 +165,13 @@ class Server:
     started: list[Any] = field(default_factory=list)  # parts with stop(), in the order they started
     high_availability: Any = None  # the role keeper when several servers share the store
     lost: threading.Event = field(default_factory=threading.Event)  # set when this server lost the active lease
+
+    def answering(self) -> None:
+        """Start what the API need not wait for, once it answers: reading the stored past that the
+        event feed and alerting tell (until it is read, the feed answers 503 and alerting holds
+        its first pass)."""
+        if self.services is not None and self.services.stored_past is not None:
+            self.services.stored_past.begin()
 
     def stop(self) -> None:
         """Stop what was started, the newest first (the collector before the bus it sends through,
@@ -251,7 +256,8 @@ def _start_parts(server: Server, args: argparse.Namespace, whisper_store: Any, a
                               stream_limit=int(stream_setting(app_options, "STREAM_LIMIT", DEFAULT_MAX_SUBSCRIBERS)),
                               stream_queue=int(stream_setting(app_options, "STREAM_QUEUE", DEFAULT_QUEUE)),
                               stream_unsent=int(stream_setting(app_options, "STREAM_UNSENT", DEFAULT_MAX_UNSENT)),
-                              timeseries=whisper_store, alert_window=timedelta(seconds=args.alert_window))
+                              timeseries=whisper_store, alert_window=timedelta(seconds=args.alert_window),
+                              read_past=False)  # read once the API answers: Server.answering()
     server.services = services
     if shared:
         server.high_availability = _start_high_availability(server, args, bus, keys, server_keys)

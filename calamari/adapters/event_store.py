@@ -13,6 +13,7 @@ import errno
 import hashlib
 import os
 import sqlite3
+import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlparse
@@ -23,7 +24,7 @@ from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification,
 from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
-from calamari.adapters import postgres_store
+from calamari.adapters import postgres_names
 from calamari.adapters.codec import MsgpackTranscoder, to_json_safe
 
 
@@ -113,8 +114,8 @@ _ERRNO_UNAVAILABLE = {
 # PostgreSQL SQLSTATE classes and codes of the same kind: disk full, out of resources, read-only
 # server, connection lost or refused
 _SQLSTATE_UNAVAILABLE = (
-    (postgres_store.LEASE_LOST_SQLSTATE, "this server is not the active one (it does not hold the lease)"),
-    (postgres_store.SERVER_ACTIVE_SQLSTATE, "a calamari-server is active on this event store: make the change "
+    (postgres_names.LEASE_LOST_SQLSTATE, "this server is not the active one (it does not hold the lease)"),
+    (postgres_names.SERVER_ACTIVE_SQLSTATE, "a calamari-server is active on this event store: make the change "
                                             "through it (calamari-ctl on its data dir)"),
     ("53", "the PostgreSQL server has run out of disk, memory or connections"),
     ("25006", "the PostgreSQL server is read-only"),
@@ -147,11 +148,19 @@ def unavailable_reason(error: BaseException) -> str | None:
     return None
 
 
+def _postgres_store() -> Any:
+    """The PostgreSQL store's module, loaded on first use: a server storing in SQLite never needs it."""
+    from calamari.adapters import postgres_store
+
+    return postgres_store
+
+
 def open_recorder(url: str, pool_size: int | None = None) -> ApplicationRecorder:
     """`sqlite:///path/events.db`, `postgresql://USER:PASS@HOST:PORT/DB[?table=...]` or `memory://`.
     `pool_size`: connections a PostgreSQL store may hold at once."""
     parsed = urlparse(url)
-    if parsed.scheme in postgres_store.SCHEMES:
+    if parsed.scheme in postgres_names.SCHEMES:
+        postgres_store = _postgres_store()
         try:
             return postgres_store.open_postgres_recorder(url, pool_size)
         except (postgres_store.PostgresUrlError, postgres_store.PostgresUnavailable) as err:
@@ -170,7 +179,7 @@ def open_recorder(url: str, pool_size: int | None = None) -> ApplicationRecorder
         recorder = SQLiteApplicationRecorder(datastore)
         recorder.create_table()
         return recorder
-    raise EventStoreError(f"unsupported event store URL {postgres_store.mask_password(url)!r} "
+    raise EventStoreError(f"unsupported event store URL {postgres_names.mask_password(url)!r} "
                           "(sqlite:///PATH, postgresql://USER:PASS@HOST:PORT/DBNAME or memory://)")
 
 
@@ -181,11 +190,13 @@ class EventStore:
         self.mapper: Mapper[Any] = ChecksummedMapper(transcoder=MsgpackTranscoder())
 
     def __repr__(self) -> str:
-        return f"EventStore({postgres_store.mask_password(self.url)!r})"
+        return f"EventStore({postgres_names.mask_password(self.url)!r})"
 
     @property
     def is_postgres(self) -> bool:
-        return isinstance(self.recorder, postgres_store.PostgresApplicationRecorder)
+        # no PostgreSQL recorder exists unless its module was loaded (by open_recorder)
+        postgres_store = sys.modules.get("calamari.adapters.postgres_store")
+        return postgres_store is not None and isinstance(self.recorder, postgres_store.PostgresApplicationRecorder)
 
     def fence_with_lease(self, holder: str) -> None:
         """Several servers share this (PostgreSQL) store: from now on an append stores only while
@@ -227,8 +238,9 @@ class EventStore:
             raise EventStoreError("positions must be increasing, one per event")
         if self.is_postgres:
             stored = [self.mapper.to_stored_event(e) for e in events]
+            postgres_store = _postgres_store()
             try:
-                postgres_store.insert_at_positions(self.recorder, stored, positions)  # type: ignore[arg-type]
+                postgres_store.insert_at_positions(self.recorder, stored, positions)
             except postgres_store.PositionsTaken as err:
                 raise EventStoreError(f"cannot store positions {positions[0]}..{positions[-1]}: {err}") from None
             return
@@ -249,7 +261,7 @@ class EventStore:
         """The oldest stored position (0: no events). Above 1 once older events were archived
         (`calamari-ctl events archive`), or on PostgreSQL after a gap at the very start."""
         if self.is_postgres:
-            return postgres_store.min_position(self.recorder)  # type: ignore[arg-type]
+            return _postgres_store().min_position(self.recorder)  # type: ignore[arg-type]
         if isinstance(self.recorder, SQLiteApplicationRecorder):
             with self.recorder.datastore.transaction(commit=False) as cursor:
                 cursor.execute(f"SELECT MIN(rowid) FROM {self.recorder.events_table_name}")
@@ -264,7 +276,7 @@ class EventStore:
         if position >= self.max_position():
             raise EventStoreError(f"refusing to remove the newest stored event (position {self.max_position()})")
         if self.is_postgres:
-            return postgres_store.delete_through(self.recorder, position)  # type: ignore[arg-type]
+            return _postgres_store().delete_through(self.recorder, position)  # type: ignore[arg-type]
         if not isinstance(self.recorder, SQLiteApplicationRecorder):
             raise EventStoreError("only a SQLite or PostgreSQL store can remove archived events")
         with self.recorder.datastore.transaction(commit=True) as cursor:
@@ -299,6 +311,19 @@ class EventStore:
             start = notes[-1][0]
             if len(notes) < batch:
                 return
+
+    def read_newest_first(self, until: int, batch: int = 10_000,
+                          ) -> Iterator[list[tuple[int, DomainEventProtocol[Any]]]]:
+        """The stored events at positions up to `until`, in batches of up to `batch` positions
+        going back from it, each batch oldest first: for readers that want only the newest part
+        of the history and stop once they have it (a start-up reads what came just before it)."""
+        oldest = self.min_position()
+        while until >= max(oldest, 1):
+            after = max(0, until - batch)
+            found = list(self.read(after=after, until=until, batch=batch))
+            if found:
+                yield found
+            until = after
 
     def _select(self, after: int, limit: int, until: int | None, topics: Sequence[str],
                 ) -> list[tuple[int, StoredEvent]]:

@@ -14,14 +14,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import psycopg
 from eventsourcing.persistence import PersistenceError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
-SCHEMES = ("postgresql", "postgres")
+from calamari.adapters.postgres_names import LEASE_LOST_SQLSTATE, SCHEMES, SERVER_ACTIVE_SQLSTATE, mask_password
+
 DEFAULT_TABLE = "calamari_events"
 DEFAULT_POOL_SIZE = 4
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -32,10 +33,6 @@ _OPTIONS = ("table", "schema", "pool_size", "connect_timeout", "host")
 IDLE_IN_TRANSACTION_S = 2.0
 
 
-# The SQLSTATE the check raises when the lease is not held (an unused class, "CA", for calamari).
-LEASE_LOST_SQLSTATE = "CA001"
-# ... and the one raised for a process that writes without a lease (calamari-ctl) while a server is active
-SERVER_ACTIVE_SQLSTATE = "CA002"
 LEASE_NAME = "active"
 
 
@@ -114,19 +111,6 @@ class PostgresUrlError(ValueError):
 
 class PostgresUnavailable(RuntimeError):
     pass
-
-
-def mask_password(url: str) -> str:
-    """The URL with its password replaced by ***, for logs and messages."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if parts.password is None:
-        return url
-    userinfo, _, hostinfo = parts.netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
 
 
 @dataclass(frozen=True)

@@ -340,6 +340,10 @@ def load_model(directory: str, store: EventStore, until: int | None = None) -> t
     return model, position
 
 
+class _ShadowBroken(RuntimeError):
+    """An event persisted since the start could not be applied to the snapshot writer's model."""
+
+
 class SnapshotWriter:
     def __init__(self, directory: str, store: EventStore, every_events: int = HISTORY_SPACING,
                  every_seconds: float = 300.0, history_keep: int = HISTORY_KEEP) -> None:
@@ -374,8 +378,25 @@ class SnapshotWriter:
         self._queue.put(None)
         self._thread.join(timeout)
 
+    def _load_shadow(self, waiting: list[Any]) -> ClusterModel:
+        """The model at the start position, from disk, with the events persisted since applied."""
+        shadow, at = load_model(self.directory, self.store, until=self._start_from)
+        if at != (self._start_from or 0):
+            raise EventStoreError(f"the shadow model loads at position {at}, not at the start's {self._start_from}")
+        try:
+            for event in waiting:
+                shadow.apply(event)
+        except Exception as err:
+            raise _ShadowBroken(str(err)) from err
+        return shadow
+
     def _run(self) -> None:
-        shadow, self.position = load_model(self.directory, self.store, until=self._start_from)
+        # The shadow is loaded when the first snapshot is due, not at the start: a start then
+        # decodes the model once (the service's) and this thread takes no interpreter time from
+        # it. Until then the events persisted wait here (a snapshot is due after every_events).
+        shadow: ClusterModel | None = None
+        waiting: list[Any] = []
+        self.position = self._start_from or 0
         found = newest_snapshot(self.directory, self._start_from)
         self.last_written = found[0] if found else 0
         since = self.position - (self.last_written or 0)
@@ -394,7 +415,10 @@ class SnapshotWriter:
                 try:
                     for position, event in zip(positions, events, strict=True):
                         if position > self.position:
-                            shadow.apply(event)
+                            if shadow is not None:
+                                shadow.apply(event)
+                            else:
+                                waiting.append(event)
                             self.position = position
                             since += 1
                 except Exception:
@@ -406,11 +430,22 @@ class SnapshotWriter:
             due = since >= self.every_events or (since and time.monotonic() - last_time >= self.every_seconds)
             if (forced or due) and not broken:
                 if self.position != self.last_written:
-                    try:
-                        write_snapshot(self.directory, self.position, shadow, self.history_keep)
-                        self.last_written, self.written = self.position, self.written + 1
-                    except Exception:
-                        log.exception("snapshot at %d failed", self.position)
+                    if shadow is None:
+                        try:
+                            shadow, waiting = self._load_shadow(waiting), []
+                        except _ShadowBroken:
+                            log.exception("snapshot writer could not apply the events after %d; snapshots stop",
+                                          self._start_from)
+                            broken, waiting = True, []
+                        except Exception:  # the store or the snapshot files: tried again when the next is due
+                            log.exception("snapshot writer could not load its model; snapshot at %d not written",
+                                          self.position)
+                    if shadow is not None and not broken:
+                        try:
+                            write_snapshot(self.directory, self.position, shadow, self.history_keep)
+                            self.last_written, self.written = self.position, self.written + 1
+                        except Exception:
+                            log.exception("snapshot at %d failed", self.position)
                 since, last_time = 0, time.monotonic()
             if forced:
                 item.set()

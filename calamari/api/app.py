@@ -74,6 +74,7 @@ class Services:
     stream_hub: StreamHub
     notifier: Any = None  # calamari.service.notifier.Notifier: channels and the outbox
     alerting: Any = None  # calamari.service.alerting.AlertingService
+    stored_past: Any = None  # calamari.service.stored_past.StoredPast: the feed's and alerting's start-up read
 
 
 def create_app(services: Services, **options: Any) -> Flask:

@@ -30,6 +30,10 @@ def _events(fsid: str | None = None, fqdn: str | None = None) -> Response:
         raise ApiError(400, "invalid severity", {"severity": f"one of {', '.join(SEVERITIES)}"})
     since, until = time_arg("since"), time_arg("until")
     fields = fields_arg(EVENT_FIELDS)
+    if not services().feed_history_told.is_set():
+        # a list without what happened before the start would be a wrong answer, not a short one
+        return json_response({"detail": "the server has just started and is still reading the stored events from "
+                                        "before its start; retry shortly"}, 503, headers={"Retry-After": "1"})
     feed = services().feed
     with services().service.lock:  # the feed is appended under the service lock
         # entries are only added (next_id) and the past told once (older): together they say what changed
@@ -43,20 +47,20 @@ def _events(fsid: str | None = None, fqdn: str | None = None) -> Response:
 
 @blueprint.get("/event")
 @doc("Events of every cluster and server; `?severity=X` shows X and more severe", response=PAGE, query=QUERY,
-     errors=(400, 401), etag=True)
+     errors=(400, 401, 503), etag=True)
 def events() -> Response:
     return _events()
 
 
 @blueprint.get("/cluster/<fsid>/event")
-@doc("Events of a cluster", response=PAGE, query=QUERY, errors=(400, 401, 404), etag=True)
+@doc("Events of a cluster", response=PAGE, query=QUERY, errors=(400, 401, 404, 503), etag=True)
 def cluster_events(fsid: str) -> Response:
     cluster_model(fsid)
     return _events(fsid=fsid)
 
 
 @blueprint.get("/server/<fqdn>/event")
-@doc("Events of a server", response=PAGE, query=QUERY, errors=(400, 401, 404), etag=True)
+@doc("Events of a server", response=PAGE, query=QUERY, errors=(400, 401, 404, 503), etag=True)
 def server_events(fqdn: str) -> Response:
     if fqdn not in services().service.view.servers:
         raise ApiError(404, f"no server {fqdn!r}")

@@ -292,6 +292,42 @@ def feed_entry(event: Any, agg: Any, osd_servers: OsdServers, pool_name: str | N
     return {"when": event.timestamp.isoformat(), "severity": severity, "message": message, "fsid": fsid, "fqdn": fqdn}
 
 
+class OlderEntries:
+    """The feed's entries for stored events from before start-up, built from the newest back, so
+    that a start reads only as much of the history as the feed keeps."""
+
+    def __init__(self, feed: EventFeed, model: Any) -> None:
+        self.feed = feed
+        self.model = model
+        self.osd_servers = OsdServers(model)
+        # The model holds today's pool names; going back from the newest event, each rename
+        # undone gives the name a pool had at the time of the events before it.
+        self.names: dict[Any, str] = {}
+        self.newest_first: list[dict[str, Any]] = []
+
+    def take(self, positioned: list[tuple[int, Any]]) -> bool:
+        """Stored events older than all taken before, oldest first, with their positions; True
+        while the feed would keep more."""
+        model, wanted = self.model, self.feed.capacity
+        for position, ev in reversed(positioned):
+            if len(self.newest_first) >= wanted:
+                break
+            agg = model.aggregates.get(ev.originator_id)
+            pool_name = None
+            if isinstance(agg, Pool):
+                pool_name = self.names.get(ev.originator_id, agg.name)
+                if type(ev).__name__ == "PoolRenamed":
+                    self.names[ev.originator_id] = ev.previous
+            entry = EventFeed._entry(ev, model, position, self.osd_servers, pool_name)
+            if entry is not None:
+                self.newest_first.append(entry)
+        return len(self.newest_first) < wanted
+
+    def told(self) -> tuple[dict[str, Any], ...]:
+        """The entries, oldest first (EventFeed.older)."""
+        return tuple(reversed(self.newest_first))
+
+
 class EventFeed:
     def __init__(self, capacity: int = 100_000) -> None:
         self.capacity = capacity
@@ -311,23 +347,14 @@ class EventFeed:
     def add_older(self, positioned: list[tuple[int, Any]], model: Any) -> None:
         """Stored events from before start-up, oldest first, identified by their positions (which
         are all below next_id). Replaces what was told before, in one assignment."""
-        osd_servers = OsdServers(model)
-        # The model holds today's pool names; going back from the newest event, each rename
-        # undone gives the name a pool had at the time of the events before it.
-        names: dict[Any, str] = {}
-        names_then: list[str | None] = []
-        for _, ev in reversed(positioned):
-            agg = model.aggregates.get(ev.originator_id)
-            if not isinstance(agg, Pool):
-                names_then.append(None)
-                continue
-            names_then.append(names.get(ev.originator_id, agg.name))
-            if type(ev).__name__ == "PoolRenamed":
-                names[ev.originator_id] = ev.previous
-        names_then.reverse()
-        entries = [e for (p, ev), pool_name in zip(positioned, names_then, strict=True)
-                   if (e := self._entry(ev, model, p, osd_servers, pool_name)) is not None]
-        self.older = tuple(entries[-self.capacity:])
+        older = self.older_entries(model)
+        older.take(positioned)
+        self.older = older.told()
+
+    def older_entries(self, model: Any) -> OlderEntries:
+        """A builder of what the feed tells of the stored past, fed batches going back from the
+        newest event (`take`) until it holds as many entries as the feed keeps."""
+        return OlderEntries(self, model)
 
     @staticmethod
     def _entry(event: Any, model: Any, entry_id: int, osd_servers: OsdServers,

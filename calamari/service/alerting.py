@@ -11,6 +11,7 @@ import logging
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -56,6 +57,53 @@ def whisper_reader(store: Any, clock: Callable[[], float] = time.time) -> Series
     return read
 
 
+class OlderChanges:
+    """The stored changes from before a start that alerts raised after it may show: only those of
+    the window before now, so a start reads the events of that window and no more (going back
+    until a whole batch is older than it, or `limit_events` were read)."""
+
+    def __init__(self, alerting: AlertingService, limit_events: int) -> None:
+        self.alerting = alerting
+        self.limit_events = limit_events
+        self.oldest_wanted = alerting.clock() - alerting.changes.window
+        self.batches: list[RecentChanges] = []  # newest first
+        self.read = 0
+        self.primed = threading.Event()
+
+    def take(self, positioned: list[tuple[int, Any]]) -> bool:
+        """Stored events older than all taken before, oldest first; True while older ones may
+        still be within the window. Each batch is kept as its entries, not its events."""
+        if not positioned or self.read >= self.limit_events:
+            return False
+        positioned = positioned[-(self.limit_events - self.read):]
+        self.read += len(positioned)
+        changes = RecentChanges(self.alerting.changes.window, self.alerting.changes.capacity)
+        aggregates = self.alerting.service.model.aggregates
+        for _, event in positioned:
+            agg = aggregates.get(event.originator_id)
+            if agg is not None:
+                changes.add(event, agg)
+        self.batches.append(changes)
+        return self.read < self.limit_events and positioned[0][1].timestamp >= self.oldest_wanted
+
+    def finish(self) -> None:
+        """Put what was taken in front of the changes seen since the start; sets `primed`."""
+        service = self.alerting.service
+        try:
+            older = RecentChanges(self.alerting.changes.window, self.alerting.changes.capacity)
+            for changes in reversed(self.batches):  # oldest first
+                for key, entries in changes.entries.items():
+                    older.entries.setdefault(key, deque(maxlen=older.capacity)).extend(entries)
+            with service.lock:
+                self.alerting.changes.add_older(older)
+        except Exception:  # what changed before is context; the alerts themselves do not need it
+            if not service.closed:
+                log.exception("could not read the stored changes for alerts")
+        finally:
+            self.batches = []
+            self.primed.set()
+
+
 class AlertingService:
     """Rules over the model service's model; `attach()` then `start()`, `stop()` at the end."""
 
@@ -78,40 +126,46 @@ class AlertingService:
         self.failed_passes = 0
         self.primed = threading.Event()  # set once attach() has read the stored changes
         self.primed.set()
+        self.older: OlderChanges | None = None  # what attach() reads them into
 
     # ------------------------------------------------------------------ wiring
 
-    def attach(self, prime_events: int = PRIME_EVENTS) -> threading.Event:
+    def attach(self, prime_events: int = PRIME_EVENTS, *, read_past: bool = True) -> threading.Event:
         """Listen to commits from now on, and read the newest stored events (a background thread)
         so that alerts raised soon after a start still see what changed before it. Returns an
-        Event set once they are read."""
-        primed = threading.Event()
+        Event set once they are read. With `read_past` False the caller reads them instead,
+        handing them to older_changes() (calamari-server reads them once for the event feed and
+        alerting, after its API answers)."""
         with self.service.lock:
             self.service.writer.flush(self.service.config.durable_timeout)
-            end = self.service.store.max_position()
+            end = self.service.position()
             self.service.listeners.append(self._on_commit)
+        older = self.older = self.older_changes(prime_events)
+        self.primed = older.primed
 
         def prime() -> None:
-            older = RecentChanges(self.changes.window, self.changes.capacity)
             try:
-                for _, event in self.service.store.read(after=max(0, end - prime_events), until=end):
-                    agg = self.service.model.aggregates.get(event.originator_id)
-                    if agg is not None:
-                        older.add(event, agg)
-                with self.service.lock:
-                    self.changes.add_older(older)
+                for batch in self.service.store.read_newest_first(end):
+                    if not older.take(batch):
+                        break
             except Exception:  # what changed before is context; the alerts themselves do not need it
                 if not self.service.closed:
                     log.exception("could not read the stored changes for alerts")
             finally:
-                primed.set()
+                older.finish()
 
+        if not read_past:
+            return older.primed
         if end > 0 and prime_events > 0:
             threading.Thread(target=prime, name="alerting-history", daemon=True).start()
         else:
-            primed.set()
-        self.primed = primed
-        return primed
+            older.finish()
+        return older.primed
+
+    def older_changes(self, limit_events: int = PRIME_EVENTS) -> OlderChanges:
+        """What changed before the start, built from stored events handed over going back from the
+        newest (`take`) and put in front of the changes seen since (`finish`, which sets `primed`)."""
+        return OlderChanges(self, limit_events)
 
     def start(self) -> None:
         if self._thread is None:
@@ -168,6 +222,11 @@ class AlertingService:
             return None
 
     def _run(self) -> None:
+        # an alert raised before the stored past is read would record too little of what came
+        # before it: the first pass waits for it
+        while not self.primed.wait(0.5):
+            if self._stop.is_set() or self.service.closed:
+                return
         last_full = 0.0
         while not self._stop.is_set():
             since_full = time.monotonic() - last_full

@@ -141,6 +141,7 @@ def serve(args: argparse.Namespace) -> int:
     except BaseException:
         server.stop()
         raise
+    server.answering()  # the socket listens: what can wait for it starts now
     stop = threading.Event()
 
     def shutdown(*_: object) -> None:
