@@ -18,7 +18,7 @@ import contextlib
 import gc
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +28,9 @@ from eventsourcing.utils import get_topic
 from calamari.adapters.event_store import EventStore, event_record
 from calamari.adapters.snapshots import kept_base_file, load_model, read_history_base
 from calamari.domain.cluster import Cluster
+from calamari.domain.documents import OSD_FIELDS
 from calamari.domain.history import (
+    STATE_PARTS,
     ChangeSummary,
     SpanRows,
     actor,
@@ -37,6 +39,7 @@ from calamari.domain.history import (
     cluster_documents,
     density,
     health_transition,
+    live_state_documents,
     lookup_times,
     redact,
     serves,
@@ -146,6 +149,26 @@ def parse_limit(value: str | None) -> int:
     if not (value.isascii() and value.isdigit()) or len(value) > 18 or int(value) > MAX_EVENT_LIMIT:
         raise HistoryError("limit", f"must be an integer from 0 to {MAX_EVENT_LIMIT}")
     return int(value)
+
+
+def _names(value: str, field: str, known: Sequence[str]) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+    if not names:
+        raise HistoryError(field, f"name at least one of: {', '.join(known)}")
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise HistoryError(field, f"unknown {unknown[0][:100]!r}; known: {', '.join(known)}")
+    return names
+
+
+def parse_parts(value: str | None) -> tuple[str, ...]:
+    """`parts=osd,pool`: the lists a past state answers (default: all of them)."""
+    return STATE_PARTS if value is None else _names(value, "parts", STATE_PARTS)
+
+
+def parse_osd_fields(value: str | None) -> tuple[str, ...] | None:
+    """`osd_fields=id,up,in`: the fields of each OSD a past state answers (default: all)."""
+    return None if value is None else _names(value, "osd_fields", OSD_FIELDS)
 
 
 def parse_buckets(value: str | None) -> int:
@@ -335,15 +358,25 @@ class History:
     def state(self, fsid: str, at: str | None, shape: Shape | None = None) -> dict[str, Any]:
         """The cluster's documents (cluster, health, osd, pool, server) as they were at `at`;
         `shape(model, fsid, docs)` may add what the live resources derive from other state."""
-        with gc_paused():
-            return self._state(fsid, at, shape)
+        def render(model: ClusterModel) -> dict[str, Any] | None:
+            docs = cluster_documents(model, fsid)
+            return shape(model, fsid, docs) if docs is not None and shape is not None else docs
 
-    def _state(self, fsid: str, at: str | None, shape: Shape | None) -> dict[str, Any]:
+        with gc_paused():
+            return self._state(fsid, at, render)
+
+    def live_state(self, fsid: str, at: str | None, parts: Collection[str] = STATE_PARTS,
+                   osd_fields: Sequence[str] | None = None) -> dict[str, Any]:
+        """The cluster's documents at `at` as the live routes shape them, only the lists named in
+        `parts` and only `osd_fields` of each OSD (None: all): what `GET …/history?at=` answers."""
+        with gc_paused():
+            return self._state(fsid, at, lambda model: live_state_documents(model, fsid, parts, osd_fields))
+
+    def _state(self, fsid: str, at: str | None, render: Callable[[ClusterModel], dict[str, Any] | None],
+               ) -> dict[str, Any]:
         point = self.point(at, "at")
         model = self.model_at(point.position)
-        docs = cluster_documents(model, fsid)
-        if docs is not None and shape is not None:
-            docs = shape(model, fsid, docs)
+        docs = render(model)
         self.keep(point.position, model)
         if docs is None:
             raise ClusterNotFound(f"cluster {fsid} has no recorded state at position {point.position}"
