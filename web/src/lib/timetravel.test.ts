@@ -37,6 +37,13 @@ describe("times", () => {
     expect(z.utc).toBe("2026-07-01 10:20:30 UTC");
     expect(bothZones("2026-01-01T23:00:00Z", "Asia/Tokyo").local).toMatch(/^2026-01-02 08:00:00/);
   });
+  it("keeps the zones apart when they alternate (a formatter is kept per zone)", () => {
+    for (let i = 0; i < 3; i++) {
+      expect(bothZones("2026-01-01T23:00:00Z", "Asia/Tokyo").local).toMatch(/^2026-01-02 08:00:00/);
+      expect(bothZones("2026-01-01T23:00:00Z", "UTC").local).toMatch(/^2026-01-01 23:00:00/);
+      expect(bothZones("2026-01-01T23:00:00Z", "America/New_York").local).toMatch(/^2026-01-01 18:00:00/);
+    }
+  });
   it("goes through a local input and back to the same instant", () => {
     const iso = "2026-03-05T07:08:09.000Z";
     expect(fromLocalInput(toLocalInput(iso))).toBe(iso);

@@ -61,13 +61,26 @@ export function momentHref(moments: Partial<Moments>): string {
 const pad = (n: number, width = 2) => String(n).padStart(width, "0");
 
 /** A moment in the user's time zone (with its name) and in UTC, to the second. */
+// A formatter per zone, made once: making one costs more than formatting (the timeline formats a
+// moment per health mark on every render).
+const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+function zoneFormat(timeZone: string | undefined): Intl.DateTimeFormat {
+  const key = timeZone ?? "";
+  let found = zoneFormats.get(key);
+  if (!found) {
+    found = new Intl.DateTimeFormat("en-CA", {
+      timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+      hourCycle: "h23", timeZoneName: "short",
+    });
+    zoneFormats.set(key, found);
+  }
+  return found;
+}
+
 export function bothZones(iso: string, timeZone?: string): { local: string; utc: string } {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return { local: iso, utc: iso };
-  const parts = new Intl.DateTimeFormat("en-CA", {
-    timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
-    hourCycle: "h23", timeZoneName: "short",
-  }).formatToParts(date);
+  const parts = zoneFormat(timeZone).formatToParts(date);
   const part = (type: string) => parts.find((p) => p.type === type)?.value ?? "";
   const local = `${part("year")}-${part("month")}-${part("day")} ${part("hour")}:${part("minute")}:${part("second")} ${part("timeZoneName")}`;
   const utc = `${date.getUTCFullYear()}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())} `

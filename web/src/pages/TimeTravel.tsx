@@ -197,9 +197,17 @@ function PastOverview(props: { state: PastState; at: string }) {
 
 const STATES: [StateFilter, string][] = [["", "Any state"], ["up-in", "Up and in"], ["down", "Down"], ["out", "Out"], ["nearfull", "Near full or full"]];
 
+let pastGridWidth = 900;
+
 function PastOsds(props: { state: PastState; moments: Moments }) {
   const rows = useMemo(() => [...(props.state.osd ?? [])].sort((a, b) => a.id - b.id), [props.state]);
-  const [width, setWidth] = useState(900);
+  // the grid's width as last measured: each moment mounts a new grid, laid out once at that width
+  // rather than at a guess and again when measured
+  const [width, setWidth] = useState(pastGridWidth);
+  const onWidth = (measured: number) => {
+    pastGridWidth = measured;
+    setWidth(measured);
+  };
   const [stateFilter, setStateFilter] = useState<StateFilter>("");
   const fullness = useMemo(() => fullnessFromHealth(props.state.health), [props.state]);
   const statuses = useMemo(() => rows.map((o) => statusOf(o, fullness, undefined)), [rows, fullness]);
@@ -224,7 +232,7 @@ function PastOsds(props: { state: PastState; moments: Moments }) {
         <div>
           {rows.length === 0 && <Empty>The cluster had no OSDs then.</Empty>}
           <OsdGrid osds={rows} statuses={statuses} layout={layout} selected={new Set()} open={open ? openIndex : null} version={props.state.position}
-            onWidth={setWidth} onSelect={() => undefined}
+            onWidth={onWidth} onSelect={() => undefined}
             onOpen={(i) => go({ ...props.moments, view: "osds", osd: i === null ? null : String((rows[i] as OsdRow).id) }, true)} />
         </div>
         {open && openIndex !== null && (
