@@ -124,6 +124,7 @@ def test_a_dropped_past_model_is_freed_by_reference_counting(recorded):
 def test_garbage_cycles_set_aside_are_collected_once_enough_accumulate(monkeypatch):
     monkeypatch.setattr(history_module, "SET_ASIDE_GROWTH_LIMIT", 1000)
     monkeypatch.setattr(history_module, "_set_aside_after_collection", None)
+    monkeypatch.setattr(history_module, "SET_ASIDE_COUNT_EVERY", 1)
     with gc_paused():
         cycle = Node()
         cycle.other = Node()
@@ -136,3 +137,14 @@ def test_garbage_cycles_set_aside_are_collected_once_enough_accumulate(monkeypat
         alive = [Node() for _ in range(2000)]  # more set aside than the limit: a collection runs
     assert watched() is None
     assert all(isinstance(node, Node) for node in alive)
+
+
+def test_what_is_set_aside_is_counted_only_every_few_queries(monkeypatch):
+    """Counting walks everything set aside: not on every query."""
+    counted = []
+    monkeypatch.setattr(history_module, "_set_aside_after_collection", None)
+    monkeypatch.setattr(history_module.gc, "get_freeze_count", lambda: counted.append(1) or 0)
+    for _ in range(3 * history_module.SET_ASIDE_COUNT_EVERY):
+        with gc_paused():
+            pass
+    assert 1 <= len(counted) <= 4
