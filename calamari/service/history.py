@@ -369,8 +369,9 @@ class History:
             for _, event in self.store.read(after=kept[0], until=position):
                 model.apply(event)
             return model
-        if kept is not None:
-            self.keep(*kept)  # of no use here; maybe to the next query
+        # Of no use here: dropped before another model is built, so that the server holds at most
+        # one past model besides the live one (the next query keeps the one built now).
+        del kept
         model, _ = load_model(self.snapshot_dir, self.store, until=position)
         with self._lock:
             self.models_built += 1
