@@ -58,9 +58,41 @@ def navigate_in_page(page, path: str) -> None:
 def fetch_ms(page, part: str) -> float:
     """How long the page's newest request whose URL holds `part` took, from sending it to its
     answer's last byte (the server's work and the transfer; the rest is the console's)."""
+    return fetched(page, part)["duration"]
+
+
+def fetched(page, part: str) -> dict:
+    """The page's newest request whose URL holds `part`: its duration (ms) and bytes over the wire
+    and decoded (NaN and 0 when there was none)."""
     return page.evaluate("""(part) => {
         const found = performance.getEntriesByType('resource').filter((e) => e.name.includes(part));
-        return found.length ? found[found.length - 1].duration : NaN; }""", part)
+        const e = found[found.length - 1];
+        return e ? {duration: e.duration, wire: e.transferSize, body: e.decodedBodySize}
+                 : {duration: NaN, wire: 0, body: 0}; }""", part)
+
+
+def cpu_seconds(pid: int) -> float:
+    """The process's CPU time so far (user + system, all threads), from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(") ", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def settle(pid: int, limit: float = 300) -> float:
+    """Wait until the process uses under a tenth of a core for a second (at most `limit` seconds);
+    returns how long that took."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit:
+        before = cpu_seconds(pid)
+        time.sleep(1)
+        if cpu_seconds(pid) - before < 0.1:
+            break
+    return time.perf_counter() - started
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
 
 
 def next_frame(page) -> None:
@@ -68,7 +100,7 @@ def next_frame(page) -> None:
 
 
 def cursor_to_workbench(page, origin: str, osds: int, runs: int, timeline: dict, start: datetime,
-                        span: timedelta) -> list[float]:
+                        span: timedelta, server_pid: int) -> list[float]:
     """Click the timeline at moments spread over the flaps, with the OSD view open; time to the past
     grid drawn. (The timeline runs from the first to the newest event: the admin user added for
     this run is newer than the flaps, so the clicks are placed by time.)"""
@@ -81,6 +113,7 @@ def cursor_to_workbench(page, origin: str, osds: int, runs: int, timeline: dict,
     for run in range(runs):
         moment = (start + span * (0.1 + 0.8 * run / max(1, runs - 1))).timestamp()
         before = page.get_by_test_id("past-view").get_attribute("data-position") if run else None
+        cpu_before = cpu_seconds(server_pid)
         started = time.perf_counter()
         slider.click(position={"x": box["width"] * (moment - first) / (last - first), "y": box["height"] / 2})
         wait_for(lambda before=before: (page.get_by_test_id("past-view").count() == 1
@@ -89,9 +122,14 @@ def cursor_to_workbench(page, origin: str, osds: int, runs: int, timeline: dict,
                  60, "the past workbench", interval=0.01)
         next_frame(page)
         figures.append(time.perf_counter() - started)
+        server_cpu = cpu_seconds(server_pid) - cpu_before
         position = page.get_by_test_id("past-view").get_attribute("data-position")
+        answer = fetched(page, "history?at=")
         print(f"  cursor placed → workbench drawn: {figures[-1] * 1000:6.0f} ms (event {int(position):,}; "
-              f"the history?at= request {fetch_ms(page, 'history?at='):.0f} ms of it)")
+              f"the history?at= request {answer['duration']:.0f} ms of it, the console's part "
+              f"{figures[-1] * 1000 - answer['duration']:.0f} ms; server CPU {server_cpu * 1000:.0f} ms; "
+              f"answer {answer['wire'] / 1e3:,.0f} KB over the wire, {answer['body'] / 1e6:.1f} MB of JSON; "
+              f"load average {os.getloadavg()[0]:.1f})")
     return figures
 
 
@@ -148,6 +186,8 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--dir", default="/tmp/calamari-bench-time-travel", help="the store, built once and kept")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--no-settle", dest="settle", action="store_false",
+                        help="click at once, while the server's start-up work may still run")
     args = parser.parse_args()
     try:
         from playwright.sync_api import sync_playwright
@@ -185,6 +225,12 @@ def main() -> int:
         print(f"timeline of {sum(b['count'] for b in timeline['buckets']):,} events in 120 buckets: "
               f"{(time.perf_counter() - started) * 1000:.0f} ms (API)")
         origin = f"http://127.0.0.1:{server.api_port}"
+        # Start-up work (the event feed and the alerts each read the newest 200,000 stored events:
+        # several seconds of CPU here) would compete with the first clicks: time travel is timed
+        # once the server is idle, and how long that took is said (--no-settle: at once).
+        if args.settle:
+            waited = settle(server.process.pid)
+            print(f"server idle (under 10% of a core for a second) {waited:.0f} s after it answered")
         with sync_playwright() as pw:
             context = pw.chromium.launch_persistent_context(str(base / "profile"), executable_path="/usr/bin/chromium",
                                                             headless=True, args=CHROMIUM_ARGS,
@@ -192,12 +238,15 @@ def main() -> int:
             page = context.new_page()
             log_in(page, origin)
             print(f"time travel, {args.osds:,} OSDs, {args.events:,} stored events:")
-            workbench = cursor_to_workbench(page, origin, args.osds, args.runs, timeline, start, end - start)
+            workbench = cursor_to_workbench(page, origin, args.osds, args.runs, timeline, start, end - start,
+                                            server.process.pid)
+            print(f"server RSS after travelling: {rss_mb(server.process.pid):.0f} MB (budget 400 MB at 10,000 OSDs)")
             diffs = diff_over_an_hour(page, start, end - start - timedelta(hours=2), args.runs, False)
             warm = diff_over_an_hour(page, start, end - start - timedelta(hours=2), args.runs, True)
             print(f"graphs ({SERIES} series, 7 days at {STEP // 60}-minute points):")
             graphs = week_graph(page, fsid, args.runs)
             context.close()
+        print(f"load average at the end: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
         summary("cursor placed → workbench drawn", workbench, 1500)
         summary("diff over 1 hour shown, cold", diffs, 1500)
         summary("diff over 1 hour shown, after travelling to its start", warm, 1500)

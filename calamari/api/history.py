@@ -8,7 +8,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 
 from calamari.api.common import doc, json_response
-from calamari.domain.documents import with_live_fields
+from calamari.domain.documents import OSD_FIELDS
+from calamari.domain.history import STATE_PARTS
 from calamari.service.history import (
     MAX_BUCKETS,
     MAX_HEALTH_MARKS,
@@ -18,6 +19,8 @@ from calamari.service.history import (
     HistoryError,
     parse_buckets,
     parse_limit,
+    parse_osd_fields,
+    parse_parts,
 )
 
 blueprint = Blueprint("history", __name__)
@@ -50,6 +53,10 @@ def history_of(service: Any) -> History:
          "to": {**_POINT, "description": "an ISO 8601 time or an event position (default: now)"},
          "limit": {"type": "integer", "minimum": 0, "maximum": 10_000, "default": 1000,
                    "description": "list at most this many events (the summary covers all)"},
+         "parts": {"type": "string", "description": "with at: comma-separated lists to answer, of: "
+                   + ", ".join(STATE_PARTS) + " (default: all; cluster, health and counters always come)"},
+         "osd_fields": {"type": "string", "description": "with at: comma-separated fields of each OSD to answer, "
+                        "of: " + ", ".join(OSD_FIELDS) + " (default: all)"},
      },
      errors=(400, 401, 403, 404, 410))
 def cluster_history(fsid: str) -> Response:
@@ -58,13 +65,18 @@ def cluster_history(fsid: str) -> Response:
         return json_response({"detail": f"no cluster {fsid}"}, 404)
     args = request.args
     try:
-        unknown = sorted(set(args) - {"at", "from", "to", "limit"})
+        unknown = sorted(set(args) - {"at", "from", "to", "limit", "parts", "osd_fields"})
         if unknown:
-            raise HistoryError(unknown[0], "unknown parameter (use at, or from and to, and limit)")
+            raise HistoryError(unknown[0], "unknown parameter (use at with parts and osd_fields, or from and to, "
+                                           "and limit)")
         if "at" in args:
             if "from" in args or "to" in args:
                 raise HistoryError("at", "give either at, or from (and to), not both")
-            return json_response(history_of(service).state(fsid, args["at"], with_live_fields))
+            parts, osd_fields = parse_parts(args.get("parts")), parse_osd_fields(args.get("osd_fields"))
+            return json_response(history_of(service).live_state(fsid, args["at"], parts, osd_fields))
+        for name in ("parts", "osd_fields"):
+            if name in args:
+                raise HistoryError(name, "goes with at, not from and to")
         if "from" not in args:
             raise HistoryError("at", "required: at=<time or position>, or from=<...>&to=<...>")
         return json_response(history_of(service).diff(fsid, args["from"], args.get("to"), parse_limit(args.get("limit"))))

@@ -6,14 +6,26 @@ aggregate it changed; the summary never folds events a second way."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from eventsourcing.domain import Aggregate
 
 from calamari.domain.cluster import Cluster
-from calamari.domain.documents import osd_row, pool_row, request_row
+from calamari.domain.documents import (
+    OSD_FIELDS,
+    cluster_document,
+    osd_document,
+    osd_row,
+    osd_server_fqdns,
+    pool_row,
+    pools_by_root,
+    request_row,
+    served_pools,
+    server_document,
+)
 from calamari.domain.model import ClusterModel
 from calamari.domain.osd import Osd
 from calamari.domain.pool import Pool
@@ -61,6 +73,56 @@ def cluster_documents(model: ClusterModel, fsid: str) -> dict[str, Any] | None:
         "server": [view.servers[s.fqdn] for s in sorted(servers, key=lambda s: s.fqdn)],
         "counters": view.counters(fsid),
     }
+
+
+# The lists of a past state an answer may carry (`parts`); the cluster, health and counters always come.
+STATE_PARTS = ("osd", "pool", "server")
+
+
+def live_state_documents(model: ClusterModel, fsid: str, parts: Collection[str] = STATE_PARTS,
+                         osd_fields: Sequence[str] | None = None) -> dict[str, Any] | None:
+    """The cluster's documents as the live routes shape them (`with_live_fields` over
+    `cluster_documents`), only the lists named in `parts` and only `osd_fields` of each OSD (None:
+    all, in the documents' order). Equal to those documents with the rest left out, but renders
+    only what it answers: the OSD workbench of a past moment needs neither the servers' rows (1,000
+    of them at 10,000 OSDs) nor most of an OSD's fields. None when the model has no such cluster."""
+    cluster = model.clusters.get(fsid)
+    if cluster is None:
+        return None
+    view = ReadModel()
+    view.refresh(cluster)
+    for pool in model.pools.get(fsid, {}).values():
+        view.refresh(pool)
+    row = view.clusters[fsid]
+    pools = [r for _, r in sorted(view.pools.get(fsid, {}).items())]
+    servers = sorted((s for s in model.servers.values() if serves(s, fsid)), key=lambda s: s.fqdn)
+    osds = [osd for _, osd in sorted(model.osds.get(fsid, {}).items()) if not osd.removed]
+    osd_rows = [osd_row(osd) for osd in osds] if "osd" in parts else None
+    # counted as the ReadModel counts them (osd_state_key), from the aggregates when no row is rendered
+    counts = Counter(osd_state_key(r) for r in osd_rows) if osd_rows is not None else Counter(
+        osd_state_key({"up": osd.up, "in": osd.in_}) for osd in osds)
+    counters = {"osd": {k: counts.get(k, 0) for k in ("up_in", "up_out", "down_in", "down_out")},
+                "pg": dict(row.get("pg_by_state", {}))}
+    counters["osd"]["total"] = sum(counters["osd"].values())
+    docs: dict[str, Any] = {"cluster": cluster_document(row, counters), "health": row["health"]}
+    if osd_rows is not None:
+        served = served_pools(pools_by_root(cluster.crush, pools))
+        # only the fqdn and services of a server matter here: no server row is rendered for them
+        fqdns = osd_server_fqdns(({"fqdn": s.fqdn, "services": s.services} for s in servers), fsid)
+        documents = (osd_document(r, served, fqdns) for r in osd_rows)
+        if osd_fields is None:
+            docs["osd"] = list(documents)
+        else:
+            wanted = [f for f in OSD_FIELDS if f in set(osd_fields)]  # the documents' order
+            docs["osd"] = [{f: d[f] for f in wanted} for d in documents]
+    if "pool" in parts:
+        docs["pool"] = pools
+    if "server" in parts:
+        for server in servers:
+            view.refresh(server)
+        docs["server"] = [server_document(view.servers[s.fqdn], fsid) for s in servers]
+    docs["counters"] = counters
+    return docs
 
 
 class SpanRows:

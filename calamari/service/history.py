@@ -18,7 +18,7 @@ import contextlib
 import gc
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +28,9 @@ from eventsourcing.utils import get_topic
 from calamari.adapters.event_store import EventStore, event_record
 from calamari.adapters.snapshots import kept_base_file, load_model, read_history_base
 from calamari.domain.cluster import Cluster
+from calamari.domain.documents import OSD_FIELDS
 from calamari.domain.history import (
+    STATE_PARTS,
     ChangeSummary,
     SpanRows,
     actor,
@@ -37,6 +39,7 @@ from calamari.domain.history import (
     cluster_documents,
     density,
     health_transition,
+    live_state_documents,
     lookup_times,
     redact,
     serves,
@@ -64,6 +67,15 @@ Shape = Callable[[ClusterModel, str, dict[str, Any]], dict[str, Any]]
 _gc_lock = threading.Lock()
 _gc_pauses = 0  # queries running with the cyclic collector paused
 _gc_was_enabled = False
+# What paused queries leave alive is set aside from the collector (gc.freeze), as calamari-server
+# does with its live model once it is loaded; garbage cycles other threads left meanwhile are set
+# aside with it, so once this many more objects are set aside than after the last full collection,
+# one runs (and what it leaves alive is set aside again).
+SET_ASIDE_GROWTH_LIMIT = 50_000
+# Counting what is set aside walks all of it (a few ms per 100,000 objects): every this many times.
+SET_ASIDE_COUNT_EVERY = 10
+_set_aside_after_collection: int | None = None
+_set_asides = 0
 
 
 @contextlib.contextmanager
@@ -73,7 +85,7 @@ def gc_paused() -> Iterator[None]:
     thousand of them set off a collection that walks the whole heap: half of a past state's CPU
     at 10,000 OSDs. Reference counting frees such objects (whatever else is collected once the
     collector resumes), the pause lasts one query, and the collector resumes when the last query
-    running ends (unless it was off before)."""
+    running ends (unless it was off before): see `_set_aside_survivors` for what it finds then."""
     global _gc_pauses, _gc_was_enabled
     with _gc_lock:
         if _gc_pauses == 0:
@@ -86,7 +98,29 @@ def gc_paused() -> Iterator[None]:
         with _gc_lock:
             _gc_pauses -= 1
             if _gc_pauses == 0 and _gc_was_enabled:
+                _set_aside_survivors()
                 gc.enable()
+
+
+def _set_aside_survivors() -> None:
+    """Set aside from the cyclic collector the objects made while it was paused. A resumed
+    collector would otherwise first walk every one of them, the kept past model included (none
+    garbage), and again when they move on a generation: 50-100 ms of CPU per past state at 10,000
+    OSDs, in the request. A past model holds no reference cycles, so reference counting frees it
+    when it is dropped, set aside or not (tests/unit/test_history_gc_pause.py)."""
+    global _set_aside_after_collection, _set_asides
+    gc.freeze()
+    _set_asides += 1
+    if _set_aside_after_collection is not None and _set_asides % SET_ASIDE_COUNT_EVERY:
+        return
+    set_aside = gc.get_freeze_count()
+    if _set_aside_after_collection is None or set_aside < _set_aside_after_collection:
+        _set_aside_after_collection = set_aside
+    elif set_aside - _set_aside_after_collection > SET_ASIDE_GROWTH_LIMIT:
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        _set_aside_after_collection = gc.get_freeze_count()
 
 
 class HistoryError(ValueError):
@@ -146,6 +180,26 @@ def parse_limit(value: str | None) -> int:
     if not (value.isascii() and value.isdigit()) or len(value) > 18 or int(value) > MAX_EVENT_LIMIT:
         raise HistoryError("limit", f"must be an integer from 0 to {MAX_EVENT_LIMIT}")
     return int(value)
+
+
+def _names(value: str, field: str, known: Sequence[str]) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+    if not names:
+        raise HistoryError(field, f"name at least one of: {', '.join(known)}")
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise HistoryError(field, f"unknown {unknown[0][:100]!r}; known: {', '.join(known)}")
+    return names
+
+
+def parse_parts(value: str | None) -> tuple[str, ...]:
+    """`parts=osd,pool`: the lists a past state answers (default: all of them)."""
+    return STATE_PARTS if value is None else _names(value, "parts", STATE_PARTS)
+
+
+def parse_osd_fields(value: str | None) -> tuple[str, ...] | None:
+    """`osd_fields=id,up,in`: the fields of each OSD a past state answers (default: all)."""
+    return None if value is None else _names(value, "osd_fields", OSD_FIELDS)
 
 
 def parse_buckets(value: str | None) -> int:
@@ -315,8 +369,9 @@ class History:
             for _, event in self.store.read(after=kept[0], until=position):
                 model.apply(event)
             return model
-        if kept is not None:
-            self.keep(*kept)  # of no use here; maybe to the next query
+        # Of no use here: dropped before another model is built, so that the server holds at most
+        # one past model besides the live one (the next query keeps the one built now).
+        del kept
         model, _ = load_model(self.snapshot_dir, self.store, until=position)
         with self._lock:
             self.models_built += 1
@@ -335,15 +390,25 @@ class History:
     def state(self, fsid: str, at: str | None, shape: Shape | None = None) -> dict[str, Any]:
         """The cluster's documents (cluster, health, osd, pool, server) as they were at `at`;
         `shape(model, fsid, docs)` may add what the live resources derive from other state."""
-        with gc_paused():
-            return self._state(fsid, at, shape)
+        def render(model: ClusterModel) -> dict[str, Any] | None:
+            docs = cluster_documents(model, fsid)
+            return shape(model, fsid, docs) if docs is not None and shape is not None else docs
 
-    def _state(self, fsid: str, at: str | None, shape: Shape | None) -> dict[str, Any]:
+        with gc_paused():
+            return self._state(fsid, at, render)
+
+    def live_state(self, fsid: str, at: str | None, parts: Collection[str] = STATE_PARTS,
+                   osd_fields: Sequence[str] | None = None) -> dict[str, Any]:
+        """The cluster's documents at `at` as the live routes shape them, only the lists named in
+        `parts` and only `osd_fields` of each OSD (None: all): what `GET …/history?at=` answers."""
+        with gc_paused():
+            return self._state(fsid, at, lambda model: live_state_documents(model, fsid, parts, osd_fields))
+
+    def _state(self, fsid: str, at: str | None, render: Callable[[ClusterModel], dict[str, Any] | None],
+               ) -> dict[str, Any]:
         point = self.point(at, "at")
         model = self.model_at(point.position)
-        docs = cluster_documents(model, fsid)
-        if docs is not None and shape is not None:
-            docs = shape(model, fsid, docs)
+        docs = render(model)
         self.keep(point.position, model)
         if docs is None:
             raise ClusterNotFound(f"cluster {fsid} has no recorded state at position {point.position}"

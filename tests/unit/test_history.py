@@ -185,7 +185,7 @@ def test_the_app_registers_the_history_blueprint():
     from calamari.api import app
 
     assert "calamari.api.history" in app.BLUEPRINT_MODULES
-    assert set(cluster_history._api_doc["query"]) == {"at", "from", "to", "limit"}
+    assert set(cluster_history._api_doc["query"]) == {"at", "from", "to", "limit", "parts", "osd_fields"}
 
 
 # ---------------------------------------------------------------------- command line

@@ -2,6 +2,8 @@
 forward, "what changed since then"): the answers are those of a model built afresh from a
 snapshot, and no snapshot is loaded for them."""
 
+import weakref
+
 import orjson
 import pytest
 from history_fixtures import record_history
@@ -63,3 +65,19 @@ def test_a_point_too_far_on_builds_from_a_snapshot(recorded, monkeypatch):
     history.state(rec.fsid, str(a), with_live_fields)
     assert same(history.state(rec.fsid, str(b), with_live_fields), fresh(rec).state(rec.fsid, str(b), with_live_fields))
     assert history.models_built == 2
+
+
+def test_a_kept_model_of_no_use_is_dropped_before_another_is_built(recorded, monkeypatch):
+    """At most one past model at a time besides the live one: the kept one is freed first."""
+    rec, _ = recorded
+    history = fresh(rec)
+    later, earlier = rec.step_positions[4], rec.step_positions[1]
+    history.state(rec.fsid, str(later), with_live_fields)
+    watched = weakref.ref(history._kept[1])
+    alive_while_building = []
+    real = history_module.load_model
+    monkeypatch.setattr(history_module, "load_model",
+                        lambda *a, **k: alive_while_building.append(watched() is not None) or real(*a, **k))
+    state = history.state(rec.fsid, str(earlier), with_live_fields)  # before it: not reusable
+    assert alive_while_building == [False]
+    assert same(state, fresh(rec).state(rec.fsid, str(earlier), with_live_fields))

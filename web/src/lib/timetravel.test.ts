@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 
 import {
-  barHeights, bothZones, diffEntries, fromLocalInput, justBefore, momentHref, readMoments, requestObject, timeScale,
-  toLocalInput, zoomSpan, type DiffAnswer,
+  barHeights, bothZones, diffEntries, fromLocalInput, justBefore, momentHref, pastStatePath, PAST_OSD_FIELDS,
+  readMoments, requestObject, timeScale, toLocalInput, zoomSpan, type DiffAnswer,
 } from "./timetravel";
 
 const q = (s: string) => new URLSearchParams(s);
@@ -36,6 +36,13 @@ describe("times", () => {
     expect(z.local).toMatch(/^2026-07-01 12:20:30 /);
     expect(z.utc).toBe("2026-07-01 10:20:30 UTC");
     expect(bothZones("2026-01-01T23:00:00Z", "Asia/Tokyo").local).toMatch(/^2026-01-02 08:00:00/);
+  });
+  it("keeps the zones apart when they alternate (a formatter is kept per zone)", () => {
+    for (let i = 0; i < 3; i++) {
+      expect(bothZones("2026-01-01T23:00:00Z", "Asia/Tokyo").local).toMatch(/^2026-01-02 08:00:00/);
+      expect(bothZones("2026-01-01T23:00:00Z", "UTC").local).toMatch(/^2026-01-01 23:00:00/);
+      expect(bothZones("2026-01-01T23:00:00Z", "America/New_York").local).toMatch(/^2026-01-01 18:00:00/);
+    }
   });
   it("goes through a local input and back to the same instant", () => {
     const iso = "2026-03-05T07:08:09.000Z";
@@ -122,5 +129,30 @@ describe("the diff as entries", () => {
     expect(requestObject("Deleting pool 'old'")).toEqual({ view: "pools", pool: "old" });
     expect(requestObject("Marking osd.12 out")).toEqual({ view: "osds", osd: "12" });
     expect(requestObject("Setting flags")).toEqual({ view: "overview" });
+  });
+});
+
+describe("a past state asked for as its view draws it", () => {
+  const query = (path: string) => new URLSearchParams(path.split("?")[1]);
+  it("asks the workbench's OSDs with only the fields it draws, and the pools for its detail", () => {
+    const q = query(pastStatePath("f-1", "2026-11-24T03:12:00.000Z", "osds"));
+    expect(q.get("at")).toBe("2026-11-24T03:12:00.000Z");
+    expect(q.get("parts")).toBe("osd,pool");
+    expect(q.get("osd_fields")?.split(",")).toEqual(PAST_OSD_FIELDS);
+    for (const field of ["id", "up", "in", "crush_host", "crush_node_ancestry", "server", "pools"]) {
+      expect(PAST_OSD_FIELDS).toContain(field);
+    }
+  });
+  it("asks the other views for their list alone, and no OSD fields", () => {
+    const cases: [Parameters<typeof pastStatePath>[2], string][] = [["overview", "pool"], ["pools", "pool"], ["hosts", "server"]];
+    for (const [view, parts] of cases) {
+      const q = query(pastStatePath("f-1", "2026-11-24T03:12:00.000Z", view));
+      expect([view, q.get("parts"), q.get("osd_fields")]).toEqual([view, parts, null]);
+    }
+  });
+  it("keeps the moment intact in the address", () => {
+    const path = pastStatePath("f-1", "2026-11-24T04:12:00+01:00", "hosts");
+    expect(path.startsWith("/cluster/f-1/history?")).toBe(true);
+    expect(query(path).get("at")).toBe("2026-11-24T04:12:00+01:00");
   });
 });

@@ -21,7 +21,7 @@ import type { PoolRow } from "../lib/pools";
 import { location, navigate } from "../lib/router";
 import { session } from "../state";
 import {
-  bothZones, diffEntries, fromLocalInput, momentHref, readMoments, toLocalInput, zoomSpan,
+  bothZones, diffEntries, fromLocalInput, momentHref, pastStatePath, readMoments, toLocalInput, zoomSpan,
   type DiffAnswer, type DiffEntry, type Moments, type TimelineAnswer, type TravelView,
 } from "../lib/timetravel";
 
@@ -51,9 +51,10 @@ interface PastState {
   time: string | null;
   cluster: PastCluster;
   health: { status: string; checks: unknown };
-  osd: OsdRow[];
-  pool: PoolRow[];
-  server: PastServer[];
+  // only the lists the view asked for (`pastStatePath`)
+  osd?: OsdRow[];
+  pool?: PoolRow[];
+  server?: PastServer[];
 }
 
 const ENTRIES_SHOWN = 200; // diff entries drawn at first (and per "show more")
@@ -182,7 +183,7 @@ function PastOverview(props: { state: PastState; at: string }) {
         )}
       </Card>
       <Card title="Pools" actions={<a href={momentHref({ at: props.at, view: "pools" })}>Pools then →</a>}>
-        <p>{count(state.pool.length)} pools: {state.pool.map((p) => p.name).join(", ") || "none"}</p>
+        <p>{count((state.pool ?? []).length)} pools: {(state.pool ?? []).map((p) => p.name).join(", ") || "none"}</p>
       </Card>
       <Card title="Monitors">
         <p><Badge level={(c.mons ?? []).some((m) => !quorum.has(m.name)) ? "HEALTH_WARN" : "HEALTH_OK"} text={`${quorum.size} of ${(c.mons ?? []).length} in quorum`} /></p>
@@ -196,9 +197,17 @@ function PastOverview(props: { state: PastState; at: string }) {
 
 const STATES: [StateFilter, string][] = [["", "Any state"], ["up-in", "Up and in"], ["down", "Down"], ["out", "Out"], ["nearfull", "Near full or full"]];
 
+let pastGridWidth = 900;
+
 function PastOsds(props: { state: PastState; moments: Moments }) {
-  const rows = useMemo(() => [...props.state.osd].sort((a, b) => a.id - b.id), [props.state]);
-  const [width, setWidth] = useState(900);
+  const rows = useMemo(() => [...(props.state.osd ?? [])].sort((a, b) => a.id - b.id), [props.state]);
+  // the grid's width as last measured: each moment mounts a new grid, laid out once at that width
+  // rather than at a guess and again when measured
+  const [width, setWidth] = useState(pastGridWidth);
+  const onWidth = (measured: number) => {
+    pastGridWidth = measured;
+    setWidth(measured);
+  };
   const [stateFilter, setStateFilter] = useState<StateFilter>("");
   const fullness = useMemo(() => fullnessFromHealth(props.state.health), [props.state]);
   const statuses = useMemo(() => rows.map((o) => statusOf(o, fullness, undefined)), [rows, fullness]);
@@ -223,7 +232,7 @@ function PastOsds(props: { state: PastState; moments: Moments }) {
         <div>
           {rows.length === 0 && <Empty>The cluster had no OSDs then.</Empty>}
           <OsdGrid osds={rows} statuses={statuses} layout={layout} selected={new Set()} open={open ? openIndex : null} version={props.state.position}
-            onWidth={setWidth} onSelect={() => undefined}
+            onWidth={onWidth} onSelect={() => undefined}
             onOpen={(i) => go({ ...props.moments, view: "osds", osd: i === null ? null : String((rows[i] as OsdRow).id) }, true)} />
         </div>
         {open && openIndex !== null && (
@@ -233,7 +242,7 @@ function PastOsds(props: { state: PastState; moments: Moments }) {
               <dt>Host</dt><dd>{open.server ?? "–"}</dd>
               <dt>CRUSH place</dt><dd>{(open.crush_node_ancestry ?? []).join(" › ") || "–"}</dd>
               <dt>Weights</dt><dd>reweight {open.reweight}, CRUSH {open.crush_weight ?? "–"}</dd>
-              <dt>Pools</dt><dd>{(open.pools ?? []).map((id) => props.state.pool.find((p) => p.id === id)?.name ?? `#${id}`).join(", ") || "none"}</dd>
+              <dt>Pools</dt><dd>{(open.pools ?? []).map((id) => (props.state.pool ?? []).find((p) => p.id === id)?.name ?? `#${id}`).join(", ") || "none"}</dd>
             </dl>
             <a href={`/osds?osd=${open.id}`}>This OSD now →</a>
           </Card>
@@ -244,7 +253,7 @@ function PastOsds(props: { state: PastState; moments: Moments }) {
 }
 
 function PastPools(props: { state: PastState; moments: Moments }) {
-  const pools = [...props.state.pool].sort((a, b) => a.id - b.id);
+  const pools = [...(props.state.pool ?? [])].sort((a, b) => a.id - b.id);
   if (pools.length === 0) return <Empty>The cluster had no pools then.</Empty>;
   return (
     <table class="table" data-testid="past-pools">
@@ -266,7 +275,7 @@ function PastPools(props: { state: PastState; moments: Moments }) {
 }
 
 function PastHosts(props: { state: PastState; moments: Moments }) {
-  const servers = props.state.server;
+  const servers = props.state.server ?? [];
   if (servers.length === 0) return <Empty>No host ran a service of the cluster then.</Empty>;
   return (
     <table class="table" data-testid="past-hosts">
@@ -388,7 +397,7 @@ export function TimeTravel(props: { fsid: string }) {
   useEffect(() => {
     if (timeline.data) setAnswer(timeline.data);
   }, [timeline.data]);
-  const statePath = moments.at ? `/cluster/${props.fsid}/history?at=${encodeURIComponent(moments.at)}` : null;
+  const statePath = moments.at ? pastStatePath(props.fsid, moments.at, moments.view) : null;
   const past = useFetched<PastState>(statePath);
 
   const cursorMs = moments.at ? Date.parse(moments.at) : moments.to ? Date.parse(moments.to) : null;
