@@ -24,7 +24,7 @@ from calamari.api.listing import (
     unchanged,
     values_arg,
 )
-from calamari.api.lookup import found
+from calamari.api.lookup import retired_error
 from calamari.api.schemas import Strict
 from calamari.domain.alerts.alert import OBJECT_KINDS, SEVERITIES, STATES
 from calamari.domain.alerts.lifecycle import AlertConflict
@@ -152,18 +152,22 @@ def alerts() -> Response:
 
 
 def _alert(alert_id: str) -> dict[str, Any]:
-    return found(_alerting().alert(alert_id), f"no alert {alert_id[:100]}")
+    document = _alerting().alert(alert_id)
+    if document is None:
+        raise retired_error("alert", alert_id, _alerting().retired("alert", alert_id), "--alert-retention")
+    return document
 
 
 @blueprint.get("/alert/<alert_id>")
-@doc("One alert, with the changes that came before it", response=ALERT_SCHEMA, errors=(401, 404))
+@doc("One alert, with the changes that came before it; 410 for one retired from the live model (history keeps it)",
+     response=ALERT_SCHEMA, errors=(401, 404, 410))
 def alert(alert_id: str) -> Response:
     return json_response(_alert(alert_id))
 
 
 @blueprint.post("/alert/<alert_id>/acknowledge")
 @doc("Acknowledge an alert (who and why are recorded); 409 if it is acknowledged already", body=AlertAcknowledge,
-     response=ALERT_SCHEMA, errors=(400, 401, 403, 404, 409, 415, 503))
+     response=ALERT_SCHEMA, errors=(400, 401, 403, 404, 409, 410, 415, 503))
 def acknowledge(alert_id: str) -> Response:
     # the body is optional; one that is sent must be JSON (415 otherwise, before anything else)
     body = parse_body(AlertAcknowledge) if request.get_data(cache=True).strip() else AlertAcknowledge()
@@ -202,9 +206,13 @@ def silences() -> Response:
 
 
 @blueprint.get("/silence/<silence_id>")
-@doc("One silence", response=SILENCE_SCHEMA, errors=(401, 404))
+@doc("One silence; 410 for one retired from the live model (history keeps it)", response=SILENCE_SCHEMA,
+     errors=(401, 404, 410))
 def silence(silence_id: str) -> Response:
-    return json_response(found(_alerting().silence(silence_id), f"no silence {silence_id[:100]}"))
+    document = _alerting().silence(silence_id)
+    if document is None:
+        raise retired_error("silence", silence_id, _alerting().retired("silence", silence_id), "--alert-retention")
+    return json_response(document)
 
 
 @blueprint.post("/silence")
@@ -225,12 +233,13 @@ def create_silence() -> Response:
 
 
 @blueprint.delete("/silence/<silence_id>")
-@doc("Expire a silence now; 409 if it has ended", response=SILENCE_SCHEMA, errors=(401, 403, 404, 409, 503))
+@doc("Expire a silence now; 409 if it has ended", response=SILENCE_SCHEMA, errors=(401, 403, 404, 409, 410, 503))
 def expire_silence(silence_id: str) -> Response:
     try:
         document = _alerting().expire_silence(silence_id, current_user().username)
     except KeyError:
-        raise ApiError(404, f"no silence {silence_id[:100]}") from None
+        raise retired_error("silence", silence_id, _alerting().retired("silence", silence_id),
+                            "--alert-retention") from None
     except AlertConflict as err:
         raise ApiError(409, str(err)) from None
     return json_response(document)

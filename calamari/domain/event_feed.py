@@ -292,6 +292,25 @@ def feed_entry(event: Any, agg: Any, osd_servers: OsdServers, pool_name: str | N
     return {"when": event.timestamp.isoformat(), "severity": severity, "message": message, "fsid": fsid, "fqdn": fqdn}
 
 
+# Aggregates that leave the live model when retired (calamari.domain.alerts.retention): their
+# stored events are still told, by aggregates rebuilt from them.
+_RETIRED_CREATED = (Alert.AlertRaised, Silence.SilenceCreated, Notification.NotificationQueued)
+
+
+def _retired_stand_ins(positioned: list[tuple[int, Any]], model: Any) -> dict[Any, Any]:
+    """Alerts, silences and notifications among `positioned` that are no longer in the model,
+    rebuilt from their events (those created before the events given are left out)."""
+    rebuilt: dict[Any, Any] = {}
+    for _, event in positioned:
+        if event.originator_id in model.aggregates:
+            continue
+        if isinstance(event, _RETIRED_CREATED):
+            rebuilt[event.originator_id] = event.mutate(None)
+        elif (agg := rebuilt.get(event.originator_id)) is not None:
+            event.mutate(agg)
+    return rebuilt
+
+
 class EventFeed:
     def __init__(self, capacity: int = 100_000) -> None:
         self.capacity = capacity
@@ -325,14 +344,15 @@ class EventFeed:
             if type(ev).__name__ == "PoolRenamed":
                 names[ev.originator_id] = ev.previous
         names_then.reverse()
+        retired = _retired_stand_ins(positioned, model)
         entries = [e for (p, ev), pool_name in zip(positioned, names_then, strict=True)
-                   if (e := self._entry(ev, model, p, osd_servers, pool_name)) is not None]
+                   if (e := self._entry(ev, model, p, osd_servers, pool_name, retired)) is not None]
         self.older = tuple(entries[-self.capacity:])
 
     @staticmethod
     def _entry(event: Any, model: Any, entry_id: int, osd_servers: OsdServers,
-               pool_name: str | None = None) -> dict[str, Any] | None:
-        agg = model.aggregates.get(event.originator_id)
+               pool_name: str | None = None, retired: dict[Any, Any] | None = None) -> dict[str, Any] | None:
+        agg = model.aggregates.get(event.originator_id) or (retired or {}).get(event.originator_id)
         entry = feed_entry(event, agg, osd_servers, pool_name) if agg is not None else None
         if entry is None:
             return None
