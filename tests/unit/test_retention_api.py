@@ -1,0 +1,60 @@
+"""The API after retirements: the alert, silence and notification lists hold what is live, and a
+retired id answers 410 saying when it was retired (an id never seen stays a plain 404)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from api_support import Harness
+from test_api_alerts import RULE, cluster_alert_rule
+from test_notification_properties import ScriptedSender
+
+
+@pytest.fixture
+def api(tmp_path: Any, capture_dir: str) -> Any:
+    harness = Harness(str(tmp_path), capture_dir)
+    for user in ("admin", "oper", "viewer"):
+        harness.token(user)
+    yield harness
+    harness.close()
+
+
+def test_retired_alerts_silences_and_notifications_leave_the_lists_and_answer_410(api: Harness) -> None:
+    alerting, notifier = api.services.alerting, api.services.notifier
+    notifier.sender = ScriptedSender()
+    notifier.create_channel("hook", "webhook", {"url": "https://hooks.example.net/x", "repeat_interval_s": 0},
+                            None, "admin")
+    rule = cluster_alert_rule(api)
+    [alert] = [a for a in api.call("GET", "alert").json if a["rule"] == rule["name"]]
+    notifier.process()
+    r = api.call("POST", "silence", user="oper", json={"matchers": [{"name": "alertname", "value": "x"}],
+                                                       "comment": "short", "duration_seconds": 60})
+    assert r.status_code == 201, r.json
+    ended = r.json["id"]
+    assert api.call("PATCH", f"/{RULE}/{rule['name']}", user="oper", json={"enabled": False}).status_code == 200
+    assert api.call("GET", f"alert/{alert['id']}").json["state"] == "resolved"
+    notifier.process()
+    notes = api.call("GET", "notification").json["results"]
+    assert {n["alert_id"] for n in notes} == {alert["id"]} and all(n["state"] == "delivered" for n in notes)
+
+    later = datetime.now(UTC) + timedelta(days=40)
+    alerting.clock = lambda: later
+    notifier.clock = later.timestamp
+    assert alerting.retire()[1] == 1 and notifier.retire() == len(notes)
+
+    assert alert["id"] not in {a["id"] for a in api.call("GET", "alert").json}
+    assert ended not in {s["id"] for s in api.call("GET", "silence").json}
+    assert api.call("GET", "notification").json == {"count": 0, "results": []}
+    for path in (f"alert/{alert['id']}", f"silence/{ended}", f"notification/{notes[0]['id']}"):
+        r = api.call("GET", path)
+        assert r.status_code == 410, (path, r.json)
+        assert r.json["retired_at"] == later.isoformat() and "retired" in r.json["detail"]
+    r = api.call("POST", f"alert/{alert['id']}/acknowledge", user="oper", json={})
+    assert r.status_code == 410
+    assert api.call("DELETE", f"silence/{ended}", user="oper").status_code == 410
+    assert api.call("POST", f"notification/{notes[0]['id']}/retry", user="oper").status_code == 410
+    for path in ("alert/nope", "silence/nope", "notification/nope"):
+        r = api.call("GET", path)
+        assert r.status_code == 404 and "retired_at" not in r.json
