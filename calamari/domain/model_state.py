@@ -342,3 +342,5 @@ class ModelState:
         for index, key in keyed:
             if index.get(key) is agg:
                 del index[key]
+        if isinstance(agg, Alert) and not self.alert_index.get(agg.rule, True):
+            del self.alert_index[agg.rule]  # as a snapshot without the rule's alerts restores it

@@ -182,3 +182,43 @@ def test_the_named_retired_ids_are_bounded(monkeypatch):
     remember(named, ["c", "d"], 2)
     assert named == {"b": 1, "c": 2, "d": 2}
     assert isinstance(AlertRetention.AlertsRetired.__name__, str)
+
+
+# ------------------------------------------------------------------ property: retirements in random runs
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.stateful import rule  # noqa: E402
+from test_alert_replay import AlertMachine  # noqa: E402
+
+
+class RetiringAlertMachine(AlertMachine):
+    """The alert replay machine, with retirement passes of random retentions among its steps: the
+    invariant (a replay and a snapshot give the live state) holds with them, and a pass never
+    takes a firing alert or a silence that has not ended."""
+
+    @rule(osd=st.integers(0, 5))
+    def an_osd_down_for_a_while(self, osd: int) -> None:
+        """Raised and resolved: what retirement passes take (the machine's own rules seldom do both)."""
+        self.h.stop_osd(osd)
+        self.h.later(45)
+        self.h.start_osd(osd)
+        self.h.later(5)
+
+    @rule(seconds=st.sampled_from([1, 30, 120, 900]))
+    def retire(self, seconds: int) -> None:
+        alerting, model = self.h.alerting, self.h.service.model
+        now = self.h.clock.now
+        firing = {i for i, a in model.alerts.items() if a.state == FIRING}
+        unended = {i for i, s in model.silences.items() if s.ends_at > now - timedelta(seconds=seconds)}
+        alerting.retention = timedelta(seconds=seconds)
+        alerting.retire()
+        assert firing <= set(model.alerts) and unended <= set(model.silences)
+        assert all(a.state == FIRING or a.resolved_at > now - timedelta(seconds=seconds)
+                   for a in model.alerts.values())
+        self.silences = [s for s in self.silences if s in model.silences]
+
+
+RetiringAlertMachine.TestCase.settings = settings(max_examples=15, stateful_step_count=25, deadline=None,
+                                                  database=None, suppress_health_check=list(HealthCheck))
+TestRetiringAlertReplay = RetiringAlertMachine.TestCase
