@@ -3,6 +3,7 @@ retired id answers 410 saying when it was retired (an id never seen stays a plai
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -58,3 +59,47 @@ def test_retired_alerts_silences_and_notifications_leave_the_lists_and_answer_41
     for path in ("alert/nope", "silence/nope", "notification/nope"):
         r = api.call("GET", path)
         assert r.status_code == 404 and "retired_at" not in r.json
+
+
+def test_the_retention_options_take_durations_and_refuse_nonsense() -> None:
+    from calamari.service.main import parse_args
+
+    args = parse_args(["--alert-retention", "12h", "--notification-retention", "90m"])
+    assert (args.alert_retention, args.notification_retention) == (12 * 3600, 90 * 60)
+    defaults = parse_args([])
+    assert (defaults.alert_retention, defaults.notification_retention) == (30 * 86400, 7 * 86400)
+    assert parse_args(["--alert-retention", "3600"]).alert_retention == 3600
+    for bad in ("0", "-1d", "abc", "d", "5w"):
+        with pytest.raises(SystemExit):
+            parse_args(["--alert-retention", bad])
+
+
+def test_the_services_threads_retire_at_their_start(api: Harness) -> None:
+    """The alerting and notifier threads run a retirement pass when they start (then hourly)."""
+    alerting, notifier = api.services.alerting, api.services.notifier
+    notifier.sender = ScriptedSender()
+    notifier.create_channel("hook", "webhook", {"url": "https://hooks.example.net/x", "repeat_interval_s": 0},
+                            None, "admin")
+    rule = cluster_alert_rule(api)
+    notifier.process()
+    assert api.call("PATCH", f"/{RULE}/{rule['name']}", user="oper", json={"enabled": False}).status_code == 200
+    notifier.process()
+    model = api.service.model
+    assert model.alerts and model.notifications
+    later = datetime.now(UTC) + timedelta(days=40)
+    alerting.clock = lambda: later
+    notifier.clock = later.timestamp
+    alerting.interval_s = 0.05
+    notifier.start()
+    alerting.start()
+    try:
+        deadline = time.monotonic() + 60
+        while (model.notifications or any(a.state == "resolved" for a in model.alerts.values())) \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not model.notifications
+        assert all(a.state == "firing" for a in model.alerts.values())
+        assert model.alert_retention is not None and model.outbox_retention is not None
+    finally:
+        alerting.stop()
+        notifier.stop()
