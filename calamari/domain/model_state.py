@@ -257,13 +257,21 @@ class ModelState:
         """Take retired alerts, silences and notifications out of the model (ids it lacks are
         skipped): live and in replay alike, for the retention events. `live`: a change being
         made, which undo() may take back (a replay keeps nothing for that)."""
-        for index, ids in ((self.alerts, alerts), (self.silences, silences), (self.notifications, notifications)):
-            for one in ids:
-                agg = index.get(one)
-                if agg is not None:
-                    self._unregister(agg)
-                    if live:
-                        self._retired_now.append(agg)
+        gone: list[CalamariAggregate] = []
+        for one in alerts:
+            if (alert := self.alerts.pop(one, None)) is not None:
+                by_key = self.alert_index.get(alert.rule, {})
+                if by_key.get(alert.key) is alert:
+                    del by_key[alert.key]
+                    if not by_key:
+                        del self.alert_index[alert.rule]  # as a snapshot without the rule's alerts restores it
+                gone.append(alert)
+        gone += [s for one in silences if (s := self.silences.pop(one, None)) is not None]
+        gone += [n for one in notifications if (n := self.notifications.pop(one, None)) is not None]
+        for agg in gone:
+            self.aggregates.pop(agg.id, None)
+        if live:
+            self._retired_now += gone
         if self._pending_notifications is not None:
             self._pending_notifications.difference_update(notifications)
 

@@ -18,7 +18,13 @@ from typing import Any, Protocol
 from calamari.domain.alerts.alert import Alert, alert_document
 from calamari.domain.alerts.changes import RecentChanges
 from calamari.domain.alerts.evaluate import AlertEngine, Scope
-from calamari.domain.alerts.retention import DEFAULT_ALERT_RETENTION, AlertRetention, retire_alerts
+from calamari.domain.alerts.retention import (
+    DEFAULT_ALERT_RETENTION,
+    AlertRetention,
+    alerts_due,
+    retire_alerts,
+    silences_due,
+)
 from calamari.domain.alerts.rules import SERIES_LOOKBACK_S, AlertRule, RuleDefinition
 from calamari.domain.alerts.silence import Silence, silence_document
 from calamari.service.model import ModelService, NotPersisted
@@ -33,6 +39,7 @@ DUE_PASS_GAP_S = 0.5
 DEFAULT_WINDOW = timedelta(minutes=30)
 PRIME_EVENTS = 200_000  # the newest stored events read at a start for what changed before alerts
 RETIRE_EVERY_S = 3600.0  # resolved alerts and ended silences past the retention leave: at a start, then hourly
+RETIRE_STEP = 1000  # retired under one hold of the model's lock (a first pass may find years' worth)
 
 
 class AlertSink(Protocol):
@@ -264,14 +271,22 @@ class AlertingService:
 
     def retire(self) -> tuple[int, int]:
         """Retire the resolved alerts and ended silences older than the retention (stored
-        durably); returns how many of each."""
-        with self._evaluating:
-            try:
-                with self.service.durable() as model:
-                    counts = retire_alerts(model, self.retention, self.clock())
-            except NotPersisted as err:
-                log.warning("alert retirement not stored (%s); the next pass tries again", err.reason)
-                return 0, 0
+        durably, RETIRE_STEP of each at a time: the model's lock is given back between steps);
+        returns how many of each."""
+        now, counts = self.clock(), (0, 0)
+        with self.service.lock:
+            alerts = alerts_due(self.service.model, now - self.retention)
+            silences = silences_due(self.service.model, now - self.retention)
+        for start in range(0, max(len(alerts), len(silences)), RETIRE_STEP):
+            with self._evaluating:
+                try:
+                    with self.service.durable() as model:
+                        step = retire_alerts(model, self.retention, now, alerts[start:start + RETIRE_STEP],
+                                             silences[start:start + RETIRE_STEP])
+                except NotPersisted as err:
+                    log.warning("alert retirement not stored (%s); the next pass tries again", err.reason)
+                    break
+            counts = (counts[0] + step[0], counts[1] + step[1])
         if any(counts):
             log.info("retired %d resolved alerts and %d ended silences older than %s", *counts, self.retention)
         return counts

@@ -40,7 +40,11 @@ from calamari.domain.notifications.channel import (
     check_settings,
 )
 from calamari.domain.notifications.notification import DELIVERED, STATES, TEST, Notification, notification_key
-from calamari.domain.notifications.retention import DEFAULT_NOTIFICATION_RETENTION, retire_notifications
+from calamari.domain.notifications.retention import (
+    DEFAULT_NOTIFICATION_RETENTION,
+    notifications_due,
+    retire_notifications,
+)
 from calamari.domain.notifications.routing import (
     AlertDocumentError,
     Planned,
@@ -58,6 +62,7 @@ IDLE_TICK_S = 1.0  # how often repeats are checked when nothing else wakes the t
 STORE_RETRY_S = 5.0  # after the store refused a change
 MAX_IN_FLIGHT = 16  # channels sent to at once (one notification per channel at a time)
 RETIRE_EVERY_S = 3600.0  # finished notifications past the retention leave: at a start, then hourly
+RETIRE_STEP = 1000  # about this many retired under one hold of the model's lock
 MAX_QUEUED_ALERTS = 100_000  # alert documents waiting to be routed (the alerting service floods: drop oldest)
 
 Deliver = Callable[[Channel, Notification, "str | None", datetime], str]
@@ -418,14 +423,24 @@ class Notifier:
             return retention.retired_notifications.get(notification_id) if retention is not None else None
 
     def retire(self) -> int:
-        """Retire the finished notifications older than the retention (stored durably); returns
-        how many. NotPersisted is logged: the next pass tries again."""
-        try:
-            with self.service.durable() as model:
-                retired = retire_notifications(model, self.retention, self.now(), set(self._firing))
-        except NotPersisted as err:
-            log.warning("notifier: retirement not stored (%s); the next pass tries again", err.reason)
-            return 0
+        """Retire the finished notifications older than the retention (stored durably, about
+        RETIRE_STEP at a time: the model's lock is given back between steps); returns how many.
+        NotPersisted is logged: the next pass tries again."""
+        now, firing, retired = self.now(), set(self._firing), 0
+        with self.service.lock:
+            groups = notifications_due(self.service.model, now - self.retention, firing)
+        start = 0
+        while start < len(groups):
+            end, size = start + 1, len(groups[start])  # whole alerts' groups, about RETIRE_STEP ids
+            while end < len(groups) and size + len(groups[end]) <= RETIRE_STEP:
+                size, end = size + len(groups[end]), end + 1
+            step, start = groups[start:end], end
+            try:
+                with self.service.durable() as model:
+                    retired += retire_notifications(model, self.retention, now, firing, step)
+            except NotPersisted as err:
+                log.warning("notifier: retirement not stored (%s); the next pass tries again", err.reason)
+                break
         if retired:
             log.info("notifier: retired %d finished notifications older than %s", retired, self.retention)
         return retired

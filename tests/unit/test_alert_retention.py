@@ -163,6 +163,32 @@ def test_a_retirement_that_fails_is_undone(sim):
     assert sim.alerting.retire() == (len(resolved), 1)  # and the next pass retires them
 
 
+def test_a_pass_in_steps_retires_them_all_and_skips_what_changed_since_it_looked(sim, monkeypatch):
+    import calamari.service.alerting as alerting_module
+    from calamari.domain.alerts.retention import retire_alerts
+
+    sim.alerting.retention = timedelta(days=1)
+    for osd in (1, 2, 3):
+        resolved_alert(sim, osd)
+    ended = [silence(sim, 5, str(osd)) for osd in (1, 2)]
+    sim.later(2 * DAY)
+    model = sim.service.model
+    resolved = [i for i, a in model.alerts.items() if a.state != FIRING]
+    stale = resolved_alert(sim, 4)["id"]  # resolved just now: in a stale list, it is not due
+    with sim.service.durable() as m:
+        assert retire_alerts(m, timedelta(days=1), sim.clock.now, [resolved[0], stale], []) == (1, 0)
+    assert stale in model.alerts and resolved[0] not in model.alerts
+    steps: list[tuple[int, int]] = []
+    monkeypatch.setattr(alerting_module, "RETIRE_STEP", 1)
+    real = alerting_module.retire_alerts
+    monkeypatch.setattr(alerting_module, "retire_alerts",
+                        lambda *a: steps.append((len(a[3]), len(a[4]))) or real(*a))
+    assert sim.alerting.retire() == (len(resolved) - 1, 2)
+    assert len(steps) == len(resolved) - 1 and all(n <= 1 and m <= 1 for n, m in steps)
+    assert not set(resolved) & set(model.alerts) and not set(ended) & set(model.silences)
+    assert stale in model.alerts
+
+
 def test_the_due_rules_never_pick_a_firing_alert_or_an_unended_silence(sim):
     firing = osd_down_alert(sim, 1)
     active = silence(sim, 60)

@@ -133,3 +133,38 @@ def test_replaying_the_events_with_retirements_gives_the_live_outbox(ops, retire
             assert len(sender.sent) == len(set(sender.sent))  # nothing sent twice
         finally:
             service.close()
+
+
+def test_a_pass_in_steps_retires_all_and_skips_what_changed_since_it_looked(outbox, monkeypatch):
+    import calamari.service.notifier as notifier_module
+    from calamari.domain.notifications.retention import notifications_due, retire_notifications
+
+    service, notifier, clock, sender = outbox
+    for i in range(5):
+        hand_in(notifier, alert(f"a{i}", "firing", clock))
+        hand_in(notifier, alert(f"a{i}", "resolved", clock))
+    sender.script = ["refuse"]
+    hand_in(notifier, alert("gave-up", "firing", clock))
+    model = service.model
+    clock.now += 8 * DAY
+    now = datetime.fromtimestamp(clock.now, UTC)
+    groups = notifications_due(model, now - timedelta(days=7))
+    assert len(groups) == 6 and all(len({model.notifications[i].alert_id for i in g}) == 1 for g in groups)
+    failed = next(n for n in model.notifications.values() if n.state == FAILED)
+    notifier.retry_notification(failed.notification_id, "oper")  # pending again since the look
+    left = {i for i, n in model.notifications.items() if n.alert_id == "gave-up"}
+    with service.durable() as m:
+        assert retire_notifications(m, timedelta(days=7), now, groups=groups) == 20
+    assert set(model.notifications) == left
+
+    for i in range(5):  # many more: retired in steps of whole alerts' groups
+        hand_in(notifier, alert(f"b{i}", "firing", clock))
+        hand_in(notifier, alert(f"b{i}", "resolved", clock))
+    clock.now += 8 * DAY
+    stepped: list[int] = []
+    monkeypatch.setattr(notifier_module, "RETIRE_STEP", 4)
+    real = notifier_module.retire_notifications
+    monkeypatch.setattr(notifier_module, "retire_notifications",
+                        lambda *a, **k: stepped.append(len(a[4])) or real(*a, **k))
+    assert notifier.retire() == 20 and stepped == [1] * 5  # each alert's 4 (2 channels x 2) a step
+    assert set(model.notifications) == left

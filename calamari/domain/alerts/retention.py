@@ -73,11 +73,28 @@ def silences_due(model: Any, older_than: datetime) -> list[str]:
     return [i for i, s in list(model.silences.items()) if s.ends_at <= older_than]
 
 
-def retire_alerts(model: Any, keep: timedelta, now: datetime) -> tuple[int, int]:
-    """Retire the resolved alerts and ended silences older than `keep` at `now`, in events of at
-    most BATCH ids; returns (alerts, silences) retired."""
+def _alert_due(model: Any, alert_id: str, older_than: datetime) -> bool:
+    alert = model.alerts.get(alert_id)
+    return alert is not None and alert.state == RESOLVED and alert.resolved_at is not None \
+        and alert.resolved_at <= older_than
+
+
+def _silence_due(model: Any, silence_id: str, older_than: datetime) -> bool:
+    silence = model.silences.get(silence_id)
+    return silence is not None and silence.ends_at <= older_than
+
+
+def retire_alerts(model: Any, keep: timedelta, now: datetime, alerts: Iterable[str] | None = None,
+                  silences: Iterable[str] | None = None) -> tuple[int, int]:
+    """Retire the resolved alerts and ended silences older than `keep` at `now` (of `alerts` and
+    `silences` when given: those found due earlier, checked again, so that a caller can retire
+    many in steps), in events of at most BATCH ids; returns (alerts, silences) retired."""
     older_than = now - keep
-    alerts, silences = alerts_due(model, older_than), silences_due(model, older_than)
+    if alerts is None or silences is None:
+        alerts, silences = alerts_due(model, older_than), silences_due(model, older_than)
+    else:
+        alerts = [i for i in alerts if _alert_due(model, i, older_than)]
+        silences = [i for i in silences if _silence_due(model, i, older_than)]
     if not alerts and not silences:
         return 0, 0
     retention = model.alert_retention

@@ -48,28 +48,45 @@ class OutboxRetention(CalamariAggregate):
             retention.notifications_retired += len(self.notifications)
 
 
-def notifications_due(model: Any, older_than: datetime, firing: Collection[str] = ()) -> list[str]:
-    """Ids of the finished notifications that may leave (see the module's rule), oldest first;
-    `firing`: ids of alerts the caller knows to be firing besides the model's."""
+def notifications_due(model: Any, older_than: datetime, firing: Collection[str] = ()) -> list[list[str]]:
+    """Ids of the finished notifications that may leave (see the module's rule), an alert's
+    together, the groups oldest first; `firing`: ids of alerts the caller knows to be firing
+    besides the model's."""
     by_alert: dict[str, list[Any]] = {}
     for note in list(model.notifications.values()):
         by_alert.setdefault(note.alert_id, []).append(note)
-    due = []
+    groups = []
     for alert_id, notes in by_alert.items():
         alert = model.alerts.get(alert_id)
         if alert_id in firing or (alert is not None and alert.state == FIRING):
             continue
         if all(n.state != PENDING and n.modified_on <= older_than for n in notes):
-            due += notes
-    due.sort(key=lambda n: (n.modified_on, n.notification_id))
-    return [n.notification_id for n in due]
+            notes.sort(key=lambda n: (n.modified_on, n.notification_id))
+            groups.append(notes)
+    groups.sort(key=lambda notes: (notes[-1].modified_on, notes[-1].notification_id))
+    return [[n.notification_id for n in notes] for notes in groups]
 
 
-def retire_notifications(model: Any, keep: timedelta, now: datetime, firing: Collection[str] = ()) -> int:
-    """Retire the finished notifications older than `keep` at `now` (events of at most BATCH
-    ids); returns how many."""
+def _group_due(model: Any, group: list[str], older_than: datetime, firing: Collection[str]) -> bool:
+    notes = [model.notifications.get(i) for i in group]
+    if any(n is None or n.state == PENDING or n.modified_on > older_than for n in notes):
+        return False
+    alert_id = notes[0].alert_id if notes else ""
+    alert = model.alerts.get(alert_id)
+    return alert_id not in firing and not (alert is not None and alert.state == FIRING)
+
+
+def retire_notifications(model: Any, keep: timedelta, now: datetime, firing: Collection[str] = (),
+                         groups: list[list[str]] | None = None) -> int:
+    """Retire the finished notifications older than `keep` at `now` (of `groups` when given:
+    those notifications_due found earlier, checked again, so that a caller can retire many in
+    steps), in events of at most BATCH ids; returns how many."""
     older_than = now - keep
-    due = notifications_due(model, older_than, firing)
+    if groups is None:
+        groups = notifications_due(model, older_than, firing)
+    else:
+        groups = [g for g in groups if _group_due(model, g, older_than, firing)]
+    due = [i for group in groups for i in group]
     if not due:
         return 0
     retention = model.outbox_retention
