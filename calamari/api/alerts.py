@@ -13,6 +13,7 @@ from flask import Blueprint, Response, request
 from pydantic import Field
 
 from calamari.api.common import ApiError, current_user, doc, json_response, parse_body, services
+from calamari.api.history import history_of
 from calamari.api.listing import (
     LIST_HEADERS,
     PAGE_QUERY,
@@ -26,10 +27,11 @@ from calamari.api.listing import (
 )
 from calamari.api.lookup import retired_error
 from calamari.api.schemas import Strict
-from calamari.domain.alerts.alert import OBJECT_KINDS, SEVERITIES, STATES
+from calamari.domain.alerts.alert import OBJECT_KINDS, SEVERITIES, STATES, alert_document
 from calamari.domain.alerts.lifecycle import AlertConflict
 from calamari.domain.alerts.rules import MAX_FOR_SECONDS, MAX_TEXT, RuleInvalid
 from calamari.domain.alerts.silence import MAX_COMMENT_LENGTH, MAX_MATCHERS, MAX_VALUE_LENGTH, SilenceInvalid
+from calamari.service.history import HistoryArchivedError, HistoryError
 
 blueprint = Blueprint("alerts", __name__, url_prefix="/api/v2")
 
@@ -67,6 +69,8 @@ ALERT_QUERY = {
     "severity": {"type": "string", "description": "critical, warning, info (comma-separated)"},
     "cluster": {"type": "string", "description": "fsids (comma-separated)"},
     "object": {"type": "string", "description": "`kind` or `kind:id`, e.g. osd:3 (comma-separated)"},
+    "at": {"type": "string", "description": "the alerts as they were at a time (ISO 8601) or event position, "
+                                            "retired ones included (no ETag)"},
     "fields": fields_query(ALERT_FIELDS), **PAGE_QUERY}
 
 
@@ -132,19 +136,46 @@ def _matches_object(doc_object: dict[str, str] | None, wanted: list[tuple[str, s
                                           for kind, obj_id in wanted)
 
 
+def _alerts_at(at: str) -> list[dict[str, Any]]:
+    """Every alert's document as it was at `at` (a time or position), from the stored events:
+    those retired since are there too."""
+    history = history_of(services().service)
+    try:
+        point = history.point(at, "at")
+    except HistoryArchivedError as err:
+        error = ApiError(410, f"invalid at: {err.reason}", {"at": err.reason})
+        error.extra = {"kept_from": err.kept_from.as_dict()}
+        raise error from None
+    except HistoryError as err:
+        raise ApiError(400, f"invalid {err.field}: {err.reason}", {err.field: err.reason}) from None
+    model = history.model_at(point.position)
+    try:
+        docs = [alert_document(a) for a in list(model.alerts.values())]
+    finally:
+        history.keep(point.position, model)
+    docs.sort(key=lambda d: (d["raised_at"], d["id"]), reverse=True)
+    return docs
+
+
 @blueprint.get("/alert")
-@doc("Alerts, newest first; filters `?state=&severity=&cluster=&object=`, paging, `?fields=`; an ETag",
-     response=ALERT_LIST, query=ALERT_QUERY, errors=(400, 401), etag=True, headers=LIST_HEADERS)
+@doc("Alerts, newest first; filters `?state=&severity=&cluster=&object=`, paging, `?fields=`; an ETag; "
+     "`?at=` a past time or position: the alerts as they were then (those retired since too)",
+     response=ALERT_LIST, query=ALERT_QUERY, errors=(400, 401, 410), etag=True, headers=LIST_HEADERS)
 def alerts() -> Response:
     states = choice_arg("state", STATES)
     severities = choice_arg("severity", SEVERITIES)
     clusters = values_arg("cluster")
     objects = _object_filter()
     fields = fields_arg(ALERT_FIELDS)
-    tag = etag(_alerting().generation)
-    if (answer := unchanged(tag)) is not None:
-        return answer
-    matching = [d for d in _alerting().alerts()
+    at = request.args.get("at")
+    if at is not None:
+        tag, found = None, _alerts_at(at)
+    else:
+        tag = etag(_alerting().generation)
+        if (answer := unchanged(tag)) is not None:
+            return answer
+        found = _alerting().alerts()
+    matching = [d for d in found
                 if (states is None or d["state"] in states) and (severities is None or d["severity"] in severities)
                 and (clusters is None or d["cluster"] in clusters)
                 and (objects is None or _matches_object(d["object"], objects))]

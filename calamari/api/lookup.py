@@ -54,6 +54,6 @@ def retired_error(kind: str, item_id: str, retired_at: datetime | None, option: 
     if retired_at is None:
         return ApiError(404, f"no {kind} {item_id[:100]}")
     error = ApiError(410, f"{kind} {item_id[:100]} was retired from the live model at {retired_at.isoformat()} "
-                          f"(older than {option}); history still shows it: GET /api/v2/history?at=<a time before>")
+                          f"(older than {option}); its events are kept: history still shows it")
     error.extra = {"retired_at": retired_at.isoformat()}
     return error

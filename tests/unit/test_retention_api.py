@@ -61,6 +61,27 @@ def test_retired_alerts_silences_and_notifications_leave_the_lists_and_answer_41
         assert r.status_code == 404 and "retired_at" not in r.json
 
 
+def test_the_alerts_as_they_were_at_a_past_moment_include_retired_ones(api: Harness) -> None:
+    alerting = api.services.alerting
+    rule = cluster_alert_rule(api)
+    assert api.call("PATCH", f"/{RULE}/{rule['name']}", user="oper", json={"enabled": False}).status_code == 200
+    [alert] = [a for a in api.call("GET", "alert").json if a["rule"] == rule["name"]]
+    assert alert["state"] == "resolved"
+    before = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    later = datetime.now(UTC) + timedelta(days=40)
+    alerting.clock = lambda: later
+    assert alerting.retire()[0] >= 1
+    assert api.service.writer.flush(10)
+    assert api.call("GET", f"alert/{alert['id']}").status_code == 410
+    r = api.call("GET", "alert", query_string={"at": before, "state": "resolved"})
+    assert r.status_code == 200 and "ETag" not in r.headers
+    assert [a for a in r.json if a["id"] == alert["id"]] == [alert]
+    r = api.call("GET", "alert", query_string={"at": (later + timedelta(seconds=1)).isoformat()})
+    assert r.status_code == 200 and alert["id"] not in {a["id"] for a in r.json}
+    r = api.call("GET", "alert", query_string={"at": "last tuesday"})
+    assert r.status_code == 400 and "at" in r.json["errors"]
+
+
 def test_the_retention_options_take_durations_and_refuse_nonsense() -> None:
     from calamari.service.main import parse_args
 
