@@ -27,7 +27,9 @@ from calamari.adapters.notify.secrets import SecretStore
 from calamari.api.app import Services, create_app
 from calamari.api.stream import KEEPALIVE as STREAM_KEEPALIVE
 from calamari.api.stream import frame as stream_frame
+from calamari.domain.alerts.retention import DEFAULT_ALERT_RETENTION
 from calamari.domain.event_feed import EventFeed
+from calamari.domain.notifications.retention import DEFAULT_NOTIFICATION_RETENTION
 from calamari.service import security_options
 from calamari.service.alerting import DEFAULT_WINDOW, AlertingService, AlertSink, whisper_reader
 from calamari.service.auth import AuthPolicy, AuthService
@@ -93,7 +95,8 @@ def build_services(service: ModelService, *, auth: AuthService | None = None,
                    stream_limit: int = DEFAULT_MAX_SUBSCRIBERS, stream_queue: int = DEFAULT_QUEUE,
                    stream_unsent: int = DEFAULT_MAX_UNSENT, feed_events: int = FEED_EVENTS,
                    notifier: Notifier | None = None, timeseries: Any = None, alert_sink: AlertSink | None = None,
-                   alert_window: timedelta = DEFAULT_WINDOW, read_past: bool = True) -> Services:
+                   alert_window: timedelta = DEFAULT_WINDOW, alert_retention: timedelta = DEFAULT_ALERT_RETENTION,
+                   notification_retention: timedelta = DEFAULT_NOTIFICATION_RETENTION, read_past: bool = True) -> Services:
     """What the API's handlers use, over the model service: users and sessions, the request
     executor (connected to `bus` when there is one), the event feed and the push stream's hub,
     both listening to commits from now on (the feed in front, as it numbers the events), the
@@ -101,15 +104,17 @@ def build_services(service: ModelService, *, auth: AuthService | None = None,
     alerting service (listening too; its thread is started by build_server, tests run its passes),
     reading `timeseries` (a WhisperStore) for series rules, recording with each alert the changes
     of `alert_window` before it and telling `alert_sink` (default: the notifier) of every stored
-    change to an alert. The stored past the feed and alerting tell is read on a thread of its own,
-    started at once, or with `read_past` False by `services.stored_past.begin()` (calamari-server:
-    once its API answers)."""
+    change to an alert. Resolved alerts and ended silences older than `alert_retention`, and
+    finished notifications older than `notification_retention`, leave the live model. The stored
+    past the feed and alerting tell is read on a thread of its own, started at once, or with
+    `read_past` False by `services.stored_past.begin()` (calamari-server: once its API answers)."""
     auth = auth or AuthService(service, policy=auth_policy)
     executor = executor or RequestExecutor(service)
     told = threading.Event()  # set once the feed has told the stored past
     feed = EventFeed()
-    notifier = notifier or Notifier(service, SecretStore(service.config.data_dir))
+    notifier = notifier or Notifier(service, SecretStore(service.config.data_dir), retention=notification_retention)
     alerting = AlertingService(service, alert_sink=alert_sink or notifier, window=alert_window,
+                               retention=alert_retention,
                                series=whisper_reader(timeseries) if timeseries is not None else None)
     with service.lock:  # both follow commits from the same position, up to which the stored past is read
         end = attach_feed(feed, service)
@@ -257,6 +262,8 @@ def _start_parts(server: Server, args: argparse.Namespace, whisper_store: Any, a
                               stream_queue=int(stream_setting(app_options, "STREAM_QUEUE", DEFAULT_QUEUE)),
                               stream_unsent=int(stream_setting(app_options, "STREAM_UNSENT", DEFAULT_MAX_UNSENT)),
                               timeseries=whisper_store, alert_window=timedelta(seconds=args.alert_window),
+                              alert_retention=timedelta(seconds=args.alert_retention),
+                              notification_retention=timedelta(seconds=args.notification_retention),
                               read_past=False)  # read once the API answers: Server.answering()
     server.services = services
     if shared:

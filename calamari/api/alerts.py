@@ -13,6 +13,7 @@ from flask import Blueprint, Response, request
 from pydantic import Field
 
 from calamari.api.common import ApiError, current_user, doc, json_response, parse_body, services
+from calamari.api.history import history_of
 from calamari.api.listing import (
     LIST_HEADERS,
     PAGE_QUERY,
@@ -24,12 +25,13 @@ from calamari.api.listing import (
     unchanged,
     values_arg,
 )
-from calamari.api.lookup import found
+from calamari.api.lookup import retired_error
 from calamari.api.schemas import Strict
-from calamari.domain.alerts.alert import OBJECT_KINDS, SEVERITIES, STATES
+from calamari.domain.alerts.alert import OBJECT_KINDS, SEVERITIES, STATES, alert_document
 from calamari.domain.alerts.lifecycle import AlertConflict
 from calamari.domain.alerts.rules import MAX_FOR_SECONDS, MAX_TEXT, RuleInvalid
 from calamari.domain.alerts.silence import MAX_COMMENT_LENGTH, MAX_MATCHERS, MAX_VALUE_LENGTH, SilenceInvalid
+from calamari.service.history import HistoryArchivedError, HistoryError
 
 blueprint = Blueprint("alerts", __name__, url_prefix="/api/v2")
 
@@ -67,6 +69,8 @@ ALERT_QUERY = {
     "severity": {"type": "string", "description": "critical, warning, info (comma-separated)"},
     "cluster": {"type": "string", "description": "fsids (comma-separated)"},
     "object": {"type": "string", "description": "`kind` or `kind:id`, e.g. osd:3 (comma-separated)"},
+    "at": {"type": "string", "description": "the alerts as they were at a time (ISO 8601) or event position, "
+                                            "retired ones included (no ETag)"},
     "fields": fields_query(ALERT_FIELDS), **PAGE_QUERY}
 
 
@@ -132,19 +136,46 @@ def _matches_object(doc_object: dict[str, str] | None, wanted: list[tuple[str, s
                                           for kind, obj_id in wanted)
 
 
+def _alerts_at(at: str) -> list[dict[str, Any]]:
+    """Every alert's document as it was at `at` (a time or position), from the stored events:
+    those retired since are there too."""
+    history = history_of(services().service)
+    try:
+        point = history.point(at, "at")
+    except HistoryArchivedError as err:
+        error = ApiError(410, f"invalid at: {err.reason}", {"at": err.reason})
+        error.extra = {"kept_from": err.kept_from.as_dict()}
+        raise error from None
+    except HistoryError as err:
+        raise ApiError(400, f"invalid {err.field}: {err.reason}", {err.field: err.reason}) from None
+    model = history.model_at(point.position)
+    try:
+        docs = [alert_document(a) for a in list(model.alerts.values())]
+    finally:
+        history.keep(point.position, model)
+    docs.sort(key=lambda d: (d["raised_at"], d["id"]), reverse=True)
+    return docs
+
+
 @blueprint.get("/alert")
-@doc("Alerts, newest first; filters `?state=&severity=&cluster=&object=`, paging, `?fields=`; an ETag",
-     response=ALERT_LIST, query=ALERT_QUERY, errors=(400, 401), etag=True, headers=LIST_HEADERS)
+@doc("Alerts, newest first; filters `?state=&severity=&cluster=&object=`, paging, `?fields=`; an ETag; "
+     "`?at=` a past time or position: the alerts as they were then (those retired since too)",
+     response=ALERT_LIST, query=ALERT_QUERY, errors=(400, 401, 410), etag=True, headers=LIST_HEADERS)
 def alerts() -> Response:
     states = choice_arg("state", STATES)
     severities = choice_arg("severity", SEVERITIES)
     clusters = values_arg("cluster")
     objects = _object_filter()
     fields = fields_arg(ALERT_FIELDS)
-    tag = etag(_alerting().generation)
-    if (answer := unchanged(tag)) is not None:
-        return answer
-    matching = [d for d in _alerting().alerts()
+    at = request.args.get("at")
+    if at is not None:
+        tag, found = None, _alerts_at(at)
+    else:
+        tag = etag(_alerting().generation)
+        if (answer := unchanged(tag)) is not None:
+            return answer
+        found = _alerting().alerts()
+    matching = [d for d in found
                 if (states is None or d["state"] in states) and (severities is None or d["severity"] in severities)
                 and (clusters is None or d["cluster"] in clusters)
                 and (objects is None or _matches_object(d["object"], objects))]
@@ -152,18 +183,22 @@ def alerts() -> Response:
 
 
 def _alert(alert_id: str) -> dict[str, Any]:
-    return found(_alerting().alert(alert_id), f"no alert {alert_id[:100]}")
+    document = _alerting().alert(alert_id)
+    if document is None:
+        raise retired_error("alert", alert_id, _alerting().retired("alert", alert_id), "--alert-retention")
+    return document
 
 
 @blueprint.get("/alert/<alert_id>")
-@doc("One alert, with the changes that came before it", response=ALERT_SCHEMA, errors=(401, 404))
+@doc("One alert, with the changes that came before it; 410 for one retired from the live model (history keeps it)",
+     response=ALERT_SCHEMA, errors=(401, 404, 410))
 def alert(alert_id: str) -> Response:
     return json_response(_alert(alert_id))
 
 
 @blueprint.post("/alert/<alert_id>/acknowledge")
 @doc("Acknowledge an alert (who and why are recorded); 409 if it is acknowledged already", body=AlertAcknowledge,
-     response=ALERT_SCHEMA, errors=(400, 401, 403, 404, 409, 415, 503))
+     response=ALERT_SCHEMA, errors=(400, 401, 403, 404, 409, 410, 415, 503))
 def acknowledge(alert_id: str) -> Response:
     # the body is optional; one that is sent must be JSON (415 otherwise, before anything else)
     body = parse_body(AlertAcknowledge) if request.get_data(cache=True).strip() else AlertAcknowledge()
@@ -202,9 +237,13 @@ def silences() -> Response:
 
 
 @blueprint.get("/silence/<silence_id>")
-@doc("One silence", response=SILENCE_SCHEMA, errors=(401, 404))
+@doc("One silence; 410 for one retired from the live model (history keeps it)", response=SILENCE_SCHEMA,
+     errors=(401, 404, 410))
 def silence(silence_id: str) -> Response:
-    return json_response(found(_alerting().silence(silence_id), f"no silence {silence_id[:100]}"))
+    document = _alerting().silence(silence_id)
+    if document is None:
+        raise retired_error("silence", silence_id, _alerting().retired("silence", silence_id), "--alert-retention")
+    return json_response(document)
 
 
 @blueprint.post("/silence")
@@ -225,12 +264,13 @@ def create_silence() -> Response:
 
 
 @blueprint.delete("/silence/<silence_id>")
-@doc("Expire a silence now; 409 if it has ended", response=SILENCE_SCHEMA, errors=(401, 403, 404, 409, 503))
+@doc("Expire a silence now; 409 if it has ended", response=SILENCE_SCHEMA, errors=(401, 403, 404, 409, 410, 503))
 def expire_silence(silence_id: str) -> Response:
     try:
         document = _alerting().expire_silence(silence_id, current_user().username)
     except KeyError:
-        raise ApiError(404, f"no silence {silence_id[:100]}") from None
+        raise retired_error("silence", silence_id, _alerting().retired("silence", silence_id),
+                            "--alert-retention") from None
     except AlertConflict as err:
         raise ApiError(409, str(err)) from None
     return json_response(document)

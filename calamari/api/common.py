@@ -29,9 +29,10 @@ class ApiError(Exception):
         self.status = status
         self.detail = detail
         self.errors = errors or {}
+        self.extra: dict[str, Any] = {}  # more fields of the answer (e.g. a 410's retired_at)
 
     def response(self) -> Response:
-        body: dict[str, Any] = {"detail": self.detail}
+        body: dict[str, Any] = {"detail": self.detail, **self.extra}
         if self.errors:
             body["errors"] = self.errors
         return json_response(body, self.status)

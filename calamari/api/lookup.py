@@ -1,9 +1,10 @@
 """Looking up what a route names: the cluster (404 when there is no such cluster), the newest
-sync objects it sent (503 until it has), and one item of a collection (404 when it is not there)."""
+sync objects it sent (503 until it has), and one item of a collection (404 when it is not there, 410 when it was retired)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from flask import current_app
@@ -46,3 +47,13 @@ def found(item: Item | None, missing: str) -> Item:
 def first(items: Iterable[Item], wanted: Callable[[Item], bool], missing: str) -> Item:
     """The first of `items` that is `wanted`; 404 with `missing` as the reason when none is."""
     return found(next((item for item in items if wanted(item)), None), missing)
+
+
+def retired_error(kind: str, item_id: str, retired_at: datetime | None, option: str) -> ApiError:
+    """410 for an id that left the live model (its events stay: history shows it), else 404."""
+    if retired_at is None:
+        return ApiError(404, f"no {kind} {item_id[:100]}")
+    error = ApiError(410, f"{kind} {item_id[:100]} was retired from the live model at {retired_at.isoformat()} "
+                          f"(older than {option}); its events are kept: history still shows it")
+    error.extra = {"retired_at": retired_at.isoformat()}
+    return error

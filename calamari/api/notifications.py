@@ -11,6 +11,7 @@ from pydantic import Field
 
 from calamari.api.common import ApiError, current_user, doc, json_response, parse_body, services
 from calamari.api.listing import choice_arg, page_args
+from calamari.api.lookup import retired_error
 from calamari.api.schemas import Strict
 from calamari.domain.notifications.channel import (
     KINDS,
@@ -186,25 +187,31 @@ def list_notifications() -> Response:
     return json_response({"count": len(rows), "results": rows[offset:end]})
 
 
+def _no_notification(notification_id: str) -> ApiError:
+    return retired_error("notification", notification_id, notifier().retired(notification_id),
+                         "--notification-retention")
+
+
 @blueprint.get("/notification/<notification_id>")
-@doc("One notification, with the alert document it tells", response=NOTIFICATION_SCHEMA, errors=(401, 403, 404))
+@doc("One notification, with the alert document it tells; 410 for one retired from the live model "
+     "(history keeps it)", response=NOTIFICATION_SCHEMA, errors=(401, 403, 404, 410))
 def get_notification(notification_id: str) -> Response:
     try:
         note = notifier().notification(notification_id)
     except KeyError:
-        raise ApiError(404, f"no notification {notification_id[:100]!r}") from None
+        raise _no_notification(notification_id) from None
     return json_response(notification_row(note, with_alert=True))
 
 
 @blueprint.post("/notification/<notification_id>/retry")
 @doc("Try a notification that was given up again (operator), e.g. once its channel or receiver is "
      "fixed: pending, with another 24 h of retries", response=NOTIFICATION_SCHEMA, status=202,
-     errors=(401, 403, 404, 409, 503))
+     errors=(401, 403, 404, 409, 410, 503))
 def retry_notification(notification_id: str) -> Response:
     try:
         note = notifier().retry_notification(notification_id, current_user().username)
     except KeyError:
-        raise ApiError(404, f"no notification {notification_id[:100]!r}") from None
+        raise _no_notification(notification_id) from None
     except ValueError as err:
         raise ApiError(409, str(err)) from None
     return json_response(notification_row(note), 202)

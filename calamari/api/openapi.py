@@ -20,10 +20,13 @@ ERROR = {"type": "object", "required": ["detail"],
                         "errors": {"type": "object", "additionalProperties": {"type": "string"}},
                         # only in a history answer's 410: where the kept history starts
                         "kept_from": {"type": "object", "properties": {"position": {"type": "integer"},
-                                                                       "time": {"type": "string"}}}}}
+                                                                       "time": {"type": "string"}}},
+                        # only in the 410 of an alert, silence or notification retired from the live model
+                        "retired_at": {"type": "string", "format": "date-time"}}}
 REASONS = {400: "invalid input", 401: "not authenticated", 403: "not allowed for this role", 404: "no such object",
            409: "conflict with an existing object or an unfinished request", 503: "not yet known from the cluster",
-           410: "before the kept history (its events are archived): `kept_from` says where it starts",
+           410: "gone: before the kept history (`kept_from` says where it starts), or retired from the live "
+                "model (`retired_at`; history keeps it)",
            413: "request body too large", 415: "the body must be JSON",
            429: "too many failed logins: wait (Retry-After)", 504: "the cluster did not answer in time"}
 _PARAM = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")

@@ -292,6 +292,13 @@ def feed_entry(event: Any, agg: Any, osd_servers: OsdServers, pool_name: str | N
     return {"when": event.timestamp.isoformat(), "severity": severity, "message": message, "fsid": fsid, "fqdn": fqdn}
 
 
+# Aggregates that leave the live model when retired (calamari.domain.alerts.retention): their
+# stored events are still told, by aggregates rebuilt from them.
+_RETIRED_CREATED = (Alert.AlertRaised, Silence.SilenceCreated, Notification.NotificationQueued)
+_RETIRED_KINDS = tuple(f"{kind.__name__}." for kind in (Alert, Silence, Notification))
+
+
+
 class OlderEntries:
     """The feed's entries for stored events from before start-up, built from the newest back, so
     that a start reads only as much of the history as the feed keeps."""
@@ -304,6 +311,9 @@ class OlderEntries:
         # undone gives the name a pool had at the time of the events before it.
         self.names: dict[Any, str] = {}
         self.newest_first: list[dict[str, Any]] = []
+        # Events of retired aggregates (no longer in the model), newest first, held until the
+        # event that created the aggregate is read: it is then rebuilt from them and they are told.
+        self.unplaced: dict[Any, list[tuple[int, Any]]] = {}
 
     def take(self, positioned: list[tuple[int, Any]]) -> bool:
         """Stored events older than all taken before, oldest first, with their positions; True
@@ -313,6 +323,9 @@ class OlderEntries:
             if len(self.newest_first) >= wanted:
                 break
             agg = model.aggregates.get(ev.originator_id)
+            if agg is None:
+                self._retired(position, ev)
+                continue
             pool_name = None
             if isinstance(agg, Pool):
                 pool_name = self.names.get(ev.originator_id, agg.name)
@@ -323,9 +336,28 @@ class OlderEntries:
                 self.newest_first.append(entry)
         return len(self.newest_first) < wanted
 
+    def _retired(self, position: int, ev: Any) -> None:
+        if not type(ev).__qualname__.startswith(_RETIRED_KINDS):
+            return  # an aggregate gone for another reason (no entry, as before)
+        held = self.unplaced.setdefault(ev.originator_id, [])
+        held.append((position, ev))
+        if not isinstance(ev, _RETIRED_CREATED):
+            return
+        del self.unplaced[ev.originator_id]
+        oldest_first = held[::-1]
+        stand_in = None
+        for _, event in oldest_first:
+            stand_in = event.mutate(stand_in)
+        retired = {ev.originator_id: stand_in}
+        for p, event in oldest_first:
+            entry = EventFeed._entry(event, self.model, p, self.osd_servers, None, retired)
+            if entry is not None:
+                self.newest_first.append(entry)
+
     def told(self) -> tuple[dict[str, Any], ...]:
-        """The entries, oldest first (EventFeed.older)."""
-        return tuple(reversed(self.newest_first))
+        """The entries, oldest first (EventFeed.older): the newest the feed keeps."""
+        ordered = sorted(self.newest_first, key=lambda entry: entry["id"])
+        return tuple(ordered[-self.feed.capacity:])
 
 
 class EventFeed:
@@ -358,8 +390,8 @@ class EventFeed:
 
     @staticmethod
     def _entry(event: Any, model: Any, entry_id: int, osd_servers: OsdServers,
-               pool_name: str | None = None) -> dict[str, Any] | None:
-        agg = model.aggregates.get(event.originator_id)
+               pool_name: str | None = None, retired: dict[Any, Any] | None = None) -> dict[str, Any] | None:
+        agg = model.aggregates.get(event.originator_id) or (retired or {}).get(event.originator_id)
         entry = feed_entry(event, agg, osd_servers, pool_name) if agg is not None else None
         if entry is None:
             return None

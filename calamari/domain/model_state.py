@@ -19,6 +19,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from calamari.domain.alerts.alert import FIRING, Alert
+from calamari.domain.alerts.retention import AlertRetention
 from calamari.domain.alerts.rules import AlertRule
 from calamari.domain.alerts.silence import Silence
 from calamari.domain.base import CalamariAggregate, recording_prior_states, restore_prior_states
@@ -26,6 +27,7 @@ from calamari.domain.cluster import Cluster
 from calamari.domain.collector_key import CollectorKey
 from calamari.domain.notifications.channel import Channel
 from calamari.domain.notifications.notification import PENDING, Notification
+from calamari.domain.notifications.retention import OutboxRetention
 from calamari.domain.osd import Osd
 from calamari.domain.pool import Pool
 from calamari.domain.server import Server
@@ -59,6 +61,11 @@ class ModelState:
         self.alert_index: dict[str, dict[str, Alert]] = {}  # rule -> key -> the newest alert of that key
         self.silences: dict[str, Silence] = {}
         self.alert_rules: dict[str, AlertRule] = {}  # rules changed through the API, by name
+        # Resolved alerts, ended silences and finished notifications leave the indexes above when
+        # retired (calamari.domain.alerts.retention, .notifications.retention); these say which.
+        self.alert_retention: AlertRetention | None = None
+        self.outbox_retention: OutboxRetention | None = None
+        self._retired_now: list[CalamariAggregate] = []  # unindexed since the last drain (for undo)
         self._open_requests: set[str] | None = None  # unfinished request ids; None: recompute
         # fsid -> name -> (version, document); read documents through held_document()
         self.held: dict[str, dict[str, tuple[SyncVersion, Any]]] = {}
@@ -108,6 +115,10 @@ class ModelState:
             self.silences[agg.silence_id] = agg
         elif isinstance(agg, AlertRule):
             self.alert_rules[agg.name] = agg
+        elif isinstance(agg, AlertRetention):
+            self.alert_retention = agg
+        elif isinstance(agg, OutboxRetention):
+            self.outbox_retention = agg
 
     def apply(self, event: Aggregate.Event) -> None:
         """Fold one stored event into the model (replay)."""
@@ -125,6 +136,10 @@ class ModelState:
                 self.unindex_cluster(agg.fsid)
             elif isinstance(event, Cluster.ClusterRediscovered):
                 self.clusters[agg.fsid] = agg
+            elif isinstance(event, AlertRetention.AlertsRetired):
+                self.unindex_retired(alerts=event.alerts, silences=event.silences, live=False)
+            elif isinstance(event, OutboxRetention.NotificationsRetired):
+                self.unindex_retired(notifications=event.notifications, live=False)
         note_version(self.reflected, agg, event)
 
     def load(self, aggregates: Iterable[CalamariAggregate], reflected: Reflected | None = None) -> None:
@@ -168,6 +183,7 @@ class ModelState:
         for agg in self._touched:
             agg.pending_events.clear()
         self._touched.clear()
+        self._retired_now.clear()
         events, self._new = self._new, []
         return events
 
@@ -236,6 +252,29 @@ class ModelState:
     def open_alerts_of(self, rule: str) -> list[Alert]:
         return [a for a in list(self.alert_index.get(rule, {}).values()) if a.state == FIRING]
 
+    def unindex_retired(self, alerts: Iterable[str] = (), silences: Iterable[str] = (),
+                        notifications: Iterable[str] = (), live: bool = True) -> None:
+        """Take retired alerts, silences and notifications out of the model (ids it lacks are
+        skipped): live and in replay alike, for the retention events. `live`: a change being
+        made, which undo() may take back (a replay keeps nothing for that)."""
+        gone: list[CalamariAggregate] = []
+        for one in alerts:
+            if (alert := self.alerts.pop(one, None)) is not None:
+                by_key = self.alert_index.get(alert.rule, {})
+                if by_key.get(alert.key) is alert:
+                    del by_key[alert.key]
+                    if not by_key:
+                        del self.alert_index[alert.rule]  # as a snapshot without the rule's alerts restores it
+                gone.append(alert)
+        gone += [s for one in silences if (s := self.silences.pop(one, None)) is not None]
+        gone += [n for one in notifications if (n := self.notifications.pop(one, None)) is not None]
+        for agg in gone:
+            self.aggregates.pop(agg.id, None)
+        if live:
+            self._retired_now += gone
+        if self._pending_notifications is not None:
+            self._pending_notifications.difference_update(notifications)
+
     # ---------------------------------------------------------------- undoing a change
 
     # Indexes only ever added to by _register; every other dict of the model is copied by undoable()
@@ -250,21 +289,33 @@ class ModelState:
         must be stored before they count (the caller undoes them if storing fails); they are
         few and small, as every aggregate they change is copied."""
         registered = len(self.aggregates)
+        retired_before = len(self._retired_now)
         saved = {name: dict(value) for name, value in vars(self).items()
                  if isinstance(value, dict) and name not in self._REGISTRIES}
         with recording_prior_states() as prior:
             def undo() -> None:
+                retired = list(self._retired_now[retired_before:])
                 self.drain()
                 restore_prior_states(prior)
-                created = list(islice(reversed(self.aggregates), len(self.aggregates) - registered))
+                created = list(islice(reversed(self.aggregates), len(self.aggregates) + len(retired) - registered))
                 for agg_id in created:
                     self._unregister(self.aggregates[agg_id])
+                for agg in retired:  # retired in the block: back in the indexes
+                    self._register_again(agg)
                 for name, value in saved.items():
                     setattr(self, name, value)  # a whole dict at once: readers never see it half done
                 self._open_requests = None
                 self._pending_notifications = None
 
             yield undo
+
+    def _register_again(self, agg: CalamariAggregate) -> None:
+        """Put back an aggregate taken out of the indexes, not displacing a newer alert of its key."""
+        newest = self.alert_index.get(agg.rule, {}).get(agg.key) if isinstance(agg, Alert) else None
+        self._register(agg)
+        if newest is not None and newest is not agg and newest.created_on >= agg.created_on:
+            self.alert_index[agg.rule][agg.key] = newest
+        self._pending_notifications = None
 
     def _unregister(self, agg: CalamariAggregate) -> None:
         """Remove an aggregate that undo() takes back from every index _register put it in."""
@@ -292,6 +343,12 @@ class ModelState:
             keyed.append((self.silences, agg.silence_id))
         elif isinstance(agg, AlertRule):
             keyed.append((self.alert_rules, agg.name))
+        elif isinstance(agg, AlertRetention) and self.alert_retention is agg:
+            self.alert_retention = None
+        elif isinstance(agg, OutboxRetention) and self.outbox_retention is agg:
+            self.outbox_retention = None
         for index, key in keyed:
             if index.get(key) is agg:
                 del index[key]
+        if isinstance(agg, Alert) and not self.alert_index.get(agg.rule, True):
+            del self.alert_index[agg.rule]  # as a snapshot without the rule's alerts restores it

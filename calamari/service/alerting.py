@@ -19,6 +19,13 @@ from typing import Any, Protocol
 from calamari.domain.alerts.alert import Alert, alert_document
 from calamari.domain.alerts.changes import RecentChanges
 from calamari.domain.alerts.evaluate import AlertEngine, Scope
+from calamari.domain.alerts.retention import (
+    DEFAULT_ALERT_RETENTION,
+    AlertRetention,
+    alerts_due,
+    retire_alerts,
+    silences_due,
+)
 from calamari.domain.alerts.rules import SERIES_LOOKBACK_S, AlertRule, RuleDefinition
 from calamari.domain.alerts.silence import Silence, silence_document
 from calamari.service.model import ModelService, NotPersisted
@@ -32,6 +39,8 @@ DEFAULT_INTERVAL_S = 5.0
 DUE_PASS_GAP_S = 0.5
 DEFAULT_WINDOW = timedelta(minutes=30)
 PRIME_EVENTS = 200_000  # the newest stored events read at a start for what changed before alerts
+RETIRE_EVERY_S = 3600.0  # resolved alerts and ended silences past the retention leave: at a start, then hourly
+RETIRE_STEP = 1000  # retired under one hold of the model's lock (a first pass may find years' worth)
 
 
 class AlertSink(Protocol):
@@ -109,7 +118,8 @@ class AlertingService:
 
     def __init__(self, service: ModelService, *, alert_sink: AlertSink | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC), series: SeriesReader | None = None,
-                 interval_s: float = DEFAULT_INTERVAL_S, window: timedelta = DEFAULT_WINDOW) -> None:
+                 interval_s: float = DEFAULT_INTERVAL_S, window: timedelta = DEFAULT_WINDOW,
+                 retention: timedelta = DEFAULT_ALERT_RETENTION) -> None:
         self.service = service
         self.alert_sink: AlertSink = alert_sink or NoAlertSink()
         self.clock = clock
@@ -117,6 +127,8 @@ class AlertingService:
         self.interval_s = interval_s
         self.engine = AlertEngine()
         self.changes = RecentChanges(window)
+        self.retention = retention
+        self._next_retire = 0.0  # time.monotonic() of the next retirement pass
         self.generation = 0  # counts changes to alerts, silences and rules (the lists' ETags)
         self._scope = Scope()
         self._wake = threading.Event()
@@ -184,7 +196,7 @@ class AlertingService:
         touched = False
         for event in events:
             agg = model.aggregates.get(event.originator_id)
-            if isinstance(agg, Alert | Silence | AlertRule):
+            if isinstance(agg, Alert | Silence | AlertRule | AlertRetention):
                 self.generation += 1
                 continue
             if agg is None:
@@ -239,6 +251,9 @@ class AlertingService:
                 return
             self._wake.clear()
             try:
+                if time.monotonic() >= self._next_retire:
+                    self._next_retire = time.monotonic() + RETIRE_EVERY_S
+                    self.retire()
                 since_full = time.monotonic() - last_full
                 due = self._due_or_none()
                 if since_full >= self.interval_s or (due is not None and due <= 0 and since_full >= DUE_PASS_GAP_S):
@@ -313,6 +328,28 @@ class AlertingService:
             except Exception:  # the notifier keeps its own outbox; a failure there is its to report
                 log.exception("alert sink failed for alert %s", document.get("id"))
 
+    def retire(self) -> tuple[int, int]:
+        """Retire the resolved alerts and ended silences older than the retention (stored
+        durably, RETIRE_STEP of each at a time: the model's lock is given back between steps);
+        returns how many of each."""
+        now, counts = self.clock(), (0, 0)
+        with self.service.lock:
+            alerts = alerts_due(self.service.model, now - self.retention)
+            silences = silences_due(self.service.model, now - self.retention)
+        for start in range(0, max(len(alerts), len(silences)), RETIRE_STEP):
+            with self._evaluating:
+                try:
+                    with self.service.durable() as model:
+                        step = retire_alerts(model, self.retention, now, alerts[start:start + RETIRE_STEP],
+                                             silences[start:start + RETIRE_STEP])
+                except NotPersisted as err:
+                    log.warning("alert retirement not stored (%s); the next pass tries again", err.reason)
+                    break
+            counts = (counts[0] + step[0], counts[1] + step[1])
+        if any(counts):
+            log.info("retired %d resolved alerts and %d ended silences older than %s", *counts, self.retention)
+        return counts
+
     # ------------------------------------------------------------------ reads (the API)
 
     def alerts(self) -> list[dict[str, Any]]:
@@ -327,6 +364,16 @@ class AlertingService:
         with self.service.lock:
             alert = self.service.model.alerts.get(alert_id)
             return alert_document(alert) if alert is not None else None
+
+    def retired(self, kind: str, item_id: str) -> datetime | None:
+        """When an alert or silence (`kind`) left the live model, if it is one of the retired
+        ones the model still names."""
+        with self.service.lock:
+            retention = self.service.model.alert_retention
+            if retention is None:
+                return None
+            named = retention.retired_alerts if kind == "alert" else retention.retired_silences
+            return named.get(item_id)
 
     def silences(self) -> list[dict[str, Any]]:
         now = self.clock()

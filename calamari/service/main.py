@@ -47,6 +47,18 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(text: str) -> float:
+    """Seconds from `30d`, `12h`, `90m`, `45s` or a plain number of seconds (above 0)."""
+    unit = _DURATION_UNITS.get(text[-1:].lower())
+    value = float(text[:-1] if unit else text) * (unit or 1)
+    if not 0 < value < 100 * 365 * 86400:
+        raise ValueError(text)
+    return value
+
+
 def _lease_seconds(text: str) -> float:
     value = float(text)
     if not 1.0 <= value <= 600.0:
@@ -87,6 +99,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--log-level", default="INFO")
     p.add_argument("--alert-window", type=_positive_seconds, default=1800.0, metavar="SECONDS",
                    help="how far back the changes recorded with each alert reach (docs/alerts.md)")
+    p.add_argument("--alert-retention", type=_duration, default=30 * 86400.0, metavar="DURATION",
+                   help="resolved alerts and ended silences older than this leave the live model and its lists "
+                        "(history keeps them): e.g. 30d, 12h, or seconds (default 30d; docs/alerts.md)")
+    p.add_argument("--notification-retention", type=_duration, default=7 * 86400.0, metavar="DURATION",
+                   help="delivered, given-up and cancelled notifications older than this leave the live outbox "
+                        "(history keeps them): e.g. 7d (default 7d; docs/notifications.md)")
     security_options.add_arguments(p)
     http = p.add_argument_group("HTTP connections (docs/security.md)")
     defaults = ConnectionLimits()

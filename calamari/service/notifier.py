@@ -24,7 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from calamari.adapters.notify import DeliveryError, alertmanager, smtp, webhook
@@ -40,6 +40,11 @@ from calamari.domain.notifications.channel import (
     check_settings,
 )
 from calamari.domain.notifications.notification import DELIVERED, STATES, TEST, Notification, notification_key
+from calamari.domain.notifications.retention import (
+    DEFAULT_NOTIFICATION_RETENTION,
+    notifications_due,
+    retire_notifications,
+)
 from calamari.domain.notifications.routing import (
     AlertDocumentError,
     Planned,
@@ -56,6 +61,8 @@ log = logging.getLogger(__name__)
 IDLE_TICK_S = 1.0  # how often repeats are checked when nothing else wakes the thread
 STORE_RETRY_S = 5.0  # after the store refused a change
 MAX_IN_FLIGHT = 16  # channels sent to at once (one notification per channel at a time)
+RETIRE_EVERY_S = 3600.0  # finished notifications past the retention leave: at a start, then hourly
+RETIRE_STEP = 1000  # about this many retired under one hold of the model's lock
 MAX_QUEUED_ALERTS = 100_000  # alert documents waiting to be routed (the alerting service floods: drop oldest)
 
 Deliver = Callable[[Channel, Notification, "str | None", datetime], str]
@@ -81,7 +88,8 @@ class Notifier:
 
     def __init__(self, service: Any, secrets: SecretStore, *, sender: Deliver = deliver,
                  clock: Callable[[], float] = time.time, retry: RetryPolicy | None = None,
-                 alert_source: Callable[[], Iterable[Mapping[str, Any]]] | None = None) -> None:
+                 alert_source: Callable[[], Iterable[Mapping[str, Any]]] | None = None,
+                 retention: timedelta = DEFAULT_NOTIFICATION_RETENTION) -> None:
         """`alert_source`: the alerts as they are now (the alerting service's), handed in again
         at the start so that a change not yet routed at a crash is not lost."""
         self.service = service
@@ -90,6 +98,8 @@ class Notifier:
         self.clock = clock
         self.retry = retry or RetryPolicy()
         self.alert_source = alert_source
+        self.retention = retention
+        self._next_retire = 0.0  # time.monotonic() of the next retirement pass
         self._incoming: deque[dict[str, Any]] = deque()
         self._firing: dict[str, dict[str, Any]] = {}  # alert id -> its newest document, while it fires
         self._wake = threading.Condition()
@@ -153,6 +163,9 @@ class Notifier:
             with self._wake:
                 self._sent_since_pass = False
             try:
+                if time.monotonic() >= self._next_retire:
+                    self._next_retire = time.monotonic() + RETIRE_EVERY_S
+                    self.retire()
                 wait = self.process(wait=False)
             except NotPersisted as err:
                 log.warning("notifier: the event store did not take a change (%s); retrying in %.0f s",
@@ -192,7 +205,7 @@ class Notifier:
                 alert = self._incoming[0]
             try:
                 with self.service.durable() as model:  # NotPersisted leaves it queued: tried again later
-                    planned = plan_for_change(alert, model.channels.values(), model.notifications.__contains__)
+                    planned = plan_for_change(alert, model.channels.values(), outbox.was_queued(model))
                     self._queue(model, planned, alert)
             except NotPersisted:
                 raise
@@ -216,7 +229,7 @@ class Notifier:
         for alert in list(self._firing.values()):
             with self.service.lock:
                 planned = repeats_due(alert, self.service.model.channels.values(),
-                                      self.service.model.notifications.__contains__, now)
+                                      outbox.was_queued(self.service.model), now)
             if planned:
                 with self.service.durable() as model:
                     self._queue(model, planned, for_repeat(alert))
@@ -401,6 +414,36 @@ class Notifier:
     def notification(self, notification_id: str) -> Notification:
         with self.service.lock:
             return self.service.model.notifications[notification_id]
+
+    def retired(self, notification_id: str) -> datetime | None:
+        """When a notification left the live model, if it is one of the retired ones the model
+        still names."""
+        with self.service.lock:
+            retention = self.service.model.outbox_retention
+            return retention.retired_notifications.get(notification_id) if retention is not None else None
+
+    def retire(self) -> int:
+        """Retire the finished notifications older than the retention (stored durably, about
+        RETIRE_STEP at a time: the model's lock is given back between steps); returns how many.
+        NotPersisted is logged: the next pass tries again."""
+        now, firing, retired = self.now(), set(self._firing), 0
+        with self.service.lock:
+            groups = notifications_due(self.service.model, now - self.retention, firing)
+        start = 0
+        while start < len(groups):
+            end, size = start + 1, len(groups[start])  # whole alerts' groups, about RETIRE_STEP ids
+            while end < len(groups) and size + len(groups[end]) <= RETIRE_STEP:
+                size, end = size + len(groups[end]), end + 1
+            step, start = groups[start:end], end
+            try:
+                with self.service.durable() as model:
+                    retired += retire_notifications(model, self.retention, now, firing, step)
+            except NotPersisted as err:
+                log.warning("notifier: retirement not stored (%s); the next pass tries again", err.reason)
+                break
+        if retired:
+            log.info("notifier: retired %d finished notifications older than %s", retired, self.retention)
+        return retired
 
     def retry_notification(self, notification_id: str, by: str) -> Notification:
         """Try one that was given up again. KeyError; ValueError unless it was given up; NotPersisted."""

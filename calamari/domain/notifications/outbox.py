@@ -4,6 +4,7 @@ Channel and Notification aggregates, indexed by `ModelState.channels` and `.noti
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -85,6 +86,14 @@ def retry(model: ModelState, note: Notification, by: str, at: datetime) -> None:
     if note.state != FAILED:
         raise ValueError(f"it is {note.state}; only one given up ({FAILED}) is tried again")
     model.emit(note, Notification.NotificationRetried, at, by=by)
+
+
+def was_queued(model: ModelState) -> Callable[[str], bool]:
+    """Whether a notification id was queued before: in the outbox, or retired from it (of those
+    the model still names), so that one retired is never queued again under its id."""
+    retention = model.outbox_retention
+    retired = retention.retired_notifications if retention is not None else {}
+    return lambda notification_id: notification_id in model.notifications or notification_id in retired
 
 
 def is_pending(note: Notification) -> bool:
