@@ -144,11 +144,13 @@ def unchanged(tag: str) -> Response | None:
 
 
 def json_bytes_response(body: bytes | Sequence[bytes], tag: str | None = None,
-                        headers: dict[str, str] | None = None) -> Response:
+                        headers: dict[str, str] | None = None, size: int | None = None) -> Response:
     """A JSON answer of `body`, or of the concatenation of the parts `body` lists (which a large
-    answer not to be compressed is read from as it is sent, never joined into one buffer)."""
+    answer not to be compressed is read from as it is sent, never joined into one buffer; `size`:
+    their length in all, when known)."""
     parts = [body] if isinstance(body, bytes) else body
-    size = sum(len(part) for part in parts)
+    if size is None:
+        size = sum(len(part) for part in parts)
     if size >= HAND_AS_FILE_FROM and not accepts_gzip():
         response = Response(wrap_file(request.environ, JoinedParts(parts), _FILE_BLOCK), mimetype="application/json",
                             headers=headers, direct_passthrough=True)
@@ -191,14 +193,24 @@ def plain_list(items: list[Any], tag: str | None, fields: tuple[str, ...] | None
 
 
 class JoinedParts(io.RawIOBase):
-    """A read-only, seekable file over the concatenation of `parts` (kept as they are)."""
+    """A read-only, seekable file over the concatenation of `parts` (kept as they are). A server
+    that knows `parts` sends them as they are, without reading the file (the API's own server:
+    calamari.adapters.http_parts)."""
 
     def __init__(self, parts: Sequence[bytes]) -> None:
         super().__init__()
-        self._parts = parts
-        self._ends = list(itertools.accumulate(len(part) for part in parts))  # offset after each part
-        self._size = self._ends[-1] if self._ends else 0
+        self.parts = self._parts = parts
+        self._ended: list[int] | None = None
+        self._size = sum(len(part) for part in parts)
         self._position = 0
+
+    @property
+    def _ends(self) -> list[int]:
+        """The offset after each part; counted when first read (a server that sends the parts
+        as they are never reads)."""
+        if self._ended is None:
+            self._ended = list(itertools.accumulate(len(part) for part in self._parts))
+        return self._ended
 
     def readable(self) -> bool:
         return True
