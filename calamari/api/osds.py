@@ -285,10 +285,14 @@ def _with_comma(after: bytes) -> bytes:
     return found
 
 
-def _osd_pieces(fsid: str, row: dict[str, Any], fqdn: str | None,
-                served: dict[str | None, list[int]]) -> tuple[bytes, bytes]:
+def _kept_pieces() -> dict[tuple[str, int], tuple[Any, ...]]:
+    """(fsid, OSD id) -> (its row, its server's fqdn, its JSON before and after its pools)."""
+    return current_app.extensions.setdefault("calamari_osd_json", {})  # type: ignore[no-any-return]
+
+
+def _osd_pieces(fsid: str, row: dict[str, Any], fqdn: str | None, served: dict[str | None, list[int]],
+                pieces_by_osd: dict[tuple[str, int], tuple[Any, ...]]) -> tuple[bytes, bytes]:
     """An OSD document's JSON before and after its pools, kept while its row and server stay."""
-    pieces_by_osd = current_app.extensions.setdefault("calamari_osd_json", {})
     key = (fsid, row["id"])
     pieces = pieces_by_osd.get(key)
     if pieces is None or pieces[0] is not row or pieces[1] != fqdn:
@@ -299,8 +303,7 @@ def _osd_pieces(fsid: str, row: dict[str, Any], fqdn: str | None,
     return pieces[2], pieces[3]
 
 
-def _forget_removed_pieces() -> None:
-    pieces_by_osd = current_app.extensions.setdefault("calamari_osd_json", {})
+def _forget_removed_pieces(pieces_by_osd: dict[tuple[str, int], tuple[Any, ...]]) -> None:
     if len(pieces_by_osd) > 2 * sum(len(rows) for rows in list(services().service.view.osds.values())) + 1000:
         pieces_by_osd.clear()  # OSDs removed, clusters forgotten: start again
 
@@ -312,10 +315,13 @@ def _documents_json(fsid: str, page: list[dict[str, Any]], served: _Served,
     three per OSD (see _with_comma), the last one ending in "]"."""
     pool_refs: dict[int, bytes] = {}  # id(pool list) -> what the documents say in its place
     pool_sets: list[list[int]] = []
+    pieces_by_osd = _kept_pieces()
     parts = [b"["]
     for row in page:
         fqdn = osd_servers.get((fsid, row["id"]))
-        before, after = _osd_pieces(fsid, row, fqdn, served.pools)
+        pieces = pieces_by_osd.get((fsid, row["id"]))  # _osd_pieces, its kept case inline: it runs per OSD
+        before, after = (pieces[2], pieces[3]) if pieces is not None and pieces[0] is row and pieces[1] == fqdn \
+            else _osd_pieces(fsid, row, fqdn, served.pools, pieces_by_osd)
         pools = osd_pools(row, served.pools)
         ref = pool_refs.get(id(pools))
         if ref is None:
@@ -325,9 +331,9 @@ def _documents_json(fsid: str, page: list[dict[str, Any]], served: _Served,
             else:
                 ref = b',"pools":' + served.pools_json(pools)
             pool_refs[id(pools)] = ref
-        parts += (before, ref, _with_comma(after))
+        parts += (before, ref, _WITH_COMMA.get(after) or _with_comma(after))
     _end_list(parts)
-    _forget_removed_pieces()
+    _forget_removed_pieces(pieces_by_osd)
     return parts, pool_sets
 
 
@@ -371,9 +377,10 @@ def _whole_list(fsid: str, generation: tuple[int, ...], before: int | None) -> _
     else:
         parts, size = list(kept.parts), kept.size
         last = len(rows) - 1
+        pieces_by_osd = _kept_pieces()
         for i in itertools.compress(itertools.count(), map(operator.is_not, rows, kept.rows)):
             row = rows[i]
-            pieces = _osd_pieces(fsid, row, osd_servers.get((fsid, row["id"])), served.pools)
+            pieces = _osd_pieces(fsid, row, osd_servers.get((fsid, row["id"])), served.pools, pieces_by_osd)
             ref = b',"pools":' + served.pools_json(osd_pools(row, served.pools))
             after = pieces[1] + b"]" if i == last else _with_comma(pieces[1])
             at = 1 + 3 * i
@@ -408,7 +415,7 @@ def osd(fsid: str, osd_id: int) -> Response:
     fqdn = services().service.view.osd_servers.get((fsid, osd_id)) or None
     served = _served(fsid)
     if fields is None:  # the document's kept pieces around its root's pools
-        before, after = _osd_pieces(fsid, row, fqdn, served.pools)
+        before, after = _osd_pieces(fsid, row, fqdn, served.pools, _kept_pieces())
         return json_bytes_response(before + b',"pools":' + served.pools_json(osd_pools(row, served.pools)) + after,
                                    tag)
     document = osd_document(row, served.pools, {osd_id: fqdn} if fqdn else {})
