@@ -31,12 +31,13 @@ class PartsChunk(list):  # type: ignore[type-arg]
 class PartsBuffer(ReadOnlyFileBasedBuffer):
     """waitress's output buffer over an answer's parts, kept as they are."""
 
-    def __init__(self, parts: Sequence[bytes], file: Any = None) -> None:
+    def __init__(self, parts: Sequence[bytes], file: Any = None, ends: Sequence[int] | None = None) -> None:
         # not the base's __init__: nothing is read from the file, which is only closed at the end
         self.file = file
         self.block_size = 0
         self._parts = parts
-        self._ends = list(itertools.accumulate(map(len, parts)))  # the offset after each part
+        # the offset after each part (counting 30,000 parts' lengths takes milliseconds: given if known)
+        self._ends = ends if ends is not None else list(itertools.accumulate(map(len, parts)))
         self._position = 0  # bytes sent
         self._index = 0  # the part holding the next byte to send
         self._limit = self._ends[-1] if self._ends else 0
@@ -88,5 +89,6 @@ def file_wrapper(file: Any, block_size: int = 32768) -> ReadOnlyFileBasedBuffer:
     """`wsgi.file_wrapper`: a `PartsBuffer` for a file of parts, else waitress's own wrapper."""
     parts = getattr(file, "parts", None)
     if isinstance(parts, list | tuple):
-        return PartsBuffer(parts, file)
+        ends = getattr(file, "ends", None)
+        return PartsBuffer(parts, file, ends if isinstance(ends, Sequence) and len(ends) == len(parts) else None)
     return ReadOnlyFileBasedBuffer(file, block_size)

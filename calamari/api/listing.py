@@ -144,16 +144,15 @@ def unchanged(tag: str) -> Response | None:
 
 
 def json_bytes_response(body: bytes | Sequence[bytes], tag: str | None = None,
-                        headers: dict[str, str] | None = None, size: int | None = None) -> Response:
+                        headers: dict[str, str] | None = None, ends: Sequence[int] | None = None) -> Response:
     """A JSON answer of `body`, or of the concatenation of the parts `body` lists (which a large
-    answer not to be compressed is read from as it is sent, never joined into one buffer; `size`:
-    their length in all, when known)."""
+    answer not to be compressed is read from as it is sent, never joined into one buffer; `ends`:
+    the offset after each part, when known: 30,000 parts take milliseconds to measure)."""
     parts = [body] if isinstance(body, bytes) else body
-    if size is None:
-        size = sum(len(part) for part in parts)
+    size = (ends[-1] if ends else 0) if ends is not None else sum(map(len, parts))
     if size >= HAND_AS_FILE_FROM and not accepts_gzip():
-        response = Response(wrap_file(request.environ, JoinedParts(parts), _FILE_BLOCK), mimetype="application/json",
-                            headers=headers, direct_passthrough=True)
+        response = Response(wrap_file(request.environ, JoinedParts(parts, ends), _FILE_BLOCK),
+                            mimetype="application/json", headers=headers, direct_passthrough=True)
         response.content_length = size
         response.vary.add("Accept-Encoding")  # as the compression hook would (it leaves this one alone)
     else:
@@ -197,19 +196,18 @@ class JoinedParts(io.RawIOBase):
     that knows `parts` sends them as they are, without reading the file (the API's own server:
     calamari.adapters.http_parts)."""
 
-    def __init__(self, parts: Sequence[bytes]) -> None:
+    def __init__(self, parts: Sequence[bytes], ends: Sequence[int] | None = None) -> None:
         super().__init__()
         self.parts = self._parts = parts
-        self._ended: list[int] | None = None
-        self._size = sum(len(part) for part in parts)
+        self._ended = ends
+        self._size = (ends[-1] if ends else 0) if ends is not None else sum(map(len, parts))
         self._position = 0
 
     @property
-    def _ends(self) -> list[int]:
-        """The offset after each part; counted when first read (a server that sends the parts
-        as they are never reads)."""
+    def ends(self) -> Sequence[int]:
+        """The offset after each part (given, or counted when first asked for)."""
         if self._ended is None:
-            self._ended = list(itertools.accumulate(len(part) for part in self._parts))
+            self._ended = list(itertools.accumulate(map(len, self._parts)))
         return self._ended
 
     def readable(self) -> bool:
@@ -233,11 +231,11 @@ class JoinedParts(io.RawIOBase):
         end = self._size if size is None or size < 0 else min(self._size, start + size)
         if start >= end:
             return b""
-        first = bisect.bisect_right(self._ends, start)
+        first = bisect.bisect_right(self.ends, start)
         chunks = []
         index = first
-        while index < len(self._parts) and (self._ends[index] - len(self._parts[index])) < end:
-            part_start = self._ends[index] - len(self._parts[index])
+        while index < len(self._parts) and (self.ends[index] - len(self._parts[index])) < end:
+            part_start = self.ends[index] - len(self._parts[index])
             chunks.append(self._parts[index][max(0, start - part_start):end - part_start])
             index += 1
         self._position = end

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import itertools
 import operator
 from dataclasses import dataclass, field
@@ -207,7 +208,7 @@ def osds(fsid: str) -> Response:
             zipped_body = gzip_bytes(whole.parts)
             recent.put(tag, zipped_body, headers)
             return gzip_answer(zipped_body, {**headers, "ETag": tag})
-        return json_bytes_response(whole.parts, tag, headers, size=whole.size)
+        return json_bytes_response(whole.parts, tag, headers, ends=whole.ends)
 
     served = _served(fsid)
     osd_servers = view.osd_servers
@@ -355,7 +356,12 @@ class _WholeList:
     served: _Served
     rows: list[dict[str, Any]]  # the rows rendered, in id order
     parts: list[bytes]  # as _documents_json makes them
-    size: int
+    lengths: array.array  # type: ignore[type-arg]  # of each part: measuring 30,000 parts takes milliseconds
+    ends: array.array  # type: ignore[type-arg]  # the offset after each part, for the HTTP server
+
+    @property
+    def size(self) -> int:
+        return self.ends[-1] if self.ends else 0
 
 
 def _whole_list(fsid: str, generation: tuple[int, ...], before: int | None) -> _WholeList:
@@ -373,9 +379,9 @@ def _whole_list(fsid: str, generation: tuple[int, ...], before: int | None) -> _
     if (kept is None or kept.served is not served or len(kept.rows) != len(rows)
             or kept.generation[3:] != generation[3:]):  # other pools, OSDs added or removed, servers moved
         parts, _ = _documents_json(fsid, rows, served, osd_servers, compact=False)
-        size = sum(len(part) for part in parts)
+        lengths = array.array("q", map(len, parts))
     else:
-        parts, size = list(kept.parts), kept.size
+        parts, lengths = list(kept.parts), array.array("q", kept.lengths)
         last = len(rows) - 1
         pieces_by_osd = _kept_pieces()
         for i in itertools.compress(itertools.count(), map(operator.is_not, rows, kept.rows)):
@@ -384,9 +390,9 @@ def _whole_list(fsid: str, generation: tuple[int, ...], before: int | None) -> _
             ref = b',"pools":' + served.pools_json(osd_pools(row, served.pools))
             after = pieces[1] + b"]" if i == last else _with_comma(pieces[1])
             at = 1 + 3 * i
-            size += len(pieces[0]) + len(ref) + len(after) - sum(len(part) for part in parts[at:at + 3])
             parts[at:at + 3] = (pieces[0], ref, after)
-    whole = _WholeList(generation, served, rows, parts, size)
+            lengths[at:at + 3] = array.array("q", (len(pieces[0]), len(ref), len(after)))
+    whole = _WholeList(generation, served, rows, parts, lengths, array.array("q", itertools.accumulate(lengths)))
     if _steady(before):
         if len(kept_lists) > len(view.osds) + 16:
             kept_lists.clear()  # clusters forgotten
