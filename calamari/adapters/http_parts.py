@@ -50,7 +50,7 @@ class PartsBuffer(ReadOnlyFileBasedBuffer):
         return int(self.remain)
 
     def get(self, numbytes: int = -1, skip: bool = False) -> PartsChunk:
-        """The parts from where sending is, about `numbytes` of them (waitress's send size: the
+        """The parts from where sending is, some `numbytes` bytes of them (waitress's send size: the
         socket's send buffer) and at most PARTS_PER_SEND, for one sendmsg."""
         if self.remain <= 0:
             return PartsChunk()

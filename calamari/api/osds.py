@@ -104,16 +104,18 @@ def _steady(before: int | None) -> bool:
 @dataclass(frozen=True)
 class _Served:
     """The pools the OSDs of each CRUSH root serve, at a generation of the pools and the CRUSH
-    map, and the JSON of each list (one per root), written when first asked for."""
+    map, and the JSON of each list (one per root, shared by its OSDs' answers), written when first
+    asked for."""
 
     generation: tuple[int, ...]
     pools: dict[str | None, list[int]]
-    json: dict[int, bytes] = field(default_factory=dict)  # id(list of pools) -> its JSON
+    refs: dict[int, bytes] = field(default_factory=dict)  # id(list of pools) -> pools_ref(it)
 
-    def pools_json(self, pools: list[int]) -> bytes:
-        written = self.json.get(id(pools))
+    def pools_ref(self, pools: list[int]) -> bytes:
+        """What an OSD document says of its `pools` (one of the lists in `self.pools`), in JSON."""
+        written = self.refs.get(id(pools))
         if written is None:
-            written = self.json[id(pools)] = _dumps(pools)
+            written = self.refs[id(pools)] = b',"pools":' + _dumps(pools)
         return written
 
 
@@ -330,7 +332,7 @@ def _documents_json(fsid: str, page: list[dict[str, Any]], served: _Served,
                 ref = b',"pool_set":' + str(len(pool_sets)).encode()
                 pool_sets.append(pools)
             else:
-                ref = b',"pools":' + served.pools_json(pools)
+                ref = served.pools_ref(pools)
             pool_refs[id(pools)] = ref
         parts += (before, ref, _WITH_COMMA.get(after) or _with_comma(after))
     _end_list(parts)
@@ -387,7 +389,7 @@ def _whole_list(fsid: str, generation: tuple[int, ...], before: int | None) -> _
         for i in itertools.compress(itertools.count(), map(operator.is_not, rows, kept.rows)):
             row = rows[i]
             pieces = _osd_pieces(fsid, row, osd_servers.get((fsid, row["id"])), served.pools, pieces_by_osd)
-            ref = b',"pools":' + served.pools_json(osd_pools(row, served.pools))
+            ref = served.pools_ref(osd_pools(row, served.pools))
             after = pieces[1] + b"]" if i == last else _with_comma(pieces[1])
             at = 1 + 3 * i
             parts[at:at + 3] = (pieces[0], ref, after)
@@ -422,8 +424,7 @@ def osd(fsid: str, osd_id: int) -> Response:
     served = _served(fsid)
     if fields is None:  # the document's kept pieces around its root's pools
         before, after = _osd_pieces(fsid, row, fqdn, served.pools, _kept_pieces())
-        return json_bytes_response(before + b',"pools":' + served.pools_json(osd_pools(row, served.pools)) + after,
-                                   tag)
+        return json_bytes_response(before + served.pools_ref(osd_pools(row, served.pools)) + after, tag)
     document = osd_document(row, served.pools, {osd_id: fqdn} if fqdn else {})
     return json_bytes_response(_dumps(select(document, fields)), tag)
 
