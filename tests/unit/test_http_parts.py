@@ -147,3 +147,19 @@ def test_a_file_without_parts_is_wrapped_as_waitress_does() -> None:
     wrapped = file_wrapper(io.BytesIO(b"abc"), 1024)
     assert type(wrapped) is ReadOnlyFileBasedBuffer
     assert isinstance(file_wrapper(JoinedParts([b"a", b"bc"])), PartsBuffer)
+
+
+def test_head_and_a_next_request_on_the_same_connection(serve) -> None:
+    parts = many_parts()
+    port = serve(make_app(parts))
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("HEAD", "/list")
+        head = connection.getresponse()
+        assert head.status == 200 and head.read() == b"" and head.getheader("Content-Length") == str(sum(map(len, parts)))
+        for _ in range(2):  # kept alive: the parts of one answer end where the next answer begins
+            connection.request("GET", "/list")
+            answer = connection.getresponse()
+            assert answer.status == 200 and answer.read() == b"".join(parts)
+    finally:
+        connection.close()
