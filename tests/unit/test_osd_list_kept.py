@@ -183,3 +183,21 @@ def test_one_osd_does_not_sort_the_pools_again_while_they_are_unchanged(api, mon
     add_pool(api, 0)
     one = api.call("GET", f"cluster/{{fsid}}/osd/{ids[0]}")
     assert gathered[0] == 1 and one.json["pools"] == fresh_documents(api)[0]["pools"]
+
+
+def test_a_kept_list_is_only_for_those_who_may_read_it(api) -> None:
+    """Kept or not, the list goes through the same authentication: no token, a wrong one or a
+    revoked one is refused; every role reads it."""
+    path = f"/api/v2/cluster/{api.fsid}/osd"
+    expected = api.call("GET", path).data
+    assert api.call("GET", path).data == expected  # kept now
+    for user in ("viewer", "oper", "admin"):
+        assert api.call("GET", path, user=user).data == expected
+    stranger = api.app.test_client()  # no session cookie (the harness's client logged in)
+    assert stranger.get(path).status_code == 401
+    assert stranger.get(path, headers={"Authorization": "Bearer not-a-token"}).status_code == 401
+    viewer_token = api.token("viewer")
+    api.auth.revoke_all("viewer", by="admin")
+    api.tokens.pop("viewer")
+    assert stranger.get(path, headers={"Authorization": f"Bearer {viewer_token}"}).status_code == 401
+    assert stranger.get(f"{path}/0", headers={"Authorization": f"Bearer {viewer_token}"}).status_code == 401
