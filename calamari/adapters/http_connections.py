@@ -128,7 +128,7 @@ class GuardedChannel(HTTPChannel):
 
     def _flush_some(self, do_close: bool = True) -> bool:
         # waitress sends chunks of the send buffer's size read when the connection opened; the
-        # kernel grows that buffer as the answer goes (to megabytes on a fast link): follow it
+        # kernel may grow that buffer as the answer goes: follow it
         with contextlib.suppress(OSError):
             self.sendbuf_len = self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
         return bool(super()._flush_some(do_close))
