@@ -18,7 +18,7 @@ from flask import Response, request
 from werkzeug.wsgi import wrap_file
 
 from calamari.api.common import ApiError
-from calamari.api.compression import accepts_gzip
+from calamari.api.compression import accepts_gzip, add_vary_accept_encoding, gzip_answer
 
 MAX_LIMIT = 10_000  # a page at most; without `limit` a list is answered whole
 MAX_OFFSET = 1_000_000_000
@@ -159,6 +159,20 @@ def json_bytes_response(body: bytes | Sequence[bytes], tag: str | None = None,
         response = Response(b"".join(parts), mimetype="application/json", headers=headers)
     if tag is not None:
         response.headers["ETag"] = tag
+    return response
+
+
+def gzip_bytes_response(zipped: bytes, headers: dict[str, str]) -> Response:
+    """A JSON answer already in gzip form (`compression.gzip_answer`); from HAND_AS_FILE_FROM on
+    handed to the HTTP server as a file of one part, as json_bytes_response does: handed bytes,
+    waitress copies all beyond 1 MB into a temporary file, which slowed the next request too."""
+    if len(zipped) < HAND_AS_FILE_FROM:
+        return gzip_answer(zipped, headers)
+    response = Response(wrap_file(request.environ, JoinedParts([zipped]), _FILE_BLOCK), mimetype="application/json",
+                        headers=headers, direct_passthrough=True)
+    response.content_length = len(zipped)
+    response.headers["Content-Encoding"] = "gzip"
+    add_vary_accept_encoding(response)
     return response
 
 

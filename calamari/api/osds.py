@@ -20,7 +20,7 @@ from calamari.api.common import (
     services,
     submit_plan,
 )
-from calamari.api.compression import RecentGzip, accepts_gzip, gzip_answer, gzip_bytes
+from calamari.api.compression import RecentGzip, accepts_gzip, gzip_bytes
 from calamari.api.listing import (
     LIST_HEADERS,
     PAGE_QUERY,
@@ -28,6 +28,7 @@ from calamari.api.listing import (
     etag,
     fields_arg,
     fields_query,
+    gzip_bytes_response,
     in_key_order,
     json_bytes_response,
     page_args,
@@ -201,7 +202,7 @@ def osds(fsid: str) -> Response:
     recent = current_app.extensions.setdefault("calamari_osd_list_gzip", RecentGzip())
     zipped = recent.get(tag) if accepts_gzip() else None
     if zipped is not None:
-        return gzip_answer(zipped[0], {**zipped[1], "ETag": tag})
+        return gzip_bytes_response(zipped[0], {**zipped[1], "ETag": tag})
     if (ids, pool_id, states, classes, hosts, fields, offset, limit, form) == (
             None, None, None, None, None, None, 0, None, "full"):  # the whole list, as most clients ask
         whole = _whole_list(fsid, generation, before)
@@ -209,7 +210,7 @@ def osds(fsid: str) -> Response:
         if accepts_gzip() and whole.size >= KEEP_GZIP_FROM:
             zipped_body = gzip_bytes(whole.parts)
             recent.put(tag, zipped_body, headers)
-            return gzip_answer(zipped_body, {**headers, "ETag": tag})
+            return gzip_bytes_response(zipped_body, {**headers, "ETag": tag})
         return json_bytes_response(whole.parts, tag, headers, ends=whole.ends)
 
     served = _served(fsid)
@@ -237,7 +238,7 @@ def osds(fsid: str) -> Response:
     if accepts_gzip() and sum(len(part) for part in parts) >= KEEP_GZIP_FROM:
         zipped_body = gzip_bytes(parts)
         recent.put(tag, zipped_body, headers)
-        return gzip_answer(zipped_body, {**headers, "ETag": tag})
+        return gzip_bytes_response(zipped_body, {**headers, "ETag": tag})
     return json_bytes_response(parts, tag, headers)
 
 
