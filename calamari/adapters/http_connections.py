@@ -5,8 +5,10 @@ and waitress's own error answers are JSON (the rules: calamari.adapters.http_ser
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import select
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -20,10 +22,14 @@ from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask
 
 from calamari.adapters.http_hand_over import AT_ONCE, HandOverTask, PushedAnswer
+from calamari.adapters.http_parts import PartsChunk
 
 log = logging.getLogger("calamari.adapters.http_server")  # the name its log lines have always had
 
-REPORT_EVERY_S = 60.0  # closed slow or evicted connections are logged at most this often
+REPORT_EVERY_S = 60.0
+# the errors of a send to a client that hung up (as waitress's own send treats them)
+_DISCONNECTED = frozenset({errno.ECONNRESET, errno.ENOTCONN, errno.ESHUTDOWN, errno.ECONNABORTED, errno.EPIPE,
+                           errno.EBADF})  # closed slow or evicted connections are logged at most this often
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,30 @@ class GuardedChannel(HTTPChannel):
         self.outbufs[-1].append(data)
         self.current_outbuf_count += len(data)
         self.total_outbufs_len += len(data)
+
+    def _flush_some(self, do_close: bool = True) -> bool:
+        # waitress sends chunks of the send buffer's size read when the connection opened; the
+        # kernel may grow that buffer as the answer goes: follow it
+        with contextlib.suppress(OSError):
+            self.sendbuf_len = self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+        return bool(super()._flush_some(do_close))
+
+    def send(self, data: Any, do_close: bool = True) -> int:
+        """Send what waitress's output buffer gave (`outbuf.get`): the next parts of an answer of
+        parts (http_parts) in one sendmsg, anything else as waitress does. Bytes sent; 0 when the
+        socket takes nothing now or the client is gone (then closed, as waitress does)."""
+        if not isinstance(data, PartsChunk):
+            return int(super().send(data, do_close))
+        try:
+            return self.socket.sendmsg(data)
+        except (BlockingIOError, InterruptedError):
+            return 0
+        except OSError as error:
+            if error.errno in _DISCONNECTED:
+                if do_close:
+                    self.handle_close()
+                return 0
+            raise
 
     @property
     def busy(self) -> bool:

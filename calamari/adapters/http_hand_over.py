@@ -10,6 +10,8 @@ from typing import Any
 from waitress.channel import HTTPChannel
 from waitress.task import WSGITask
 
+from calamari.adapters.http_parts import file_wrapper
+
 HAND_OVER = "calamari.hand_over"
 """The WSGI environ key of a callable `hand_over(on_close) -> PushedAnswer`: called while the
 application's answer is being iterated (start_response done), it sends the answer's head, ends
@@ -40,6 +42,7 @@ class HandOverTask(WSGITask):
     def get_environment(self) -> dict[str, Any]:
         environ = super().get_environment()
         environ[HAND_OVER] = self.hand_over
+        environ["wsgi.file_wrapper"] = file_wrapper  # an answer of parts is sent as its parts
         return environ
 
     def hand_over(self, on_close: Callable[[], None]) -> PushedAnswer:
