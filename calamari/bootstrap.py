@@ -124,7 +124,7 @@ def build_services(service: ModelService, *, auth: AuthService | None = None,
                     encode=lambda message: stream_frame(message).encode(), keepalive_frame=STREAM_KEEPALIVE.encode())
     hub.attach()
     past = StoredPast(service.store, end, [FeedPast(feed, service.model, told), alerting.older],
-                      feed_events, closed=lambda: service.closed)
+                      feed_events, closed=lambda: service.closed, reading=service.reading_store)
     if read_past:
         past.begin()
     if notifier.alert_source is None:

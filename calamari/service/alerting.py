@@ -157,9 +157,10 @@ class AlertingService:
 
         def prime() -> None:
             try:
-                for batch in self.service.store.read_newest_first(end):
-                    if not older.take(batch):
-                        break
+                with self.service.reading_store() as store:
+                    for batch in store.read_newest_first(end):
+                        if not older.take(batch) or self.service.closed:
+                            break
             except Exception:  # what changed before is context; the alerts themselves do not need it
                 if not self.service.closed:
                     log.exception("could not read the stored changes for alerts")

@@ -26,6 +26,13 @@ from calamari.domain.projections import ReadModel
 log = logging.getLogger(__name__)
 
 REFUSAL_LOG_INTERVAL_S = 60.0
+# How long close() waits for background readers of the store to leave it (they check `closed`
+# between batches, so they leave within one batch read).
+CLOSE_WAIT_FOR_READERS_S = 10.0
+
+
+class StoreClosed(RuntimeError):
+    """The model service is closed: its store may no longer be read."""
 
 
 @dataclass
@@ -141,6 +148,8 @@ class ModelService:
         self.writer = persistence.writer
         self.rejected = 0
         self.closed = False
+        self._store_readers = 0  # background threads inside reading_store()
+        self._store_readers_changed = threading.Condition()
         self.deferred = 0  # maps not applied while the event store was behind
         self._deferral_logged = 0.0
         self.refused_older = 0  # sync objects older than the version the model reflects
@@ -158,8 +167,27 @@ class ModelService:
         self.snapshots.start(position)
         self.writer.start()
 
+    @contextmanager
+    def reading_store(self) -> Iterator[EventStore]:
+        """The store, for a background thread reading it (the stored past after a start): close()
+        waits for such a thread to leave before it closes the store, since a SQLite connection
+        closed under a running read can crash the process. StoreClosed once closed."""
+        with self._store_readers_changed:
+            if self.closed:
+                raise StoreClosed("the model service is closed")
+            self._store_readers += 1
+        try:
+            yield self.store
+        finally:
+            with self._store_readers_changed:
+                self._store_readers -= 1
+                self._store_readers_changed.notify_all()
+
     def close(self) -> None:
-        self.closed = True  # background readers of the store then end quietly
+        with self._store_readers_changed:
+            self.closed = True  # background readers of the store then end quietly, within a batch
+            if not self._store_readers_changed.wait_for(lambda: self._store_readers == 0, CLOSE_WAIT_FOR_READERS_S):
+                log.warning("closing the store with %d background readers still in it", self._store_readers)
         self.writer.stop()
         self.snapshots.stop()
         self.store.close()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -32,11 +34,14 @@ class PastReader(Protocol):
 
 class StoredPast:
     """Reads the events up to `end` back from the newest, at most `limit_events`, for `readers`;
-    `begin()` starts it (once), `done` is set when every reader has finished."""
+    `begin()` starts it (once), `done` is set when every reader has finished. `reading()`, when
+    given, is held while the store is read (ModelService.reading_store: its close waits for it)."""
 
     def __init__(self, store: Any, end: int, readers: list[PastReader], limit_events: int,
-                 closed: Any = lambda: False, batch: int = BATCH, pause_share: float = PAUSE_SHARE) -> None:
+                 closed: Any = lambda: False, batch: int = BATCH, pause_share: float = PAUSE_SHARE,
+                 reading: Callable[[], AbstractContextManager[Any]] | None = None) -> None:
         self.store = store
+        self.reading = reading or (lambda: nullcontext(store))
         self.end = end
         self.readers = readers
         self.limit_events = limit_events
@@ -58,15 +63,16 @@ class StoredPast:
         wanting = list(self.readers)
         try:
             if self.end > 0 and self.limit_events > 0:
-                for positioned in self.store.read_newest_first(self.end, self.batch):
-                    positioned = positioned[-(self.limit_events - self.read):]
-                    self.read += len(positioned)
-                    wanting = [reader for reader in wanting if reader.take(positioned)]
-                    if not wanting or self.read >= self.limit_events or self.closed():
-                        break
-                    if self.pause_share > 0:
-                        time.sleep((time.monotonic() - last) * self.pause_share)
-                    last = time.monotonic()
+                with self.reading() as store:
+                    for positioned in store.read_newest_first(self.end, self.batch):
+                        positioned = positioned[-(self.limit_events - self.read):]
+                        self.read += len(positioned)
+                        wanting = [reader for reader in wanting if reader.take(positioned)]
+                        if not wanting or self.read >= self.limit_events or self.closed():
+                            break
+                        if self.pause_share > 0:
+                            time.sleep((time.monotonic() - last) * self.pause_share)
+                        last = time.monotonic()
         except Exception:  # the past is context (the store stays the record): told as far as it was read
             if not self.closed():
                 log.exception("could not read the stored past after %d events", self.read)

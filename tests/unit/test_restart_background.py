@@ -8,6 +8,8 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
+
 from api_support import FAST_HASHER, PASSWORD, feed_step, step
 
 from calamari.adapters import snapshots
@@ -21,7 +23,7 @@ from calamari.domain.event_feed import EventFeed
 from calamari.service.alerting import AlertingService
 from calamari.service.auth import AuthService
 from calamari.service.collector_keys import CollectorKeyService
-from calamari.service.model import ModelService, ServiceConfig
+from calamari.service.model import ModelService, ServiceConfig, StoreClosed
 from calamari.service.stored_past import FeedPast, StoredPast
 
 STEPS = ("00", "01", "02", "03", "04", "05", "06", "07", "08", "09")
@@ -256,3 +258,33 @@ def test_a_server_storing_in_sqlite_does_not_load_the_postgresql_driver(tmp_path
                "print(sorted(m for m in sys.modules if m.split('.')[0] == 'psycopg' or m.endswith('postgres_store')))\n")
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_close_waits_for_a_background_reader_of_the_store_and_refuses_new_ones(tmp_path, capture_dir):
+    """A SQLite connection closed under a running read can crash the process: close() waits."""
+    config, _ = stored_service(tmp_path, capture_dir)
+    service = ModelService(config)
+    inside, release = threading.Event(), threading.Event()
+    read: list[int] = []
+
+    def reader() -> None:
+        with service.reading_store() as store:
+            inside.set()
+            release.wait(5)
+            read.append(len(list(store.read())))  # the store is still open here
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    assert inside.wait(5)
+    closing = threading.Thread(target=service.close)
+    closing.start()
+    closing.join(0.3)
+    assert closing.is_alive()  # waits for the reader
+    release.set()
+    thread.join(5)
+    closing.join(5)
+    assert not closing.is_alive()
+    assert read and read[0] > 0
+    with pytest.raises(StoreClosed):
+        with service.reading_store():
+            pass
