@@ -9,7 +9,6 @@ import threading
 from datetime import timedelta
 
 import pytest
-
 from api_support import FAST_HASHER, PASSWORD, feed_step, step
 
 from calamari.adapters import snapshots
