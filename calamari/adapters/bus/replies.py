@@ -7,6 +7,7 @@ another whole copy each (at 30,000 OSDs, 165 MB decoded) while the first is stil
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +16,8 @@ from calamari.adapters.bus.peers import CollectorSession
 from calamari.adapters.bus.transport import RouterTransport
 from calamari.protocol import ACK, COMMAND, HELLO_REQUEST, RESYNC
 from calamari.protocol.envelope import is_int
+
+log = logging.getLogger("calamari.bus")
 
 # How long a copy asked for may take before it is asked for again: long enough for the collector
 # to read and encode a 30,000-OSD map and for this server to receive, decode and ingest it on a
@@ -56,6 +59,8 @@ class Replies:
         for name in names:
             session.resyncs_pending[name] = (wanted[name], now)
         session.resyncs += 1
+        log.info("asking collector %s for whole copies of %s", session.host or session.identity.hex(),
+                 ", ".join(names))
         self.reply(session, RESYNC, {"names": names})
         return names
 
