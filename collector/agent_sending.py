@@ -9,6 +9,7 @@ the cluster as unreachable with the reason until a later version goes through.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import zmq
@@ -56,6 +57,8 @@ class Sending:
             return
         self.counters["messages_sent"] += 1
         self.counters["bytes_sent"] += len(frame)
+        # a large map delays the server's next answers: not to be taken for silence (failover.py)
+        self._rotation.sent(len(frame), time.monotonic())
 
     def _send(self, msg_type: str, body: dict[str, Any], host: str | None = None) -> bool:
         """Queue one message; False (logged, counted) when it cannot be encoded."""

@@ -128,11 +128,14 @@ def test_delta_against_another_base_asks_for_a_resync(bus, sink, collector) -> N
     collector.send("sync_object", {"name": "osd_map", "version": 17, "delta_from": 16,
                                    "delta": {"set": {"epoch": 17}}})
     assert collector.receive_type("resync").body == {"names": ["osd_map"]}
+    answer = {**old, "epoch": 17}
+    collector.send("sync_object", {"name": "osd_map", "version": 17, "data": answer})
+    wait_for(lambda: sink.version(FSID, "osd_map") == 17)
     # a delta that does not apply (unknown keyed list) also asks for the full object
-    collector.send("sync_object", {"name": "osd_map", "version": 17, "delta_from": 15,
+    collector.send("sync_object", {"name": "osd_map", "version": 18, "delta_from": 17,
                                    "delta": {"lists": {"nope": {}}}})
     assert collector.receive_type("resync").body == {"names": ["osd_map"]}
-    assert sink.version(FSID, "osd_map") == 15
+    assert sink.version(FSID, "osd_map") == 17
 
 
 def test_heartbeat_with_newer_versions_triggers_a_resync(bus, sink, collector) -> None:

@@ -17,7 +17,7 @@ import zmq
 from calamari import protocol
 from calamari.adapters.bus.admission import KeyAdmission, KeyGate
 from calamari.adapters.bus.peers import Peers
-from calamari.adapters.bus.replies import Replies
+from calamari.adapters.bus.replies import RESYNC_TIMEOUT_S, Replies
 from calamari.adapters.bus.routing import MessageRouting, StatsSink, discard_stats
 from calamari.adapters.bus.transport import RouterTransport
 from calamari.adapters.curve_keys import KeyPair
@@ -43,9 +43,11 @@ class CollectorBus:
         context: zmq.Context | None = None,
         server_keys: KeyPair | None = None,
         key_gate: KeyGate | None = None,
+        resync_timeout_s: float = RESYNC_TIMEOUT_S,
     ) -> None:
         """`server_keys` makes the bus a CURVE server that applies only what `key_gate` accepts;
-        without them it is plain TCP and trusts every peer."""
+        without them it is plain TCP and trusts every peer. `resync_timeout_s`: how long a whole
+        copy asked of a collector is awaited before it is asked for again (replies.py)."""
         if (server_keys is None) != (key_gate is None):
             raise ValueError("CURVE needs both server_keys and key_gate")
         self.sink = sink
@@ -57,7 +59,7 @@ class CollectorBus:
         self._context = context or (zmq.Context() if self._owns_context else zmq.Context.instance())
         self.transport = RouterTransport(self._context, endpoint, max_message_bytes, contact_check_interval_s)
         self.peers = Peers(contact_timeout_s)
-        self.replies = Replies(self.transport)
+        self.replies = Replies(self.transport, resync_timeout_s)
         self.routing = MessageRouting(sink, stats_sink or discard_stats, self.peers, self.replies)
         self.admission: KeyAdmission | None = None
         if server_keys is not None and key_gate is not None:

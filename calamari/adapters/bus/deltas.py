@@ -30,18 +30,23 @@ class SyncObjects:
         if "delta" in body:
             held = self.sink.sync_object(fsid, name)
             if held is None or held[0] != body["delta_from"] or not isinstance(held[1], dict):
-                self.replies.resync(session, [name])
+                # (not again while a whole copy asked for is on its way: it will be the base)
+                self.replies.resync(session, {name: version})
                 return
             if not protocol.supports_delta(name):
                 raise ProtocolError("bad_body", f"no delta for {name}")
             try:
                 data = protocol.apply_delta(name, held[1], body["delta"])
             except DeltaError as exc:
-                self.replies.resync(session, [name])
+                self.replies.resync(session, {name: version})
                 raise ProtocolError("bad_delta", str(exc)) from None
         else:
             data = body["data"]
-        applied = self.sink.on_sync_object(fsid, name, version, data, at, envelope.host)
+        try:
+            applied = self.sink.on_sync_object(fsid, name, version, data, at, envelope.host)
+        finally:
+            # applied, refused or invalid: the copy a resync asked for has been dealt with
+            self.replies.copy_handled(session, name, version)
         if applied:
             self.replies.ack(session, {"sync": {name: version}})
         else:

@@ -35,6 +35,12 @@ class CollectorSession:
     rejects: int = 0
     reject_reasons: dict[str, int] = field(default_factory=dict)
     resyncs: int = 0
+    # resyncs not sent because a copy asked for earlier is still on its way (calamari.adapters.bus.replies)
+    resyncs_held_back: int = 0
+    # sync object name -> (the version asked for, when: monotonic seconds), until a copy arrives
+    resyncs_pending: dict[str, tuple[Any, float]] = field(default_factory=dict)
+    # sync object name -> seconds its last answered resync took, from the request to the copy handled
+    resync_took: dict[str, float] = field(default_factory=dict)
     last_seen: float = 0.0
     last_warning: float = 0.0
     last_hello_request: float = 0.0
@@ -181,6 +187,7 @@ class Peers:
                 "rejects": session.rejects,
                 "reject_reasons": dict(session.reject_reasons),
                 "resyncs": session.resyncs,
+                "resyncs_held_back": session.resyncs_held_back,
                 "last_seen": session.last_seen,
                 "last_error": session.last_error,
                 "errors_reported": session.errors_reported,
@@ -196,4 +203,5 @@ class Peers:
             "bytes": sum(c["bytes"] for c in counters),
             "rejects": sum(c["rejects"] for c in counters),
             "resyncs": sum(c["resyncs"] for c in counters),
+            "resyncs_held_back": sum(c["resyncs_held_back"] for c in counters),
         }

@@ -137,7 +137,8 @@ class MessageRouting:
                 if name in protocol.SYNC_NAMES and protocol.version_is_newer(version, held.get(name))
             ]
         if stale:
-            self.replies.resync(session, stale)
+            # asked once: not again at each heartbeat while the copy is on its way (replies.py)
+            self.replies.resync(session, {name: versions[name] for name in stale})
 
     def _on_command_result(self, session: CollectorSession, body: dict[str, Any], at: datetime) -> None:
         request_id = body["request_id"]

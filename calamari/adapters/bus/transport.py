@@ -162,10 +162,13 @@ class RouterTransport:
             except zmq.Again:
                 return
 
-    @staticmethod
-    def _receive_batch(router: zmq.Socket, handle: FrameHandler, curve: bool) -> None:
-        # A bounded batch, so that commands and contact checks are not starved.
+    def _receive_batch(self, router: zmq.Socket, handle: FrameHandler, curve: bool) -> None:
+        # A bounded batch, so that commands and contact checks are not starved; the answers to
+        # each message go out before the next is handled, so that an ack does not wait behind a
+        # large map that came after it (a collector takes a server that does not answer for
+        # gone, and says hello again at each heartbeat until its hello is acknowledged).
         for _ in range(RECEIVE_BATCH):
+            self._flush_outbox(router)
             try:
                 if curve:
                     parts = router.recv_multipart(zmq.NOBLOCK, copy=False)
