@@ -17,6 +17,6 @@ blueprint = Blueprint("cluster_log", __name__, url_prefix="/api/v2")
 def cluster_log(fsid: str) -> Response:
     cluster_model(fsid)
     count = int_arg("lines", 40, 1, 1000) or 40
-    with services().service.lock:
+    with services().service.reading():
         entries = list(services().service.cluster_log.get(fsid, [])[-count:])
     return json_response(cluster_log_document(entries))

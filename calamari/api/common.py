@@ -65,7 +65,7 @@ def not_modified() -> Response:
 def submit_plan(fsid: str, planner: Callable[..., Plan | None], *args: Any) -> Response:
     """Plan a change under the model's lock and hand it to the executor (202); 304 for no change."""
     s = services()
-    with s.service.lock:
+    with s.service.reading():
         plan = planner(s.service.model, fsid, *args)
     if plan is None:
         return not_modified()

@@ -35,7 +35,7 @@ def _events(fsid: str | None = None, fqdn: str | None = None) -> Response:
         return json_response({"detail": "the server has just started and is still reading the stored events from "
                                         "before its start; retry shortly"}, 503, headers={"Retry-After": "1"})
     feed = services().feed
-    with services().service.lock:  # the feed is appended under the service lock
+    with services().service.reading():  # the feed is appended under the service lock
         # entries are only added (next_id) and the past told once (older): together they say what changed
         tag = etag(feed.next_id, len(feed.older))
         if (answer := unchanged(tag)) is not None:

@@ -120,7 +120,7 @@ class MetricsRenderer:
         """Bring every part up to date and return them; call with `lock` held, and read the
         sections before letting it go."""
         service = self.service
-        with service.lock:  # copy references only; rows are replaced, never mutated
+        with service.reading():  # copy references only; rows are replaced, never mutated
             view = service.view
             clusters = dict(view.clusters)
             osds = {fsid: list(rows.values()) for fsid, rows in view.osds.items() if fsid in clusters}
@@ -361,7 +361,7 @@ class MetricsRenderer:
         firing = dict.fromkeys(SEVERITIES, 0)
         silenced = dict.fromkeys(SEVERITIES, 0)
         model = self.service.model
-        with self.service.lock:
+        with self.service.reading():
             for by_key in model.alert_index.values():
                 for alert in by_key.values():
                     if alert.state == FIRING:

@@ -103,7 +103,7 @@ class OlderChanges:
             for changes in reversed(self.batches):  # oldest first
                 for key, entries in changes.entries.items():
                     older.entries.setdefault(key, deque(maxlen=older.capacity)).extend(entries)
-            with service.lock:
+            with service.reading():
                 self.alerting.changes.add_older(older)
         except Exception:  # what changed before is context; the alerts themselves do not need it
             if not service.closed:
@@ -148,7 +148,7 @@ class AlertingService:
         Event set once they are read. With `read_past` False the caller reads them instead,
         handing them to older_changes() (calamari-server reads them once for the event feed and
         alerting, after its API answers)."""
-        with self.service.lock:
+        with self.service.reading():
             self.service.writer.flush(self.service.config.durable_timeout)
             end = self.service.position()
             self.service.listeners.append(self._on_commit)
@@ -215,7 +215,7 @@ class AlertingService:
             pending = list(self.engine.pending.items())
         if not pending:
             return None
-        with self.service.lock:
+        with self.service.reading():
             rules = self.service.model.alert_rule_set()
         now = self.clock()
         soonest: float | None = None
@@ -270,7 +270,7 @@ class AlertingService:
 
     def evaluate_changes(self) -> list[dict[str, Any]]:
         """Evaluate the rules for what the commits since the last pass touched."""
-        with self.service.lock:
+        with self.service.reading():
             scope, self._scope = self._scope, Scope()
         if not scope:
             return []
@@ -278,7 +278,7 @@ class AlertingService:
 
     def evaluate_all(self) -> list[dict[str, Any]]:
         """Evaluate every rule on everything, time series included, and refresh silences."""
-        with self.service.lock:
+        with self.service.reading():
             self._scope = Scope()
         return self._pass(None)
 
@@ -308,7 +308,7 @@ class AlertingService:
         """Read the series the enabled series rules need, outside the service lock."""
         if self.series is None:
             return None
-        with self.service.lock:
+        with self.service.reading():
             rules = [r for r in self.service.model.alert_rule_set().values() if r.kind == "series" and r.enabled]
             fsids = list(self.service.model.clusters)
         read: dict[tuple[str, int], list[tuple[str, float]]] = {}
@@ -334,7 +334,7 @@ class AlertingService:
         durably, RETIRE_STEP of each at a time: the model's lock is given back between steps);
         returns how many of each."""
         now, counts = self.clock(), (0, 0)
-        with self.service.lock:
+        with self.service.reading():
             alerts = alerts_due(self.service.model, now - self.retention)
             silences = silences_due(self.service.model, now - self.retention)
         for start in range(0, max(len(alerts), len(silences)), RETIRE_STEP):
@@ -355,21 +355,21 @@ class AlertingService:
 
     def alerts(self) -> list[dict[str, Any]]:
         """Every alert's document, newest first."""
-        with self.service.lock:
+        with self.service.reading():
             found = list(self.service.model.alerts.values())
             docs = [alert_document(a) for a in found]
         docs.sort(key=lambda d: (d["raised_at"], d["id"]), reverse=True)
         return docs
 
     def alert(self, alert_id: str) -> dict[str, Any] | None:
-        with self.service.lock:
+        with self.service.reading():
             alert = self.service.model.alerts.get(alert_id)
             return alert_document(alert) if alert is not None else None
 
     def retired(self, kind: str, item_id: str) -> datetime | None:
         """When an alert or silence (`kind`) left the live model, if it is one of the retired
         ones the model still names."""
-        with self.service.lock:
+        with self.service.reading():
             retention = self.service.model.alert_retention
             if retention is None:
                 return None
@@ -378,18 +378,18 @@ class AlertingService:
 
     def silences(self) -> list[dict[str, Any]]:
         now = self.clock()
-        with self.service.lock:
+        with self.service.reading():
             docs = [silence_document(s, now) for s in self.service.model.silences.values()]
         docs.sort(key=lambda d: (d["created_at"], d["id"]), reverse=True)
         return docs
 
     def silence(self, silence_id: str) -> dict[str, Any] | None:
-        with self.service.lock:
+        with self.service.reading():
             silence = self.service.model.silences.get(silence_id)
             return silence_document(silence, self.clock()) if silence is not None else None
 
     def rules(self) -> list[RuleDefinition]:
-        with self.service.lock:
+        with self.service.reading():
             return list(self.service.model.alert_rule_set().values())
 
     # ------------------------------------------------------------------ changes people make

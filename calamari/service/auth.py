@@ -115,7 +115,7 @@ class AuthService:
     def _restore_locks(self) -> None:
         """Lock-outs recorded before a restart still hold (failure counts start again)."""
         now = self.clock()
-        with self.service.lock:
+        with self.service.reading():
             for agg in list(self.service.model.aggregates.values()):
                 if isinstance(agg, User) and not agg.deleted:
                     until = getattr(agg, "login_locked_until", 0.0)
@@ -148,7 +148,7 @@ class AuthService:
         if index is None:
             if not wait:
                 return {}  # rebuilt by the next caller that may wait for the lock
-            with self.service.lock:
+            with self.service.reading():
                 index = {h: u.username for u in self.service.model.users.values() if not u.deleted
                          for h in u.tokens}
                 # set under the lock: a login after it clears it again (set outside, a stale

@@ -88,7 +88,7 @@ class CollectorKeyService:
     def _keys_view(self) -> _KeyView:
         view = self._view
         if view is None:
-            with self.service.lock:  # key events invalidate under this lock: no stale rebuild
+            with self.service.reading():  # key events invalidate under this lock: no stale rebuild
                 view = _KeyView()
                 for key in self.service.model.collector_keys.values():
                     if key.deleted:

@@ -159,6 +159,7 @@ class ModelService:
         # Called with each batch of committed events, under the lock (in-memory projections such
         # as the API's event feed); must be quick and must not raise.
         self.listeners: list[Any] = []
+        self.commits = 0  # batches projected (even empty ones: a held map may change without events)
         # Replaces the default handling of command results when set (the request executor).
         self.command_result_handler: Any = None
         # The store position the model reflects while it follows a store another server writes
@@ -166,6 +167,19 @@ class ModelService:
         self.followed_position: int | None = None
         self.snapshots.start(position)
         self.writer.start()
+
+    @contextmanager
+    def reading(self) -> Iterator[ClusterModel]:
+        """The model, under its lock, for a hold that only reads it (or changes what is not the
+        model: a caller's own state kept in step with commits). Unless something was committed
+        within the hold, the lock's change count is given back: the API's kept answers stay
+        valid, which every such hold would otherwise throw away (an alert pass that finds
+        nothing, a scrape of /metrics)."""
+        with self.lock:
+            commits = self.commits
+            yield self.model
+            if self.commits == commits:
+                self.lock.unchanged()
 
     @contextmanager
     def reading_store(self) -> Iterator[EventStore]:
@@ -203,6 +217,7 @@ class ModelService:
         return self.writer.submit(events)
 
     def _project(self, events: list[Any]) -> None:
+        self.commits += 1
         for event in events:
             self.view.apply(event, self.model)
         for listener in self.listeners:
@@ -228,6 +243,7 @@ class ModelService:
                     self._durable_depth -= 1
                 return
             self._durable_depth = 1
+            commits = self.commits
             try:
                 with self.model.undoable() as undo:
                     try:
@@ -235,13 +251,15 @@ class ModelService:
                     except BaseException:
                         undo()
                         raise
-                    self._store_durably(undo)
+                    self._store_durably(undo, nothing_before=self.commits == commits)
             finally:
                 self._durable_depth = 0
 
-    def _store_durably(self, undo: Callable[[], None]) -> None:
+    def _store_durably(self, undo: Callable[[], None], nothing_before: bool) -> None:
         events = self.model.drain()
         if not events:
+            if nothing_before:
+                self.lock.unchanged()  # a block that found nothing to change (most alert passes)
             return
         sub = self.writer.submit(events, durable=True)
         if not sub.wait(self.config.durable_timeout) and self.writer.withdraw(sub):

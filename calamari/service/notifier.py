@@ -227,7 +227,7 @@ class Notifier:
     def _queue_repeats(self) -> None:
         now = self.now()
         for alert in list(self._firing.values()):
-            with self.service.lock:
+            with self.service.reading():
                 planned = repeats_due(alert, self.service.model.channels.values(),
                                       outbox.was_queued(self.service.model), now)
             if planned:
@@ -245,7 +245,7 @@ class Notifier:
         next_due = IDLE_TICK_S
         chosen: list[tuple[Notification, Channel | None]] = []
         heads: set[str] = set()  # channels whose oldest pending notification was seen
-        with self.service.lock, self._wake:
+        with self.service.reading(), self._wake:
             pending = sorted(self.service.model.pending_notifications(),
                              key=lambda n: (n.queued_at, n.notification_id))
             for note in pending:
@@ -322,13 +322,13 @@ class Notifier:
     # ------------------------------------------------------------------ channels
 
     def channels(self) -> list[Channel]:
-        with self.service.lock:
+        with self.service.reading():
             return sorted((c for c in self.service.model.channels.values() if not c.deleted),
                           key=lambda c: c.channel_id)
 
     def channel(self, channel_id: str) -> Channel:
         """KeyError if there is no such channel."""
-        with self.service.lock:
+        with self.service.reading():
             return outbox.live_channel(self.service.model, channel_id)
 
     def create_channel(self, channel_id: Any, kind: Any, fields: Mapping[str, Any], secret: Any,
@@ -339,7 +339,7 @@ class Notifier:
             check_secret(secret)
         settings = check_settings(kind, fields, has_secret=secret is not None)
         with self._channel_lock:
-            with self.service.lock:
+            with self.service.reading():
                 existing = self.service.model.channels.get(channel_id)
                 if existing is not None and not existing.deleted:
                     raise ChannelError("id", f"a channel {channel_id!r} exists")
@@ -405,20 +405,20 @@ class Notifier:
         """The outbox, newest first, filtered."""
         if state is not None and state not in STATES:
             raise ValueError(state)
-        with self.service.lock:
+        with self.service.reading():
             notes = list(self.service.model.notifications.values())
         chosen = [n for n in notes if (state is None or n.state == state)
                   and (channel is None or n.channel_id == channel) and (alert is None or n.alert_id == alert)]
         return sorted(chosen, key=lambda n: (n.queued_at, n.notification_id), reverse=True)
 
     def notification(self, notification_id: str) -> Notification:
-        with self.service.lock:
+        with self.service.reading():
             return self.service.model.notifications[notification_id]
 
     def retired(self, notification_id: str) -> datetime | None:
         """When a notification left the live model, if it is one of the retired ones the model
         still names."""
-        with self.service.lock:
+        with self.service.reading():
             retention = self.service.model.outbox_retention
             return retention.retired_notifications.get(notification_id) if retention is not None else None
 
@@ -427,7 +427,7 @@ class Notifier:
         RETIRE_STEP at a time: the model's lock is given back between steps); returns how many.
         NotPersisted is logged: the next pass tries again."""
         now, firing, retired = self.now(), set(self._firing), 0
-        with self.service.lock:
+        with self.service.reading():
             groups = notifications_due(self.service.model, now - self.retention, firing)
         start = 0
         while start < len(groups):
@@ -454,5 +454,5 @@ class Notifier:
         return note
 
     def delivered_count(self) -> int:
-        with self.service.lock:
+        with self.service.reading():
             return sum(1 for n in self.service.model.notifications.values() if n.state == DELIVERED)

@@ -102,7 +102,7 @@ class RequestExecutor:
         those with commands left resend from the first command without a result — the commands
         used here are idempotent in Ceph (creating an existing pool, setting a set flag, ...)."""
         now = self.clock()
-        with self.service.lock:
+        with self.service.reading():
             requests = list(self.service.model.open_requests())
         for req in requests:
             if req.awaiting:
@@ -138,7 +138,7 @@ class RequestExecutor:
             self._send(request_id, index, give_up)
 
     def _send(self, request_id: str, index: int, give_up: float) -> None:
-        with self.service.lock:
+        with self.service.reading():
             req = self.service.model.requests.get(request_id)
             if req is None or req.state == COMPLETE or index >= len(req.commands):
                 with self._lock:
@@ -248,7 +248,7 @@ class RequestExecutor:
         with self._lock:
             expired = [w for w in self._waiting.values() if w.deadline <= now]
         for waiting in expired:
-            with self.service.lock:
+            with self.service.reading():
                 req = self.service.model.requests.get(waiting.request_id)
                 done = req is None or req.state == COMPLETE
             if done:
@@ -265,7 +265,7 @@ class RequestExecutor:
     def cancel(self, request_id: str, username: str) -> bool:
         """Stop a request that is not complete. A command already sent may still take effect in
         Ceph; the request is closed as failed with a message that says so."""
-        with self.service.lock:
+        with self.service.reading():
             req = self.service.model.requests.get(request_id)
             if req is None:
                 raise RequestRejected(f"no request {request_id}", status=404)

@@ -75,7 +75,7 @@ class StreamHub(StreamPump):
 
     def attach(self) -> None:
         """Listen to commits (under the service lock) and to the writer's stored batches."""
-        with self.service.lock:
+        with self.service.reading():
             self.service.listeners.append(self.committed)
             writer = self.service.writer
             before = writer.on_persisted
@@ -197,7 +197,7 @@ class StreamHub(StreamPump):
             stored.append((position, event))
             if len(stored) > limit:
                 return [], True
-        with self.service.lock:  # aggregates are read under the lock, as everywhere
+        with self.service.reading():  # aggregates are read under the lock, as everywhere
             model = self.service.model
             osd_servers = OsdServers(model)
             return [positioned(p, describe_event(e, model, osd_servers)) for p, e in stored], False

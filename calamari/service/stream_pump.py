@@ -131,7 +131,7 @@ class StreamPump:
     def _described_all(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not any("undescribed" in m for m in messages):
             return messages
-        with self.service.lock:
+        with self.service.reading():
             model = self.service.model
             osd_servers = OsdServers(model)
             return [positioned(m["position"], describe_event(m["undescribed"], model, osd_servers))

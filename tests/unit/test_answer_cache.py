@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -366,3 +367,46 @@ def test_reading_sync_objects_and_an_idle_contact_check_keep_answers_valid(api):
     api.service.check_contact(datetime.now(UTC), 30.0)
     assert api.service.lock.changes == count + 2
     assert api.call("GET", "cluster/{fsid}").json["stale"] is True
+
+
+def test_holds_that_only_read_keep_answers_valid(api):
+    """An alert pass that finds nothing, a scrape of /metrics, the event list and the alert and
+    notification lists take the model's lock to read it: a change made by none of them must not
+    throw the kept answers away (each would, every second or every scrape)."""
+    token = api.token()
+    alerting, notifier = api.services.alerting, api.services.notifier
+    assert alerting is not None and notifier is not None
+    path = full(api, "cluster/{fsid}/osd/0")
+    alerting.evaluate_all()  # whatever the capture raises is raised now, not during the reads below
+    with serving(api.app) as port:
+        get(port, path, token)
+        count, hits = api.service.lock.changes, cache(api).hits
+        alerting.evaluate_all()
+        alerting.evaluate_changes()
+        alerting.alerts()
+        notifier.channels()
+        notifier.notifications()
+        for read in ("/metrics", "/api/v2/event", "/api/v2/alert", "/api/v2/notification",
+                     f"/api/v2/cluster/{api.fsid}/log"):
+            status, _, _ = get(port, read, token)
+            assert status == 200, read
+        assert api.service.lock.changes == count
+        status, _, _ = get(port, path, token)
+        assert status == 200 and cache(api).hits == hits + 1  # still the kept answer
+
+
+def test_a_reading_hold_that_commits_or_a_durable_change_still_counts(api):
+    count = api.service.lock.changes
+    with api.service.reading() as model:
+        model.heartbeat(api.fsid, "node0000", datetime.now(UTC))
+        api.service.commit()  # a batch projected within the hold: answers made before may be stale
+    assert api.service.lock.changes == count + 2
+    count = api.service.lock.changes
+    with api.service.durable():
+        pass  # nothing to change
+    assert api.service.lock.changes == count
+    with api.service.durable():
+        with api.service.reading():
+            api.service.model.heartbeat(api.fsid, "node0000", datetime.now(UTC))
+            api.service.commit()  # a nested commit, then nothing left for the durable block to store
+    assert api.service.lock.changes == count + 2
