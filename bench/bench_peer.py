@@ -301,7 +301,9 @@ def measure_freshness(mon: MonCommands, calamari: Endpoint, dashboard: Endpoint,
         made = time.monotonic()  # the monitors have committed the change
         watchers = {"calamari": Watcher(lambda o=osd, v=now_in: calamari_in(o) == v, poll_s, 30),
                     "dashboard": Watcher(lambda o=osd, v=now_in: dashboard_in(o) == v, poll_s, 30)}
-        for watcher in watchers.values():
+        # started one after the other: which one first alternates, so that neither always gets
+        # the head start of a thread started first
+        for watcher in (list(watchers.values()) if i % 2 == 0 else list(watchers.values())[::-1]):
             watcher.start()
         for watcher in watchers.values():
             watcher.join()
