@@ -8,7 +8,6 @@ import gzip
 import http.client
 import os
 import socket
-import threading
 import time
 
 import pytest
@@ -17,7 +16,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from calamari.adapters.http_parts import PartsBuffer, PartsChunk, file_wrapper
-from calamari.adapters.http_server import ConnectionLimits, create_http_server
 from calamari.api import compression, listing
 from calamari.api.listing import JoinedParts, json_bytes_response
 
@@ -49,21 +47,9 @@ def make_app(parts: list[bytes]) -> Flask:
     return app
 
 
-@pytest.fixture
-def serve(monkeypatch):
+@pytest.fixture(autouse=True)
+def parts_never_read(monkeypatch):
     monkeypatch.setattr(listing, "JoinedParts", UnreadableParts)  # what the server is handed: never read
-    servers = []
-
-    def start(app: Flask) -> int:
-        server = create_http_server(app, "127.0.0.1", 0, threads=2, limits=ConnectionLimits())
-        threading.Thread(target=server.run, daemon=True).start()
-        servers.append(server)
-        return int(server.effective_port)
-
-    yield start
-    for server in servers:
-        server.close()
-        server.task_dispatcher.shutdown(timeout=5)
 
 
 def get(port: int) -> tuple[int, dict[str, str], bytes]:

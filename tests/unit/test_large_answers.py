@@ -8,7 +8,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import threading
 import urllib.request
 
 import pytest
@@ -16,7 +15,6 @@ from flask import Flask
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calamari.adapters.http_server import ConnectionLimits, create_http_server
 from calamari.api import compression
 from calamari.api.listing import HAND_AS_FILE_FROM, JoinedParts, json_bytes_response
 
@@ -30,22 +28,6 @@ def make_app(body: bytes | list[bytes]) -> Flask:
         return json_bytes_response(body, '"tag-1"', {"X-Total-Count": "7"})
 
     return app
-
-
-@pytest.fixture
-def serve():
-    servers = []
-
-    def start(app: Flask) -> int:
-        server = create_http_server(app, "127.0.0.1", 0, threads=2, limits=ConnectionLimits())
-        threading.Thread(target=server.run, daemon=True).start()
-        servers.append(server)
-        return int(server.effective_port)
-
-    yield start
-    for server in servers:
-        server.close()
-        server.task_dispatcher.shutdown(timeout=5)
 
 
 def fetch(port: int, encoding: str) -> tuple[dict[str, str], bytes]:

@@ -5,6 +5,7 @@ announced map at once, its checks standing down while the module pushes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -474,6 +475,22 @@ def notified_source(ceph: ScriptedCeph, clock: Clock, port: int) -> CephSource:
                       cpu_clock=lambda: ceph.cpu, mgr_notify=[f"127.0.0.1:{port}"])
 
 
+@contextlib.contextmanager
+def sending_module(dump: Any, ceph: MgrCeph | None = None,
+                   clock: Clock | None = None) -> Iterator[tuple[RunningServer, MgrCeph, CephSource]]:
+    """A module that sends the maps `dump` gives, a cluster whose mgr runs it and a source it
+    tells of new maps, the channel up; all closed after."""
+    running = RunningServer(dump=dump)
+    ceph = ceph or MgrCeph()
+    source = notified_source(ceph, clock or Clock(), running.port)
+    try:
+        wait_for(source.pushed)
+        yield running, ceph, source
+    finally:
+        source.close()
+        running.stop()
+
+
 def test_an_announced_map_is_read_at_once_and_checks_stand_down_meanwhile(module_server) -> None:
     ceph = MgrCeph()
     clock = Clock()
@@ -601,11 +618,7 @@ def test_a_map_the_mgr_cannot_hand_over_is_read_from_the_monitors_until_the_chan
 
 def test_a_map_sent_with_its_announcement_is_taken_without_reading_ceph(listeners) -> None:
     dumps = Dumps()
-    running = RunningServer(dump=dumps)
-    ceph = MgrCeph()
-    source = notified_source(ceph, Clock(), running.port)
-    try:
-        wait_for(source.pushed)
+    with sending_module(dumps) as (running, ceph, source):
         source.poll()  # the channel is up: the module's key is read now, once per connection
         assert ceph.targets.count(("config-key get", "mon")) == 1
         for round_no in (1, 2):
@@ -618,19 +631,12 @@ def test_a_map_sent_with_its_announcement_is_taken_without_reading_ceph(listener
             assert changed["osd_map"][0] == ceph.osd_epoch and changed["osd_map"][1]["flags_set"] == ["noout"]
             assert ceph.targets == []  # neither the key again nor the map itself
         assert source.maps_pushed == 2 and source.fetched_by["osd_map"] == "notified"
-    finally:
-        source.close()
-        running.stop()
 
 
 def test_the_modules_key_is_read_once_the_channel_is_up_not_with_the_first_map(listeners) -> None:
     dumps = Dumps()
-    running = RunningServer(dump=dumps)
-    ceph = MgrCeph()
     clock = Clock()
-    source = notified_source(ceph, clock, running.port)
-    try:
-        wait_for(source.pushed)
+    with sending_module(dumps, clock=clock) as (running, ceph, source):
         source.poll()
         assert ("config-key get", "mon") in ceph.targets
         ceph.targets.clear()
@@ -645,19 +651,12 @@ def test_the_modules_key_is_read_once_the_channel_is_up_not_with_the_first_map(l
         assert source.notified()["osd_map"][0] == ceph.osd_epoch
         assert ceph.targets == []  # the change costs no read at all
         assert source.maps_pushed == 1
-    finally:
-        source.close()
-        running.stop()
 
 
 def test_a_key_that_cannot_be_read_ahead_is_tried_again_with_the_first_map(listeners) -> None:
     dumps = Dumps()
-    running = RunningServer(dump=dumps)
-    ceph = MgrCeph()
     clock = Clock()
-    source = notified_source(ceph, clock, running.port)
-    try:
-        wait_for(source.pushed)
+    with sending_module(dumps, clock=clock) as (running, ceph, source):
         ceph.fail["config-key get"] = -2
         source.poll()
         clock.tick(1.0)
@@ -671,9 +670,6 @@ def test_a_key_that_cannot_be_read_ahead_is_tried_again_with_the_first_map(liste
         wait_for(lambda: source.notify_counters["notifications"] == 1)
         assert source.notified()["osd_map"][0] == ceph.osd_epoch
         assert ceph.targets == [("config-key get", "mon")] and source.maps_pushed == 1
-    finally:
-        source.close()
-        running.stop()
 
 
 @pytest.mark.parametrize("sent, reason", [
@@ -686,11 +682,7 @@ def test_a_key_that_cannot_be_read_ahead_is_tried_again_with_the_first_map(liste
 ])
 def test_a_sent_map_that_is_not_the_modules_is_not_used_and_the_mgr_is_asked(listeners, caplog, sent,
                                                                              reason: str) -> None:
-    running = RunningServer(dump=sent)
-    ceph = MgrCeph()
-    source = notified_source(ceph, Clock(), running.port)
-    try:
-        wait_for(source.pushed)
+    with sending_module(sent) as (running, ceph, source):
         source.poll()  # the channel is up: the module's key is read now, once per connection
         assert ceph.targets.count(("config-key get", "mon")) == 1
         for round_no in (1, 2):
@@ -706,18 +698,12 @@ def test_a_sent_map_that_is_not_the_modules_is_not_used_and_the_mgr_is_asked(lis
             # the key not read again; a sent map not looked at again on this connection
             assert ceph.targets == [(MGR_GET_PREFIX, "mgr")]
         assert source.maps_pushed == 0
-    finally:
-        source.close()
-        running.stop()
 
 
 def test_without_the_modules_key_a_sent_map_is_not_used(listeners, caplog) -> None:
-    running = RunningServer(dump=Dumps())
     ceph = MgrCeph()
     ceph.fail["config-key get"] = -2  # ENOENT, or a key without the caps to read it
-    source = notified_source(ceph, Clock(), running.port)
-    try:
-        wait_for(source.pushed)
+    with sending_module(Dumps(), ceph) as (running, ceph, source):
         source.poll()  # tries the key once the channel is up, and fails
         ceph.osd_epoch += 1
         ceph.targets.clear()
@@ -728,9 +714,6 @@ def test_without_the_modules_key_a_sent_map_is_not_used(listeners, caplog) -> No
         # tried again with the first map it sends, then the mgr asked
         assert ceph.targets == [("config-key get", "mon"), (MGR_GET_PREFIX, "mgr")]
         assert "config-key get: rc=-2" in caplog.text
-    finally:
-        source.close()
-        running.stop()
 
 
 def test_the_module_sends_each_line_without_waiting_for_the_last_to_be_acknowledged(module_server,
