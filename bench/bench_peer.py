@@ -373,6 +373,9 @@ def main() -> int:
                         help="make the changes with the ceph CLI (default: librados, when importable)")
     parser.add_argument("--no-mgr-notify", action="store_true",
                         help="without the calamari_notify mgr module: the collector's version checks alone")
+    parser.add_argument("--no-server-notify", action="store_true",
+                        help="the server does not listen to calamari_notify itself (reads do not wait for "
+                             "announced maps)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args()
     why_not = dashboard_missing()
@@ -401,6 +404,9 @@ def main() -> int:
             print(f"cluster and dashboard up in {time.monotonic() - started:.0f} s", flush=True)
             cluster.ceph("osd", "pool", "create", "bench", "8")
             server = CalamariServer(base / "data")
+            if cluster.notify_port is not None and not args.no_server_notify:
+                # the server hears of new maps from ceph-mgr too, and reads wait for them
+                server.extra += ["--mgr-notify", f"127.0.0.1:{cluster.notify_port}"]
             api = server.start()
             collector = CalamariCollector(server.bus, cluster.conf, base / "collector.log",
                                           poll_interval=args.poll_interval, heartbeat_interval=5.0,

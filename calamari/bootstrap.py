@@ -34,6 +34,7 @@ from calamari.service import security_options
 from calamari.service.alerting import DEFAULT_WINDOW, AlertingService, AlertSink, whisper_reader
 from calamari.service.auth import AuthPolicy, AuthService
 from calamari.service.collector_keys import CollectorKeyService
+from calamari.service.mgr_announcements import MgrAnnouncements
 from calamari.service.model import ModelService, ServiceConfig, open_persistence
 from calamari.service.notifier import Notifier
 from calamari.service.requests import RequestExecutor
@@ -254,6 +255,7 @@ def _start_parts(server: Server, args: argparse.Namespace, whisper_store: Any, a
     if not shared:
         bus.start()
         server.started.append(bus)
+        _start_mgr_announcements(server, service, args)
         if args.simulate:
             server.started.append(_start_simulator(args, service, bus, keys, server_keys))
 
@@ -281,6 +283,16 @@ def _start_parts(server: Server, args: argparse.Namespace, whisper_store: Any, a
                                                             **notify_handlers(services.notifier)})
     control.start()
     server.started.append(control)
+
+
+def _start_mgr_announcements(server: Server, service: ModelService, args: argparse.Namespace) -> None:
+    """With --mgr-notify: hear of new maps from ceph-mgr itself, so that reads wait for them
+    (service/mgr_announcements.py). Only the server collectors send to does."""
+    endpoints = getattr(args, "mgr_notify", None)
+    if endpoints:
+        announcements = MgrAnnouncements(service, endpoints)
+        announcements.start()
+        server.started.append(announcements)
 
 
 def _start_alerting(server: Server) -> None:
@@ -319,6 +331,7 @@ def _start_high_availability(server: Server, args: argparse.Namespace, bus: Any,
         services.auth.sessions_used_elsewhere(False)  # sessions are used here now
         bus.start()  # a standby does not listen: collectors find the active server by this
         server.started.append(bus)
+        _start_mgr_announcements(server, service, args)
         if args.simulate:
             server.started.append(_start_simulator(args, service, bus, keys, server_keys))
         executor.send = ha.guard(bus.send_command)

@@ -195,6 +195,12 @@ class MgrNotifyListener:
         connected = self._connected
         return connected.mgr_name if connected is not None else None
 
+    @property
+    def cluster(self) -> str | None:
+        """The fsid the connected module greeted with (the `fsid` asked for, or any if None)."""
+        connected = self._connected
+        return connected.fsid if connected is not None else None
+
     def take(self) -> set[str]:
         """The kinds of map announced since the last call (and clears the wake-up)."""
         with self._lock:

@@ -126,9 +126,12 @@ class AnswerCache:
     """The kept answers of one app (install() puts it in front of the app), and `at_once`."""
 
     def __init__(self, app: Flask, changes: Callable[[], int], max_bytes: int = MAX_BYTES,
-                 max_answer: int = MAX_ANSWER) -> None:
+                 max_answer: int = MAX_ANSWER, held: Callable[[], bool] | None = None) -> None:
+        """`held()`: true while no kept answer may be given (maps are on their way: the app's
+        reads wait for them, calamari.api.maps_coming)."""
         self.app = app
         self.changes = changes
+        self.held = held
         self.max_bytes = max_bytes
         self.max_answer = max_answer
         self.endpoints: dict[str, Live | None] = {}
@@ -247,8 +250,8 @@ class AnswerCache:
         if key is None:
             return None
         stamp = self.changes()
-        if stamp % 2:
-            return None  # a change is being made
+        if stamp % 2 or (self.held is not None and self.held()):
+            return None  # a change is being made, or on its way
         cookies = parse_cookie(environ.get("HTTP_COOKIE", "")) if "HTTP_AUTHORIZATION" not in environ else {}
         identity, refusal = identity_of(self.app.config["CALAMARI"].auth, "GET", environ.get("HTTP_AUTHORIZATION", ""),
                                         cookies, None, wait=False)

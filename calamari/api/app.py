@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from calamari.api import access, compression, console, high_availability
+from calamari.api import access, compression, console, high_availability, maps_coming
 from calamari.api.answers import AnswerCache
 from calamari.api.common import ApiError, json_response, not_stored_response
 from calamari.domain.event_feed import EventFeed
@@ -90,6 +90,7 @@ def create_app(services: Services, **options: Any) -> Flask:
     access.install(app)  # authentication, roles per route, security headers, size limit
     high_availability.install(app)  # a standby refuses changes, naming the active server
     compression.install(app)  # gzip when the client accepts it
+    maps_coming.install(app)  # a read of a cluster waits for the maps ceph-mgr announced
 
     @app.errorhandler(ApiError)
     def api_error(err: ApiError) -> Response:
@@ -119,5 +120,6 @@ def create_app(services: Services, **options: Any) -> Flask:
         app.register_blueprint(importlib.import_module(name).blueprint)
     lock = getattr(services.service, "lock", None)
     if hasattr(lock, "changes"):  # the model's ChangeLock: kept answers are valid while its count stays
-        AnswerCache(app, lambda: lock.changes).install()
+        coming = getattr(services.service, "maps_coming", None)
+        AnswerCache(app, lambda: lock.changes, held=coming.pending if coming is not None else None).install()
     return app

@@ -19,6 +19,7 @@ from calamari.api.answers import at_once_for
 from calamari.bootstrap import StartupError, build_server
 from calamari.service import security_options
 from calamari.service.stream_hub import DEFAULT_MAX_SUBSCRIBERS
+from collector.mgr_notify import parse_endpoint
 
 log = logging.getLogger("calamari.server")
 
@@ -45,6 +46,13 @@ def _positive_seconds(text: str) -> float:
     if not 0 < value < float("inf"):
         raise ValueError(text)
     return value
+
+
+def _mgr_endpoints(text: str) -> list[tuple[str, int]]:
+    """--mgr-notify: HOST[:PORT][,...] or 'none' (argparse type; ValueError for a malformed one)."""
+    if text.strip().lower() in ("none", "off", ""):
+        return []
+    return [parse_endpoint(part) for part in text.split(",")]
 
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -77,6 +85,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--insecure-bus", action="store_true",
                    help="plain TCP bus: no encryption, every collector trusted (development and tests only)")
     p.add_argument("--simulate", default=None, metavar="SPEC", help="also run a simulated cluster in-process")
+    p.add_argument("--mgr-notify", type=_mgr_endpoints, default=[], metavar="HOST[:PORT][,...]|none",
+                   help="where a cluster's calamari_notify mgr module listens (tried in turn): the server hears "
+                        "of each new OSD and file system map as ceph-mgr takes it in, and reads of that cluster "
+                        "wait for the map (at most 50 ms) rather than answer with the one before; the map still "
+                        "comes from the collector (default: none; docs/mgr-module.md)")
     p.add_argument("--event-store", default=os.environ.get("CALAMARI_EVENT_STORE"),
                    help="event store URL: sqlite:///PATH (default: events.db in the data dir) or "
                         "postgresql://USER:PASS@HOST:PORT/DBNAME[?table=calamari_events]; "

@@ -22,6 +22,7 @@ from calamari.adapters.snapshots import HISTORY_KEEP, HISTORY_SPACING, SnapshotW
 from calamari.domain.maps import InvalidMap
 from calamari.domain.model import ClusterModel, SyncVersion
 from calamari.domain.projections import ReadModel
+from calamari.service.maps_coming import MapsComing
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +166,7 @@ class ModelService:
         # The store position the model reflects while it follows a store another server writes
         # (a standby, service/high_availability.py); None while this server is the writer.
         self.followed_position: int | None = None
+        self.maps_coming = MapsComing()  # maps ceph-mgr announced and the collector has yet to send
         self.snapshots.start(position)
         self.writer.start()
 
@@ -320,8 +322,27 @@ class ModelService:
                         self.writer.backlog, self.config.max_write_backlog, self.deferred)
         return True
 
+    def expect_map(self, fsid: str, name: str, version: int) -> None:
+        """ceph-mgr announced version `version` of map `name` of cluster `fsid`: reads of that
+        cluster wait for it (calamari.service.maps_coming), unless the model has it already."""
+        with self.reading():  # held: an arrival cannot slip between the look and the expectation
+            if fsid not in self.model.clusters:
+                return  # a cluster this server does not know: nobody reads it
+            held = self.model.held.get(fsid, {}).get(name)
+            if held is not None and isinstance(held[0], int) and held[0] >= version:
+                return  # the collector was quicker
+            self.maps_coming.expect(fsid, name, version)
+
     def on_sync_object(self, fsid: str, name: str, version: SyncVersion, data: Any, at: datetime,
                        host: str = "") -> bool:
+        try:
+            return self._take_sync_object(fsid, name, version, data, at, host)
+        finally:
+            if isinstance(version, int):
+                self.maps_coming.arrived(fsid, name, version)  # after the lock: waiting reads go on at once
+
+    def _take_sync_object(self, fsid: str, name: str, version: SyncVersion, data: Any, at: datetime,
+                          host: str) -> bool:
         if self.store_behind():
             return False
         with self.lock:

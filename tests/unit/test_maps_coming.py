@@ -1,0 +1,141 @@
+"""Maps on their way (calamari.service.maps_coming, .mgr_announcements and the API's reads that
+wait for them): ceph-mgr announces a new map; a read of that cluster made before the collector
+has sent it answers with that map, not with what is known to be stale; an older map does not end
+the wait, and a map that never comes holds reads for the bounded wait only."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import orjson
+from api_support import harness_fixture
+from test_answer_cache import cache, full, get, serving
+from test_mgr_notify import RunningServer
+
+from calamari.service.maps_coming import MapsComing
+from calamari.service.mgr_announcements import MgrAnnouncements
+from collector.ceph_mgr.calamari_notify import wire
+
+api = harness_fixture(steps=("00", "01", "02", "03", "04", "05"))
+LIVENESS_S = 30  # bounds a wait that a working server ends at once; never a speed assertion
+
+
+def wait_for(condition, timeout: float = LIVENESS_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "never happened"
+        time.sleep(0.01)
+
+
+def test_a_map_is_awaited_until_that_version_or_a_newer_one_arrives() -> None:
+    coming = MapsComing(wait_s=LIVENESS_S)
+    assert not coming.pending() and not coming.pending("f1")
+    coming.expect("f1", "osd_map", 12)
+    coming.expect("f1", "fs_map", 3)
+    assert coming.pending() and coming.pending("f1") and not coming.pending("f2")
+    coming.arrived("f1", "osd_map", 11)  # the one before: still awaited
+    coming.arrived("f2", "osd_map", 12)  # another cluster's
+    coming.arrived("f1", "osd_map", 13)  # a newer one will do
+    assert coming.pending("f1")  # the file system map is still on its way
+    coming.arrived("f1", "fs_map", 3)
+    assert not coming.pending("f1") and not coming.pending()
+    coming.wait("f1")  # nothing awaited: returns at once
+    assert coming.waits == 0
+
+
+def test_a_wait_ends_when_the_map_arrives() -> None:
+    coming = MapsComing(wait_s=LIVENESS_S)
+    coming.expect("f1", "osd_map", 12)
+    arrive = threading.Timer(0.1, coming.arrived, ("f1", "osd_map", 12))
+    arrive.start()
+    started = time.monotonic()
+    coming.wait("f1")
+    assert time.monotonic() - started < LIVENESS_S  # ended by the arrival, not the deadline
+    assert coming.waits == 1 and coming.timeouts == 0 and not coming.pending("f1")
+
+
+def test_a_map_that_never_comes_holds_reads_only_until_its_deadline() -> None:
+    now = [100.0]
+    coming = MapsComing(wait_s=0.05, clock=lambda: now[0])
+    coming.expect("f1", "osd_map", 12)
+    assert coming.pending("f1")
+    now[0] += 0.06
+    assert not coming.pending("f1") and not coming.pending()
+    coming.wait("f1")  # past its deadline: returns at once and forgets it
+    assert coming.timeouts == 1 and not coming._coming
+    coming.expect("f1", "osd_map", 12)
+    now[0] += 0.04
+    coming.expect("f1", "osd_map", 13)  # a newer announcement moves the deadline
+    now[0] += 0.04
+    assert coming.pending("f1")
+
+
+def test_the_service_awaits_only_maps_it_does_not_have_of_clusters_it_knows(api) -> None:
+    coming = api.service.maps_coming
+    held = api.service.sync_object(api.fsid, "osd_map")[0]
+    api.service.expect_map("not-a-cluster-here", "osd_map", held + 1)
+    api.service.expect_map(api.fsid, "osd_map", held)  # the collector was quicker
+    assert not coming.pending()
+    api.service.expect_map(api.fsid, "osd_map", held + 1)
+    assert coming.pending(api.fsid)
+    api.feed("06")  # the capture's next OSD map
+    assert api.service.sync_object(api.fsid, "osd_map")[0] >= held + 1
+    assert not coming.pending(api.fsid)
+
+
+def test_a_read_while_a_map_is_on_its_way_answers_with_that_map(api) -> None:
+    api.service.maps_coming.wait_s = LIVENESS_S
+    token = api.token()
+    path = full(api, "cluster/{fsid}/osd/2")
+    held = api.service.sync_object(api.fsid, "osd_map")[0]
+    with serving(api.app) as port:
+        get(port, path, token)
+        before = get(port, path, token)  # kept: the I/O loop would answer the next read at once
+        assert orjson.loads(before[2])["in"] is True
+        hits = cache(api).hits
+        api.service.expect_map(api.fsid, "osd_map", held + 1)
+        threading.Timer(0.2, api.feed, ("06",)).start()  # osd.2 marked out, 200 ms later
+        status, _, body = get(port, path, token)
+    assert status == 200 and orjson.loads(body)["in"] is False
+    assert cache(api).hits == hits  # not the kept answer
+    assert api.service.maps_coming.waits == 1 and api.service.maps_coming.timeouts == 0
+
+
+def test_reads_of_other_clusters_and_changes_do_not_wait(api) -> None:
+    coming = api.service.maps_coming
+    coming.wait_s = LIVENESS_S
+    coming.expect("another-fsid", "osd_map", 99)
+    with serving(api.app) as port:
+        status, _, _ = get(port, full(api, "cluster/{fsid}/osd/2"), api.token())
+    assert status == 200 and coming.waits == 0
+    coming.expect(api.fsid, "osd_map", 10**6)
+    answer = api.call("PATCH", f"cluster/{api.fsid}/osd/2", json={"in": False})
+    assert answer.status_code == 202 and coming.waits == 0
+
+
+def test_the_server_hears_of_new_maps_from_the_mgr_module(api, caplog) -> None:
+    held = api.service.sync_object(api.fsid, "osd_map")[0]
+    documents = {"osd_map": {"fsid": api.fsid, "epoch": held + 1}, "fs_map": {"epoch": "not a number"}}
+
+    def dump(kind: str) -> bytes | None:  # signed with a key the server has no use for
+        return wire.data_line(b"k", api.fsid, kind, json.dumps(documents[kind]).encode())
+
+    module = RunningServer(fsid=api.fsid, dump=dump)
+    announcements = MgrAnnouncements(api.service, [("127.0.0.1", module.port)])
+    announcements.start()
+    try:
+        api.service.maps_coming.wait_s = LIVENESS_S
+        wait_for(lambda: announcements.listener.live())
+        module.server.notify("osd_map")
+        wait_for(lambda: announcements.expected == 1)
+        assert api.service.maps_coming.pending(api.fsid)
+        module.server.notify("fs_map")  # no readable epoch: logged, not awaited
+        wait_for(lambda: announcements.unreadable == 1)
+        assert "without a readable epoch" in caplog.text
+        api.feed("06")
+        assert not api.service.maps_coming.pending(api.fsid)
+    finally:
+        announcements.stop()
+        module.stop()
