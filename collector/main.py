@@ -24,6 +24,8 @@ from collector.ceph_mgr.calamari_notify.wire import DEFAULT_PORT as DEFAULT_NOTI
 from collector.failover import DEFAULT_FAILOVER_AFTER_S
 from collector.mgr_notify import parse_endpoint
 
+SWITCH_INTERVAL_S = 0.001  # sys.setswitchinterval: see main()
+
 
 def positive_seconds(text: str) -> float:
     """A number of seconds above 0 (argparse type)."""
@@ -191,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return mgr_module_main(words[1:])
     args = parse_args(words)
+    # the thread that reads the mgr module's news must not wait 5 ms (Python's default) for the
+    # interpreter while the agent parses a poll: 1 ms
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
