@@ -25,7 +25,9 @@ poll interval unless --poll-interval), logs in to both and prints:
 
 The cluster's mgr also loads calamari's own module, calamari_notify, and the collector is told of
 new maps by it, as the dashboard is by ceph-mgr, and sent the OSD map with the news
-(docs/mgr-module.md); --no-mgr-notify measures the collector with its version checks alone.
+(docs/mgr-module.md); --no-mgr-notify measures the collector with its version checks alone. The
+server listens to the module too (`calamari-server --mgr-notify`): a read made after ceph-mgr
+announced a map the collector has not sent yet waits for it; --no-server-notify leaves that out.
 
 The dashboard is Debian's `ceph-mgr-dashboard` package (`apt-get install -y ceph-mgr-dashboard`);
 without it, or without Ceph, the bench says what to install and exits 0. Calamari's side of each
@@ -33,7 +35,7 @@ pair is the v2 resource that answers the same question: "health" and "summary" a
 cluster resource (/api/v2/cluster/<fsid>: health, flags, counters), "hosts" the cluster's servers.
 
     python bench/bench_peer.py [--osds 3] [--hosts 1] [--requests 30] [--changes 10] [--poll-ms 2]
-        [--poll-interval 1.0] [--idle 20] [--cli] [--no-mgr-notify] [--json out.json]
+        [--poll-interval 1.0] [--idle 20] [--cli] [--no-mgr-notify] [--no-server-notify] [--json out.json]
 
 The machine's other load shows in every figure. Prints figures; asserts nothing."""
 

@@ -50,10 +50,13 @@ def _positive_seconds(text: str) -> float:
 
 
 def _mgr_endpoints(text: str) -> list[tuple[str, int]]:
-    """--mgr-notify: HOST[:PORT][,...] or 'none' (argparse type; ValueError for a malformed one)."""
+    """--mgr-notify: HOST[:PORT][,...] or 'none' (argparse type)."""
     if text.strip().lower() in ("none", "off", ""):
         return []
-    return [parse_endpoint(part) for part in text.split(",")]
+    try:
+        return [parse_endpoint(part) for part in text.split(",")]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (HOST[:PORT][,...] or none)") from None
 
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
