@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from calamari.domain.alerts.alert import Alert
+from calamari.domain.alerts.retention import AlertRetention
 from calamari.domain.alerts.silence import Silence
 from calamari.domain.cluster import Cluster
 from calamari.domain.collector_key import CollectorKey
 from calamari.domain.event_feed import OsdServers, feed_entry
 from calamari.domain.notifications.channel import Channel
 from calamari.domain.notifications.notification import Notification
+from calamari.domain.notifications.retention import OutboxRetention
 from calamari.domain.osd import Osd
 from calamari.domain.pool import Pool
 from calamari.domain.server import Server
@@ -49,13 +51,23 @@ def changed_paths(agg: Any) -> list[str]:
     return []
 
 
+def retired_paths(event: Any) -> list[str]:
+    """The API paths of the alerts, silences or notifications a retirement took out of the live
+    model (a watcher showing one reads it again and gets 410)."""
+    if isinstance(event, AlertRetention.AlertsRetired):
+        return [f"alert/{i}" for i in event.alerts] + [f"silence/{i}" for i in event.silences]
+    if isinstance(event, OutboxRetention.NotificationsRetired):
+        return [f"notification/{i}" for i in event.notifications]
+    return []
+
+
 def describe_event(event: Any, model: Any, osd_servers: OsdServers) -> dict[str, Any]:
     """What the stream tells of one event (without its position): type, time, the feed's entry
     (or None for an event the feed does not tell), the changed paths."""
     agg = model.aggregates.get(event.originator_id)
     entry = feed_entry(event, agg, osd_servers) if agg is not None else None
     return {"type": type(event).__name__, "when": event.timestamp.isoformat(), "event": entry,
-            "changed": changed_paths(agg) if agg is not None else []}
+            "changed": (changed_paths(agg) if agg is not None else []) + retired_paths(event)}
 
 
 def positioned(position: int, described: dict[str, Any]) -> dict[str, Any]:

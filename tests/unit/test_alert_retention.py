@@ -248,3 +248,21 @@ class RetiringAlertMachine(AlertMachine):
 RetiringAlertMachine.TestCase.settings = settings(max_examples=15, stateful_step_count=25, deadline=None,
                                                   database=None, suppress_health_check=list(HealthCheck))
 TestRetiringAlertReplay = RetiringAlertMachine.TestCase
+
+
+def test_the_push_stream_names_what_a_retirement_took_away(sim):
+    from calamari.domain.event_feed import OsdServers
+    from calamari.service.stream_messages import describe_event
+
+    committed: list[Any] = []
+    sim.service.listeners.append(lambda events, model: committed.extend(events))
+    sim.alerting.retention = timedelta(days=1)
+    old = resolved_alert(sim, 1)
+    ended = silence(sim, 10)
+    sim.later(2 * DAY)
+    alerts, silences = sim.alerting.retire()
+    assert alerts >= 1 and silences == 1
+    retirements = [e for e in committed if isinstance(e, AlertRetention.AlertsRetired)]
+    assert retirements
+    told = describe_event(retirements[-1], sim.service.model, OsdServers(sim.service.model))
+    assert f"alert/{old['id']}" in told["changed"] and f"silence/{ended}" in told["changed"]

@@ -168,3 +168,21 @@ def test_a_pass_in_steps_retires_all_and_skips_what_changed_since_it_looked(outb
                         lambda *a, **k: stepped.append(len(a[4])) or real(*a, **k))
     assert notifier.retire() == 20 and stepped == [1] * 5  # each alert's 4 (2 channels x 2) a step
     assert set(model.notifications) == left
+
+
+def test_the_push_stream_names_the_notifications_a_retirement_took_away(outbox):
+    from calamari.domain.event_feed import OsdServers
+    from calamari.domain.notifications.retention import OutboxRetention
+    from calamari.service.stream_messages import describe_event
+
+    service, notifier, clock, sender = outbox
+    committed: list[Any] = []
+    service.listeners.append(lambda events, model: committed.extend(events))
+    hand_in(notifier, alert("a1", "firing", clock))
+    hand_in(notifier, alert("a1", "resolved", clock))
+    sent = set(service.model.notifications)
+    clock.now += 8 * DAY
+    assert notifier.retire() == len(sent) == 4
+    retirements = [e for e in committed if isinstance(e, OutboxRetention.NotificationsRetired)]
+    told = [path for e in retirements for path in describe_event(e, service.model, OsdServers(service.model))["changed"]]
+    assert sorted(told) == sorted(f"notification/{i}" for i in sent)
