@@ -22,7 +22,7 @@ from calamari.protocol import DEFAULT_BUS_ENDPOINT
 from collector.agent import BusServer, Collector
 from collector.ceph_mgr.calamari_notify.wire import DEFAULT_PORT as DEFAULT_NOTIFY_PORT
 from collector.failover import DEFAULT_FAILOVER_AFTER_S
-from collector.mgr_notify import parse_endpoint
+from collector.mgr_notify import mgr_notify_endpoints
 
 SWITCH_INTERVAL_S = 0.001  # sys.setswitchinterval: see main()
 
@@ -147,16 +147,6 @@ def build_source(args: argparse.Namespace) -> Any:
     return CephSource(args.ceph_conf, keyring=args.keyring, name=args.name, timeout=args.ceph_timeout,
                       log_dir=args.log_dir, client=args.ceph_client, cpu_share=args.cpu_share,
                       mgr_notify=mgr_notify_endpoints(args.mgr_notify))
-
-
-def mgr_notify_endpoints(text: str) -> list[str]:
-    """--mgr-notify as a list of endpoints ([] for 'none'); ValueError for a malformed one."""
-    if text.strip().lower() in ("none", "off", ""):
-        return []
-    endpoints = [part.strip() for part in text.split(",")]
-    for endpoint in endpoints:
-        parse_endpoint(endpoint)
-    return endpoints
 
 
 def build_curves(args: argparse.Namespace, servers: int = 1) -> list[ClientCurveKeys] | None:

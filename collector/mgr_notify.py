@@ -79,6 +79,17 @@ def parse_endpoint(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def mgr_notify_endpoints(text: str) -> list[str]:
+    """--mgr-notify (the collector's and the server's) as a list of endpoints ([] for 'none');
+    ValueError for a malformed one."""
+    if text.strip().lower() in ("none", "off", ""):
+        return []
+    endpoints = [part.strip() for part in text.split(",")]
+    for endpoint in endpoints:
+        parse_endpoint(endpoint)
+    return endpoints
+
+
 def parse_line(line: bytes, *, first: bool) -> Line:
     """One line without its newline. The first of a connection must be the greeting."""
     if line.startswith(b"data ") and not first:

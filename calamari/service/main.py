@@ -19,7 +19,7 @@ from calamari.api.answers import at_once_for
 from calamari.bootstrap import StartupError, build_server
 from calamari.service import security_options
 from calamari.service.stream_hub import DEFAULT_MAX_SUBSCRIBERS
-from collector.mgr_notify import parse_endpoint
+from collector.mgr_notify import mgr_notify_endpoints, parse_endpoint
 
 log = logging.getLogger("calamari.server")
 
@@ -51,10 +51,8 @@ def _positive_seconds(text: str) -> float:
 
 def _mgr_endpoints(text: str) -> list[tuple[str, int]]:
     """--mgr-notify: HOST[:PORT][,...] or 'none' (argparse type)."""
-    if text.strip().lower() in ("none", "off", ""):
-        return []
     try:
-        return [parse_endpoint(part) for part in text.split(",")]
+        return [parse_endpoint(endpoint) for endpoint in mgr_notify_endpoints(text)]
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{exc} (HOST[:PORT][,...] or none)") from None
 
