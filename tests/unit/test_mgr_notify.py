@@ -476,26 +476,35 @@ def notified_source(ceph: ScriptedCeph, clock: Clock, port: int) -> CephSource:
 
 
 @contextlib.contextmanager
+def told_source(port: int, ceph: MgrCeph | None = None,
+                clock: Clock | None = None) -> Iterator[tuple[MgrCeph, CephSource]]:
+    """A cluster whose mgr runs the module (`ceph`, else a new MgrCeph) and a source told of new
+    maps by the module listening on `port`; the source closed after."""
+    ceph = ceph or MgrCeph()
+    source = notified_source(ceph, clock or Clock(), port)
+    try:
+        yield ceph, source
+    finally:
+        source.close()
+
+
+@contextlib.contextmanager
 def sending_module(dump: Any, ceph: MgrCeph | None = None,
                    clock: Clock | None = None) -> Iterator[tuple[RunningServer, MgrCeph, CephSource]]:
     """A module that sends the maps `dump` gives, a cluster whose mgr runs it and a source it
     tells of new maps, the channel up; all closed after."""
     running = RunningServer(dump=dump)
-    ceph = ceph or MgrCeph()
-    source = notified_source(ceph, clock or Clock(), running.port)
     try:
-        wait_for(source.pushed)
-        yield running, ceph, source
+        with told_source(running.port, ceph, clock) as (ceph, source):
+            wait_for(source.pushed)
+            yield running, ceph, source
     finally:
-        source.close()
         running.stop()
 
 
 def test_an_announced_map_is_read_at_once_and_checks_stand_down_meanwhile(module_server) -> None:
-    ceph = MgrCeph()
     clock = Clock()
-    source = notified_source(ceph, clock, module_server.port)
-    try:
+    with told_source(module_server.port, clock=clock) as (ceph, source):
         source.poll()
         wait_for(source.pushed)
         ceph.sent.clear()
@@ -517,15 +526,10 @@ def test_an_announced_map_is_read_at_once_and_checks_stand_down_meanwhile(module
         clock.tick(1.0)
         assert "osd_map" not in source.poll()  # its version was noted: not read again
         assert "osd dump" not in ceph.sent
-    finally:
-        source.close()
 
 
 def test_an_announced_file_system_map_is_taken_from_the_mgr_too(module_server) -> None:
-    ceph = MgrCeph()
-    clock = Clock()
-    source = notified_source(ceph, clock, module_server.port)
-    try:
+    with told_source(module_server.port) as (ceph, source):
         source.poll()
         wait_for(source.pushed)
         ceph.fs_epoch += 1
@@ -535,15 +539,11 @@ def test_an_announced_file_system_map_is_taken_from_the_mgr_too(module_server) -
         changed = source.notified()
         assert set(changed) == {"fs_map"} and changed["fs_map"][0] == ceph.fs_epoch
         assert ceph.targets == [(MGR_GET_PREFIX, "mgr")]
-    finally:
-        source.close()
 
 
 def test_the_monitor_map_is_read_from_the_monitors(module_server) -> None:
     """The mgr's dump of the monitor map lacks the quorum that `mon dump` carries."""
-    ceph = MgrCeph()
-    source = notified_source(ceph, Clock(), module_server.port)
-    try:
+    with told_source(module_server.port) as (ceph, source):
         source.poll()
         wait_for(source.pushed)
         ceph.mon_epoch += 1
@@ -552,8 +552,6 @@ def test_the_monitor_map_is_read_from_the_monitors(module_server) -> None:
         wait_for(lambda: source.notify_counters["notifications"] == 1)
         assert set(source.notified()) == {"mon_map"}
         assert ceph.targets == [("mon dump", "mon")]
-    finally:
-        source.close()
 
 
 @pytest.mark.parametrize("answer, reason", [
