@@ -61,6 +61,16 @@ operations = st.lists(st.one_of(channel_op, delete_op, alert_op, deliver_op, wai
                       max_size=25)
 
 
+def replayed_and_restored(service: ModelService) -> tuple[ClusterModel, ClusterModel]:
+    """The model every stored event replays to, and the one the last snapshot and the events
+    after it give."""
+    replayed = ClusterModel()
+    for _, event in service.store.read(after=0):
+        replayed.apply(event)
+    restored, _ = load_model(service.config.snapshot_dir, service.store)
+    return replayed, restored
+
+
 def outbox_state(model: ClusterModel) -> tuple[dict, dict]:
     return ({k: c.domain_state() for k, c in model.channels.items()},
             {k: n.domain_state() for k, n in model.notifications.items()})
@@ -117,11 +127,8 @@ def test_replaying_the_events_gives_the_live_outbox(ops, snapshot_at):
             run_operations(notifier, clock, sender, ops[snapshot_at:])
             assert service.writer.flush(30)
             live = outbox_state(service.model)
-            replayed = ClusterModel()
-            for _, event in service.store.read(after=0):
-                replayed.apply(event)
+            replayed, restored = replayed_and_restored(service)
             assert outbox_state(replayed) == live
-            restored, _ = load_model(service.config.snapshot_dir, service.store)
             assert outbox_state(restored) == live
             # every notification was sent at most once
             assert len(sender.sent) == len(set(sender.sent))

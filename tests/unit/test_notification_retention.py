@@ -12,11 +12,19 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_notification_properties import FSIDS, T0, Clock, ScriptedSender, operations, outbox_state, run_operations
+from test_notification_properties import (
+    FSIDS,
+    T0,
+    Clock,
+    ScriptedSender,
+    operations,
+    outbox_state,
+    replayed_and_restored,
+    run_operations,
+)
 
 from calamari.adapters.notify.secrets import SecretStore
-from calamari.adapters.snapshots import load_model, write_snapshot
-from calamari.domain.model import ClusterModel
+from calamari.adapters.snapshots import write_snapshot
 from calamari.domain.notifications.notification import CANCELLED, DELIVERED, FAILED, PENDING
 from calamari.service.model import ModelService, ServiceConfig
 from calamari.service.notifier import Notifier
@@ -122,11 +130,8 @@ def test_replaying_the_events_with_retirements_gives_the_live_outbox(ops, retire
             assert service.writer.flush(30)
             live = outbox_state(service.model)
             retention = service.model.outbox_retention
-            replayed = ClusterModel()
-            for _, event in service.store.read(after=0):
-                replayed.apply(event)
+            replayed, restored = replayed_and_restored(service)
             assert outbox_state(replayed) == live
-            restored, _ = load_model(service.config.snapshot_dir, service.store)
             assert outbox_state(restored) == live
             assert (restored.outbox_retention.domain_state() if restored.outbox_retention else None) == (
                 retention.domain_state() if retention else None)
