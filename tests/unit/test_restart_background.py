@@ -6,6 +6,7 @@ event lists answer 503 and alerting holds its first pass: never an answer with a
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -38,107 +39,100 @@ def stored_service(tmp_path, capture_dir) -> tuple[ServiceConfig, str]:
     return config, fsid
 
 
+@pytest.fixture
+def restarted(tmp_path, capture_dir) -> Iterator[tuple[ModelService, str]]:
+    """A service started again on a store the capture steps were fed into, and their fsid."""
+    config, fsid = stored_service(tmp_path, capture_dir)
+    service = ModelService(config)
+    yield service, fsid
+    service.close()
+
+
 def all_events(store: EventStore) -> list:
     return list(store.read())
 
 
-def test_the_event_list_answers_503_until_the_stored_past_is_read_then_all_of_it(tmp_path, capture_dir):
-    config, fsid = stored_service(tmp_path, capture_dir)
-    service = ModelService(config)
-    try:
-        auth = AuthService(service, hasher=FAST_HASHER)
-        auth.add_user("admin", PASSWORD, "admin", "test")
-        services = build_services(service, auth=auth, read_past=False)
-        app = create_app(services, COLLECTOR_KEYS=CollectorKeyService(service), SERVER_GRAINS=server_grains)
-        client = app.test_client()
-        token = client.post("/api/v2/auth/login", json={"username": "admin", "password": PASSWORD}).get_json()["token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        for path in ("/api/v2/event", f"/api/v2/cluster/{fsid}/event"):
-            early = client.get(path, headers=headers)
-            assert early.status_code == 503, early.data
-            assert early.headers["Retry-After"] == "1"
-            assert "retry" in early.get_json()["detail"]
-        assert not services.feed_history_told.is_set()
+def test_the_event_list_answers_503_until_the_stored_past_is_read_then_all_of_it(restarted):
+    service, fsid = restarted
+    auth = AuthService(service, hasher=FAST_HASHER)
+    auth.add_user("admin", PASSWORD, "admin", "test")
+    services = build_services(service, auth=auth, read_past=False)
+    app = create_app(services, COLLECTOR_KEYS=CollectorKeyService(service), SERVER_GRAINS=server_grains)
+    client = app.test_client()
+    token = client.post("/api/v2/auth/login", json={"username": "admin", "password": PASSWORD}).get_json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    for path in ("/api/v2/event", f"/api/v2/cluster/{fsid}/event"):
+        early = client.get(path, headers=headers)
+        assert early.status_code == 503, early.data
+        assert early.headers["Retry-After"] == "1"
+        assert "retry" in early.get_json()["detail"]
+    assert not services.feed_history_told.is_set()
 
-        services.stored_past.begin()
-        assert services.feed_history_told.wait(30)
-        later = client.get(f"/api/v2/cluster/{fsid}/event?page_size=1000", headers=headers)
-        assert later.status_code == 200
-        reference = EventFeed()
-        reference.add_older(all_events(service.store), service.model)
-        told = [entry["id"] for entry in later.get_json()["results"]]
-        assert told and told == [e["id"] for e in reversed(reference.older) if e["fsid"] == fsid]
-    finally:
-        service.close()
+    services.stored_past.begin()
+    assert services.feed_history_told.wait(30)
+    later = client.get(f"/api/v2/cluster/{fsid}/event?page_size=1000", headers=headers)
+    assert later.status_code == 200
+    reference = EventFeed()
+    reference.add_older(all_events(service.store), service.model)
+    told = [entry["id"] for entry in later.get_json()["results"]]
+    assert told and told == [e["id"] for e in reversed(reference.older) if e["fsid"] == fsid]
 
 
-def test_the_feed_told_from_batches_going_back_equals_the_feed_told_at_once(tmp_path, capture_dir):
-    config, _ = stored_service(tmp_path, capture_dir)
-    service = ModelService(config)
-    try:
-        events = all_events(service.store)
-        whole = EventFeed()
-        whole.add_older(events, service.model)
-        assert any("renamed" in e["message"] for e in whole.older)  # a rename: older entries use the old name
-        for batch in (1, 3, 7, len(events)):
-            feed, told = EventFeed(), threading.Event()
-            past = StoredPast(service.store, service.position(), [FeedPast(feed, service.model, told)], 1_000_000,
-                              batch=batch, pause_share=0)
-            past.run()
-            assert told.is_set() and past.done.is_set()
-            assert feed.older == whole.older, batch
-    finally:
-        service.close()
-
-
-def test_a_feed_that_keeps_few_entries_reads_only_the_newest_events(tmp_path, capture_dir):
-    config, _ = stored_service(tmp_path, capture_dir)
-    service = ModelService(config)
-    try:
-        events = all_events(service.store)
-        whole = EventFeed(capacity=5)
-        whole.add_older(events, service.model)
-        feed, told = EventFeed(capacity=5), threading.Event()
+def test_the_feed_told_from_batches_going_back_equals_the_feed_told_at_once(restarted):
+    service, _ = restarted
+    events = all_events(service.store)
+    whole = EventFeed()
+    whole.add_older(events, service.model)
+    assert any("renamed" in e["message"] for e in whole.older)  # a rename: older entries use the old name
+    for batch in (1, 3, 7, len(events)):
+        feed, told = EventFeed(), threading.Event()
         past = StoredPast(service.store, service.position(), [FeedPast(feed, service.model, told)], 1_000_000,
-                          batch=2, pause_share=0)
+                          batch=batch, pause_share=0)
         past.run()
-        assert len(feed.older) == 5 and feed.older == whole.older
-        assert past.read < len(events)  # it stopped going back once the feed was full
-    finally:
-        service.close()
+        assert told.is_set() and past.done.is_set()
+        assert feed.older == whole.older, batch
 
 
-def test_alerting_reads_the_stored_changes_of_its_window_only(tmp_path, capture_dir):
-    config, _ = stored_service(tmp_path, capture_dir)
-    service = ModelService(config)
-    try:
-        events = all_events(service.store)
-        newest = events[-1][1].timestamp
-        oldest = events[0][1].timestamp
-        assert newest - oldest > timedelta(minutes=1)  # the captures span more than the window below
-        # a window that ends at the newest event and does not reach the oldest: the read stops early
-        short = AlertingService(service, clock=lambda: newest, window=timedelta(seconds=1))
-        short.attach(read_past=False)
-        past = StoredPast(service.store, service.position(), [short.older], 1_000_000, batch=2, pause_share=0)
-        past.run()
-        assert short.primed.is_set()
-        assert past.read < len(events)
-        # a window reaching back past the oldest event: all of them are read, the changes kept
-        long = AlertingService(service, clock=lambda: newest, window=(newest - oldest) + timedelta(days=1))
-        long.attach(read_past=False)
-        past = StoredPast(service.store, service.position(), [long.older], 1_000_000, batch=2, pause_share=0)
-        past.run()
-        assert past.read == len(events)
-        kept = [entry for entries in long.changes.entries.values() for entry in entries]
-        assert kept and min(entry["_at"] for entry in kept) < newest
-        at_once = RecentChanges(long.changes.window, long.changes.capacity)
-        for _, event in events:
-            if (agg := service.model.aggregates.get(event.originator_id)) is not None:
-                at_once.add(event, agg)
-        assert {key: list(entries) for key, entries in long.changes.entries.items()} == \
-            {key: list(entries) for key, entries in at_once.entries.items()}
-    finally:
-        service.close()
+def test_a_feed_that_keeps_few_entries_reads_only_the_newest_events(restarted):
+    service, _ = restarted
+    events = all_events(service.store)
+    whole = EventFeed(capacity=5)
+    whole.add_older(events, service.model)
+    feed, told = EventFeed(capacity=5), threading.Event()
+    past = StoredPast(service.store, service.position(), [FeedPast(feed, service.model, told)], 1_000_000,
+                      batch=2, pause_share=0)
+    past.run()
+    assert len(feed.older) == 5 and feed.older == whole.older
+    assert past.read < len(events)  # it stopped going back once the feed was full
+
+
+def test_alerting_reads_the_stored_changes_of_its_window_only(restarted):
+    service, _ = restarted
+    events = all_events(service.store)
+    newest = events[-1][1].timestamp
+    oldest = events[0][1].timestamp
+    assert newest - oldest > timedelta(minutes=1)  # the captures span more than the window below
+    # a window that ends at the newest event and does not reach the oldest: the read stops early
+    short = AlertingService(service, clock=lambda: newest, window=timedelta(seconds=1))
+    short.attach(read_past=False)
+    past = StoredPast(service.store, service.position(), [short.older], 1_000_000, batch=2, pause_share=0)
+    past.run()
+    assert short.primed.is_set()
+    assert past.read < len(events)
+    # a window reaching back past the oldest event: all of them are read, the changes kept
+    long = AlertingService(service, clock=lambda: newest, window=(newest - oldest) + timedelta(days=1))
+    long.attach(read_past=False)
+    past = StoredPast(service.store, service.position(), [long.older], 1_000_000, batch=2, pause_share=0)
+    past.run()
+    assert past.read == len(events)
+    kept = [entry for entries in long.changes.entries.values() for entry in entries]
+    assert kept and min(entry["_at"] for entry in kept) < newest
+    at_once = RecentChanges(long.changes.window, long.changes.capacity)
+    for _, event in events:
+        if (agg := service.model.aggregates.get(event.originator_id)) is not None:
+            at_once.add(event, agg)
+    assert {key: list(entries) for key, entries in long.changes.entries.items()} == \
+        {key: list(entries) for key, entries in at_once.entries.items()}
 
 
 def test_alerting_holds_its_first_pass_until_the_stored_changes_are_read(tmp_path, capture_dir):
