@@ -22,12 +22,18 @@ def api(tmp_path: Any, capture_dir: str) -> Any:
     harness.close()
 
 
-def test_retired_alerts_silences_and_notifications_leave_the_lists_and_answer_410(api: Harness) -> None:
+
+def alerting_to_a_hook(api: Harness) -> tuple[Any, Any, dict[str, Any]]:
+    """The harness's alerting and notifier, a webhook channel with a scripted sender, and a rule
+    that raises an alert on the cluster."""
     alerting, notifier = api.services.alerting, api.services.notifier
     notifier.sender = ScriptedSender()
     notifier.create_channel("hook", "webhook", {"url": "https://hooks.example.net/x", "repeat_interval_s": 0},
                             None, "admin")
-    rule = cluster_alert_rule(api)
+    return alerting, notifier, cluster_alert_rule(api)
+
+def test_retired_alerts_silences_and_notifications_leave_the_lists_and_answer_410(api: Harness) -> None:
+    alerting, notifier, rule = alerting_to_a_hook(api)
     [alert] = [a for a in api.call("GET", "alert").json if a["rule"] == rule["name"]]
     notifier.process()
     r = api.call("POST", "silence", user="oper", json={"matchers": [{"name": "alertname", "value": "x"}],
@@ -97,11 +103,7 @@ def test_the_retention_options_take_durations_and_refuse_nonsense() -> None:
 
 def test_the_services_threads_retire_at_their_start(api: Harness) -> None:
     """The alerting and notifier threads run a retirement pass when they start (then hourly)."""
-    alerting, notifier = api.services.alerting, api.services.notifier
-    notifier.sender = ScriptedSender()
-    notifier.create_channel("hook", "webhook", {"url": "https://hooks.example.net/x", "repeat_interval_s": 0},
-                            None, "admin")
-    rule = cluster_alert_rule(api)
+    alerting, notifier, rule = alerting_to_a_hook(api)
     notifier.process()
     assert api.call("PATCH", f"/{RULE}/{rule['name']}", user="oper", json={"enabled": False}).status_code == 200
     notifier.process()
