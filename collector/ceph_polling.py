@@ -25,27 +25,13 @@ from typing import Any
 from collector.ceph_backend import CephCommandError
 from collector.ceph_mgr.calamari_notify import wire
 from collector.ceph_shapes import content_hash, pg_summary_from_dumps
+from collector.mgr_notify import mgr_map_problem
 from collector.source import SyncVersion
 
 log = logging.getLogger("calamari.collector.ceph")
 
 # The calamari_notify module's command that hands over a map the mgr holds (docs/mgr-module.md).
 MGR_GET_PREFIX = "calamari_notify get"
-
-
-def mgr_map_problem(document: Any, kind: str, fsid: str | None) -> str | None:
-    """What is wrong with `document` as the mgr's dump of the map `kind` of cluster `fsid`; None
-    when nothing is. The mgr is Ceph, reached through cephx, but an answer is checked like any
-    input before it becomes the cluster's map of record."""
-    if not isinstance(document, dict):
-        return f"not a JSON object but {type(document).__name__}"
-    epoch = document.get("epoch")
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-        return f"no epoch (found {str(epoch)[:40]!r})"
-    found = document.get("fsid")
-    if kind != "fs_map" and found != fsid:  # the file system map's dump does not name the cluster
-        return f"the {kind} of cluster {str(found)[:40]!r}, not {fsid!r}"
-    return None
 
 
 def process_cpu_seconds() -> float:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from collector.ceph_mgr.calamari_notify import wire
 
@@ -88,6 +89,21 @@ def mgr_notify_endpoints(text: str) -> list[str]:
     for endpoint in endpoints:
         parse_endpoint(endpoint)
     return endpoints
+
+
+def mgr_map_problem(document: Any, kind: str, fsid: str | None) -> str | None:
+    """What is wrong with `document` as the mgr's dump of the map `kind` of cluster `fsid`; None
+    when nothing is. The mgr is Ceph, reached through cephx, but an answer is checked like any
+    input before it becomes the cluster's map of record."""
+    if not isinstance(document, dict):
+        return f"not a JSON object but {type(document).__name__}"
+    epoch = document.get("epoch")
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        return f"no epoch (found {str(epoch)[:40]!r})"
+    found = document.get("fsid")
+    if kind != "fs_map" and found != fsid:  # the file system map's dump does not name the cluster
+        return f"the {kind} of cluster {str(found)[:40]!r}, not {fsid!r}"
+    return None
 
 
 def parse_line(line: bytes, *, first: bool) -> Line:

@@ -23,7 +23,6 @@ class MapsComing:
         self._clock = clock
         self._changed = threading.Condition(threading.Lock())
         self._coming: dict[str, dict[str, tuple[int, float]]] = {}  # fsid -> name -> (version, deadline)
-        self.announced = 0
         self.waits = 0  # reads that waited
         self.timeouts = 0  # announced versions that did not come in time
 
@@ -32,7 +31,6 @@ class MapsComing:
             maps = self._coming.setdefault(fsid, {})
             held = maps.get(name)
             maps[name] = (max(version, held[0]) if held else version, self._clock() + self.wait_s)
-            self.announced += 1
 
     def arrived(self, fsid: str, name: str, version: int) -> None:
         """Version `version` of map `name` is in the model (or a newer one): no longer awaited."""

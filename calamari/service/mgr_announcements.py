@@ -15,11 +15,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from collector.mgr_notify import MgrNotifyListener
+from collector.ceph_mgr.calamari_notify.wire import MAP_DUMPS
+from collector.mgr_notify import MgrNotifyListener, mgr_map_problem
 
 log = logging.getLogger(__name__)
 
-ANNOUNCED_MAPS = ("osd_map", "fs_map")  # the maps the module sends with its announcement
 BAD_LINE_LOG_EVERY_S = 60.0
 
 
@@ -60,22 +60,24 @@ class MgrAnnouncements:
         fsid = self.listener.cluster
         for kind in sorted(self.listener.take()):
             sent = self.listener.take_data(kind)
-            if fsid is None or kind not in ANNOUNCED_MAPS or sent is None:
-                continue
+            if fsid is None or kind not in MAP_DUMPS or sent is None:
+                continue  # the module sends only these maps with their announcement
             try:
-                epoch = json.loads(sent.payload)["epoch"]
-                if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
-                    raise ValueError(f"epoch {epoch!r}")
-            except (ValueError, KeyError, TypeError) as exc:
-                self._unreadable(kind, exc)
+                document = json.loads(sent.payload)
+            except ValueError as exc:
+                problem: str | None = f"{type(exc).__name__}: {exc}"
+            else:
+                problem = mgr_map_problem(document, kind, fsid)  # the collector's own rule
+            if problem is not None:
+                self._unreadable(kind, problem)
                 continue
-            self.service.expect_map(fsid, kind, epoch)
+            self.service.expect_map(fsid, kind, document["epoch"])
             self.expected += 1
 
-    def _unreadable(self, kind: str, exc: Exception) -> None:
+    def _unreadable(self, kind: str, problem: str) -> None:
         self.unreadable += 1
         now = time.monotonic()
         if now - self._bad_logged_at >= BAD_LINE_LOG_EVERY_S:
             self._bad_logged_at = now
-            log.warning("an announced %s without a readable epoch (%s: %s); not waited for (%d so far)",
-                        kind, type(exc).__name__, exc, self.unreadable)
+            log.warning("an announced %s without a readable epoch, or not its cluster's (%s); not waited for "
+                        "(%d so far)", kind, problem, self.unreadable)
