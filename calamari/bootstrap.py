@@ -292,6 +292,7 @@ def _start_mgr_announcements(server: Server, service: ModelService, args: argpar
     if endpoints:
         announcements = MgrAnnouncements(service, endpoints)
         announcements.start()
+        service.mgr_announcements = announcements
         server.started.append(announcements)
 
 

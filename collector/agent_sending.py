@@ -16,6 +16,7 @@ import zmq
 
 from calamari import protocol
 from calamari.protocol import CLUSTER_LOG, COMMAND_RESULT, HEARTBEAT, HELLO, SERVER_FACTS, STATS, SYNC_OBJECT
+from collector.source import Notifying
 
 log = logging.getLogger("calamari.collector")
 
@@ -85,6 +86,9 @@ class Sending:
             body.update(cluster_unreachable=True, error=problem[:500])
         elif self._restart_notice is not None:
             body["error"] = self._restart_notice[:500]
+        key = self.source.mgr_push_key() if isinstance(self.source, Notifying) else None
+        if key:  # each time: a server that restarted or took over learns it within a heartbeat
+            body["mgr_push_key"] = key.decode("ascii", "replace")
         return body
 
     def _send_heartbeats(self) -> None:

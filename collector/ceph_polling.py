@@ -157,6 +157,15 @@ class Polling:
                     "until its channel reconnects", kind, problem)
         return None
 
+    def mgr_push_key(self) -> bytes | None:
+        notifier = self._notifier
+        if notifier is None or not notifier.live():
+            return None
+        connection, key = self._push_key_read
+        if connection != notifier.connection or connection == self._pushed_off or not key:
+            return None  # not read on this connection, or a map it sent did not check out
+        return key
+
     def _read_push_key_early(self) -> None:
         """Read the module's signing key once its channel is up, not with the first map it sends:
         a read right after a change waits for the monitors' proposal (see `_from_mgr`). Tried

@@ -62,6 +62,11 @@ class Notifying(Protocol):
     def notified(self) -> dict[str, tuple[SyncVersion, Any]]:
         """Like check(), for the maps announced: sync objects whose version changed."""
 
+    def mgr_push_key(self) -> bytes | None:
+        """The key the mgr module signs the maps it sends with, once read from Ceph and while
+        its channel is up and its maps check out; None otherwise. The agent hands it to the
+        server, which then takes those maps straight from the module (docs/mgr-module.md)."""
+
 
 class ReportTracker:
     """What a source has already reported: the version of each sync object, and the cluster log

@@ -341,17 +341,29 @@ class MetricsRenderer:
     def _calamari_texts(self, clusters: dict[str, Any]) -> list[str]:
         texts = [self._stale.text(self._stale.line([fsid], 1 if row.get("stale") else 0)
                                   for fsid, row in clusters.items())]
+        counters: list[tuple[str, str, int]] = []
         writer = self.writer
         if writer is not None:
-            for name, documentation, value in (
+            counters += [
                 ("calamari_timeseries_points_written", "Metric points written to whisper", writer.written),
                 ("calamari_timeseries_points_rejected", "Metric points rejected (bad name or value)", writer.rejected),
                 ("calamari_timeseries_points_dropped", "Metric points dropped while the writer was behind",
                  writer.dropped),
-            ):
-                # a counter family <name> has one sample, <name>_total
-                counter = Family(name + "_total", documentation, "counter", [])
-                texts.append(counter.text([counter.line([], value)]))
+            ]
+        announcements = getattr(self.service, "mgr_announcements", None)
+        if announcements is not None:  # calamari-server --mgr-notify
+            counters += [
+                ("calamari_mgr_maps_taken", "Maps signed by the calamari_notify module taken straight from it",
+                 announcements.taken),
+                ("calamari_mgr_maps_awaited", "Maps ceph-mgr announced whose collector copy reads waited for",
+                 announcements.expected),
+                ("calamari_mgr_maps_unusable", "Maps the module sent that were unreadable or not signed with its key",
+                 announcements.unreadable + announcements.unsigned),
+            ]
+        for name, documentation, value in counters:
+            # a counter family <name> has one sample, <name>_total
+            counter = Family(name + "_total", documentation, "counter", [])
+            texts.append(counter.text([counter.line([], value)]))
         return texts
 
 

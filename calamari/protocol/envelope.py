@@ -26,6 +26,8 @@ from calamari.protocol.host_logs import HOST_TARGET, host_command_problem
 PROTOCOL_VERSION = 1
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 DEFAULT_BUS_ENDPOINT = "tcp://127.0.0.1:5560"
+# The calamari_notify module's signing key as a heartbeat carries it (the module makes 64 hex digits).
+MAX_PUSH_KEY_CHARS = 256
 
 # collector -> server
 HELLO = "hello"
@@ -245,6 +247,9 @@ def _validate_heartbeat(body: dict[str, Any]) -> None:
         _require(isinstance(name, str) and is_sync_version(version), HEARTBEAT, "versions entry")
     _require(isinstance(body.get("cluster_unreachable", False), bool), HEARTBEAT, "cluster_unreachable")
     _require(isinstance(body.get("error", ""), str), HEARTBEAT, "error")
+    key = body.get("mgr_push_key", "x")
+    _require(isinstance(key, str) and 0 < len(key) <= MAX_PUSH_KEY_CHARS and key.isascii() and key.isprintable()
+             and " " not in key, HEARTBEAT, "mgr_push_key")
 
 
 def _validate_hello(body: dict[str, Any]) -> None:

@@ -167,6 +167,10 @@ class ModelService:
         # (a standby, service/high_availability.py); None while this server is the writer.
         self.followed_position: int | None = None
         self.maps_coming = MapsComing()  # maps ceph-mgr announced and the collector has yet to send
+        # Per cluster, the key its calamari_notify module signs maps with, as its collector read it
+        # from Ceph (in memory only: collectors repeat it in every heartbeat).
+        self.mgr_push_keys: dict[str, bytes] = {}
+        self.mgr_announcements: Any = None  # the server's listener on ceph-mgr, once started (its counters)
         self.snapshots.start(position)
         self.writer.start()
 
@@ -321,6 +325,12 @@ class ModelService:
             log.warning("event store is %d events behind (limit %d): new cluster maps wait (%d so far)",
                         self.writer.backlog, self.config.max_write_backlog, self.deferred)
         return True
+
+    def on_mgr_push_key(self, fsid: str, key: bytes) -> None:
+        if self.mgr_push_keys.get(fsid) != key:
+            log.info("cluster %s's collector handed over its calamari_notify module's key: maps the "
+                     "module signs with it are taken as they come", fsid)
+            self.mgr_push_keys[fsid] = key
 
     def expect_map(self, fsid: str, name: str, version: int) -> None:
         """ceph-mgr announced version `version` of map `name` of cluster `fsid`: reads of that

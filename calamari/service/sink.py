@@ -36,6 +36,11 @@ class ClusterSink(Protocol):
     def on_heartbeat(self, fsid: str | None, host: str, at: datetime) -> None:
         """A collector is alive; used for staleness / contact lost-regained."""
 
+    def on_mgr_push_key(self, fsid: str, key: bytes) -> None:
+        """Optional: the key cluster `fsid`'s calamari_notify module signs the maps it sends with,
+        as that cluster's collector read it from Ceph (the server then takes signed maps straight
+        from the module: calamari.service.mgr_announcements)."""
+
     def on_cluster_unreachable(self, fsid: str, host: str, at: datetime) -> None:
         """A collector is alive but cannot reach its cluster: the cluster is stale from now on,
         until a plain heartbeat says otherwise."""

@@ -274,14 +274,14 @@ class CalamariCollector:
 
     def __init__(self, server_bus: str, ceph_conf: str, log_path: Path, poll_interval: float = 0.5,
                  heartbeat_interval: float = 1.0, ceph_timeout: float = 3.0,
-                 curve: tuple[str, Path] | None = None) -> None:
+                 curve: tuple[str, Path] | None = None, extra: list[str] | None = None) -> None:
         """`curve`: (the server's public key, the collector's key dir) for an authenticated,
-        encrypted bus; without it the plain-TCP development bus."""
+        encrypted bus; without it the plain-TCP development bus. `extra`: more options."""
         security = (["--server-key", curve[0], "--key-dir", str(curve[1])] if curve
                     else plain_bus_options("calamari-collector"))
         self.argv = [str(BIN / "calamari-collector"), "--server", server_bus, "--ceph-conf", ceph_conf,
                      "--poll-interval", str(poll_interval), "--heartbeat-interval", str(heartbeat_interval),
-                     "--stats-interval", "5", "--ceph-timeout", str(ceph_timeout), *security]
+                     "--stats-interval", "5", "--ceph-timeout", str(ceph_timeout), *security, *(extra or [])]
         self.log_path = log_path
         self.process: Process | None = None
 
@@ -353,14 +353,16 @@ class ApiClient:
 
 
 @contextlib.contextmanager
-def server_and_collector(cluster: DevCluster, base: Path) -> Iterator[tuple[CalamariServer, CalamariCollector, ApiClient]]:
-    """A `calamari-server` and a `calamari-collector` of `cluster` (plain-TCP bus), both stopped at
-    the end whatever happens; yields once the cluster shows in the API."""
-    server = CalamariServer(base / "data")
+def server_and_collector(cluster: DevCluster, base: Path, server_options: list[str] | None = None,
+                         collector_options: list[str] | None = None,
+                         ) -> Iterator[tuple[CalamariServer, CalamariCollector, ApiClient]]:
+    """A `calamari-server` and a `calamari-collector` of `cluster` (plain-TCP bus; more options of
+    each if given), both stopped at the end whatever happens; yields once the cluster shows in the API."""
+    server = CalamariServer(base / "data", server_options)
     collector: CalamariCollector | None = None
     try:
         api = server.start()
-        collector = CalamariCollector(server.bus, cluster.conf, base / "collector.log")
+        collector = CalamariCollector(server.bus, cluster.conf, base / "collector.log", extra=collector_options)
         collector.start()
         fsid = cluster.fsid()
         wait_for(lambda: any(c["id"] == fsid for c in api.get("/cluster")), 60, "the cluster to appear in the API")

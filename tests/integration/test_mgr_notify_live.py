@@ -3,6 +3,8 @@ test cluster's mgr; it hands over the OSD and file system maps as the monitors d
 osd out` reaches the collector through a notification (the fetch is recorded as caused by it, the
 map taken as the module sent it, and no version check read anything meanwhile); with the module disabled
 or the mgr restarted the collector's checks take over, and it reconnects when the module is back.
+A `calamari-server --mgr-notify` takes the maps the module signs straight from it, once its
+collector handed over the module's key, and tells each change once.
 
 The collector polls only once a minute here, so that a change it sees came either through the
 module or through a version check, and `CephSource.fetched_by` says which."""
@@ -10,14 +12,16 @@ module or through a version check, and `CephSource.fetched_by` says which."""
 from __future__ import annotations
 
 import subprocess
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from recording_sink import RecordingSink
 
 from calamari.adapters.bus import CollectorBus
-from calamari.testing.live import DevCluster, wait_for
+from calamari.testing.live import ApiClient, DevCluster, server_and_collector, wait_for
 from collector.agent import Collector
 from collector.ceph_source import CephSource
 
@@ -133,3 +137,40 @@ def test_across_a_mgr_restart_checks_take_over_and_it_reconnects_after(cluster, 
     assert source.notify_counters["connections"] > connections
     mark(cluster, live, 2, "in")
     assert source.fetched_by["osd_map"] == "notified"
+
+
+def counter(api: ApiClient, name: str) -> float:
+    """A sample of the server's /metrics."""
+    request = urllib.request.Request(api.base_url.removesuffix("/api/v2") + "/metrics",
+                                     headers={"Authorization": f"Bearer {api.token}"})
+    with urllib.request.urlopen(request, timeout=15) as answer:
+        text = answer.read().decode()
+    return float(next(line.split()[-1] for line in text.splitlines() if line.startswith(name + " ")))
+
+
+def test_the_server_takes_the_maps_the_module_signs_straight_from_it(cluster, ceph_cluster, tmp_path: Path) -> None:
+    notify = ["--mgr-notify", f"127.0.0.1:{ceph_cluster['notify_port']}"]
+    with server_and_collector(cluster, tmp_path, server_options=notify, collector_options=notify) as (_, _, api):
+        fsid = cluster.fsid()
+
+        def osd_in(osd: int) -> bool:
+            return api.get(f"/cluster/{fsid}/osd/{osd}")["in"]
+
+        def toggle(osd: int) -> None:
+            """`ceph osd out`, then `in`, each waited for in the API."""
+            for state, wanted in (("out", False), ("in", True)):
+                cluster.ceph("osd", state, str(osd))
+                wait_for(lambda wanted=wanted: osd_in(osd) is wanted, 30, f"osd.{osd} {state} in the API")
+
+        wait_for(lambda: len(api.get(f"/cluster/{fsid}/osd")) == 3, 60, "3 OSDs in the API")
+        # the collector hands the key over in its heartbeats (every second here): a change or two
+        # may come before it
+        wait_for(lambda: toggle(0) or counter(api, "calamari_mgr_maps_taken_total") > 0, 60,
+                 "a map taken straight from the module")
+        taken = counter(api, "calamari_mgr_maps_taken_total")
+        toggle(1)
+        assert counter(api, "calamari_mgr_maps_taken_total") > taken
+        assert counter(api, "calamari_mgr_maps_unusable_total") == 0
+        # each change told once, though the collector sent the same maps after
+        messages = [row["message"] for row in api.get(f"/cluster/{fsid}/event?page_size=1000")["results"]]
+        assert messages.count("OSD osd.1 marked out") == 1 and messages.count("OSD osd.1 marked in") == 1

@@ -20,6 +20,7 @@ class RecordingSink:
         self.facts: list[tuple[str | None, dict[str, Any]]] = []
         self.log_lines: list[dict[str, Any]] = []
         self.contact_checks = 0
+        self.push_keys: dict[str, bytes] = {}
         self.require_osd_map_fields = require_osd_map_fields
 
     def on_sync_object(
@@ -55,6 +56,10 @@ class RecordingSink:
     def on_heartbeat(self, fsid: str | None, host: str, at: datetime) -> None:
         with self.lock:
             self.heartbeats.append((fsid, host))
+
+    def on_mgr_push_key(self, fsid: str, key: bytes) -> None:
+        with self.lock:
+            self.push_keys[fsid] = key
 
     def check_contact(self, now: datetime, timeout_s: float) -> None:
         with self.lock:

@@ -6,6 +6,7 @@ import copy
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -136,6 +137,37 @@ def test_delta_against_another_base_asks_for_a_resync(bus, sink, collector) -> N
                                    "delta": {"lists": {"nope": {}}}})
     assert collector.receive_type("resync").body == {"names": ["osd_map"]}
     assert sink.version(FSID, "osd_map") == 17
+
+
+def test_a_delta_to_the_version_held_already_is_only_acknowledged(bus, sink, collector) -> None:
+    old, new = osd_dump("04-noout-set"), osd_dump("05-osd2-down")
+    collector.hello()
+    collector.send("sync_object", {"name": "osd_map", "version": old["epoch"], "data": old})
+    wait_for(lambda: sink.version(FSID, "osd_map") == old["epoch"])
+    # the server took the new map straight from ceph-mgr before the collector's copy came
+    assert sink.on_sync_object(FSID, "osd_map", new["epoch"], new, datetime.now(UTC), "ceph-mgr x")
+    calls = len(sink.calls)
+    collector.send("sync_object", {"name": "osd_map", "version": new["epoch"], "delta_from": old["epoch"],
+                                   "delta": protocol.make_delta("osd_map", old, new)})
+    ack = collector.receive_type("ack")
+    while ack.body.get("sync") != {"osd_map": new["epoch"]}:
+        ack = collector.receive_type("ack")
+    # (a resync would come before the ack of the collector's copy)
+    collector.send("heartbeat", {"versions": {"osd_map": new["epoch"]}})
+    assert collector.receive_type("ack").body.get("heartbeat") is not None
+    assert collector.receive(0.2) is None  # no resync was asked for
+    assert len(sink.calls) == calls and sink.data(FSID, "osd_map") == new
+
+
+def test_the_module_key_a_heartbeat_carries_is_kept_for_its_cluster_only_when_well_formed(bus, sink, collector) -> None:
+    collector.hello()
+    for bad in ("", "x" * 257, "with space", "é" * 10, 42):
+        collector.send("heartbeat", {"versions": {}, "mgr_push_key": bad})
+    wait_for(lambda: bus.totals()["rejects"] == 5)
+    assert list(bus.counters().values())[0]["reject_reasons"] == {"bad_body": 5}
+    assert sink.push_keys == {}
+    collector.send("heartbeat", {"versions": {}, "mgr_push_key": "ab" * 32})
+    wait_for(lambda: sink.push_keys == {FSID: b"ab" * 32})
 
 
 def test_heartbeat_with_newer_versions_triggers_a_resync(bus, sink, collector) -> None:

@@ -1,15 +1,21 @@
 """Maps on their way (calamari.service.maps_coming, .mgr_announcements and the API's reads that
 wait for them): ceph-mgr announces a new map; a read of that cluster made before the collector
 has sent it answers with that map, not with what is known to be stale; an older map does not end
-the wait, and a map that never comes holds reads for the bounded wait only."""
+the wait, and a map that never comes holds reads for the bounded wait only. A map the module sent
+signed with the key the cluster's collector handed over is taken into the model straight away;
+any other is only waited for."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import orjson
+import pytest
 from api_support import harness_fixture
 from test_answer_cache import cache, full, get, serving
 from test_mgr_notify import RunningServer
@@ -115,19 +121,53 @@ def test_reads_of_other_clusters_and_changes_do_not_wait(api) -> None:
     assert answer.status_code == 202 and coming.waits == 0
 
 
-def test_the_server_hears_of_new_maps_from_the_mgr_module(api, caplog) -> None:
-    held = api.service.sync_object(api.fsid, "osd_map")[0]
-    documents = {"osd_map": {"fsid": api.fsid, "epoch": held + 1}, "fs_map": {"epoch": "not a number"}}
+def next_osd_map_with_out(api, osd: int) -> dict:
+    """The held OSD map, one epoch on, with `osd` marked out (what ceph-mgr would dump next)."""
+    epoch, held = api.service.sync_object(api.fsid, "osd_map")
+    document = json.loads(json.dumps(held))
+    document["epoch"] = epoch + 1
+    for row in document["osds"]:
+        if row["osd"] == osd:
+            row["in"] = 0
+    return document
 
-    def dump(kind: str) -> bytes | None:  # signed with a key the server has no use for
-        return wire.data_line(b"k", api.fsid, kind, json.dumps(documents[kind]).encode())
+
+@contextmanager
+def announcing(api, documents: dict[str, dict], signed_with: bytes) -> Iterator[tuple[RunningServer, MgrAnnouncements]]:
+    """A calamari_notify module that sends `documents` (per kind), signed with `signed_with`, and
+    the server's listener on it, connected."""
+    def dump(kind: str) -> bytes | None:
+        return wire.data_line(signed_with, api.fsid, kind, json.dumps(documents[kind]).encode())
 
     module = RunningServer(fsid=api.fsid, dump=dump)
     announcements = MgrAnnouncements(api.service, [("127.0.0.1", module.port)])
+    api.service.mgr_announcements = announcements  # as the server sets it, for /metrics
     announcements.start()
     try:
-        api.service.maps_coming.wait_s = LIVENESS_S
         wait_for(lambda: announcements.listener.live())
+        yield module, announcements
+    finally:
+        announcements.stop()
+        module.stop()
+
+
+def metric(api, name: str) -> float:
+    answer = api.client.get("/metrics", headers={"Authorization": f"Bearer {api.token()}"})
+    assert answer.status_code == 200
+    text = answer.get_data(as_text=True)
+    return float(next(line.split()[-1] for line in text.splitlines() if line.startswith(name + " ")))
+
+
+def osd_is_in(api, osd: int) -> bool:
+    return api.call("GET", f"cluster/{{fsid}}/osd/{osd}").json["in"]
+
+
+def test_the_server_hears_of_new_maps_from_the_mgr_module(api, caplog) -> None:
+    held = api.service.sync_object(api.fsid, "osd_map")[0]
+    documents = {"osd_map": {"fsid": api.fsid, "epoch": held + 1}, "fs_map": {"epoch": "not a number"}}
+    api.service.maps_coming.wait_s = LIVENESS_S
+    # signed with a key the server does not have: announcements only
+    with announcing(api, documents, signed_with=b"k") as (module, announcements):
         module.server.notify("osd_map")
         wait_for(lambda: announcements.expected == 1)
         assert api.service.maps_coming.pending(api.fsid)
@@ -136,6 +176,51 @@ def test_the_server_hears_of_new_maps_from_the_mgr_module(api, caplog) -> None:
         assert "without a readable epoch" in caplog.text
         api.feed("06")
         assert not api.service.maps_coming.pending(api.fsid)
-    finally:
-        announcements.stop()
-        module.stop()
+
+
+def test_a_map_signed_with_the_key_the_collector_handed_over_is_taken_straight_from_the_module(api) -> None:
+    document = next_osd_map_with_out(api, 1)
+    api.service.on_mgr_push_key(api.fsid, b"the module's key")
+    assert osd_is_in(api, 1)
+    with announcing(api, {"osd_map": document}, signed_with=b"the module's key") as (module, announcements):
+        module.server.notify("osd_map")
+        wait_for(lambda: announcements.taken == 1)
+        assert not osd_is_in(api, 1)  # in the model, without the collector
+        assert not api.service.maps_coming.pending(api.fsid) and announcements.expected == 0
+        assert api.service.sync_versions(api.fsid)["osd_map"] == document["epoch"]
+        assert metric(api, "calamari_mgr_maps_taken_total") == 1
+        assert metric(api, "calamari_mgr_maps_awaited_total") == 0
+    # the collector's copy of the same map, a moment later, changes nothing: the change is told once
+    assert api.service.on_sync_object(api.fsid, "osd_map", document["epoch"], document, datetime.now(UTC)) is False
+    messages = [row["message"] for row in api.call("GET", "cluster/{fsid}/event?page_size=1000").json["results"]]
+    assert len([m for m in messages if "osd.1" in m and " out" in m]) == 1, messages
+
+
+@pytest.mark.parametrize("key", [None, b"another key"], ids=["no key yet", "another key"])
+def test_a_map_not_signed_with_the_handed_over_key_is_only_waited_for(api, key, caplog) -> None:
+    document = next_osd_map_with_out(api, 1)
+    if key is not None:
+        api.service.on_mgr_push_key(api.fsid, key)
+    api.service.maps_coming.wait_s = LIVENESS_S
+    with announcing(api, {"osd_map": document}, signed_with=b"the module's key") as (module, announcements):
+        module.server.notify("osd_map")
+        wait_for(lambda: announcements.expected == 1)
+        assert announcements.taken == 0 and api.service.maps_coming.pending(api.fsid)
+        assert announcements.unsigned == (key is not None)
+        assert ("signature is not the module's key" in caplog.text) == (key is not None)
+        assert metric(api, "calamari_mgr_maps_unusable_total") == (key is not None)
+        # not taken: the model's map stays the one the collector sent
+        assert api.service.sync_versions(api.fsid)["osd_map"] == document["epoch"] - 1
+
+
+def test_a_signed_map_the_model_refuses_changes_nothing(api, caplog) -> None:
+    document = next_osd_map_with_out(api, 1)
+    document["osds"] = "not a list"
+    api.service.on_mgr_push_key(api.fsid, b"k")
+    before = api.service.sync_versions(api.fsid)["osd_map"]
+    with announcing(api, {"osd_map": document}, signed_with=b"k") as (module, announcements):
+        module.server.notify("osd_map")
+        wait_for(lambda: api.service.rejected == 1)
+        assert announcements.taken == 0 and announcements.listener.live()  # the listener goes on
+    assert api.service.sync_versions(api.fsid)["osd_map"] == before
+    assert "rejected osd_map" in caplog.text

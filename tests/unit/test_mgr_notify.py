@@ -17,8 +17,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from recording_sink import RecordingSink
 from test_ceph_source_checks import Clock, ScriptedCeph
 
+from calamari.adapters.bus import CollectorBus
+from collector.agent import Collector
 from collector.ceph_mgr.calamari_notify import wire
 from collector.ceph_mgr.calamari_notify.server import MAX_CLIENT_BYTES, NotifyServer
 from collector.ceph_polling import MGR_GET_PREFIX
@@ -619,6 +622,7 @@ def test_a_map_sent_with_its_announcement_is_taken_without_reading_ceph(listener
     with sending_module(dumps) as (running, ceph, source):
         source.poll()  # the channel is up: the module's key is read now, once per connection
         assert ceph.targets.count(("config-key get", "mon")) == 1
+        assert source.mgr_push_key() == KEY  # what the agent hands to the server
         for round_no in (1, 2):
             ceph.targets.clear()
             ceph.osd_epoch += 1
@@ -693,6 +697,7 @@ def test_a_sent_map_that_is_not_the_modules_is_not_used_and_the_mgr_is_asked(lis
             assert changed["osd_map"][0] == ceph.osd_epoch and changed["osd_map"][0] != 99
             if round_no == 1:
                 assert reason in caplog.text and "was not used" in caplog.text
+                assert source.mgr_push_key() is None  # not handed to the server while in doubt
             # the key not read again; a sent map not looked at again on this connection
             assert ceph.targets == [(MGR_GET_PREFIX, "mgr")]
         assert source.maps_pushed == 0
@@ -712,6 +717,24 @@ def test_without_the_modules_key_a_sent_map_is_not_used(listeners, caplog) -> No
         # tried again with the first map it sends, then the mgr asked
         assert ceph.targets == [("config-key get", "mon"), (MGR_GET_PREFIX, "mgr")]
         assert "config-key get: rc=-2" in caplog.text
+        assert source.mgr_push_key() is None
+
+
+def test_the_collector_hands_the_modules_key_to_the_server_in_its_heartbeats(listeners) -> None:
+    sink = RecordingSink(require_osd_map_fields=False)
+    bus = CollectorBus(sink, "tcp://127.0.0.1:0")
+    bus.start()
+    try:
+        with sending_module(Dumps()) as (running, ceph, source):
+            collector = Collector(source, bus.bound_endpoint, poll_interval=0.05, heartbeat_interval=0.1,
+                                  stats_interval=60.0)
+            collector.start()
+            try:
+                wait_for(lambda: sink.push_keys == {FSID: KEY})
+            finally:
+                collector.stop()
+    finally:
+        bus.stop()
 
 
 def test_the_module_sends_each_line_without_waiting_for_the_last_to_be_acknowledged(module_server,

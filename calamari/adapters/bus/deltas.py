@@ -29,6 +29,12 @@ class SyncObjects:
         name, version = body["name"], body["version"]
         if "delta" in body:
             held = self.sink.sync_object(fsid, name)
+            if held is not None and held[0] == version:
+                # already held (the server took it straight from ceph-mgr): nothing to rebuild,
+                # and not a reason for a whole copy even when the base differs
+                self.replies.copy_handled(session, name, version)
+                self.replies.ack(session, {"sync": {name: version}})
+                return
             if held is None or held[0] != body["delta_from"] or not isinstance(held[1], dict):
                 # (not again while a whole copy asked for is on its way: it will be the base)
                 self.replies.resync(session, {name: version})

@@ -115,6 +115,10 @@ class MessageRouting:
             unreachable(envelope.fsid, envelope.host, datetime.now(UTC))
         else:
             self.sink.on_heartbeat(envelope.fsid, envelope.host, datetime.now(UTC))
+        key = body.get("mgr_push_key")
+        keys = getattr(self.sink, "on_mgr_push_key", None)
+        if key is not None and session.fsid is not None and keys is not None:
+            keys(session.fsid, key.encode("ascii"))  # only the cluster this collector speaks for
         # answered (naming it), so that the collector knows this server is alive and that the
         # stats it sent before this heartbeat arrived (collector/failover.py)
         self.replies.ack(session, {"sync": {}, "heartbeat": envelope.seq})
