@@ -26,8 +26,10 @@ poll interval unless --poll-interval), logs in to both and prints:
 The cluster's mgr also loads calamari's own module, calamari_notify, and the collector is told of
 new maps by it, as the dashboard is by ceph-mgr, and sent the OSD map with the news
 (docs/mgr-module.md); --no-mgr-notify measures the collector with its version checks alone. The
-server listens to the module too (`calamari-server --mgr-notify`): a read made after ceph-mgr
-announced a map the collector has not sent yet waits for it; --no-server-notify leaves that out.
+server listens to the module too (`calamari-server --mgr-notify`) and takes the maps it signs
+straight from it, with the key the collector hands over (the bench prints how many it took); a
+read made after ceph-mgr announced a map the server does not hold yet waits for it;
+--no-server-notify leaves that out.
 
 The dashboard is Debian's `ceph-mgr-dashboard` package (`apt-get install -y ceph-mgr-dashboard`);
 without it, or without Ceph, the bench says what to install and exits 0. Calamari's side of each
@@ -342,7 +344,11 @@ def print_freshness(results: list[dict[str, Any]], how: str) -> dict[str, Any]:
     if "calamari" in figures and "dashboard" in figures:
         cal, dash = figures["calamari"], figures["dashboard"]
         median_budget, p99_budget = FRESHNESS_BUDGET_MS
-        print(f"calamari / dashboard median: {cal['median_ms'] / max(dash['median_ms'], 1e-9):.1f}x "
+        both = [r for r in results if r["calamari"] is not None and r["dashboard"] is not None]
+        first = sum(r["calamari"] < r["dashboard"] for r in both)
+        figures["calamari_first"] = first
+        print(f"calamari saw the change first in {first} of {len(both)} changes")
+        print(f"calamari / dashboard median: {cal['median_ms'] / max(dash['median_ms'], 1e-9):.2f}x "
               f"(budget: no slower, <= 1x: {'ok' if cal['median_ms'] <= dash['median_ms'] else 'OVER'}); calamari "
               f"median {cal['median_ms']:.0f} ms (budget {median_budget:.0f}: "
               f"{'ok' if cal['median_ms'] <= median_budget else 'OVER'}), max {cal['max_ms']:.0f} ms (p99 budget "
@@ -351,6 +357,18 @@ def print_freshness(results: list[dict[str, Any]], how: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------ main
+
+def server_mgr_maps(calamari: Endpoint) -> dict[str, int]:
+    """How the server came by the maps ceph-mgr announced (its /metrics): taken straight from the
+    module, or waited for from the collector."""
+    answer = http_get(calamari.base_url.removesuffix("/api/v2") + "/metrics", calamari.headers, timeout=60)
+    counts = {}
+    for line in answer.body.decode().splitlines():
+        for kind in ("taken", "awaited", "unusable"):
+            if line.startswith(f"calamari_mgr_maps_{kind}_total "):
+                counts[kind] = int(float(line.split()[-1]))
+    return counts
+
 
 def dashboard_missing() -> str | None:
     missing = missing_ceph_tools()
@@ -454,6 +472,11 @@ def main() -> int:
             report["freshness"] = measure_freshness(mon, calamari, dashboard, fsid, args.osds, args.changes,
                                                     args.poll_ms / 1000, args.poll_interval)
             report["freshness_summary"] = print_freshness(report["freshness"], how)
+            if "--mgr-notify" in server.extra:
+                report["server_mgr_maps"] = server_mgr_maps(calamari)
+                print("maps ceph-mgr announced, as the server came by them: "
+                      + ", ".join(f"{kind} {n}" for kind, n in report["server_mgr_maps"].items())
+                      + " (taken: straight from the module; awaited: from the collector)")
         finally:
             if mon is not None:
                 mon.close()

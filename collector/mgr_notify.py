@@ -53,11 +53,17 @@ class MapData:
 
 
 @dataclass(frozen=True)
+class MapComing:
+    """A map of `kind` is about to be sent (its `data` line follows)."""
+    kind: str
+
+
+@dataclass(frozen=True)
 class Tick:
     pass
 
 
-Line = Greeting | MapChanged | MapData | Tick
+Line = Greeting | MapChanged | MapData | MapComing | Tick
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -127,6 +133,10 @@ def parse_line(line: bytes, *, first: bool) -> Line:
         if words[1] not in wire.MAP_TYPES:
             raise MalformedLine(f"unknown map kind {words[1][:40]!r}")
         return MapChanged(words[1])
+    if len(words) == 2 and words[0] == "coming":
+        if words[1] not in wire.MAP_DUMPS:
+            raise MalformedLine(f"coming: not a map the module sends {words[1][:40]!r}")
+        return MapComing(words[1])
     raise MalformedLine(f"unknown line {text[:80]!r}")
 
 
@@ -187,9 +197,11 @@ class MgrNotifyListener:
 
     def __init__(self, endpoints: Sequence[tuple[str, int]], fsid: str | None, *,
                  silence_s: float = wire.SILENCE_S, clock: Callable[[], float] = time.monotonic,
-                 on_announce: Callable[[], None] | None = None) -> None:
+                 on_announce: Callable[[], None] | None = None,
+                 on_coming: Callable[[str], None] | None = None) -> None:
         """`on_announce`, if given, is called on the listener's thread after each announcement
-        (instead of a reader waiting on `fileno()`: one hand-over fewer)."""
+        (instead of a reader waiting on `fileno()`: one hand-over fewer); `on_coming(kind)` when
+        the module says a map of `kind` is about to be sent (else such lines are only heard)."""
         if not endpoints:
             raise ValueError("no calamari_notify endpoint")
         self.endpoints = list(endpoints)
@@ -197,6 +209,7 @@ class MgrNotifyListener:
         self.silence_s = silence_s
         self._clock = clock
         self._on_announce = on_announce
+        self._on_coming = on_coming
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -333,6 +346,9 @@ class MgrNotifyListener:
                         self._connected = line
                         self.counters["connections"] += 1
                         log.info("calamari_notify of mgr %s at %s: maps are pushed now", line.mgr_name, where)
+                    elif isinstance(line, MapComing):
+                        if self._on_coming is not None:
+                            self._on_coming(line.kind)
                     elif isinstance(line, MapChanged | MapData):
                         self.counters["notifications"] += 1
                         self._announce(line.kind, line if isinstance(line, MapData) else None)

@@ -5,7 +5,12 @@ written; the next sync restores it): a failing store is retried until it takes t
 submission (user requests, users, sessions, keys) gets a handle the caller waits on before
 answering, and it ends either stored or never to be stored: a write failure that retrying soon
 will not fix (a full disk, a read-only file system) fails it at once, and a caller that stops
-waiting withdraws it. Either way the writer drops it, so it cannot be written later."""
+waiting withdraws it. Either way the writer drops it, so it cannot be written later.
+
+Map-derived events are gathered for `gather_s` after the first of them arrives before they are
+written (a durable submission, `flush()` or `stop()` ends the gathering at once): the events of one
+change (a map, then the alert pass it causes) go in one transaction, and the writer's work is not
+done in the milliseconds when the server answers the first reads of a change."""
 
 from __future__ import annotations
 
@@ -47,9 +52,11 @@ class Submission:
 
 class EventWriter:
     def __init__(self, store: EventStore, batch_size: int = 5000, on_persisted: Persisted | None = None,
-                 ) -> None:
+                 gather_s: float = 0.0) -> None:
         self.store = store
         self.batch_size = batch_size
+        self.gather_s = gather_s
+        self._hurry = 0  # flush() calls waiting: no gathering meanwhile
         self.on_persisted = on_persisted
         self._queue: deque[Submission] = deque()
         self._batch: list[Submission] = []  # taken from the queue, being written or retried
@@ -128,7 +135,12 @@ class EventWriter:
         tells how far the writer is."""
         with self._cond:
             target = self._seq
-            return self._cond.wait_for(lambda: self._oldest_pending() > target, timeout)
+            self._hurry += 1
+            self._cond.notify_all()
+            try:
+                return self._cond.wait_for(lambda: self._oldest_pending() > target, timeout)
+            finally:
+                self._hurry -= 1
 
     def _oldest_pending(self) -> int:
         """The submission number of the oldest submission not done (call with the condition held)."""
@@ -166,6 +178,12 @@ class EventWriter:
         with self._cond:
             while not self._queue and not self._stopping:
                 self._cond.wait()
+            deadline = time.monotonic() + self.gather_s
+            while not self._stopping and not self._hurry and not any(sub.durable for sub in self._queue):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
             batch: list[Submission] = []
             count = 0
             while self._queue and (not batch or count + len(self._queue[0].events) <= self.batch_size):

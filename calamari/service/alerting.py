@@ -38,6 +38,10 @@ DEFAULT_INTERVAL_S = 5.0
 # so that many conditions falling due one after another cost a pass each half second at most.
 DUE_PASS_GAP_S = 0.5
 DEFAULT_WINDOW = timedelta(minutes=30)
+# A pass caused by a change waits this long after it: the changes of a burst (a map, the next one
+# a few milliseconds later) are evaluated together, and the pass is not run in the milliseconds
+# when the server answers the first reads of the change.
+SETTLE_S = 0.02
 PRIME_EVENTS = 200_000  # the newest stored events read at a start for what changed before alerts
 RETIRE_EVERY_S = 3600.0  # resolved alerts and ended silences past the retention leave: at a start, then hourly
 RETIRE_STEP = 1000  # retired under one hold of the model's lock (a first pass may find years' worth)
@@ -247,7 +251,8 @@ class AlertingService:
             due = self._due_or_none()
             if due is not None:
                 wait = min(wait, max(due, DUE_PASS_GAP_S - since_full))
-            self._wake.wait(max(0.05, wait))
+            if self._wake.wait(max(0.05, wait)):
+                self._stop.wait(SETTLE_S)
             if self._stop.is_set() or self.service.closed:
                 return
             self._wake.clear()

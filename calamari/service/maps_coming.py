@@ -26,11 +26,24 @@ class MapsComing:
         self.waits = 0  # reads that waited
         self.timeouts = 0  # announced versions that did not come in time
 
-    def expect(self, fsid: str, name: str, version: int) -> None:
+    def expect(self, fsid: str, name: str, version: int, *, replace: bool = False) -> None:
+        """Wait for `version` of map `name` (or a newer one): with `replace`, instead of what was
+        expected of that map before, else as well (the newer of the two)."""
         with self._changed:
             maps = self._coming.setdefault(fsid, {})
             held = maps.get(name)
-            maps[name] = (max(version, held[0]) if held else version, self._clock() + self.wait_s)
+            newest = version if held is None or replace else max(version, held[0])
+            maps[name] = (newest, self._clock() + self.wait_s)
+
+    def withdraw(self, fsid: str, name: str) -> None:
+        """Map `name` of `fsid` is no longer awaited, whatever version was."""
+        with self._changed:
+            maps = self._coming.get(fsid)
+            if maps is None or maps.pop(name, None) is None:
+                return
+            if not maps:
+                del self._coming[fsid]
+            self._changed.notify_all()
 
     def arrived(self, fsid: str, name: str, version: int) -> None:
         """Version `version` of map `name` is in the model (or a newer one): no longer awaited."""

@@ -1,15 +1,17 @@
 """The server's own ear on ceph-mgr: it listens to the calamari_notify module (docs/mgr-module.md)
 as the collector does, for each new OSD or file system map as ceph-mgr takes it in.
 
+- When the module says a map is coming (before it dumps it, about a millisecond in the mgr), reads
+  of that cluster start waiting for a version newer than the model's (maps_coming.py), instead of
+  answering with what is about to be stale.
 - A map signed with the module's key, which the cluster's collector read from Ceph and handed over
   in its heartbeats, is taken into the model at once, as if the collector had sent it: the same
   checks, the same events. The collector's own copy of it, a moment later, is then only
   acknowledged. Four hand-overs between threads and processes fewer, on the path that decides how
   soon a change is seen.
 - Any other map sent (no key yet, a signature that is not the module's) is not data: only its
-  epoch is used, so that reads of that cluster wait for the collector's copy (maps_coming.py)
-  instead of answering with what is known to be stale. At worst (a module that announces maps
-  that never come) reads wait `COMING_WAIT_S` each time."""
+  epoch is used, and reads wait for the collector's copy of that version.
+At worst (a module that announces maps that never come) reads wait `COMING_WAIT_S` each time."""
 
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ class MgrAnnouncements:
     def __init__(self, service: Any, endpoints: Sequence[tuple[str, int]]) -> None:
         self.service = service
         # taken on the listener's own thread as each line arrives: no hand-over to another thread
-        self.listener = MgrNotifyListener(endpoints, None, on_announce=self.take)
+        self.listener = MgrNotifyListener(endpoints, None, on_announce=self.take, on_coming=self.coming)
         self._bad_logged_at = -BAD_LINE_LOG_EVERY_S
         self.taken = 0  # signed maps taken into the model
         self.expected = 0  # maps only waited for
@@ -49,6 +51,13 @@ class MgrAnnouncements:
 
     def stop(self, timeout: float = 2.0) -> None:
         self.listener.close(timeout)
+
+    def coming(self, kind: str) -> None:
+        """The module is about to send a map of `kind`: reads of its cluster wait for it from now
+        (it is dumped in the mgr meanwhile), not only once it is here and being taken in."""
+        fsid = self.listener.cluster
+        if fsid is not None:
+            self.service.expect_newer_map(fsid, kind)
 
     def take(self) -> None:
         """Take in, or wait for, the maps announced since the last call."""
@@ -68,8 +77,12 @@ class MgrAnnouncements:
                 self._warn(f"an announced {kind} without a readable epoch, or not its cluster's ({problem}); "
                            f"not waited for ({self.unreadable} so far)")
             elif self._signed(fsid, kind, sent):
-                self._ingest(fsid, kind, document)
+                if not self._ingest(fsid, kind, document):
+                    # held already (the collector was quicker): what was expected when it was
+                    # said to be coming is not what comes
+                    self.service.maps_coming.withdraw(fsid, kind)
             else:
+                # reads wait for this version now, not the one guessed when it was said to be coming
                 self.service.expect_map(fsid, kind, document["epoch"])
                 self.expected += 1
 
@@ -84,16 +97,19 @@ class MgrAnnouncements:
                    "waited for from the collector instead")
         return False
 
-    def _ingest(self, fsid: str, kind: str, document: dict[str, Any]) -> None:
+    def _ingest(self, fsid: str, kind: str, document: dict[str, Any]) -> bool:
+        """Take the map into the model; whether it was (not when the collector was quicker, the
+        store is behind or the model refuses it)."""
         mgr = f"ceph-mgr {self.listener.mgr_name or '?'}"
         try:
             applied = self.service.on_sync_object(fsid, kind, document["epoch"], document, datetime.now(UTC), mgr)
         except InvalidMap:
-            return  # logged and counted by the service; the collector's copy meets the same checks
+            return False  # logged and counted by the service; the collector's copy meets the same checks
         except Exception:  # a bug in the model must not end the listener: the collector's copy follows
             log.exception("taking the %s of %s sent by %s failed", kind, fsid, mgr)
-            return
-        self.taken += applied  # not when the collector was quicker, or the store is behind
+            return False
+        self.taken += applied
+        return applied
 
     def _warn(self, message: str) -> None:
         """Log `message` at most once a minute (a module may send many such maps)."""

@@ -47,6 +47,8 @@ class ServiceConfig:
     # older snapshots kept for history queries, one per 20k-event span (see adapters/snapshots.py)
     history_snapshots: int = HISTORY_KEEP
     write_batch: int = 5000
+    # how long map-derived events are gathered before they are written (adapters/event_writer.py)
+    write_gather_s: float = 0.02
     durable_timeout: float = 30.0
     # Events not yet written beyond which new maps wait: the event store is failing or too slow,
     # and the model must not run ahead of it without bound. Collectors resend later (resync).
@@ -78,7 +80,8 @@ def open_persistence(config: ServiceConfig) -> Persistence:
     store = EventStore(config.store_url, config.store_pool_size)
     snapshots = SnapshotWriter(config.snapshot_dir, store, config.snapshot_every_events,
                                config.snapshot_every_seconds, config.history_snapshots)
-    return Persistence(store, snapshots, EventWriter(store, config.write_batch, on_persisted=snapshots.persisted))
+    return Persistence(store, snapshots, EventWriter(store, config.write_batch, on_persisted=snapshots.persisted,
+                                                        gather_s=config.write_gather_s))
 
 
 class NotPersisted(RuntimeError):
@@ -333,15 +336,26 @@ class ModelService:
             self.mgr_push_keys[fsid] = key
 
     def expect_map(self, fsid: str, name: str, version: int) -> None:
-        """ceph-mgr announced version `version` of map `name` of cluster `fsid`: reads of that
-        cluster wait for it (calamari.service.maps_coming), unless the model has it already."""
+        """ceph-mgr sent version `version` of map `name` of cluster `fsid`: reads of that cluster
+        wait for it (calamari.service.maps_coming), unless the model has it already. It replaces
+        what was expected of that map when ceph-mgr said it was coming (`expect_newer_map`)."""
         with self.reading():  # held: an arrival cannot slip between the look and the expectation
             if fsid not in self.model.clusters:
                 return  # a cluster this server does not know: nobody reads it
             held = self.model.held.get(fsid, {}).get(name)
             if held is not None and isinstance(held[0], int) and held[0] >= version:
-                return  # the collector was quicker
-            self.maps_coming.expect(fsid, name, version)
+                self.maps_coming.withdraw(fsid, name)  # the collector was quicker
+                return
+            self.maps_coming.expect(fsid, name, version, replace=True)
+
+    def expect_newer_map(self, fsid: str, name: str) -> None:
+        """ceph-mgr is about to send a map `name` of cluster `fsid`: until it is here (and then
+        `expect_map` says which version it is), reads of that cluster wait for a version newer
+        than the model's (calamari.service.maps_coming)."""
+        with self.reading():
+            held = self.model.held.get(fsid, {}).get(name)
+            if held is not None and isinstance(held[0], int):
+                self.maps_coming.expect(fsid, name, held[0] + 1)
 
     def on_sync_object(self, fsid: str, name: str, version: SyncVersion, data: Any, at: datetime,
                        host: str = "") -> bool:

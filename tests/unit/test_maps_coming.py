@@ -171,10 +171,15 @@ def test_the_server_hears_of_new_maps_from_the_mgr_module(api, caplog) -> None:
         module.server.notify("osd_map")
         wait_for(lambda: announcements.expected == 1)
         assert api.service.maps_coming.pending(api.fsid)
-        module.server.notify("fs_map")  # no readable epoch: logged, not awaited
+        module.server.notify("fs_map")  # no readable epoch: logged
         wait_for(lambda: announcements.unreadable == 1)
         assert "without a readable epoch" in caplog.text
-        api.feed("06")
+        api.feed("06")  # the OSD map awaited arrives from the collector
+        # the file system map said to be coming is still awaited: the collector, which cannot use
+        # what the module sent either, reads it from the mgr
+        assert api.service.maps_coming.pending(api.fsid)
+        held = api.service.sync_versions(api.fsid)["fs_map"]
+        api.service.maps_coming.arrived(api.fsid, "fs_map", held + 1)
         assert not api.service.maps_coming.pending(api.fsid)
 
 
@@ -224,3 +229,36 @@ def test_a_signed_map_the_model_refuses_changes_nothing(api, caplog) -> None:
         assert announcements.taken == 0 and announcements.listener.live()  # the listener goes on
     assert api.service.sync_versions(api.fsid)["osd_map"] == before
     assert "rejected osd_map" in caplog.text
+
+
+def test_reads_wait_from_when_a_map_is_said_to_be_coming(api) -> None:
+    api.service.maps_coming.wait_s = LIVENESS_S
+    held = api.service.sync_object(api.fsid, "osd_map")[0]
+    api.service.expect_newer_map(api.fsid, "osd_map")  # the module's `coming osd_map`
+    assert api.service.maps_coming.pending(api.fsid)
+    api.service.expect_map(api.fsid, "osd_map", held + 1)  # then its `data` line: that version
+    assert api.service.maps_coming.pending(api.fsid)
+    api.feed("06")  # which the collector's copy brings
+    assert api.service.sync_versions(api.fsid)["osd_map"] > held
+    assert not api.service.maps_coming.pending(api.fsid)
+
+
+def test_a_map_the_collector_brought_first_is_not_waited_for_again(api) -> None:
+    """The collector's copy of a map can reach the server before the module's `coming` line is
+    read: the server then waits for the version after it until the module's map says which it is."""
+    document = next_osd_map_with_out(api, 1)
+    api.service.on_mgr_push_key(api.fsid, b"k")
+    api.service.maps_coming.wait_s = LIVENESS_S
+    with announcing(api, {"osd_map": document}, signed_with=b"k") as (module, announcements):
+        # the collector was quicker
+        assert api.service.on_sync_object(api.fsid, "osd_map", document["epoch"], document, datetime.now(UTC))
+        module.server.notify("osd_map")
+        # (not left waiting for the version after it: far sooner than the deadline)
+        wait_for(lambda: not api.service.maps_coming.pending(api.fsid), timeout=5)
+        assert announcements.taken == 0 and api.service.maps_coming.timeouts == 0
+    # unsigned, the same: the version the module sent is what reads wait for, and it is here
+    api.service.mgr_push_keys.clear()
+    with announcing(api, {"osd_map": document}, signed_with=b"k") as (module, announcements):
+        module.server.notify("osd_map")
+        wait_for(lambda: announcements.expected == 1)
+        assert not api.service.maps_coming.pending(api.fsid)

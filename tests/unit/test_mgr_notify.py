@@ -31,6 +31,7 @@ from collector.mgr_notify import (
     LineSplitter,
     MalformedLine,
     MapChanged,
+    MapComing,
     MapData,
     MgrNotifyListener,
     Tick,
@@ -71,6 +72,11 @@ def test_a_tick_is_read() -> None:
     assert parse_line(wire.TICK.rstrip(b"\n"), first=False) == Tick()
 
 
+@pytest.mark.parametrize("kind", wire.MAP_DUMPS)
+def test_a_map_said_to_be_coming_is_read(kind: str) -> None:
+    assert parse_line(wire.coming_line(kind).rstrip(b"\n"), first=False) == MapComing(kind)
+
+
 @pytest.mark.parametrize("line, first", [
     (b"HTTP/1.1 200 OK", True),  # something else listens on the port
     (b"calamari_notify 2 fsid x", True),  # another version of the channel
@@ -80,6 +86,8 @@ def test_a_tick_is_read() -> None:
     (b"map", False),
     (b"map osd_map extra", False),
     (b"tock", False),
+    (b"coming mon_map", False),  # not a kind the module sends
+    (b"coming", False),
     (b"", False),
     ("map osd_mäp".encode(), False),
     (b"calamari_notify 1 fsid x", False),  # a second greeting
@@ -269,6 +277,49 @@ def test_a_map_is_sent_with_its_announcement_dumped_once_for_every_client(listen
             assert listener.take_data("osd_map") is None  # taken once
         assert dumps.calls == ["osd_map"]
         assert running.server.counters["maps_sent"] == 1
+    finally:
+        running.stop()
+
+
+def test_a_map_is_said_to_be_coming_before_it_is_dumped(listeners) -> None:
+    dumps = Dumps()
+    said: list[str] = []
+    running = RunningServer(dump=dumps)
+    try:
+        listener = listen(listeners, running.port, on_coming=said.append)
+        wait_for(listener.live)
+        running.server.notify("osd_map")
+        wait_for(lambda: listener.counters["notifications"] == 1)
+        assert said == ["osd_map"] and listener.take_data("osd_map") is not None
+        running.server.notify("mon_map")  # not a kind sent with its map: nothing said ahead
+        wait_for(lambda: listener.counters["notifications"] == 2)
+        assert said == ["osd_map"] and listener.counters["malformed"] == 0
+    finally:
+        running.stop()
+
+
+def test_the_coming_line_comes_first_and_only_for_maps_that_will_be_dumped() -> None:
+    dumping = {"osd_map": True, "fs_map": False}
+    running = RunningServer(dump=Dumps(), dumps=lambda kind: dumping[kind])
+    try:
+        with socket.create_connection(("127.0.0.1", running.port), timeout=5) as sock:
+            splitter: LineSplitter = LineSplitter()
+            lines: list[object] = []
+
+            def read(count: int) -> list[object]:
+                while len(lines) < count:
+                    data = sock.recv(65536)
+                    assert data, f"the module closed the channel after {lines}"
+                    lines.extend(splitter.feed(data))
+                return lines[:count]
+
+            read(1)  # the greeting
+            wait_for(lambda: running.server.clients() == 1)
+            running.server.notify("osd_map")
+            got = read(3)
+            assert got[1] == b"coming osd_map" and isinstance(got[2], bytes) and got[2].startswith(b"data osd_map ")
+            running.server.notify("fs_map")  # too large lately: announced only, and not said ahead
+            assert read(4)[3] == b"map fs_map"
     finally:
         running.stop()
 

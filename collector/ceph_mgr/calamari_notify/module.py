@@ -53,7 +53,7 @@ class Module(MgrModule):
             fsid = self.get("mon_map")["fsid"]
             key = self._push_key()
             server = NotifyServer(fsid, self.get_mgr_id(), self.log,
-                                  dump=functools.partial(self._data_line, key, fsid))
+                                  dump=functools.partial(self._data_line, key, fsid), dumps=self._dumps)
             self._server = server
             try:
                 server.serve(addr, port)
@@ -75,11 +75,15 @@ class Module(MgrModule):
             self.set_store(PUSH_KEY_NAME, key)
         return str(key).encode("ascii")
 
+    def _dumps(self, kind: str) -> bool:
+        """Whether `_data_line` dumps the map of `kind` now (not while it was found too large)."""
+        return self._too_large_until.get(kind, 0.0) <= time.monotonic()
+
     def _data_line(self, key: bytes, fsid: str, kind: str) -> bytes | None:
         """The map of `kind` as the mgr holds it, signed, for the channel; None when too large."""
-        now = time.monotonic()
-        if self._too_large_until.get(kind, 0.0) > now:
+        if not self._dumps(kind):
             return None
+        now = time.monotonic()
         payload = json.dumps(self.get(kind), separators=(",", ":")).encode("ascii")
         if len(payload) > MAX_PUSH_BYTES:
             self._too_large_until[kind] = now + TOO_LARGE_RETRY_S

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from .wire import KEEPALIVE_S, MAP_DUMPS, MAP_TYPES, TICK, greeting, map_line
+from .wire import KEEPALIVE_S, MAP_DUMPS, MAP_TYPES, TICK, coming_line, greeting, map_line
 
 # A client has nothing to say; one that sends more than this is not a collector and is cut off.
 MAX_CLIENT_BYTES = 4096
@@ -35,11 +35,15 @@ class NotifyServer:
 
     def __init__(self, fsid: str, mgr_name: str, log: logging.Logger,
                  max_clients: int = DEFAULT_MAX_CLIENTS, clock: Callable[[], float] = time.monotonic,
-                 dump: Callable[[str], bytes | None] | None = None) -> None:
+                 dump: Callable[[str], bytes | None] | None = None,
+                 dumps: Callable[[str], bool] | None = None) -> None:
         """`dump(kind)`: the `data` line of the map of `kind` the mgr holds now (wire.data_line),
-        or None to announce it only; called on the serving thread, once per kind and round."""
+        or None to announce it only; called on the serving thread, once per kind and round.
+        `dumps(kind)`: whether `dump` will be tried for `kind` now (else: always, for MAP_DUMPS),
+        i.e. whether a `coming` line may promise it."""
         self._hello = greeting(fsid, mgr_name)
         self._dump = dump
+        self._dumps = dumps
         self._log = log
         self._max_clients = max_clients
         self._clock = clock
@@ -104,7 +108,7 @@ class NotifyServer:
                     if key.data == "listener":
                         self._accept(listener, selector)
                     elif key.data == "wake":
-                        self._take_pending()
+                        self._tell_coming(self._take_pending(), selector)
                     else:
                         self._serve_client(key.data, events, selector)
                 if self._clock() >= next_tick:
@@ -150,7 +154,7 @@ class NotifyServer:
         self.counters["connections"] += 1
         self._log.info("calamari_notify: collector connected from %s", peer)
 
-    def _take_pending(self) -> None:
+    def _take_pending(self) -> set[str]:
         try:
             while os.read(self._wake_r, 512):
                 pass
@@ -161,6 +165,30 @@ class NotifyServer:
         for client in self._clients.values():
             self.counters["coalesced"] += len(kinds & client.pending)
             client.pending |= kinds
+        return kinds
+
+    def _tell_coming(self, kinds: set[str], selector: selectors.BaseSelector) -> None:
+        """Say at once which maps are about to be dumped and sent, before dumping them (about a
+        millisecond in the mgr): a reader can hold its answers for them from now. Only to
+        clients with nothing else waiting to be sent (one that is behind gets the map when it has
+        caught up); the rest of a line the socket does not take at once is sent first later."""
+        if self._dump is None:
+            return
+        coming = b"".join(coming_line(kind) for kind in sorted(kinds)
+                          if kind in MAP_DUMPS and (self._dumps is None or self._dumps(kind)))
+        if not coming:
+            return
+        for client in list(self._clients.values()):
+            if client.out:
+                continue
+            try:
+                sent = client.sock.send(coming)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self._drop(client, selector)
+                continue
+            client.out += coming[sent:]
 
     def _serve_client(self, client: _Client, events: int, selector: selectors.BaseSelector) -> None:
         if events & selectors.EVENT_READ:
@@ -191,7 +219,8 @@ class NotifyServer:
                 self._drop(client, selector)
                 return
             del client.out[:sent]
-        wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if client.out else 0)
+        # (maps still pending once `out` is written, after a `coming` line: sent at the next round)
+        wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if client.out or client.pending else 0)
         if selector.get_key(client.sock).events != wanted:
             selector.modify(client.sock, wanted, client)
 

@@ -3,6 +3,9 @@ lines, server to collector only (the module reads nothing a client sends but its
 
     calamari_notify 1 <fsid> <mgr name>   the greeting, first line of every connection
     map <notify type>                     the mgr has a new map of that kind (coalesced)
+    coming <kind>                         the same, said before the map is dumped: a `data` line
+                                          of that kind follows (unless the dump fails); sent
+                                          only to a client with nothing else waiting to be sent
     data <kind> <mac> <JSON>              the same, with the map itself (kinds of MAP_DUMPS, when
                                           its JSON is at most MAX_PUSH_BYTES): the mgr's dump of
                                           it, signed (data_mac) with the module's key
@@ -48,6 +51,10 @@ def greeting(fsid: str, mgr_name: str) -> bytes:
 
 def map_line(notify_type: str) -> bytes:
     return f"map {notify_type}\n".encode("ascii")
+
+
+def coming_line(kind: str) -> bytes:
+    return f"coming {kind}\n".encode("ascii")
 
 
 TICK = b"tick\n"
