@@ -54,6 +54,10 @@ __all__ = [
 
 log = logging.getLogger("calamari.collector")
 
+# How long the agent's copies of the maps the mgr module sent wait while the server takes them
+# straight from the module: off the moment the server answers the first reads of the change.
+PUSHED_MAP_DELAY_S = 0.02
+
 
 @dataclass(frozen=True)
 class BusServer:
@@ -117,6 +121,11 @@ class Collector(Supervised, CommandHandling):
         self._needs_full: set[str] = set()
         self._acked: dict[str, Any] = {}
         self._hello_acked = False
+        # The server says (in its answers to heartbeats) that it takes the maps the mgr module
+        # signs straight from the module: the agent's copies of those then wait `pushed_map_delay_s`
+        # (see _serve). False until it says so, and again after a move to another server.
+        self.server_takes_mgr_maps = False
+        self.pushed_map_delay_s = PUSHED_MAP_DELAY_S
         # request_id -> [body, last sent monotonic time, acknowledged]
         self._results: dict[str, list[Any]] = {}
         self._host_results: set[str] = set()  # ids in _results of host commands (dropped once acknowledged)
@@ -210,6 +219,7 @@ class Collector(Supervised, CommandHandling):
         have arrived."""
         self._sent.clear()
         self._hello_acked = False
+        self.server_takes_mgr_maps = False  # until this server says so
         self._send_hello()
         for name, (version, data) in list(self._held.items()):
             self.send_sync(name, version, data, full=True)
@@ -232,18 +242,30 @@ class Collector(Supervised, CommandHandling):
             next_stats = now + min(1.0, self.stats_interval)
             poller = zmq.Poller()
             poller.register(sock, zmq.POLLIN)
+            notified_due = math.inf  # when maps the server has already are read and sent
             if self._notify_fd is not None:  # the mgr module announces new maps through it
                 poller.register(self._notify_fd, zmq.POLLIN)
             while not self._stopping.is_set():
-                timeout = max(0.0, min(next_poll, next_check, next_heartbeat, next_stats) - time.monotonic())
+                timeout = max(0.0, min(next_poll, next_check, next_heartbeat, next_stats, notified_due)
+                              - time.monotonic())
                 # rounded up: a wait rounded down to 0 ms would spin until the deadline
                 ready = dict(poller.poll(math.ceil(min(timeout, 0.25) * 1000)))
                 if sock in ready:
                     self._receive_all(sock)
                 if self._notify_fd is not None and self._notify_fd in ready:
-                    self._notified_source()
+                    if self.server_takes_mgr_maps and self.source.announced_maps_sent():
+                        # the server took these from the module: the copies wait, off the moment
+                        # it answers the first reads of the change (announcements meanwhile too)
+                        poller.unregister(self._notify_fd)
+                        notified_due = time.monotonic() + self.pushed_map_delay_s
+                    else:
+                        self._notified_source()
                 self.counters["wakeups"] += 1
                 now = time.monotonic()
+                if now >= notified_due:
+                    notified_due = math.inf
+                    poller.register(self._notify_fd, zmq.POLLIN)
+                    self._notified_source()
                 decision = self._rotation.decide(now)
                 if decision.switch:
                     poller.unregister(sock)

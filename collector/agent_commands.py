@@ -58,6 +58,7 @@ class CommandHandling(Sending):
                 self._acked.update(body["sync"])
                 if "heartbeat" in body:  # it answers a heartbeat: the stats sent before it arrived
                     self._stats_backlog.delivered_up_to(body["heartbeat"])
+                    self.server_takes_mgr_maps = body.get("mgr_maps") is True
         elif envelope.type == RESYNC:
             self.counters["resyncs"] += 1
             for name in body["names"]:

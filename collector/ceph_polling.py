@@ -157,6 +157,11 @@ class Polling:
                     "until its channel reconnects", kind, problem)
         return None
 
+    def announced_maps_sent(self) -> bool:
+        notifier = self._notifier
+        return (notifier is not None and notifier.connection != self._pushed_off
+                and notifier.announced_all_sent())
+
     def mgr_push_key(self) -> bytes | None:
         notifier = self._notifier
         if notifier is None or not notifier.live():

@@ -258,6 +258,11 @@ class MgrNotifyListener:
             kinds, self._pending = self._pending, set()
         return kinds
 
+    def announced_all_sent(self) -> bool:
+        """Whether something was announced since the last take() and every kind of it came with its map."""
+        with self._lock:
+            return bool(self._pending) and all(kind in self._data for kind in self._pending)
+
     def take_data(self, kind: str) -> MapData | None:
         """The map of `kind` sent with its last announcement (once), if that one carried it."""
         with self._lock:

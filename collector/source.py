@@ -62,6 +62,10 @@ class Notifying(Protocol):
     def notified(self) -> dict[str, tuple[SyncVersion, Any]]:
         """Like check(), for the maps announced: sync objects whose version changed."""
 
+    def announced_maps_sent(self) -> bool:
+        """Whether everything announced since the last notified() came with its map, signed with
+        the key handed to the server: a server that takes such maps has them already."""
+
     def mgr_push_key(self) -> bytes | None:
         """The key the mgr module signs the maps it sends with, once read from Ceph and while
         its channel is up and its maps check out; None otherwise. The agent hands it to the

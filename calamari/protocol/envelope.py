@@ -326,6 +326,7 @@ def _validate_ack(body: dict[str, Any]) -> None:
         _require(isinstance(body["sync"], dict), ACK, "sync")
         # the answer to a heartbeat names it by its envelope's seq
         _require(is_int(body.get("heartbeat", 0)) and body.get("heartbeat", 0) >= 0, ACK, "heartbeat")
+        _require(isinstance(body.get("mgr_maps", False), bool), ACK, "mgr_maps")
     elif "command_result" in body:
         _require(isinstance(body["command_result"], str), ACK, "command_result")
     else:

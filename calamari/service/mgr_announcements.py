@@ -45,12 +45,18 @@ class MgrAnnouncements:
         self.expected = 0  # maps only waited for
         self.unreadable = 0
         self.unsigned = 0  # maps whose signature was not the module's, with a key known
+        self.signature_failing = False  # the last map sent was not signed with the key held
 
     def start(self) -> None:
         self.listener.start()
 
     def stop(self, timeout: float = 2.0) -> None:
         self.listener.close(timeout)
+
+    def takes_maps_of(self, fsid: str) -> bool:
+        """Connected to a module of cluster `fsid` that spoke lately, and the last map it sent (if
+        any) was signed with the key held (its key is the service's to check)."""
+        return self.listener.cluster == fsid and self.listener.live() and not self.signature_failing
 
     def coming(self, kind: str) -> None:
         """The module is about to send a map of `kind`: reads of its cluster wait for it from now
@@ -90,7 +96,8 @@ class MgrAnnouncements:
         key = self.service.mgr_push_keys.get(fsid)
         if key is None:
             return False
-        if hmac.compare_digest(sent.mac, wire.data_mac(key, fsid, kind, sent.payload)):
+        self.signature_failing = not hmac.compare_digest(sent.mac, wire.data_mac(key, fsid, kind, sent.payload))
+        if not self.signature_failing:
             return True
         self.unsigned += 1
         self._warn(f"a {kind} whose signature is not the module's key ({self.unsigned} so far); "

@@ -335,6 +335,10 @@ class ModelService:
                      "module signs with it are taken as they come", fsid)
             self.mgr_push_keys[fsid] = key
 
+    def takes_mgr_maps(self, fsid: str) -> bool:
+        announcements = self.mgr_announcements
+        return fsid in self.mgr_push_keys and announcements is not None and announcements.takes_maps_of(fsid)
+
     def expect_map(self, fsid: str, name: str, version: int) -> None:
         """ceph-mgr sent version `version` of map `name` of cluster `fsid`: reads of that cluster
         wait for it (calamari.service.maps_coming), unless the model has it already. It replaces

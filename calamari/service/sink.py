@@ -41,6 +41,10 @@ class ClusterSink(Protocol):
         as that cluster's collector read it from Ceph (the server then takes signed maps straight
         from the module: calamari.service.mgr_announcements)."""
 
+    def takes_mgr_maps(self, fsid: str) -> bool:
+        """Optional: whether this server takes the maps cluster `fsid`'s calamari_notify module
+        signs straight from it now (its key held, the module heard)."""
+
     def on_cluster_unreachable(self, fsid: str, host: str, at: datetime) -> None:
         """A collector is alive but cannot reach its cluster: the cluster is stale from now on,
         until a plain heartbeat says otherwise."""

@@ -21,6 +21,7 @@ class RecordingSink:
         self.log_lines: list[dict[str, Any]] = []
         self.contact_checks = 0
         self.push_keys: dict[str, bytes] = {}
+        self.takes_maps = False  # what takes_mgr_maps answers
         self.require_osd_map_fields = require_osd_map_fields
 
     def on_sync_object(
@@ -56,6 +57,9 @@ class RecordingSink:
     def on_heartbeat(self, fsid: str | None, host: str, at: datetime) -> None:
         with self.lock:
             self.heartbeats.append((fsid, host))
+
+    def takes_mgr_maps(self, fsid: str) -> bool:
+        return self.takes_maps
 
     def on_mgr_push_key(self, fsid: str, key: bytes) -> None:
         with self.lock:

@@ -159,6 +159,20 @@ def test_a_delta_to_the_version_held_already_is_only_acknowledged(bus, sink, col
     assert len(sink.calls) == calls and sink.data(FSID, "osd_map") == new
 
 
+def test_the_answer_to_a_heartbeat_says_whether_the_server_takes_the_mgr_maps_itself(bus, sink, collector) -> None:
+    def heartbeat_answer() -> dict:
+        collector.send("heartbeat", {"versions": {}})
+        ack = collector.receive_type("ack")
+        while "heartbeat" not in ack.body:  # (the answer to hello)
+            ack = collector.receive_type("ack")
+        return ack.body
+
+    collector.hello()
+    assert "mgr_maps" not in heartbeat_answer()
+    sink.takes_maps = True
+    assert heartbeat_answer()["mgr_maps"] is True
+
+
 def test_the_module_key_a_heartbeat_carries_is_kept_for_its_cluster_only_when_well_formed(bus, sink, collector) -> None:
     collector.hello()
     for bad in ("", "x" * 257, "with space", "é" * 10, 42):

@@ -195,6 +195,9 @@ def test_a_map_signed_with_the_key_the_collector_handed_over_is_taken_straight_f
         assert api.service.sync_versions(api.fsid)["osd_map"] == document["epoch"]
         assert metric(api, "calamari_mgr_maps_taken_total") == 1
         assert metric(api, "calamari_mgr_maps_awaited_total") == 0
+        # what the server tells the collector in its answers to heartbeats (its copies may wait)
+        assert api.service.takes_mgr_maps(api.fsid) and not api.service.takes_mgr_maps("another-fsid")
+    assert not api.service.takes_mgr_maps(api.fsid)  # the module no longer heard
     # the collector's copy of the same map, a moment later, changes nothing: the change is told once
     assert api.service.on_sync_object(api.fsid, "osd_map", document["epoch"], document, datetime.now(UTC)) is False
     messages = [row["message"] for row in api.call("GET", "cluster/{fsid}/event?page_size=1000").json["results"]]
@@ -212,6 +215,7 @@ def test_a_map_not_signed_with_the_handed_over_key_is_only_waited_for(api, key, 
         wait_for(lambda: announcements.expected == 1)
         assert announcements.taken == 0 and api.service.maps_coming.pending(api.fsid)
         assert announcements.unsigned == (key is not None)
+        assert not api.service.takes_mgr_maps(api.fsid)  # the collector's copies must not wait
         assert ("signature is not the module's key" in caplog.text) == (key is not None)
         assert metric(api, "calamari_mgr_maps_unusable_total") == (key is not None)
         # not taken: the model's map stays the one the collector sent

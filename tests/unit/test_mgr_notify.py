@@ -892,3 +892,36 @@ def test_the_agent_wakes_on_an_announcement_and_sends_the_map(module_server) -> 
         collector.stop()
         bus.stop()
         source.close()
+
+
+@pytest.mark.parametrize("server_takes", [False, True], ids=["server waits for the collector", "server takes them"])
+def test_the_collectors_copy_of_a_sent_map_waits_while_the_server_takes_them_itself(listeners, server_takes) -> None:
+    sink = RecordingSink(require_osd_map_fields=False)
+    sink.takes_maps = server_takes
+    bus = CollectorBus(sink, "tcp://127.0.0.1:0")
+    bus.start()
+    dumps = Dumps()
+    try:
+        with sending_module(dumps) as (running, ceph, source):
+            collector = Collector(source, bus.bound_endpoint, poll_interval=60.0, heartbeat_interval=0.1,
+                                  stats_interval=60.0)
+            collector.pushed_map_delay_s = 2.0
+            collector.start()
+            try:
+                wait_for(lambda: sink.version(FSID, "osd_map") == ceph.osd_epoch)  # the first poll's
+                wait_for(lambda: collector.server_takes_mgr_maps is server_takes)  # a heartbeat's answer says
+                ceph.osd_epoch += 1
+                dumps.maps["osd_map"] = {**ceph.answer("osd dump", {}), "fsid": FSID}
+                running.server.notify("osd_map")
+                wait_for(lambda: source.notify_counters["notifications"] == 1)
+                if server_takes:
+                    wakeups = collector.counters["wakeups"]
+                    wait_for(lambda: collector.counters["wakeups"] >= wakeups + 2)
+                    assert collector.counters["notified"] == 0  # not read yet: the server has it
+                    assert sink.version(FSID, "osd_map") == ceph.osd_epoch - 1
+                wait_for(lambda: sink.version(FSID, "osd_map") == ceph.osd_epoch, timeout=10)
+                assert collector.counters["notified"] == 1 and source.maps_pushed == 1
+            finally:
+                collector.stop()
+    finally:
+        bus.stop()

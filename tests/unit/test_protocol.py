@@ -120,6 +120,13 @@ def test_oversized_frames_are_rejected_before_decoding() -> None:
     assert protocol.decode(frame, max_bytes=len(frame)).type == "stats"
 
 
+def test_an_ack_says_whether_the_server_takes_the_mgr_maps_with_a_boolean() -> None:
+    ok = {"sync": {}, "heartbeat": 4, "mgr_maps": True}
+    assert protocol.decode(protocol.encode("ack", ok, fsid="f1", host="h", seq=1)).body == ok
+    with pytest.raises(ProtocolError, match="mgr_maps"):
+        protocol.decode(protocol.encode("ack", {**ok, "mgr_maps": "yes"}, fsid="f1", host="h", seq=1))
+
+
 def test_allowed_types_limit_the_direction() -> None:
     frame = protocol.encode("command", BODIES["command"], fsid="f1", host="h", seq=1)
     with pytest.raises(ProtocolError, match="unexpected_type"):

@@ -120,8 +120,13 @@ class MessageRouting:
         if key is not None and session.fsid is not None and keys is not None:
             keys(session.fsid, key.encode("ascii"))  # only the cluster this collector speaks for
         # answered (naming it), so that the collector knows this server is alive and that the
-        # stats it sent before this heartbeat arrived (collector/failover.py)
-        self.replies.ack(session, {"sync": {}, "heartbeat": envelope.seq})
+        # stats it sent before this heartbeat arrived (collector/failover.py); and whether this
+        # server takes the maps ceph-mgr signs straight from it (the collector's copies can wait)
+        answer: dict[str, Any] = {"sync": {}, "heartbeat": envelope.seq}
+        takes = getattr(self.sink, "takes_mgr_maps", None)
+        if session.fsid is not None and takes is not None and takes(session.fsid):
+            answer["mgr_maps"] = True
+        self.replies.ack(session, answer)
         self._resync_stale(session, body["versions"])
 
     def _resync_stale(self, session: CollectorSession, versions: dict[str, Any]) -> None:
