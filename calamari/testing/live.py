@@ -23,6 +23,9 @@ from typing import Any, TypeVar
 REPO = Path(__file__).resolve().parents[2]
 DEV_CLUSTER_SCRIPT = REPO / "scripts" / "ceph-dev-cluster.sh"
 CEPH_TOOLS = ("ceph-mon", "ceph-osd", "ceph-mgr", "ceph")
+# A daemon started again must write its pid file within this and still run this much later.
+STARTED_WITHIN_S = 30.0
+STAYS_UP_S = 1.0
 BIN = Path(sys.executable).parent
 
 T = TypeVar("T")
@@ -124,10 +127,29 @@ class DevCluster:
             wait_for(lambda: not _alive(pid), 10, f"{daemon} (pid {pid}) to die")
 
     def start_daemon(self, daemon: str) -> None:
-        """Start e.g. "osd.1" or "mon.a" again with the cluster's ceph.conf (it daemonizes)."""
+        """Start e.g. "osd.1" or "mon.a" again with the cluster's ceph.conf (it daemonizes), and see
+        that it is still running a moment later. A ceph-mgr started right after its predecessor
+        exited was once seen to log its version and exit, which failed every later test on the
+        shared cluster: such a start is tried once more."""
         kind, _, ident = daemon.partition(".")
-        subprocess.run([f"ceph-{kind}", "-c", self.conf, "-i", ident], env=self.env, check=True, timeout=60,
-                       capture_output=True)
+        for attempt in (1, 2):
+            before = self.pid_of(daemon)
+            subprocess.run([f"ceph-{kind}", "-c", self.conf, "-i", ident], env=self.env, check=True, timeout=60,
+                           capture_output=True)
+            if self._stays_up(daemon, before):
+                return
+            if attempt == 2:
+                raise RuntimeError(f"{daemon} exited right after it was started, twice")
+
+    def _stays_up(self, daemon: str, before: int | None) -> bool:
+        """A new process of `daemon` (not `before`) wrote its pid file and is alive STAYS_UP_S later."""
+        try:
+            pid = wait_for(lambda: (lambda p: p if p is not None and p != before and _alive(p) else None)(
+                self.pid_of(daemon)), STARTED_WITHIN_S, f"{daemon} to write its pid file")
+        except WaitTimeout:
+            return False
+        time.sleep(STAYS_UP_S)
+        return _alive(pid)
 
     def ceph(self, *words: str, timeout: float = 30) -> Any:
         """Run the `ceph` CLI against this cluster with JSON output; the parsed output ("" if none)."""
