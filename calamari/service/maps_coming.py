@@ -38,24 +38,23 @@ class MapsComing:
     def withdraw(self, fsid: str, name: str) -> None:
         """Map `name` of `fsid` is no longer awaited, whatever version was."""
         with self._changed:
-            maps = self._coming.get(fsid)
-            if maps is None or maps.pop(name, None) is None:
-                return
-            if not maps:
-                del self._coming[fsid]
-            self._changed.notify_all()
+            self._forget(fsid, name)
 
     def arrived(self, fsid: str, name: str, version: int) -> None:
         """Version `version` of map `name` is in the model (or a newer one): no longer awaited."""
         with self._changed:
-            maps = self._coming.get(fsid)
-            expected = maps.get(name) if maps is not None else None
-            if expected is None or version < expected[0]:
-                return
-            del maps[name]
-            if not maps:
-                del self._coming[fsid]
-            self._changed.notify_all()
+            expected = self._coming.get(fsid, {}).get(name)
+            if expected is not None and version >= expected[0]:
+                self._forget(fsid, name)
+
+    def _forget(self, fsid: str, name: str) -> None:
+        """(Under the condition) map `name` of `fsid` no longer awaited; waiting reads look again."""
+        maps = self._coming.get(fsid)
+        if maps is None or maps.pop(name, None) is None:
+            return
+        if not maps:
+            del self._coming[fsid]
+        self._changed.notify_all()
 
     def pending(self, fsid: str | None = None) -> bool:
         """Whether maps of `fsid` (None: of any cluster) are awaited now; cheap, never waits for
