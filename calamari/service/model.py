@@ -346,8 +346,8 @@ class ModelService:
         with self.reading():  # held: an arrival cannot slip between the look and the expectation
             if fsid not in self.model.clusters:
                 return  # a cluster this server does not know: nobody reads it
-            held = self.model.held.get(fsid, {}).get(name)
-            if held is not None and isinstance(held[0], int) and held[0] >= version:
+            held = self._held_epoch(fsid, name)
+            if held is not None and held >= version:
                 self.maps_coming.withdraw(fsid, name)  # the collector was quicker
                 return
             self.maps_coming.expect(fsid, name, version, replace=True)
@@ -357,9 +357,14 @@ class ModelService:
         `expect_map` says which version it is), reads of that cluster wait for a version newer
         than the model's (calamari.service.maps_coming)."""
         with self.reading():
-            held = self.model.held.get(fsid, {}).get(name)
-            if held is not None and isinstance(held[0], int):
-                self.maps_coming.expect(fsid, name, held[0] + 1)
+            held = self._held_epoch(fsid, name)
+            if held is not None:
+                self.maps_coming.expect(fsid, name, held + 1)
+
+    def _held_epoch(self, fsid: str, name: str) -> int | None:
+        """(Under the lock) the epoch of map `name` of `fsid` the model holds; None for none."""
+        held = self.model.held.get(fsid, {}).get(name)
+        return held[0] if held is not None and isinstance(held[0], int) else None
 
     def on_sync_object(self, fsid: str, name: str, version: SyncVersion, data: Any, at: datetime,
                        host: str = "") -> bool:
